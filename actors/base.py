@@ -1,0 +1,76 @@
+"""What every actor of the bot shares: liveness bookkeeping, Ping/Pong, a bound logger.
+
+The rule for every actor: handlers are short and never block; actors talk to each other with
+``tell`` only (``ask`` is for the main thread, the CLI and tests). An exception raised by a
+handler stops the actor (pykka's rule for tell); ``on_failure`` then tells the supervisor,
+which restarts it or stops the bot (see ``bot/app.py``).
+
+Threads: ``__init__`` runs in the creating thread; ``on_start``, ``on_receive``, ``on_stop``
+and ``on_failure`` run in the actor's own thread.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pykka
+from loguru import logger
+
+from bot import messages as m
+from bot.routing import SUPERVISOR, Directory
+
+
+def utc_now() -> datetime:
+    """The wall clock, as an aware UTC datetime (the default ``clock`` of actors)."""
+    return datetime.now(UTC)
+
+
+class BotActor(pykka.ThreadingActor):
+    """Base of every bot actor: subclasses implement ``handle(message)`` with a ``match``."""
+
+    name = "actor"
+
+    def __init__(self, directory: Directory, clock: Any = utc_now) -> None:
+        super().__init__()
+        self.directory = directory
+        self.clock = clock
+        self.log = logger.bind(actor=self.name)
+        self.handled = 0
+        self.last_handled = time.monotonic()
+
+    # -- pykka hooks ------------------------------------------------------------------------
+
+    def on_receive(self, message: Any) -> Any:
+        """Actor thread. Answers Ping itself; everything else goes to ``handle``."""
+        self.handled += 1
+        self.last_handled = time.monotonic()
+        if isinstance(message, m.Ping):
+            message.reply_to.tell(
+                m.Pong(message.correlation_id, self.name, message.sent_at, tuple(self.stats().items()))
+            )
+            return None
+        return self.handle(message)
+
+    def on_failure(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
+        """Actor thread, after a handler raised: the supervisor decides what happens next."""
+        self.log.error("actor_failed error={!r}", exc_value)
+        self.directory.tell(SUPERVISOR, m.ActorFaulted(self.name, repr(exc_value), utc_now()))
+
+    # -- for subclasses ---------------------------------------------------------------------
+
+    def handle(self, message: Any) -> Any:
+        """Actor thread. Override with ``match message: case SomeEvent(): ...``."""
+        self.unexpected(message)
+
+    def unexpected(self, message: Any) -> None:
+        self.log.warning("message_unexpected type={}", type(message).__name__)
+
+    def stats(self) -> dict[str, Any]:
+        """Figures for the heartbeat (actor thread); extend in subclasses."""
+        return {"handled": self.handled}
+
+    def publish(self, message: Any) -> None:
+        """Tell every role that the routing table names for this message."""
+        self.directory.publish(message)

@@ -1,0 +1,232 @@
+"""Settings: frozen pydantic models, loaded from YAML with environment variables on top.
+
+Precedence, highest first: environment (``BOT__BROKER__PORT=4002``), the YAML file, the
+defaults below. Every model forbids unknown keys, so a typo is an error rather than a silently
+ignored setting. ``load_settings`` raises ``ConfigError`` listing every bad field at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+SCHEMA_VERSION = 1
+DEFAULT_CONFIG_PATH = Path("configs/settings.yaml")
+ENV_PREFIX = "BOT__"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SimSettings(_Section):
+    """The embedded simulated gateway (used when ``broker.kind`` is ``sim``)."""
+
+    seed: int = Field(7, description="seed of the simulated market")
+    speed: float = Field(60.0, gt=0, le=3600, description="simulated seconds per wall second")
+    start: str | None = Field(None, description="ISO datetime to start the simulated clock at")
+    account: str = Field("DU1234567", min_length=2, description="account id the simulator presents")
+
+
+class BrokerSettings(_Section):
+    kind: Literal["sim", "ib"] = "sim"
+    host: str = "127.0.0.1"
+    port: int = Field(4002, ge=0, le=65535, description="0 = the embedded simulator's free port")
+    client_id: int = Field(17, ge=0, le=999_999)
+    account: str | None = Field(None, description="account to trade; None = the only managed one")
+    read_only: bool = False
+    connect_timeout_s: float = Field(10.0, gt=0, le=120)
+    request_timeout_s: float = Field(15.0, gt=0, le=300)
+    reconnect_min_s: float = Field(1.0, gt=0, le=60)
+    reconnect_max_s: float = Field(60.0, gt=0, le=900)
+    client_id_attempts: int = Field(5, ge=1, le=32, description="client ids tried on error 326")
+    circuit_failures: int = Field(5, ge=1, le=100, description="failures that open the circuit")
+    circuit_cooldown_s: float = Field(30.0, gt=0, le=3600)
+    sim: SimSettings = SimSettings()
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> BrokerSettings:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        return self
+
+
+class StrategySettings(_Section):
+    bar_size: Literal["1 min"] = "1 min"
+    ema_fast: int = Field(9, ge=2, le=200)
+    ema_slow: int = Field(21, ge=3, le=400)
+    rsi_period: int = Field(14, ge=2, le=100)
+    rsi_call_min: float = Field(55.0, ge=0, le=100, description="RSI at or above: calls allowed")
+    rsi_put_max: float = Field(45.0, ge=0, le=100, description="RSI at or below: puts allowed")
+    rsi_overbought: float = Field(75.0, ge=0, le=100, description="no calls above this RSI")
+    rsi_oversold: float = Field(25.0, ge=0, le=100, description="no puts below this RSI")
+    require_vwap: bool = Field(True, description="calls only above VWAP, puts only below")
+    cooldown_bars: int = Field(5, ge=0, le=390, description="bars to wait after an entry")
+
+    @model_validator(mode="after")
+    def _periods_ordered(self) -> StrategySettings:
+        if self.ema_fast >= self.ema_slow:
+            raise ValueError("ema_fast must be smaller than ema_slow")
+        if self.rsi_put_max >= self.rsi_call_min:
+            raise ValueError("rsi_put_max must be below rsi_call_min")
+        return self
+
+
+class OptionSettings(_Section):
+    expiry_rule: Literal["nearest", "nearest_weekly"] = "nearest"
+    min_dte: int = Field(0, ge=0, le=60, description="days to expiry, inclusive")
+    max_dte: int = Field(7, ge=0, le=60)
+    selection: Literal["strike_window", "delta"] = "strike_window"
+    strike_window: int = Field(3, ge=1, le=20, description="strikes each side of the money")
+    target_delta: float = Field(0.40, gt=0, lt=1, description="absolute delta for 'delta' selection")
+    max_spread_pct: float = Field(10.0, gt=0, le=100, description="(ask-bid)/mid in percent")
+    min_volume: int = Field(10, ge=0)
+    min_premium: float = Field(0.10, ge=0.01, description="skip options cheaper than this")
+
+    @model_validator(mode="after")
+    def _dte_ordered(self) -> OptionSettings:
+        if self.max_dte < self.min_dte:
+            raise ValueError("max_dte must be >= min_dte")
+        return self
+
+
+class RiskSettings(_Section):
+    max_risk_pct_per_trade: float = Field(1.0, gt=0, le=10)
+    max_daily_loss_pct: float = Field(3.0, gt=0, le=50)
+    max_trades_per_day: int = Field(6, ge=0, le=500)
+    max_open_positions: int = Field(2, ge=0, le=50)
+    max_consecutive_losses: int = Field(3, ge=1, le=100)
+    take_profit_pct: float = Field(30.0, gt=0, le=1000, description="of the option premium")
+    stop_loss_pct: float = Field(20.0, gt=0, lt=100, description="of the option premium")
+    max_hold_minutes: int = Field(20, ge=1, le=390)
+    flat_before_close_minutes: int = Field(10, ge=0, le=120)
+    max_contracts: int = Field(10, ge=1, le=1000, description="hard cap whatever the budget")
+    kill_switch_path: Path = Path("logs/KILL")
+
+
+class ExecutionSettings(_Section):
+    oco_mode: Literal["native", "emulated"] = "native"
+    ack_timeout_s: float = Field(10.0, gt=0, le=300, description="submitted -> acknowledged")
+    entry_timeout_s: float = Field(60.0, gt=0, le=3600, description="entry not filled -> cancel")
+    cancel_timeout_s: float = Field(10.0, gt=0, le=300)
+
+
+class HealthSettings(_Section):
+    heartbeat_seconds: float = Field(30.0, gt=0, le=3600)
+    ping_timeout_s: float = Field(10.0, gt=0, le=600, description="no pong within: alarm")
+    max_mailbox: int = Field(1000, ge=1, description="mailbox depth that raises an alarm")
+
+
+class LoggingSettings(_Section):
+    level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
+    dir: Path = Path("logs")
+    rotation: str = "10 MB"
+    retention: int = Field(10, ge=1, le=1000, description="rotated files kept")
+    json_file: bool = True
+
+
+class Settings(BaseSettings):
+    """The whole configuration; see ``configs/settings.yaml`` for an annotated sample."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+    )
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    dry_run: bool = Field(True, description="orders never leave the bot (ib kind)")
+    symbols: tuple[str, ...] = Field(("SPY", "QQQ", "IWM"), min_length=1, max_length=32)
+    broker: BrokerSettings = BrokerSettings()
+    strategy: StrategySettings = StrategySettings()
+    options: OptionSettings = OptionSettings()
+    risk: RiskSettings = RiskSettings()
+    execution: ExecutionSettings = ExecutionSettings()
+    health: HealthSettings = HealthSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _split_symbols(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(s.strip() for s in value.split(",") if s.strip())
+        return value
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols_valid(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [s for s in value if not (s.isascii() and s.replace(".", "").isalnum() and s.isupper())]
+        if bad:
+            raise ValueError(f"symbols must be upper-case tickers, got {bad}")
+        if len(set(value)) != len(value):
+            raise ValueError("symbols must not repeat")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first: it must beat the YAML (passed in as init values).
+        return (env_settings, init_settings)
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; ``problems`` holds one line per bad field."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid configuration ({source}):\n{lines}")
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    shown = error.get("input")
+    got = "" if isinstance(shown, dict) else f" (got {shown!r})"
+    return f"{where}: {error['msg']}{got}"
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML file; a missing default file is an empty mapping."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if path == DEFAULT_CONFIG_PATH:
+            return {}
+        raise ConfigError(str(path), [f"file not found: {path}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), ["the top level must be a mapping of settings"])
+    return data
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Load YAML (default ``configs/settings.yaml``), apply ``BOT__`` env vars, validate."""
+    source = path or DEFAULT_CONFIG_PATH
+    data = {**read_yaml(source), **overrides}
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(str(source), [_describe(e) for e in exc.errors()]) from None
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, safe to print (no secrets are stored today)."""
+    return settings.model_dump(mode="json")

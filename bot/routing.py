@@ -1,0 +1,136 @@
+"""Who hears what: the actor directory and the routing table for published events.
+
+Actors never hold each other directly; they hold the ``Directory`` and address roles
+(``broker``, ``risk``, ``execution``, ``health``, ``supervisor``) or a symbol's strategy. The
+supervisor registers each actor as it starts; the routing table below decides which roles
+receive each published event. Anything with a ``tell`` method can be registered, which is
+how tests plug in a probe.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import pykka
+
+from bot import messages as m
+
+BROKER = "broker"
+RISK = "risk"
+EXECUTION = "execution"
+HEALTH = "health"
+SUPERVISOR = "supervisor"
+JOURNAL = "journal"
+STRATEGY = "strategy"
+"""Pseudo-role: the strategy of the message's symbol."""
+
+
+class Teller(Protocol):
+    def tell(self, message: Any) -> None: ...
+
+
+def _symbol_of(message: Any) -> str:
+    for path in ("symbol", "bar.symbol", "quote.instrument.symbol", "chain.symbol"):
+        value: Any = message
+        for part in path.split("."):
+            value = getattr(value, part, None)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _quote_roles(message: m.QuoteUpdated) -> tuple[str, ...]:
+    if isinstance(message.quote.instrument, m.Stock):
+        return (STRATEGY, EXECUTION)
+    return (EXECUTION,)
+
+
+_ORDER_EVENTS = (EXECUTION, JOURNAL)
+_POSITION_EVENTS = (RISK, STRATEGY, JOURNAL)
+
+ROUTES: dict[type, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
+    m.BarClosed: (STRATEGY, EXECUTION, RISK),
+    m.QuoteUpdated: _quote_roles,
+    m.ChainReceived: (STRATEGY,),
+    m.OptionsQuoted: (STRATEGY,),
+    m.OrderStatusChanged: _ORDER_EVENTS,
+    m.OrderFilled: _ORDER_EVENTS,
+    m.OrderRejected: _ORDER_EVENTS,
+    m.ConnectionChanged: (RISK, EXECUTION, HEALTH),
+    m.AccountUpdated: (RISK, HEALTH),
+    m.BrokerErrorReported: (HEALTH,),
+    m.RequestTimedOut: (STRATEGY, HEALTH),
+    m.ActorFaulted: (HEALTH, SUPERVISOR),
+    m.SignalRaised: (JOURNAL,),
+    m.EntryProposed: (RISK, JOURNAL),
+    m.EntryApproved: (EXECUTION, JOURNAL),
+    m.EntryDenied: (STRATEGY, JOURNAL),
+    m.EntryAbandoned: (JOURNAL,),
+    m.PositionOpened: _POSITION_EVENTS,
+    m.PositionClosed: _POSITION_EVENTS,
+    m.EntryExpired: _POSITION_EVENTS,
+    m.AlarmRaised: (SUPERVISOR,),
+}
+
+
+def roles_for(message: Any) -> tuple[str, ...]:
+    """The roles that receive a published message (empty for an unknown type)."""
+    entry = ROUTES.get(type(message), ())
+    return entry(message) if callable(entry) else entry
+
+
+class Directory:
+    """Thread-safe registry of actor refs by role, and the publisher of events.
+
+    Registration happens in the supervisor thread while actors start; lookups happen in any
+    actor thread. A role that is not registered (no journal in a test, say) is skipped.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._roles: dict[str, Teller] = {}
+        self._strategies: dict[str, Teller] = {}
+
+    def register(self, role: str, ref: Teller) -> None:
+        with self._lock:
+            self._roles[role] = ref
+
+    def register_strategy(self, symbol: str, ref: Teller) -> None:
+        with self._lock:
+            self._strategies[symbol] = ref
+
+    def unregister(self, role: str) -> None:
+        with self._lock:
+            self._roles.pop(role, None)
+
+    def get(self, role: str) -> Teller | None:
+        with self._lock:
+            return self._roles.get(role)
+
+    def strategy(self, symbol: str) -> Teller | None:
+        with self._lock:
+            return self._strategies.get(symbol)
+
+    def all(self) -> dict[str, Teller]:
+        """Every registered actor by name (strategies as ``strategy:SYMBOL``)."""
+        with self._lock:
+            named = dict(self._roles)
+            named.update({f"{STRATEGY}:{s}": ref for s, ref in self._strategies.items()})
+            return named
+
+    def tell(self, role: str, message: Any) -> bool:
+        """Tell one role; False when nobody holds it."""
+        ref = self.strategy(_symbol_of(message)) if role == STRATEGY else self.get(role)
+        if ref is None:
+            return False
+        try:
+            ref.tell(message)
+        except pykka.ActorDeadError:
+            return False  # stopping, or being restarted by the supervisor
+        return True
+
+    def publish(self, message: Any, roles: Iterable[str] | None = None) -> int:
+        """Tell every role the routing table names for ``message``; returns how many heard it."""
+        return sum(self.tell(role, message) for role in (roles if roles is not None else roles_for(message)))
