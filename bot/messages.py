@@ -247,6 +247,8 @@ class BarClosed:
     """A 1-minute bar of the underlying completed."""
 
     bar: Bar
+    backfill: bool = False
+    """True for history sent at (re)subscription: it warms indicators but is never traded."""
 
 
 @_frozen
@@ -330,6 +332,14 @@ class ConnectionChanged:
     client_id: int
     ts: datetime
     reason: str = ""
+
+
+@_frozen
+class StartRefused:
+    """The safety gate refused to trade (e.g. a live account without ``--live``): stop."""
+
+    reason: str
+    ts: datetime
 
 
 @_frozen

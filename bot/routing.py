@@ -72,6 +72,7 @@ ROUTES: dict[type, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
     m.PositionClosed: _POSITION_EVENTS,
     m.EntryExpired: _POSITION_EVENTS,
     m.AlarmRaised: (SUPERVISOR,),
+    m.StartRefused: (SUPERVISOR, HEALTH),
 }
 
 
