@@ -1,0 +1,94 @@
+"""Outgoing order messages: openOrder, completedOrder, orderStatus, execDetails, commissionReport.
+
+openOrder is the most intricate TWS message; its field order follows ib_insync 0.9.86's
+``Decoder.openOrder`` (and ib_async 2.1's for v177+, which drops faProfile). Fields the
+simulator does not model are sent empty, which the client parses as the field's default.
+Order/contract/event arguments are the engine's records (duck-typed: ``SimOrder``,
+``SimContract``, ``OrderStatusEvent``, ``ExecutionEvent``, ``CommissionEvent``).
+"""
+
+from __future__ import annotations
+
+from bot.sim.protocol_out import tws_time
+
+E = ""
+"""An empty field: the client keeps its default for it."""
+
+
+def _contract(c) -> list:
+    return [c.con_id, c.symbol, c.sec_type, c.expiry, c.strike, c.right, c.multiplier,
+            c.exchange, c.currency, c.local_symbol, c.trading_class]  # fmt: skip
+
+
+def _fa(version: int) -> list:
+    """faGroup, faMethod, faPercentage [, faProfile before v177]."""
+    return [E, E, E] if version >= 177 else [E, E, E, E]
+
+
+def _tail_170(version: int) -> list:
+    """minTradeQty, minCompeteSize, competeAgainstBestOffset, midOffsetAtWhole, midOffsetAtHalf."""
+    return [E] * 5 if version >= 170 else []
+
+
+def open_order(version: int, o, c, status: str) -> list:
+    """One openOrder message for order ``o`` on contract ``c`` in state ``status``."""
+    fields = [5, o.order_id, *_contract(c),
+              o.action, o.total_qty, o.order_type, o.lmt_price, o.aux_price, o.tif,
+              o.oca_group, o.account, "O", 0, o.order_ref, o.client_id, o.perm_id,
+              o.outside_rth, False, E, E, E, *_fa(version),
+              E, E, E, E, E, E, E, E, E, E, E, E, E, E,  # modelCode .. stockRangeUpper
+              0, False, False, False, E, o.oca_type, False, False, E,  # displaySize .. nbboPriceCap
+              o.parent_id, 0, E, E, E, E,  # parentId, triggerMethod, vol, volType, dnType, dnAux
+              False, E, E, E, E, E, E,  # continuousUpdate .. comboLegsDescrip
+              0, 0, 0,  # combo legs, order combo legs, smart combo routing params
+              E, E, E,  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement
+              E,  # hedgeType
+              False, E, E, False, 0,  # optOutSmartRouting, clearing x2, notHeld, dnc present
+              E,  # algoStrategy
+              False, False, status, *[E] * 9, E, E, E, E, E,  # solicited, whatIf, state..warning
+              False, False,  # randomizeSize, randomizePrice
+              0,  # conditions
+              E, E, E, E, E, E, E, E, E, E, E, E,  # adjustedOrderType .. cashQty
+              False, False, False, False]  # fmt: skip
+    if version >= 159:
+        fields.append(E)  # duration
+    if version >= 160:
+        fields.append(E)  # postToAts
+    if version >= 162:
+        fields.append(False)  # autoCancelParent
+    return fields + _tail_170(version)
+
+
+def completed_order(version: int, o, c, status: str, completed_time: str) -> list:
+    """One completedOrder message (sent for reqCompletedOrders)."""
+    return [101, *_contract(c),
+            o.action, o.total_qty, o.order_type, o.lmt_price, o.aux_price, o.tif,
+            o.oca_group, o.account, "O", 0, o.order_ref, o.perm_id,
+            o.outside_rth, False, E, E, *_fa(version),
+            E, E, E, E, E, E, E, E,  # modelCode .. exemptCode
+            E, E, E, E, E,  # startingPrice .. stockRangeUpper
+            0, False, False, E, o.oca_type, 0, E, E, E, E,  # displaySize .. dnAuxPrice
+            False, E, E, E, E,  # continuousUpdate .. comboLegsDescrip
+            0, 0, 0, E, E, E, E,  # legs x3, scale x3, hedgeType
+            E, E, False, 0, E,  # clearing x2, notHeld, dnc present, algoStrategy
+            False, status, False, False, 0,  # solicited, status, randomize x2, conditions
+            E, E, E, False, False, E, E, E, False, E, False, False, E,  # trailStop .. parentPermId
+            completed_time, status, *_tail_170(version)]  # fmt: skip
+
+
+def order_status(ev) -> list:
+    """orderStatus: no version field since server version 131."""
+    return [3, ev.order_id, ev.status, ev.filled, ev.remaining, ev.avg_fill_price, ev.perm_id,
+            ev.parent_id, ev.last_fill_price, ev.client_id, ev.why_held, E]  # fmt: skip
+
+
+def exec_details(version: int, req_id: int, ev) -> list:
+    """execDetails for request ``req_id`` (-1 for a live fill)."""
+    fields = [11, req_id, ev.order_id, *_contract(ev.contract), ev.exec_id, tws_time(ev.time),
+              ev.account, ev.exchange, ev.side, ev.shares, ev.price, ev.perm_id, ev.client_id,
+              ev.liquidation, ev.cum_qty, ev.avg_price, ev.order_ref, E, E, E, 2]  # fmt: skip
+    return fields + [False] if version >= 178 else fields
+
+
+def commission_report(ev) -> list:
+    return [59, 1, ev.exec_id, ev.commission, ev.currency, ev.realized_pnl, E, E]
