@@ -1,0 +1,337 @@
+"""The simulated underlyings: seeded per-second price paths, quotes and bars.
+
+Each regular session of each symbol is one chunk, generated in a single vectorised step from
+its own PCG64 stream seeded by (seed, symbol, date); its first step is the overnight gap from
+the previous session's close. The path therefore depends only on (seed, symbol, start) and
+never on how often it is sampled. The volatility is U-shaped over the session (higher near the
+open and the close); prices move only during regular hours.
+
+Memory: a session is kept at one-second resolution as int32 cents, int32 volume and a bool
+"last trade at the ask" flag (9 bytes a second, less than 5-second OHLCV bars would take); only
+the current session and `history_days` sessions before it are kept.
+
+Thread rule: every public method takes the market's lock, so the gateway loop may advance the
+market while other threads read it.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from bot.sim import calendar
+from bot.sim.contracts import SimContract, stable_hash
+from bot.sim.options import OptionQuote, base_vol, option_quote
+
+# symbol -> (starting price, shares traded per day, quoted spread in dollars)
+PROFILES: dict[str, tuple[float, int, float]] = {
+    "SPY": (590.0, 60_000_000, 0.01), "QQQ": (510.0, 40_000_000, 0.01),
+    "IWM": (230.0, 30_000_000, 0.01), "DIA": (440.0, 3_000_000, 0.02),
+    "AAPL": (230.0, 50_000_000, 0.01), "MSFT": (420.0, 20_000_000, 0.02),
+    "NVDA": (140.0, 250_000_000, 0.01), "AMZN": (200.0, 40_000_000, 0.01),
+    "TSLA": (330.0, 90_000_000, 0.02), "META": (580.0, 12_000_000, 0.03),
+    "GOOGL": (170.0, 25_000_000, 0.01), "AMD": (140.0, 40_000_000, 0.01),
+}  # fmt: skip
+TRADING_SECONDS_PER_YEAR = 252 * 23_400
+GAP_FRACTION = 0.5  # overnight gap sigma as a fraction of one day's sigma
+DAILY_BAR_S = 86_400
+WHATS = frozenset({"TRADES", "MIDPOINT", "BID", "ASK"})
+CSV_ANCHORS = np.array([0, 15, 40, 59])  # seconds of a minute at open, 1st extreme, 2nd, close
+CSV_WEIGHTS = np.stack([np.interp(np.arange(60), CSV_ANCHORS, np.eye(4)[j]) for j in range(4)], 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Top of book and last trade of an underlying; volume is the session's shares so far."""
+
+    bid: float
+    ask: float
+    last: float
+    bid_size: int
+    ask_size: int
+    last_size: int
+    volume: int
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One OHLC bar; time is the bar start (aware UTC). Non-TRADES bars carry -1 volume/wap/count."""
+
+    time: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int
+    wap: float
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    """One symbol's regular session at one-second resolution (second k = [open+k, open+k+1))."""
+
+    day: date
+    open_s: int
+    close_s: int
+    cents: np.ndarray  # int32 trade price per second
+    at_ask: np.ndarray  # bool, the last trade lifted the offer (price ticked up)
+    volume: np.ndarray  # int32 shares per second
+
+
+def profile(symbol: str) -> tuple[float, int, float]:
+    """(starting price, daily volume, spread); unknown symbols get a deterministic $50-300 price."""
+    if symbol in PROFILES:
+        return PROFILES[symbol]
+    return 50.0 + stable_hash("price", symbol) % 25_000 / 100, 5_000_000, 0.01
+
+
+def _u_shape(n: int, floor: float, depth: float) -> np.ndarray:
+    x = (np.arange(n) + 0.5) / n
+    return floor + depth * (2.0 * x - 1.0) ** 2
+
+
+def _walk(symbol: str, seed: int, day: date, bounds, prev_close: float) -> _Session:
+    """A random-walk session: log returns with U-shaped vol; step 0 carries the overnight gap."""
+    open_s, close_s = (int(b.timestamp()) for b in bounds)
+    n = close_s - open_s
+    entropy = [seed & 0xFFFFFFFF, stable_hash("walk", symbol), day.toordinal()]
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
+    vol_shape = _u_shape(n, 0.75, 1.5)
+    vol_shape /= math.sqrt(float(np.mean(vol_shape**2)))
+    sigma = base_vol(symbol) / math.sqrt(TRADING_SECONDS_PER_YEAR)
+    steps = rng.standard_normal(n) * sigma * vol_shape
+    steps[0] += rng.standard_normal() * base_vol(symbol) / math.sqrt(252) * GAP_FRACTION
+    prices = prev_close * np.exp(np.cumsum(steps))
+    volume_shape = _u_shape(n, 0.6, 2.0)
+    rate = profile(symbol)[1] * (n / 23_400) * volume_shape / volume_shape.sum()
+    volume = rng.poisson(rate * rng.gamma(4.0, 0.25, n))
+    return _Session(day, open_s, close_s, np.rint(prices * 100).astype(np.int32), steps >= 0,
+                    volume.astype(np.int32))  # fmt: skip
+
+
+def _replay(day: date, bounds, prev_close: float, rows: list[tuple]) -> _Session:
+    """A session from 1-minute CSV bars, interpolated open -> extremes -> close inside each
+    minute; seconds without a bar repeat the previous price with no volume."""
+    open_s, close_s = (int(b.timestamp()) for b in bounds)
+    n = close_s - open_s
+    prices, volume = np.full(n, np.nan), np.zeros(n, np.int64)
+    for t, o, h, lo, c, v in rows:
+        first = int(t.timestamp()) - open_s
+        if 0 <= first and first + 60 <= n:
+            anchors = (o, lo, h, c) if c >= o else (o, h, lo, c)
+            prices[first:first + 60] = CSV_WEIGHTS @ np.array(anchors, dtype=float)
+            volume[first:first + 60] = v // 60 + (np.arange(60) < v % 60)
+    filled = np.where(np.isnan(prices), 0, np.arange(n))
+    np.maximum.accumulate(filled, out=filled)
+    prices = np.where(np.isnan(prices[filled]), prev_close, prices[filled])
+    at_ask = np.diff(prices, prepend=prev_close) >= 0
+    return _Session(day, open_s, close_s, np.rint(prices * 100).astype(np.int32), at_ask,
+                    volume.astype(np.int32))  # fmt: skip
+
+
+def _parse_time(text: str) -> datetime:
+    """Epoch seconds or ISO 8601; a naive time is New York exchange time."""
+    if text.strip().isdigit():
+        return datetime.fromtimestamp(int(text), timezone.utc)
+    t = datetime.fromisoformat(text.strip())
+    return (t if t.tzinfo else t.replace(tzinfo=calendar.NY)).astimezone(timezone.utc)
+
+
+def load_bars_csv(path: Path) -> dict[tuple[str, date], list[tuple]]:
+    """CSV columns time,symbol,open,high,low,close,volume -> rows per (symbol, exchange date)."""
+    grouped: dict[tuple[str, date], list[tuple]] = {}
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            t = _parse_time(row["time"])
+            values = (float(row[k]) for k in ("open", "high", "low", "close"))
+            record = (t, *values, int(float(row["volume"])))
+            grouped.setdefault((row["symbol"].strip(), calendar.exchange_date(t)), []).append(record)
+    return grouped
+
+
+def _epoch(t: datetime) -> float:
+    return t.timestamp()
+
+
+class Market:
+    """Seeded underlyings: a random walk on a fixed 1-simulated-second grid with a U-shaped
+    intraday volatility, so the path depends only on (seed, symbol, start), never on how often it
+    is sampled. Prices move only during regular hours. Optionally replays a CSV of 1-minute bars
+    (columns time,symbol,open,high,low,close,volume; interpolates within each minute)."""
+
+    def __init__(
+        self,
+        symbols: Sequence[str],
+        seed: int,
+        start: datetime,
+        bars_csv: Path | None = None,
+        history_days: int = 3,
+    ) -> None:
+        self.symbols = tuple(dict.fromkeys(symbols))
+        self._seed = seed
+        self._now = start.astimezone(timezone.utc)
+        self._history_days = history_days
+        self._csv = load_bars_csv(bars_csv) if bars_csv else {}
+        self._lock = threading.RLock()
+        self._sessions: dict[str, list[_Session]] = {s: [] for s in self.symbols}
+        current = calendar.current_session_day(self._now)
+        for day in calendar.session_days(current, history_days + 1):
+            self._append(day)
+
+    def advance(self, t: datetime) -> None:
+        """Move the market to `t`, generating any sessions that opened since (earlier t: no-op)."""
+        with self._lock:
+            if t <= self._now:
+                return
+            self._now = t.astimezone(timezone.utc)
+            current = calendar.current_session_day(self._now)
+            while self._sessions[self.symbols[0]][-1].day < current:
+                self._append(calendar.next_session_day(self._sessions[self.symbols[0]][-1].day))
+            for sessions in self._sessions.values():
+                del sessions[: max(0, len(sessions) - self._history_days - 1)]
+
+    def now(self) -> datetime:
+        """The time of the last advance (the start before any)."""
+        with self._lock:
+            return self._now
+
+    def spot(self, symbol: str) -> float:
+        """Last trade price at now()."""
+        with self._lock:
+            session, k = self._locate(symbol)
+            return int(session.cents[k]) / 100
+
+    def quote(self, symbol: str) -> Quote:
+        """Underlying quote at now(): the last trade sits on the bid or the ask; deterministic sizes."""
+        with self._lock:
+            session, k = self._locate(symbol)
+            bid_c, ask_c = self._bid_ask_cents(symbol, session, slice(k, k + 1))
+            h = stable_hash(self._seed, symbol, session.open_s + k)
+            return Quote(
+                bid=int(bid_c[0]) / 100,
+                ask=int(ask_c[0]) / 100,
+                last=int(session.cents[k]) / 100,
+                bid_size=100 * (1 + h % 40),
+                ask_size=100 * (1 + (h >> 8) % 40),
+                last_size=100 * (1 + (h >> 16) % 5),
+                volume=int(session.volume[: k + 1].sum()),
+            )
+
+    def prior_close(self, symbol: str, day: date) -> float:
+        """Close of the last kept session before `day` (the oldest kept open if none)."""
+        with self._lock:
+            sessions = self._sessions[symbol]
+            before = [s for s in sessions if s.day < day]
+            return int(before[-1].cents[-1] if before else sessions[0].cents[0]) / 100
+
+    def option_quote(self, contract: SimContract) -> OptionQuote:
+        """The option's quote from the underlying's spot at now()."""
+        with self._lock:
+            return option_quote(contract, self.spot(contract.symbol), self._now, self._seed)
+
+    def bars(
+        self, symbol: str, end: datetime, duration_s: int, bar_s: int, what: str = "TRADES"
+    ) -> list[Bar]:
+        """Completed bars of `bar_s` seconds (86400 = one bar per session) that end at or before
+        min(end, now()) and start at or after end - duration_s. Bars align to the clock (the
+        first bar of a session starts at the open) and cover regular hours only."""
+        if what not in WHATS:
+            raise ValueError(f"unsupported whatToShow {what!r}")
+        with self._lock:
+            limit = min(_epoch(end), _epoch(self._now))
+            earliest = _epoch(end) - duration_s
+            out: list[Bar] = []
+            for session in self._sessions[symbol]:
+                if session.close_s > earliest and session.open_s < limit:
+                    out.extend(self._session_bars(symbol, session, bar_s, what, earliest, limit))
+            return out
+
+    def partial_bar(self, symbol: str, bar_s: int) -> Bar:
+        """The TRADES bar forming at now() (flat with no volume outside regular hours)."""
+        with self._lock:
+            session, k = self._locate(symbol)
+            now_s = _epoch(self._now)
+            if not session.open_s <= now_s < session.close_s:
+                start = now_s - now_s % bar_s if bar_s < DAILY_BAR_S else session.open_s
+                price = int(session.cents[k]) / 100
+                return Bar(datetime.fromtimestamp(start, timezone.utc), price, price, price,
+                           price, 0, price, 0)  # fmt: skip
+            return self._session_bars(symbol, session, bar_s, "TRADES", 0, now_s, k + 1)[-1]
+
+    def _append(self, day: date) -> None:
+        bounds = calendar.session_bounds(day)
+        for symbol in self.symbols:
+            sessions = self._sessions[symbol]
+            prev_close = int(sessions[-1].cents[-1]) / 100 if sessions else profile(symbol)[0]
+            rows = self._csv.get((symbol, day))
+            if rows:
+                sessions.append(_replay(day, bounds, prev_close, rows))
+            else:
+                sessions.append(_walk(symbol, self._seed, day, bounds, prev_close))
+
+    def _locate(self, symbol: str) -> tuple[_Session, int]:
+        session = self._sessions[symbol][-1]
+        k = int(_epoch(self._now)) - session.open_s
+        return session, max(0, min(k, len(session.cents) - 1))
+
+    def _bid_ask_cents(self, symbol: str, session: _Session, part: slice):
+        spread_c = round(profile(symbol)[2] * 100)
+        cents, at_ask = session.cents[part], session.at_ask[part]
+        return np.where(at_ask, cents - spread_c, cents), np.where(at_ask, cents, cents + spread_c)
+
+    def _series(self, symbol: str, session: _Session, what: str, n: int) -> np.ndarray:
+        """Per-second prices in dollars of one whatToShow."""
+        if what == "TRADES":
+            return session.cents[:n] / 100
+        bid, ask = self._bid_ask_cents(symbol, session, slice(0, n))
+        return {"BID": bid, "ASK": ask, "MIDPOINT": (bid + ask) / 2}[what] / 100
+
+    def _session_bars(
+        self, symbol: str, session: _Session, bar_s: int, what: str, earliest: float,
+        limit: float, upto: int | None = None,
+    ) -> list[Bar]:  # fmt: skip
+        """Bars of one session starting at or after `earliest`: complete by `limit`, or, with
+        `upto`, those over the first `upto` seconds including the unfinished last one."""
+        n = upto if upto is not None else min(session.close_s - session.open_s,
+                                              max(0, math.floor(limit - session.open_s)))  # fmt: skip
+        if n == 0:
+            return []
+        first, starts, ends = _segments(session, bar_s, n)
+        last = np.append(first[1:], n) - 1
+        prices = self._series(symbol, session, what, n)
+        highs, lows = np.maximum.reduceat(prices, first), np.minimum.reduceat(prices, first)
+        shares = session.volume[:n].astype(np.int64)
+        volume, value = np.add.reduceat(shares, first), np.add.reduceat(prices * shares, first)
+        counts = np.add.reduceat((shares + 99) // 100, first)
+        keep = (starts >= earliest) & (ends <= limit if upto is None else True)
+        bars = []
+        for i in np.flatnonzero(keep):
+            close = float(prices[last[i]])
+            if what == "TRADES":
+                wap = round(float(value[i] / volume[i]), 4) if volume[i] else close
+                extra = (int(volume[i]), wap, int(counts[i]))
+            else:
+                extra = (-1, -1.0, -1)
+            start = datetime.fromtimestamp(int(starts[i]), timezone.utc)
+            bars.append(Bar(start, float(prices[first[i]]), float(highs[i]), float(lows[i]),
+                            close, *extra))  # fmt: skip
+        return bars
+
+
+def _segments(session: _Session, bar_s: int, n: int):
+    """(first second index, start epoch, end epoch) of each clock-aligned bar over n seconds."""
+    if bar_s >= DAILY_BAR_S:
+        return np.array([0]), np.array([session.open_s]), np.array([session.close_s])
+    bucket = (session.open_s + np.arange(n)) // bar_s
+    first = np.concatenate(([0], np.flatnonzero(np.diff(bucket)) + 1))
+    starts = np.maximum(bucket[first] * bar_s, session.open_s)
+    ends = np.minimum((bucket[first] + 1) * bar_s, session.close_s)
+    return first, starts, ends

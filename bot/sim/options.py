@@ -1,0 +1,211 @@
+"""Option pricing for the simulator: Black-Scholes (r = 4.5%, no dividends), a volatility smile,
+and a deterministic quote (spread, sizes, volume, open interest) around the model price.
+
+Pure functions of their arguments: no clock, no global random state.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.sim.calendar import REGULAR_CLOSE, REGULAR_OPEN, NY
+from bot.sim.contracts import SimContract, stable_hash
+
+RATE = 0.045
+SECONDS_PER_YEAR = 365.0 * 24 * 3600
+MIN_T_YEARS = 60.0 / SECONDS_PER_YEAR  # price anything closer to expiry as one minute out
+TICK = 0.01
+SMILE_Z_LIMIT = 4.0
+VOL_BOUNDS = (0.05, 3.0)
+SESSION_S = 6.5 * 3600
+
+# annualised volatility the market's random walk uses; implied vols sit on top of it
+BASE_VOLS = {
+    "SPY": 0.15, "QQQ": 0.20, "IWM": 0.22, "DIA": 0.14, "AAPL": 0.25, "MSFT": 0.23,
+    "NVDA": 0.35, "AMZN": 0.28, "TSLA": 0.35, "META": 0.30, "GOOGL": 0.27, "AMD": 0.35,
+}  # fmt: skip
+IMPLIED_PREMIUM = 1.10  # implied vol trades above realised vol
+# relative option liquidity (ATM contracts traded per day for a weekly = 40,000 x this)
+LIQUIDITY = {"SPY": 1.0, "QQQ": 0.6, "IWM": 0.3, "TSLA": 0.3, "NVDA": 0.3, "AAPL": 0.2}
+DEFAULT_LIQUIDITY = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Greeks:
+    """Sensitivities: vega per 1 volatility point (0.01), theta per calendar day."""
+
+    delta: float
+    gamma: float
+    vega: float
+    theta: float
+
+
+@dataclass(frozen=True, slots=True)
+class OptionQuote:
+    """A simulated option quote with the model values IB sends as tickOptionComputation."""
+
+    bid: float
+    ask: float
+    last: float
+    bid_size: int
+    ask_size: int
+    volume: int
+    open_interest: int
+    iv: float
+    delta: float
+    gamma: float
+    vega: float
+    theta: float
+    model_price: float
+    und_price: float
+
+
+def base_vol(symbol: str) -> float:
+    """Annualised realised volatility of a symbol (15-35%; unknown symbols hash into 18-34%)."""
+    return BASE_VOLS.get(symbol, 0.18 + (stable_hash("vol", symbol) % 17) / 100)
+
+
+def _cdf(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def _pdf(x: float) -> float:
+    return math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+
+
+def _d1_d2(spot: float, strike: float, t_years: float, rate: float, vol: float) -> tuple[float, float]:
+    root = vol * math.sqrt(t_years)
+    d1 = (math.log(spot / strike) + (rate + 0.5 * vol * vol) * t_years) / root
+    return d1, d1 - root
+
+
+def _expired(spot: float, strike: float, t_years: float, vol: float) -> bool:
+    return t_years <= 0 or vol <= 0 or spot <= 0 or strike <= 0
+
+
+def bs_price(spot: float, strike: float, t_years: float, rate: float, vol: float, right: str) -> float:
+    """Black-Scholes value of a European call ("C") or put ("P"); intrinsic value at expiry."""
+    if _expired(spot, strike, t_years, vol):
+        return max(0.0, spot - strike) if right == "C" else max(0.0, strike - spot)
+    d1, d2 = _d1_d2(spot, strike, t_years, rate, vol)
+    discount = strike * math.exp(-rate * t_years)
+    if right == "C":
+        return spot * _cdf(d1) - discount * _cdf(d2)
+    return discount * _cdf(-d2) - spot * _cdf(-d1)
+
+
+def bs_greeks(spot: float, strike: float, t_years: float, rate: float, vol: float, right: str) -> Greeks:
+    """Black-Scholes delta, gamma, vega (per vol point) and theta (per calendar day)."""
+    if _expired(spot, strike, t_years, vol):
+        itm = spot > strike if right == "C" else spot < strike
+        return Greeks(delta=(1.0 if right == "C" else -1.0) * itm, gamma=0.0, vega=0.0, theta=0.0)
+    d1, d2 = _d1_d2(spot, strike, t_years, rate, vol)
+    root_t = math.sqrt(t_years)
+    discount = strike * math.exp(-rate * t_years)
+    decay = -spot * _pdf(d1) * vol / (2.0 * root_t)
+    if right == "C":
+        delta, theta = _cdf(d1), decay - rate * discount * _cdf(d2)
+    else:
+        delta, theta = _cdf(d1) - 1.0, decay + rate * discount * _cdf(-d2)
+    return Greeks(
+        delta=delta,
+        gamma=_pdf(d1) / (spot * vol * root_t),
+        vega=spot * _pdf(d1) * root_t / 100.0,
+        theta=theta / 365.0,
+    )
+
+
+def _moneyness_z(symbol: str, spot: float, strike: float, t_years: float) -> float:
+    """log(K/S) in standard deviations of the base vol to expiry, clipped to +-SMILE_Z_LIMIT."""
+    root = base_vol(symbol) * math.sqrt(max(t_years, MIN_T_YEARS))
+    z = math.log(strike / spot) / root
+    return max(-SMILE_Z_LIMIT, min(SMILE_Z_LIMIT, z))
+
+
+def implied_vol(symbol: str, spot: float, strike: float, t_years: float) -> float:
+    """A per-symbol base vol with a put skew and a smile in standardised moneyness."""
+    z = _moneyness_z(symbol, spot, strike, t_years)
+    vol = base_vol(symbol) * IMPLIED_PREMIUM * (1.0 - 0.08 * z + 0.015 * z * z)
+    return max(VOL_BOUNDS[0], min(VOL_BOUNDS[1], vol))
+
+
+def expiry_close(expiry: str) -> datetime:
+    """16:00 New York on the expiry day, aware."""
+    day = datetime.strptime(expiry, "%Y%m%d").date()
+    return datetime.combine(day, REGULAR_CLOSE, tzinfo=NY)
+
+
+def years_to_expiry(expiry: str, now: datetime) -> float:
+    """Time from `now` until 16:00 New York on the expiry day, in years (negative once expired)."""
+    return (expiry_close(expiry) - now).total_seconds() / SECONDS_PER_YEAR
+
+
+def _round_tick(price: float, up: bool) -> float:
+    ticks = price / TICK
+    ticks = math.ceil(ticks - 1e-9) if up else math.floor(ticks + 1e-9)
+    return round(ticks * TICK, 2)
+
+
+def _spread(model: float, intrinsic: float, z: float, t_years: float) -> float:
+    """Quoted width: a tick plus 1% of time value and 0.2% of intrinsic value, wider away from
+    the money and in the last days before expiry."""
+    days = t_years * 365.0
+    near_expiry = 1.0 + math.exp(-days / 2.0)
+    away = 1.0 + 0.3 * abs(z)
+    return (TICK + 0.01 * (model - intrinsic) + 0.002 * intrinsic) * away * near_expiry
+
+
+def _session_fraction(now: datetime) -> float:
+    """Share of today's regular session already elapsed (0 before the open, 1 after the close)."""
+    local = now.astimezone(NY)
+    opened = datetime.combine(local.date(), REGULAR_OPEN, tzinfo=NY)
+    return max(0.0, min(1.0, (local - opened).total_seconds() / SESSION_S))
+
+
+def _activity(contract: SimContract, z: float, t_years: float, seed: int, now: datetime):
+    """(bid_size, ask_size, last_size_pick, volume, open_interest), deterministic."""
+    liquidity = LIQUIDITY.get(contract.symbol, DEFAULT_LIQUIDITY)
+    weeks = max(t_years * 52.0, 0.2)
+    nearness = math.exp(-0.5 * z * z / 2.0)  # decays with distance from the money
+    h_day = stable_hash(seed, contract.con_id, now.astimezone(NY).date())
+    h_tick = stable_hash(seed, contract.con_id, int(now.timestamp()) // 5)
+    day_volume = 40_000 * liquidity * nearness / math.sqrt(weeks) * (0.7 + (h_day % 61) / 100)
+    open_interest = int(60_000 * liquidity * nearness * (0.5 + (h_day >> 8) % 100 / 100))
+    depth = max(1.0, 200 * liquidity * nearness)
+    bid_size = 1 + int(depth * ((h_tick % 97) / 97 + 0.2))
+    ask_size = 1 + int(depth * (((h_tick >> 8) % 89) / 89 + 0.2))
+    volume = int(day_volume * _session_fraction(now))
+    return bid_size, ask_size, h_tick >> 16, volume, open_interest
+
+
+def option_quote(contract: SimContract, spot: float, now: datetime, seed: int) -> OptionQuote:
+    """Quote around the Black-Scholes mid with the smile's vol; bid >= 0.01 and never crossed."""
+    t_years = years_to_expiry(contract.expiry, now)
+    t_model = max(t_years, MIN_T_YEARS) if t_years > 0 else 0.0
+    iv = implied_vol(contract.symbol, spot, contract.strike, t_model)
+    model = bs_price(spot, contract.strike, t_model, RATE, iv, contract.right)
+    greeks = bs_greeks(spot, contract.strike, t_model, RATE, iv, contract.right)
+    intrinsic = bs_price(spot, contract.strike, 0.0, RATE, iv, contract.right)
+    z = _moneyness_z(contract.symbol, spot, contract.strike, t_model)
+    half = _spread(model, intrinsic, z, t_model) / 2.0
+    bid = max(TICK, _round_tick(model - half, up=False))
+    ask = max(round(bid + TICK, 2), _round_tick(model + half, up=True))
+    bid_size, ask_size, pick, volume, open_interest = _activity(contract, z, t_model, seed, now)
+    return OptionQuote(
+        bid=bid,
+        ask=ask,
+        last=(bid, ask, _round_tick(model, up=False) or TICK)[pick % 3],
+        bid_size=bid_size,
+        ask_size=ask_size,
+        volume=volume,
+        open_interest=open_interest,
+        iv=iv,
+        delta=greeks.delta,
+        gamma=greeks.gamma,
+        vega=greeks.vega,
+        theta=greeks.theta,
+        model_price=model,
+        und_price=spot,
+    )
