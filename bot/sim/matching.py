@@ -93,6 +93,8 @@ class _Entry:
     last_fill_price: float = 0.0
     reduced: float = 0.0
     triggered: bool = False
+    shown_qty: float = -1.0
+    """total_qty of the last OpenOrderEvent, to tell whether a quantity change is news."""
 
 
 class MatchingEngine:
@@ -380,10 +382,10 @@ class MatchingEngine:
         """Re-derive a live order's status and quantity; report it if either changed."""
         if entry.status not in Status.LIVE:
             return []
-        before = (entry.status, self._qty(entry))
+        before = entry.status
         entry.status = self._live_status(entry)
         self._settle(entry)
-        if (entry.status, self._qty(entry)) == before:
+        if (entry.status, self._qty(entry)) == (before, entry.shown_qty):
             return []
         if entry.status in Status.DONE:
             return [self._status_event(entry)]
@@ -398,7 +400,7 @@ class MatchingEngine:
         return events
 
     def _open_event(self, entry: _Entry) -> OpenOrderEvent:
-        qty = self._qty(entry)
+        qty = entry.shown_qty = self._qty(entry)
         order = entry.order if qty == entry.order.total_qty else replace(entry.order,
                                                                           total_qty=qty)
         return OpenOrderEvent(order, entry.contract, entry.status)
