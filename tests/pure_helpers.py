@@ -1,0 +1,52 @@
+"""Builders shared by the tests of the pure trading logic (bars, quotes, settings, instants)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from bot.config import OptionSettings, RiskSettings, StrategySettings
+from bot.market_hours import NY
+from bot.messages import Bar, OptionContract, Quote, Right
+
+UTC = timezone.utc
+
+
+def ny(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    """An aware New York wall-clock instant, converted to UTC."""
+    return datetime(year, month, day, hour, minute, second, tzinfo=NY).astimezone(UTC)
+
+
+def bar(close: float, start: datetime, *, high: float | None = None, low: float | None = None,
+        volume: float = 1000.0, symbol: str = "SPY") -> Bar:
+    """A 1-minute bar; high/low default to the close."""
+    return Bar(symbol=symbol, start=start, open=close, high=close if high is None else high,
+               low=close if low is None else low, close=close, volume=volume)
+
+
+def minute_bars(closes: list[float], start: datetime, volume: float = 1000.0) -> list[Bar]:
+    """Consecutive flat 1-minute bars, one per close."""
+    return [bar(c, start + timedelta(minutes=i), volume=volume) for i, c in enumerate(closes)]
+
+
+def option(strike: float, right: Right = Right.CALL, expiry: str = "20240614",
+           symbol: str = "SPY") -> OptionContract:
+    return OptionContract(symbol=symbol, expiry=expiry, strike=strike, right=right)
+
+
+def option_quote(strike: float, bid: float, ask: float, ts: datetime, *, volume: float = 500.0,
+                 delta: float | None = None, right: Right = Right.CALL) -> Quote:
+    return Quote(instrument=option(strike, right), bid=bid, ask=ask, last=(bid + ask) / 2,
+                 ts=ts, volume=volume, delta=delta)
+
+
+def strategy(**fields: Any) -> StrategySettings:
+    return StrategySettings.model_validate(fields)
+
+
+def options_cfg(**fields: Any) -> OptionSettings:
+    return OptionSettings.model_validate(fields)
+
+
+def risk_cfg(**fields: Any) -> RiskSettings:
+    return RiskSettings.model_validate(fields)
