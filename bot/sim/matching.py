@@ -5,12 +5,9 @@ Semantics (IB's, as ib_insync expects them):
   place() returns []. When an order with transmit=True arrives that is the held order itself
   (a modify) or a child of a held parent, the parent and all its held children go live
   together, in placement order: openOrder + orderStatus for each, then a first match.
-- A parent and a standalone order are "Submitted" when live. A child is "PreSubmitted" until
-  its parent has a fill, then "Submitted". Child quantity rule: a child works
-  min(its own quantity, parent's filled quantity) minus what its siblings' fills removed; it
-  grows as the parent fills further. A child is finished (Filled, or Cancelled if it never
-  filled) only when its remaining is 0 and its parent is done; until then a child whose
-  remaining is 0 stays "Submitted", waiting for more parent fills.
+- A parent and a standalone order are "Submitted" when live; a child is "PreSubmitted" until
+  its parent has a fill, then works the parent's filled quantity (see bot.sim.order_book for
+  the exact child quantity rule).
 - Children of one parent are implicitly one-cancels-other (IB brackets work so even without
   an ocaGroup): a child's fill reduces each sibling by the filled quantity; a sibling left
   with nothing is Cancelled once the parent is done.
@@ -40,7 +37,7 @@ under it and must not call back into the engine.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Callable
 
@@ -55,6 +52,7 @@ from bot.sim.fill_rules import (
     rejection,
     stop_triggered,
 )
+from bot.sim.order_book import HELD, OrderBook, OrderEntry
 from bot.sim.order_events import (
     UNSET_DOUBLE,
     CommissionEvent,
@@ -74,27 +72,9 @@ __all__ = [
     "UNSET_DOUBLE",
 ]
 
-HELD = ""
-"""Status of an order placed with transmit=False and not yet transmitted (never reported)."""
 MODIFY_REJECTS = {Status.FILLED: (104, "Can't modify a filled order.")}
 EXEC_EXCHANGE = {"OPT": "CBOE"}
 OCA_REDUCES = frozenset({2, 3})
-
-
-@dataclass(slots=True, eq=False)
-class _Entry:
-    """One order's mutable state inside the engine."""
-
-    order: SimOrder
-    contract: SimContract
-    status: str = HELD
-    filled: float = 0.0
-    avg_fill_price: float = 0.0
-    last_fill_price: float = 0.0
-    reduced: float = 0.0
-    triggered: bool = False
-    shown_qty: float = -1.0
-    """total_qty of the last OpenOrderEvent, to tell whether a quantity change is news."""
 
 
 class MatchingEngine:
@@ -116,7 +96,7 @@ class MatchingEngine:
         self._fees = CommissionSchedule(commission_per_contract, commission_per_share,
                                         min_commission)
         self._exec_id_base = exec_id_base
-        self._entries: dict[int, _Entry] = {}
+        self._book = OrderBook()
         self._executions: list[ExecutionEvent] = []
         self._commissions: dict[str, CommissionEvent] = {}
         self._pending_reject: tuple[int, str] | None = None
@@ -128,20 +108,20 @@ class MatchingEngine:
     def place(self, order: SimOrder, contract: SimContract) -> list[Event]:
         """Place a new order, or modify the order with the same order_id."""
         with self._lock:
-            existing = self._entries.get(order.order_id)
+            existing = self._book.get(order.order_id)
             if existing is not None:
                 return self._modify(existing, order)
             problem = self._take_pending_reject() or rejection(order) or self._parent_problem(order)
             if problem:
                 return self._reject_new(order, contract, *problem)
-            entry = _Entry(order, contract)
-            self._entries[order.order_id] = entry
+            entry = OrderEntry(order, contract)
+            self._book.add(entry)
             return self._transmit(entry) if order.transmit else []
 
     def cancel(self, order_id: int) -> list[Event]:
         """Cancel a live order (and the children of a parent that has no fills)."""
         with self._lock:
-            entry = self._entries.get(order_id)
+            entry = self._book.get(order_id)
             if entry is None:
                 text = f"OrderId {order_id} that needs to be cancelled is not found."
                 return [OrderRejectedEvent(order_id, 0, 10147, text)]
@@ -152,19 +132,13 @@ class MatchingEngine:
             if entry.status == HELD:
                 self._forget_held(entry)
                 return []
-            events = self._cancel_entry(entry, notify=True)
-            for child in self._children(entry):
-                if entry.filled == 0:
-                    events += self._cancel_entry(child, notify=True)
-                else:
-                    events += self._refresh(child)
-            return events
+            return self._cancel_family(entry, notify=True)
 
     def on_market(self) -> list[Event]:
         """Re-check every working order against the current quotes."""
         with self._lock:
             events: list[Event] = []
-            for entry in list(self._entries.values()):
+            for entry in self._book.all():
                 events += self._match(entry)
             return events
 
@@ -172,9 +146,9 @@ class MatchingEngine:
         """Cancel every live DAY order, as IB does at the close."""
         with self._lock:
             events: list[Event] = []
-            for entry in list(self._entries.values()):
+            for entry in self._book.all():
                 if entry.status in Status.LIVE and entry.order.tif == "DAY":
-                    events += self._cancel_entry(entry, notify=False)
+                    events += self._cancel_family(entry, notify=False)
             return events
 
     # ---- faults ---------------------------------------------------------------------------
@@ -194,13 +168,13 @@ class MatchingEngine:
     def open_orders(self) -> list[OpenOrderEvent]:
         """Every live (transmitted, not done) order, in placement order."""
         with self._lock:
-            return [self._open_event(e) for e in self._entries.values()
+            return [self._book.open_event(e) for e in self._book.all()
                     if e.status in Status.LIVE]
 
     def completed_orders(self) -> list[OpenOrderEvent]:
         """Every done order (Filled, Cancelled, rejected), in placement order."""
         with self._lock:
-            return [self._open_event(e) for e in self._entries.values()
+            return [self._book.open_event(e) for e in self._book.all()
                     if e.status in Status.DONE]
 
     def executions(self) -> list[ExecutionEvent]:
@@ -222,7 +196,7 @@ class MatchingEngine:
     def _parent_problem(self, order: SimOrder) -> tuple[int, str] | None:
         if not order.parent_id:
             return None
-        parent = self._entries.get(order.parent_id)
+        parent = self._book.get(order.parent_id)
         if parent is None:
             return 135, f"Can't find order with id ={order.parent_id}"
         if parent.status in Status.DONE and parent.filled == 0:
@@ -231,24 +205,24 @@ class MatchingEngine:
 
     def _reject_new(self, order: SimOrder, contract: SimContract, code: int,
                     text: str) -> list[Event]:
-        entry = _Entry(order, contract, status=Status.CANCELLED)
-        self._entries[order.order_id] = entry
+        entry = OrderEntry(order, contract, status=Status.CANCELLED)
+        self._book.add(entry)
         return [OrderRejectedEvent(order.order_id, order.client_id, code, text),
-                self._status_event(entry)]
+                self._book.status_event(entry)]
 
-    def _transmit(self, entry: _Entry) -> list[Event]:
-        parent = self._entries.get(entry.order.parent_id)
+    def _transmit(self, entry: OrderEntry) -> list[Event]:
+        parent = self._book.parent(entry)
         root = parent if parent is not None and parent.status == HELD else entry
-        batch = [root] + [c for c in self._children(root) if c.status == HELD]
+        batch = [root] + [c for c in self._book.children(root) if c.status == HELD]
         events: list[Event] = []
         for member in batch:
-            member.status = self._live_status(member)
-            events += [self._open_event(member), self._status_event(member)]
+            member.status = self._book.live_status(member)
+            events += [self._book.open_event(member), self._book.status_event(member)]
         for member in batch:
             events += self._match(member)
         return events
 
-    def _modify(self, entry: _Entry, order: SimOrder) -> list[Event]:
+    def _modify(self, entry: OrderEntry, order: SimOrder) -> list[Event]:
         ident = (order.order_id, order.client_id)
         if entry.status in Status.DONE:
             code, text = MODIFY_REJECTS.get(entry.status, (10148, (
@@ -266,18 +240,18 @@ class MatchingEngine:
         entry.order = replace(order, parent_id=old.parent_id, perm_id=old.perm_id)
         if entry.status == HELD:
             return self._transmit(entry) if order.transmit else []
-        self._settle(entry)
-        return [self._open_event(entry), self._status_event(entry)] + self._match(entry)
+        self._book.settle(entry)
+        return [self._book.open_event(entry), self._book.status_event(entry)] + self._match(entry)
 
-    def _forget_held(self, entry: _Entry) -> None:
-        for child in self._children(entry):
-            self._entries.pop(child.order.order_id, None)
-        self._entries.pop(entry.order.order_id, None)
+    def _forget_held(self, entry: OrderEntry) -> None:
+        for child in self._book.children(entry):
+            self._book.remove(child.order.order_id)
+        self._book.remove(entry.order.order_id)
 
     # ---- matching -------------------------------------------------------------------------
 
-    def _match(self, entry: _Entry) -> list[Event]:
-        remaining = self._remaining(entry)
+    def _match(self, entry: OrderEntry) -> list[Event]:
+        remaining = self._book.remaining(entry)
         if entry.status != Status.SUBMITTED or remaining <= 0:
             return []
         order = entry.order
@@ -293,7 +267,7 @@ class MatchingEngine:
         qty = min(remaining, self._chunk) if self._chunk else remaining
         return self._fill(entry, qty, price)
 
-    def _fill(self, entry: _Entry, qty: float, price: float) -> list[Event]:
+    def _fill(self, entry: OrderEntry, qty: float, price: float) -> list[Event]:
         order, contract = entry.order, entry.contract
         side = SIDE_OF_ACTION[order.action]
         commission = self._fees.of(contract.sec_type, qty)
@@ -303,7 +277,7 @@ class MatchingEngine:
         total = entry.filled + qty
         entry.avg_fill_price = (entry.avg_fill_price * entry.filled + price * qty) / total
         entry.filled, entry.last_fill_price = total, price
-        self._settle(entry)
+        self._book.settle(entry)
         execution = ExecutionEvent(
             exec_id=f"0000e0d5.{self._exec_id_base + len(self._executions):08x}.01.01",
             order_id=order.order_id, client_id=order.client_id, perm_id=order.perm_id,
@@ -317,18 +291,18 @@ class MatchingEngine:
                                  realized_pnl=realized if closing else UNSET_DOUBLE)
         self._executions.append(execution)
         self._commissions[execution.exec_id] = report
-        events: list[Event] = [execution, self._status_event(entry), report,
+        events: list[Event] = [execution, self._book.status_event(entry), report,
                                self.account.position_event(contract)]
         events += self._oca_after_fill(entry, qty)
-        for child in self._children(entry):
-            events += self._refresh(child)
+        for child in self._book.children(entry):
+            events += self._book.refresh(child)
         return events
 
-    def _oca_after_fill(self, entry: _Entry, qty: float) -> list[Event]:
+    def _oca_after_fill(self, entry: OrderEntry, qty: float) -> list[Event]:
         order = entry.order
-        group = [e for e in self._live_others(entry)
+        group = [e for e in self._book.live_others(entry)
                  if order.oca_group and e.order.oca_group == order.oca_group]
-        siblings = [e for e in self._live_others(entry)
+        siblings = [e for e in self._book.live_others(entry)
                     if order.parent_id and e.order.parent_id == order.parent_id
                     and e not in group]
         reduce_group = order.oca_type in OCA_REDUCES
@@ -336,80 +310,25 @@ class MatchingEngine:
         for other in group + siblings:
             if other in siblings or reduce_group:
                 other.reduced += qty
-                events += self._refresh(other)
+                events += self._book.refresh(other)
             else:
                 events += self._cancel_entry(other, notify=False)
         return events
 
-    def _live_others(self, entry: _Entry) -> list[_Entry]:
-        """Live orders other than entry, its parent and its children."""
-        oid, pid = entry.order.order_id, entry.order.parent_id
-        return [e for e in self._entries.values()
-                if e.status in Status.LIVE and e.order.order_id not in (oid, pid)
-                and e.order.parent_id != oid]
+    def _cancel_family(self, entry: OrderEntry, notify: bool) -> list[Event]:
+        """Cancel entry; cancel its children too unless it has fills they protect."""
+        events = self._cancel_entry(entry, notify)
+        for child in self._book.children(entry):
+            if entry.filled == 0:
+                events += self._cancel_entry(child, notify)
+            else:
+                events += self._book.refresh(child)
+        return events
 
-    # ---- state helpers --------------------------------------------------------------------
-
-    def _children(self, parent: _Entry) -> list[_Entry]:
-        oid = parent.order.order_id
-        return [e for e in self._entries.values()
-                if e.order.parent_id == oid and e.status not in Status.DONE]
-
-    def _live_status(self, entry: _Entry) -> str:
-        parent = self._entries.get(entry.order.parent_id)
-        waiting = parent is not None and parent.filled == 0
-        return Status.PRE_SUBMITTED if waiting else Status.SUBMITTED
-
-    def _qty(self, entry: _Entry) -> float:
-        """The order's current total quantity (see the child quantity rule above)."""
-        qty = entry.order.total_qty
-        parent = self._entries.get(entry.order.parent_id)
-        if parent is not None and parent.filled > 0:
-            qty = min(qty, parent.filled)
-        return max(qty - entry.reduced, 0.0)
-
-    def _remaining(self, entry: _Entry) -> float:
-        return max(self._qty(entry) - entry.filled, 0.0)
-
-    def _settle(self, entry: _Entry) -> None:
-        """Finish a live order with nothing left to work, once its parent (if any) is done."""
-        parent = self._entries.get(entry.order.parent_id)
-        parent_done = parent is None or parent.status in Status.DONE
-        if entry.status in Status.LIVE and parent_done and self._remaining(entry) <= 0:
-            entry.status = Status.FILLED if entry.filled > 0 else Status.CANCELLED
-
-    def _refresh(self, entry: _Entry) -> list[Event]:
-        """Re-derive a live order's status and quantity; report it if either changed."""
-        if entry.status not in Status.LIVE:
-            return []
-        before = entry.status
-        entry.status = self._live_status(entry)
-        self._settle(entry)
-        if (entry.status, self._qty(entry)) == (before, entry.shown_qty):
-            return []
-        if entry.status in Status.DONE:
-            return [self._status_event(entry)]
-        return [self._open_event(entry), self._status_event(entry)]
-
-    def _cancel_entry(self, entry: _Entry, notify: bool) -> list[Event]:
+    def _cancel_entry(self, entry: OrderEntry, notify: bool) -> list[Event]:
         entry.status = Status.CANCELLED
-        events: list[Event] = [self._status_event(entry)]
+        events: list[Event] = [self._book.status_event(entry)]
         if notify:
             events.append(OrderRejectedEvent(entry.order.order_id, entry.order.client_id, 202,
                                              "Order Canceled - reason:"))
         return events
-
-    def _open_event(self, entry: _Entry) -> OpenOrderEvent:
-        qty = entry.shown_qty = self._qty(entry)
-        order = entry.order if qty == entry.order.total_qty else replace(entry.order,
-                                                                          total_qty=qty)
-        return OpenOrderEvent(order, entry.contract, entry.status)
-
-    def _status_event(self, entry: _Entry) -> OrderStatusEvent:
-        order = entry.order
-        return OrderStatusEvent(
-            order_id=order.order_id, client_id=order.client_id, perm_id=order.perm_id,
-            status=entry.status, filled=entry.filled, remaining=self._remaining(entry),
-            avg_fill_price=entry.avg_fill_price, last_fill_price=entry.last_fill_price,
-            parent_id=order.parent_id,
-        )

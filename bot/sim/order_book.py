@@ -1,0 +1,135 @@
+"""The matching engine's order book: every order's mutable state and the rules that derive an
+order's current quantity and status from its parent and siblings.
+
+Child quantity rule: a child of a bracket works min(its own quantity, the parent's filled
+quantity) once the parent has a fill, minus what its siblings' fills removed (``reduced``).
+It is "PreSubmitted" until the parent has a fill, then "Submitted". A live order is finished
+(Filled if it has fills, else Cancelled) when nothing remains to work and its parent, if any,
+is done; until then a child with nothing left stays "Submitted", waiting for more parent
+fills.
+
+Not thread-safe on its own: the engine holds its lock around every call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from bot.sim.contracts import SimContract
+from bot.sim.order_events import Event, OpenOrderEvent, OrderStatusEvent, SimOrder, Status
+
+HELD = ""
+"""Status of an order placed with transmit=False and not yet transmitted (never reported)."""
+
+
+@dataclass(slots=True, eq=False)
+class OrderEntry:
+    """One order's mutable state."""
+
+    order: SimOrder
+    """As last placed or modified; total_qty is what was asked for."""
+    contract: SimContract
+    status: str = HELD
+    filled: float = 0.0
+    avg_fill_price: float = 0.0
+    last_fill_price: float = 0.0
+    reduced: float = 0.0
+    """Quantity removed by fills of OCA members or bracket siblings."""
+    triggered: bool = False
+    """A stop order whose trigger was reached (stays triggered)."""
+    shown_qty: float = -1.0
+    """total_qty of the last OpenOrderEvent, to tell whether a quantity change is news."""
+
+
+class OrderBook:
+    """Orders by id in placement order, with the derived quantity and status rules."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, OrderEntry] = {}
+
+    def get(self, order_id: int) -> OrderEntry | None:
+        return self._entries.get(order_id)
+
+    def add(self, entry: OrderEntry) -> None:
+        self._entries[entry.order.order_id] = entry
+
+    def remove(self, order_id: int) -> None:
+        self._entries.pop(order_id, None)
+
+    def all(self) -> list[OrderEntry]:
+        """A snapshot of every order, in placement order."""
+        return list(self._entries.values())
+
+    def parent(self, entry: OrderEntry) -> OrderEntry | None:
+        return self._entries.get(entry.order.parent_id) if entry.order.parent_id else None
+
+    def children(self, parent: OrderEntry) -> list[OrderEntry]:
+        """The parent's children that are not done, in placement order."""
+        oid = parent.order.order_id
+        return [e for e in self._entries.values()
+                if e.order.parent_id == oid and e.status not in Status.DONE]
+
+    def live_others(self, entry: OrderEntry) -> list[OrderEntry]:
+        """Live orders other than entry, its parent and its children."""
+        oid, pid = entry.order.order_id, entry.order.parent_id
+        return [e for e in self._entries.values()
+                if e.status in Status.LIVE and e.order.order_id not in (oid, pid)
+                and e.order.parent_id != oid]
+
+    def live_status(self, entry: OrderEntry) -> str:
+        """PreSubmitted for a child whose parent has no fill yet, else Submitted."""
+        parent = self.parent(entry)
+        waiting = parent is not None and parent.filled == 0
+        return Status.PRE_SUBMITTED if waiting else Status.SUBMITTED
+
+    def qty(self, entry: OrderEntry) -> float:
+        """The order's current total quantity (the child quantity rule)."""
+        qty = entry.order.total_qty
+        parent = self.parent(entry)
+        if parent is not None and parent.filled > 0:
+            qty = min(qty, parent.filled)
+        return max(qty - entry.reduced, 0.0)
+
+    def remaining(self, entry: OrderEntry) -> float:
+        return max(self.qty(entry) - entry.filled, 0.0)
+
+    def settle(self, entry: OrderEntry) -> None:
+        """Finish a live order with nothing left to work, once its parent (if any) is done."""
+        parent = self.parent(entry)
+        parent_done = parent is None or parent.status in Status.DONE
+        if entry.status in Status.LIVE and parent_done and self.remaining(entry) <= 0:
+            entry.status = Status.FILLED if entry.filled > 0 else Status.CANCELLED
+
+    def refresh(self, entry: OrderEntry) -> list[Event]:
+        """Re-derive a live order's status and quantity; report what changed.
+
+        A change to a live state is reported as openOrder + orderStatus (the quantity may
+        have changed); a change to a done state as orderStatus only.
+        """
+        if entry.status not in Status.LIVE:
+            return []
+        before = entry.status
+        entry.status = self.live_status(entry)
+        self.settle(entry)
+        if (entry.status, self.qty(entry)) == (before, entry.shown_qty):
+            return []
+        if entry.status in Status.DONE:
+            return [self.status_event(entry)]
+        return [self.open_event(entry), self.status_event(entry)]
+
+    def open_event(self, entry: OrderEntry) -> OpenOrderEvent:
+        """The order as it stands, with its current total quantity."""
+        qty = entry.shown_qty = self.qty(entry)
+        order = entry.order
+        if qty != order.total_qty:
+            order = replace(order, total_qty=qty)
+        return OpenOrderEvent(order, entry.contract, entry.status)
+
+    def status_event(self, entry: OrderEntry) -> OrderStatusEvent:
+        order = entry.order
+        return OrderStatusEvent(
+            order_id=order.order_id, client_id=order.client_id, perm_id=order.perm_id,
+            status=entry.status, filled=entry.filled, remaining=self.remaining(entry),
+            avg_fill_price=entry.avg_fill_price, last_fill_price=entry.last_fill_price,
+            parent_id=order.parent_id,
+        )
