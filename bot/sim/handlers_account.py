@@ -1,0 +1,204 @@
+"""Request handlers for orders, executions, positions and account data.
+
+Each handler is ``handler(session, fields)`` on the gateway loop thread. Orders go to the
+matching engine; its events are routed by ``SimGateway.dispatch`` to the owning session.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.sim import encode_orders as eo
+from bot.sim import protocol_in as pin
+from bot.sim import protocol_out as out
+from bot.sim.decode_order import decode_place_order
+from bot.sim.handlers_data import resolve_one
+from bot.sim.order_events import SimOrder
+
+if TYPE_CHECKING:
+    from bot.sim.session import Session
+
+SUMMARY_TAGS = (
+    "AccountType", "NetLiquidation", "TotalCashValue", "SettledCash", "AccruedCash", "BuyingPower",
+    "EquityWithLoanValue", "GrossPositionValue", "InitMarginReq", "MaintMarginReq",
+    "AvailableFunds", "ExcessLiquidity", "Cushion", "FullInitMarginReq", "FullMaintMarginReq",
+    "FullAvailableFunds", "FullExcessLiquidity", "RealizedPnL", "UnrealizedPnL",
+)  # fmt: skip
+
+
+def _price(value: float) -> float:
+    """Client 'unset' prices (empty on the wire) become 0 for the engine."""
+    return 0.0 if value >= pin.UNSET_DOUBLE else value
+
+
+def place_order(s: Session, f: pin.Fields) -> None:
+    placed = decode_place_order(f, s.version)
+    if f.remaining():
+        raise pin.MalformedRequest(f"{f.remaining()} unexpected trailing fields in placeOrder")
+    gw = s.gw
+    owner = gw.order_owner(placed.order_id)
+    if owner is not None and owner != s.client_id:
+        s.error(placed.order_id, 103, "Duplicate order id")
+        return
+    if placed.what_if:
+        s.error(placed.order_id, 321, "Error validating request.-'bd' : cause - what-if orders are not simulated")
+        return
+    contract = resolve_one(s, placed.order_id, placed.contract)
+    if contract is None:
+        return
+    order = SimOrder(
+        order_id=placed.order_id, client_id=s.client_id, perm_id=gw.perm_id_for(placed.order_id, s.client_id),
+        action=placed.action, total_qty=placed.total_qty, order_type=placed.order_type,
+        lmt_price=_price(placed.lmt_price), aux_price=_price(placed.aux_price), tif=placed.tif or "DAY",
+        parent_id=placed.parent_id, transmit=placed.transmit, oca_group=placed.oca_group,
+        oca_type=placed.oca_type, order_ref=placed.order_ref,
+        account=placed.account or gw.account.account_id, outside_rth=placed.outside_rth,
+    )  # fmt: skip
+    gw.stats.inc("orders.placed")
+    gw.dispatch(gw.engine.place(order, contract))
+
+
+def cancel_order(s: Session, f: pin.Fields) -> None:
+    order_id = pin.read_versioned_id(f)
+    if s.gw.order_owner(order_id) != s.client_id:
+        s.error(order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found.")
+        return
+    s.gw.stats.inc("orders.cancel_requests")
+    s.gw.dispatch(s.gw.engine.cancel(order_id))
+
+
+def global_cancel(s: Session, f: pin.Fields) -> None:
+    for ev in s.gw.engine.open_orders():
+        s.gw.dispatch(s.gw.engine.cancel(ev.order.order_id))
+
+
+def _send_open_orders(s: Session, everyone: bool) -> None:
+    for ev in s.gw.engine.open_orders():
+        if everyone or ev.order.client_id == s.client_id:
+            s.send(eo.open_order(s.version, ev.order, ev.contract, ev.status))
+            status = s.gw.engine_status(ev.order.order_id)
+            if status is not None:
+                s.send(eo.order_status(status))
+    s.send(out.open_order_end())
+
+
+def req_open_orders(s: Session, f: pin.Fields) -> None:
+    _send_open_orders(s, everyone=s.client_id == 0)
+
+
+def req_all_open_orders(s: Session, f: pin.Fields) -> None:
+    _send_open_orders(s, everyone=True)
+
+
+def req_auto_open_orders(s: Session, f: pin.Fields) -> None:
+    """Binding manual TWS orders to client 0: there are none in the simulator; nothing to send."""
+
+
+def req_completed_orders(s: Session, f: pin.Fields) -> None:
+    stamp = out.tws_time(s.gw.clock.now())
+    for ev in s.gw.engine.completed_orders():
+        s.send(eo.completed_order(s.version, ev.order, ev.contract, ev.status, stamp))
+    s.send(out.completed_orders_end())
+
+
+def req_executions(s: Session, f: pin.Fields) -> None:
+    flt = pin.decode_executions(f)
+    for ev in s.gw.engine.executions():
+        wanted = (
+            (not flt.client_id or flt.client_id == ev.client_id)
+            and flt.symbol in ("", ev.contract.symbol)
+            and flt.sec_type in ("", ev.contract.sec_type)
+            and flt.side in ("", ev.side, {"BUY": "BOT", "SELL": "SLD"}.get(flt.side))
+        )  # fmt: skip
+        if wanted:
+            s.send(eo.exec_details(s.version, flt.req_id, ev))
+            commission = s.gw.engine.commission_of(ev.exec_id)
+            if commission is not None:
+                s.send(eo.commission_report(commission))
+    s.send(out.exec_details_end(flt.req_id))
+
+
+def req_ids(s: Session, f: pin.Fields) -> None:
+    s.send(out.next_valid_id(s.gw.next_order_id()))
+
+
+def req_managed_accts(s: Session, f: pin.Fields) -> None:
+    s.send(out.managed_accounts(s.gw.account.account_id))
+
+
+def req_positions(s: Session, f: pin.Fields) -> None:
+    s.wants_positions = True
+    for p in s.gw.account.positions():
+        s.send(out.position(p.account, p.contract, p.position, p.avg_cost))
+    s.send(out.position_end())
+
+
+def cancel_positions(s: Session, f: pin.Fields) -> None:
+    s.wants_positions = False
+
+
+def req_positions_multi(s: Session, f: pin.Fields) -> None:
+    req_id = pin.read_versioned_id(f)
+    for p in s.gw.account.positions():
+        s.send(out.position_multi(req_id, p.account, p.contract, p.position, p.avg_cost))
+    s.send(out.position_multi_end(req_id))
+
+
+def send_account_update(s: Session) -> None:
+    """Every account value, portfolio row and the account time (reqAccountUpdates payload)."""
+    gw, acct = s.gw, s.gw.account.account_id
+    for key, value in gw.account.values(gw.mark).items():
+        s.send(out.account_value(key, value, "USD", acct))
+    for row in gw.account.portfolio(gw.mark):
+        s.send(out.portfolio(row.contract, row.position, row.market_price, row.market_value,
+                             row.avg_cost, row.unrealized_pnl, row.realized_pnl, acct))  # fmt: skip
+    s.send(out.account_time(gw.clock.now()))
+
+
+def req_account_updates(s: Session, f: pin.Fields) -> None:
+    f.skip()
+    subscribe = f.bool()
+    s.wants_account = subscribe
+    if subscribe:
+        send_account_update(s)
+        s.send(out.account_download_end(s.gw.account.account_id))
+
+
+def req_account_updates_multi(s: Session, f: pin.Fields) -> None:
+    req_id = pin.read_versioned_id(f)
+    acct = s.gw.account.account_id
+    for key, value in s.gw.account.values(s.gw.mark).items():
+        s.send(out.account_update_multi(req_id, acct, key, value, "USD"))
+    s.send(out.account_update_multi_end(req_id))
+
+
+def req_account_summary(s: Session, f: pin.Fields) -> None:
+    req_id = pin.read_versioned_id(f)
+    f.skip()  # group name
+    tags = {t.strip() for t in f.str().split(",") if t.strip()}
+    acct = s.gw.account.account_id
+    values = {"AccountType": "INDIVIDUAL", **s.gw.account.values(s.gw.mark)}
+    for tag in SUMMARY_TAGS:
+        if tag in values and (tag in tags or "All" in tags):
+            s.send(out.account_summary(req_id, acct, tag, values[tag], "" if tag == "AccountType" else "USD"))
+    s.send(out.account_summary_end(req_id))
+
+
+ACCOUNT_HANDLERS = {
+    "placeOrder": place_order,
+    "cancelOrder": cancel_order,
+    "reqGlobalCancel": global_cancel,
+    "reqOpenOrders": req_open_orders,
+    "reqAllOpenOrders": req_all_open_orders,
+    "reqAutoOpenOrders": req_auto_open_orders,
+    "reqCompletedOrders": req_completed_orders,
+    "reqExecutions": req_executions,
+    "reqIds": req_ids,
+    "reqManagedAccts": req_managed_accts,
+    "reqPositions": req_positions,
+    "cancelPositions": cancel_positions,
+    "reqPositionsMulti": req_positions_multi,
+    "reqAccountUpdates": req_account_updates,
+    "reqAccountUpdatesMulti": req_account_updates_multi,
+    "reqAccountSummary": req_account_summary,
+}

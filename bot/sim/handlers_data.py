@@ -1,0 +1,207 @@
+"""Request handlers for reference and market data: contract details, option chains, quotes,
+historical bars, real-time bars and the current time.
+
+Each handler is ``handler(session, fields)``; it runs on the gateway loop thread and answers
+through ``session.send`` / ``session.error``. Unknown contracts get error 200.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+from bot.sim import calendar, hist_params
+from bot.sim import protocol_in as pin
+from bot.sim import protocol_out as out
+from bot.sim import rules
+from bot.sim.streams import BarSub, QuoteSub, RealTimeBarSub, quote_messages
+
+if TYPE_CHECKING:
+    from bot.sim.session import Session
+
+ERR_NO_SECURITY = 200
+TEXT_NO_SECURITY = "No security definition has been found for the request"
+HIST_PREFIX = "Historical Market Data Service error message:"
+
+
+def resolve(s: Session, c: pin.ReqContract) -> list:
+    """Contracts matching a request's contract (reqContractDetails semantics)."""
+    return s.gw.contracts.match(
+        con_id=c.con_id, symbol=c.symbol, sec_type=c.sec_type, expiry=c.expiry, strike=c.strike,
+        right=c.right, exchange=c.exchange, currency=c.currency, local_symbol=c.local_symbol,
+        trading_class=c.trading_class,
+    )  # fmt: skip
+
+
+def resolve_one(s: Session, req_id: int, c: pin.ReqContract):
+    """The single matching contract, or None after sending error 200."""
+    found = resolve(s, c)
+    if len(found) != 1:
+        s.error(req_id, ERR_NO_SECURITY, TEXT_NO_SECURITY)
+        return None
+    return found[0]
+
+
+def details_extra(s: Session, c) -> dict:
+    """contractDetails fields beyond the contract: hours, underlying, expiry."""
+    today = calendar.exchange_date(s.gw.clock.now())
+    liquid = calendar.liquid_hours(today)
+    if c.sec_type != "OPT":
+        return {"liquidHours": liquid, "tradingHours": calendar.trading_hours(today),
+                "industry": "Funds", "category": "Equity Fund"}  # fmt: skip
+    under = s.gw.contracts.stock(c.symbol)
+    return {
+        "liquidHours": liquid, "tradingHours": liquid, "underConId": under.con_id if under else 0,
+        "underSymbol": c.symbol, "underSecType": "STK", "contractMonth": c.expiry[:6],
+        "realExpirationDate": c.expiry, "validExchanges": "SMART,CBOE",
+    }  # fmt: skip
+
+
+def req_contract_details(s: Session, f: pin.Fields) -> None:
+    req_id, contract = pin.decode_contract_details(f)
+    found = resolve(s, contract)
+    if not found:
+        s.error(req_id, ERR_NO_SECURITY, TEXT_NO_SECURITY)
+        return
+    for c in found:
+        s.send(out.contract_details(s.version, req_id, c, details_extra(s, c)))
+    s.send(out.contract_details_end(req_id))
+
+
+def req_sec_def_opt_params(s: Session, f: pin.Fields) -> None:
+    req = pin.decode_sec_def(f)
+    under = s.gw.contracts.stock(req.symbol)
+    today = calendar.exchange_date(s.gw.clock.now())
+    for exchange, trading_class, multiplier, expiries, strikes in s.gw.contracts.chain_params(req.symbol, today):
+        s.send(out.sec_def_opt_params(req.req_id, exchange, under.con_id if under else req.con_id,
+                                      trading_class, multiplier, expiries, strikes))  # fmt: skip
+    s.send(out.sec_def_opt_params_end(req.req_id))
+
+
+def req_mkt_data(s: Session, f: pin.Fields) -> None:
+    req = pin.decode_mkt_data(f)
+    contract = resolve_one(s, req.req_id, req.contract)
+    if contract is None:
+        return
+    s.send(out.market_data_type(req.req_id, s.data_type))
+    s.send(out.tick_req_params(req.req_id, contract.min_tick))
+    if req.snapshot or req.regulatory:
+        for msg in quote_messages(req.req_id, contract, s.gw.market).values():
+            s.send(msg)
+        s.send(out.tick_snapshot_end(req.req_id))
+        return
+    if not s.gw.lines.acquire((s, "mkt", req.req_id)):
+        s.gw.stats.inc("violation.mkt_data_lines")
+        s.error(req.req_id, rules.ERR_MAX_TICKERS, rules.TEXT_MAX_TICKERS)
+        return
+    sub = QuoteSub(req.req_id, contract)
+    s.subs.quotes[req.req_id] = sub
+    for msg in sub.changes(s.gw.market, s.gw.market.now()):
+        s.send(msg)
+
+
+def cancel_mkt_data(s: Session, f: pin.Fields) -> None:
+    req_id = pin.read_versioned_id(f)
+    s.subs.quotes.pop(req_id, None)
+    s.gw.lines.release((s, "mkt", req_id))
+
+
+def req_market_data_type(s: Session, f: pin.Fields) -> None:
+    f.skip()
+    s.data_type = f.int(1)
+    for req_id in s.subs.quotes:
+        s.send(out.market_data_type(req_id, s.data_type))
+
+
+def _hist_error(s: Session, req_id: int, text: str) -> None:
+    s.error(req_id, rules.ERR_HIST, HIST_PREFIX + text)
+
+
+def _paced(s: Session, req_id: int, contract, what: str, query: tuple) -> bool:
+    """Apply IB's historical pacing on the simulated clock; False (error 162 sent) if violated."""
+    key = (contract.con_id, contract.exchange)
+    t = (s.gw.clock.now() - s.gw.epoch).total_seconds()
+    violated = s.gw.hist_pacing.check(rules.HistRequest(key, what, query), t)
+    if violated is None:
+        return True
+    s.gw.stats.inc(f"violation.{violated}")
+    s.error(req_id, rules.ERR_HIST, rules.TEXT_HIST_PACING)
+    return False
+
+
+def req_historical_data(s: Session, f: pin.Fields) -> None:
+    req = pin.decode_historical(f)
+    contract = resolve_one(s, req.req_id, req.contract)
+    if contract is None:
+        return
+    query = (req.end, req.bar_size, req.duration, req.use_rth, req.format_date, req.keep_up_to_date)
+    if not _paced(s, req.req_id, contract, req.what, query):
+        return
+    bar_s, duration = hist_params.bar_seconds(req.bar_size), hist_params.duration_seconds(req.duration)
+    now = s.gw.market.now()
+    end = now if req.keep_up_to_date else hist_params.end_time(req.end, now)
+    problem = (
+        "Invalid bar size" if bar_s is None else "Invalid duration" if duration is None
+        else "Invalid end date/time" if end is None
+        else f"Invalid what to show: {req.what}" if req.what not in hist_params.WHAT_TO_SHOW
+        else "HMDS query returned no data: options have no bar history here" if contract.sec_type == "OPT"
+        else None
+    )  # fmt: skip
+    if problem:
+        _hist_error(s, req.req_id, problem)
+        return
+    bars = s.gw.market.bars(contract.symbol, min(end, now), duration, bar_s, req.what)
+    start = min(end, now) - timedelta(seconds=duration)
+    s.send(out.historical_data(req.req_id, out.tws_time(start), out.tws_time(min(end, now)),
+                               bars, req.format_date))  # fmt: skip
+    if req.keep_up_to_date:
+        s.subs.bars[req.req_id] = BarSub(req.req_id, contract.symbol, bar_s, req.format_date, req.what,
+                                         last_time=bars[-1].time if bars else None)  # fmt: skip
+
+
+def cancel_historical_data(s: Session, f: pin.Fields) -> None:
+    s.subs.bars.pop(pin.read_versioned_id(f), None)
+
+
+def req_real_time_bars(s: Session, f: pin.Fields) -> None:
+    req = pin.decode_real_time_bars(f)
+    contract = resolve_one(s, req.req_id, req.contract)
+    if contract is None:
+        return
+    if contract.sec_type == "OPT" or req.what not in hist_params.WHAT_TO_SHOW:
+        s.error(req.req_id, 420, "Invalid Real-time Query:" + f"{req.what} bars are not available")
+        return
+    if not _paced(s, req.req_id, contract, req.what, ("rtb", req.bar_size, req.use_rth)):
+        return
+    if not s.gw.lines.acquire((s, "rtb", req.req_id)):
+        s.gw.stats.inc("violation.mkt_data_lines")
+        s.error(req.req_id, rules.ERR_MAX_TICKERS, rules.TEXT_MAX_TICKERS)
+        return
+    now = s.gw.market.now()
+    last_done = int(now.timestamp()) // RealTimeBarSub.BAR_S * RealTimeBarSub.BAR_S - RealTimeBarSub.BAR_S
+    s.subs.rt_bars[req.req_id] = RealTimeBarSub(
+        req.req_id, contract.symbol, req.what, datetime.fromtimestamp(last_done, timezone.utc))
+
+
+def cancel_real_time_bars(s: Session, f: pin.Fields) -> None:
+    req_id = pin.read_versioned_id(f)
+    s.subs.rt_bars.pop(req_id, None)
+    s.gw.lines.release((s, "rtb", req_id))
+
+
+def req_current_time(s: Session, f: pin.Fields) -> None:
+    s.send(out.current_time(int(s.gw.clock.now().timestamp())))
+
+
+DATA_HANDLERS = {
+    "reqContractDetails": req_contract_details,
+    "reqSecDefOptParams": req_sec_def_opt_params,
+    "reqMktData": req_mkt_data,
+    "cancelMktData": cancel_mkt_data,
+    "reqMarketDataType": req_market_data_type,
+    "reqHistoricalData": req_historical_data,
+    "cancelHistoricalData": cancel_historical_data,
+    "reqRealTimeBars": req_real_time_bars,
+    "cancelRealTimeBars": cancel_real_time_bars,
+    "reqCurrentTime": req_current_time,
+}

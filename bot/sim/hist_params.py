@@ -1,0 +1,51 @@
+"""Parsing of reqHistoricalData parameters: bar size, duration and end time (pure)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+NY = ZoneInfo("America/New_York")
+UNIT_SECONDS: dict[str, int] = {
+    "sec": 1, "secs": 1, "min": 60, "mins": 60, "hour": 3600, "hours": 3600,
+}  # fmt: skip
+DURATION_SECONDS: dict[str, int] = {"S": 1, "D": 86_400, "W": 7 * 86_400, "M": 30 * 86_400, "Y": 365 * 86_400}
+BAR_SIZES = frozenset({1, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900, 1200, 1800, 3600})
+"""Bar sizes (seconds) the simulator serves; IB's intraday sizes."""
+WHAT_TO_SHOW = frozenset({"TRADES", "MIDPOINT", "BID", "ASK"})
+
+
+def bar_seconds(text: str) -> int | None:
+    """``'1 min'`` -> 60, ``'5 secs'`` -> 5; None when not an intraday IB bar size we serve."""
+    parts = text.split()
+    if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in UNIT_SECONDS:
+        return None
+    seconds = int(parts[0]) * UNIT_SECONDS[parts[1]]
+    return seconds if seconds in BAR_SIZES else None
+
+
+def duration_seconds(text: str) -> int | None:
+    """``'1 D'`` -> 86400, ``'1800 S'`` -> 1800; None when malformed."""
+    parts = text.split()
+    if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in DURATION_SECONDS:
+        return None
+    return int(parts[0]) * DURATION_SECONDS[parts[1]]
+
+
+def end_time(text: str, now: datetime) -> datetime | None:
+    """The request's end: '' means now; ``YYYYMMDD-HH:MM:SS`` is UTC; ``YYYYMMDD HH:MM:SS [tz]``
+    is in the given zone (US/Eastern when absent, TWS's zone here); None when malformed."""
+    text = text.strip()
+    if not text:
+        return now
+    try:
+        if "-" in text[8:9]:
+            return datetime.strptime(text, "%Y%m%d-%H:%M:%S").replace(tzinfo=timezone.utc)
+        date_part, _, rest = text.partition(" ")
+        clock, _, zone = rest.strip().partition(" ")
+        if not clock:
+            return datetime.strptime(date_part, "%Y%m%d").replace(hour=23, minute=59, tzinfo=NY)
+        tz = ZoneInfo(zone.strip()) if zone.strip() else NY
+        return datetime.strptime(f"{date_part} {clock}", "%Y%m%d %H:%M:%S").replace(tzinfo=tz)
+    except (ValueError, KeyError, OSError):
+        return None

@@ -1,0 +1,334 @@
+"""The simulated IB Gateway: a TCP server speaking the TWS API over a seeded market.
+
+``SimGateway`` owns the market, contracts, matching engine, account, rules and faults and
+runs one asyncio loop in a daemon thread: the listener, one ``Session`` per client and the
+tick loop (``streams.run_tick_loop``). ``start()``/``stop()`` may be called from any thread;
+everything else in the gateway runs on its loop thread, except ``counters()``,
+``pacing_violations()`` and the ``faults`` methods, which are thread-safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from loguru import logger
+
+from bot.sim import calendar
+from bot.sim import encode_orders as eo
+from bot.sim import protocol_out as out
+from bot.sim.account import Account
+from bot.sim.contracts import ContractRegistry
+from bot.sim.clock import SimClock
+from bot.sim.faults import FaultInjector, load_faults
+from bot.sim.handlers_account import send_account_update
+from bot.sim.market import Market
+from bot.sim.matching import MatchingEngine
+from bot.sim.order_events import (
+    CommissionEvent, ExecutionEvent, OpenOrderEvent, OrderRejectedEvent, OrderStatusEvent,
+    PositionEvent, Status,
+)  # fmt: skip
+from bot.sim.rules import ClientIds, Counters, HistoricalPacing, MarketDataLines
+from bot.sim.session import Session
+from bot.sim.streams import run_tick_loop
+
+FIRST_ORDER_ID = 1
+PERM_ID_BASE = 1_000_000
+
+
+@dataclass(frozen=True)
+class GatewayOptions:
+    """How to run the simulated gateway (see ``bot.sim.cli`` for the command line)."""
+
+    host: str = "127.0.0.1"
+    port: int = 4002  # 0 = pick a free port
+    seed: int = 7
+    speed: float = 1.0
+    start: datetime | None = None  # None -> calendar.default_start(now)
+    account: str = "DU1234567"
+    symbols: tuple[str, ...] = ("SPY", "QQQ", "IWM")
+    bars_csv: Path | None = None
+    faults_file: Path | None = None
+    tick_interval_s: float = 0.25  # wall seconds between market steps/stream pushes
+    partial_fills: bool = False
+    market_data_lines: int = 100
+    msg_rate_limit: int = 50
+
+
+class SimGateway:
+    """The simulated IB Gateway. Runs its own asyncio loop in a daemon thread."""
+
+    def __init__(self, options: GatewayOptions) -> None:
+        self.options = options
+        self.epoch = options.start or calendar.default_start(datetime.now(timezone.utc))
+        self.clock = SimClock(self.epoch, options.speed)
+        self.market = Market(options.symbols, options.seed, self.epoch, options.bars_csv)
+        self.contracts = ContractRegistry(options.symbols, self.market)
+        self.account = Account(options.account)
+        self.engine = MatchingEngine(self.account, self._quote_of, self.clock.now)
+        self.engine.set_partial_fills(options.partial_fills)
+        self.faults = FaultInjector(self)
+        if options.faults_file:
+            self.faults.schedule(load_faults(options.faults_file))
+        self.stats = Counters()
+        self.lines = MarketDataLines(options.market_data_lines)
+        self.client_ids = ClientIds()
+        self.hist_pacing = HistoricalPacing()
+        self.port = 0
+        self.sessions: set[Session] = set()
+        self._ready: dict[int, Session] = {}
+        self._owners: dict[int, int] = {}  # order id -> client id
+        self._perm_ids: dict[int, int] = {}
+        self._last_status: dict[int, OrderStatusEvent] = {}
+        self._exec_owner: dict[str, int] = {}
+        self._next_id = FIRST_ORDER_ID
+        self.wall_start = time.monotonic()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._stopping: asyncio.Event | None = None
+        self._refuse_until = 0.0
+
+    # ---- public API -----------------------------------------------------------------------
+
+    def counters(self) -> dict[str, int]:
+        """A snapshot of every counter (``req.<name>``, ``violation.<rule>``, ``orders.*``...)."""
+        return self.stats.snapshot()
+
+    def pacing_violations(self) -> int:
+        """The sum of all ``violation.*`` counters."""
+        return self.stats.violations()
+
+    def start(self, timeout: float = 5.0) -> int:
+        """Start the loop thread and the listener; return the bound port."""
+        if self._thread is not None:
+            return self.port
+        started = threading.Event()
+        failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._thread_main, args=(started, failure),
+                                        name="sim-gateway", daemon=True)  # fmt: skip
+        self._thread.start()
+        if not started.wait(timeout):
+            raise TimeoutError(f"simulated gateway did not start within {timeout} s")
+        if failure:
+            self._thread.join(timeout)
+            self._thread = None
+            raise failure[0]
+        return self.port
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close every session and the listener and join the thread; idempotent."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(self._stopping.set)
+        thread.join(timeout)
+        self._thread = None
+
+    def __enter__(self) -> SimGateway:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    async def serve_forever(self) -> None:
+        """Run in the caller's loop until cancelled (used by ``run``)."""
+        await self._serve(None, [])
+
+    def run(self) -> None:
+        """Run in the calling thread until interrupted."""
+        asyncio.run(self.serve_forever())
+
+    # ---- loop thread ------------------------------------------------------------------------
+
+    def _thread_main(self, started: threading.Event, failure: list) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._serve(started, failure))
+        finally:
+            loop.close()
+            started.set()
+
+    async def _serve(self, started: threading.Event | None, failure: list) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        try:
+            await self._listen(self.options.port)
+        except OSError as exc:
+            failure.append(exc)
+            return
+        finally:
+            if started is not None:
+                started.set()
+        logger.info("gateway_started host={} port={} sim_start={} speed={}", self.options.host,
+                    self.port, self.epoch.isoformat(), self.options.speed)  # fmt: skip
+        ticker = asyncio.create_task(run_tick_loop(self, self._stopping))
+        try:
+            await self._stopping.wait()
+        finally:
+            ticker.cancel()
+            await self._shutdown()
+
+    async def _listen(self, port: int) -> None:
+        self._server = await asyncio.start_server(self._on_client, self.options.host, port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for session in list(self.sessions):
+            session.close()
+        await asyncio.sleep(0)
+        logger.info("gateway_stopped counters={}", self.stats.snapshot())
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if time.monotonic() < self._refuse_until:
+            self.stats.inc("sessions.refused")
+            writer.close()
+            return
+        session = Session(self, reader, writer)
+        self.sessions.add(session)
+        self.stats.inc("sessions.opened")
+        await session.run()
+
+    # ---- called by sessions -----------------------------------------------------------------
+
+    def session_ready(self, session: Session) -> None:
+        self._ready[session.client_id] = session
+
+    def session_closed(self, session: Session) -> None:
+        self.sessions.discard(session)
+        self.lines.release_owner(session)
+        if session.client_id is not None and self._ready.get(session.client_id) is session:
+            del self._ready[session.client_id]
+            self.client_ids.release(session.client_id)
+            self.stats.inc("sessions.closed")
+            logger.info("session_disconnected peer={} client_id={}", session.peer, session.client_id)
+
+    def next_order_id(self) -> int:
+        return max(self._next_id, max(self._owners, default=0) + 1)
+
+    def order_owner(self, order_id: int) -> int | None:
+        return self._owners.get(order_id)
+
+    def perm_id_for(self, order_id: int, client_id: int) -> int:
+        """The order's permId (kept across modifications); claims the order id for the client."""
+        self._owners.setdefault(order_id, client_id)
+        self._next_id = max(self._next_id, order_id + 1)
+        return self._perm_ids.setdefault(order_id, PERM_ID_BASE + len(self._perm_ids) + 1)
+
+    def engine_status(self, order_id: int) -> OrderStatusEvent | None:
+        return self._last_status.get(order_id)
+
+    def mark(self, contract) -> float:
+        """Mark price for the account: the stock's last, the option's mid."""
+        if contract.sec_type == "OPT":
+            q = self.market.option_quote(contract)
+            return (q.bid + q.ask) / 2 if q.bid > 0 else q.ask
+        return self.market.spot(contract.symbol)
+
+    def _quote_of(self, contract) -> tuple[float, float, float]:
+        if contract.sec_type == "OPT":
+            q = self.market.option_quote(contract)
+        else:
+            q = self.market.quote(contract.symbol)
+        return q.bid, q.ask, q.last
+
+    # ---- event routing ------------------------------------------------------------------------
+
+    def dispatch(self, events: list) -> None:
+        """Encode engine events and send each to the session(s) IB would send it to."""
+        for ev in events:
+            handler = _ROUTES.get(type(ev))
+            if handler is not None:
+                handler(self, ev)
+
+    def _owner(self, client_id: int) -> Session | None:
+        return self._ready.get(client_id)
+
+    def _on_status(self, ev: OrderStatusEvent) -> None:
+        self._last_status[ev.order_id] = ev
+        if ev.status == Status.FILLED:
+            self.stats.inc("orders.filled")
+        if (s := self._owner(ev.client_id)) is not None:
+            s.send(eo.order_status(ev))
+
+    def _on_open(self, ev: OpenOrderEvent) -> None:
+        if (s := self._owner(ev.order.client_id)) is not None:
+            s.send(eo.open_order(s.version, ev.order, ev.contract, ev.status))
+
+    def _on_execution(self, ev: ExecutionEvent) -> None:
+        self.stats.inc("orders.executions")
+        self._exec_owner[ev.exec_id] = ev.client_id
+        if (s := self._owner(ev.client_id)) is not None:
+            copies = 2 if self.faults.duplicating_execs else 1
+            for _ in range(copies):
+                s.send(eo.exec_details(s.version, -1, ev))
+
+    def _on_commission(self, ev: CommissionEvent) -> None:
+        s = self._owner(self._exec_owner.get(ev.exec_id, -1))
+        if s is not None:
+            s.send(eo.commission_report(ev))
+
+    def _on_rejected(self, ev: OrderRejectedEvent) -> None:
+        if (s := self._owner(ev.client_id)) is not None:
+            s.error(ev.order_id, ev.code, ev.message)
+
+    def _on_position(self, ev: PositionEvent) -> None:
+        for s in list(self._ready.values()):
+            if s.wants_positions:
+                s.send(out.position(ev.account, ev.contract, ev.position, ev.avg_cost))
+            if s.wants_account:
+                send_account_update(s)
+
+    # ---- FaultTarget (any thread) -------------------------------------------------------------
+
+    def _call(self, fn, *args) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def fault_drop_all(self) -> None:
+        self.stats.inc("faults.drop_all")
+        self._call(lambda: [s.close() for s in list(self.sessions)])
+
+    def fault_refuse(self, seconds: float) -> None:
+        self.stats.inc("faults.refuse")
+        self._refuse_until = time.monotonic() + seconds
+        self._call(self._restart_listener, seconds)
+
+    def _restart_listener(self, seconds: float) -> None:
+        if self._server is not None:
+            self._server.close()
+        self._loop.call_later(seconds, lambda: asyncio.ensure_future(self._listen(self.port)))
+
+    def fault_broadcast_status(self, code: int) -> None:
+        self.stats.inc(f"faults.status_{code}")
+        self._call(lambda: [s.error(-1, code, out.FARM_TEXTS[code]) for s in list(self._ready.values())])
+
+    def fault_reject_next(self, code: int, reason: str) -> None:
+        self._call(self.engine.reject_next, code, reason)
+
+    def fault_partial_fills(self, on: bool, chunk: int) -> None:
+        self._call(self.engine.set_partial_fills, on, chunk)
+
+    def fault_hold_client_id(self, client_id: int, hold: bool) -> None:
+        if hold:
+            self.client_ids.claim(client_id)
+        else:
+            self.client_ids.release(client_id)
+
+
+_ROUTES = {
+    OrderStatusEvent: SimGateway._on_status,
+    OpenOrderEvent: SimGateway._on_open,
+    ExecutionEvent: SimGateway._on_execution,
+    CommissionEvent: SimGateway._on_commission,
+    OrderRejectedEvent: SimGateway._on_rejected,
+    PositionEvent: SimGateway._on_position,
+}

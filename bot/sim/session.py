@@ -1,0 +1,192 @@
+"""One client connection: handshake, startApi, rate limiting and dispatch of requests.
+
+Thread rule: a Session lives on the gateway's asyncio loop thread; every method runs there.
+Sending never blocks: replies are written straight to the transport; stream messages are
+dropped (and counted) while the client's unread backlog is above ``STREAM_BACKLOG_BYTES``.
+
+Request handlers live in ``handlers_data`` (contracts, quotes, bars) and ``handlers_account``
+(orders, positions, account); ``HANDLERS`` maps request names to them. A handler that raises
+``MalformedRequest`` yields error 320; a request the simulator does not serve yields 321.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Callable
+
+from loguru import logger
+
+from bot.sim import protocol_out as out
+from bot.sim import rules, wire
+from bot.sim.handlers_account import ACCOUNT_HANDLERS
+from bot.sim.handlers_data import DATA_HANDLERS
+from bot.sim.protocol_in import REQUEST_NAMES, Fields, MalformedRequest
+from bot.sim.streams import Subscriptions
+
+if TYPE_CHECKING:
+    from bot.sim.server import SimGateway
+
+STREAM_BACKLOG_BYTES = 1 << 20
+CONNECT_STATUS_CODES = (2104, 2106, 2158)
+"""Farm status notices IB Gateway sends right after a client connects."""
+IGNORED = frozenset({
+    "setServerLogLevel", "reqNewsBulletins", "cancelNewsBulletins", "cancelAccountSummary",
+    "cancelPositionsMulti", "cancelAccountUpdatesMulti", "startApi",
+})  # fmt: skip
+
+Handler = Callable[["Session", Fields], None]
+HANDLERS: dict[str, Handler] = {**DATA_HANDLERS, **ACCOUNT_HANDLERS}
+
+
+class Session:
+    """A TWS API session with one client (see module docstring for the thread rule)."""
+
+    def __init__(self, gw: SimGateway, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.gw = gw
+        self.reader = reader
+        self.writer = writer
+        self.version = 0
+        self.client_id: int | None = None
+        self.frames = wire.FrameReader()
+        self.rate = rules.MessageRate(gw.options.msg_rate_limit)
+        self.subs = Subscriptions()
+        self.wants_positions = False
+        self.wants_account = False
+        self.data_type = 1
+        self.closed = False
+        peer = writer.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Read and dispatch until the client leaves or the session is closed."""
+        try:
+            while not self.closed:
+                data = await self.reader.read(65536)
+                if not data:
+                    break
+                for msg in self.frames.feed(data):
+                    if self.closed:
+                        break
+                    if isinstance(msg, wire.Handshake):
+                        self._on_handshake(msg)
+                    else:
+                        self._on_message(msg)
+        except wire.FramingError as exc:
+            logger.warning("session_framing_error peer={} error={}", self.peer, exc)
+            self.gw.stats.inc("sessions.framing_errors")
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.subs.clear()
+        self.gw.session_closed(self)
+        try:
+            self.writer.close()
+        except Exception:  # noqa: BLE001 - the transport may already be gone
+            pass
+
+    # ---- sending --------------------------------------------------------------------------
+
+    def send(self, fields: list) -> None:
+        if not self.closed:
+            self.writer.write(wire.encode(fields))
+
+    def send_stream(self, fields: list) -> None:
+        """Send a stream message unless the client is too far behind (then drop and count)."""
+        transport = self.writer.transport
+        if transport is not None and transport.get_write_buffer_size() > STREAM_BACKLOG_BYTES:
+            self.gw.stats.inc("stream.dropped")
+            return
+        self.send(fields)
+        self.gw.stats.inc("stream.messages")
+
+    def error(self, req_id: int, code: int, text: str) -> None:
+        self.send(out.error(self.version, req_id, code, text))
+
+    # ---- protocol -------------------------------------------------------------------------
+
+    def _on_handshake(self, hs: wire.Handshake) -> None:
+        version = wire.negotiate(hs)
+        if version is None:
+            logger.warning("session_version_mismatch peer={} offered={}..{}", self.peer,
+                           hs.min_version, hs.max_version)
+            self.gw.stats.inc("sessions.version_mismatch")
+            self.close()
+            return
+        self.version = version
+        self.writer.write(wire.encode(out.handshake_reply(version, self.gw.clock.now())))
+
+    def _on_message(self, fields: list[str]) -> None:
+        if not self.version:
+            raise wire.FramingError("request before handshake")
+        verdict = self.rate.on_message(time.monotonic())
+        if verdict is not rules.RateVerdict.OK:
+            self.gw.stats.inc("violation.msg_rate")
+            self.error(-1, rules.ERR_MSG_RATE, rules.text_msg_rate(
+                self.rate.limit, self.rate.in_window, self.rate.breaches))
+            if verdict is rules.RateVerdict.CLOSE:
+                logger.warning("session_closed_msg_rate peer={} client_id={}", self.peer, self.client_id)
+                self.close()
+                return
+        try:
+            msg_id = int(fields[0])
+        except (ValueError, IndexError):
+            self.error(-1, 505, "Fatal Error: Unknown message id.")
+            self.gw.stats.inc("req.unknown")
+            return
+        name = REQUEST_NAMES.get(msg_id)
+        self.gw.stats.inc(f"req.{name or 'unknown'}")
+        if self.client_id is None and name != "startApi":
+            self.error(-1, 321, f"Error validating request.-'{name}' : cause - startApi first")
+            return
+        self._dispatch(msg_id, name, fields)
+
+    def _dispatch(self, msg_id: int, name: str | None, fields: list[str]) -> None:
+        if name == "startApi":
+            self._on_start_api(Fields(fields))
+            return
+        if name is None:
+            self.error(-1, 505, f"Fatal Error: Unknown message id. ({msg_id})")
+            return
+        if self.gw.faults.is_silenced(name):
+            self.gw.stats.inc(f"silenced.{name}")
+            return
+        handler = HANDLERS.get(name)
+        if handler is None:
+            if name not in IGNORED:
+                self.error(-1, 321, f"Error validating request.-'{name}' : cause - "
+                           "not supported by the simulated gateway")
+            return
+        try:
+            handler(self, Fields(fields))
+        except MalformedRequest as exc:
+            self.gw.stats.inc("req.malformed")
+            self.error(-1, 320, f"Error reading request. Message id {msg_id}: {exc}")
+
+    def _on_start_api(self, f: Fields) -> None:
+        if self.client_id is not None:
+            return
+        f.skip()  # version
+        client_id = f.int()
+        if not self.gw.client_ids.claim(client_id):
+            self.gw.stats.inc("violation.client_id_in_use")
+            logger.warning("session_client_id_in_use peer={} client_id={}", self.peer, client_id)
+            self.error(-1, rules.ERR_CLIENT_ID_IN_USE, rules.TEXT_CLIENT_ID_IN_USE)
+            self.close()
+            return
+        self.client_id = client_id
+        self.gw.session_ready(self)
+        logger.info("session_connected peer={} client_id={} version={}", self.peer, client_id, self.version)
+        self.send(out.managed_accounts(self.gw.account.account_id))
+        self.send(out.next_valid_id(self.gw.next_order_id()))
+        for code in CONNECT_STATUS_CODES:
+            self.error(-1, code, out.FARM_TEXTS[code])
+

@@ -1,0 +1,168 @@
+"""Streaming subscriptions of one session and the messages each one pushes.
+
+A subscription remembers the last message it sent per tick key, so each market step pushes
+only what changed (quotes), the forming bar (keepUpToDate) or the newly completed 5-second
+bars (real-time bars). Everything here runs on the gateway's loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from loguru import logger
+
+from bot.sim import protocol_out as out
+
+OPEN_INTEREST_TICK = {"C": 27, "P": 28}
+"""Option open interest tick types by right (ib_insync: callOpenInterest / putOpenInterest)."""
+
+
+def quote_messages(req_id: int, contract, market) -> dict[object, list]:
+    """Every tick message describing the contract's quote now, keyed by tick type."""
+    if contract.sec_type == "OPT":
+        q = market.option_quote(contract)
+        msgs = _price_ticks(req_id, q.bid, q.ask, q.last, q.bid_size, q.ask_size, 0, q.volume)
+        greeks = (q.iv, q.delta, q.gamma, q.vega, q.theta, q.und_price)
+        for tick, price in ((out.BID_OPTION, q.bid), (out.ASK_OPTION, q.ask),
+                            (out.LAST_OPTION, q.last), (out.MODEL_OPTION, q.model_price)):  # fmt: skip
+            iv, delta, gamma, vega, theta, und = greeks
+            msgs[tick] = out.tick_option_computation(req_id, tick, iv, delta, price, gamma, vega, theta, und)
+        oi_tick = OPEN_INTEREST_TICK.get(contract.right, 27)
+        msgs[oi_tick] = out.tick_size(req_id, oi_tick, q.open_interest)
+        return msgs
+    q = market.quote(contract.symbol)
+    return _price_ticks(req_id, q.bid, q.ask, q.last, q.bid_size, q.ask_size, q.last_size, q.volume)
+
+
+def _price_ticks(req_id, bid, ask, last, bid_size, ask_size, last_size, volume) -> dict[object, list]:
+    msgs: dict[object, list] = {
+        out.BID: out.tick_price(req_id, out.BID, bid, bid_size),
+        out.ASK: out.tick_price(req_id, out.ASK, ask, ask_size),
+        out.VOLUME: out.tick_size(req_id, out.VOLUME, volume),
+    }
+    if last > 0:
+        msgs[out.LAST] = out.tick_price(req_id, out.LAST, last, last_size)
+    return msgs
+
+
+@dataclass(slots=True)
+class QuoteSub:
+    """A streaming reqMktData subscription."""
+
+    req_id: int
+    contract: object
+    sent: dict = field(default_factory=dict)
+
+    def changes(self, market, now: datetime) -> list[list]:
+        msgs = quote_messages(self.req_id, self.contract, market)
+        fresh = [m for k, m in msgs.items() if self.sent.get(k) != m]
+        if fresh:
+            self.sent.update(msgs)
+            if out.LAST in msgs and self.sent.get("ts") != msgs[out.LAST]:
+                self.sent["ts"] = msgs[out.LAST]
+                fresh.append(out.tick_string(self.req_id, out.LAST_TIMESTAMP, str(int(now.timestamp()))))
+        return fresh
+
+
+@dataclass(slots=True)
+class BarSub:
+    """A keepUpToDate reqHistoricalData subscription: pushes the forming bar as it changes."""
+
+    req_id: int
+    symbol: str
+    bar_s: int
+    format_date: int
+    what: str = "TRADES"
+    last: list | None = None
+    last_time: datetime | None = None
+
+    def changes(self, market, now: datetime) -> list[list]:
+        bar = market.partial_bar(self.symbol, self.bar_s)
+        msgs = []
+        if self.last_time is not None and bar.time > self.last_time:
+            done = market.bars(self.symbol, bar.time, self.bar_s, self.bar_s, self.what)
+            if done:
+                msgs.append(out.historical_data_update(self.req_id, done[-1], self.format_date))
+        msg = out.historical_data_update(self.req_id, bar, self.format_date)
+        if msg != self.last:
+            msgs.append(msg)
+            self.last = msg
+        self.last_time = bar.time
+        return msgs
+
+
+@dataclass(slots=True)
+class RealTimeBarSub:
+    """A reqRealTimeBars subscription: one realtimeBar per completed 5-second bar."""
+
+    req_id: int
+    symbol: str
+    what: str
+    last_time: datetime
+
+    BAR_S = 5
+    LOOKBACK_S = 120
+
+    def changes(self, market, now: datetime) -> list[list]:
+        bars = market.bars(self.symbol, now, self.LOOKBACK_S, self.BAR_S, self.what)
+        fresh = [b for b in bars if b.time > self.last_time]
+        if fresh:
+            self.last_time = fresh[-1].time
+        return [out.real_time_bar(self.req_id, b) for b in fresh]
+
+
+@dataclass(slots=True)
+class Subscriptions:
+    """All streams of one session, keyed by request id."""
+
+    quotes: dict[int, QuoteSub] = field(default_factory=dict)
+    bars: dict[int, BarSub] = field(default_factory=dict)
+    rt_bars: dict[int, RealTimeBarSub] = field(default_factory=dict)
+
+    def changes(self, market, now: datetime) -> list[list]:
+        msgs: list[list] = []
+        for group in (self.quotes, self.bars, self.rt_bars):
+            for sub in list(group.values()):
+                msgs += sub.changes(market, now)
+        return msgs
+
+    def clear(self) -> None:
+        self.quotes.clear()
+        self.bars.clear()
+        self.rt_bars.clear()
+
+
+async def run_tick_loop(gw, stopping: asyncio.Event) -> None:
+    """Every ``tick_interval_s`` wall seconds: advance the market to the simulated now, run the
+    matching engine, push every session's stream changes and fire scheduled faults. A failing
+    step is logged and counted; the loop keeps running."""
+    interval = gw.options.tick_interval_s
+    while not stopping.is_set():
+        try:
+            await asyncio.wait_for(stopping.wait(), interval)
+            return
+        except asyncio.TimeoutError:
+            pass
+        try:
+            tick_once(gw)
+        except Exception:  # noqa: BLE001 - the loop must survive a bad step
+            gw.stats.inc("tick.errors")
+            logger.exception("tick_failed")
+
+
+def tick_once(gw) -> None:
+    """One market step (see ``run_tick_loop``)."""
+    now = gw.clock.now()
+    gw.market.advance(now)
+    gw.dispatch(gw.engine.on_market())
+    for session in list(gw.sessions):
+        if session.client_id is None or session.closed:
+            continue
+        for msg in session.subs.changes(gw.market, now):
+            session.send_stream(msg)
+    gw.stats.inc("tick.steps")
+    sim_elapsed = (now - gw.epoch).total_seconds()
+    gw.faults.run_due(sim_elapsed, time.monotonic() - gw.wall_start)
