@@ -209,4 +209,4 @@ class Account:
             "RealizedPnL": realized,
             "UnrealizedPnL": sum(r.unrealized_pnl for r in rows),
         }
-        return {key: f"{value:.2f}" for key, value in numbers.items()}
+        return {key: f"{round(value, 2) + 0.0:.2f}" for key, value in numbers.items()}  # no -0.00
