@@ -1,0 +1,77 @@
+"""When and as whom to reconnect: exponential backoff with jitter, client id rotation on 326.
+
+Pure: the random source is passed in (seeded in tests), no clock is read. The broker asks
+``plan_after_failure`` after every failed or lost connection and sleeps the returned delay
+before connecting with the returned client id.
+
+Backoff: attempt ``n`` (0-based) waits a uniform random time in ``[base/2, base]`` with
+``base = min(max_s, min_s * 2**n)`` ("equal jitter"), so a fleet of bots restarted together
+spreads out, and no wait is ever shorter than half the nominal one.
+
+Client ids: error 326 means another session holds our id (after a restart IB keeps the old
+session for about a minute). The next id of ``first .. first + attempts - 1`` is tried at once
+rather than waiting; the rotation wraps around, so a bot never cycles through ids endlessly
+without also backing off.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+ERR_CLIENT_ID_IN_USE = 326
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectPlan:
+    """Wait ``delay_s``, then connect as ``client_id``; ``attempt`` counts from 1."""
+
+    delay_s: float
+    client_id: int
+    attempt: int
+    reason: str
+
+
+@dataclass
+class Reconnector:
+    """Backoff state across connection attempts, and the client id in use."""
+
+    first_client_id: int
+    client_id_attempts: int = 5
+    min_s: float = 1.0
+    max_s: float = 60.0
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    failures: int = 0
+    """Failed attempts since the last successful connection."""
+    reconnects: int = 0
+    """Successful connections after the first one."""
+    connections: int = 0
+    _index: int = 0
+
+    @property
+    def client_id(self) -> int:
+        return self.first_client_id + self._index
+
+    def backoff(self, attempt: int) -> float:
+        """The jittered wait before attempt ``attempt`` (0-based)."""
+        base = min(self.max_s, self.min_s * (2 ** min(attempt, 30)))
+        return self.rng.uniform(base / 2.0, base)
+
+    def plan_after_failure(self, error_code: int = 0, reason: str = "") -> ReconnectPlan:
+        """A connection failed or was lost (``error_code`` the last IB error seen, 0 if none)."""
+        if error_code == ERR_CLIENT_ID_IN_USE:
+            self._index = (self._index + 1) % self.client_id_attempts
+            wrapped = self._index == 0
+            delay = self.backoff(self.failures) if wrapped else 0.0
+            reason = reason or "client id in use"
+        else:
+            delay = self.backoff(self.failures)
+        self.failures += 1
+        return ReconnectPlan(delay, self.client_id, self.failures, reason)
+
+    def connected(self) -> None:
+        """A connection succeeded: reset the backoff, count a reconnect after the first."""
+        if self.connections:
+            self.reconnects += 1
+        self.connections += 1
+        self.failures = 0
