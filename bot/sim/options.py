@@ -149,12 +149,11 @@ def _round_tick(price: float, up: bool) -> float:
 
 
 def _spread(model: float, intrinsic: float, z: float, t_years: float) -> float:
-    """Quoted width: a tick plus 1% of time value and 0.2% of intrinsic value, wider away from
+    """Quoted width: a tick plus 0.6% of time value and 0.2% of intrinsic value, wider away from
     the money and in the last days before expiry."""
-    days = t_years * 365.0
-    near_expiry = 1.0 + math.exp(-days / 2.0)
+    near_expiry = 1.0 + math.exp(-t_years * 365.0)
     away = 1.0 + 0.3 * abs(z)
-    return (TICK + 0.01 * (model - intrinsic) + 0.002 * intrinsic) * away * near_expiry
+    return (TICK + 0.006 * (model - intrinsic) + 0.002 * intrinsic) * away * near_expiry
 
 
 def _session_fraction(now: datetime) -> float:
@@ -185,7 +184,7 @@ def option_quote(contract: SimContract, spot: float, now: datetime, seed: int) -
     t_years = years_to_expiry(contract.expiry, now)
     t_model = max(t_years, MIN_T_YEARS) if t_years > 0 else 0.0
     iv = implied_vol(contract.symbol, spot, contract.strike, t_model)
-    model = bs_price(spot, contract.strike, t_model, RATE, iv, contract.right)
+    model = max(0.0, bs_price(spot, contract.strike, t_model, RATE, iv, contract.right))
     greeks = bs_greeks(spot, contract.strike, t_model, RATE, iv, contract.right)
     intrinsic = bs_price(spot, contract.strike, 0.0, RATE, iv, contract.right)
     z = _moneyness_z(contract.symbol, spot, contract.strike, t_model)
