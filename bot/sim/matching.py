@@ -134,6 +134,16 @@ class MatchingEngine:
                 return []
             return self._cancel_family(entry, notify=True)
 
+    def cancel_all(self) -> list[Event]:
+        """reqGlobalCancel: cancel every live order (as cancel() does), without errors for
+        children that their parent's cancel already took."""
+        with self._lock:
+            events: list[Event] = []
+            for entry in self._book.all():
+                if entry.status in Status.LIVE:
+                    events += self._cancel_family(entry, notify=True)
+            return events
+
     def on_market(self) -> list[Event]:
         """Re-check every working order against the current quotes."""
         with self._lock:

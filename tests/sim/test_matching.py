@@ -425,14 +425,38 @@ def test_exec_ids_look_like_ibs_and_are_deterministic(quotes):
     assert all(re.fullmatch(r"[0-9a-f]{8}\.[0-9a-f]{8}\.01\.01", x) for x in first)
 
 
-def test_end_of_day_cancels_day_orders_only(engine):
+def test_end_of_day_cancels_day_orders_with_their_children(engine):
     engine.place(order(1, "BUY", 1, "LMT", lmt_price=1.00), OPT)
     engine.place(order(2, "BUY", 1, "LMT", lmt_price=1.00, tif="GTC"), OPT)
+    engine.place(order(3, "SELL", 1, "LMT", lmt_price=3.00, tif="GTC", parent_id=1), OPT)
 
     events = engine.end_of_day()
 
-    assert states(events) == [(1, "Cancelled", 0, 1)]
+    assert states(events) == [(1, "Cancelled", 0, 1), (3, "Cancelled", 0, 1)]
     assert [o.order.order_id for o in engine.open_orders()] == [2]
+
+
+def test_global_cancel_cancels_every_live_order_once(engine):
+    place_bracket(engine, parent_price=1.50)
+    engine.place(order(4, "BUY", 1, "LMT", lmt_price=1.00), OPT)
+
+    events = engine.cancel_all()
+
+    assert [s[:2] for s in states(events)] == [(1, "Cancelled"), (2, "Cancelled"),
+                                               (3, "Cancelled"), (4, "Cancelled")]
+    assert [e.code for e in events if isinstance(e, OrderRejectedEvent)] == [202] * 4
+    assert engine.open_orders() == []
+
+
+def test_cancelling_a_partially_filled_parent_keeps_children_for_the_filled_part(engine):
+    engine.set_partial_fills(True, chunk=1)
+    place_bracket(engine, parent_type="MKT", qty=3)
+
+    events = engine.cancel(1)
+
+    assert states(events) == [(1, "Cancelled", 1, 2)]
+    assert [(o.order.order_id, o.order.total_qty, o.status) for o in engine.open_orders()] == [
+        (2, 1, "Submitted"), (3, 1, "Submitted")]
 
 
 def test_position_event_follows_each_fill(engine):
