@@ -44,12 +44,13 @@ class BotActor(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         """Actor thread. Answers Ping itself; everything else goes to ``handle``."""
+        now = time.monotonic()
+        idle_s, self.last_handled = now - self.last_handled, now
         self.handled += 1
-        self.last_handled = time.monotonic()
         if isinstance(message, m.Ping):
-            message.reply_to.tell(
-                m.Pong(message.correlation_id, self.name, message.sent_at, tuple(self.stats().items()))
-            )
+            stats = {"idle_s": round(idle_s, 3), **self.stats()}
+            message.reply_to.tell(m.Pong(message.correlation_id, self.name, message.sent_at,
+                                         tuple(stats.items())))
             return None
         return self.handle(message)
 

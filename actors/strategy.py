@@ -1,0 +1,160 @@
+"""StrategyActor: one per symbol; turns closed bars into entry proposals.
+
+Accepts: BarClosed, QuoteUpdated (the underlying), ChainReceived, OptionsQuoted,
+    RequestTimedOut, EntryDenied, PositionOpened, PositionClosed, EntryExpired, Ping.
+Emits: RequestChain, QuoteOptions (to the broker); SignalRaised, EntryProposed,
+    EntryAbandoned (published).
+Thread rule: its own pykka thread; handlers only update indicators and call pure functions
+    (O(1) per bar), never wait for an answer: each request's answer arrives as a message.
+
+Per symbol it is idle, selecting (candidates sent for quotes), proposed (waiting for risk),
+or holding; it proposes only when idle, holds nothing, and the cooldown since its last
+proposal has passed. Backfill bars warm the indicators but are never traded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from actors.base import BotActor, utc_now
+from bot import market_hours, quotes, selection, signals
+from bot import messages as m
+from bot.config import Settings
+from bot.indicators import IndicatorSet
+from bot.routing import BROKER, Directory
+
+BAR = timedelta(minutes=1)
+IDLE, SELECTING, PROPOSED, HOLDING = "idle", "selecting", "proposed", "holding"
+RIGHTS = {m.Direction.CALL: m.Right.CALL, m.Direction.PUT: m.Right.PUT}
+
+
+class StrategyActor(BotActor):
+    def __init__(self, directory: Directory, settings: Settings, symbol: str, clock: Any = utc_now) -> None:
+        super().__init__(directory, clock)
+        self.name = f"strategy:{symbol}"
+        self.log = self.log.bind(actor=self.name, symbol=symbol)
+        self.settings = settings
+        self.symbol = symbol
+        self.indicators = IndicatorSet(settings.strategy)
+        self.last_bar: datetime | None = None
+        self.spot: float | None = None
+        self.chain: m.OptionChain | None = None
+        self.chain_day = None
+        self.state = IDLE
+        self.pending: tuple[str, m.Direction, tuple[str, ...], datetime] | None = None
+        self.bars_since_entry = settings.strategy.cooldown_bars
+        self.dropped = quotes.DropCounter()
+
+    def on_start(self) -> None:
+        self._request_chain()
+
+    def handle(self, message: Any) -> None:
+        match message:
+            case m.BarClosed():
+                self._on_bar_closed(message)
+            case m.QuoteUpdated():
+                self._on_quote_updated(message)
+            case m.ChainReceived():
+                self._on_chain_received(message)
+            case m.OptionsQuoted():
+                self._on_options_quoted(message)
+            case m.RequestTimedOut():
+                self._on_request_timed_out(message)
+            case m.EntryDenied() | m.EntryExpired():
+                self._become(IDLE, f"{type(message).__name__} {message.reason}")
+            case m.PositionOpened():
+                self._become(HOLDING, f"position opened {message.quantity:g}")
+            case m.PositionClosed():
+                self._become(IDLE, f"position closed pnl={message.realized_pnl:.2f}")
+            case _:
+                self.unexpected(message)
+
+    def stats(self) -> dict[str, Any]:
+        return {**super().stats(), "state": self.state, "last_bar": self.last_bar,
+                "quotes_dropped": self.dropped.snapshot()}
+
+    # -- handlers ---------------------------------------------------------------------------
+
+    def _on_bar_closed(self, event: m.BarClosed) -> None:
+        bar = event.bar
+        if self.last_bar is not None and bar.start <= self.last_bar:
+            return  # a bar seen already (backfill again after a reconnect)
+        self.last_bar = bar.start
+        snap = self.indicators.update(bar)
+        self.spot = bar.close
+        if event.backfill:
+            return
+        self.bars_since_entry += 1
+        signal = signals.evaluate(snap, self.settings.strategy)
+        self.log.info("bar_closed close={:.2f} decision={} reasons={}", bar.close,
+                      signal.direction.value, "; ".join(signal.reasons))
+        if self.chain_day != market_hours.trading_day(bar.start):
+            self._request_chain()
+        if signal.direction is not m.Direction.HOLD:
+            self._consider(signal, bar.start + BAR)
+
+    def _consider(self, signal: signals.Signal, ts: datetime) -> None:
+        busy = self.state != IDLE or self.bars_since_entry < self.settings.strategy.cooldown_bars
+        if busy or self.chain is None or self.spot is None:
+            why = f"state {self.state}" if self.state != IDLE else (
+                "cooling down" if self.chain is not None else "no option chain yet")
+            self.log.info("signal_skipped direction={} why={}", signal.direction.value, why)
+            return
+        right = RIGHTS[signal.direction]
+        candidates = selection.candidate_contracts(
+            self.chain, self.spot, right, market_hours.trading_day(ts), self.settings.options)
+        cid = m.new_correlation_id(self.symbol)
+        self.publish(m.SignalRaised(cid, self.symbol, signal.direction, signal.reasons, ts))
+        if not candidates:
+            self.publish(m.EntryAbandoned(cid, self.symbol, "no expiry/strike in the window", ts))
+            return
+        self.pending = (cid, signal.direction, signal.reasons, ts)
+        self.bars_since_entry = 0
+        self._become(SELECTING, f"{len(candidates)} candidates")
+        self.directory.tell(BROKER, m.QuoteOptions(cid, self.symbol, candidates))
+
+    def _on_options_quoted(self, event: m.OptionsQuoted) -> None:
+        if self.pending is None or event.correlation_id != self.pending[0]:
+            return
+        cid, direction, reasons, ts = self.pending
+        self.pending = None
+        chosen = selection.select_option(event.quotes, self.spot or 0.0, RIGHTS[direction],
+                                         self.clock(), self.settings.options)
+        if chosen.contract is None or chosen.quote is None:
+            self.publish(m.EntryAbandoned(cid, self.symbol, chosen.reason, ts))
+            self._become(IDLE, f"no option: {chosen.reason}")
+            return
+        q = chosen.quote
+        intent_id = f"{self.symbol}-{ts:%Y%m%d%H%M}-{cid.rsplit('-', 2)[1][:6]}"
+        self.publish(m.EntryProposed(cid, intent_id, self.symbol, direction, chosen.contract,
+                                     q.ask, q.bid, q.ask, ts, reasons + (chosen.reason,)))
+        self._become(PROPOSED, f"{chosen.contract.key} ask={q.ask:.2f}")
+
+    def _on_quote_updated(self, event: m.QuoteUpdated) -> None:
+        problem = quotes.quote_problem(event.quote, self.clock(), max_age_s=30.0)
+        if problem:
+            self.dropped.count(problem)
+            return
+        self.spot = event.quote.mid
+
+    def _on_chain_received(self, event: m.ChainReceived) -> None:
+        self.chain = event.chain
+        self.chain_day = market_hours.trading_day(self.last_bar or self.clock())
+        self.log.info("chain_received expiries={} strikes={}", len(event.chain.expirations),
+                      len(event.chain.strikes))
+
+    def _on_request_timed_out(self, event: m.RequestTimedOut) -> None:
+        if self.pending is not None and event.correlation_id == self.pending[0]:
+            self.publish(m.EntryAbandoned(event.correlation_id, self.symbol,
+                                          f"{event.request} timed out", event.ts))
+            self.pending = None
+            self._become(IDLE, f"{event.request} timed out")
+
+    def _request_chain(self) -> None:
+        self.directory.tell(BROKER, m.RequestChain(m.new_correlation_id(self.symbol), self.symbol))
+
+    def _become(self, state: str, why: str) -> None:
+        if state != self.state:
+            self.log.info("strategy_state from={} to={} why={}", self.state, state, why)
+        self.state = state

@@ -1,0 +1,76 @@
+"""One order's state machine, as a transition table.
+
+    CREATED -> SUBMITTED -> ACKED -> PARTIAL -> FILLED
+                     \\         \\        \\-> CANCELLED (the unfilled rest)
+                      \\         \\-> CANCELLED / REJECTED
+                       \\-> (a fast broker may skip ACKED: SUBMITTED -> PARTIAL / FILLED)
+
+A report that the table does not allow (a late "Submitted" after "Filled", a duplicate) is
+ignored rather than moving the order backwards: brokers deliver statuses out of order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from bot.messages import DONE_STATUSES, OrderSpec, OrderStatus
+
+S = OrderStatus
+ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.CREATED: frozenset({S.SUBMITTED, S.CANCELLED, S.REJECTED}),
+    S.SUBMITTED: frozenset({S.ACKED, S.PARTIAL, S.FILLED, S.CANCELLED, S.REJECTED}),
+    S.ACKED: frozenset({S.PARTIAL, S.FILLED, S.CANCELLED, S.REJECTED}),
+    S.PARTIAL: frozenset({S.PARTIAL, S.FILLED, S.CANCELLED}),
+    S.FILLED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.REJECTED: frozenset(),
+}
+
+
+def advance(current: OrderStatus, reported: OrderStatus) -> OrderStatus:
+    """The status after a report: the reported one if the table allows it, else unchanged."""
+    return reported if reported in ALLOWED[current] else current
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One order of a trade and what the broker has told us about it."""
+
+    spec: OrderSpec
+    status: OrderStatus = S.CREATED
+    filled: float = 0.0
+    avg_price: float = 0.0
+    sent_at: datetime | None = None
+    """Wall time the order was sent (for the acknowledgement and fill timeouts)."""
+    acked_at: datetime | None = None
+    cancel_sent_at: datetime | None = None
+    reason: str = ""
+
+    @property
+    def role(self) -> str:
+        """``entry``, ``tp``, ``sl``, ``exit`` ... : the suffix of the client order id."""
+        return self.spec.client_order_id.rsplit(".", 1)[-1]
+
+    @property
+    def done(self) -> bool:
+        return self.status in DONE_STATUSES
+
+    @property
+    def working(self) -> bool:
+        """Sent and not finished: it may still fill."""
+        return self.status in (S.SUBMITTED, S.ACKED, S.PARTIAL)
+
+    def sent(self, now: datetime) -> Leg:
+        return replace(self, status=advance(self.status, S.SUBMITTED), sent_at=now)
+
+    def reported(self, status: OrderStatus, now: datetime, reason: str = "") -> Leg:
+        new = advance(self.status, status)
+        acked = self.acked_at or (now if new in (S.ACKED, S.PARTIAL, S.FILLED) else None)
+        return replace(self, status=new, acked_at=acked, reason=reason or self.reason)
+
+    def filled_by(self, quantity: float, price: float) -> Leg:
+        total = self.filled + quantity
+        avg = (self.avg_price * self.filled + price * quantity) / total if total else 0.0
+        status = S.FILLED if total >= self.spec.quantity else S.PARTIAL
+        return replace(self, filled=total, avg_price=avg, status=advance(self.status, status))

@@ -1,0 +1,70 @@
+"""``python -m bot``: wire the settings, the logs, the broker side and the supervisor.
+
+With ``broker.kind: sim`` the simulated IB Gateway starts in this process on a free loopback
+port and the real BrokerActor connects to it over TCP, exactly as it would to IB Gateway.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from datetime import datetime
+
+from loguru import logger
+
+from bot.app import EXIT_FAILED, Supervisor, actor_specs
+from bot.config import Settings
+from bot.logs import configure_logging
+
+
+def _start_gateway(settings: Settings, stack: ExitStack) -> tuple[str, int]:
+    from bot.sim.server import GatewayOptions, SimGateway
+
+    sim = settings.broker.sim
+    start = datetime.fromisoformat(sim.start) if sim.start else None
+    gateway = SimGateway(GatewayOptions(host="127.0.0.1", port=settings.broker.port, seed=sim.seed,
+                                        speed=sim.speed, start=start, account=sim.account,
+                                        symbols=tuple(settings.symbols)))
+    port = gateway.start()
+    stack.callback(_stop_gateway, gateway)
+    logger.info("gateway_started kind=sim host=127.0.0.1 port={} speed={}x seed={} account={}",
+                port, sim.speed, sim.seed, sim.account)
+    return "127.0.0.1", port
+
+
+def _stop_gateway(gateway: object) -> None:
+    gateway.stop()  # type: ignore[attr-defined]
+    counters = gateway.counters()  # type: ignore[attr-defined]
+    logger.info("gateway_stopped orders_placed={} pacing_violations={}",
+                counters.get("orders.placed", 0), gateway.pacing_violations())  # type: ignore[attr-defined]
+
+
+def run_bot(settings: Settings, *, duration_s: float | None = None, live_opt_in: bool = False) -> int:
+    """Run until Ctrl-C/SIGTERM or ``duration_s``; returns the process exit code."""
+    configure_logging(settings.logging)
+    import ib_insync  # noqa: F401  - eventkit grabs a loop at import: do it in the main thread
+
+    from actors.broker import BrokerActor
+
+    logger.info("bot_starting kind={} dry_run={} read_only={} symbols={}", settings.broker.kind,
+                settings.dry_run, settings.broker.read_only, ",".join(settings.symbols))
+    with ExitStack() as stack:
+        try:
+            host, port = (_start_gateway(settings, stack) if settings.broker.kind == "sim"
+                          else (settings.broker.host, settings.broker.port))
+        except OSError as exc:
+            logger.error("gateway_failed error={}", exc)
+            return EXIT_FAILED
+
+        def broker(directory):  # noqa: ANN001, ANN202
+            return BrokerActor.start(directory, settings, host=host, port=port, live_opt_in=live_opt_in)
+
+        supervisor = Supervisor(actor_specs(settings, broker))
+        supervisor.install_signal_handlers()
+        supervisor.start()
+        try:
+            code = supervisor.run(duration_s)
+        finally:
+            supervisor.stop()
+    logger.info("bot_stopped exit_code={}", code)
+    logger.complete()
+    return code
