@@ -86,9 +86,8 @@ def req_mkt_data(s: Session, f: pin.Fields) -> None:
     s.send(out.market_data_type(req.req_id, s.data_type))
     s.send(out.tick_req_params(req.req_id, contract.min_tick))
     if req.snapshot or req.regulatory:
-        for msg in quote_messages(req.req_id, contract, s.gw.market).values():
-            s.send(msg)
-        s.send(out.tick_snapshot_end(req.req_id))
+        s.send_batch([*quote_messages(req.req_id, contract, s.gw.market).values(),
+                      out.tick_snapshot_end(req.req_id)])
         return
     if not s.gw.lines.acquire((s, "mkt", req.req_id)):
         s.gw.stats.inc("violation.mkt_data_lines")
@@ -96,8 +95,7 @@ def req_mkt_data(s: Session, f: pin.Fields) -> None:
         return
     sub = QuoteSub(req.req_id, contract)
     s.subs.quotes[req.req_id] = sub
-    for msg in sub.changes(s.gw.market, s.gw.market.now()):
-        s.send(msg)
+    s.send_batch(sub.changes(s.gw.market, s.gw.market.now()))
 
 
 def cancel_mkt_data(s: Session, f: pin.Fields) -> None:
@@ -151,6 +149,9 @@ def req_historical_data(s: Session, f: pin.Fields) -> None:
         _hist_error(s, req.req_id, problem)
         return
     bars = s.gw.market.bars(contract.symbol, min(end, now), duration, bar_s, req.what)
+    if not bars and not req.keep_up_to_date:
+        _hist_error(s, req.req_id, f"HMDS query returned no data: {contract.symbol}@{contract.exchange} {req.what}")
+        return
     start = min(end, now) - timedelta(seconds=duration)
     s.send(out.historical_data(req.req_id, out.tws_time(start), out.tws_time(min(end, now)),
                                bars, req.format_date))  # fmt: skip

@@ -161,8 +161,7 @@ def tick_once(gw) -> None:
     for session in list(gw.sessions):
         if session.client_id is None or session.closed:
             continue
-        for msg in session.subs.changes(gw.market, now):
-            session.send_stream(msg)
+        session.send_stream(session.subs.changes(gw.market, now))
     gw.stats.inc("tick.steps")
     sim_elapsed = (now - gw.epoch).total_seconds()
     gw.faults.run_due(sim_elapsed, time.monotonic() - gw.wall_start)
