@@ -1,0 +1,174 @@
+"""Orders through the real ib_insync client: fills at the touch, limits, stops, brackets with
+OCA siblings, orderRef round trips, executions/commissions, positions and account values
+consistent with the fills, and order ids owned per client."""
+
+from __future__ import annotations
+
+import pytest
+from ib_insync import IB, LimitOrder, MarketOrder, Option, Stock, StopOrder
+
+FROZEN = dict(tick_interval_s=30.0)
+"""The market only steps on ticks: with a 30 s tick it stays at the start for the whole test."""
+
+
+def _spy(ib):
+    spy = Stock("SPY", "SMART", "USD")
+    ib.qualifyContracts(spy)
+    return spy
+
+
+def _atm_call(gateway, ib):
+    expiry = sorted(gateway.contracts.chain_params("SPY", gateway.clock.now().date())[0][3])[1]
+    strike = float(round(gateway.market.spot("SPY")))
+    opt = Option("SPY", expiry, strike, "C", "SMART")
+    ib.qualifyContracts(opt)
+    return opt
+
+
+@pytest.mark.parametrize(("action", "side", "touch"), [("BUY", "BOT", "ask"), ("SELL", "SLD", "bid")])
+def test_market_order_fills_at_the_touch(make_gateway, make_ib, until, action, side, touch):
+    # Arrange
+    gateway = make_gateway(**FROZEN)
+    ib = make_ib(gateway)
+    opt = _atm_call(gateway, ib)
+    quote = gateway.market.option_quote(gateway.contracts.by_con_id(opt.conId))
+    # Act
+    trade = ib.placeOrder(opt, MarketOrder(action, 2, orderRef="intent-7"))
+    assert until(ib, lambda: trade.isDone() and trade.fills and trade.fills[0].commissionReport.commission, 5)
+    # Assert
+    fill = trade.fills[0]
+    assert trade.orderStatus.status == "Filled"
+    assert (fill.execution.side, fill.execution.shares) == (side, 2.0)
+    assert fill.execution.price == getattr(quote, touch)
+    assert fill.execution.orderRef == "intent-7"
+    assert fill.commissionReport.commission == pytest.approx(1.30)  # 2 contracts x 0.65
+    [position] = ib.positions()
+    sign = 1 if action == "BUY" else -1
+    assert position.position == sign * 2
+    assert position.avgCost == pytest.approx(getattr(quote, touch) * 100 + sign * 0.65)
+
+
+def test_positions_and_cash_follow_fills(make_gateway, make_ib, until):
+    gateway = make_gateway(**FROZEN)
+    ib = make_ib(gateway)
+    spy = _spy(ib)
+    ask = gateway.market.quote("SPY").ask
+    trade = ib.placeOrder(spy, MarketOrder("BUY", 100))
+    assert until(ib, lambda: trade.isDone() and ib.portfolio() and trade.fills[0].commissionReport.commission, 5)
+    commission = trade.fills[0].commissionReport.commission
+    assert commission == pytest.approx(1.0)  # 100 shares x 0.005 = 0.50 -> minimum 1.00
+    values = {v.tag: float(v.value) for v in ib.accountValues() if v.currency == "USD" and v.tag in
+              ("TotalCashValue", "NetLiquidation")}  # fmt: skip
+    assert values["TotalCashValue"] == pytest.approx(100_000 - 100 * ask - commission)
+    [item] = ib.portfolio()
+    assert (item.position, item.averageCost) == (100, pytest.approx(ask + commission / 100))
+    summary = {v.tag: v.value for v in ib.accountSummary()}
+    assert float(summary["TotalCashValue"]) == pytest.approx(values["TotalCashValue"])
+
+
+def test_limit_away_from_market_works_then_cancels(make_gateway, make_ib, until):
+    gateway = make_gateway(**FROZEN)
+    ib = make_ib(gateway)
+    spy = _spy(ib)
+    bid = gateway.market.quote("SPY").bid
+    trade = ib.placeOrder(spy, LimitOrder("BUY", 10, round(bid - 5, 2), orderRef="low-bid"))
+    assert until(ib, lambda: trade.orderStatus.status == "Submitted", 5)
+    assert trade.order.permId > 0
+    ib.cancelOrder(trade.order)
+    assert until(ib, lambda: trade.orderStatus.status == "Cancelled", 5)
+    assert trade.fills == [] and ib.positions() == []
+
+
+def test_open_orders_are_adopted_with_their_order_ref_after_reconnect(make_gateway, until):
+    gateway = make_gateway(**FROZEN)
+    first = IB()
+    first.connect("127.0.0.1", gateway.port, clientId=1, timeout=5)
+    spy = _spy(first)
+    bid = gateway.market.quote("SPY").bid
+    placed = first.placeOrder(spy, LimitOrder("BUY", 3, round(bid - 3, 2), orderRef="intent-42"))
+    assert until(first, lambda: placed.orderStatus.status == "Submitted", 5)
+    first.disconnect()
+    second = IB()
+    try:
+        second.connect("127.0.0.1", gateway.port, clientId=1, timeout=5)
+        [adopted] = second.openTrades()
+        assert (adopted.order.orderId, adopted.order.orderRef) == (placed.order.orderId, "intent-42")
+        assert (adopted.order.lmtPrice, adopted.order.totalQuantity) == (round(bid - 3, 2), 3)
+        assert adopted.orderStatus.status == "Submitted"
+    finally:
+        second.disconnect()
+
+
+def test_sell_stop_triggers_and_fills_at_the_bid(make_gateway, make_ib, until):
+    gateway = make_gateway(**FROZEN)
+    ib = make_ib(gateway)
+    spy = _spy(ib)
+    quote = gateway.market.quote("SPY")
+    trade = ib.placeOrder(spy, StopOrder("SELL", 10, round(quote.bid + 0.5, 2)))  # already through
+    assert until(ib, lambda: trade.isDone() and trade.fills, 5)
+    assert trade.fills[0].execution.price == quote.bid
+    assert ib.positions()[0].position == -10
+
+
+def test_bracket_fills_and_its_sibling_is_cancelled(make_gateway, make_ib, until):
+    # Arrange: the take-profit is marketable as soon as the parent fills
+    gateway = make_gateway(speed=1.0)
+    ib = make_ib(gateway)
+    spy = _spy(ib)
+    q = gateway.market.quote("SPY")
+    bracket = ib.bracketOrder("BUY", 10, limitPrice=round(q.ask + 0.5, 2),
+                              takeProfitPrice=round(q.bid - 0.5, 2), stopLossPrice=round(q.bid - 10, 2))  # fmt: skip
+    # Act
+    parent, profit, stop = [ib.placeOrder(spy, o) for o in bracket]
+    assert until(ib, lambda: all(t.isDone() for t in (parent, profit, stop))
+                 and profit.fills and profit.fills[0].commissionReport.commission, 5)
+    # Assert
+    assert [t.orderStatus.status for t in (parent, profit, stop)] == ["Filled", "Filled", "Cancelled"]
+    assert parent.fills[0].execution.price <= bracket[0].lmtPrice
+    assert profit.fills[0].execution.price >= bracket[1].lmtPrice
+    assert stop.fills == [] and ib.positions() == []
+    assert {t.order.parentId for t in (profit, stop)} == {parent.order.orderId}
+    pnl = (profit.fills[0].execution.price - parent.fills[0].execution.price) * 10
+    realized = profit.fills[0].commissionReport.realizedPNL
+    assert realized == pytest.approx(pnl - 2.0)  # minus both 1.00 commissions
+    assert gateway.counters()["orders.filled"] == 2
+
+
+def test_executions_and_completed_orders_are_served_on_request(make_gateway, make_ib, until):
+    gateway = make_gateway(**FROZEN)
+    ib = make_ib(gateway)
+    spy = _spy(ib)
+    trade = ib.placeOrder(spy, MarketOrder("BUY", 5, orderRef="exec-check"))
+    assert until(ib, lambda: trade.isDone(), 5)
+    ib = make_ib(gateway, 2)  # a fresh client: its connect-time reqExecutions brings the fills
+    fills = ib.fills()
+    assert [(f.execution.orderRef, f.execution.shares) for f in fills] == [("exec-check", 5.0)]
+    assert fills[0].commissionReport.commission == pytest.approx(1.0)
+    completed = ib.reqCompletedOrders(apiOnly=False)
+    assert [(t.order.orderRef, t.orderStatus.status) for t in completed] == [("exec-check", "Filled")]
+
+
+def test_order_id_of_another_client_is_refused_with_103(make_gateway, make_ib, until):
+    gateway = make_gateway(**FROZEN)
+    one, two = make_ib(gateway, 1), make_ib(gateway, 2)
+    spy = _spy(one)
+    bid = gateway.market.quote("SPY").bid
+    mine = one.placeOrder(spy, LimitOrder("BUY", 1, round(bid - 5, 2)))
+    assert until(one, lambda: mine.orderStatus.status == "Submitted", 5)
+    errors = []
+    two.errorEvent += lambda req_id, code, text, c: errors.append((req_id, code))
+    clash = LimitOrder("BUY", 1, round(bid - 5, 2))
+    clash.orderId = mine.order.orderId
+    two.placeOrder(spy, clash)
+    assert until(two, lambda: errors, 5)
+    assert errors == [(mine.order.orderId, 103)]
+
+
+def test_rejected_contract_gets_error_200_and_no_order(make_gateway, make_ib, until):
+    gateway = make_gateway(**FROZEN)
+    ib = make_ib(gateway)
+    trade = ib.placeOrder(Stock("NOPE", "SMART", "USD"), MarketOrder("BUY", 1))
+    assert until(ib, lambda: trade.isDone(), 5)
+    assert trade.orderStatus.status == "Cancelled"
+    assert trade.log[-1].errorCode == 200
+    assert "orders.placed" not in gateway.counters()
