@@ -102,16 +102,21 @@ class Supervisor:
         """Main thread: handle supervision messages until stopped or ``duration_s`` passes."""
         deadline = None if duration_s is None else time.monotonic() + duration_s
         while not self.stop_requested.is_set():
-            timeout = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
-            if deadline is not None and timeout <= 0:
+            timeout = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+            if timeout <= 0:
                 self.request_stop(EXIT_OK, f"duration {duration_s:g}s reached")
                 break
-            try:
-                message = self.inbox.get(timeout=timeout)
-            except queue.Empty:
-                continue
-            self.handle(message)
+            self.process_one(timeout)
         return self.exit_code
+
+    def process_one(self, timeout: float) -> Any:
+        """Handle the next supervision message, if one arrives within ``timeout``."""
+        try:
+            message = self.inbox.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        self.handle(message)
+        return message
 
     def handle(self, message: Any) -> None:
         match message:
@@ -170,8 +175,11 @@ class Supervisor:
         return True
 
 
-def actor_specs(settings: Settings, broker: Factory, clock: Any = None) -> list[ActorSpec]:
-    """The bot's actors in start order, with ``broker`` building the broker side."""
+def actor_specs(settings: Settings, broker: Factory, clock: Any = None,
+                tick_s: float | None = 1.0) -> list[ActorSpec]:
+    """The bot's actors in start order, with ``broker`` building the broker side.
+
+    ``tick_s=None`` starts no timer threads (tests tell ``TimerFired`` themselves)."""
     from actors.execution import ExecutionActor
     from actors.health import HealthActor
     from actors.risk import RiskActor
@@ -179,9 +187,9 @@ def actor_specs(settings: Settings, broker: Factory, clock: Any = None) -> list[
 
     kw = {} if clock is None else {"clock": clock}
     specs = [
-        ActorSpec(HEALTH, lambda d: HealthActor.start(d, settings, **kw)),
+        ActorSpec(HEALTH, lambda d: HealthActor.start(d, settings, tick_s=tick_s, **kw)),
         ActorSpec(RISK, lambda d: RiskActor.start(d, settings, **kw)),
-        ActorSpec(EXECUTION, lambda d: ExecutionActor.start(d, settings, **kw)),
+        ActorSpec(EXECUTION, lambda d: ExecutionActor.start(d, settings, tick_s=tick_s, **kw)),
     ]
     for symbol in settings.symbols:
         specs.append(ActorSpec(f"{STRATEGY}:{symbol}",

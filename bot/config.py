@@ -8,11 +8,17 @@ ignored setting. ``load_settings`` raises ``ConfigError`` listing every bad fiel
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 SCHEMA_VERSION = 1
 DEFAULT_CONFIG_PATH = Path("configs/settings.yaml")
@@ -142,7 +148,8 @@ class Settings(BaseSettings):
 
     schema_version: Literal[1] = SCHEMA_VERSION
     dry_run: bool = Field(True, description="orders never leave the bot (ib kind)")
-    symbols: tuple[str, ...] = Field(("SPY", "QQQ", "IWM"), min_length=1, max_length=32)
+    symbols: Annotated[tuple[str, ...], NoDecode] = Field(("SPY", "QQQ", "IWM"), min_length=1,
+                                                          max_length=32)
     broker: BrokerSettings = BrokerSettings()
     strategy: StrategySettings = StrategySettings()
     options: OptionSettings = OptionSettings()
@@ -154,8 +161,8 @@ class Settings(BaseSettings):
     @field_validator("symbols", mode="before")
     @classmethod
     def _split_symbols(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(s.strip() for s in value.split(",") if s.strip())
+        if isinstance(value, str):  # from the environment: "SPY,QQQ"
+            return tuple(s.strip() for s in value.strip("[]").replace('"', "").split(",") if s.strip())
         return value
 
     @field_validator("symbols")
@@ -225,6 +232,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(str(source), [_describe(e) for e in exc.errors()]) from None
+    except SettingsError as exc:  # an environment value that cannot even be parsed
+        raise ConfigError(f"{source} + {ENV_PREFIX}* environment", [str(exc)]) from None
 
 
 def redacted(settings: Settings) -> dict[str, Any]:

@@ -1,0 +1,162 @@
+"""The ExecutionActor's order handling: partial fills, timeouts, emulated OCO and time exits."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import pytest
+
+from bot import messages as m
+from tests.actor_harness import Clock, make_settings, ny, start_bot
+
+DAY = date(2026, 11, 18)
+CONTRACT = m.OptionContract("SPY", "20261118", 597.0, m.Right.CALL)
+
+
+@pytest.fixture
+def clock():
+    return Clock(ny(DAY, 10, 0))
+
+
+def run_bot(tmp_path, clock, execution=None, **stub):
+    bot = start_bot(make_settings(tmp_path, execution=execution or {}), clock, **stub)
+    bot.publish(m.AccountUpdated("DU1234567", 25_000.0, clock()))
+    return bot
+
+
+def enter(bot, premium=1.60, ts=None):
+    """Propose and get approval; 1% of 25,000 / (1.60 x 100 x 20%) = 7 contracts."""
+    bot.publish(m.EntryProposed("c-1", "SPY-1", "SPY", m.Direction.CALL, CONTRACT, premium,
+                                premium - 0.05, premium, ts or ny(DAY, 10, 0)))
+    return bot.probe.expect(m.EntryApproved)
+
+
+def option_quote(bot, bid, ask):
+    bot.publish(m.QuoteUpdated(m.Quote(CONTRACT, bid, ask, bid, bot.clock(), volume=100)))
+
+
+def commands(bot, kind):
+    return bot.commands(kind)
+
+
+def test_a_partly_filled_entry_that_times_out_gets_exits_sized_to_the_filled_quantity(tmp_path, clock):
+    bot = run_bot(tmp_path, clock)
+    assert enter(bot).quantity == 7
+    b = commands(bot, m.SubmitBracket)[0]
+
+    bot.broker.fill(b.parent.client_order_id, 3, 1.60).get(5)
+    bot.probe.expect(m.PositionOpened)
+    bot.tick(61)  # past entry_timeout_s=60
+
+    # The unfilled rest is cancelled, then the 7-lot exits are replaced by a 3-lot OCA pair
+    cancels = [c.client_order_id for c in commands(bot, m.CancelOrder)]
+    assert b.parent.client_order_id in cancels
+    bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == b.stop.client_order_id
+                     and e.status is m.OrderStatus.CANCELLED)
+    new = [c.order for c in commands(bot, m.SubmitOrder)]
+    assert [(o.order_type, o.quantity) for o in new] == [(m.OrderType.LIMIT, 3), (m.OrderType.STOP, 3)]
+    assert new[0].limit_price == 2.08 and new[1].stop_price == 1.28
+    assert new[0].oca_group == new[1].oca_group != b.stop.oca_group
+
+    # Selling the 3 at the new take-profit closes the position with the P&L of 3 contracts
+    bot.broker.fill(new[0].client_order_id, 3, 2.08).get(5)
+    closed = bot.probe.expect(m.PositionClosed)
+    assert closed.quantity == 3
+    assert closed.realized_pnl == pytest.approx(3 * 100 * (2.08 - 1.60))
+
+
+def test_an_order_never_acknowledged_is_cancelled_and_the_entry_expires(tmp_path, clock):
+    bot = run_bot(tmp_path, clock, auto_ack=False)
+    enter(bot)
+    entry_id = commands(bot, m.SubmitBracket)[0].parent.client_order_id
+
+    bot.tick(9)
+    assert commands(bot, m.CancelOrder) == ()
+    bot.tick(1)  # ack_timeout_s=10 reached
+    assert [c.client_order_id for c in commands(bot, m.CancelOrder)][0] == entry_id
+    bot.tick(10)  # the cancel is not answered either (cancel_timeout_s=10)
+
+    expired = bot.probe.expect(m.EntryExpired)
+    assert expired.reason == "not acknowledged within 10s"
+    # Risk released the slot: a new entry is approved
+    bot.publish(m.EntryProposed("c-2", "SPY-2", "SPY", m.Direction.CALL, CONTRACT, 1.60, 1.55, 1.60,
+                                ny(DAY, 10, 5)))
+    assert bot.probe.expect(m.EntryApproved).intent_id == "SPY-2"
+
+
+def test_emulated_oco_rests_the_take_profit_and_sends_the_stop_exit_after_cancelling_it(tmp_path, clock):
+    bot = run_bot(tmp_path, clock, execution={"oco_mode": "emulated"})
+    enter(bot)
+    entry = commands(bot, m.SubmitOrder)[0].order
+    assert commands(bot, m.SubmitBracket) == ()
+
+    bot.broker.fill(entry.client_order_id, 7, 1.60).get(5)
+    tp = commands(bot, m.SubmitOrder)[1].order
+    assert (tp.order_type, tp.quantity, tp.limit_price) == (m.OrderType.LIMIT, 7, 2.08)
+
+    # Malformed quotes never trigger the stop
+    for bid, ask in ((math.nan, 1.3), (0.0, 0.0), (-1.0, 1.0), (1.30, 1.20)):
+        option_quote(bot, bid, ask)
+    option_quote(bot, 1.27, 1.30)  # the bid crosses the 1.28 stop
+
+    # The take-profit is cancelled first ...
+    bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == tp.client_order_id
+                     and e.status is m.OrderStatus.CANCELLED)
+    assert [c.client_order_id for c in commands(bot, m.CancelOrder)] == [tp.client_order_id]
+    exit_order = commands(bot, m.SubmitOrder)[-1].order  # ... and only then the exit goes
+    assert (exit_order.side, exit_order.quantity, exit_order.limit_price) == (m.Side.SELL, 7, 1.27)
+    assert len(commands(bot, m.SubmitOrder)) == 3
+
+    bot.broker.fill(exit_order.client_order_id, 7, 1.27).get(5)
+    closed = bot.probe.expect(m.PositionClosed)
+    assert closed.realized_pnl == pytest.approx(7 * 100 * (1.27 - 1.60))
+    assert closed.reason.startswith("stop 1.28 hit at bid 1.27")
+    stats = bot.ref("execution").proxy().stats().get(5)
+    assert stats["option_quotes_dropped"] == {"nan": 1, "zero": 1, "negative": 1, "crossed": 1}
+
+
+@pytest.mark.parametrize(("opened", "bar_start", "reason"), [
+    (ny(DAY, 10, 0), ny(DAY, 10, 19), "max hold 20 min reached"),
+    (ny(DAY, 15, 40), ny(DAY, 15, 49), "flat 10 min before the close"),
+])
+def test_time_exits_cancel_the_bracket_then_sell_at_the_bid(tmp_path, clock, opened, bar_start, reason):
+    bot = run_bot(tmp_path, clock)
+    enter(bot, ts=opened)
+    b = commands(bot, m.SubmitBracket)[0]
+    bot.broker.fill(b.parent.client_order_id, 7, 1.60, ts=opened).get(5)
+    option_quote(bot, 1.70, 1.75)
+
+    # One bar before the limit: nothing happens
+    early = m.Bar("SPY", bar_start - timedelta(minutes=1), 597, 597, 597, 597, 100)
+    bot.publish(m.BarClosed(early))
+    bot.probe.expect(m.BarClosed, lambda e: e.bar.start == early.start)
+    assert commands(bot, m.CancelOrder) == ()
+
+    bot.publish(m.BarClosed(m.Bar("SPY", bar_start, 597, 597, 597, 597, 100)))
+
+    bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == b.stop.client_order_id
+                     and e.status is m.OrderStatus.CANCELLED)
+    assert {c.client_order_id for c in commands(bot, m.CancelOrder)} == {
+        b.take_profit.client_order_id, b.stop.client_order_id}
+    exit_order = commands(bot, m.SubmitOrder)[-1].order
+    assert (exit_order.quantity, exit_order.limit_price) == (7, 1.70)
+    bot.broker.fill(exit_order.client_order_id, 7, 1.70, ts=bar_start).get(5)
+    closed = bot.probe.expect(m.PositionClosed)
+    assert closed.reason == reason
+    assert closed.realized_pnl == pytest.approx(7 * 100 * 0.10)
+
+
+def test_a_duplicate_execution_report_is_counted_once(tmp_path, clock):
+    bot = run_bot(tmp_path, clock)
+    enter(bot)
+    b = commands(bot, m.SubmitBracket)[0]
+    bot.broker.fill(b.parent.client_order_id, 7, 1.60, exec_id="e1").get(5)
+    bot.broker.emit(m.OrderFilled("c-1", b.parent.client_order_id, "e1", CONTRACT, m.Side.BUY, 7,
+                                  1.60, clock())).get(5)
+
+    bot.broker.fill(b.take_profit.client_order_id, 7, 2.08).get(5)
+
+    closed = bot.probe.expect(m.PositionClosed)
+    assert closed.quantity == 7
+    assert closed.realized_pnl == pytest.approx(7 * 100 * 0.48)
