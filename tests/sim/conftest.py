@@ -112,6 +112,23 @@ class RawClient:
             self.pending += self.reader.feed(data)
         raise AssertionError(f"no matching message within {timeout}s; seen {seen[-5:]}")
 
+    def drain(self, timeout: float) -> tuple[list[list[str]], bool]:
+        """Every message arriving within ``timeout`` seconds, and whether the peer closed."""
+        msgs, self.pending = self.pending, []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.005, deadline - time.monotonic()))
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionError:
+                return msgs, True
+            if not data:
+                return msgs, True
+            msgs += self.reader.feed(data)
+        return msgs, False
+
     def closed_by_peer(self, timeout: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
