@@ -152,7 +152,7 @@ def default_start(now: datetime) -> datetime:
 
 
 def session_days(last: date, count: int) -> list[date]:
-    """The `count` most recent session days ending at `last` (inclusive if a session), oldest first."""
+    """The `count` most recent session days up to `last` (inclusive), oldest first."""
     days = [last] if is_session_day(last) else []
     while len(days) < count:
         days.insert(0, previous_session_day(days[0] if days else last))
@@ -181,7 +181,8 @@ def _extended_bounds(day: date) -> tuple[datetime, datetime] | None:
 
 
 def liquid_hours(day: date, days: int = 3) -> str:
-    """IB liquidHours from `day` on, New York times: "20261120:0930-20261120:1600;20261121:CLOSED"."""
+    """IB liquidHours from `day` on in New York time, e.g.
+    "20261120:0930-20261120:1600;20261121:CLOSED"."""
     return _hours(day, days, session_bounds)
 
 

@@ -297,7 +297,8 @@ class ContractRegistry:
             if len(self._chains) > 4 * len(self._symbols):
                 self._chains.clear()
             reference = self._market.prior_close(symbol, today)
-            self._chains[key] = (tuple(expirations(symbol, today)), frozenset(strikes_around(reference)))
+            strikes = frozenset(strikes_around(reference))
+            self._chains[key] = (tuple(expirations(symbol, today)), strikes)
         return self._chains[key]
 
     def _make_stock(self, symbol: str) -> SimContract:

@@ -62,7 +62,8 @@ class Quote:
 
 @dataclass(frozen=True, slots=True)
 class Bar:
-    """One OHLC bar; time is the bar start (aware UTC). Non-TRADES bars carry -1 volume/wap/count."""
+    """One OHLC bar; time is the bar start (aware UTC). Bars other than TRADES carry -1 as
+    volume, wap and count, as IB sends them."""
 
     time: datetime
     open: float
@@ -93,6 +94,11 @@ def profile(symbol: str) -> tuple[float, int, float]:
     return 50.0 + stable_hash("price", symbol) % 25_000 / 100, 5_000_000, 0.01
 
 
+def _pack(day, open_s, close_s, prices, at_ask, volume) -> _Session:
+    cents = np.rint(prices * 100).astype(np.int32)
+    return _Session(day, open_s, close_s, cents, at_ask, volume.astype(np.int32))
+
+
 def _u_shape(n: int, floor: float, depth: float) -> np.ndarray:
     x = (np.arange(n) + 0.5) / n
     return floor + depth * (2.0 * x - 1.0) ** 2
@@ -102,7 +108,7 @@ def _walk(symbol: str, seed: int, day: date, bounds, prev_close: float) -> _Sess
     """A random-walk session: log returns with U-shaped vol; step 0 carries the overnight gap."""
     open_s, close_s = (int(b.timestamp()) for b in bounds)
     n = close_s - open_s
-    entropy = [seed & 0xFFFFFFFF, stable_hash("walk", symbol), day.toordinal()]
+    entropy = [seed % 2**64, stable_hash("walk", symbol), day.toordinal()]
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
     vol_shape = _u_shape(n, 0.75, 1.5)
     vol_shape /= math.sqrt(float(np.mean(vol_shape**2)))
@@ -112,9 +118,8 @@ def _walk(symbol: str, seed: int, day: date, bounds, prev_close: float) -> _Sess
     prices = prev_close * np.exp(np.cumsum(steps))
     volume_shape = _u_shape(n, 0.6, 2.0)
     rate = profile(symbol)[1] * (n / 23_400) * volume_shape / volume_shape.sum()
-    volume = rng.poisson(rate * rng.gamma(4.0, 0.25, n))
-    return _Session(day, open_s, close_s, np.rint(prices * 100).astype(np.int32), steps >= 0,
-                    volume.astype(np.int32))  # fmt: skip
+    volume = np.rint(rate * rng.gamma(4.0, 0.25, n))  # mean `rate`, bursty
+    return _pack(day, open_s, close_s, prices, steps >= 0, volume)
 
 
 def _replay(day: date, bounds, prev_close: float, rows: list[tuple]) -> _Session:
@@ -133,8 +138,7 @@ def _replay(day: date, bounds, prev_close: float, rows: list[tuple]) -> _Session
     np.maximum.accumulate(filled, out=filled)
     prices = np.where(np.isnan(prices[filled]), prev_close, prices[filled])
     at_ask = np.diff(prices, prepend=prev_close) >= 0
-    return _Session(day, open_s, close_s, np.rint(prices * 100).astype(np.int32), at_ask,
-                    volume.astype(np.int32))  # fmt: skip
+    return _pack(day, open_s, close_s, prices, at_ask, volume)
 
 
 def _parse_time(text: str) -> datetime:
@@ -153,12 +157,9 @@ def load_bars_csv(path: Path) -> dict[tuple[str, date], list[tuple]]:
             t = _parse_time(row["time"])
             values = (float(row[k]) for k in ("open", "high", "low", "close"))
             record = (t, *values, int(float(row["volume"])))
-            grouped.setdefault((row["symbol"].strip(), calendar.exchange_date(t)), []).append(record)
+            key = (row["symbol"].strip(), calendar.exchange_date(t))
+            grouped.setdefault(key, []).append(record)
     return grouped
-
-
-def _epoch(t: datetime) -> float:
-    return t.timestamp()
 
 
 class Market:
@@ -176,14 +177,16 @@ class Market:
         history_days: int = 3,
     ) -> None:
         self.symbols = tuple(dict.fromkeys(symbols))
+        if not self.symbols:
+            raise ValueError("a market needs at least one symbol")
         self._seed = seed
         self._now = start.astimezone(timezone.utc)
         self._history_days = history_days
         self._csv = load_bars_csv(bars_csv) if bars_csv else {}
         self._lock = threading.RLock()
         self._sessions: dict[str, list[_Session]] = {s: [] for s in self.symbols}
-        current = calendar.current_session_day(self._now)
-        for day in calendar.session_days(current, history_days + 1):
+        self._days: list[date] = []
+        for day in calendar.session_days(calendar.current_session_day(self._now), history_days + 1):
             self._append(day)
 
     def advance(self, t: datetime) -> None:
@@ -192,11 +195,8 @@ class Market:
             if t <= self._now:
                 return
             self._now = t.astimezone(timezone.utc)
-            current = calendar.current_session_day(self._now)
-            while self._sessions[self.symbols[0]][-1].day < current:
-                self._append(calendar.next_session_day(self._sessions[self.symbols[0]][-1].day))
-            for sessions in self._sessions.values():
-                del sessions[: max(0, len(sessions) - self._history_days - 1)]
+            while self._now >= self._next_open:  # one session at a time keeps memory bounded
+                self._append(calendar.next_session_day(self._days[-1]))
 
     def now(self) -> datetime:
         """The time of the last advance (the start before any)."""
@@ -210,15 +210,16 @@ class Market:
             return int(session.cents[k]) / 100
 
     def quote(self, symbol: str) -> Quote:
-        """Underlying quote at now(): the last trade sits on the bid or the ask; deterministic sizes."""
+        """Underlying quote at now(): the last trade is on the bid or the ask; seeded sizes."""
         with self._lock:
             session, k = self._locate(symbol)
-            bid_c, ask_c = self._bid_ask_cents(symbol, session, slice(k, k + 1))
+            last, spread = int(session.cents[k]), round(profile(symbol)[2] * 100)
+            bid, ask = (last - spread, last) if session.at_ask[k] else (last, last + spread)
             h = stable_hash(self._seed, symbol, session.open_s + k)
             return Quote(
-                bid=int(bid_c[0]) / 100,
-                ask=int(ask_c[0]) / 100,
-                last=int(session.cents[k]) / 100,
+                bid=bid / 100,
+                ask=ask / 100,
+                last=last / 100,
                 bid_size=100 * (1 + h % 40),
                 ask_size=100 * (1 + (h >> 8) % 40),
                 last_size=100 * (1 + (h >> 16) % 5),
@@ -246,27 +247,30 @@ class Market:
         if what not in WHATS:
             raise ValueError(f"unsupported whatToShow {what!r}")
         with self._lock:
-            limit = min(_epoch(end), _epoch(self._now))
-            earliest = _epoch(end) - duration_s
+            limit = min(end.timestamp(), self._now.timestamp())
+            earliest = end.timestamp() - duration_s
             out: list[Bar] = []
             for session in self._sessions[symbol]:
                 if session.close_s > earliest and session.open_s < limit:
-                    out.extend(self._session_bars(symbol, session, bar_s, what, earliest, limit))
+                    elapsed = min(session.close_s, math.floor(limit)) - session.open_s
+                    out.extend(
+                        self._session_bars(symbol, session, bar_s, what, elapsed, earliest, limit)
+                    )
             return out
 
     def partial_bar(self, symbol: str, bar_s: int) -> Bar:
-        """The TRADES bar forming at now() (flat with no volume outside regular hours)."""
+        """The TRADES bar forming at now(); outside regular hours nothing forms, so this is the
+        last bar of the most recent session (its time stays put until the next open)."""
         with self._lock:
             session, k = self._locate(symbol)
-            now_s = _epoch(self._now)
-            if not session.open_s <= now_s < session.close_s:
-                start = now_s - now_s % bar_s if bar_s < DAILY_BAR_S else session.open_s
-                price = int(session.cents[k]) / 100
-                return Bar(datetime.fromtimestamp(start, timezone.utc), price, price, price,
-                           price, 0, price, 0)  # fmt: skip
-            return self._session_bars(symbol, session, bar_s, "TRADES", 0, now_s, k + 1)[-1]
+            if self._now.timestamp() >= session.close_s:
+                k = session.close_s - session.open_s - 1
+            return self._session_bars(symbol, session, bar_s, "TRADES", k + 1)[-1]
 
     def _append(self, day: date) -> None:
+        """Generate `day` for every symbol, then forget sessions beyond the history window."""
+        self._days.append(day)
+        self._next_open = calendar.next_open(calendar.session_bounds(day)[1])
         bounds = calendar.session_bounds(day)
         for symbol in self.symbols:
             sessions = self._sessions[symbol]
@@ -276,33 +280,31 @@ class Market:
                 sessions.append(_replay(day, bounds, prev_close, rows))
             else:
                 sessions.append(_walk(symbol, self._seed, day, bounds, prev_close))
+        drop = max(0, len(self._days) - self._history_days - 1)
+        for kept in (self._days, *self._sessions.values()):
+            del kept[:drop]
 
     def _locate(self, symbol: str) -> tuple[_Session, int]:
         session = self._sessions[symbol][-1]
-        k = int(_epoch(self._now)) - session.open_s
+        k = int(self._now.timestamp()) - session.open_s
         return session, max(0, min(k, len(session.cents) - 1))
 
-    def _bid_ask_cents(self, symbol: str, session: _Session, part: slice):
-        spread_c = round(profile(symbol)[2] * 100)
-        cents, at_ask = session.cents[part], session.at_ask[part]
-        return np.where(at_ask, cents - spread_c, cents), np.where(at_ask, cents, cents + spread_c)
-
     def _series(self, symbol: str, session: _Session, what: str, n: int) -> np.ndarray:
-        """Per-second prices in dollars of one whatToShow."""
+        """Per-second prices in dollars of one whatToShow over the first n seconds."""
+        cents, at_ask = session.cents[:n], session.at_ask[:n]
         if what == "TRADES":
-            return session.cents[:n] / 100
-        bid, ask = self._bid_ask_cents(symbol, session, slice(0, n))
+            return cents / 100
+        spread = round(profile(symbol)[2] * 100)
+        bid, ask = np.where(at_ask, cents - spread, cents), np.where(at_ask, cents, cents + spread)
         return {"BID": bid, "ASK": ask, "MIDPOINT": (bid + ask) / 2}[what] / 100
 
     def _session_bars(
-        self, symbol: str, session: _Session, bar_s: int, what: str, earliest: float,
-        limit: float, upto: int | None = None,
+        self, symbol: str, session: _Session, bar_s: int, what: str, n: int,
+        earliest: float = -math.inf, limit: float = math.inf,
     ) -> list[Bar]:  # fmt: skip
-        """Bars of one session starting at or after `earliest`: complete by `limit`, or, with
-        `upto`, those over the first `upto` seconds including the unfinished last one."""
-        n = upto if upto is not None else min(session.close_s - session.open_s,
-                                              max(0, math.floor(limit - session.open_s)))  # fmt: skip
-        if n == 0:
+        """Bars over the session's first n seconds that start at or after `earliest` and end by
+        `limit` (the default keeps the unfinished last bar too)."""
+        if n <= 0:
             return []
         first, starts, ends = _segments(session, bar_s, n)
         last = np.append(first[1:], n) - 1
@@ -311,19 +313,16 @@ class Market:
         shares = session.volume[:n].astype(np.int64)
         volume, value = np.add.reduceat(shares, first), np.add.reduceat(prices * shares, first)
         counts = np.add.reduceat((shares + 99) // 100, first)
-        keep = (starts >= earliest) & (ends <= limit if upto is None else True)
-        bars = []
-        for i in np.flatnonzero(keep):
-            close = float(prices[last[i]])
-            if what == "TRADES":
-                wap = round(float(value[i] / volume[i]), 4) if volume[i] else close
-                extra = (int(volume[i]), wap, int(counts[i]))
-            else:
-                extra = (-1, -1.0, -1)
-            start = datetime.fromtimestamp(int(starts[i]), timezone.utc)
-            bars.append(Bar(start, float(prices[first[i]]), float(highs[i]), float(lows[i]),
-                            close, *extra))  # fmt: skip
-        return bars
+        keep = np.flatnonzero((starts >= earliest) & (ends <= limit))
+        rows = zip(starts[keep].tolist(), prices[first[keep]].tolist(), highs[keep].tolist(),
+                   lows[keep].tolist(), prices[last[keep]].tolist(), volume[keep].tolist(),
+                   value[keep].tolist(), counts[keep].tolist())  # fmt: skip
+        trades = what == "TRADES"
+        return [
+            Bar(datetime.fromtimestamp(t, timezone.utc), o, h, lo, c,
+                *((v, round(pv / v, 4) if v else c, n_) if trades else (-1, -1.0, -1)))
+            for t, o, h, lo, c, v, pv, n_ in rows
+        ]  # fmt: skip
 
 
 def _segments(session: _Session, bar_s: int, n: int):

@@ -75,7 +75,7 @@ def _pdf(x: float) -> float:
     return math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
 
 
-def _d1_d2(spot: float, strike: float, t_years: float, rate: float, vol: float) -> tuple[float, float]:
+def _d1_d2(spot: float, strike: float, t_years: float, rate: float, vol: float):
     root = vol * math.sqrt(t_years)
     d1 = (math.log(spot / strike) + (rate + 0.5 * vol * vol) * t_years) / root
     return d1, d1 - root
@@ -85,7 +85,9 @@ def _expired(spot: float, strike: float, t_years: float, vol: float) -> bool:
     return t_years <= 0 or vol <= 0 or spot <= 0 or strike <= 0
 
 
-def bs_price(spot: float, strike: float, t_years: float, rate: float, vol: float, right: str) -> float:
+def bs_price(
+    spot: float, strike: float, t_years: float, rate: float, vol: float, right: str
+) -> float:
     """Black-Scholes value of a European call ("C") or put ("P"); intrinsic value at expiry."""
     if _expired(spot, strike, t_years, vol):
         return max(0.0, spot - strike) if right == "C" else max(0.0, strike - spot)
@@ -96,7 +98,9 @@ def bs_price(spot: float, strike: float, t_years: float, rate: float, vol: float
     return discount * _cdf(-d2) - spot * _cdf(-d1)
 
 
-def bs_greeks(spot: float, strike: float, t_years: float, rate: float, vol: float, right: str) -> Greeks:
+def bs_greeks(
+    spot: float, strike: float, t_years: float, rate: float, vol: float, right: str
+) -> Greeks:
     """Black-Scholes delta, gamma, vega (per vol point) and theta (per calendar day)."""
     if _expired(spot, strike, t_years, vol):
         itm = spot > strike if right == "C" else spot < strike

@@ -44,7 +44,8 @@ def test_stable_hash_is_fixed_across_processes():
 
 @pytest.mark.parametrize(
     ("symbol", "con_id", "primary", "name"),
-    [("SPY", 10_001, "ARCA", "SPDR S&P 500 ETF TRUST"), ("QQQ", 10_002, "NASDAQ", "INVESCO QQQ TRUST SERIES 1"),
+    [("SPY", 10_001, "ARCA", "SPDR S&P 500 ETF TRUST"),
+     ("QQQ", 10_002, "NASDAQ", "INVESCO QQQ TRUST SERIES 1"),
      ("AAPL", 10_005, "NASDAQ", "APPLE INC")],
 )  # fmt: skip
 def test_stock_contracts(registry, symbol, con_id, primary, name):
@@ -75,7 +76,8 @@ def test_expirations_spy_daily_plus_monthlies():
 def test_expirations_of_a_stock_are_fridays_and_holiday_fridays_move_back():
     days = expirations("AAPL", date(2026, 3, 23))
 
-    assert days[:3] == [date(2026, 3, 27), date(2026, 4, 2), date(2026, 4, 10)]  # Good Friday -> Thu
+    # Good Friday (April 3) moves that week's expiry to Thursday
+    assert days[:3] == [date(2026, 3, 27), date(2026, 4, 2), date(2026, 4, 10)]
     assert date(2026, 4, 17) in days and date(2026, 5, 15) in days and date(2026, 6, 18) in days
 
 
@@ -111,7 +113,8 @@ def test_listed_option_fields(registry):
 
     c = registry.option("SPY", "20261127", strike, "P")
 
-    assert (c.sec_type, c.symbol, c.expiry, c.strike, c.right) == ("OPT", "SPY", "20261127", strike, "P")
+    assert (c.sec_type, c.symbol, c.expiry) == ("OPT", "SPY", "20261127")
+    assert (c.strike, c.right) == (strike, "P")
     assert (c.multiplier, c.trading_class, c.exchange, c.currency) == ("100", "SPY", "SMART", "USD")
     assert c.local_symbol == occ_symbol("SPY", date(2026, 11, 27), strike, "P")
     assert c.con_id == option_con_id(1, date(2026, 11, 27), strike, "P")
@@ -173,15 +176,18 @@ def test_match_stock_by_symbol_and_by_con_id(registry):
 
 
 def test_match_on_the_primary_exchange_reports_that_exchange(registry):
-    assert [c.exchange for c in registry.match(symbol="QQQ", sec_type="STK", exchange="NASDAQ")] == ["NASDAQ"]
+    found = registry.match(symbol="QQQ", sec_type="STK", exchange="NASDAQ")
+
+    assert [(c.con_id, c.exchange) for c in found] == [(10_002, "NASDAQ")]
     assert registry.match(symbol="QQQ", sec_type="STK", exchange="ARCA") == []
 
 
 def test_match_one_option_fully_specified(registry):
     strike = listed(registry, "SPY")[1][70]
 
-    found = registry.match(symbol="SPY", sec_type="OPT", expiry="20261127", strike=strike, right="C",
-                           exchange="SMART")  # fmt: skip
+    found = registry.match(
+        symbol="SPY", sec_type="OPT", expiry="20261127", strike=strike, right="C", exchange="SMART"
+    )
 
     assert found == [registry.option("SPY", "20261127", strike, "C")]
 
@@ -203,7 +209,9 @@ def test_match_option_by_local_symbol_only(registry):
 def test_match_with_wildcards_lists_the_chain(registry, fields, count):
     expiries, strikes = listed(registry, "SPY")
     december = [e for e in expiries if e.startswith("202612")]
-    expected = {None: 2 * len(strikes), "half": len(strikes), "december": 2 * len(strikes) * len(december)}
+    expected = {
+        None: 2 * len(strikes), "half": len(strikes), "december": 2 * len(strikes) * len(december)
+    }  # fmt: skip
 
     found = registry.match(symbol="SPY", sec_type="OPT", **fields)
 
@@ -212,4 +220,6 @@ def test_match_with_wildcards_lists_the_chain(registry, fields, count):
 
 
 def test_match_an_unlisted_strike_is_empty(registry):
-    assert registry.match(symbol="SPY", sec_type="OPT", expiry="20261127", strike=590.5, right="C") == []
+    found = registry.match(symbol="SPY", sec_type="OPT", expiry="20261127", strike=590.5)
+
+    assert found == []

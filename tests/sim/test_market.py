@@ -10,7 +10,7 @@ import pytest
 
 from bot.sim import calendar
 from bot.sim.contracts import SimContract
-from bot.sim.market import Bar, Market
+from bot.sim.market import Market
 from bot.sim.options import option_quote
 
 FRIDAY_OPEN = datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)
@@ -229,7 +229,8 @@ def test_five_second_bars_aggregate_to_minute_bars():
 
     for i, minute in enumerate(minutes):
         chunk = fives[12 * i: 12 * i + 12]
-        assert (chunk[0].time, chunk[0].open, chunk[-1].close) == (minute.time, minute.open, minute.close)
+        assert (chunk[0].time, chunk[0].open) == (minute.time, minute.open)
+        assert chunk[-1].close == minute.close
         assert max(b.high for b in chunk) == minute.high and min(b.low for b in chunk) == minute.low
         assert sum(b.volume for b in chunk) == minute.volume
 
@@ -288,14 +289,19 @@ def test_partial_bar_becomes_the_completed_bar():
     assert market.partial_bar("SPY", 60).time == minute + timedelta(minutes=1)
 
 
-def test_partial_bar_outside_hours_is_flat_without_volume():
+@pytest.mark.parametrize("bar_s", [5, 60, DAY])
+def test_partial_bar_outside_hours_is_the_sessions_last_bar(bar_s):
     market = make()
-    market.advance(FRIDAY_CLOSE + timedelta(minutes=3, seconds=20))
+    market.advance(FRIDAY_CLOSE)
+    last = market.bars("SPY", FRIDAY_CLOSE, bar_s, bar_s)
 
-    bar = market.partial_bar("SPY", 60)
+    seen = []
+    for t in (FRIDAY_CLOSE, FRIDAY_CLOSE + timedelta(hours=5), MONDAY_OPEN - timedelta(seconds=1)):
+        market.advance(t)
+        seen.append(market.partial_bar("SPY", bar_s))
 
-    assert bar == Bar(FRIDAY_CLOSE + timedelta(minutes=3), *[market.spot("SPY")] * 4, 0,
-                      market.spot("SPY"), 0)  # fmt: skip
+    assert len(last) == 1
+    assert seen == last * 3
 
 
 def test_prior_close_is_the_previous_sessions_last_trade():
@@ -311,7 +317,9 @@ def test_option_quote_uses_spot_and_now():
     contract = SimContract(con_id=99, symbol="SPY", sec_type="OPT", expiry="20261127",
                            strike=590.0, right="C", multiplier="100")  # fmt: skip
 
-    assert market.option_quote(contract) == option_quote(contract, market.spot("SPY"), market.now(), 7)
+    expected = option_quote(contract, market.spot("SPY"), market.now(), 7)
+
+    assert market.option_quote(contract) == expected
 
 
 CSV = """time,symbol,open,high,low,close,volume
@@ -338,7 +346,8 @@ def test_csv_minutes_come_back_as_the_same_bars(replay):
         (600.20, 600.30, 599.50, 599.60, 6030),
         (599.60, 599.90, 599.40, 599.70, 60),
     ]
-    assert [(b.open, b.high, b.low, b.close, b.volume) for b in bars[3:]] == [(599.7,) * 4 + (0,)] * 2
+    flat = (599.70, 599.70, 599.70, 599.70, 0)
+    assert [(b.open, b.high, b.low, b.close, b.volume) for b in bars[3:]] == [flat, flat]
 
 
 def test_csv_prices_are_interpolated_inside_the_minute(replay):
