@@ -1,0 +1,90 @@
+"""Specification of bot.exits: time exits, emulated OCO triggers and realized P&L."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from pure_helpers import ny, risk_cfg
+
+from bot.brackets import BracketPrices
+from bot.exits import emulated_exit, realized_pnl, time_exit_reason
+
+CFG = risk_cfg()  # max hold 20 min, flat 10 min before the close
+
+
+@pytest.mark.parametrize(
+    ("opened_at", "now", "expected"),
+    [
+        (ny(2024, 6, 10, 10, 0), ny(2024, 6, 10, 10, 19, 59), None),
+        (ny(2024, 6, 10, 10, 0), ny(2024, 6, 10, 10, 20), "max hold 20 min reached"),
+        (ny(2024, 6, 10, 10, 0), ny(2024, 6, 10, 11, 0), "max hold 20 min reached"),
+        (ny(2024, 6, 10, 15, 45), ny(2024, 6, 10, 15, 49, 59), None),
+        (ny(2024, 6, 10, 15, 45), ny(2024, 6, 10, 15, 50), "flat 10 min before the close"),
+        (ny(2024, 6, 10, 15, 55), ny(2024, 6, 10, 16, 5), "flat 10 min before the close"),
+        # both apply: the max hold is named first
+        (ny(2024, 6, 10, 15, 20), ny(2024, 6, 10, 15, 55), "max hold 20 min reached"),
+        # winter (EST): 20:50 UTC is 15:50 New York
+        (datetime(2024, 1, 16, 20, 45, tzinfo=timezone.utc), datetime(2024, 1, 16, 20, 50, tzinfo=timezone.utc),
+         "flat 10 min before the close"),
+        # summer (EDT): 19:50 UTC is 15:50 New York, 18:50 UTC is 14:50
+        (datetime(2024, 6, 10, 18, 45, tzinfo=timezone.utc), datetime(2024, 6, 10, 18, 50, tzinfo=timezone.utc), None),
+        (datetime(2024, 6, 10, 19, 45, tzinfo=timezone.utc), datetime(2024, 6, 10, 19, 50, tzinfo=timezone.utc),
+         "flat 10 min before the close"),
+    ],
+)
+def test_time_exit_reason(opened_at: datetime, now: datetime, expected: str | None) -> None:
+    assert time_exit_reason(opened_at, now, CFG) == expected
+
+
+@pytest.mark.parametrize(
+    ("hold", "flat", "held_min", "now", "expected"),
+    [
+        (5, 0, 4, ny(2024, 6, 10, 15, 59), None),
+        (5, 0, 5, ny(2024, 6, 10, 12, 0), "max hold 5 min reached"),
+        (390, 0, 30, ny(2024, 6, 10, 16, 0), "flat 0 min before the close"),
+        (390, 30, 10, ny(2024, 6, 10, 15, 31), "flat 30 min before the close"),
+        (390, 30, 10, ny(2024, 6, 10, 15, 29), None),
+    ],
+)
+def test_time_exit_reason_follows_the_settings(hold, flat, held_min, now, expected) -> None:
+    cfg = risk_cfg(max_hold_minutes=hold, flat_before_close_minutes=flat)
+
+    assert time_exit_reason(now - timedelta(minutes=held_min), now, cfg) == expected
+
+
+PRICES = BracketPrices(entry=1.60, take_profit=2.08, stop=1.28)
+
+
+@pytest.mark.parametrize(
+    ("bid", "expected"),
+    [
+        (2.08, "take_profit"), (2.50, "take_profit"), (2.07, None), (1.60, None), (1.29, None),
+        (1.28, "stop"), (0.90, "stop"), (0.0, "stop"), (math.nan, None),
+    ],
+)
+def test_emulated_exit(bid: float, expected: str | None) -> None:
+    assert emulated_exit(bid, PRICES) == expected
+
+
+@pytest.mark.parametrize(
+    ("entry", "exit_", "quantity", "multiplier", "commissions", "expected"),
+    [
+        (1.60, 2.08, 7, 100, 0.0, 336.0),
+        (1.60, 1.28, 7, 100, 0.0, -224.0),
+        (1.60, 1.95, 3, 100, 0.0, 105.0),          # floats alone give 104.99999999999996
+        (1.60, 1.95, 3, 100, 4.05, 100.95),
+        (1.60, 1.60, 2, 100, 1.30, -1.30),         # a scratch costs the commissions
+        (4.00, 5.20, 20, 10, 0.0, 240.0),          # mini options
+        (0.05, 0.0, 10, 100, 0.0, -50.0),          # expired worthless
+    ],
+)
+def test_realized_pnl(entry, exit_, quantity, multiplier, commissions, expected) -> None:
+    got = realized_pnl(entry, exit_, quantity, multiplier, commissions)
+
+    assert got == expected
+
+
+def test_realized_pnl_default_multiplier() -> None:
+    assert realized_pnl(1.10, 1.43, 1) == 33.0
