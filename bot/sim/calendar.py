@@ -159,6 +159,13 @@ def session_days(last: date, count: int) -> list[date]:
     return days[-count:] if count > 0 else []
 
 
+def duration_start(end: datetime, days: int) -> datetime:
+    """Where IB's duration "N D" begins for a request ending at `end`: N trading days, i.e. the
+    open of the N-th most recent session that opened at or before `end` (1 D on a Monday
+    morning is Monday so far, not Sunday)."""
+    return session_bounds(session_days(current_session_day(end), days)[0])[0]
+
+
 def _hours(day: date, days: int, bounds_of) -> str:
     parts = []
     for offset in range(days):

@@ -7,8 +7,9 @@ never on how often it is sampled. The volatility is U-shaped over the session (h
 open and the close); prices move only during regular hours.
 
 Memory: a session is kept at one-second resolution as int32 cents, int32 volume and a bool
-"last trade at the ask" flag (9 bytes a second, less than 5-second OHLCV bars would take); only
-the current session and `history_days` sessions before it are kept.
+"last trade at the ask" flag (9 bytes a second, 210 KB per symbol and session), so bars of any
+size, bid/ask/midpoint bars and the forming bar all come from one array; only the current
+session and `history_days` sessions before it are kept (18 MB for 20 symbols and 3 days).
 
 Thread rule: every public method takes the market's lock, so the gateway loop may advance the
 market while other threads read it.

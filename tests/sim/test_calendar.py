@@ -108,6 +108,19 @@ def test_session_days_counts_back_over_weekends_and_holidays():
 
 
 @pytest.mark.parametrize(
+    ("end", "days", "expected"),
+    [
+        (utc(2026, 11, 23, 15, 0), 1, utc(2026, 11, 23, 14, 30)),  # Monday morning: Monday
+        (utc(2026, 11, 23, 15, 0), 2, utc(2026, 11, 20, 14, 30)),  # ... and Friday
+        (utc(2026, 11, 21, 12, 0), 1, utc(2026, 11, 20, 14, 30)),  # Saturday: Friday
+        (utc(2026, 11, 30, 13, 0), 3, utc(2026, 11, 24, 14, 30)),  # pre-market, over Thanksgiving
+    ],
+)
+def test_duration_start_counts_trading_days(end, days, expected):
+    assert cal.duration_start(end, days) == expected
+
+
+@pytest.mark.parametrize(
     ("fn", "day", "days", "expected"),
     [
         (cal.liquid_hours, date(2026, 11, 20), 3,
