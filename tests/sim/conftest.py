@@ -69,7 +69,10 @@ def until():
         while time.monotonic() < deadline:
             if condition():
                 return True
-            ib.waitOnUpdate(timeout=0.1)
+            try:
+                ib.waitOnUpdate(timeout=0.1)
+            except ConnectionError:  # a dropped socket ends ib_insync's wait early
+                return bool(condition())
         return bool(condition())
 
     return wait
