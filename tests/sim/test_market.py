@@ -97,6 +97,17 @@ def test_unknown_symbols_get_a_deterministic_price_between_50_and_300():
     assert spots == [make((s,)).spot(s) for s in ("ZZZZ", "ABCD", "QWER")]
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_prices_stay_positive_and_near_scale_over_three_months(seed):
+    market = make(("TSLA",), seed=seed, history_days=60)
+
+    daily = market.bars("TSLA", FRIDAY_OPEN, 100 * DAY, DAY)
+
+    assert len(daily) == 60
+    assert all(0 < b.low <= b.high for b in daily)
+    assert 330 / 3 < min(b.low for b in daily) and max(b.high for b in daily) < 330 * 3
+
+
 def test_prices_only_move_in_regular_hours():
     market = make()
     market.advance(FRIDAY_CLOSE - timedelta(seconds=1))
