@@ -177,7 +177,8 @@ class IndicatorSet:
         """Fold in one bar and return the new snapshot; a non-finite price raises ValueError."""
         values = (bar.open, bar.high, bar.low, bar.close, bar.volume)
         if not all(math.isfinite(v) for v in values):
-            raise ValueError(f"non-finite bar for {bar.symbol} at {bar.start.isoformat()}: {values}")
+            when = bar.start.isoformat()
+            raise ValueError(f"non-finite bar for {bar.symbol} at {when}: {values}")
         prev_fast, prev_slow = self.fast.value, self.slow.value
         same_session = self.vwap.day == trading_day(bar.start)
         prev_vwap = self.vwap.value if same_session else None

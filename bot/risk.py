@@ -144,7 +144,8 @@ def on_expired(state: RiskState, symbol: str) -> RiskState:
     """The entry on ``symbol`` never filled; unchanged if it was not pending."""
     if symbol not in state.pending_symbols:
         return state
-    return replace(state, pending=state.pending - 1, pending_symbols=state.pending_symbols - {symbol})
+    return replace(state, pending=state.pending - 1,
+                   pending_symbols=state.pending_symbols - {symbol})
 
 
 def on_closed(state: RiskState, symbol: str, pnl: float) -> RiskState:

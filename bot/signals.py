@@ -4,7 +4,8 @@ A side fires when a trigger happened on THIS bar and every filter of that side h
 
 | | call | put |
 |---|---|---|
-| trigger | fast EMA crossed above slow EMA, or the close crossed above VWAP while fast > slow | mirrored |
+| trigger | fast EMA crossed above slow EMA | crossed below |
+| trigger | close crossed above VWAP while fast > slow | below, while fast < slow |
 | filter | fast EMA > slow EMA | fast EMA < slow EMA |
 | filter (if ``require_vwap``) | close > VWAP | close < VWAP |
 | filter | ``rsi_call_min <= rsi <= rsi_overbought`` | ``rsi_oversold <= rsi <= rsi_put_max`` |
@@ -75,24 +76,26 @@ def _triggers(snap: Snapshot, side: _Side) -> list[str]:
     return found
 
 
-def _compare(name_a: str, a: float, name_b: str, b: float, ok: bool, side: _Side) -> str:
-    ops = {(True, 1.0): ">", (False, 1.0): "<=", (True, -1.0): "<", (False, -1.0): ">="}
-    return f"{name_a} {a:.2f} {ops[(ok, side.sign)]} {name_b} {b:.2f}"
+_OPERATORS = {(True, 1.0): ">", (False, 1.0): "<=", (True, -1.0): "<", (False, -1.0): ">="}
+
+
+def _beyond_check(side: _Side, name_a: str, a: float, name_b: str, b: float) -> _Check:
+    """``a`` must be beyond ``b`` (above for calls, below for puts)."""
+    ok = _beyond(side, a, b)
+    return _Check(ok, f"{name_a} {a:.2f} {_OPERATORS[(ok, side.sign)]} {name_b} {b:.2f}")
 
 
 def _filters(snap: Snapshot, side: _Side, cfg: StrategySettings) -> list[_Check]:
-    fast_name, slow_name = f"ema{cfg.ema_fast}", f"ema{cfg.ema_slow}"
-    ema_ok = _beyond(side, snap.ema_fast, snap.ema_slow)
-    checks = [_Check(ema_ok, _compare(fast_name, snap.ema_fast, slow_name, snap.ema_slow, ema_ok, side))]
-    if cfg.require_vwap:
-        if snap.vwap is None:
-            checks.append(_Check(False, "vwap unavailable: no volume this session"))
-        else:
-            vwap_ok = _beyond(side, snap.close, snap.vwap)
-            checks.append(_Check(vwap_ok, _compare("close", snap.close, "vwap", snap.vwap, vwap_ok, side)))
+    fast, slow = f"ema{cfg.ema_fast}", f"ema{cfg.ema_slow}"
+    checks = [_beyond_check(side, fast, snap.ema_fast, slow, snap.ema_slow)]
+    if cfg.require_vwap and snap.vwap is None:
+        checks.append(_Check(False, "vwap unavailable: no volume this session"))
+    elif cfg.require_vwap:
+        checks.append(_beyond_check(side, "close", snap.close, "vwap", snap.vwap))
     low, high = side.rsi_band(cfg)
     rsi_ok = low <= snap.rsi <= high
-    checks.append(_Check(rsi_ok, f"rsi {snap.rsi:.1f} {'in' if rsi_ok else 'not in'} [{low:g}, {high:g}]"))
+    band = f"[{low:g}, {high:g}]"
+    checks.append(_Check(rsi_ok, f"rsi {snap.rsi:.1f} {'in' if rsi_ok else 'not in'} {band}"))
     return checks
 
 

@@ -15,7 +15,6 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-
 CENT = Decimal("0.01")
 
 

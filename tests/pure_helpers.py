@@ -12,7 +12,8 @@ from bot.messages import Bar, OptionContract, Quote, Right
 UTC = timezone.utc
 
 
-def ny(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+def ny(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
+       second: int = 0) -> datetime:
     """An aware New York wall-clock instant, converted to UTC."""
     return datetime(year, month, day, hour, minute, second, tzinfo=NY).astimezone(UTC)
 

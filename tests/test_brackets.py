@@ -75,18 +75,20 @@ def test_round_to_tick_refuses_bad_input(price, tick, mode, match) -> None:
     [
         ("SPY", 1.60, 30, 20, BracketPrices(1.60, 2.08, 1.28)),
         ("SPY", 1.50, 20, 20, BracketPrices(1.50, 1.80, 1.20)),     # 1.5 * 1.2 is exactly 1.80
-        ("SPY", 1.234, 30, 20, BracketPrices(1.23, 1.59, 0.99)),    # entry to nearest; 1.599 down; 0.984 up
-        ("SPY", 1.235, 30, 20, BracketPrices(1.24, 1.61, 1.00)),    # half tick up; 1.612 down; 0.992 up
+        # entry to the nearest tick; 1.599 down to 1.59; 0.984 up to 0.99
+        ("SPY", 1.234, 30, 20, BracketPrices(1.23, 1.59, 0.99)),
+        # half a tick rounds the entry up; 1.612 down to 1.61; 0.992 up to 1.00
+        ("SPY", 1.235, 30, 20, BracketPrices(1.24, 1.61, 1.00)),
         ("SPY", 4.37, 25, 15, BracketPrices(4.37, 5.46, 3.72)),     # 5.4625 down; 3.7145 up
         # non-pilot class: exits cross the 3.00 boundary onto the nickel grid
         ("AAPL", 2.50, 30, 20, BracketPrices(2.50, 3.25, 2.00)),
         ("AAPL", 2.40, 30, 20, BracketPrices(2.40, 3.10, 1.92)),    # 3.12 down to 3.10
-        ("AAPL", 3.20, 30, 20, BracketPrices(3.20, 4.15, 2.56)),    # 4.16 down; 2.56 on the penny grid
+        ("AAPL", 3.20, 30, 20, BracketPrices(3.20, 4.15, 2.56)),    # 4.16 down; 2.56 in pennies
         ("AAPL", 3.02, 30, 20, BracketPrices(3.00, 3.90, 2.40)),    # entry to the nearest nickel
         ("AAPL", 4.00, 30, 24.5, BracketPrices(4.00, 5.20, 3.05)),  # 3.02 up to 3.05
         # tiny percentages: still one tick away from the entry
         ("SPY", 1.00, 0.1, 0.1, BracketPrices(1.00, 1.01, 0.99)),
-        ("AAPL", 3.00, 0.1, 0.1, BracketPrices(3.00, 3.05, 2.99)),  # tick above 3.00 is 3.05, below 2.99
+        ("AAPL", 3.00, 0.1, 0.1, BracketPrices(3.00, 3.05, 2.99)),  # 3.05 above, 2.99 below
         ("AAPL", 3.05, 1, 1, BracketPrices(3.05, 3.10, 3.00)),
         # cheap options: the stop stays at least one tick above zero
         ("SPY", 0.05, 30, 20, BracketPrices(0.05, 0.06, 0.04)),
@@ -156,7 +158,8 @@ def test_resize_exits_follows_the_partial_fills() -> None:
     tp4, sl4 = resize_exits(tp2, sl2, 4)
 
     assert (tp2.quantity, sl2.quantity, tp4.quantity, sl4.quantity) == (2, 2, 4, 4)
-    assert (tp4.limit_price, sl4.stop_price, tp4.oca_group, sl4.client_order_id) == (2.08, 1.28, "oca-i-7", "i-7.sl")
+    assert (tp4.limit_price, sl4.stop_price) == (2.08, 1.28)
+    assert (tp4.oca_group, sl4.client_order_id) == ("oca-i-7", "i-7.sl")
 
 
 def test_resize_exits_refuses_nothing_filled() -> None:

@@ -11,7 +11,11 @@ from pure_helpers import ny, risk_cfg
 from bot.brackets import BracketPrices
 from bot.exits import emulated_exit, realized_pnl, time_exit_reason
 
-CFG = risk_cfg()  # max hold 20 min, flat 10 min before the close
+CFG = risk_cfg()
+
+
+def utc(*fields: int) -> datetime:
+    return datetime(*fields, tzinfo=timezone.utc)  # max hold 20 min, flat 10 min before the close
 
 
 @pytest.mark.parametrize(
@@ -26,12 +30,10 @@ CFG = risk_cfg()  # max hold 20 min, flat 10 min before the close
         # both apply: the max hold is named first
         (ny(2024, 6, 10, 15, 20), ny(2024, 6, 10, 15, 55), "max hold 20 min reached"),
         # winter (EST): 20:50 UTC is 15:50 New York
-        (datetime(2024, 1, 16, 20, 45, tzinfo=timezone.utc), datetime(2024, 1, 16, 20, 50, tzinfo=timezone.utc),
-         "flat 10 min before the close"),
+        (utc(2024, 1, 16, 20, 45), utc(2024, 1, 16, 20, 50), "flat 10 min before the close"),
         # summer (EDT): 19:50 UTC is 15:50 New York, 18:50 UTC is 14:50
-        (datetime(2024, 6, 10, 18, 45, tzinfo=timezone.utc), datetime(2024, 6, 10, 18, 50, tzinfo=timezone.utc), None),
-        (datetime(2024, 6, 10, 19, 45, tzinfo=timezone.utc), datetime(2024, 6, 10, 19, 50, tzinfo=timezone.utc),
-         "flat 10 min before the close"),
+        (utc(2024, 6, 10, 18, 45), utc(2024, 6, 10, 18, 50), None),
+        (utc(2024, 6, 10, 19, 45), utc(2024, 6, 10, 19, 50), "flat 10 min before the close"),
     ],
 )
 def test_time_exit_reason(opened_at: datetime, now: datetime, expected: str | None) -> None:

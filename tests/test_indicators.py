@@ -1,4 +1,4 @@
-"""Specification of bot.indicators against independent whole-series references and textbook values."""
+"""Specification of bot.indicators: whole-series references and published worksheet values."""
 
 from __future__ import annotations
 
@@ -267,5 +267,6 @@ def test_memory_stays_constant_over_100k_bars() -> None:
 
     assert _footprint(indicators) == before
     assert not hasattr(indicators, "__dict__")
-    assert all(not hasattr(part, "__dict__") for part in (indicators.fast, indicators.rsi, indicators.vwap))
+    parts = (indicators.fast, indicators.slow, indicators.rsi, indicators.vwap)
+    assert all(not hasattr(part, "__dict__") for part in parts)
     assert isinstance(indicators.update(bar(price, start)), Snapshot)

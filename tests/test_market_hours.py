@@ -19,6 +19,10 @@ from bot.market_hours import (
 UTC = timezone.utc
 
 
+def utc(*fields: int) -> datetime:
+    return datetime(*fields, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
     ("ts", "expected"),
     [
@@ -41,17 +45,18 @@ def test_trading_day_is_the_new_york_date(ts: datetime, expected: date) -> None:
 @pytest.mark.parametrize(
     ("day", "open_utc", "close_utc"),
     [
-        (date(2024, 6, 10), datetime(2024, 6, 10, 13, 30, tzinfo=UTC), datetime(2024, 6, 10, 20, 0, tzinfo=UTC)),
-        (date(2024, 1, 16), datetime(2024, 1, 16, 14, 30, tzinfo=UTC), datetime(2024, 1, 16, 21, 0, tzinfo=UTC)),
+        (date(2024, 6, 10), utc(2024, 6, 10, 13, 30), utc(2024, 6, 10, 20, 0)),
+        (date(2024, 1, 16), utc(2024, 1, 16, 14, 30), utc(2024, 1, 16, 21, 0)),
         # DST starts on Sunday 2024-03-10: Friday before is EST, Monday after is EDT.
-        (date(2024, 3, 8), datetime(2024, 3, 8, 14, 30, tzinfo=UTC), datetime(2024, 3, 8, 21, 0, tzinfo=UTC)),
-        (date(2024, 3, 11), datetime(2024, 3, 11, 13, 30, tzinfo=UTC), datetime(2024, 3, 11, 20, 0, tzinfo=UTC)),
+        (date(2024, 3, 8), utc(2024, 3, 8, 14, 30), utc(2024, 3, 8, 21, 0)),
+        (date(2024, 3, 11), utc(2024, 3, 11, 13, 30), utc(2024, 3, 11, 20, 0)),
         # DST ends on Sunday 2024-11-03.
-        (date(2024, 11, 1), datetime(2024, 11, 1, 13, 30, tzinfo=UTC), datetime(2024, 11, 1, 20, 0, tzinfo=UTC)),
-        (date(2024, 11, 4), datetime(2024, 11, 4, 14, 30, tzinfo=UTC), datetime(2024, 11, 4, 21, 0, tzinfo=UTC)),
+        (date(2024, 11, 1), utc(2024, 11, 1, 13, 30), utc(2024, 11, 1, 20, 0)),
+        (date(2024, 11, 4), utc(2024, 11, 4, 14, 30), utc(2024, 11, 4, 21, 0)),
     ],
 )
-def test_session_bounds_are_utc_and_follow_dst(day: date, open_utc: datetime, close_utc: datetime) -> None:
+def test_session_bounds_are_utc_and_follow_dst(day: date, open_utc: datetime,
+                                               close_utc: datetime) -> None:
     assert session_open(day) == open_utc
     assert session_close(day) == close_utc
     assert session_open(day).utcoffset() == timedelta(0)

@@ -41,7 +41,8 @@ def test_quote_problem(bid: float, ask: float, age_s: float, expected: str | Non
 
 
 def test_missing_fields_and_stock_quotes() -> None:
-    absent = Quote(instrument=Stock("SPY"), bid=None, ask=591.0, last=591.0, ts=NOW)  # type: ignore[arg-type]
+    absent = Quote(instrument=Stock("SPY"), bid=None, ask=591.0, last=591.0,  # type: ignore[arg-type]
+                   ts=NOW)
     stock = Quote(instrument=Stock("SPY"), bid=590.99, ask=591.01, last=math.nan, ts=NOW)
 
     assert quote_problem(absent, NOW, 5.0) == "missing"

@@ -15,7 +15,6 @@ from bot.selection import (
     choose_expiry,
     is_monthly,
     select_option,
-    spread_pct,
 )
 
 MONDAY = date(2024, 6, 10)           # Friday 2024-06-21 is June's third Friday (monthly)
@@ -114,7 +113,7 @@ def keys(selection: Selection) -> str | None:
         ([q(590, 1.50, 1.60), q(591, 1.20, 1.25)], 590.50, "SPY 20240614 591C"),
         ([q(590, 1.50, 1.55), q(591, 1.20, 1.30)], 590.50, "SPY 20240614 590C"),
         # ... then the higher volume ...
-        ([q(590, 1.50, 1.56, volume=100), q(591, 1.50, 1.56, volume=900)], 590.50, "SPY 20240614 591C"),
+        ([q(590, volume=100), q(591, volume=900)], 590.50, "SPY 20240614 591C"),
         # ... then the lower strike.
         ([q(591), q(590)], 590.50, "SPY 20240614 590C"),
         # Float noise does not decide: 100.1 is 0.1 from both 100.0 and 100.2.
@@ -129,7 +128,9 @@ def test_strike_window_picks_the_nearest_strike_with_tie_breaks(quotes, spot, ex
 
 
 def test_the_reason_gives_the_figures() -> None:
-    selection = select_option([q(590, 1.50, 1.56, volume=1200)], 590.40, Right.CALL, NOW, options_cfg())
+    quotes = [q(590, 1.50, 1.56, volume=1200)]
+
+    selection = select_option(quotes, 590.40, Right.CALL, NOW, options_cfg())
 
     assert selection.quote is not None and selection.quote.ask == 1.56
     assert selection.reason == ("SPY 20240614 590C: strike 590 nearest to spot 590.40, "
@@ -208,7 +209,8 @@ DELTA = options_cfg(selection="delta", target_delta=0.40)
         ([q(588, delta=-0.33, right=Right.PUT), q(590, delta=-0.49, right=Right.PUT),
           q(586, delta=-0.20, right=Right.PUT)], Right.PUT, "SPY 20240614 588P"),
         # 0.35 and 0.45 are equally far from 0.40: the tighter spread wins
-        ([q(590, 1.50, 1.60, delta=0.45), q(592, 1.20, 1.25, delta=0.35)], Right.CALL, "SPY 20240614 592C"),
+        ([q(590, 1.50, 1.60, delta=0.45), q(592, 1.20, 1.25, delta=0.35)], Right.CALL,
+         "SPY 20240614 592C"),
     ],
 )
 def test_delta_mode_targets_the_delta(quotes, right, expected) -> None:
@@ -221,7 +223,8 @@ def test_delta_mode_rejects_quotes_without_delta() -> None:
     selection = select_option(quotes, 590.0, Right.CALL, NOW, DELTA)
 
     assert keys(selection) == "SPY 20240614 592C"
-    assert selection.rejected == (("SPY 20240614 590C", "no delta"), ("SPY 20240614 591C", "no delta"))
+    assert selection.rejected == (("SPY 20240614 590C", "no delta"),
+                                  ("SPY 20240614 591C", "no delta"))
     assert selection.reason.startswith("SPY 20240614 592C: delta 0.30 nearest to target 0.40")
 
 

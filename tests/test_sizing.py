@@ -28,7 +28,8 @@ from bot.sizing import SizeDecision, size_entry
         (1_000, 0.7, 0.14, 10, 10, 100,
          SizeDecision(5, 7.0, 1.4, "risk budget 7.00 / 1.40 per contract = 5 contracts")),
         (30_000, 0.3, 0.10, 30, 10, 100,  # 90 / 3 = 30 exactly, capped at 10
-         SizeDecision(10, 90.0, 3.0, "risk budget 90.00 / 3.00 per contract = 30 contracts, capped at 10")),
+         SizeDecision(10, 90.0, 3.0,
+                      "risk budget 90.00 / 3.00 per contract = 30 contracts, capped at 10")),
         # budget exactly one contract's risk buys one
         (3_200, 1.0, 1.60, 20, 10, 100,
          SizeDecision(1, 32.0, 32.0, "risk budget 32.00 / 32.00 per contract = 1 contract")),
@@ -39,7 +40,8 @@ from bot.sizing import SizeDecision, size_entry
          SizeDecision(20, 200.0, 10.0, "risk budget 200.00 / 10.00 per contract = 20 contracts")),
     ],
 )
-def test_size_entry(equity, risk_pct, premium, stop_pct, max_contracts, multiplier, expected) -> None:
+def test_size_entry(equity, risk_pct, premium, stop_pct, max_contracts, multiplier,
+                    expected) -> None:
     got = size_entry(equity, risk_pct, premium, stop_pct, max_contracts, multiplier)
 
     assert got == expected
