@@ -1,0 +1,58 @@
+"""The gateway command line: starts on a free loopback port, serves ib_insync, and on SIGTERM
+stops cleanly printing its counters."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+from ib_insync import IB, Stock
+
+from bot.sim.cli import build_parser, options_from, parse_start
+
+LAUNCH = "import sys; from bot.sim.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+@pytest.mark.parametrize(
+    ("argv", "field", "expected"),
+    [
+        ([], "port", 4002),
+        ([], "host", "127.0.0.1"),
+        (["--symbols", "spy, qqq"], "symbols", ("SPY", "QQQ")),
+        (["--speed", "120", "--seed", "3"], "speed", 120.0),
+        (["--start", "2026-11-18T09:30"], "start", parse_start("2026-11-18T09:30")),
+    ],
+)
+def test_arguments_map_to_gateway_options(argv, field, expected):
+    assert getattr(options_from(build_parser().parse_args(argv)), field) == expected
+
+
+def test_naive_start_is_new_york_time():
+    assert parse_start("2026-11-18T09:30").utcoffset().total_seconds() == -5 * 3600
+
+
+def test_cli_serves_a_client_and_prints_counters_on_sigterm():
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LAUNCH, "--port", "0", "--speed", "60", "--start", "2026-11-18T09:30"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        banner = proc.stdout.readline()
+        assert banner.startswith("gateway listening on 127.0.0.1:")
+        port = int(banner.split()[3].rsplit(":", 1)[1])
+        ib = IB()
+        ib.connect("127.0.0.1", port, clientId=1, timeout=5)
+        assert ib.qualifyContracts(Stock("SPY", "SMART", "USD"))[0].conId > 0
+        ib.disconnect()
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=10)
+        counters = json.loads(proc.stdout.read())["counters"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == 0
+    assert counters["req.reqContractDetails"] == 1
+    assert counters["sessions.opened"] == 1
