@@ -42,6 +42,10 @@ class BotActor(pykka.ThreadingActor):
 
     # -- pykka hooks ------------------------------------------------------------------------
 
+    def on_start(self) -> None:
+        """Actor thread, before any message: become reachable. Subclasses call super() first."""
+        self.directory.register_actor(self.name, self.actor_ref)
+
     def on_receive(self, message: Any) -> Any:
         """Actor thread. Answers Ping itself; everything else goes to ``handle``."""
         now = time.monotonic()

@@ -40,6 +40,7 @@ class ExecutionActor(BotActor):
         self.timer: Timer | None = None
 
     def on_start(self) -> None:
+        super().on_start()
         if self.tick_s:
             self.timer = Timer(self.actor_ref, "orders", self.tick_s, self.clock).start()
 

@@ -56,6 +56,7 @@ class HealthActor(BotActor):
         self.timer: Timer | None = None
 
     def on_start(self) -> None:
+        super().on_start()
         if self.tick_s:
             self.timer = Timer(self.actor_ref, "health", self.tick_s, self.clock).start()
 

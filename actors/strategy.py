@@ -1,7 +1,8 @@
 """StrategyActor: one per symbol; turns closed bars into entry proposals.
 
 Accepts: BarClosed, QuoteUpdated (the underlying), ChainReceived, OptionsQuoted,
-    RequestTimedOut, EntryDenied, PositionOpened, PositionClosed, EntryExpired, Ping.
+    RequestTimedOut, EntryDenied, PositionOpened, PositionClosed, EntryExpired,
+    ConnectionChanged (asks for the chain once connected), Ping.
 Emits: RequestChain, QuoteOptions (to the broker); SignalRaised, EntryProposed,
     EntryAbandoned (published).
 Thread rule: its own pykka thread; handlers only update indicators and call pure functions
@@ -46,9 +47,6 @@ class StrategyActor(BotActor):
         self.bars_since_entry = settings.strategy.cooldown_bars
         self.dropped = quotes.DropCounter()
 
-    def on_start(self) -> None:
-        self._request_chain()
-
     def handle(self, message: Any) -> None:
         match message:
             case m.BarClosed():
@@ -67,12 +65,16 @@ class StrategyActor(BotActor):
                 self._become(HOLDING, f"position opened {message.quantity:g}")
             case m.PositionClosed():
                 self._become(IDLE, f"position closed pnl={message.realized_pnl:.2f}")
+            case m.ConnectionChanged(state="connected" | "restored"):
+                self._request_chain()
+            case m.ConnectionChanged():
+                pass
             case _:
                 self.unexpected(message)
 
     def stats(self) -> dict[str, Any]:
         return {**super().stats(), "state": self.state, "last_bar": self.last_bar,
-                "quotes_dropped": self.dropped.snapshot()}
+                "dropped": self.dropped.snapshot()}
 
     # -- handlers ---------------------------------------------------------------------------
 
@@ -80,6 +82,11 @@ class StrategyActor(BotActor):
         bar = event.bar
         if self.last_bar is not None and bar.start <= self.last_bar:
             return  # a bar seen already (backfill again after a reconnect)
+        problem = quotes.bar_problem(bar)
+        if problem:
+            self.dropped.count(f"bar_{problem}")
+            self.log.warning("bar_dropped start={} problem={}", bar.start, problem)
+            return
         self.last_bar = bar.start
         snap = self.indicators.update(bar)
         self.spot = bar.close
@@ -96,6 +103,8 @@ class StrategyActor(BotActor):
 
     def _consider(self, signal: signals.Signal, ts: datetime) -> None:
         busy = self.state != IDLE or self.bars_since_entry < self.settings.strategy.cooldown_bars
+        if self.chain is None:
+            self._request_chain()
         if busy or self.chain is None or self.spot is None:
             why = f"state {self.state}" if self.state != IDLE else (
                 "cooling down" if self.chain is not None else "no option chain yet")

@@ -43,6 +43,10 @@ class StubBroker(BotActor):
         self.received: list[Any] = []
         self.exec_seq = 0
 
+    def on_start(self) -> None:
+        super().on_start()
+        self.publish(m.ConnectionChanged("connected", 0, self.clock(), "stub"))
+
     def handle(self, message: Any) -> None:
         self.received.append(message)
         match message:

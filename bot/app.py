@@ -143,12 +143,9 @@ class Supervisor:
     # -- internals ----------------------------------------------------------------------------
 
     def _start(self, spec: ActorSpec) -> None:
-        ref = spec.factory(self.directory)
-        self.refs[spec.name] = ref
-        if spec.role == STRATEGY:
-            self.directory.register_strategy(spec.name.split(":", 1)[1], ref)
-        else:
-            self.directory.register(spec.name, ref)
+        # The actor registers itself in the directory in on_start, before it handles or
+        # publishes anything; the supervisor keeps the ref to stop or replace it.
+        self.refs[spec.name] = spec.factory(self.directory)
 
     def _on_actor_failed(self, name: str, why: str) -> None:
         spec = next((s for s in self.specs if s.name == name), None)

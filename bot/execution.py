@@ -208,7 +208,7 @@ def _settle(trade: Trade, wall: datetime, fill: m.OrderFilled | None = None) -> 
         return _send_close_if_clear(trade, wall)
     if trade.mode == "emulated" and entry.done and not _has_role(trade, "tp"):
         return _arm(trade, wall, ("tp",))
-    if trade.mode == "native" and entry.status is S.CANCELLED and _exits_undersized(trade):
+    if trade.mode == "native" and entry.status is S.CANCELLED and not _exits_cover(trade):
         return _rearm_native(trade, wall)
     return trade, []
 
@@ -217,8 +217,9 @@ def _has_role(trade: Trade, role: str) -> bool:
     return any(g.role.startswith(role) for g in trade.legs[1:])
 
 
-def _exits_undersized(trade: Trade) -> bool:
-    return any(g.spec.quantity != trade.position for g in trade.working_exits)
+def _exits_cover(trade: Trade) -> bool:
+    """Some working exit would sell exactly what is held."""
+    return any(g.spec.quantity - g.filled == trade.position for g in trade.working_exits)
 
 
 def _rearm_native(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:

@@ -25,6 +25,8 @@ SUPERVISOR = "supervisor"
 JOURNAL = "journal"
 STRATEGY = "strategy"
 """Pseudo-role: the strategy of the message's symbol."""
+STRATEGIES = "strategies"
+"""Pseudo-role: every strategy."""
 
 
 class Teller(Protocol):
@@ -58,7 +60,7 @@ ROUTES: dict[type, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
     m.OrderStatusChanged: _ORDER_EVENTS,
     m.OrderFilled: _ORDER_EVENTS,
     m.OrderRejected: _ORDER_EVENTS,
-    m.ConnectionChanged: (RISK, EXECUTION, HEALTH),
+    m.ConnectionChanged: (RISK, EXECUTION, HEALTH, STRATEGIES),
     m.AccountUpdated: (RISK, HEALTH),
     m.BrokerErrorReported: (HEALTH,),
     m.RequestTimedOut: (STRATEGY, HEALTH),
@@ -102,6 +104,14 @@ class Directory:
         with self._lock:
             self._strategies[symbol] = ref
 
+    def register_actor(self, name: str, ref: Teller) -> None:
+        """Register by actor name: ``strategy:SPY`` as SPY's strategy, anything else as a role."""
+        role, _, symbol = name.partition(":")
+        if role == STRATEGY and symbol:
+            self.register_strategy(symbol, ref)
+        else:
+            self.register(name, ref)
+
     def unregister(self, role: str) -> None:
         with self._lock:
             self._roles.pop(role, None)
@@ -123,7 +133,15 @@ class Directory:
 
     def tell(self, role: str, message: Any) -> bool:
         """Tell one role; False when nobody holds it."""
+        if role == STRATEGIES:
+            with self._lock:
+                refs = list(self._strategies.values())
+            return sum(self._tell(ref, message) for ref in refs) > 0
         ref = self.strategy(_symbol_of(message)) if role == STRATEGY else self.get(role)
+        return self._tell(ref, message)
+
+    @staticmethod
+    def _tell(ref: Teller | None, message: Any) -> bool:
         if ref is None:
             return False
         try:

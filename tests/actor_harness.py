@@ -134,7 +134,7 @@ class Bot:
     def commands(self, kind: type) -> tuple[Any, ...]:
         """The broker commands of ``kind`` received so far, after a ``sync``."""
         self.sync()
-        return self.broker.commands(kind).get(WAIT_S)
+        return self.broker.commands(kind).get(timeout=WAIT_S)
 
     def tick(self, seconds: float = 0.0) -> None:
         """Move the wall clock and fire the execution actor's timer once."""

@@ -12,13 +12,14 @@ from datetime import date, timedelta
 import pytest
 
 from bot import messages as m
-from tests.actor_harness import Clock, make_settings, ny, start_bot
+from actor_harness import Clock, make_settings, ny, start_bot
 
 DAY = date(2026, 11, 18)  # a Wednesday
 EXPIRIES = ("20261118", "20261120", "20261127")
 CHAIN = m.OptionChain("SPY", EXPIRIES, tuple(float(k) for k in range(590, 606)))
-# Falling for ten minutes, then rising: the 3-bar EMA crosses above the 5-bar EMA.
-CLOSES = [600.0 - 0.5 * i for i in range(10)] + [596.0, 597.0, 598.0, 599.0]
+# Falling for ten minutes, then rising: on the 598.00 bar the 3-bar EMA crosses above the 5-bar
+# EMA (597.25 > 597.04) and the close crosses above VWAP, with RSI(3) at 81.
+CLOSES = [600.0 - 0.5 * i for i in range(10)] + [596.0, 597.0, 598.0]
 
 
 def call(strike: float, expiry: str = "20261118") -> m.OptionContract:
@@ -38,7 +39,7 @@ def clock():
 def bot(tmp_path, clock):
     settings = make_settings(tmp_path, risk={"max_consecutive_losses": 10})
     bot = start_bot(settings, clock, chains={"SPY": CHAIN})
-    bot.broker.set_option_quotes(option_quotes(clock())).get(5)
+    bot.broker.set_option_quotes(option_quotes(clock())).get(timeout=5)
     bot.publish(m.AccountUpdated("DU1234567", 10_000.0, clock()))
     yield bot
     bot.supervisor.stop()
@@ -60,10 +61,11 @@ def test_a_rising_turn_buys_a_call_bracket_sized_from_the_risk_budget_and_exits_
     # Assert: the signal, the chosen option, the size and the bracket prices
     signal = bot.probe.expect(m.SignalRaised)
     assert signal.direction is m.Direction.CALL
-    assert any("cross" in r for r in signal.reasons)
+    assert "trigger: ema cross up" in signal.reasons
+    assert "ema3 597.25 > ema5 597.04" in signal.reasons
     proposed = bot.probe.expect(m.EntryProposed)
     assert proposed.contract.expiry == "20261118"  # nearest expiry inside the DTE window
-    assert proposed.contract.strike == 597.0  # the strike nearest the 597.00 close
+    assert proposed.contract.strike == 598.0  # the strike nearest the 598.00 close
     assert proposed.premium == 1.60
     approved = bot.probe.expect(m.EntryApproved)
     # 1% of 10,000 = 100 budget; 1.60 x 100 x 20% = 32 per contract -> 3 contracts
@@ -79,9 +81,9 @@ def test_a_rising_turn_buys_a_call_bracket_sized_from_the_risk_budget_and_exits_
     assert b.parent.client_order_id.startswith(approved.intent_id)
 
     # Act: the entry fills, then the take-profit
-    bot.broker.fill(b.parent.client_order_id, 3, 1.60, commission=1.95).get(5)
+    bot.broker.fill(b.parent.client_order_id, 3, 1.60, commission=1.95).get(timeout=5)
     opened = bot.probe.expect(m.PositionOpened)
-    bot.broker.fill(b.take_profit.client_order_id, 3, 2.08, commission=1.95).get(5)
+    bot.broker.fill(b.take_profit.client_order_id, 3, 2.08, commission=1.95).get(timeout=5)
     closed = bot.probe.expect(m.PositionClosed)
 
     # Assert: 3 x 100 x (2.08 - 1.60) - 3.90 commissions
@@ -103,8 +105,8 @@ def test_a_loss_past_the_daily_cap_blocks_entries_until_the_next_exchange_day(bo
     propose(ny(DAY, 11, 0), "SPY-1")
     bot.probe.expect(m.EntryApproved)
     b = bot.commands(m.SubmitBracket)[-1]
-    bot.broker.fill(b.parent.client_order_id, 3, 1.60).get(5)
-    bot.broker.fill(b.stop.client_order_id, 3, 0.80).get(5)
+    bot.broker.fill(b.parent.client_order_id, 3, 1.60).get(timeout=5)
+    bot.broker.fill(b.stop.client_order_id, 3, 0.80).get(timeout=5)
     closed = bot.probe.expect(m.PositionClosed)
     assert closed.realized_pnl == pytest.approx(-240.0)
     assert closed.reason == "stop"

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from bot import messages as m
-from tests.actor_harness import Clock, make_settings, ny, start_bot
+from actor_harness import Clock, make_settings, ny, start_bot
 
 DAY = date(2026, 11, 18)
 CONTRACT = m.OptionContract("SPY", "20261118", 597.0, m.Right.CALL)
@@ -45,7 +45,7 @@ def test_a_partly_filled_entry_that_times_out_gets_exits_sized_to_the_filled_qua
     assert enter(bot).quantity == 7
     b = commands(bot, m.SubmitBracket)[0]
 
-    bot.broker.fill(b.parent.client_order_id, 3, 1.60).get(5)
+    bot.broker.fill(b.parent.client_order_id, 3, 1.60).get(timeout=5)
     bot.probe.expect(m.PositionOpened)
     bot.tick(61)  # past entry_timeout_s=60
 
@@ -60,7 +60,7 @@ def test_a_partly_filled_entry_that_times_out_gets_exits_sized_to_the_filled_qua
     assert new[0].oca_group == new[1].oca_group != b.stop.oca_group
 
     # Selling the 3 at the new take-profit closes the position with the P&L of 3 contracts
-    bot.broker.fill(new[0].client_order_id, 3, 2.08).get(5)
+    bot.broker.fill(new[0].client_order_id, 3, 2.08).get(timeout=5)
     closed = bot.probe.expect(m.PositionClosed)
     assert closed.quantity == 3
     assert closed.realized_pnl == pytest.approx(3 * 100 * (2.08 - 1.60))
@@ -91,12 +91,12 @@ def test_emulated_oco_rests_the_take_profit_and_sends_the_stop_exit_after_cancel
     entry = commands(bot, m.SubmitOrder)[0].order
     assert commands(bot, m.SubmitBracket) == ()
 
-    bot.broker.fill(entry.client_order_id, 7, 1.60).get(5)
+    bot.broker.fill(entry.client_order_id, 7, 1.60).get(timeout=5)
     tp = commands(bot, m.SubmitOrder)[1].order
     assert (tp.order_type, tp.quantity, tp.limit_price) == (m.OrderType.LIMIT, 7, 2.08)
 
     # Malformed quotes never trigger the stop
-    for bid, ask in ((math.nan, 1.3), (0.0, 0.0), (-1.0, 1.0), (1.30, 1.20)):
+    for bid, ask in ((math.nan, 1.3), (0.0, 0.0), (-0.5, 1.0), (1.30, 1.20)):
         option_quote(bot, bid, ask)
     option_quote(bot, 1.27, 1.30)  # the bid crosses the 1.28 stop
 
@@ -108,11 +108,11 @@ def test_emulated_oco_rests_the_take_profit_and_sends_the_stop_exit_after_cancel
     assert (exit_order.side, exit_order.quantity, exit_order.limit_price) == (m.Side.SELL, 7, 1.27)
     assert len(commands(bot, m.SubmitOrder)) == 3
 
-    bot.broker.fill(exit_order.client_order_id, 7, 1.27).get(5)
+    bot.broker.fill(exit_order.client_order_id, 7, 1.27).get(timeout=5)
     closed = bot.probe.expect(m.PositionClosed)
     assert closed.realized_pnl == pytest.approx(7 * 100 * (1.27 - 1.60))
     assert closed.reason.startswith("stop 1.28 hit at bid 1.27")
-    stats = bot.ref("execution").proxy().stats().get(5)
+    stats = bot.ref("execution").proxy().stats().get(timeout=5)
     assert stats["option_quotes_dropped"] == {"nan": 1, "zero": 1, "negative": 1, "crossed": 1}
 
 
@@ -124,7 +124,7 @@ def test_time_exits_cancel_the_bracket_then_sell_at_the_bid(tmp_path, clock, ope
     bot = run_bot(tmp_path, clock)
     enter(bot, ts=opened)
     b = commands(bot, m.SubmitBracket)[0]
-    bot.broker.fill(b.parent.client_order_id, 7, 1.60, ts=opened).get(5)
+    bot.broker.fill(b.parent.client_order_id, 7, 1.60, ts=opened).get(timeout=5)
     option_quote(bot, 1.70, 1.75)
 
     # One bar before the limit: nothing happens
@@ -141,7 +141,7 @@ def test_time_exits_cancel_the_bracket_then_sell_at_the_bid(tmp_path, clock, ope
         b.take_profit.client_order_id, b.stop.client_order_id}
     exit_order = commands(bot, m.SubmitOrder)[-1].order
     assert (exit_order.quantity, exit_order.limit_price) == (7, 1.70)
-    bot.broker.fill(exit_order.client_order_id, 7, 1.70, ts=bar_start).get(5)
+    bot.broker.fill(exit_order.client_order_id, 7, 1.70, ts=bar_start).get(timeout=5)
     closed = bot.probe.expect(m.PositionClosed)
     assert closed.reason == reason
     assert closed.realized_pnl == pytest.approx(7 * 100 * 0.10)
@@ -151,11 +151,11 @@ def test_a_duplicate_execution_report_is_counted_once(tmp_path, clock):
     bot = run_bot(tmp_path, clock)
     enter(bot)
     b = commands(bot, m.SubmitBracket)[0]
-    bot.broker.fill(b.parent.client_order_id, 7, 1.60, exec_id="e1").get(5)
+    bot.broker.fill(b.parent.client_order_id, 7, 1.60, exec_id="e1").get(timeout=5)
     bot.broker.emit(m.OrderFilled("c-1", b.parent.client_order_id, "e1", CONTRACT, m.Side.BUY, 7,
-                                  1.60, clock())).get(5)
+                                  1.60, clock())).get(timeout=5)
 
-    bot.broker.fill(b.take_profit.client_order_id, 7, 2.08).get(5)
+    bot.broker.fill(b.take_profit.client_order_id, 7, 2.08).get(timeout=5)
 
     closed = bot.probe.expect(m.PositionClosed)
     assert closed.quantity == 7

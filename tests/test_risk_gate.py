@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from bot import messages as m
-from tests.actor_harness import Clock, make_settings, ny, start_bot
+from actor_harness import Clock, make_settings, ny, start_bot
 
 DAY = date(2026, 11, 18)
 CONTRACT = m.OptionContract("SPY", "20261118", 597.0, m.Right.CALL)
@@ -34,9 +34,9 @@ def trade_round_trip(bot, n, exit_price):
     propose(bot, n, minute=n)
     bot.probe.expect(m.EntryApproved, lambda e: e.intent_id == f"SPY-{n}")
     b = bot.commands(m.SubmitBracket)[-1]
-    bot.broker.fill(b.parent.client_order_id, b.parent.quantity, 1.60).get(5)
+    bot.broker.fill(b.parent.client_order_id, b.parent.quantity, 1.60).get(timeout=5)
     leg = b.take_profit if exit_price > 1.60 else b.stop
-    bot.broker.fill(leg.client_order_id, b.parent.quantity, exit_price).get(5)
+    bot.broker.fill(leg.client_order_id, b.parent.quantity, exit_price).get(timeout=5)
     return bot.probe.expect(m.PositionClosed, lambda e: e.intent_id == f"SPY-{n}")
 
 

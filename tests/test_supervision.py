@@ -10,7 +10,7 @@ from actors.health import HealthActor
 from bot import messages as m
 from bot.app import EXIT_FAILED, EXIT_OK, EXIT_REFUSED
 from bot.routing import SUPERVISOR, Directory
-from tests.actor_harness import WAIT_S, Clock, Probe, make_settings, ny, start_bot
+from actor_harness import WAIT_S, Clock, Probe, make_settings, ny, start_bot
 
 DAY = date(2026, 11, 18)
 
@@ -47,7 +47,7 @@ def test_a_failed_strategy_is_restarted_and_trades_on(bot):
     assert new is not old and new.is_alive() and not old.is_alive()
     assert bot.directory.strategy("SPY") is new
     assert not bot.supervisor.stop_requested.is_set()
-    assert new.proxy().state.get(WAIT_S) == "idle"
+    assert new.proxy().state.get(timeout=WAIT_S) == "idle"
 
 
 def test_a_failed_execution_actor_stops_the_bot_with_exit_code_1(bot):
@@ -109,7 +109,7 @@ def health(tmp_path):
 def tick(ref, mono, seconds):
     mono.now += seconds
     ref.tell(m.TimerFired("health", None))
-    return ref.proxy().beats.get(WAIT_S)  # also a barrier: the tick was handled
+    return ref.proxy().beats.get(timeout=WAIT_S)  # also a barrier: the tick was handled
 
 
 def test_heartbeat_cadence_follows_the_configured_seconds(health):
@@ -118,7 +118,7 @@ def test_heartbeat_cadence_follows_the_configured_seconds(health):
     beats = [tick(ref, mono, 1) for _ in range(25)]
 
     assert beats[8] == 0 and beats[9] == 1 and beats[19] == 2 and beats[-1] == 2
-    beat = ref.proxy().last_heartbeat.get(WAIT_S)
+    beat = ref.proxy().last_heartbeat.get(timeout=WAIT_S)
     assert beat["uptime_s"] == 20.0
     assert beat["rss_mib"] > 10 and beat["threads"] >= 2 and beat["fds"] > 0
     on_disk = (settings.logging.dir / "heartbeat.json").read_text()
@@ -147,8 +147,8 @@ def test_a_live_actor_that_answers_raises_no_alarm(health, tmp_path):
     directory.register("risk", risk)
     for _ in range(10):
         tick(ref, mono, 1)
-        risk.proxy().handled.get(WAIT_S)  # the pong went back before the next tick
+        risk.proxy().handled.get(timeout=WAIT_S)  # the pong went back before the next tick
 
     assert [x for x in supervisor.drain() if isinstance(x, m.AlarmRaised)] == []
-    report = ref.proxy().last_heartbeat.get(WAIT_S)["actors"]["risk"]
+    report = ref.proxy().last_heartbeat.get(timeout=WAIT_S)["actors"]["risk"]
     assert report["mailbox"] == 0 and report["idle_s"] is not None
