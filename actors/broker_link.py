@@ -29,7 +29,7 @@ class Link:
     """Keeps the broker connected; reports every change as ``ConnectionChanged``."""
 
     def __init__(self, core: BrokerCore, host: str, port: int, reconnector: Reconnector,
-                 on_connected: Callable[[bool], None], on_lost: Callable[[], None],
+                 on_connected: Callable[[bool], bool], on_lost: Callable[[], None],
                  on_resubscribe: Callable[[], None]) -> None:
         self.core = core
         self.host = host
@@ -83,7 +83,7 @@ class Link:
             await self.core.ib.connectAsync(
                 self.host, self.port, clientId=self.client_id, timeout=settings.connect_timeout_s,
                 readonly=settings.read_only, account=settings.account or "")
-        except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
+        except (OSError, asyncio.TimeoutError) as exc:
             self.state = "disconnected"
             self.core.log.warning("connect_failed host={} port={} client_id={} error={!r} code={}",
                                   self.host, self.port, self.client_id, exc, self.last_error)
@@ -98,8 +98,8 @@ class Link:
         first = self.reconnector.connections == 1
         self.core.log.info("connected host={} port={} client_id={} reconnects={}",
                            self.host, self.port, self.client_id, self.reconnector.reconnects)
-        self._publish("connected", "first connection" if first else "reconnected")
-        self.on_connected(first)
+        if self.on_connected(first):
+            self._publish("connected", "first connection" if first else "reconnected")
 
     def on_disconnected(self) -> None:
         """ib_insync disconnectedEvent (also fired by our own disconnect)."""

@@ -1,0 +1,228 @@
+"""BrokerActor: the bot's only link to IB (or the simulated gateway), on ib_insync.
+
+The One Rule: only this actor's thread touches ib_insync. The thread owns the asyncio loop
+(``LoopInbox`` runs it while the actor waits for mail) and the ``IB()`` object, created in
+``on_start``; every ib_insync event handler runs here, and live ib_insync objects never leave:
+they are translated into frozen messages (``bot/ib_translate.py``) first. Handlers never block
+the loop: requests run as tasks (``BrokerCore.request``) whose results come back as published
+events. Never ``util.startLoop()``, ``nest_asyncio``, ``ib.sleep``/``ib.run`` or a blocking
+sync ib method here: they would make handlers re-entrant or stall the socket.
+
+Import this module in the main thread before starting the actor: eventkit grabs an event loop
+when ib_insync is imported, which must not happen in the actor thread first (measured).
+
+Accepts: RequestChain, QuoteOptions, SubscribeQuotes, UnsubscribeQuotes, SubmitBracket,
+SubmitOrder, CancelOrder, TimerFired (ignored), Ping (answered by ``BotActor``).
+Publishes: BarClosed (backfill=True for history), QuoteUpdated (conflated), ChainReceived,
+OptionsQuoted, OrderStatusChanged, OrderFilled, OrderRejected, BrokerErrorReported,
+ConnectionChanged, AccountUpdated, RequestTimedOut, ActorFaulted, StartRefused.
+
+Helpers, one concept each: ``broker_requests`` (the gate: pacing, circuit, timeouts),
+``broker_link`` (connection lifecycle), ``broker_market`` (bars, quotes, chains),
+``broker_orders`` (orders, fills, shadow). A loop exception handler turns task and listener
+errors into ``ActorFaulted`` instead of a log line nobody reads.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import ib_insync
+
+from actors.base import BotActor, utc_now
+from actors.broker_link import Link
+from actors.broker_market import MarketData
+from actors.broker_orders import Orders
+from actors.broker_requests import BrokerCore
+from actors.loop_inbox import LoopActor
+from bot import ib_translate as tr
+from bot import messages as m
+from bot.circuit import CircuitBreaker
+from bot.config import Settings
+from bot.pacing import Governor
+from bot.reconnect import Reconnector
+from bot.routing import Directory
+from bot.safety import decide
+
+LAG_INTERVAL_S = 1.0
+"""The loop-lag probe: a callback scheduled every second records how late it ran."""
+UNDERLYING_OWNER = "underlying"
+EXECUTION_OWNER = "execution"
+
+
+class BrokerActor(LoopActor, BotActor):
+    """The broker: see the module docstring for its messages and its One Rule."""
+
+    name = "broker"
+
+    def __init__(self, directory: Directory, settings: Settings, *, host: str, port: int,
+                 live_opt_in: bool = False, clock: Callable[[], Any] = utc_now, rng_seed: int | None = None) -> None:
+        super().__init__(directory, clock)
+        self.settings = settings
+        self.host = host
+        self.port = port
+        self.live_opt_in = live_opt_in
+        self.rng = random.Random(rng_seed)
+        self.lag_s = 0.0
+        self.lag_max_s = 0.0
+        self.faults = 0
+        self._last_net_liq: float | None = None
+
+    # -- lifecycle (actor thread) -----------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Actor thread: set the loop, create IB(), wire events, start connecting (a task)."""
+        super().on_start()
+        self.loop.set_exception_handler(self._loop_error)
+        b = self.settings.broker
+        self.ib = ib_insync.IB()
+        self.core = BrokerCore(
+            self.ib, self.loop, self.settings, self.clock, self.publish, self.log,
+            governor=Governor(), circuit=CircuitBreaker(b.circuit_failures, b.circuit_cooldown_s))
+        self.market = MarketData(self.core, on_quote=self._on_quote)
+        self.orders = Orders(self.core, self.market)
+        reconnector = Reconnector(b.client_id, b.client_id_attempts, b.reconnect_min_s, b.reconnect_max_s, self.rng)
+        self.link = Link(self.core, self.host, self.port, reconnector, self._on_connected, self.market.lost,
+                         lambda: self.market.restore(first=False))
+        self._wire_events()
+        self.market.start(self.settings.symbols)
+        self.link.start()
+        self.loop.call_later(LAG_INTERVAL_S, self._lag_probe, self.loop.time() + LAG_INTERVAL_S)
+        self.log.info("broker_started host={} port={} client_id={}", self.host, self.port, b.client_id)
+
+    def on_stop(self) -> None:
+        """Actor thread: stop reconnecting, disconnect, cancel tasks, close the loop."""
+        self._shutdown()
+
+    def on_failure(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
+        BotActor.on_failure(self, exc_type, exc_value, tb)
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if hasattr(self, "link"):
+            self.link.stop()
+            self.core.cancel_tasks()
+        self.actor_inbox.close()
+        self.log.info("broker_stopped")
+
+    def _wire_events(self) -> None:
+        ib, guard = self.ib, self._guard
+        ib.disconnectedEvent += guard(self.link.on_disconnected)
+        ib.errorEvent += guard(self._on_error)
+        ib.barUpdateEvent += guard(self.market.on_bar_update)
+        ib.pendingTickersEvent += guard(self.market.on_pending_tickers)
+        ib.orderStatusEvent += guard(self.orders.on_status)
+        ib.execDetailsEvent += guard(self.orders.on_exec_details)
+        ib.commissionReportEvent += guard(self.orders.on_commission)
+        ib.accountValueEvent += guard(self._on_account_value)
+
+    # -- commands (actor thread) ------------------------------------------------------------
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case m.RequestChain():
+                self.market.request_chain(message)
+            case m.QuoteOptions():
+                self.market.quote_options(message)
+            case m.SubscribeQuotes(instrument=instrument):
+                self.market.acquire(instrument, EXECUTION_OWNER)
+            case m.UnsubscribeQuotes(instrument=instrument):
+                self.market.release(instrument, EXECUTION_OWNER)
+            case m.SubmitBracket():
+                self.orders.submit_bracket(message)
+            case m.SubmitOrder():
+                self.orders.submit(message)
+            case m.CancelOrder():
+                self.orders.cancel(message)
+            case m.TimerFired():
+                pass
+            case _:
+                self.unexpected(message)
+
+    def stats(self) -> dict[str, Any]:
+        """Figures for the heartbeat: link, circuit, pacing, lines, loop lag."""
+        verdict = self.orders.verdict
+        return {
+            **super().stats(),
+            "connection": self.link.state,
+            "client_id": self.link.client_id,
+            "reconnects": self.link.reconnector.reconnects,
+            "mode": verdict.mode.value if verdict else "",
+            "circuit": self.core.circuit.state.value,
+            "circuit_failures": self.core.circuit.failures,
+            "pacing": self.core.governor.snapshot(self.core.now()),
+            "lines": self.core.governor.snapshot(self.core.now())["lines"],
+            "streams": self.market.streams,
+            "timeouts": self.core.timeouts,
+            "tasks": self.core.tasks_running,
+            "loop_lag_ms": round(self.lag_s * 1000, 1),
+            "loop_lag_max_ms": round(self.lag_max_s * 1000, 1),
+            "mailbox": self.actor_inbox.qsize(),
+            "faults": self.faults,
+        }
+
+    # -- ib_insync events (actor thread, inside the loop) -----------------------------------
+
+    def _on_connected(self, first: bool) -> bool:
+        verdict = decide(self.settings, self.ib.managedAccounts(), self.live_opt_in)
+        self.orders.verdict = verdict
+        if verdict.refused:
+            self.log.error("start_refused reason={!r}", verdict.refusal)
+            self.publish(m.StartRefused(verdict.refusal, self.clock()))
+            self.loop.call_soon(self.link.stop)
+            return False
+        self.log.info("safety_gate mode={} account={} sends_orders={} shadow={} read_only={}", verdict.mode.value,
+                      verdict.account, verdict.sends_orders, verdict.shadow_fills, verdict.read_only)
+        for value in self.ib.accountValues(verdict.account):
+            self._on_account_value(value)
+        self.orders.adopt()
+        self.market.restore(first)
+        return True
+
+    def _on_error(self, req_id: int, code: int, text: str, _contract: Any = None) -> None:
+        self.link.on_error(code, text)
+        if tr.error_kind(code) is tr.ErrorKind.FARM:
+            return  # logged by the link, never a failure
+        rejected = self.orders.on_error(req_id, code, text) and tr.is_order_rejection(code)
+        if not rejected:
+            self.log.warning("broker_error code={} req_id={} text={!r}", code, req_id, text)
+            self.publish(m.BrokerErrorReported(code, text, req_id, self.clock()))
+
+    def _on_account_value(self, value: Any) -> None:
+        net_liq = tr.net_liquidation(value.tag, value.value, value.currency)
+        if net_liq is None or net_liq == self._last_net_liq:
+            return
+        self._last_net_liq = net_liq
+        self.publish(m.AccountUpdated(value.account, net_liq, self.clock()))
+
+    def _on_quote(self, quote: m.Quote) -> None:
+        self.orders.on_quote(quote)
+
+    # -- health -----------------------------------------------------------------------------
+
+    def _lag_probe(self, expected: float) -> None:
+        now = self.loop.time()
+        self.lag_s = max(0.0, now - expected)
+        self.lag_max_s = max(self.lag_max_s, self.lag_s)
+        self.loop.call_later(LAG_INTERVAL_S, self._lag_probe, now + LAG_INTERVAL_S)
+
+    def _guard(self, listener: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap an ib_insync listener: its exception becomes ActorFaulted (eventkit only logs)."""
+
+        def guarded(*args: Any) -> Any:
+            try:
+                return listener(*args)
+            except Exception as exc:  # noqa: BLE001 - reported, never swallowed silently
+                self._loop_error(self.loop, {"message": f"listener {listener.__name__} failed", "exception": exc})
+                return None
+
+        return guarded
+
+    def _loop_error(self, _loop: Any, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        error = f"{context.get('message', 'loop error')}: {exc!r}" if exc else str(context.get("message"))
+        self.faults += 1
+        self.log.opt(exception=exc).error("loop_error {}", error)
+        self.publish(m.ActorFaulted(self.name, error, self.clock()))
