@@ -18,17 +18,50 @@ import time
 import psutil
 from ib_insync import IB, Option, Stock
 
-SYMBOLS = ["SPY", "QQQ", "IWM", "DIA", "AAPL", "MSFT", "NVDA", "AMZN", "TSLA", "META", "GOOGL", "AMD",
-           "XLF", "XLE", "XLK", "SMH", "GLD", "TLT", "EEM", "HYG"]  # fmt: skip
+SYMBOLS = [
+    "SPY",
+    "QQQ",
+    "IWM",
+    "DIA",
+    "AAPL",
+    "MSFT",
+    "NVDA",
+    "AMZN",
+    "TSLA",
+    "META",
+    "GOOGL",
+    "AMD",
+    "XLF",
+    "XLE",
+    "XLK",
+    "SMH",
+    "GLD",
+    "TLT",
+    "EEM",
+    "HYG",
+]
 LAUNCH = "import sys; from bot.sim.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def start_gateway(args: argparse.Namespace, symbols: list[str]) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, "--port", "0", "--speed", str(args.speed),
-         "--tick-interval", str(args.tick_interval), "--symbols", ",".join(symbols)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            LAUNCH,
+            "--port",
+            "0",
+            "--speed",
+            str(args.speed),
+            "--tick-interval",
+            str(args.tick_interval),
+            "--symbols",
+            ",".join(symbols),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     banner = proc.stdout.readline()
     if not banner.startswith("gateway listening on"):
         proc.kill()
@@ -54,10 +87,16 @@ def stream(port: int, symbols: list[str], seconds: float, options: bool) -> dict
     contracts = ib.qualifyContracts(*(Stock(s, "SMART", "USD") for s in symbols))
     if options:
         for stock in list(contracts):
-            [chain] = [c for c in ib.reqSecDefOptParams(stock.symbol, "", "STK", stock.conId) if c.exchange == "SMART"]
+            [chain] = [
+                c
+                for c in ib.reqSecDefOptParams(stock.symbol, "", "STK", stock.conId)
+                if c.exchange == "SMART"
+            ]
             spot = ib.reqTickers(stock)[0].marketPrice()
             strike = min(chain.strikes, key=lambda k: abs(k - spot))
-            contracts += ib.qualifyContracts(Option(stock.symbol, sorted(chain.expirations)[1], strike, "C", "SMART"))
+            contracts += ib.qualifyContracts(
+                Option(stock.symbol, sorted(chain.expirations)[1], strike, "C", "SMART")
+            )
     counts = {"ticks": 0, "updates": 0}
 
     def on_pending(tickers) -> None:
@@ -72,8 +111,11 @@ def stream(port: int, symbols: list[str], seconds: float, options: bool) -> dict
     ib.sleep(seconds)
     elapsed = time.perf_counter() - started
     ib.disconnect()
-    return {"streams": len(contracts), "ticks_per_s": round(counts["ticks"] / elapsed, 1),
-            "client_updates_per_s": round(counts["updates"] / elapsed, 1)}  # fmt: skip
+    return {
+        "streams": len(contracts),
+        "ticks_per_s": round(counts["ticks"] / elapsed, 1),
+        "client_updates_per_s": round(counts["updates"] / elapsed, 1),
+    }
 
 
 def main() -> int:
@@ -96,8 +138,9 @@ def main() -> int:
         result |= {
             "server_rss_mib_idle": round(rss_idle / 2**20, 1),
             "server_rss_mib_streaming": round(server.memory_info().rss / 2**20, 1),
-            "speed": args.speed, "tick_interval_s": args.tick_interval,
-        }  # fmt: skip
+            "speed": args.speed,
+            "tick_interval_s": args.tick_interval,
+        }
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -28,28 +28,45 @@ def parse_start(text: str) -> datetime:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bot gateway", description="Simulated IB Gateway (TWS API).")
+    p = argparse.ArgumentParser(
+        prog="python -m bot gateway", description="Simulated IB Gateway (TWS API)."
+    )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
-    p.add_argument("--port", type=int, default=4002, help="TCP port, 0 picks a free one (default 4002)")
+    p.add_argument(
+        "--port", type=int, default=4002, help="TCP port, 0 picks a free one (default 4002)"
+    )
     p.add_argument("--seed", type=int, default=7, help="market seed (default 7)")
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second")
-    p.add_argument("--start", type=parse_start, default=None,
-                   help="simulated start, ISO format (default: the latest regular session open)")
+    p.add_argument(
+        "--start",
+        type=parse_start,
+        default=None,
+        help="simulated start, ISO format (default: the latest regular session open)",
+    )
     p.add_argument("--account", default="DU1234567", help="paper account id")
     p.add_argument("--symbols", default="SPY,QQQ,IWM", help="comma separated underlyings")
     p.add_argument("--bars", type=Path, default=None, help="CSV of 1-minute bars to replay")
     p.add_argument("--faults", type=Path, default=None, help="YAML/JSON list of scheduled faults")
-    p.add_argument("--tick-interval", type=float, default=0.25, help="wall seconds between market steps")
+    p.add_argument(
+        "--tick-interval", type=float, default=0.25, help="wall seconds between market steps"
+    )
     return p
 
 
 def options_from(args: argparse.Namespace) -> GatewayOptions:
     symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
     return GatewayOptions(
-        host=args.host, port=args.port, seed=args.seed, speed=args.speed, start=args.start,
-        account=args.account, symbols=symbols, bars_csv=args.bars, faults_file=args.faults,
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        speed=args.speed,
+        start=args.start,
+        account=args.account,
+        symbols=symbols,
+        bars_csv=args.bars,
+        faults_file=args.faults,
         tick_interval_s=args.tick_interval,
-    )  # fmt: skip
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,10 +78,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"gateway: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
-    print(f"gateway listening on {args.host}:{port} account={args.account} "
-          f"start={gateway.epoch.isoformat()} speed={args.speed}", flush=True)  # fmt: skip
+    print(
+        f"gateway listening on {args.host}:{port} account={args.account} "
+        f"start={gateway.epoch.isoformat()} speed={args.speed}",
+        flush=True,
+    )
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         while not stop.wait(0.5):
             pass

@@ -56,10 +56,20 @@ def decode_place_order(f: Fields, version: int) -> PlacedOrder:
     contract = read_contract(f)
     f.skip(2)  # secIdType, secId
     head = dict(
-        action=f.str(), total_qty=f.float(), order_type=f.str(), lmt_price=f.float(),
-        aux_price=f.float(), tif=f.str(), oca_group=f.str(), account=f.str(), open_close=f.str(),
-        origin=f.int(), order_ref=f.str(), transmit=f.bool(), parent_id=f.int(),
-    )  # fmt: skip
+        action=f.str(),
+        total_qty=f.float(),
+        order_type=f.str(),
+        lmt_price=f.float(),
+        aux_price=f.float(),
+        tif=f.str(),
+        oca_group=f.str(),
+        account=f.str(),
+        open_close=f.str(),
+        origin=f.int(),
+        order_ref=f.str(),
+        transmit=f.bool(),
+        parent_id=f.int(),
+    )
     f.skip(2)  # blockOrder, sweepToFill
     display_size, trigger_method, outside_rth, hidden = f.int(), f.int(), f.bool(), f.bool()
     if contract.sec_type == "BAG":
@@ -98,10 +108,18 @@ def decode_place_order(f: Fields, version: int) -> PlacedOrder:
     f.skip(19)  # adjustedOrderType .. usePriceMgmtAlgo
     _skip_version_tail(f, version, contract, order_type)
     return PlacedOrder(
-        order_id=order_id, contract=contract, outside_rth=outside_rth, hidden=hidden,
-        display_size=display_size, trigger_method=trigger_method, good_after_time=good_after_time,
-        good_till_date=good_till_date, oca_type=oca_type, what_if=what_if, **head,
-    )  # fmt: skip
+        order_id=order_id,
+        contract=contract,
+        outside_rth=outside_rth,
+        hidden=hidden,
+        display_size=display_size,
+        trigger_method=trigger_method,
+        good_after_time=good_after_time,
+        good_till_date=good_till_date,
+        oca_type=oca_type,
+        what_if=what_if,
+        **head,
+    )
 
 
 def _skip_conditions(f: Fields) -> None:

@@ -16,8 +16,19 @@ E = ""
 
 
 def _contract(c) -> list:
-    return [c.con_id, c.symbol, c.sec_type, c.expiry, c.strike, c.right, c.multiplier,
-            c.exchange, c.currency, c.local_symbol, c.trading_class]  # fmt: skip
+    return [
+        c.con_id,
+        c.symbol,
+        c.sec_type,
+        c.expiry,
+        c.strike,
+        c.right,
+        c.multiplier,
+        c.exchange,
+        c.currency,
+        c.local_symbol,
+        c.trading_class,
+    ]
 
 
 def _fa(version: int) -> list:
@@ -32,61 +43,85 @@ def _tail_170(version: int) -> list:
 
 def open_order(version: int, o, c, status: str) -> list:
     """One openOrder message for order ``o`` on contract ``c`` in state ``status``."""
-    fields = [5, o.order_id, *_contract(c),
-              o.action, o.total_qty, o.order_type, o.lmt_price, o.aux_price, o.tif,
-              o.oca_group, o.account, "O", 0, o.order_ref, o.client_id, o.perm_id,
-              o.outside_rth, False, E, E, E, *_fa(version),
-              E, E, E, E, E, E, E, E, E, E, E, E, E, E,  # modelCode .. stockRangeUpper
-              0, False, False, False, E, o.oca_type, False, False, E,  # displaySize .. nbboPriceCap
-              o.parent_id, 0, E, E, E, E,  # parentId, triggerMethod, vol, volType, dnType, dnAux
-              False, E, E, E, E, E, E,  # continuousUpdate .. comboLegsDescrip
-              0, 0, 0,  # combo legs, order combo legs, smart combo routing params
-              E, E, E,  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement
-              E,  # hedgeType
-              False, E, E, False, 0,  # optOutSmartRouting, clearing x2, notHeld, dnc present
-              E,  # algoStrategy
-              False, False, status, *[E] * 9, E, E, E, E, E,  # solicited, whatIf, state..warning
-              False, False,  # randomizeSize, randomizePrice
-              0,  # conditions
-              E, E, E, E, E, E, E, E, E, E, E, E,  # adjustedOrderType .. cashQty
-              False, False, False, False]  # fmt: skip
-    if version >= 159:
-        fields.append(E)  # duration
-    if version >= 160:
-        fields.append(E)  # postToAts
-    if version >= 162:
-        fields.append(False)  # autoCancelParent
-    return fields + _tail_170(version)
+    f = [5, o.order_id, *_contract(c)]
+    f += [o.action, o.total_qty, o.order_type, o.lmt_price, o.aux_price, o.tif, o.oca_group]
+    f += [o.account, "O", 0, o.order_ref, o.client_id, o.perm_id, o.outside_rth, False]
+    f += [E, E, E, *_fa(version)]  # discretionaryAmt, goodAfterTime, sharesAllocation, FA
+    f += [E] * 14  # modelCode, goodTillDate, rule80A ... stockRangeLower, stockRangeUpper
+    f += [0, False, False, False, E, o.oca_type, False, False, E]  # displaySize .. nbboPriceCap
+    f += [o.parent_id, 0, E, E, E, E]  # parentId, triggerMethod, volatility x2, deltaNeutral x2
+    f += [False, E, E, E, E, E, E]  # continuousUpdate .. basisPointsType, comboLegsDescrip
+    f += [0, 0, 0]  # combo legs, order combo legs, smart combo routing params
+    f += [E, E, E, E]  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement, hedgeType
+    f += [False, E, E, False, 0, E]  # optOutSmartRouting, clearing x2, notHeld, dnc, algo
+    f += [False, False, status, *[E] * 14]  # solicited, whatIf, order state .. warningText
+    f += [False, False, 0]  # randomizeSize, randomizePrice, conditions
+    f += [E] * 12  # adjustedOrderType .. softDollarTier (name, value, display), cashQty
+    f += [False, False, False, False]  # dontUseAutoPriceForHedge .. usePriceMgmtAlgo
+    f += [E] if version >= 159 else []  # duration
+    f += [E] if version >= 160 else []  # postToAts
+    f += [False] if version >= 162 else []  # autoCancelParent
+    return f + _tail_170(version)
 
 
 def completed_order(version: int, o, c, status: str, completed_time: str) -> list:
     """One completedOrder message (sent for reqCompletedOrders)."""
-    return [101, *_contract(c),
-            o.action, o.total_qty, o.order_type, o.lmt_price, o.aux_price, o.tif,
-            o.oca_group, o.account, "O", 0, o.order_ref, o.perm_id,
-            o.outside_rth, False, E, E, *_fa(version),
-            E, E, E, E, E, E, E, E,  # modelCode .. exemptCode
-            E, E, E, E, E,  # startingPrice .. stockRangeUpper
-            0, False, False, E, o.oca_type, 0, E, E, E, E,  # displaySize .. dnAuxPrice
-            False, E, E, E, E,  # continuousUpdate .. comboLegsDescrip
-            0, 0, 0, E, E, E, E,  # legs x3, scale x3, hedgeType
-            E, E, False, 0, E,  # clearing x2, notHeld, dnc present, algoStrategy
-            False, status, False, False, 0,  # solicited, status, randomize x2, conditions
-            E, E, E, False, False, E, E, E, False, E, False, False, E,  # trailStop .. parentPermId
-            completed_time, status, *_tail_170(version)]  # fmt: skip
+    f = [101, *_contract(c)]
+    f += [o.action, o.total_qty, o.order_type, o.lmt_price, o.aux_price, o.tif, o.oca_group]
+    f += [o.account, "O", 0, o.order_ref, o.perm_id, o.outside_rth, False, E, E, *_fa(version)]
+    f += [E] * 13  # modelCode .. exemptCode, startingPrice .. stockRangeUpper
+    f += [0, False, False, E, o.oca_type, 0, E, E, E, E]  # displaySize .. deltaNeutralAuxPrice
+    f += [False, E, E, E, E]  # continuousUpdate .. comboLegsDescrip
+    f += [0, 0, 0, E, E, E, E]  # legs x3, scale x3, hedgeType
+    f += [E, E, False, 0, E]  # clearing x2, notHeld, dnc present, algoStrategy
+    f += [False, status, False, False, 0]  # solicited, status, randomize x2, conditions
+    f += [E, E, E, False, False, E, E, E, False, E, False, False, E]  # trailStop .. parentPermId
+    return f + [completed_time, status, *_tail_170(version)]
 
 
 def order_status(ev) -> list:
     """orderStatus: no version field since server version 131."""
-    return [3, ev.order_id, ev.status, ev.filled, ev.remaining, ev.avg_fill_price, ev.perm_id,
-            ev.parent_id, ev.last_fill_price, ev.client_id, ev.why_held, E]  # fmt: skip
+    return [
+        3,
+        ev.order_id,
+        ev.status,
+        ev.filled,
+        ev.remaining,
+        ev.avg_fill_price,
+        ev.perm_id,
+        ev.parent_id,
+        ev.last_fill_price,
+        ev.client_id,
+        ev.why_held,
+        E,
+    ]
 
 
 def exec_details(version: int, req_id: int, ev) -> list:
     """execDetails for request ``req_id`` (-1 for a live fill)."""
-    fields = [11, req_id, ev.order_id, *_contract(ev.contract), ev.exec_id, tws_time(ev.time),
-              ev.account, ev.exchange, ev.side, ev.shares, ev.price, ev.perm_id, ev.client_id,
-              ev.liquidation, ev.cum_qty, ev.avg_price, ev.order_ref, E, E, E, 2]  # fmt: skip
+    fields = [
+        11,
+        req_id,
+        ev.order_id,
+        *_contract(ev.contract),
+        ev.exec_id,
+        tws_time(ev.time),
+        ev.account,
+        ev.exchange,
+        ev.side,
+        ev.shares,
+        ev.price,
+        ev.perm_id,
+        ev.client_id,
+        ev.liquidation,
+        ev.cum_qty,
+        ev.avg_price,
+        ev.order_ref,
+        E,
+        E,
+        E,
+        2,
+    ]
     return fields + [False] if version >= 178 else fields
 
 

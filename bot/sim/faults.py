@@ -17,11 +17,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-ACTIONS = frozenset({
-    "drop_all_connections", "refuse_connections", "connectivity", "farm_status", "never_answer",
-    "answer_again", "reject_next_order", "partial_fills", "duplicate_exec_details",
-    "hold_client_id", "release_client_id",
-})  # fmt: skip
+ACTIONS = frozenset(
+    {
+        "drop_all_connections",
+        "refuse_connections",
+        "connectivity",
+        "farm_status",
+        "never_answer",
+        "answer_again",
+        "reject_next_order",
+        "partial_fills",
+        "duplicate_exec_details",
+        "hold_client_id",
+        "release_client_id",
+    }
+)
 CONNECTIVITY_CODES = frozenset({1100, 1101, 1102, 2110})
 FARM_CODES = frozenset({2103, 2104, 2105, 2106, 2107, 2108, 2158})
 
@@ -64,10 +74,14 @@ def parse_faults(entries: list[dict[str, Any]]) -> list[ScheduledFault]:
         extra = set(entry) - {"action", "args", "at_sim_seconds", "after_wall_seconds"}
         if extra:
             raise ValueError(f"fault #{i}: unknown keys {sorted(extra)}")
-        out.append(ScheduledFault(
-            action, dict(entry.get("args") or {}),
-            entry.get("at_sim_seconds"), entry.get("after_wall_seconds"),
-        ))  # fmt: skip
+        out.append(
+            ScheduledFault(
+                action,
+                dict(entry.get("args") or {}),
+                entry.get("at_sim_seconds"),
+                entry.get("after_wall_seconds"),
+            )
+        )
     return out
 
 

@@ -19,11 +19,26 @@ if TYPE_CHECKING:
     from bot.sim.session import Session
 
 SUMMARY_TAGS = (
-    "AccountType", "NetLiquidation", "TotalCashValue", "SettledCash", "AccruedCash", "BuyingPower",
-    "EquityWithLoanValue", "GrossPositionValue", "InitMarginReq", "MaintMarginReq",
-    "AvailableFunds", "ExcessLiquidity", "Cushion", "FullInitMarginReq", "FullMaintMarginReq",
-    "FullAvailableFunds", "FullExcessLiquidity", "RealizedPnL", "UnrealizedPnL",
-)  # fmt: skip
+    "AccountType",
+    "NetLiquidation",
+    "TotalCashValue",
+    "SettledCash",
+    "AccruedCash",
+    "BuyingPower",
+    "EquityWithLoanValue",
+    "GrossPositionValue",
+    "InitMarginReq",
+    "MaintMarginReq",
+    "AvailableFunds",
+    "ExcessLiquidity",
+    "Cushion",
+    "FullInitMarginReq",
+    "FullMaintMarginReq",
+    "FullAvailableFunds",
+    "FullExcessLiquidity",
+    "RealizedPnL",
+    "UnrealizedPnL",
+)
 
 
 def _price(value: float) -> float:
@@ -41,19 +56,33 @@ def place_order(s: Session, f: pin.Fields) -> None:
         s.error(placed.order_id, 103, "Duplicate order id")
         return
     if placed.what_if:
-        s.error(placed.order_id, 321, "Error validating request.-'bd' : cause - what-if orders are not simulated")
+        s.error(
+            placed.order_id,
+            321,
+            "Error validating request.-'bd' : cause - what-if orders are not simulated",
+        )
         return
     contract = resolve_one(s, placed.order_id, placed.contract)
     if contract is None:
         return
     order = SimOrder(
-        order_id=placed.order_id, client_id=s.client_id, perm_id=gw.perm_id_for(placed.order_id, s.client_id),
-        action=placed.action, total_qty=placed.total_qty, order_type=placed.order_type,
-        lmt_price=_price(placed.lmt_price), aux_price=_price(placed.aux_price), tif=placed.tif or "DAY",
-        parent_id=placed.parent_id, transmit=placed.transmit, oca_group=placed.oca_group,
-        oca_type=placed.oca_type, order_ref=placed.order_ref,
-        account=placed.account or gw.account.account_id, outside_rth=placed.outside_rth,
-    )  # fmt: skip
+        order_id=placed.order_id,
+        client_id=s.client_id,
+        perm_id=gw.perm_id_for(placed.order_id, s.client_id),
+        action=placed.action,
+        total_qty=placed.total_qty,
+        order_type=placed.order_type,
+        lmt_price=_price(placed.lmt_price),
+        aux_price=_price(placed.aux_price),
+        tif=placed.tif or "DAY",
+        parent_id=placed.parent_id,
+        transmit=placed.transmit,
+        oca_group=placed.oca_group,
+        oca_type=placed.oca_type,
+        order_ref=placed.order_ref,
+        account=placed.account or gw.account.account_id,
+        outside_rth=placed.outside_rth,
+    )
     gw.stats.inc("orders.placed")
     gw.dispatch(gw.engine.place(order, contract))
 
@@ -109,7 +138,7 @@ def req_executions(s: Session, f: pin.Fields) -> None:
             and flt.symbol in ("", ev.contract.symbol)
             and flt.sec_type in ("", ev.contract.sec_type)
             and flt.side in ("", ev.side, {"BUY": "BOT", "SELL": "SLD"}.get(flt.side))
-        )  # fmt: skip
+        )
         if wanted:
             s.send(eo.exec_details(s.version, flt.req_id, ev))
             commission = s.gw.engine.commission_of(ev.exec_id)
@@ -150,8 +179,18 @@ def send_account_update(s: Session) -> None:
     for key, value in gw.account.values(gw.mark).items():
         s.send(out.account_value(key, value, "USD", acct))
     for row in gw.account.portfolio(gw.mark):
-        s.send(out.portfolio(row.contract, row.position, row.market_price, row.market_value,
-                             row.avg_cost, row.unrealized_pnl, row.realized_pnl, acct))  # fmt: skip
+        s.send(
+            out.portfolio(
+                row.contract,
+                row.position,
+                row.market_price,
+                row.market_value,
+                row.avg_cost,
+                row.unrealized_pnl,
+                row.realized_pnl,
+                acct,
+            )
+        )
     s.send(out.account_time(gw.clock.now()))
 
 
@@ -180,7 +219,11 @@ def req_account_summary(s: Session, f: pin.Fields) -> None:
     values = {"AccountType": "INDIVIDUAL", **s.gw.account.values(s.gw.mark)}
     for tag in SUMMARY_TAGS:
         if tag in values and (tag in tags or "All" in tags):
-            s.send(out.account_summary(req_id, acct, tag, values[tag], "" if tag == "AccountType" else "USD"))
+            s.send(
+                out.account_summary(
+                    req_id, acct, tag, values[tag], "" if tag == "AccountType" else "USD"
+                )
+            )
     s.send(out.account_summary_end(req_id))
 
 

@@ -27,10 +27,17 @@ HIST_PREFIX = "Historical Market Data Service error message:"
 def resolve(s: Session, c: pin.ReqContract) -> list:
     """Contracts matching a request's contract (reqContractDetails semantics)."""
     return s.gw.contracts.match(
-        con_id=c.con_id, symbol=c.symbol, sec_type=c.sec_type, expiry=c.expiry, strike=c.strike,
-        right=c.right, exchange=c.exchange, currency=c.currency, local_symbol=c.local_symbol,
+        con_id=c.con_id,
+        symbol=c.symbol,
+        sec_type=c.sec_type,
+        expiry=c.expiry,
+        strike=c.strike,
+        right=c.right,
+        exchange=c.exchange,
+        currency=c.currency,
+        local_symbol=c.local_symbol,
         trading_class=c.trading_class,
-    )  # fmt: skip
+    )
 
 
 def resolve_one(s: Session, req_id: int, c: pin.ReqContract):
@@ -47,14 +54,23 @@ def details_extra(s: Session, c) -> dict:
     today = calendar.exchange_date(s.gw.clock.now())
     liquid = calendar.liquid_hours(today)
     if c.sec_type != "OPT":
-        return {"liquidHours": liquid, "tradingHours": calendar.trading_hours(today),
-                "industry": "Funds", "category": "Equity Fund"}  # fmt: skip
+        return {
+            "liquidHours": liquid,
+            "tradingHours": calendar.trading_hours(today),
+            "industry": "Funds",
+            "category": "Equity Fund",
+        }
     under = s.gw.contracts.stock(c.symbol)
     return {
-        "liquidHours": liquid, "tradingHours": liquid, "underConId": under.con_id if under else 0,
-        "underSymbol": c.symbol, "underSecType": "STK", "contractMonth": c.expiry[:6],
-        "realExpirationDate": c.expiry, "validExchanges": "SMART,CBOE",
-    }  # fmt: skip
+        "liquidHours": liquid,
+        "tradingHours": liquid,
+        "underConId": under.con_id if under else 0,
+        "underSymbol": c.symbol,
+        "underSecType": "STK",
+        "contractMonth": c.expiry[:6],
+        "realExpirationDate": c.expiry,
+        "validExchanges": "SMART,CBOE",
+    }
 
 
 def req_contract_details(s: Session, f: pin.Fields) -> None:
@@ -72,9 +88,20 @@ def req_sec_def_opt_params(s: Session, f: pin.Fields) -> None:
     req = pin.decode_sec_def(f)
     under = s.gw.contracts.stock(req.symbol)
     today = calendar.exchange_date(s.gw.clock.now())
-    for exchange, trading_class, multiplier, expiries, strikes in s.gw.contracts.chain_params(req.symbol, today):
-        s.send(out.sec_def_opt_params(req.req_id, exchange, under.con_id if under else req.con_id,
-                                      trading_class, multiplier, expiries, strikes))  # fmt: skip
+    for exchange, trading_class, multiplier, expiries, strikes in s.gw.contracts.chain_params(
+        req.symbol, today
+    ):
+        s.send(
+            out.sec_def_opt_params(
+                req.req_id,
+                exchange,
+                under.con_id if under else req.con_id,
+                trading_class,
+                multiplier,
+                expiries,
+                strikes,
+            )
+        )
     s.send(out.sec_def_opt_params_end(req.req_id))
 
 
@@ -86,8 +113,12 @@ def req_mkt_data(s: Session, f: pin.Fields) -> None:
     s.send(out.market_data_type(req.req_id, s.data_type))
     s.send(out.tick_req_params(req.req_id, contract.min_tick))
     if req.snapshot or req.regulatory:
-        s.send_batch([*quote_messages(req.req_id, contract, s.gw.market).values(),
-                      out.tick_snapshot_end(req.req_id)])
+        s.send_batch(
+            [
+                *quote_messages(req.req_id, contract, s.gw.market).values(),
+                out.tick_snapshot_end(req.req_id),
+            ]
+        )
         return
     if not s.gw.lines.acquire((s, "mkt", req.req_id)):
         s.gw.stats.inc("violation.mkt_data_lines")
@@ -135,29 +166,51 @@ def req_historical_data(s: Session, f: pin.Fields) -> None:
     query = (req.end, req.bar_size, req.duration, req.use_rth, req.format_date, req.keep_up_to_date)
     if not _paced(s, req.req_id, contract, req.what, query):
         return
-    bar_s, duration = hist_params.bar_seconds(req.bar_size), hist_params.duration_seconds(req.duration)
+    bar_s, duration = (
+        hist_params.bar_seconds(req.bar_size),
+        hist_params.duration_seconds(req.duration),
+    )
     now = s.gw.market.now()
     end = now if req.keep_up_to_date else hist_params.end_time(req.end, now)
     problem = (
-        "Invalid bar size" if bar_s is None else "Invalid duration" if duration is None
-        else "Invalid end date/time" if end is None
-        else f"Invalid what to show: {req.what}" if req.what not in hist_params.WHAT_TO_SHOW
-        else "HMDS query returned no data: options have no bar history here" if contract.sec_type == "OPT"
+        "Invalid bar size"
+        if bar_s is None
+        else "Invalid duration"
+        if duration is None
+        else "Invalid end date/time"
+        if end is None
+        else f"Invalid what to show: {req.what}"
+        if req.what not in hist_params.WHAT_TO_SHOW
+        else "HMDS query returned no data: options have no bar history here"
+        if contract.sec_type == "OPT"
         else None
-    )  # fmt: skip
+    )
     if problem:
         _hist_error(s, req.req_id, problem)
         return
     bars = s.gw.market.bars(contract.symbol, min(end, now), duration, bar_s, req.what)
     if not bars and not req.keep_up_to_date:
-        _hist_error(s, req.req_id, f"HMDS query returned no data: {contract.symbol}@{contract.exchange} {req.what}")
+        _hist_error(
+            s,
+            req.req_id,
+            f"HMDS query returned no data: {contract.symbol}@{contract.exchange} {req.what}",
+        )
         return
     start = min(end, now) - timedelta(seconds=duration)
-    s.send(out.historical_data(req.req_id, out.tws_time(start), out.tws_time(min(end, now)),
-                               bars, req.format_date))  # fmt: skip
+    s.send(
+        out.historical_data(
+            req.req_id, out.tws_time(start), out.tws_time(min(end, now)), bars, req.format_date
+        )
+    )
     if req.keep_up_to_date:
-        s.subs.bars[req.req_id] = BarSub(req.req_id, contract.symbol, bar_s, req.format_date, req.what,
-                                         last_time=bars[-1].time if bars else None)  # fmt: skip
+        s.subs.bars[req.req_id] = BarSub(
+            req.req_id,
+            contract.symbol,
+            bar_s,
+            req.format_date,
+            req.what,
+            last_time=bars[-1].time if bars else None,
+        )
 
 
 def cancel_historical_data(s: Session, f: pin.Fields) -> None:
@@ -179,9 +232,12 @@ def req_real_time_bars(s: Session, f: pin.Fields) -> None:
         s.error(req.req_id, rules.ERR_MAX_TICKERS, rules.TEXT_MAX_TICKERS)
         return
     now = s.gw.market.now()
-    last_done = int(now.timestamp()) // RealTimeBarSub.BAR_S * RealTimeBarSub.BAR_S - RealTimeBarSub.BAR_S
+    last_done = (
+        int(now.timestamp()) // RealTimeBarSub.BAR_S * RealTimeBarSub.BAR_S - RealTimeBarSub.BAR_S
+    )
     s.subs.rt_bars[req.req_id] = RealTimeBarSub(
-        req.req_id, contract.symbol, req.what, datetime.fromtimestamp(last_done, timezone.utc))
+        req.req_id, contract.symbol, req.what, datetime.fromtimestamp(last_done, timezone.utc)
+    )
 
 
 def cancel_real_time_bars(s: Session, f: pin.Fields) -> None:

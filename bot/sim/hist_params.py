@@ -7,9 +7,20 @@ from zoneinfo import ZoneInfo
 
 NY = ZoneInfo("America/New_York")
 UNIT_SECONDS: dict[str, int] = {
-    "sec": 1, "secs": 1, "min": 60, "mins": 60, "hour": 3600, "hours": 3600,
-}  # fmt: skip
-DURATION_SECONDS: dict[str, int] = {"S": 1, "D": 86_400, "W": 7 * 86_400, "M": 30 * 86_400, "Y": 365 * 86_400}
+    "sec": 1,
+    "secs": 1,
+    "min": 60,
+    "mins": 60,
+    "hour": 3600,
+    "hours": 3600,
+}
+DURATION_SECONDS: dict[str, int] = {
+    "S": 1,
+    "D": 86_400,
+    "W": 7 * 86_400,
+    "M": 30 * 86_400,
+    "Y": 365 * 86_400,
+}
 BAR_SIZES = frozenset({1, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900, 1200, 1800, 3600})
 """Bar sizes (seconds) the simulator serves; IB's intraday sizes."""
 WHAT_TO_SHOW = frozenset({"TRADES", "MIDPOINT", "BID", "ASK"})

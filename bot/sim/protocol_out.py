@@ -15,7 +15,18 @@ TWS_TZ = "US/Eastern"
 """Time zone name TWS prints in timestamps and contract details."""
 
 # tick types (https://interactivebrokers.github.io/tws-api/tick_types.html)
-BID_SIZE, BID, ASK, ASK_SIZE, LAST, LAST_SIZE, HIGH, LOW, VOLUME, CLOSE = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
+BID_SIZE, BID, ASK, ASK_SIZE, LAST, LAST_SIZE, HIGH, LOW, VOLUME, CLOSE = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+)
 BID_OPTION, ASK_OPTION, LAST_OPTION, MODEL_OPTION = 10, 11, 12, 13
 OPEN, LAST_TIMESTAMP, OPTION_OPEN_INTEREST = 14, 45, 27
 
@@ -30,7 +41,10 @@ FARM_TEXTS: dict[int, str] = {
     1100: "Connectivity between IB and Trader Workstation has been lost.",
     1101: "Connectivity between IB and Trader Workstation has been restored - data lost.",
     1102: "Connectivity between IB and Trader Workstation has been restored - data maintained.",
-    2110: "Connectivity between Trader Workstation and server is broken. It will be restored automatically.",
+    2110: (
+        "Connectivity between Trader Workstation and server is broken."
+        " It will be restored automatically."
+    ),
 }
 """IB's texts for connectivity and farm status codes (sent with reqId -1)."""
 
@@ -45,7 +59,9 @@ def handshake_reply(version: int, now: datetime) -> list:
 
 
 def t_conn(now: datetime) -> str:
-    return now.astimezone(NY).strftime("%Y%m%d %H:%M:%S ") + ("EDT" if now.astimezone(NY).dst() else "EST")
+    return now.astimezone(NY).strftime("%Y%m%d %H:%M:%S ") + (
+        "EDT" if now.astimezone(NY).dst() else "EST"
+    )
 
 
 def error(version: int, req_id: int, code: int, text: str, advanced: str = "") -> list:
@@ -67,27 +83,66 @@ def current_time(epoch: int) -> list:
 
 def _contract11(c) -> list:
     """conId..tradingClass as position/execDetails carry them (exchange, no primaryExchange)."""
-    return [c.con_id, c.symbol, c.sec_type, c.expiry, c.strike, c.right, c.multiplier,
-            c.exchange, c.currency, c.local_symbol, c.trading_class]  # fmt: skip
+    return [
+        c.con_id,
+        c.symbol,
+        c.sec_type,
+        c.expiry,
+        c.strike,
+        c.right,
+        c.multiplier,
+        c.exchange,
+        c.currency,
+        c.local_symbol,
+        c.trading_class,
+    ]
 
 
 def contract_details(version: int, req_id: int, c, d: dict) -> list:
     """One contractDetails message; ``d`` carries liquidHours, tradingHours, underConId..."""
     head = [10] if version >= 164 else [10, 8]
     fields = head + [
-        req_id, c.symbol, c.sec_type, c.expiry, c.strike, c.right, c.exchange, c.currency,
-        c.local_symbol, d.get("marketName", c.trading_class), c.trading_class, c.con_id, c.min_tick,
-    ]  # fmt: skip
+        req_id,
+        c.symbol,
+        c.sec_type,
+        c.expiry,
+        c.strike,
+        c.right,
+        c.exchange,
+        c.currency,
+        c.local_symbol,
+        d.get("marketName", c.trading_class),
+        c.trading_class,
+        c.con_id,
+        c.min_tick,
+    ]
     if version < 164:
         fields.append("")  # mdSizeMultiplier
     fields += [
-        c.multiplier, d.get("orderTypes", "LMT,MKT,STP,STP LMT"), d.get("validExchanges", "SMART"),
-        1, d.get("underConId", 0), c.long_name, c.primary_exchange, d.get("contractMonth", ""),
-        d.get("industry", ""), d.get("category", ""), d.get("subcategory", ""), TWS_TZ,
-        d.get("tradingHours", ""), d.get("liquidHours", ""), "", "", 0,  # evRule, evMultiplier, secIds
-        1, d.get("underSymbol", ""), d.get("underSecType", ""), d.get("marketRuleIds", "26"),
-        d.get("realExpirationDate", ""), d.get("stockType", "COMMON" if c.sec_type == "STK" else ""),
-    ]  # fmt: skip
+        c.multiplier,
+        d.get("orderTypes", "LMT,MKT,STP,STP LMT"),
+        d.get("validExchanges", "SMART"),
+        1,
+        d.get("underConId", 0),
+        c.long_name,
+        c.primary_exchange,
+        d.get("contractMonth", ""),
+        d.get("industry", ""),
+        d.get("category", ""),
+        d.get("subcategory", ""),
+        TWS_TZ,
+        d.get("tradingHours", ""),
+        d.get("liquidHours", ""),
+        "",
+        "",
+        0,  # evRule, evMultiplier, secIds
+        1,
+        d.get("underSymbol", ""),
+        d.get("underSecType", ""),
+        d.get("marketRuleIds", "26"),
+        d.get("realExpirationDate", ""),
+        d.get("stockType", "COMMON" if c.sec_type == "STK" else ""),
+    ]
     if version == 163:
         fields.append(1)
     if version >= 164:
@@ -99,11 +154,29 @@ def contract_details_end(req_id: int) -> list:
     return [52, 1, req_id]
 
 
-def sec_def_opt_params(req_id: int, exchange: str, under_con_id: int, trading_class: str,
-                       multiplier: str, expirations, strikes) -> list:  # fmt: skip
+def sec_def_opt_params(
+    req_id: int,
+    exchange: str,
+    under_con_id: int,
+    trading_class: str,
+    multiplier: str,
+    expirations,
+    strikes,
+) -> list:
     exps = sorted(expirations)
     ks = sorted(strikes)
-    return [75, req_id, exchange, under_con_id, trading_class, multiplier, len(exps), *exps, len(ks), *ks]
+    return [
+        75,
+        req_id,
+        exchange,
+        under_con_id,
+        trading_class,
+        multiplier,
+        len(exps),
+        *exps,
+        len(ks),
+        *ks,
+    ]
 
 
 def sec_def_opt_params_end(req_id: int) -> list:
@@ -126,8 +199,17 @@ def tick_generic(req_id: int, tick_type: int, value: float) -> list:
     return [45, 6, req_id, tick_type, value]
 
 
-def tick_option_computation(req_id: int, tick_type: int, iv: float, delta: float, price: float,
-                            gamma: float, vega: float, theta: float, und_price: float) -> list:  # fmt: skip
+def tick_option_computation(
+    req_id: int,
+    tick_type: int,
+    iv: float,
+    delta: float,
+    price: float,
+    gamma: float,
+    vega: float,
+    theta: float,
+    und_price: float,
+) -> list:
     """tickAttrib 1 = price based; pvDividend 0 (no dividends in the model)."""
     return [21, req_id, tick_type, 1, iv, delta, price, 0.0, gamma, vega, theta, und_price]
 
@@ -152,16 +234,48 @@ def bar_time(t: datetime, format_date: int) -> str:
 def historical_data(req_id: int, start: str, end: str, bars, format_date: int) -> list:
     fields: list = [17, req_id, start, end, len(bars)]
     for b in bars:
-        fields += [bar_time(b.time, format_date), b.open, b.high, b.low, b.close, b.volume, b.wap, b.count]
+        fields += [
+            bar_time(b.time, format_date),
+            b.open,
+            b.high,
+            b.low,
+            b.close,
+            b.volume,
+            b.wap,
+            b.count,
+        ]
     return fields
 
 
 def historical_data_update(req_id: int, b, format_date: int) -> list:
-    return [90, req_id, b.count, bar_time(b.time, format_date), b.open, b.close, b.high, b.low, b.wap, b.volume]
+    return [
+        90,
+        req_id,
+        b.count,
+        bar_time(b.time, format_date),
+        b.open,
+        b.close,
+        b.high,
+        b.low,
+        b.wap,
+        b.volume,
+    ]
 
 
 def real_time_bar(req_id: int, b) -> list:
-    return [50, 3, req_id, int(b.time.timestamp()), b.open, b.high, b.low, b.close, b.volume, b.wap, b.count]
+    return [
+        50,
+        3,
+        req_id,
+        int(b.time.timestamp()),
+        b.open,
+        b.high,
+        b.low,
+        b.close,
+        b.volume,
+        b.wap,
+        b.count,
+    ]
 
 
 def position(account: str, c, pos: float, avg_cost: float) -> list:
@@ -184,11 +298,38 @@ def account_value(key: str, value: str, currency: str, account: str) -> list:
     return [6, 2, key, value, currency, account]
 
 
-def portfolio(c, pos: float, price: float, value: float, avg_cost: float, unreal: float,
-              real: float, account: str) -> list:  # fmt: skip
-    return [7, 8, c.con_id, c.symbol, c.sec_type, c.expiry, c.strike, c.right, c.multiplier,
-            c.primary_exchange, c.currency, c.local_symbol, c.trading_class,
-            pos, price, value, avg_cost, unreal, real, account]  # fmt: skip
+def portfolio(
+    c,
+    pos: float,
+    price: float,
+    value: float,
+    avg_cost: float,
+    unreal: float,
+    real: float,
+    account: str,
+) -> list:
+    return [
+        7,
+        8,
+        c.con_id,
+        c.symbol,
+        c.sec_type,
+        c.expiry,
+        c.strike,
+        c.right,
+        c.multiplier,
+        c.primary_exchange,
+        c.currency,
+        c.local_symbol,
+        c.trading_class,
+        pos,
+        price,
+        value,
+        avg_cost,
+        unreal,
+        real,
+        account,
+    ]
 
 
 def account_time(t: datetime) -> list:

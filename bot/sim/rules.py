@@ -20,7 +20,9 @@ ERR_MAX_TICKERS = 101
 ERR_HIST = 162
 ERR_CLIENT_ID_IN_USE = 326
 TEXT_MAX_TICKERS = "Max number of tickers has been reached"
-TEXT_HIST_PACING = "Historical Market Data Service error message:Historical data request pacing violation"
+TEXT_HIST_PACING = (
+    "Historical Market Data Service error message:Historical data request pacing violation"
+)
 TEXT_CLIENT_ID_IN_USE = (
     "Unable to connect as the client id is already in use. Retry with a unique client id."
 )
@@ -28,7 +30,9 @@ TEXT_CLIENT_ID_IN_USE = (
 
 def text_msg_rate(limit: int, received: int, breaches: int) -> str:
     """IB's error 100 text, e.g. ``...exceeded:max=50 rec=51 (1)``."""
-    return f"Max rate of messages per second has been exceeded:max={limit} rec={received} ({breaches})"
+    return (
+        f"Max rate of messages per second has been exceeded:max={limit} rec={received} ({breaches})"
+    )
 
 
 class RateVerdict(Enum):
@@ -109,7 +113,8 @@ class HistoricalPacing:
         same = sum(
             r.weight
             for t, r in recent
-            if sim_t - t < self.SAME_CONTRACT_S and (r.contract_key, r.what) == (req.contract_key, req.what)
+            if sim_t - t < self.SAME_CONTRACT_S
+            and (r.contract_key, r.what) == (req.contract_key, req.what)
         )
         if same + req.weight > self.SAME_CONTRACT_MAX:
             return "hist_same_contract"

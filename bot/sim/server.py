@@ -29,9 +29,14 @@ from bot.sim.handlers_account import send_account_update
 from bot.sim.market import Market
 from bot.sim.matching import MatchingEngine
 from bot.sim.order_events import (
-    CommissionEvent, ExecutionEvent, OpenOrderEvent, OrderRejectedEvent, OrderStatusEvent,
-    PositionEvent, Status,
-)  # fmt: skip
+    CommissionEvent,
+    ExecutionEvent,
+    OpenOrderEvent,
+    OrderRejectedEvent,
+    OrderStatusEvent,
+    PositionEvent,
+    Status,
+)
 from bot.sim.rules import ClientIds, Counters, HistoricalPacing, MarketDataLines
 from bot.sim.session import Session
 from bot.sim.streams import run_tick_loop
@@ -109,8 +114,9 @@ class SimGateway:
             return self.port
         started = threading.Event()
         failure: list[BaseException] = []
-        self._thread = threading.Thread(target=self._thread_main, args=(started, failure),
-                                        name="sim-gateway", daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._thread_main, args=(started, failure), name="sim-gateway", daemon=True
+        )
         self._thread.start()
         if not started.wait(timeout):
             raise TimeoutError(f"simulated gateway did not start within {timeout} s")
@@ -166,8 +172,13 @@ class SimGateway:
         finally:
             if started is not None:
                 started.set()
-        logger.info("gateway_started host={} port={} sim_start={} speed={}", self.options.host,
-                    self.port, self.epoch.isoformat(), self.options.speed)  # fmt: skip
+        logger.info(
+            "gateway_started host={} port={} sim_start={} speed={}",
+            self.options.host,
+            self.port,
+            self.epoch.isoformat(),
+            self.options.speed,
+        )
         ticker = asyncio.create_task(run_tick_loop(self, self._stopping))
         try:
             await self._stopping.wait()
@@ -209,7 +220,9 @@ class SimGateway:
             del self._ready[session.client_id]
             self.client_ids.release(session.client_id)
             self.stats.inc("sessions.closed")
-            logger.info("session_disconnected peer={} client_id={}", session.peer, session.client_id)
+            logger.info(
+                "session_disconnected peer={} client_id={}", session.peer, session.client_id
+            )
 
     def next_order_id(self) -> int:
         return max(self._next_id, max(self._owners, default=0) + 1)
@@ -309,7 +322,9 @@ class SimGateway:
 
     def fault_broadcast_status(self, code: int) -> None:
         self.stats.inc(f"faults.status_{code}")
-        self._call(lambda: [s.error(-1, code, out.FARM_TEXTS[code]) for s in list(self._ready.values())])
+        self._call(
+            lambda: [s.error(-1, code, out.FARM_TEXTS[code]) for s in list(self._ready.values())]
+        )
 
     def fault_reject_next(self, code: int, reason: str) -> None:
         self._call(self.engine.reject_next, code, reason)

@@ -30,10 +30,17 @@ if TYPE_CHECKING:
 STREAM_BACKLOG_BYTES = 1 << 20
 CONNECT_STATUS_CODES = (2104, 2106, 2158)
 """Farm status notices IB Gateway sends right after a client connects."""
-IGNORED = frozenset({
-    "setServerLogLevel", "reqNewsBulletins", "cancelNewsBulletins", "cancelAccountSummary",
-    "cancelPositionsMulti", "cancelAccountUpdatesMulti", "startApi",
-})  # fmt: skip
+IGNORED = frozenset(
+    {
+        "setServerLogLevel",
+        "reqNewsBulletins",
+        "cancelNewsBulletins",
+        "cancelAccountSummary",
+        "cancelPositionsMulti",
+        "cancelAccountUpdatesMulti",
+        "startApi",
+    }
+)
 
 Handler = Callable[["Session", Fields], None]
 HANDLERS: dict[str, Handler] = {**DATA_HANDLERS, **ACCOUNT_HANDLERS}
@@ -123,8 +130,12 @@ class Session:
     def _on_handshake(self, hs: wire.Handshake) -> None:
         version = wire.negotiate(hs)
         if version is None:
-            logger.warning("session_version_mismatch peer={} offered={}..{}", self.peer,
-                           hs.min_version, hs.max_version)
+            logger.warning(
+                "session_version_mismatch peer={} offered={}..{}",
+                self.peer,
+                hs.min_version,
+                hs.max_version,
+            )
             self.gw.stats.inc("sessions.version_mismatch")
             self.close()
             return
@@ -137,10 +148,15 @@ class Session:
         verdict = self.rate.on_message(time.monotonic())
         if verdict is not rules.RateVerdict.OK:
             self.gw.stats.inc("violation.msg_rate")
-            self.error(-1, rules.ERR_MSG_RATE, rules.text_msg_rate(
-                self.rate.limit, self.rate.in_window, self.rate.breaches))
+            self.error(
+                -1,
+                rules.ERR_MSG_RATE,
+                rules.text_msg_rate(self.rate.limit, self.rate.in_window, self.rate.breaches),
+            )
             if verdict is rules.RateVerdict.CLOSE:
-                logger.warning("session_closed_msg_rate peer={} client_id={}", self.peer, self.client_id)
+                logger.warning(
+                    "session_closed_msg_rate peer={} client_id={}", self.peer, self.client_id
+                )
                 self.close()
                 return
         try:
@@ -169,8 +185,12 @@ class Session:
         handler = HANDLERS.get(name)
         if handler is None:
             if name not in IGNORED:
-                self.error(-1, 321, f"Error validating request.-'{name}' : cause - "
-                           "not supported by the simulated gateway")
+                self.error(
+                    -1,
+                    321,
+                    f"Error validating request.-'{name}' : cause - "
+                    "not supported by the simulated gateway",
+                )
             return
         try:
             handler(self, Fields(fields))
@@ -191,9 +211,10 @@ class Session:
             return
         self.client_id = client_id
         self.gw.session_ready(self)
-        logger.info("session_connected peer={} client_id={} version={}", self.peer, client_id, self.version)
+        logger.info(
+            "session_connected peer={} client_id={} version={}", self.peer, client_id, self.version
+        )
         self.send(out.managed_accounts(self.gw.account.account_id))
         self.send(out.next_valid_id(self.gw.next_order_id()))
         for code in CONNECT_STATUS_CODES:
             self.error(-1, code, out.FARM_TEXTS[code])
-

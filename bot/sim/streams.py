@@ -26,10 +26,16 @@ def quote_messages(req_id: int, contract, market) -> dict[object, list]:
         q = market.option_quote(contract)
         msgs = _price_ticks(req_id, q.bid, q.ask, q.last, q.bid_size, q.ask_size, 0, q.volume)
         greeks = (q.iv, q.delta, q.gamma, q.vega, q.theta, q.und_price)
-        for tick, price in ((out.BID_OPTION, q.bid), (out.ASK_OPTION, q.ask),
-                            (out.LAST_OPTION, q.last), (out.MODEL_OPTION, q.model_price)):  # fmt: skip
+        for tick, price in (
+            (out.BID_OPTION, q.bid),
+            (out.ASK_OPTION, q.ask),
+            (out.LAST_OPTION, q.last),
+            (out.MODEL_OPTION, q.model_price),
+        ):
             iv, delta, gamma, vega, theta, und = greeks
-            msgs[tick] = out.tick_option_computation(req_id, tick, iv, delta, price, gamma, vega, theta, und)
+            msgs[tick] = out.tick_option_computation(
+                req_id, tick, iv, delta, price, gamma, vega, theta, und
+            )
         oi_tick = OPEN_INTEREST_TICK.get(contract.right, 27)
         msgs[oi_tick] = out.tick_size(req_id, oi_tick, q.open_interest)
         return msgs
@@ -37,7 +43,9 @@ def quote_messages(req_id: int, contract, market) -> dict[object, list]:
     return _price_ticks(req_id, q.bid, q.ask, q.last, q.bid_size, q.ask_size, q.last_size, q.volume)
 
 
-def _price_ticks(req_id, bid, ask, last, bid_size, ask_size, last_size, volume) -> dict[object, list]:
+def _price_ticks(
+    req_id, bid, ask, last, bid_size, ask_size, last_size, volume
+) -> dict[object, list]:
     msgs: dict[object, list] = {
         out.BID: out.tick_price(req_id, out.BID, bid, bid_size),
         out.ASK: out.tick_price(req_id, out.ASK, ask, ask_size),
@@ -63,7 +71,9 @@ class QuoteSub:
             self.sent.update(msgs)
             if out.LAST in msgs and self.sent.get("ts") != msgs[out.LAST]:
                 self.sent["ts"] = msgs[out.LAST]
-                fresh.append(out.tick_string(self.req_id, out.LAST_TIMESTAMP, str(int(now.timestamp()))))
+                fresh.append(
+                    out.tick_string(self.req_id, out.LAST_TIMESTAMP, str(int(now.timestamp())))
+                )
         return fresh
 
 

@@ -51,7 +51,9 @@ def parse_handshake(text: str) -> Handshake:
     return Handshake(lo, hi, options.strip())
 
 
-def negotiate(hs: Handshake, low: int = SERVER_MIN_VERSION, high: int = SERVER_MAX_VERSION) -> int | None:
+def negotiate(
+    hs: Handshake, low: int = SERVER_MIN_VERSION, high: int = SERVER_MAX_VERSION
+) -> int | None:
     """The highest version both sides support, or None when the ranges do not overlap."""
     best = min(hs.max_version, high)
     return best if best >= max(hs.min_version, low) else None
@@ -135,5 +137,5 @@ class FrameReader:
 
 
 def split_frames(data: bytes) -> list[list[str]]:
-    """Decode a buffer of complete server messages (tests and the benchmark read replies with it)."""
+    """Decode a buffer of complete server messages (tests and the benchmark read replies)."""
     return [m for m in FrameReader(expect_handshake=False).feed(data) if isinstance(m, list)]

@@ -1,4 +1,4 @@
-"""Fault injection: parsing fault files, and every fault observed through a real ib_insync client."""
+"""Fault injection: parsing fault files, and every fault as a real ib_insync client sees it."""
 
 from __future__ import annotations
 
@@ -29,7 +29,10 @@ def _spy(ib):
     [
         ([{"action": "explode", "after_wall_seconds": 1}], "unknown action"),
         ([{"action": "farm_status", "args": {"code": 2103}}], "exactly one of"),
-        ([{"action": "farm_status", "at_sim_seconds": 1, "after_wall_seconds": 1}], "exactly one of"),
+        (
+            [{"action": "farm_status", "at_sim_seconds": 1, "after_wall_seconds": 1}],
+            "exactly one of",
+        ),
         ([{"action": "farm_status", "at_sim_seconds": 1, "when": 2}], "unknown keys"),
     ],
 )
@@ -54,14 +57,18 @@ def test_scheduled_fault_is_due_on_its_own_clock(fault, sim, wall, due):
 def test_fault_files_load_from_json_and_yaml(tmp_path):
     entries = [{"after_wall_seconds": 0, "action": "connectivity", "args": {"code": 1100}}]
     (tmp_path / "f.json").write_text(json.dumps(entries))
-    (tmp_path / "f.yaml").write_text("- after_wall_seconds: 0\n  action: connectivity\n  args: {code: 1100}\n")
+    (tmp_path / "f.yaml").write_text(
+        "- after_wall_seconds: 0\n  action: connectivity\n  args: {code: 1100}\n"
+    )
     expected = [ScheduledFault("connectivity", {"code": 1100}, after_wall_seconds=0)]
     assert load_faults(tmp_path / "f.json") == expected == load_faults(tmp_path / "f.yaml")
 
 
 def test_faults_file_runs_on_schedule(make_gateway, make_ib, until, tmp_path):
     path = tmp_path / "faults.json"
-    path.write_text(json.dumps([{"at_sim_seconds": 30, "action": "farm_status", "args": {"code": 2103}}]))
+    path.write_text(
+        json.dumps([{"at_sim_seconds": 30, "action": "farm_status", "args": {"code": 2103}}])
+    )
     gateway = make_gateway(faults_file=path, speed=60.0)
     ib = make_ib(gateway)
     errors = _errors(ib)
@@ -100,8 +107,16 @@ def test_refuse_connections_is_a_gateway_restart(gateway, until):
     ("kind", "code", "text"),
     [
         ("connectivity", 1100, "Connectivity between IB and Trader Workstation has been lost."),
-        ("connectivity", 1101, "Connectivity between IB and Trader Workstation has been restored - data lost."),
-        ("connectivity", 1102, "Connectivity between IB and Trader Workstation has been restored - data maintained."),
+        (
+            "connectivity",
+            1101,
+            "Connectivity between IB and Trader Workstation has been restored - data lost.",
+        ),
+        (
+            "connectivity",
+            1102,
+            "Connectivity between IB and Trader Workstation has been restored - data maintained.",
+        ),
         ("farm_status", 2103, "Market data farm connection is broken:usfarm"),
         ("farm_status", 2104, "Market data farm connection is OK:usfarm"),
         ("farm_status", 2105, "HMDS data farm connection is broken:ushmds"),
@@ -135,7 +150,9 @@ def test_reject_next_order_with_201_and_reason(make_gateway, make_ib, until):
     rejected = ib.placeOrder(spy, MarketOrder("BUY", 1))
     assert until(ib, lambda: rejected.isDone(), 5)
     assert rejected.orderStatus.status == "Cancelled"
-    assert any(e.errorCode == 201 and "insufficient buying power" in e.message for e in rejected.log)
+    assert any(
+        e.errorCode == 201 and "insufficient buying power" in e.message for e in rejected.log
+    )
     accepted = ib.placeOrder(spy, MarketOrder("BUY", 1))
     assert until(ib, lambda: accepted.isDone(), 5)
     assert accepted.orderStatus.status == "Filled"
@@ -160,7 +177,10 @@ def test_duplicate_exec_details_sends_each_fill_twice(make_gateway, make_ib, unt
     spy = _spy(ib)
     calls = []
     original = ib.wrapper.execDetails
-    ib.wrapper.execDetails = lambda req_id, c, ex: (calls.append(ex.execId), original(req_id, c, ex))
+    ib.wrapper.execDetails = lambda req_id, c, ex: (
+        calls.append(ex.execId),
+        original(req_id, c, ex),
+    )
     gateway.faults.duplicate_exec_details(True)
     trade = ib.placeOrder(spy, MarketOrder("BUY", 1))
     assert until(ib, lambda: trade.isDone() and len(calls) == 2, 5)

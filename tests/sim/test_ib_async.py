@@ -39,9 +39,16 @@ def test_ib_async_negotiates_178_streams_and_trades(make_gateway):
         finally:
             ib.disconnect()
 
-    version, accounts, ticker, trade = asyncio.run(scenario())
+    loop = asyncio.new_event_loop()  # not asyncio.run: it would unset the main thread's loop,
+    try:  # which ib_insync in the other tests still needs
+        version, accounts, ticker, trade = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
     quote = gateway.market.quote("SPY")
     assert (version, accounts) == (178, ["DU1234567"])
     assert (ticker.bid, ticker.ask) == (quote.bid, quote.ask)
     assert trade.orderStatus.status == "Filled"
-    assert (trade.fills[0].execution.price, trade.fills[0].execution.orderRef) == (quote.ask, "async-1")
+    assert (trade.fills[0].execution.price, trade.fills[0].execution.orderRef) == (
+        quote.ask,
+        "async-1",
+    )

@@ -6,9 +6,15 @@ from __future__ import annotations
 import pytest
 
 from bot.sim.rules import (
-    ClientIds, Counters, HistoricalPacing, HistRequest, MarketDataLines, MessageRate, RateVerdict,
+    ClientIds,
+    Counters,
+    HistoricalPacing,
+    HistRequest,
+    MarketDataLines,
+    MessageRate,
+    RateVerdict,
     text_msg_rate,
-)  # fmt: skip
+)
 
 SPY = ((10001, "SMART"),)
 
@@ -39,11 +45,17 @@ def test_third_breach_closes_the_session():
     for second in range(3):
         verdicts += [rate.on_message(second * 2 + i * 0.001) for i in range(51)]
     assert [v for v in verdicts if v is not RateVerdict.OK] == [
-        RateVerdict.BREACH, RateVerdict.BREACH, RateVerdict.CLOSE]
+        RateVerdict.BREACH,
+        RateVerdict.BREACH,
+        RateVerdict.CLOSE,
+    ]
 
 
 def test_message_rate_text_is_ibs():
-    assert text_msg_rate(50, 51, 1) == "Max rate of messages per second has been exceeded:max=50 rec=51 (1)"
+    assert (
+        text_msg_rate(50, 51, 1)
+        == "Max rate of messages per second has been exceeded:max=50 rec=51 (1)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -54,8 +66,16 @@ def test_message_rate_text_is_ibs():
         ([(i * 0.1, _req(query=(i,))) for i in range(5)], 1.0, "hist_same_contract"),
         ([(i * 0.1, _req(query=(i,))) for i in range(5)], 2.1, None),
         ([(i * 0.1, _req(query=(i,))) for i in range(4)], 1.0, None),
-        ([(i * 0.1, _req("BID_ASK", (i,))) for i in range(2)], 1.0, "hist_same_contract"),  # 2x2 + 2
-        ([(i * 5.0, _req(query=(i,), key=((i, "SMART"),))) for i in range(60)], 400.0, "hist_10min"),
+        (
+            [(i * 0.1, _req("BID_ASK", (i,))) for i in range(2)],
+            1.0,
+            "hist_same_contract",
+        ),  # 2x2 + 2
+        (
+            [(i * 5.0, _req(query=(i,), key=((i, "SMART"),))) for i in range(60)],
+            400.0,
+            "hist_10min",
+        ),
         ([(i * 5.0, _req(query=(i,), key=((i, "SMART"),))) for i in range(60)], 600.0, None),
     ],
 )
@@ -89,5 +109,9 @@ def test_counters_snapshot_and_violation_sum():
     counters.inc("req.reqMktData")
     counters.inc("violation.msg_rate", 2)
     counters.inc("violation.hist_10min")
-    assert counters.snapshot() == {"req.reqMktData": 1, "violation.hist_10min": 1, "violation.msg_rate": 2}
+    assert counters.snapshot() == {
+        "req.reqMktData": 1,
+        "violation.hist_10min": 1,
+        "violation.msg_rate": 2,
+    }
     assert counters.violations() == 3

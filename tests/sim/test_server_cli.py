@@ -36,9 +36,21 @@ def test_naive_start_is_new_york_time():
 
 def test_cli_serves_a_client_and_prints_counters_on_sigterm():
     proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, "--port", "0", "--speed", "60", "--start", "2026-11-18T09:30"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            LAUNCH,
+            "--port",
+            "0",
+            "--speed",
+            "60",
+            "--start",
+            "2026-11-18T09:30",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         banner = proc.stdout.readline()
         assert banner.startswith("gateway listening on 127.0.0.1:")

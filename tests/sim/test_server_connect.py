@@ -26,8 +26,14 @@ def test_ib_insync_connect_syncs_quickly_with_an_empty_account(gateway):
         assert tags["NetLiquidation"] == "100000.00"
         assert tags["TotalCashValue"] == "100000.00"
         counters = gateway.counters()
-        for name in ("reqPositions", "reqOpenOrders", "reqCompletedOrders", "reqAccountUpdates",
-                     "reqAccountUpdatesMulti", "reqExecutions"):  # fmt: skip
+        for name in (
+            "reqPositions",
+            "reqOpenOrders",
+            "reqCompletedOrders",
+            "reqAccountUpdates",
+            "reqAccountUpdatesMulti",
+            "reqExecutions",
+        ):
             assert counters[f"req.{name}"] == 1
     finally:
         ib.disconnect()

@@ -17,7 +17,9 @@ PREVIOUS_CLOSE = datetime(2026, 11, 17, 21, 0, tzinfo=timezone.utc)  # Tuesday 1
 def _weekly_call(gateway, ib):
     spy = Stock("SPY", "SMART", "USD")
     ib.qualifyContracts(spy)
-    [chain] = [c for c in ib.reqSecDefOptParams("SPY", "", "STK", spy.conId) if c.exchange == "SMART"]
+    [chain] = [
+        c for c in ib.reqSecDefOptParams("SPY", "", "STK", spy.conId) if c.exchange == "SMART"
+    ]
     expiry = sorted(chain.expirations)[1]
     strike = min(chain.strikes, key=lambda k: abs(k - gateway.market.spot("SPY")))
     opt = Option("SPY", expiry, strike, "C", "SMART")
@@ -32,7 +34,13 @@ def test_qualify_stock_fills_every_field_qualification_uses(gateway, ib):
     c = details.contract
     expected = gateway.contracts.stock("SPY")
     assert (c.conId, c.symbol, c.secType, c.primaryExchange, c.currency, c.localSymbol) == (
-        expected.con_id, "SPY", "STK", "ARCA", "USD", "SPY")
+        expected.con_id,
+        "SPY",
+        "STK",
+        "ARCA",
+        "USD",
+        "SPY",
+    )
     assert details.minTick == 0.01
     assert details.timeZoneId == "US/Eastern"
     assert details.liquidHours.startswith(f"{TODAY}:0930-{TODAY}:1600")
@@ -46,7 +54,10 @@ def test_qualify_option_and_chain_params(gateway, ib):
     assert details.contract.multiplier == "100"
     assert details.underConId == spy.conId
     assert opt.localSymbol.startswith("SPY   ") and opt.localSymbol[12] == "C"
-    assert opt.conId == gateway.contracts.option("SPY", opt.lastTradeDateOrContractMonth, opt.strike, "C").con_id
+    assert (
+        opt.conId
+        == gateway.contracts.option("SPY", opt.lastTradeDateOrContractMonth, opt.strike, "C").con_id
+    )
     chains = ib.reqSecDefOptParams("SPY", "", "STK", spy.conId)
     assert {c.exchange for c in chains} == {"SMART", "CBOE"}
     assert all(c.multiplier == "100" and c.tradingClass == "SPY" for c in chains)
@@ -54,7 +65,11 @@ def test_qualify_option_and_chain_params(gateway, ib):
 
 @pytest.mark.parametrize(
     "contract",
-    [Stock("NOPE", "SMART", "USD"), Option("SPY", "20261118", 1.5, "C", "SMART"), Contract(conId=12345)],
+    [
+        Stock("NOPE", "SMART", "USD"),
+        Option("SPY", "20261118", 1.5, "C", "SMART"),
+        Contract(conId=12345),
+    ],
 )
 def test_unknown_contract_gets_error_200(ib, contract):
     errors = []
@@ -87,7 +102,9 @@ def test_option_quote_carries_model_greeks(gateway, ib, until):
     assert g.gamma > 0 and g.vega > 0 and g.theta < 0
     assert abs(g.impliedVol - q.iv) < 0.05
     assert abs(g.undPrice - gateway.market.spot("SPY")) < 2.0
-    assert ticker.bid < g.optPrice < ticker.ask or math.isclose(g.optPrice, ticker.bid, abs_tol=0.05)
+    assert ticker.bid < g.optPrice < ticker.ask or math.isclose(
+        g.optPrice, ticker.bid, abs_tol=0.05
+    )
     assert ticker.bidGreeks is not None and ticker.askGreeks is not None
 
 
@@ -150,4 +167,7 @@ def test_real_time_bars_arrive_every_five_simulated_seconds(gateway, ib, until):
     gaps = {(b.time - a.time).total_seconds() for a, b in zip(bars, bars[1:])}
     assert gaps == {5.0}
     model = {b.time: b for b in gateway.market.bars("SPY", gateway.market.now(), 600, 5)}
-    assert (model[bars[0].time].close, model[bars[0].time].volume) == (bars[0].close, bars[0].volume)
+    assert (model[bars[0].time].close, model[bars[0].time].volume) == (
+        bars[0].close,
+        bars[0].volume,
+    )

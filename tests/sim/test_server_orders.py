@@ -25,7 +25,9 @@ def _atm_call(gateway, ib):
     return opt
 
 
-@pytest.mark.parametrize(("action", "side", "touch"), [("BUY", "BOT", "ask"), ("SELL", "SLD", "bid")])
+@pytest.mark.parametrize(
+    ("action", "side", "touch"), [("BUY", "BOT", "ask"), ("SELL", "SLD", "bid")]
+)
 def test_market_order_fills_at_the_touch(make_gateway, make_ib, until, action, side, touch):
     # Arrange
     gateway = make_gateway(**FROZEN)
@@ -34,7 +36,9 @@ def test_market_order_fills_at_the_touch(make_gateway, make_ib, until, action, s
     quote = gateway.market.option_quote(gateway.contracts.by_con_id(opt.conId))
     # Act
     trade = ib.placeOrder(opt, MarketOrder(action, 2, orderRef="intent-7"))
-    assert until(ib, lambda: trade.isDone() and trade.fills and trade.fills[0].commissionReport.commission, 5)
+    assert until(
+        ib, lambda: trade.isDone() and trade.fills and trade.fills[0].commissionReport.commission, 5
+    )
     # Assert
     fill = trade.fills[0]
     assert trade.orderStatus.status == "Filled"
@@ -54,11 +58,18 @@ def test_positions_and_cash_follow_fills(make_gateway, make_ib, until):
     spy = _spy(ib)
     ask = gateway.market.quote("SPY").ask
     trade = ib.placeOrder(spy, MarketOrder("BUY", 100))
-    assert until(ib, lambda: trade.isDone() and ib.portfolio() and trade.fills[0].commissionReport.commission, 5)
+    assert until(
+        ib,
+        lambda: trade.isDone() and ib.portfolio() and trade.fills[0].commissionReport.commission,
+        5,
+    )
     commission = trade.fills[0].commissionReport.commission
     assert commission == pytest.approx(1.0)  # 100 shares x 0.005 = 0.50 -> minimum 1.00
-    values = {v.tag: float(v.value) for v in ib.accountValues() if v.currency == "USD" and v.tag in
-              ("TotalCashValue", "NetLiquidation")}  # fmt: skip
+    values = {
+        v.tag: float(v.value)
+        for v in ib.accountValues()
+        if v.currency == "USD" and v.tag in ("TotalCashValue", "NetLiquidation")
+    }
     assert values["TotalCashValue"] == pytest.approx(100_000 - 100 * ask - commission)
     [item] = ib.portfolio()
     assert (item.position, item.averageCost) == (100, pytest.approx(ask + commission / 100))
@@ -92,7 +103,10 @@ def test_open_orders_are_adopted_with_their_order_ref_after_reconnect(make_gatew
     try:
         second.connect("127.0.0.1", gateway.port, clientId=1, timeout=5)
         [adopted] = second.openTrades()
-        assert (adopted.order.orderId, adopted.order.orderRef) == (placed.order.orderId, "intent-42")
+        assert (adopted.order.orderId, adopted.order.orderRef) == (
+            placed.order.orderId,
+            "intent-42",
+        )
         assert (adopted.order.lmtPrice, adopted.order.totalQuantity) == (round(bid - 3, 2), 3)
         assert adopted.orderStatus.status == "Submitted"
     finally:
@@ -116,14 +130,30 @@ def test_bracket_fills_and_its_sibling_is_cancelled(make_gateway, make_ib, until
     ib = make_ib(gateway)
     spy = _spy(ib)
     q = gateway.market.quote("SPY")
-    bracket = ib.bracketOrder("BUY", 10, limitPrice=round(q.ask + 0.5, 2),
-                              takeProfitPrice=round(q.bid - 0.5, 2), stopLossPrice=round(q.bid - 10, 2))  # fmt: skip
+    bracket = ib.bracketOrder(
+        "BUY",
+        10,
+        limitPrice=round(q.ask + 0.5, 2),
+        takeProfitPrice=round(q.bid - 0.5, 2),
+        stopLossPrice=round(q.bid - 10, 2),
+    )
     # Act
     parent, profit, stop = [ib.placeOrder(spy, o) for o in bracket]
-    assert until(ib, lambda: all(t.isDone() for t in (parent, profit, stop))
-                 and profit.fills and profit.fills[0].commissionReport.commission, 5)
+    assert until(
+        ib,
+        lambda: (
+            all(t.isDone() for t in (parent, profit, stop))
+            and profit.fills
+            and profit.fills[0].commissionReport.commission
+        ),
+        5,
+    )
     # Assert
-    assert [t.orderStatus.status for t in (parent, profit, stop)] == ["Filled", "Filled", "Cancelled"]
+    assert [t.orderStatus.status for t in (parent, profit, stop)] == [
+        "Filled",
+        "Filled",
+        "Cancelled",
+    ]
     assert parent.fills[0].execution.price <= bracket[0].lmtPrice
     assert profit.fills[0].execution.price >= bracket[1].lmtPrice
     assert stop.fills == [] and ib.positions() == []
@@ -145,7 +175,9 @@ def test_executions_and_completed_orders_are_served_on_request(make_gateway, mak
     assert [(f.execution.orderRef, f.execution.shares) for f in fills] == [("exec-check", 5.0)]
     assert fills[0].commissionReport.commission == pytest.approx(1.0)
     completed = ib.reqCompletedOrders(apiOnly=False)
-    assert [(t.order.orderRef, t.orderStatus.status) for t in completed] == [("exec-check", "Filled")]
+    assert [(t.order.orderRef, t.orderStatus.status) for t in completed] == [
+        ("exec-check", "Filled")
+    ]
 
 
 def test_order_id_of_another_client_is_refused_with_103(make_gateway, make_ib, until):

@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from ib_insync import IB, Option, Stock
+from ib_insync import IB, Stock
 
 END = datetime(2026, 11, 17, 21, 0, tzinfo=timezone.utc)  # the close before the start day
-PACING_TEXT = "Historical Market Data Service error message:Historical data request pacing violation"
+PACING_TEXT = (
+    "Historical Market Data Service error message:Historical data request pacing violation"
+)
 
 
 def _errors(ib) -> list[tuple[int, int, str]]:
@@ -32,7 +34,9 @@ def test_message_rate_errors_then_closes_on_the_third_breach(gateway, raw_client
             break
     assert closed
     assert len(errors) == 3
-    assert errors[0][4].startswith("Max rate of messages per second has been exceeded:max=50 rec=51 (1)")
+    assert errors[0][4].startswith(
+        "Max rate of messages per second has been exceeded:max=50 rec=51 (1)"
+    )
     counters = gateway.counters()
     assert counters["violation.msg_rate"] == 3
     assert counters["sessions.closed"] == 1
@@ -58,13 +62,18 @@ def test_sixth_request_for_one_contract_within_2_s_is_a_pacing_violation(make_ga
     errors = _errors(ib)
     spy = Stock("SPY", "SMART", "USD")
     ib.qualifyContracts(spy)
-    sizes = [ib.reqHistoricalData(spy, END, f"{s} S", "1 min", "TRADES", True) for s in range(600, 4200, 600)]
+    sizes = [
+        ib.reqHistoricalData(spy, END, f"{s} S", "1 min", "TRADES", True)
+        for s in range(600, 4200, 600)
+    ]
     assert [len(bars) > 0 for bars in sizes] == [True] * 5 + [False]
     assert [code for _, code, _ in errors] == [162]
     assert gateway.counters()["violation.hist_same_contract"] == 1
 
 
-def test_more_than_60_historical_requests_in_10_minutes_is_a_pacing_violation(make_gateway, make_ib):
+def test_more_than_60_historical_requests_in_10_minutes_is_a_pacing_violation(
+    make_gateway, make_ib
+):
     gateway = make_gateway(speed=1.0)
     ib = make_ib(gateway)
     errors = _errors(ib)
@@ -72,7 +81,9 @@ def test_more_than_60_historical_requests_in_10_minutes_is_a_pacing_violation(ma
     ib.qualifyContracts(spy)
     answered = []
     for i in range(61):  # 2.5 simulated seconds apart: only the 10-minute budget can trip
-        answered.append(len(ib.reqHistoricalData(spy, END, f"{600 + 60 * i} S", "1 min", "TRADES", True)))
+        answered.append(
+            len(ib.reqHistoricalData(spy, END, f"{600 + 60 * i} S", "1 min", "TRADES", True))
+        )
         gateway.clock.jump(2.5)
     assert all(answered[:60]) and answered[60] == 0
     assert [(code, text) for _, code, text in errors] == [(162, PACING_TEXT)]
@@ -87,7 +98,9 @@ def test_market_data_lines_past_the_limit_get_error_101(make_gateway, make_ib, u
     ib.qualifyContracts(spy, qqq, iwm)
     tickers = [ib.reqMktData(c) for c in (spy, qqq, iwm)]
     assert until(ib, lambda: errors, 5)
-    assert [(code, text) for _, code, text in errors] == [(101, "Max number of tickers has been reached")]
+    assert [(code, text) for _, code, text in errors] == [
+        (101, "Max number of tickers has been reached")
+    ]
     assert tickers[0].bid > 0 and tickers[1].bid > 0
     ib.cancelMktData(spy)
     again = ib.reqMktData(iwm)
