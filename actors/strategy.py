@@ -39,6 +39,8 @@ class StrategyActor(BotActor):
         self.symbol = symbol
         self.indicators = IndicatorSet(settings.strategy)
         self.last_bar: datetime | None = None
+        self.bar_seen_at: datetime | None = None
+        self.quote_seen_at: datetime | None = None
         self.spot: float | None = None
         self.chain: m.OptionChain | None = None
         self.chain_day = None
@@ -73,7 +75,13 @@ class StrategyActor(BotActor):
                 self.unexpected(message)
 
     def stats(self) -> dict[str, Any]:
+        now = self.clock()
+
+        def age(seen: datetime | None) -> float | None:
+            return None if seen is None else round((now - seen).total_seconds(), 1)
+
         return {**super().stats(), "state": self.state, "last_bar": self.last_bar,
+                "bar_age_s": age(self.bar_seen_at), "quote_age_s": age(self.quote_seen_at),
                 "dropped": self.dropped.snapshot()}
 
     # -- handlers ---------------------------------------------------------------------------
@@ -88,6 +96,7 @@ class StrategyActor(BotActor):
             self.log.warning("bar_dropped start={} problem={}", bar.start, problem)
             return
         self.last_bar = bar.start
+        self.bar_seen_at = self.clock()
         snap = self.indicators.update(bar)
         self.spot = bar.close
         if event.backfill:
@@ -146,6 +155,7 @@ class StrategyActor(BotActor):
             self.dropped.count(problem)
             return
         self.spot = event.quote.mid
+        self.quote_seen_at = self.clock()
 
     def _on_chain_received(self, event: m.ChainReceived) -> None:
         self.chain = event.chain
