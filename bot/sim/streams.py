@@ -50,6 +50,7 @@ def _price_ticks(
         out.BID: out.tick_price(req_id, out.BID, bid, bid_size),
         out.ASK: out.tick_price(req_id, out.ASK, ask, ask_size),
         out.VOLUME: out.tick_size(req_id, out.VOLUME, volume),
+        out.HALTED: out.tick_generic(req_id, out.HALTED, 0.0),  # constant: sent once
     }
     if last > 0:
         msgs[out.LAST] = out.tick_price(req_id, out.LAST, last, last_size)

@@ -87,6 +87,7 @@ def test_stock_quote_streams_the_models_prices(gateway, ib, until):
     assert 0 < ticker.ask - ticker.bid < 0.10
     assert abs(ticker.last - q.last) < 1.0  # the stream lags the model by at most a tick
     assert ticker.bidSize > 0 and ticker.askSize > 0
+    assert ticker.halted == 0.0  # tickGeneric 49
     first = ticker.volume
     assert until(ib, lambda: ticker.volume > first, 5)  # volume keeps growing while open
     assert gateway.counters()["stream.messages"] > 0
