@@ -1,0 +1,60 @@
+"""Fixtures for the BrokerActor against the simulated gateway (bot/sim) on a free loopback port.
+
+``gateway(**options)`` starts a SimGateway and stops it after the test; ``broker(gw, **settings)``
+starts a BrokerActor connected to it with a ``Probe`` registered for every role, and stops it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import actors.broker  # noqa: F401 - import ib_insync in the main thread first (eventkit)
+import pykka
+import pytest
+from broker_harness import SYMBOLS, Probe, make_settings
+
+from actors.broker import BrokerActor
+from bot.routing import BROKER, EXECUTION, HEALTH, JOURNAL, RISK, SUPERVISOR, Directory
+from bot.sim.server import GatewayOptions, SimGateway
+
+
+@pytest.fixture
+def gateway() -> Iterator[Callable[..., SimGateway]]:
+    started: list[SimGateway] = []
+
+    def start(**options: Any) -> SimGateway:
+        options.setdefault("symbols", SYMBOLS)
+        options.setdefault("speed", 60.0)
+        gw = SimGateway(GatewayOptions(host="127.0.0.1", port=0, **options))
+        gw.start()
+        started.append(gw)
+        return gw
+
+    yield start
+    for gw in started:
+        gw.stop()
+
+
+@pytest.fixture
+def broker() -> Iterator[Callable[..., tuple[pykka.ActorRef, Probe]]]:
+    refs: list[pykka.ActorRef] = []
+
+    def start(gw: SimGateway, *, live_opt_in: bool = False, port: int | None = None,
+              **settings: Any) -> tuple[pykka.ActorRef, Probe]:
+        symbols = settings.pop("symbols", gw.options.symbols)
+        probe = Probe()
+        directory = Directory()
+        for role in (RISK, EXECUTION, HEALTH, SUPERVISOR, JOURNAL):
+            directory.register(role, probe)
+        for symbol in symbols:
+            directory.register_strategy(symbol, probe)
+        ref = BrokerActor.start(directory, make_settings(symbols, **settings), host="127.0.0.1",
+                                port=gw.port if port is None else port, live_opt_in=live_opt_in, rng_seed=5)
+        directory.register(BROKER, ref)
+        refs.append(ref)
+        return ref, probe
+
+    yield start
+    for ref in refs:
+        ref.stop(timeout=10)
