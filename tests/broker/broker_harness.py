@@ -90,3 +90,23 @@ def barrier(ref: pykka.ActorRef, probe: Probe, symbol: str) -> None:
     cid = m.new_correlation_id("barrier")
     ref.tell(m.RequestChain(cid, symbol))
     probe.expect(m.ChainReceived, lambda e: e.correlation_id == cid, timeout=10)
+
+
+def near_the_money(gw: Any, symbol: str, right: m.Right = m.Right.CALL) -> m.OptionContract:
+    """A listed option of ``symbol`` at the strike nearest the spot, second expiry, with its conId."""
+    params = [p for p in gw.contracts.chain_params(symbol, gw.clock.now().date()) if p[0] == "SMART"][0]
+    expiry = sorted(params[3])[1]
+    strike = min(params[4], key=lambda k: abs(k - gw.market.spot(symbol)))
+    sim = gw.contracts.option(symbol, expiry, strike, right.value)
+    return m.OptionContract(symbol, expiry, strike, right, con_id=sim.con_id, trading_class=sim.trading_class)
+
+
+def bracket(intent: str, contract: m.OptionContract, entry: float, take_profit: float, stop: float,
+            qty: int = 2) -> m.SubmitBracket:
+    """A bracket whose client order ids start with the intent id, as the ExecutionActor makes them."""
+    return m.SubmitBracket(
+        f"c-{intent}", intent, contract,
+        m.OrderSpec(f"{intent}-entry", m.Side.BUY, qty, m.OrderType.LIMIT, limit_price=entry),
+        m.OrderSpec(f"{intent}-tp", m.Side.SELL, qty, m.OrderType.LIMIT, limit_price=take_profit),
+        m.OrderSpec(f"{intent}-stop", m.Side.SELL, qty, m.OrderType.STOP, stop_price=stop),
+    )
