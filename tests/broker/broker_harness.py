@@ -110,3 +110,13 @@ def bracket(intent: str, contract: m.OptionContract, entry: float, take_profit: 
         m.OrderSpec(f"{intent}-tp", m.Side.SELL, qty, m.OrderType.LIMIT, limit_price=take_profit),
         m.OrderSpec(f"{intent}-stop", m.Side.SELL, qty, m.OrderType.STOP, stop_price=stop),
     )
+
+
+def ready(probe: Probe, symbols: tuple[str, ...]) -> m.ConnectionChanged:
+    """Wait until connected with a backfill and a quote for every symbol: the gateway has then
+    handled the initial subscriptions, so its counters are settled."""
+    event = probe.expect(m.ConnectionChanged, lambda e: e.state == "connected")
+    for symbol in symbols:
+        probe.expect(m.BarClosed, lambda e, s=symbol: e.bar.symbol == s and e.backfill)
+        probe.expect(m.QuoteUpdated, lambda e, s=symbol: e.quote.instrument == m.Stock(s))
+    return event
