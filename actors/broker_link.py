@@ -22,7 +22,7 @@ from collections.abc import Callable
 from actors.broker_requests import BrokerCore
 from bot import ib_translate as tr
 from bot import messages as m
-from bot.reconnect import Reconnector
+from bot.reconnect import ERR_CLIENT_ID_IN_USE, Reconnector
 
 
 class Link:
@@ -43,6 +43,7 @@ class Link:
         self.stopped = False
         self._lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._attempt: asyncio.Future[object] | None = None
 
     @property
     def client_id(self) -> int:
@@ -79,16 +80,23 @@ class Link:
         settings = self.core.settings.broker
         self.last_error = 0
         self.state = "connecting"
+        self._attempt = asyncio.ensure_future(self.core.ib.connectAsync(
+            self.host, self.port, clientId=self.client_id, timeout=settings.connect_timeout_s,
+            readonly=settings.read_only, account=settings.account or ""))
         try:
-            await self.core.ib.connectAsync(
-                self.host, self.port, clientId=self.client_id, timeout=settings.connect_timeout_s,
-                readonly=settings.read_only, account=settings.account or "")
+            await self._attempt
+        except asyncio.CancelledError:
+            if self.stopped or self.last_error != ERR_CLIENT_ID_IN_USE:
+                raise
+            failure: BaseException = ConnectionError("client id in use")
         except (OSError, asyncio.TimeoutError) as exc:
-            self.state = "disconnected"
-            self.core.log.warning("connect_failed host={} port={} client_id={} error={!r} code={}",
-                                  self.host, self.port, self.client_id, exc, self.last_error)
-            return False
-        return True
+            failure = exc
+        else:
+            return True
+        self.state = "disconnected"
+        self.core.log.warning("connect_failed host={} port={} client_id={} error={!r} code={}",
+                              self.host, self.port, self.client_id, failure, self.last_error)
+        return False
 
     def _connected(self) -> None:
         self.core.connected = True
@@ -114,8 +122,10 @@ class Link:
 
     def on_error(self, code: int, text: str) -> bool:
         """Connectivity and farm codes; True when handled here."""
-        if code == 326:
+        if code == ERR_CLIENT_ID_IN_USE:
             self.last_error = code
+            if self.state == "connecting" and self._attempt is not None:
+                self._attempt.cancel()  # IB closes the socket; do not wait for the connect timeout
             return False  # also reported as BrokerErrorReported
         kind = tr.error_kind(code)
         if kind is tr.ErrorKind.FARM:
