@@ -185,8 +185,7 @@ class BrokerActor(LoopActor, BotActor):
         self.link.on_error(code, text)
         if tr.error_kind(code) is tr.ErrorKind.FARM:
             return  # logged by the link, never a failure
-        rejected = self.orders.on_error(req_id, code, text) and tr.is_order_rejection(code)
-        if not rejected:
+        if not self.orders.on_error(req_id, code, text):
             self.log.warning("broker_error code={} req_id={} text={!r}", code, req_id, text)
             self.publish(m.BrokerErrorReported(code, text, req_id, self.clock()))
 

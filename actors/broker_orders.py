@@ -10,6 +10,11 @@ per connection by the safety gate (``bot/safety.py``), applied here and nowhere 
 
 Never twice: every client order id that was sent is remembered for the life of the actor, and
 after a reconnect IB's open orders are re-adopted by their ``orderRef``, never resent.
+
+Fills before the status that counts them: IB may report ``Filled`` before the execution (and
+its commission report) arrives. A status whose filled quantity exceeds the fills published so
+far waits until they are published (at most ``COMMISSION_WAIT_S``), so consumers always see
+``OrderFilled`` first and can settle on the status alone.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ class Orders:
         self._last_status: dict[str, tuple[Any, ...]] = {}
         self._fills_published: set[str] = set()
         self._shadow_keys: dict[str, m.OptionContract] = {}
+        self._fill_qty: dict[str, float] = {}
+        self._deferred: dict[str, Any] = {}
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -148,15 +155,39 @@ class Orders:
         ref = trade.order.orderRef
         if not ref:
             return
-        placed = self._placed.setdefault(ref, _Placed(ref))
+        self._placed.setdefault(ref, _Placed(ref))
         self._ref_of_id[trade.order.orderId] = ref
+        for fill in trade.fills:  # executions whose commission is already known
+            if fill.commissionReport.execId == fill.execution.execId:
+                self._publish_fill(trade, fill)
+        if trade.orderStatus.filled > self._fill_qty.get(ref, 0.0) + 1e-9:
+            if ref not in self._deferred:
+                self.core.loop.call_later(COMMISSION_WAIT_S, self._flush_status, ref, True)
+            self._deferred[ref] = trade
+            return
+        self._deferred.pop(ref, None)
+        self._emit_status(trade)
+
+    def _emit_status(self, trade: Any) -> None:
+        ref = trade.order.orderRef
         entry = trade.log[-1] if trade.log else None
         rejected = trade.orderStatus.status == "Cancelled" and entry is not None and tr.is_order_rejection(entry.errorCode)
-        event = tr.status_event(trade, placed.correlation_id, self.core.clock(), rejected)
+        event = tr.status_event(trade, self._placed[ref].correlation_id, self.core.clock(), rejected)
         key = (event.status, event.filled, event.remaining)
         if self._last_status.get(ref) != key:
             self._last_status[ref] = key
             self.core.publish(event)
+
+    def _flush_status(self, ref: str, force: bool) -> None:
+        """Publish a deferred status once its fills are out (``force``: publish them as they are)."""
+        trade = self._deferred.get(ref)
+        if trade is None or (not force and trade.orderStatus.filled > self._fill_qty.get(ref, 0.0) + 1e-9):
+            return
+        del self._deferred[ref]
+        if force:
+            for fill in trade.fills:
+                self._publish_fill(trade, fill)
+        self._emit_status(trade)
 
     def on_exec_details(self, trade: Any, fill: Any) -> None:
         """A fill: published with its commission, or without one if the report is late."""
@@ -171,18 +202,22 @@ class Orders:
         if exec_id in self._fills_published or not ref:
             return
         self._fills_published.add(exec_id)
-        placed = self._placed.get(ref, _Placed(ref))
+        placed = self._placed.setdefault(ref, _Placed(ref))
+        self._fill_qty[ref] = self._fill_qty.get(ref, 0.0) + float(fill.execution.shares)
         self.core.publish(tr.fill_event(fill, placed.correlation_id, ref))
+        self._flush_status(ref, force=False)
 
     def on_error(self, req_id: int, code: int, text: str) -> bool:
-        """An order error: OrderRejected for a rejection; True when ``req_id`` is our order."""
+        """An error about one of our orders: a rejection becomes OrderRejected, IB's cancel
+        confirmation (202) is left to the status event. True when nothing else needs saying."""
         ref = self._ref_of_id.get(req_id)
         if ref is None:
             return False
         if tr.is_order_rejection(code):
             placed = self._placed.get(ref, _Placed(ref))
             self.core.publish(m.OrderRejected(placed.correlation_id, ref, code, text, self.core.clock()))
-        return True
+            return True
+        return code == tr.ORDER_CANCELLED
 
     # -- shadow -----------------------------------------------------------------------------
 

@@ -87,8 +87,9 @@ class LoopActor(pykka.ThreadingActor):
     """A ThreadingActor whose inbox is a ``LoopInbox``; ``self.loop`` is its event loop.
 
     ``on_start`` (actor thread) makes that loop the thread's current loop, so code such as
-    ib_insync finds it with ``asyncio.get_event_loop()``. Subclasses that override ``on_start``
-    call ``super().on_start()`` first; ``on_stop`` closes the loop.
+    ib_insync finds it with ``asyncio.get_event_loop()``, then continues along the MRO (a
+    ``BotActor`` base registers itself there). Subclasses that override ``on_start`` call
+    ``super().on_start()`` first; ``on_stop`` closes the loop.
     """
 
     actor_inbox: LoopInbox
@@ -103,6 +104,7 @@ class LoopActor(pykka.ThreadingActor):
 
     def on_start(self) -> None:
         asyncio.set_event_loop(self.loop)
+        super().on_start()
 
     def on_stop(self) -> None:
         self.actor_inbox.close()

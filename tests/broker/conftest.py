@@ -15,7 +15,7 @@ import pytest
 from broker_harness import SYMBOLS, Probe, make_settings
 
 from actors.broker import BrokerActor
-from bot.routing import BROKER, EXECUTION, HEALTH, JOURNAL, RISK, SUPERVISOR, Directory
+from bot.routing import EXECUTION, HEALTH, JOURNAL, RISK, SUPERVISOR, Directory
 from bot.sim.server import GatewayOptions, SimGateway
 
 
@@ -51,7 +51,6 @@ def broker() -> Iterator[Callable[..., tuple[pykka.ActorRef, Probe]]]:
             directory.register_strategy(symbol, probe)
         ref = BrokerActor.start(directory, make_settings(symbols, **settings), host="127.0.0.1",
                                 port=gw.port if port is None else port, live_opt_in=live_opt_in, rng_seed=5)
-        directory.register(BROKER, ref)
         refs.append(ref)
         return ref, probe
 

@@ -39,6 +39,7 @@ def test_bracket_full_life_take_profit_fills_and_stop_is_cancelled(gateway, brok
     assert entry_fill.commission > 0 and tp_fill.commission > 0
     assert (entry_done.filled, entry_done.remaining, entry_done.avg_fill_price) == (2.0, 0.0, entry_fill.price)
     assert stop_done.correlation_id == "c-I1"
+    assert probe.history.index(entry_fill) < probe.history.index(entry_done)  # fills first, then the status
     assert gw.counters()["orders.placed"] == 3
 
 
