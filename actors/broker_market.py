@@ -124,8 +124,13 @@ class MarketData:
             return
         finally:
             stream.task = None
+        self.attach(stream.instrument, ticker)
+
+    def attach(self, instrument: m.Instrument, ticker: Any) -> None:
+        """The live ticker that now streams ``instrument`` (whose stream must be wanted)."""
+        stream = self._streams[instrument.key]
         stream.ticker = ticker
-        self._by_ticker[id(ticker)] = stream.instrument.key
+        self._by_ticker[id(ticker)] = instrument.key
 
     def _cancel_stream(self, stream: _Stream) -> None:
         if stream.task is not None:

@@ -61,7 +61,7 @@ class Orders:
 
     def submit_bracket(self, cmd: m.SubmitBracket) -> None:
         legs = (cmd.parent, cmd.take_profit, cmd.stop)
-        if self._refuse(cmd.correlation_id, legs) or self._duplicate(legs):
+        if not self._accepted(cmd.correlation_id, legs):
             return
         for leg in legs:
             self._placed[leg.client_order_id] = _Placed(cmd.correlation_id, cmd.contract)
@@ -76,7 +76,7 @@ class Orders:
 
     def submit(self, cmd: m.SubmitOrder) -> None:
         legs = (cmd.order,)
-        if self._refuse(cmd.correlation_id, legs) or self._duplicate(legs):
+        if not self._accepted(cmd.correlation_id, legs):
             return
         self._placed[cmd.order.client_order_id] = _Placed(cmd.correlation_id, cmd.contract)
         self.sent.add(cmd.order.client_order_id)
@@ -111,6 +111,11 @@ class Orders:
                                order.orderRef, order.orderId, order.orderType, order.action, order.totalQuantity)
             self.on_status(trade)
 
+    def _accepted(self, correlation_id: str, legs: tuple[m.OrderSpec, ...]) -> bool:
+        """Allowed by the gate, never sent before, well formed (else answered or ignored)."""
+        return not (self._refuse(correlation_id, legs) or self._duplicate(legs)
+                    or self._malformed(correlation_id, legs))
+
     def _refuse(self, correlation_id: str, legs: tuple[m.OrderSpec, ...]) -> bool:
         reason = self._refusal()
         if not reason:
@@ -129,6 +134,19 @@ class Orders:
         if verdict.read_only:
             return "read_only: orders are forbidden"
         return "" if verdict.sends_orders or verdict.shadow_fills else "orders are not allowed in this mode"
+
+    def _malformed(self, correlation_id: str, legs: tuple[m.OrderSpec, ...]) -> bool:
+        """A spec IB would refuse (a limit without its price): rejected here, never raised."""
+        problems = []
+        for spec in legs:
+            try:
+                tr.ib_order(spec)
+            except ValueError as exc:
+                problems.append(str(exc))
+        for spec in legs if problems else ():
+            self.core.publish(m.OrderRejected(correlation_id, spec.client_order_id, 0, "; ".join(problems),
+                                              self.core.clock()))
+        return bool(problems)
 
     def _duplicate(self, legs: tuple[m.OrderSpec, ...]) -> bool:
         seen = [s.client_order_id for s in legs if s.client_order_id in self.sent]

@@ -64,6 +64,23 @@ def test_cancelling_the_parent_cancels_the_whole_bracket(gateway, broker) -> Non
     ref.tell(m.CancelOrder("c-cancel", "I3-entry"))
     for leg in ("I3-entry", "I3-tp", "I3-stop"):
         assert status_of(probe, leg, S.CANCELLED).correlation_id == "c-I3"
+    barrier(ref, probe, "QQQ")
+    probe.drain()
+    assert probe.of(m.BrokerErrorReported) == []  # IB's 202 confirms our own cancel: no error
+
+
+def test_a_malformed_order_is_rejected_before_it_reaches_ib(gateway, broker) -> None:
+    gw = gateway(speed=1.0)
+    ref, probe = broker(gw)
+    probe.expect(m.ConnectionChanged, lambda e: e.state == "connected")
+    spec = m.OrderSpec("I5-exit", m.Side.SELL, 1, m.OrderType.LIMIT)  # no limit price
+    ref.tell(m.SubmitOrder("c-I5", "I5", near_the_money(gw, "SPY"), spec))
+    rejected = probe.expect(m.OrderRejected)
+    barrier(ref, probe, "QQQ")
+    assert (rejected.client_order_id, rejected.code) == ("I5-exit", 0)
+    assert "needs limit_price" in rejected.reason
+    assert ref.is_alive()
+    assert gw.counters().get("orders.placed", 0) == 0
 
 
 def test_a_rejected_order_becomes_order_rejected_with_ibs_reason(gateway, broker) -> None:
