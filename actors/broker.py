@@ -57,8 +57,17 @@ class BrokerActor(LoopActor, BotActor):
 
     name = "broker"
 
-    def __init__(self, directory: Directory, settings: Settings, *, host: str, port: int,
-                 live_opt_in: bool = False, clock: Callable[[], Any] = utc_now, rng_seed: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        settings: Settings,
+        *,
+        host: str,
+        port: int,
+        live_opt_in: bool = False,
+        clock: Callable[[], Any] = utc_now,
+        rng_seed: int | None = None,
+    ) -> None:
         super().__init__(directory, clock)
         self.settings = settings
         self.host = host
@@ -79,18 +88,36 @@ class BrokerActor(LoopActor, BotActor):
         b = self.settings.broker
         self.ib = ib_insync.IB()
         self.core = BrokerCore(
-            self.ib, self.loop, self.settings, self.clock, self.publish, self.log,
-            governor=Governor(), circuit=CircuitBreaker(b.circuit_failures, b.circuit_cooldown_s))
+            self.ib,
+            self.loop,
+            self.settings,
+            self.clock,
+            self.publish,
+            self.log,
+            governor=Governor(),
+            circuit=CircuitBreaker(b.circuit_failures, b.circuit_cooldown_s),
+        )
         self.market = MarketData(self.core, on_quote=self._on_quote)
         self.orders = Orders(self.core, self.market)
-        reconnector = Reconnector(b.client_id, b.client_id_attempts, b.reconnect_min_s, b.reconnect_max_s, self.rng)
-        self.link = Link(self.core, self.host, self.port, reconnector, self._on_connected, self.market.lost,
-                         lambda: self.market.restore(first=False))
+        reconnector = Reconnector(
+            b.client_id, b.client_id_attempts, b.reconnect_min_s, b.reconnect_max_s, self.rng
+        )
+        self.link = Link(
+            self.core,
+            self.host,
+            self.port,
+            reconnector,
+            self._on_connected,
+            self.market.lost,
+            lambda: self.market.restore(first=False),
+        )
         self._wire_events()
         self.market.start(self.settings.symbols)
         self.link.start()
         self.loop.call_later(LAG_INTERVAL_S, self._lag_probe, self.loop.time() + LAG_INTERVAL_S)
-        self.log.info("broker_started host={} port={} client_id={}", self.host, self.port, b.client_id)
+        self.log.info(
+            "broker_started host={} port={} client_id={}", self.host, self.port, b.client_id
+        )
 
     def on_stop(self) -> None:
         """Actor thread: stop reconnecting, disconnect, cancel tasks, close the loop."""
@@ -173,8 +200,14 @@ class BrokerActor(LoopActor, BotActor):
             self.publish(m.StartRefused(verdict.refusal, self.clock()))
             self.loop.call_soon(self.link.stop)
             return False
-        self.log.info("safety_gate mode={} account={} sends_orders={} shadow={} read_only={}", verdict.mode.value,
-                      verdict.account, verdict.sends_orders, verdict.shadow_fills, verdict.read_only)
+        self.log.info(
+            "safety_gate mode={} account={} sends_orders={} shadow={} read_only={}",
+            verdict.mode.value,
+            verdict.account,
+            verdict.sends_orders,
+            verdict.shadow_fills,
+            verdict.read_only,
+        )
         for value in self.ib.accountValues(verdict.account):
             self._on_account_value(value)
         self.orders.adopt()
@@ -214,14 +247,20 @@ class BrokerActor(LoopActor, BotActor):
             try:
                 return listener(*args)
             except Exception as exc:  # noqa: BLE001 - reported, never swallowed silently
-                self._loop_error(self.loop, {"message": f"listener {listener.__name__} failed", "exception": exc})
+                self._loop_error(
+                    self.loop, {"message": f"listener {listener.__name__} failed", "exception": exc}
+                )
                 return None
 
         return guarded
 
     def _loop_error(self, _loop: Any, context: dict[str, Any]) -> None:
         exc = context.get("exception")
-        error = f"{context.get('message', 'loop error')}: {exc!r}" if exc else str(context.get("message"))
+        error = (
+            f"{context.get('message', 'loop error')}: {exc!r}"
+            if exc
+            else str(context.get("message"))
+        )
         self.faults += 1
         self.log.opt(exception=exc).error("loop_error {}", error)
         self.publish(m.ActorFaulted(self.name, error, self.clock()))

@@ -28,9 +28,16 @@ from bot.reconnect import ERR_CLIENT_ID_IN_USE, Reconnector
 class Link:
     """Keeps the broker connected; reports every change as ``ConnectionChanged``."""
 
-    def __init__(self, core: BrokerCore, host: str, port: int, reconnector: Reconnector,
-                 on_connected: Callable[[bool], bool], on_lost: Callable[[], None],
-                 on_resubscribe: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        core: BrokerCore,
+        host: str,
+        port: int,
+        reconnector: Reconnector,
+        on_connected: Callable[[bool], bool],
+        on_lost: Callable[[], None],
+        on_resubscribe: Callable[[], None],
+    ) -> None:
         self.core = core
         self.host = host
         self.port = port
@@ -72,30 +79,48 @@ class Link:
             else:
                 reason = "connect failed"
             plan = self.reconnector.plan_after_failure(self.last_error, reason)
-            self.core.log.warning("reconnect_planned delay_s={:.2f} client_id={} attempt={} reason={!r}",
-                                  plan.delay_s, plan.client_id, plan.attempt, plan.reason)
+            self.core.log.warning(
+                "reconnect_planned delay_s={:.2f} client_id={} attempt={} reason={!r}",
+                plan.delay_s,
+                plan.client_id,
+                plan.attempt,
+                plan.reason,
+            )
             delay = plan.delay_s
 
     async def _connect(self) -> bool:
         settings = self.core.settings.broker
         self.last_error = 0
         self.state = "connecting"
-        self._attempt = asyncio.ensure_future(self.core.ib.connectAsync(
-            self.host, self.port, clientId=self.client_id, timeout=settings.connect_timeout_s,
-            readonly=settings.read_only, account=settings.account or ""))
+        self._attempt = asyncio.ensure_future(
+            self.core.ib.connectAsync(
+                self.host,
+                self.port,
+                clientId=self.client_id,
+                timeout=settings.connect_timeout_s,
+                readonly=settings.read_only,
+                account=settings.account or "",
+            )
+        )
         try:
             await self._attempt
         except asyncio.CancelledError:
             if self.stopped or self.last_error != ERR_CLIENT_ID_IN_USE:
                 raise
             failure: BaseException = ConnectionError("client id in use")
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             failure = exc
         else:
             return True
         self.state = "disconnected"
-        self.core.log.warning("connect_failed host={} port={} client_id={} error={!r} code={}",
-                              self.host, self.port, self.client_id, failure, self.last_error)
+        self.core.log.warning(
+            "connect_failed host={} port={} client_id={} error={!r} code={}",
+            self.host,
+            self.port,
+            self.client_id,
+            failure,
+            self.last_error,
+        )
         return False
 
     def _connected(self) -> None:
@@ -104,8 +129,13 @@ class Link:
         self.reconnector.connected()
         self.state = "connected"
         first = self.reconnector.connections == 1
-        self.core.log.info("connected host={} port={} client_id={} reconnects={}",
-                           self.host, self.port, self.client_id, self.reconnector.reconnects)
+        self.core.log.info(
+            "connected host={} port={} client_id={} reconnects={}",
+            self.host,
+            self.port,
+            self.client_id,
+            self.reconnector.reconnects,
+        )
         if self.on_connected(first):
             self._publish("connected", "first connection" if first else "reconnected")
 

@@ -118,8 +118,9 @@ class MarketData:
         contract = tr.ib_contract(stream.instrument)
         req = Request("reqMktData", line=stream.instrument.key)
         try:
-            ticker = await self.core.send(req, lambda: self.core.ib.reqMktData(contract),
-                                          symbol=stream.instrument.symbol)
+            ticker = await self.core.send(
+                req, lambda: self.core.ib.reqMktData(contract), symbol=stream.instrument.symbol
+            )
         except RequestFailed:
             return
         finally:
@@ -154,16 +155,22 @@ class MarketData:
         if old is not None and self.core.connected:
             self.core.governor.record_message(self.core.now())
             self.core.ib.cancelHistoricalData(old)
-        self._bar_tasks[symbol] = self.core.spawn(self._bars_task(symbol, duration), f"bars-{symbol}")
+        self._bar_tasks[symbol] = self.core.spawn(
+            self._bars_task(symbol, duration), f"bars-{symbol}"
+        )
 
     async def _bars_task(self, symbol: str, duration: str) -> None:
         contract = tr.stock_contract(symbol, self._con_ids.get(symbol, 0))
-        req = Request("reqHistoricalData", query=(symbol, duration, "1 min", "TRADES", True, "keepUpToDate"),
-                      contract=f"{symbol}|SMART|TRADES")
+        req = Request(
+            "reqHistoricalData",
+            query=(symbol, duration, "1 min", "TRADES", True, "keepUpToDate"),
+            contract=f"{symbol}|SMART|TRADES",
+        )
 
         def call() -> Any:
             return self.core.ib.reqHistoricalDataAsync(
-                contract, "", duration, "1 min", "TRADES", True, 2, keepUpToDate=True, timeout=0)
+                contract, "", duration, "1 min", "TRADES", True, 2, keepUpToDate=True, timeout=0
+            )
 
         try:
             bars = await self.core.request(req, call, symbol=symbol)
@@ -214,7 +221,9 @@ class MarketData:
             stream = self._streams.get(key)
             if stream is None or stream.ticker is None:
                 continue
-            quote = tr.quote_from_ticker(stream.instrument, stream.ticker, stream.ticker.time or self.core.clock())
+            quote = tr.quote_from_ticker(
+                stream.instrument, stream.ticker, stream.ticker.time or self.core.clock()
+            )
             if quote is None:
                 continue
             stream.seq += 1
@@ -237,7 +246,9 @@ class MarketData:
             chains = await self.core.request(
                 Request("reqSecDefOptParams"),
                 lambda: self.core.ib.reqSecDefOptParamsAsync(symbol, "", "STK", con_id),
-                correlation_id=cid, symbol=symbol)
+                correlation_id=cid,
+                symbol=symbol,
+            )
         except RequestFailed:
             return
         chain = tr.pick_chain(symbol, chains)
@@ -257,8 +268,11 @@ class MarketData:
 
     async def _details(self, contract: Any, cid: str, symbol: str) -> list[Any]:
         return await self.core.request(
-            Request("reqContractDetails"), lambda: self.core.ib.reqContractDetailsAsync(contract),
-            correlation_id=cid, symbol=symbol)
+            Request("reqContractDetails"),
+            lambda: self.core.ib.reqContractDetailsAsync(contract),
+            correlation_id=cid,
+            symbol=symbol,
+        )
 
     def quote_options(self, cmd: m.QuoteOptions) -> None:
         self.core.spawn(self._quote_options_task(cmd), f"quote-options-{cmd.symbol}")
@@ -266,9 +280,13 @@ class MarketData:
     async def _quote_options_task(self, cmd: m.QuoteOptions) -> None:
         cid, symbol = cmd.correlation_id, cmd.symbol
         deadline = self.core.now() + self.core.timeout_s
-        answers = await asyncio.gather(*(self._details(tr.option_contract(c), cid, symbol) for c in cmd.contracts),
-                                       return_exceptions=True)
-        qualified = [tr.option_from_ib(a[0].contract) for a in answers if isinstance(a, list) and len(a) == 1]
+        answers = await asyncio.gather(
+            *(self._details(tr.option_contract(c), cid, symbol) for c in cmd.contracts),
+            return_exceptions=True,
+        )
+        qualified = [
+            tr.option_from_ib(a[0].contract) for a in answers if isinstance(a, list) and len(a) == 1
+        ]
         if not qualified and any(isinstance(a, RequestFailed) for a in answers):
             return  # RequestTimedOut was published for the request that got no answer
         owner = f"quote:{cid}"
@@ -285,7 +303,7 @@ class MarketData:
         self.core.publish(m.OptionsQuoted(cid, symbol, quotes, missing))
 
     async def _until_quoted(self, options: list[m.OptionContract], deadline: float) -> None:
-        """Wait until every option is two-sided (and has greeks, within a grace), or the deadline."""
+        """Until every option is two-sided (and has greeks, within a grace), or the deadline."""
         two_sided_at: float | None = None
         while self.core.now() < deadline:
             tickers = [self._ticker(o) for o in options]

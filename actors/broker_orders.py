@@ -85,16 +85,25 @@ class Orders:
             self._watch(cmd.contract)
             return
         account = self.verdict.account if self.verdict else ""
-        self._place(cmd.contract, (tr.ib_order(cmd.order, order_id=self.core.ib.client.getReqId(), account=account),))
+        self._place(
+            cmd.contract,
+            (tr.ib_order(cmd.order, order_id=self.core.ib.client.getReqId(), account=account),),
+        )
 
     def cancel(self, cmd: m.CancelOrder) -> None:
         ref = cmd.client_order_id
         if self.shadow.knows(ref):
             self._publish_all(self.shadow.cancel(ref, self.core.clock()))
             return
-        trades = [t for t in self.core.ib.openTrades() if t.order.orderRef == ref] if self.core.connected else []
+        trades = (
+            [t for t in self.core.ib.openTrades() if t.order.orderRef == ref]
+            if self.core.connected
+            else []
+        )
         if not trades:
-            self.core.log.warning("cancel_unknown client_order_id={} connected={}", ref, self.core.connected)
+            self.core.log.warning(
+                "cancel_unknown client_order_id={} connected={}", ref, self.core.connected
+            )
             return
         for trade in trades:
             self.core.governor.record_message(self.core.now())
@@ -107,22 +116,35 @@ class Orders:
             self._ref_of_id[order.orderId] = order.orderRef
             self.core.governor.record_message(self.core.now())
             trade = self.core.ib.placeOrder(ib_contract, order)
-            self.core.log.info("order_placed client_order_id={} order_id={} type={} action={} qty={}",
-                               order.orderRef, order.orderId, order.orderType, order.action, order.totalQuantity)
+            self.core.log.info(
+                "order_placed client_order_id={} order_id={} type={} action={} qty={}",
+                order.orderRef,
+                order.orderId,
+                order.orderType,
+                order.action,
+                order.totalQuantity,
+            )
             self.on_status(trade)
 
     def _accepted(self, correlation_id: str, legs: tuple[m.OrderSpec, ...]) -> bool:
         """Allowed by the gate, never sent before, well formed (else answered or ignored)."""
-        return not (self._refuse(correlation_id, legs) or self._duplicate(legs)
-                    or self._malformed(correlation_id, legs))
+        return not (
+            self._refuse(correlation_id, legs)
+            or self._duplicate(legs)
+            or self._malformed(correlation_id, legs)
+        )
 
     def _refuse(self, correlation_id: str, legs: tuple[m.OrderSpec, ...]) -> bool:
         reason = self._refusal()
         if not reason:
             return False
-        self.core.log.warning("order_refused reason={!r} legs={}", reason, [s.client_order_id for s in legs])
+        self.core.log.warning(
+            "order_refused reason={!r} legs={}", reason, [s.client_order_id for s in legs]
+        )
         for spec in legs:
-            self.core.publish(m.OrderRejected(correlation_id, spec.client_order_id, 0, reason, self.core.clock()))
+            self.core.publish(
+                m.OrderRejected(correlation_id, spec.client_order_id, 0, reason, self.core.clock())
+            )
         return True
 
     def _refusal(self) -> str:
@@ -133,7 +155,11 @@ class Orders:
             return f"start refused: {verdict.refusal}"
         if verdict.read_only:
             return "read_only: orders are forbidden"
-        return "" if verdict.sends_orders or verdict.shadow_fills else "orders are not allowed in this mode"
+        return (
+            ""
+            if verdict.sends_orders or verdict.shadow_fills
+            else "orders are not allowed in this mode"
+        )
 
     def _malformed(self, correlation_id: str, legs: tuple[m.OrderSpec, ...]) -> bool:
         """A spec IB would refuse (a limit without its price): rejected here, never raised."""
@@ -144,8 +170,11 @@ class Orders:
             except ValueError as exc:
                 problems.append(str(exc))
         for spec in legs if problems else ():
-            self.core.publish(m.OrderRejected(correlation_id, spec.client_order_id, 0, "; ".join(problems),
-                                              self.core.clock()))
+            self.core.publish(
+                m.OrderRejected(
+                    correlation_id, spec.client_order_id, 0, "; ".join(problems), self.core.clock()
+                )
+            )
         return bool(problems)
 
     def _duplicate(self, legs: tuple[m.OrderSpec, ...]) -> bool:
@@ -189,17 +218,25 @@ class Orders:
     def _emit_status(self, trade: Any) -> None:
         ref = trade.order.orderRef
         entry = trade.log[-1] if trade.log else None
-        rejected = trade.orderStatus.status == "Cancelled" and entry is not None and tr.is_order_rejection(entry.errorCode)
-        event = tr.status_event(trade, self._placed[ref].correlation_id, self.core.clock(), rejected)
+        rejected = (
+            trade.orderStatus.status == "Cancelled"
+            and entry is not None
+            and tr.is_order_rejection(entry.errorCode)
+        )
+        event = tr.status_event(
+            trade, self._placed[ref].correlation_id, self.core.clock(), rejected
+        )
         key = (event.status, event.filled, event.remaining)
         if self._last_status.get(ref) != key:
             self._last_status[ref] = key
             self.core.publish(event)
 
     def _flush_status(self, ref: str, force: bool) -> None:
-        """Publish a deferred status once its fills are out (``force``: publish them as they are)."""
+        """Publish a deferred status once its fills are out (``force``: publish them as is)."""
         trade = self._deferred.get(ref)
-        if trade is None or (not force and trade.orderStatus.filled > self._fill_qty.get(ref, 0.0) + 1e-9):
+        if trade is None or (
+            not force and trade.orderStatus.filled > self._fill_qty.get(ref, 0.0) + 1e-9
+        ):
             return
         del self._deferred[ref]
         if force:
@@ -233,7 +270,9 @@ class Orders:
             return False
         if tr.is_order_rejection(code):
             placed = self._placed.get(ref, _Placed(ref))
-            self.core.publish(m.OrderRejected(placed.correlation_id, ref, code, text, self.core.clock()))
+            self.core.publish(
+                m.OrderRejected(placed.correlation_id, ref, code, text, self.core.clock())
+            )
             return True
         return code == tr.ORDER_CANCELLED
 

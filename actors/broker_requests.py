@@ -72,8 +72,14 @@ class BrokerCore:
         self._tasks.discard(task)
         if not task.cancelled() and not isinstance(task.exception(), RequestFailed | type(None)):
             handler = self.loop.get_exception_handler()
-            context = {"message": f"task {task.get_name()} failed", "exception": task.exception(), "task": task}
-            (handler or (lambda _loop, ctx: self.log.error("task_failed {}", ctx["message"])))(self.loop, context)
+            context = {
+                "message": f"task {task.get_name()} failed",
+                "exception": task.exception(),
+                "task": task,
+            }
+            (handler or (lambda _loop, ctx: self.log.error("task_failed {}", ctx["message"])))(
+                self.loop, context
+            )
 
     def cancel_tasks(self) -> None:
         for task in list(self._tasks):
@@ -97,7 +103,7 @@ class BrokerCore:
             await self._gate(req, deadline, correlation_id, symbol)
             try:
                 result = await asyncio.wait_for(call(), max(0.0, deadline - self.now()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.circuit.record_failure(self.now())
                 self._timed_out(req, correlation_id, symbol)
             except ConnectionError:
@@ -108,7 +114,9 @@ class BrokerCore:
             self.circuit.record_success()
             return result
 
-    async def send(self, req: Request, call: Callable[[], T], *, correlation_id: str = "", symbol: str = "") -> T:
+    async def send(
+        self, req: Request, call: Callable[[], T], *, correlation_id: str = "", symbol: str = ""
+    ) -> T:
         """Gate a fire-and-forget message (a stream, a cancel) by pacing only, then send it.
 
         Streams bypass the circuit breaker: restoring subscriptions must not wait for a
@@ -117,8 +125,9 @@ class BrokerCore:
         await self._gate(req, self.now() + self.timeout_s, correlation_id, symbol, circuit=False)
         return call()
 
-    async def _gate(self, req: Request, deadline: float, correlation_id: str, symbol: str,
-                    circuit: bool = True) -> None:
+    async def _gate(
+        self, req: Request, deadline: float, correlation_id: str, symbol: str, circuit: bool = True
+    ) -> None:
         while True:
             now = self.now()
             if now >= deadline:
@@ -133,6 +142,10 @@ class BrokerCore:
 
     def _timed_out(self, req: Request, correlation_id: str, symbol: str) -> None:
         self.timeouts += 1
-        self.log.warning("request_timed_out request={} symbol={} timeout_s={}", req.name, symbol, self.timeout_s)
-        self.publish(m.RequestTimedOut(correlation_id, req.name, self.timeout_s, self.clock(), symbol))
+        self.log.warning(
+            "request_timed_out request={} symbol={} timeout_s={}", req.name, symbol, self.timeout_s
+        )
+        self.publish(
+            m.RequestTimedOut(correlation_id, req.name, self.timeout_s, self.clock(), symbol)
+        )
         raise RequestFailed(req.name)

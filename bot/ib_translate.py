@@ -66,8 +66,36 @@ _KINDS: dict[ErrorKind, frozenset[int]] = {
     ErrorKind.CONNECTIVITY: frozenset({1100, 1101, 1102, 1300, 2110}),
     ErrorKind.FARM: frozenset({2103, 2104, 2105, 2106, 2107, 2108, 2119, 2157, 2158}),
     ErrorKind.ORDER: frozenset(
-        {103, 104, 105, 106, 107, 109, 110, 111, 113, 116, 117, 118, 119, 135, 136, 161, 163, 164,
-         201, 202, 203, 383, 387, 388, 399, 10147, 10148, 10149}
+        {
+            103,
+            104,
+            105,
+            106,
+            107,
+            109,
+            110,
+            111,
+            113,
+            116,
+            117,
+            118,
+            119,
+            135,
+            136,
+            161,
+            163,
+            164,
+            201,
+            202,
+            203,
+            383,
+            387,
+            388,
+            399,
+            10147,
+            10148,
+            10149,
+        }
     ),
 }
 ERROR_KINDS: dict[int, ErrorKind] = {code: kind for kind, codes in _KINDS.items() for code in codes}
@@ -95,7 +123,11 @@ def error_kind(code: int) -> ErrorKind:
 
 def is_order_rejection(code: int) -> bool:
     """An order error after which the order is dead (202 is a cancel, 399 a warning)."""
-    return error_kind(code) is ErrorKind.ORDER and code not in ORDER_WARNINGS and code != ORDER_CANCELLED
+    return (
+        error_kind(code) is ErrorKind.ORDER
+        and code not in ORDER_WARNINGS
+        and code != ORDER_CANCELLED
+    )
 
 
 # -- contracts ----------------------------------------------------------------------------------
@@ -130,7 +162,9 @@ def ib_contract(instrument: m.Instrument) -> Contract:
 def option_from_ib(contract: Contract) -> m.OptionContract:
     return m.OptionContract(
         symbol=contract.symbol,
-        expiry=contract.lastTradeDateOrContractMonth.split()[0] if contract.lastTradeDateOrContractMonth else "",
+        expiry=contract.lastTradeDateOrContractMonth.split()[0]
+        if contract.lastTradeDateOrContractMonth
+        else "",
         strike=float(contract.strike),
         right=m.Right(contract.right[:1].upper()),
         multiplier=int(float(contract.multiplier or 100)),
@@ -174,7 +208,9 @@ def as_utc(value: date | datetime) -> datetime:
 
 
 def bar_from_ib(symbol: str, bar: BarData) -> m.Bar:
-    return m.Bar(symbol, as_utc(bar.date), bar.open, bar.high, bar.low, bar.close, float(bar.volume))
+    return m.Bar(
+        symbol, as_utc(bar.date), bar.open, bar.high, bar.low, bar.close, float(bar.volume)
+    )
 
 
 def price(value: float | None) -> float | None:
@@ -266,7 +302,9 @@ def _required(value: float | None, spec: m.OrderSpec, name: str) -> float:
     return value
 
 
-def bracket_orders(cmd: m.SubmitBracket, ids: tuple[int, int, int], account: str = "") -> tuple[Order, ...]:
+def bracket_orders(
+    cmd: m.SubmitBracket, ids: tuple[int, int, int], account: str = ""
+) -> tuple[Order, ...]:
     """Parent (held, transmit False) + take-profit + stop children in one OCA group (type 1).
 
     The last child transmits the whole bracket, so IB never sees a parent without its exits.
@@ -275,10 +313,24 @@ def bracket_orders(cmd: m.SubmitBracket, ids: tuple[int, int, int], account: str
     oca = cmd.take_profit.oca_group or cmd.stop.oca_group or f"oca-{cmd.intent_id}"
     return (
         ib_order(cmd.parent, order_id=parent_id, transmit=False, account=account),
-        ib_order(cmd.take_profit, order_id=tp_id, parent_id=parent_id, transmit=False,
-                 oca_group=oca, oca_type=1, account=account),
-        ib_order(cmd.stop, order_id=stop_id, parent_id=parent_id, transmit=True,
-                 oca_group=oca, oca_type=1, account=account),
+        ib_order(
+            cmd.take_profit,
+            order_id=tp_id,
+            parent_id=parent_id,
+            transmit=False,
+            oca_group=oca,
+            oca_type=1,
+            account=account,
+        ),
+        ib_order(
+            cmd.stop,
+            order_id=stop_id,
+            parent_id=parent_id,
+            transmit=True,
+            oca_group=oca,
+            oca_type=1,
+            account=account,
+        ),
     )
 
 
@@ -299,14 +351,18 @@ def fill_event(fill: Fill, correlation_id: str, client_order_id: str) -> m.Order
     )
 
 
-def status_event(trade: Trade, correlation_id: str, ts: datetime, rejected: bool = False) -> m.OrderStatusChanged:
+def status_event(
+    trade: Trade, correlation_id: str, ts: datetime, rejected: bool = False
+) -> m.OrderStatusChanged:
     """The order's current status as ``OrderStatusChanged``; ``rejected`` when IB refused it.
 
     ib_insync marks an order that got an error as Cancelled; when that error was a rejection
     the event says REJECTED, with IB's text (the last trade log entry) as the reason.
     """
     st = trade.orderStatus
-    status = m.OrderStatus.REJECTED if rejected else order_status(st.status, st.filled, st.remaining)
+    status = (
+        m.OrderStatus.REJECTED if rejected else order_status(st.status, st.filled, st.remaining)
+    )
     done = status in (m.OrderStatus.CANCELLED, m.OrderStatus.REJECTED)
     return m.OrderStatusChanged(
         correlation_id=correlation_id,

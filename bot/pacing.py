@@ -97,9 +97,17 @@ class Governor:
         self._expire(now)
         waits = [self._message_wait(now)]
         if request.historical:
-            waits += [self._identical_wait(request, now), self._same_contract_wait(request, now),
-                      self._window_wait(request, now), self._open_wait()]
-        if request.line and request.line not in self._lines and len(self._lines) >= self.limits.lines:
+            waits += [
+                self._identical_wait(request, now),
+                self._same_contract_wait(request, now),
+                self._window_wait(request, now),
+                self._open_wait(),
+            ]
+        if (
+            request.line
+            and request.line not in self._lines
+            and len(self._lines) >= self.limits.lines
+        ):
             waits.append(NOT_BEFORE_LINE_FREE)
         return max(waits)
 
@@ -149,7 +157,11 @@ class Governor:
 
     def _same_contract_wait(self, request: Request, now: float) -> float:
         window = self.limits.hist_same_contract_s
-        recent = [(t, r) for t, r in self._historical if r.contract == request.contract and now - t < window]
+        recent = [
+            (t, r)
+            for t, r in self._historical
+            if r.contract == request.contract and now - t < window
+        ]
         used = sum(r.weight for _, r in recent)
         if used + request.weight <= self.limits.hist_same_contract_max:
             return 0.0

@@ -75,7 +75,11 @@ def choose_account(configured: str | None, managed: Sequence[str]) -> tuple[str,
     if configured:
         if configured in managed:
             return configured, ""
-        return configured, f"account {configured} is not managed by this login (managed: {', '.join(managed) or 'none'})"
+        return (
+            configured,
+            f"account {configured} is not managed by this login "
+            f"(managed: {', '.join(managed) or 'none'})",
+        )
     if len(managed) == 1:
         return managed[0], ""
     if not managed:

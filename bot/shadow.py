@@ -47,9 +47,14 @@ def _buy_price(spec: m.OrderSpec, q: m.Quote) -> float | None:
     ask = q.ask if q.ask > 0 else None
     triggered = {
         m.OrderType.MARKET: ask is not None,
-        m.OrderType.LIMIT: ask is not None and spec.limit_price is not None and ask <= spec.limit_price,
+        m.OrderType.LIMIT: ask is not None
+        and spec.limit_price is not None
+        and ask <= spec.limit_price,
         m.OrderType.STOP: spec.stop_price is not None
-        and ((ask is not None and ask >= spec.stop_price) or (q.last > 0 and q.last >= spec.stop_price)),
+        and (
+            (ask is not None and ask >= spec.stop_price)
+            or (q.last > 0 and q.last >= spec.stop_price)
+        ),
     }[spec.order_type]
     return ask if triggered else None
 
@@ -58,7 +63,9 @@ def _sell_price(spec: m.OrderSpec, q: m.Quote) -> float | None:
     bid = q.bid if q.bid > 0 else None
     triggered = {
         m.OrderType.MARKET: bid is not None,
-        m.OrderType.LIMIT: bid is not None and spec.limit_price is not None and bid >= spec.limit_price,
+        m.OrderType.LIMIT: bid is not None
+        and spec.limit_price is not None
+        and bid >= spec.limit_price,
         m.OrderType.STOP: spec.stop_price is not None
         and ((bid is not None and bid <= spec.stop_price) or (0 < q.last <= spec.stop_price)),
     }[spec.order_type]
@@ -91,9 +98,21 @@ class ShadowBook:
     def submit_bracket(self, cmd: m.SubmitBracket, now: datetime) -> list[Event]:
         oca = cmd.take_profit.oca_group or cmd.stop.oca_group or f"oca-{cmd.intent_id}"
         parent = self._add(cmd.parent, cmd.contract, cmd.correlation_id)
-        self._add(cmd.take_profit, cmd.contract, cmd.correlation_id, parent=parent.spec.client_order_id, oca=oca)
-        self._add(cmd.stop, cmd.contract, cmd.correlation_id, parent=parent.spec.client_order_id, oca=oca)
-        ids = (cmd.parent.client_order_id, cmd.take_profit.client_order_id, cmd.stop.client_order_id)
+        self._add(
+            cmd.take_profit,
+            cmd.contract,
+            cmd.correlation_id,
+            parent=parent.spec.client_order_id,
+            oca=oca,
+        )
+        self._add(
+            cmd.stop, cmd.contract, cmd.correlation_id, parent=parent.spec.client_order_id, oca=oca
+        )
+        ids = (
+            cmd.parent.client_order_id,
+            cmd.take_profit.client_order_id,
+            cmd.stop.client_order_id,
+        )
         return [self._status(self._orders[i], m.OrderStatus.ACKED, now) for i in ids]
 
     def submit(self, cmd: m.SubmitOrder, now: datetime) -> list[Event]:
@@ -102,7 +121,11 @@ class ShadowBook:
 
     def cancel(self, client_order_id: str, now: datetime) -> list[Event]:
         """Cancel an order and its children; unknown or finished ids produce nothing."""
-        doomed = [w for w in self._orders.values() if client_order_id in (w.spec.client_order_id, w.parent)]
+        doomed = [
+            w
+            for w in self._orders.values()
+            if client_order_id in (w.spec.client_order_id, w.parent)
+        ]
         return [self._remove(w, m.OrderStatus.CANCELLED, now, "cancelled") for w in doomed]
 
     def knows(self, client_order_id: str) -> bool:
@@ -125,9 +148,18 @@ class ShadowBook:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _add(self, spec: m.OrderSpec, contract: m.OptionContract, correlation_id: str, *, parent: str = "",
-             oca: str = "") -> _Working:
-        working = _Working(spec, contract, correlation_id, next(self._order_ids), parent, oca, active=not parent)
+    def _add(
+        self,
+        spec: m.OrderSpec,
+        contract: m.OptionContract,
+        correlation_id: str,
+        *,
+        parent: str = "",
+        oca: str = "",
+    ) -> _Working:
+        working = _Working(
+            spec, contract, correlation_id, next(self._order_ids), parent, oca, active=not parent
+        )
         self._orders[spec.client_order_id] = working
         return working
 
@@ -138,26 +170,60 @@ class ShadowBook:
         spec, now = working.spec, quote.ts
         qty = float(spec.quantity)
         commission = max(self.min_commission, self.commission_per_contract * qty)
-        fill = m.OrderFilled(working.correlation_id, spec.client_order_id, f"shadow-{next(self._exec_ids):06d}",
-                             working.contract, spec.side, qty, price, now, commission)
+        fill = m.OrderFilled(
+            working.correlation_id,
+            spec.client_order_id,
+            f"shadow-{next(self._exec_ids):06d}",
+            working.contract,
+            spec.side,
+            qty,
+            price,
+            now,
+            commission,
+        )
         events: list[Event] = [fill, self._remove(working, m.OrderStatus.FILLED, now, "", price)]
         for other in list(self._orders.values()):
             if working.oca and other.oca == working.oca:
-                events.append(self._remove(other, m.OrderStatus.CANCELLED, now, "OCA group member filled"))
+                events.append(
+                    self._remove(other, m.OrderStatus.CANCELLED, now, "OCA group member filled")
+                )
             elif other.parent == spec.client_order_id:
                 other.active = True
         for child in [w for w in self._orders.values() if w.parent == spec.client_order_id]:
-            events += self._try_fill(child, quote) if child.spec.client_order_id in self._orders else []
+            events += (
+                self._try_fill(child, quote) if child.spec.client_order_id in self._orders else []
+            )
         return events
 
-    def _remove(self, working: _Working, status: m.OrderStatus, now: datetime, reason: str,
-                price: float = 0.0) -> m.OrderStatusChanged:
+    def _remove(
+        self,
+        working: _Working,
+        status: m.OrderStatus,
+        now: datetime,
+        reason: str,
+        price: float = 0.0,
+    ) -> m.OrderStatusChanged:
         self._orders.pop(working.spec.client_order_id, None)
         return self._status(working, status, now, reason, price)
 
-    def _status(self, working: _Working, status: m.OrderStatus, now: datetime, reason: str = "",
-                price: float = 0.0) -> m.OrderStatusChanged:
+    def _status(
+        self,
+        working: _Working,
+        status: m.OrderStatus,
+        now: datetime,
+        reason: str = "",
+        price: float = 0.0,
+    ) -> m.OrderStatusChanged:
         qty = float(working.spec.quantity)
         filled = qty if status is m.OrderStatus.FILLED else 0.0
-        return m.OrderStatusChanged(working.correlation_id, working.spec.client_order_id, status, filled,
-                                    qty - filled, price, now, working.order_id, reason)
+        return m.OrderStatusChanged(
+            working.correlation_id,
+            working.spec.client_order_id,
+            status,
+            filled,
+            qty - filled,
+            price,
+            now,
+            working.order_id,
+            reason,
+        )

@@ -42,7 +42,11 @@ def test_a_success_in_between_resets_the_count() -> None:
 
 @pytest.mark.parametrize(
     ("now", "state", "retry_in"),
-    [(100.0, CircuitState.OPEN, 30.0), (129.5, CircuitState.OPEN, 0.5), (130.0, CircuitState.HALF_OPEN, 0.0)],
+    [
+        (100.0, CircuitState.OPEN, 30.0),
+        (129.5, CircuitState.OPEN, 0.5),
+        (130.0, CircuitState.HALF_OPEN, 0.0),
+    ],
 )
 def test_half_opens_after_the_cooldown(now: float, state: CircuitState, retry_in: float) -> None:
     breaker = opened(at=100.0)

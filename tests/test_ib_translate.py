@@ -7,14 +7,23 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from ib_insync import Contract, Option, OptionChain, OrderStatus, Ticker, Trade
-from ib_insync.objects import BarData, CommissionReport, Execution, Fill, OptionComputation, TradeLogEntry
+from ib_insync.objects import (
+    BarData,
+    CommissionReport,
+    Execution,
+    Fill,
+    OptionComputation,
+    TradeLogEntry,
+)
 from ib_insync.order import Order
 
 from bot import ib_translate as t
 from bot import messages as m
 
 TS = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-SPY_CALL = m.OptionContract("SPY", "20261127", 600.0, m.Right.CALL, con_id=4711, trading_class="SPY")
+SPY_CALL = m.OptionContract(
+    "SPY", "20261127", 600.0, m.Right.CALL, con_id=4711, trading_class="SPY"
+)
 
 
 @pytest.mark.parametrize(
@@ -34,7 +43,9 @@ SPY_CALL = m.OptionContract("SPY", "20261127", 600.0, m.Right.CALL, con_id=4711,
         ("SomethingNew", 0, 2, m.OrderStatus.SUBMITTED),
     ],
 )
-def test_order_status_table(ib_status: str, filled: float, remaining: float, ours: m.OrderStatus) -> None:
+def test_order_status_table(
+    ib_status: str, filled: float, remaining: float, ours: m.OrderStatus
+) -> None:
     assert t.order_status(ib_status, filled, remaining) is ours
 
 
@@ -65,7 +76,9 @@ def test_error_kinds(code: int, kind: t.ErrorKind, rejection: bool) -> None:
     assert (t.error_kind(code), t.is_order_rejection(code)) == (kind, rejection)
 
 
-@pytest.mark.parametrize(("code", "state"), [(1100, "stale"), (2110, "stale"), (1101, "restored"), (1102, "restored")])
+@pytest.mark.parametrize(
+    ("code", "state"), [(1100, "stale"), (2110, "stale"), (1101, "restored"), (1102, "restored")]
+)
 def test_connectivity_states(code: int, state: str) -> None:
     assert t.CONNECTIVITY_STATE[code] == state
     assert (code in t.RESUBSCRIBE_CODES) is (code == 1101)
@@ -74,8 +87,19 @@ def test_connectivity_states(code: int, state: str) -> None:
 def test_option_round_trip_keeps_every_field() -> None:
     ib = t.option_contract(SPY_CALL)
     assert (ib.secType, ib.symbol, ib.lastTradeDateOrContractMonth, ib.strike, ib.right) == (
-        "OPT", "SPY", "20261127", 600.0, "C")
-    assert (ib.multiplier, ib.exchange, ib.currency, ib.conId, ib.tradingClass) == ("100", "SMART", "USD", 4711, "SPY")
+        "OPT",
+        "SPY",
+        "20261127",
+        600.0,
+        "C",
+    )
+    assert (ib.multiplier, ib.exchange, ib.currency, ib.conId, ib.tradingClass) == (
+        "100",
+        "SMART",
+        "USD",
+        4711,
+        "SPY",
+    )
     assert t.option_from_ib(ib) == SPY_CALL
 
 
@@ -103,7 +127,9 @@ def test_pick_chain_prefers_smart_with_the_symbols_trading_class() -> None:
         OptionChain("SMART", 1, "SPY", "100", ["20261204", "20261127"], [601.0, 599.0, 600.0]),
     ]
     chain = t.pick_chain("SPY", chains)
-    assert chain == m.OptionChain("SPY", ("20261127", "20261204"), (599.0, 600.0, 601.0), 100, "SPY", "SMART")
+    assert chain == m.OptionChain(
+        "SPY", ("20261127", "20261204"), (599.0, 600.0, 601.0), 100, "SPY", "SMART"
+    )
 
 
 def test_pick_chain_falls_back_to_the_first_and_none_when_empty() -> None:
@@ -122,7 +148,9 @@ def test_pick_chain_falls_back_to_the_first_and_none_when_empty() -> None:
 )
 def test_bar_times_become_aware_utc(when: datetime) -> None:
     bar = t.bar_from_ib("SPY", BarData(when, 600.1, 600.5, 599.9, 600.2, 1234, 600.2, 17))
-    assert bar == m.Bar("SPY", datetime(2026, 11, 20, 15, 31, tzinfo=UTC), 600.1, 600.5, 599.9, 600.2, 1234.0)
+    assert bar == m.Bar(
+        "SPY", datetime(2026, 11, 20, 15, 31, tzinfo=UTC), 600.1, 600.5, 599.9, 600.2, 1234.0
+    )
 
 
 def test_daily_bar_date_is_midnight_utc() -> None:
@@ -130,8 +158,15 @@ def test_daily_bar_date_is_midnight_utc() -> None:
 
 
 def test_quote_from_option_ticker_with_greeks() -> None:
-    ticker = Ticker(contract=t.option_contract(SPY_CALL), bid=2.10, ask=2.15, last=2.12, bidSize=10, askSize=12,
-                    volume=345)
+    ticker = Ticker(
+        contract=t.option_contract(SPY_CALL),
+        bid=2.10,
+        ask=2.15,
+        last=2.12,
+        bidSize=10,
+        askSize=12,
+        volume=345,
+    )
     ticker.modelGreeks = OptionComputation(0, 0.21, 0.45, 2.13, 0.0, 0.02, 0.1, -0.05, 600.0)
     quote = t.quote_from_ticker(SPY_CALL, ticker, TS)
     assert quote == m.Quote(SPY_CALL, 2.10, 2.15, 2.12, TS, 10.0, 12.0, 345.0, delta=0.45, iv=0.21)
@@ -148,8 +183,13 @@ def test_quote_missing_sides_are_zero_and_no_price_is_none() -> None:
 
 @pytest.mark.parametrize(
     ("tag", "value", "currency", "expected"),
-    [("NetLiquidation", "100000.50", "USD", 100000.5), ("NetLiquidation", "9", "BASE", 9.0),
-     ("NetLiquidation", "x", "USD", None), ("TotalCashValue", "5", "USD", None), ("NetLiquidation", "5", "EUR", None)],
+    [
+        ("NetLiquidation", "100000.50", "USD", 100000.5),
+        ("NetLiquidation", "9", "BASE", 9.0),
+        ("NetLiquidation", "x", "USD", None),
+        ("TotalCashValue", "5", "USD", None),
+        ("NetLiquidation", "5", "EUR", None),
+    ],
 )
 def test_net_liquidation(tag: str, value: str, currency: str, expected: float | None) -> None:
     assert t.net_liquidation(tag, value, currency) == expected
@@ -165,8 +205,22 @@ SPECS = {
 def test_bracket_is_parent_lmt_then_oca_children_last_transmits() -> None:
     cmd = m.SubmitBracket("c-1", "I1", SPY_CALL, SPECS["parent"], SPECS["tp"], SPECS["stop"])
     parent, tp, stop = t.bracket_orders(cmd, (101, 102, 103), account="DU1")
-    rows = [(o.orderId, o.action, o.totalQuantity, o.orderType, o.lmtPrice if o.orderType == "LMT" else o.auxPrice,
-             o.parentId, o.transmit, o.ocaGroup, o.ocaType, o.orderRef, o.account) for o in (parent, tp, stop)]
+    rows = [
+        (
+            o.orderId,
+            o.action,
+            o.totalQuantity,
+            o.orderType,
+            o.lmtPrice if o.orderType == "LMT" else o.auxPrice,
+            o.parentId,
+            o.transmit,
+            o.ocaGroup,
+            o.ocaType,
+            o.orderRef,
+            o.account,
+        )
+        for o in (parent, tp, stop)
+    ]
     assert rows == [
         (101, "BUY", 3.0, "LMT", 2.15, 0, False, "", 0, "I1-entry", "DU1"),
         (102, "SELL", 3.0, "LMT", 2.80, 101, False, "oca-I1", 1, "I1-tp", "DU1"),
@@ -187,28 +241,50 @@ def test_order_without_its_price_is_refused(spec: m.OrderSpec, message: str) -> 
 
 
 def test_market_order_with_its_own_oca_group() -> None:
-    order = t.ib_order(m.OrderSpec("I2-exit", m.Side.SELL, 2, m.OrderType.MARKET, tif="GTC", oca_group="g"))
-    assert (order.orderType, order.tif, order.ocaGroup, order.ocaType, order.orderRef) == ("MKT", "GTC", "g", 0, "I2-exit")
+    order = t.ib_order(
+        m.OrderSpec("I2-exit", m.Side.SELL, 2, m.OrderType.MARKET, tif="GTC", oca_group="g")
+    )
+    assert (order.orderType, order.tif, order.ocaGroup, order.ocaType, order.orderRef) == (
+        "MKT",
+        "GTC",
+        "g",
+        0,
+        "I2-exit",
+    )
 
 
 def make_fill(exec_id: str = "0001.01", report_exec_id: str = "0001.01", side: str = "SLD") -> Fill:
-    execution = Execution(execId=exec_id, time=TS, side=side, shares=2.0, price=2.8, orderId=102, orderRef="I1-tp")
+    execution = Execution(
+        execId=exec_id, time=TS, side=side, shares=2.0, price=2.8, orderId=102, orderRef="I1-tp"
+    )
     report = CommissionReport(execId=report_exec_id, commission=1.3)
     return Fill(t.option_contract(SPY_CALL), execution, report, TS)
 
 
-@pytest.mark.parametrize(("report_id", "side", "commission", "ours"),
-                         [("0001.01", "SLD", 1.3, m.Side.SELL), ("", "BOT", 0.0, m.Side.BUY)])
+@pytest.mark.parametrize(
+    ("report_id", "side", "commission", "ours"),
+    [("0001.01", "SLD", 1.3, m.Side.SELL), ("", "BOT", 0.0, m.Side.BUY)],
+)
 def test_fill_event(report_id: str, side: str, commission: float, ours: m.Side) -> None:
     event = t.fill_event(make_fill(report_exec_id=report_id, side=side), "c-1", "I1-tp")
-    assert event == m.OrderFilled("c-1", "I1-tp", "0001.01", SPY_CALL, ours, 2.0, 2.8, TS, commission)
+    assert event == m.OrderFilled(
+        "c-1", "I1-tp", "0001.01", SPY_CALL, ours, 2.0, 2.8, TS, commission
+    )
 
 
 def make_trade(status: str, filled: float, remaining: float, log: str = "") -> Trade:
     order = Order(orderId=101, orderRef="I1-entry", totalQuantity=3)
-    trade = Trade(contract=t.option_contract(SPY_CALL), order=order,
-                  orderStatus=OrderStatus(orderId=101, status=status, filled=filled, remaining=remaining,
-                                          avgFillPrice=2.15 if filled else 0.0))
+    trade = Trade(
+        contract=t.option_contract(SPY_CALL),
+        order=order,
+        orderStatus=OrderStatus(
+            orderId=101,
+            status=status,
+            filled=filled,
+            remaining=remaining,
+            avgFillPrice=2.15 if filled else 0.0,
+        ),
+    )
     if log:
         trade.log.append(TradeLogEntry(TS, status, log, 201))
     return trade
@@ -224,9 +300,23 @@ def make_trade(status: str, filled: float, remaining: float, log: str = "") -> T
         ("Cancelled", 0, 3, False, m.OrderStatus.CANCELLED, "Order rejected - reason: no funds"),
     ],
 )
-def test_status_event(status: str, filled: float, remaining: float, rejected: bool, ours: m.OrderStatus,
-                      reason: str) -> None:
-    event = t.status_event(make_trade(status, filled, remaining, "Order rejected - reason: no funds"), "c-1", TS,
-                           rejected)
-    assert event == m.OrderStatusChanged("c-1", "I1-entry", ours, float(filled), float(remaining),
-                                         2.15 if filled else 0.0, TS, 101, reason)
+def test_status_event(
+    status: str, filled: float, remaining: float, rejected: bool, ours: m.OrderStatus, reason: str
+) -> None:
+    event = t.status_event(
+        make_trade(status, filled, remaining, "Order rejected - reason: no funds"),
+        "c-1",
+        TS,
+        rejected,
+    )
+    assert event == m.OrderStatusChanged(
+        "c-1",
+        "I1-entry",
+        ours,
+        float(filled),
+        float(remaining),
+        2.15 if filled else 0.0,
+        TS,
+        101,
+        reason,
+    )

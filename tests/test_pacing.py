@@ -47,7 +47,9 @@ def test_same_contract_rule(whats: tuple[str, ...], next_what: str, expected_wai
     governor = Governor()
     for i, what in enumerate(whats):
         assert governor.admit(hist(duration=f"{i + 1} D", what=what), 50.0) == 0.0
-    assert governor.admit(hist(duration="9 D", what=next_what), 50.0) == pytest.approx(expected_wait)
+    assert governor.admit(hist(duration="9 D", what=next_what), 50.0) == pytest.approx(
+        expected_wait
+    )
 
 
 def test_bid_ask_counts_twice_in_the_same_contract_rule() -> None:
@@ -99,7 +101,13 @@ def test_snapshot_reports_deferrals_and_recent_messages() -> None:
     governor.admit(CONTRACT_DETAILS, 1.0)
     governor.record_message(1.1)
     governor.admit(CONTRACT_DETAILS, 1.2)
-    assert governor.snapshot(1.5) == {"msgs_1s": 2, "hist_10min": 0, "hist_open": 0, "lines": 0, "deferred": 1}
+    assert governor.snapshot(1.5) == {
+        "msgs_1s": 2,
+        "hist_10min": 0,
+        "hist_open": 0,
+        "lines": 0,
+        "deferred": 1,
+    }
 
 
 def test_delay_books_nothing() -> None:

@@ -10,8 +10,13 @@ from bot.config import Settings
 from bot.safety import Mode, choose_account, decide, is_paper
 
 
-def settings(kind: str = "sim", dry_run: bool = True, read_only: bool = False, account: str | None = None) -> Settings:
-    data: dict[str, Any] = {"dry_run": dry_run, "broker": {"kind": kind, "read_only": read_only, "account": account}}
+def settings(
+    kind: str = "sim", dry_run: bool = True, read_only: bool = False, account: str | None = None
+) -> Settings:
+    data: dict[str, Any] = {
+        "dry_run": dry_run,
+        "broker": {"kind": kind, "read_only": read_only, "account": account},
+    }
     return Settings.model_validate(data)
 
 
@@ -29,12 +34,26 @@ GATE = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "dry_run", "account", "live", "mode", "sends", "shadow", "refused"), GATE)
+@pytest.mark.parametrize(
+    ("kind", "dry_run", "account", "live", "mode", "sends", "shadow", "refused"), GATE
+)
 def test_gate_table(
-    kind: str, dry_run: bool, account: str, live: bool, mode: Mode, sends: bool, shadow: bool, refused: bool
+    kind: str,
+    dry_run: bool,
+    account: str,
+    live: bool,
+    mode: Mode,
+    sends: bool,
+    shadow: bool,
+    refused: bool,
 ) -> None:
     verdict = decide(settings(kind, dry_run), [account], live_opt_in=live)
-    assert (verdict.mode, verdict.sends_orders, verdict.shadow_fills, verdict.refused) == (mode, sends, shadow, refused)
+    assert (verdict.mode, verdict.sends_orders, verdict.shadow_fills, verdict.refused) == (
+        mode,
+        sends,
+        shadow,
+        refused,
+    )
     assert verdict.account == account
 
 
@@ -47,13 +66,23 @@ def test_refusal_says_why_and_how_to_fix_it() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "dry_run", "account", "mode"),
-    [("sim", True, "DU1", Mode.SIM), ("ib", True, "DU1", Mode.SHADOW), ("ib", False, "DU1", Mode.PAPER),
-     ("ib", False, "U1", Mode.LIVE)],
+    [
+        ("sim", True, "DU1", Mode.SIM),
+        ("ib", True, "DU1", Mode.SHADOW),
+        ("ib", False, "DU1", Mode.PAPER),
+        ("ib", False, "U1", Mode.LIVE),
+    ],
 )
-def test_read_only_forbids_orders_in_every_mode(kind: str, dry_run: bool, account: str, mode: Mode) -> None:
+def test_read_only_forbids_orders_in_every_mode(
+    kind: str, dry_run: bool, account: str, mode: Mode
+) -> None:
     verdict = decide(settings(kind, dry_run, read_only=True), [account], live_opt_in=False)
     assert (verdict.mode, verdict.refused) == (mode, False)
-    assert (verdict.sends_orders, verdict.shadow_fills, verdict.orders_allowed) == (False, False, False)
+    assert (verdict.sends_orders, verdict.shadow_fills, verdict.orders_allowed) == (
+        False,
+        False,
+        False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -66,7 +95,9 @@ def test_read_only_forbids_orders_in_every_mode(kind: str, dry_run: bool, accoun
         (None, [], "", "no managed account"),
     ],
 )
-def test_choose_account(configured: str | None, managed: list[str], account: str, problem: str) -> None:
+def test_choose_account(
+    configured: str | None, managed: list[str], account: str, problem: str
+) -> None:
     chosen, refusal = choose_account(configured, managed)
     assert chosen == account
     assert (problem in refusal) if problem else refusal == ""
@@ -77,6 +108,8 @@ def test_unmanaged_configured_account_refuses_start() -> None:
     assert verdict.refused and "not managed" in verdict.refusal
 
 
-@pytest.mark.parametrize(("account", "paper"), [("DU1234567", True), ("du42", True), ("U1234567", False), ("", False)])
+@pytest.mark.parametrize(
+    ("account", "paper"), [("DU1234567", True), ("du42", True), ("U1234567", False), ("", False)]
+)
 def test_is_paper(account: str, paper: bool) -> None:
     assert is_paper(account) is paper

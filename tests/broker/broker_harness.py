@@ -34,7 +34,9 @@ class Probe:
         self._seen[id(message)] = message
         self._inbox.put(message)
 
-    def expect(self, kind: type, where: Callable[[Any], bool] = lambda _e: True, timeout: float = 10.0) -> Any:
+    def expect(
+        self, kind: type, where: Callable[[Any], bool] = lambda _e: True, timeout: float = 10.0
+    ) -> Any:
         """The first not yet expected event of ``kind`` matching ``where`` (already received or
         arriving within ``timeout`` seconds); fails the test otherwise."""
         for event in self.history:
@@ -78,10 +80,15 @@ def stats(ref: pykka.ActorRef, probe: Probe) -> dict[str, Any]:
 
 def make_settings(symbols: tuple[str, ...] = SYMBOLS, **broker: Any) -> Settings:
     dry_run = broker.pop("dry_run", True)
-    base = {"request_timeout_s": 5.0, "reconnect_min_s": 0.1, "reconnect_max_s": 0.5, "connect_timeout_s": 3.0}
-    return Settings.model_validate({"dry_run": dry_run, "symbols": list(symbols), "broker": {**base, **broker}})
-
-
+    base = {
+        "request_timeout_s": 5.0,
+        "reconnect_min_s": 0.1,
+        "reconnect_max_s": 0.5,
+        "connect_timeout_s": 3.0,
+    }
+    return Settings.model_validate(
+        {"dry_run": dry_run, "symbols": list(symbols), "broker": {**base, **broker}}
+    )
 
 
 def barrier(ref: pykka.ActorRef, probe: Probe, symbol: str) -> None:
@@ -93,19 +100,31 @@ def barrier(ref: pykka.ActorRef, probe: Probe, symbol: str) -> None:
 
 
 def near_the_money(gw: Any, symbol: str, right: m.Right = m.Right.CALL) -> m.OptionContract:
-    """A listed option of ``symbol`` at the strike nearest the spot, second expiry, with its conId."""
-    params = [p for p in gw.contracts.chain_params(symbol, gw.clock.now().date()) if p[0] == "SMART"][0]
+    """A listed option of ``symbol``: strike nearest the spot, second expiry, with its conId."""
+    params = [
+        p for p in gw.contracts.chain_params(symbol, gw.clock.now().date()) if p[0] == "SMART"
+    ][0]
     expiry = sorted(params[3])[1]
     strike = min(params[4], key=lambda k: abs(k - gw.market.spot(symbol)))
     sim = gw.contracts.option(symbol, expiry, strike, right.value)
-    return m.OptionContract(symbol, expiry, strike, right, con_id=sim.con_id, trading_class=sim.trading_class)
+    return m.OptionContract(
+        symbol, expiry, strike, right, con_id=sim.con_id, trading_class=sim.trading_class
+    )
 
 
-def bracket(intent: str, contract: m.OptionContract, entry: float, take_profit: float, stop: float,
-            qty: int = 2) -> m.SubmitBracket:
-    """A bracket whose client order ids start with the intent id, as the ExecutionActor makes them."""
+def bracket(
+    intent: str,
+    contract: m.OptionContract,
+    entry: float,
+    take_profit: float,
+    stop: float,
+    qty: int = 2,
+) -> m.SubmitBracket:
+    """A bracket whose client order ids start with the intent id (as ExecutionActor does)."""
     return m.SubmitBracket(
-        f"c-{intent}", intent, contract,
+        f"c-{intent}",
+        intent,
+        contract,
         m.OrderSpec(f"{intent}-entry", m.Side.BUY, qty, m.OrderType.LIMIT, limit_price=entry),
         m.OrderSpec(f"{intent}-tp", m.Side.SELL, qty, m.OrderType.LIMIT, limit_price=take_profit),
         m.OrderSpec(f"{intent}-stop", m.Side.SELL, qty, m.OrderType.STOP, stop_price=stop),

@@ -40,8 +40,9 @@ def gateway() -> Iterator[Callable[..., SimGateway]]:
 def broker() -> Iterator[Callable[..., tuple[pykka.ActorRef, Probe]]]:
     refs: list[pykka.ActorRef] = []
 
-    def start(gw: SimGateway, *, live_opt_in: bool = False, port: int | None = None,
-              **settings: Any) -> tuple[pykka.ActorRef, Probe]:
+    def start(
+        gw: SimGateway, *, live_opt_in: bool = False, port: int | None = None, **settings: Any
+    ) -> tuple[pykka.ActorRef, Probe]:
         symbols = settings.pop("symbols", gw.options.symbols)
         probe = Probe()
         directory = Directory()
@@ -49,8 +50,14 @@ def broker() -> Iterator[Callable[..., tuple[pykka.ActorRef, Probe]]]:
             directory.register(role, probe)
         for symbol in symbols:
             directory.register_strategy(symbol, probe)
-        ref = BrokerActor.start(directory, make_settings(symbols, **settings), host="127.0.0.1",
-                                port=gw.port if port is None else port, live_opt_in=live_opt_in, rng_seed=5)
+        ref = BrokerActor.start(
+            directory,
+            make_settings(symbols, **settings),
+            host="127.0.0.1",
+            port=gw.port if port is None else port,
+            live_opt_in=live_opt_in,
+            rng_seed=5,
+        )
         refs.append(ref)
         return ref, probe
 

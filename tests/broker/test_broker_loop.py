@@ -50,7 +50,10 @@ def test_many_ticks_in_one_loop_turn_become_one_quote_with_the_latest_price(mark
     data.on_pending_tickers({ticker})
     turn(loop)
     # Assert
-    assert [(e.quote.bid, e.quote.ask, e.seq) for e in published] == [(600.02, 600.03, 1), (600.05, 600.06, 2)]
+    assert [(e.quote.bid, e.quote.ask, e.seq) for e in published] == [
+        (600.02, 600.03, 1),
+        (600.05, 600.06, 2),
+    ]
 
 
 def test_tickers_of_released_streams_are_not_published(market) -> None:
@@ -72,8 +75,13 @@ def test_an_error_in_the_loop_becomes_actor_faulted() -> None:
     directory = Directory()
     for role in (HEALTH, SUPERVISOR, EXECUTION):
         directory.register(role, probe)
-    ref = BrokerActor.start(directory, make_settings(reconnect_min_s=5.0, reconnect_max_s=5.0), host="127.0.0.1",
-                            port=9, rng_seed=1)
+    ref = BrokerActor.start(
+        directory,
+        make_settings(reconnect_min_s=5.0, reconnect_max_s=5.0),
+        host="127.0.0.1",
+        port=9,
+        rng_seed=1,
+    )
     try:
         loop = ref.proxy().loop.get(timeout=5)
         # Act: a callback on the broker's loop fails (thread-safe scheduling from the test)

@@ -19,7 +19,10 @@ WALL_LIMIT_S = 40.0
 
 def candidates(chain: m.OptionChain, spot: float, n: int = 4) -> tuple[m.OptionContract, ...]:
     strikes = sorted(chain.strikes, key=lambda k: abs(k - spot))[:n]
-    return tuple(m.OptionContract(chain.symbol, chain.expirations[1], k, m.Right.CALL) for k in sorted(strikes))
+    return tuple(
+        m.OptionContract(chain.symbol, chain.expirations[1], k, m.Right.CALL)
+        for k in sorted(strikes)
+    )
 
 
 @pytest.mark.slow
@@ -38,19 +41,31 @@ def test_two_simulated_hours_with_eight_symbols_and_no_pacing_violation(gateway,
             break
         symbol = next(rotation)
         ref.tell(m.RequestChain(f"chain-{n}", symbol))
-        chain = probe.expect(m.ChainReceived, lambda e, c=f"chain-{n}": e.correlation_id == c, timeout=10).chain
+        chain = probe.expect(
+            m.ChainReceived, lambda e, c=f"chain-{n}": e.correlation_id == c, timeout=10
+        ).chain
         ref.tell(m.QuoteOptions(f"quote-{n}", symbol, candidates(chain, gw.market.spot(symbol))))
-        quoted = probe.expect(m.OptionsQuoted, lambda e, c=f"quote-{n}": e.correlation_id == c, timeout=10)
+        quoted = probe.expect(
+            m.OptionsQuoted, lambda e, c=f"quote-{n}": e.correlation_id == c, timeout=10
+        )
         answered += len(quoted.quotes) == 4
-        probe.expect(m.BarClosed, lambda e: not e.backfill, timeout=5)  # pace: about one bar per round
+        probe.expect(
+            m.BarClosed, lambda e: not e.backfill, timeout=5
+        )  # pace: about one bar per round
     probe.drain()
     figures = stats(ref, probe)
     # Assert
     assert gw.clock.now() >= end, "the run did not reach two simulated hours in time"
     assert gw.pacing_violations() == 0, gw.counters()
-    live = {s: len(probe.of(m.BarClosed, lambda e, s=s: e.bar.symbol == s and not e.backfill)) for s in SYMBOLS}
+    live = {
+        s: len(probe.of(m.BarClosed, lambda e, s=s: e.bar.symbol == s and not e.backfill))
+        for s in SYMBOLS
+    }
     assert min(live.values()) >= 100, live
-    assert all(len(probe.of(m.QuoteUpdated, lambda e, s=s: e.quote.instrument == m.Stock(s))) > 50 for s in SYMBOLS)
+    assert all(
+        len(probe.of(m.QuoteUpdated, lambda e, s=s: e.quote.instrument == m.Stock(s))) > 50
+        for s in SYMBOLS
+    )
     assert answered >= 8
     assert (figures["circuit"], figures["timeouts"], figures["reconnects"]) == ("closed", 0, 0)
     assert gw.counters()["req.reqSecDefOptParams"] == len(SYMBOLS)  # cached for the trading day

@@ -16,8 +16,15 @@ def test_connects_syncs_and_reports_the_account(gateway, broker) -> None:
     figures = stats(ref, probe)
     assert (connected.client_id, connected.reason) == (17, "first connection")
     assert (account.account, account.net_liquidation) == ("DU1234567", 100_000.0)
-    assert {k: figures[k] for k in ("connection", "client_id", "reconnects", "mode", "circuit")} == {
-        "connection": "connected", "client_id": 17, "reconnects": 0, "mode": "sim", "circuit": "closed"}
+    assert {
+        k: figures[k] for k in ("connection", "client_id", "reconnects", "mode", "circuit")
+    } == {
+        "connection": "connected",
+        "client_id": 17,
+        "reconnects": 0,
+        "mode": "sim",
+        "circuit": "closed",
+    }
     assert figures["loop_lag_ms"] >= 0.0
     assert gw.counters()["sessions.opened"] == 1
 
@@ -26,7 +33,9 @@ def test_bars_backfill_then_close_live_for_each_symbol(gateway, broker) -> None:
     gw = gateway(speed=120.0)
     ref, probe = broker(gw)
     for symbol in SYMBOLS:
-        live = probe.expect(m.BarClosed, lambda e, s=symbol: e.bar.symbol == s and not e.backfill, timeout=10)
+        live = probe.expect(
+            m.BarClosed, lambda e, s=symbol: e.bar.symbol == s and not e.backfill, timeout=10
+        )
         assert live.bar.start.second == 0 and live.bar.high >= max(live.bar.open, live.bar.close)
     probe.drain()
     for symbol in SYMBOLS:
@@ -44,8 +53,10 @@ def test_quotes_stream_per_underlying_with_growing_seq(gateway, broker) -> None:
     ref, probe = broker(gw)
     for symbol in SYMBOLS:
         first = probe.expect(m.QuoteUpdated, lambda e, s=symbol: e.quote.instrument == m.Stock(s))
-        later = probe.expect(m.QuoteUpdated, lambda e, s=symbol, q=first: e.quote.instrument == m.Stock(s)
-                             and e.seq > q.seq)
+        later = probe.expect(
+            m.QuoteUpdated,
+            lambda e, s=symbol, q=first: e.quote.instrument == m.Stock(s) and e.seq > q.seq,
+        )
         assert 0 < first.quote.bid < first.quote.ask
         assert later.quote.ts >= first.quote.ts
     assert gw.counters()["req.reqMktData"] == len(SYMBOLS)
@@ -59,9 +70,17 @@ def test_chain_is_requested_once_per_trading_day(gateway, broker) -> None:
     first = probe.expect(m.ChainReceived, lambda e: e.correlation_id == "c-1")
     ref.tell(m.RequestChain("c-2", "SPY"))
     second = probe.expect(m.ChainReceived, lambda e: e.correlation_id == "c-2")
-    expected = [p for p in gw.contracts.chain_params("SPY", gw.clock.now().date()) if p[0] == "SMART" and p[1] == "SPY"]
+    expected = [
+        p
+        for p in gw.contracts.chain_params("SPY", gw.clock.now().date())
+        if p[0] == "SMART" and p[1] == "SPY"
+    ]
     assert second.chain == first.chain
-    assert (first.chain.symbol, first.chain.trading_class, first.chain.exchange) == ("SPY", "SPY", "SMART")
+    assert (first.chain.symbol, first.chain.trading_class, first.chain.exchange) == (
+        "SPY",
+        "SPY",
+        "SMART",
+    )
     assert first.chain.expirations == tuple(sorted(expected[0][3]))
     assert first.chain.strikes == tuple(sorted(expected[0][4]))
     assert gw.counters()["req.reqSecDefOptParams"] == 1
@@ -92,6 +111,8 @@ def test_option_quotes_match_the_model_and_streams_are_cancelled(gateway, broker
         assert quote.delta < 0
     barrier(ref, probe, "QQQ")
     counters = gw.counters()
-    assert counters["req.reqContractDetails"] == 2 + len(wanted) + 1  # two underlyings, each candidate
+    assert (
+        counters["req.reqContractDetails"] == 2 + len(wanted) + 1
+    )  # two underlyings, each candidate
     assert counters["req.cancelMktData"] == len(wanted)
     assert stats(ref, probe)["streams"] == len(SYMBOLS)

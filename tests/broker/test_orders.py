@@ -10,9 +10,14 @@ from bot import messages as m
 S = m.OrderStatus
 
 
-def status_of(probe, ref_id: str, status: m.OrderStatus, timeout: float = 10.0) -> m.OrderStatusChanged:
-    return probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == ref_id and e.status is status,
-                        timeout=timeout)
+def status_of(
+    probe, ref_id: str, status: m.OrderStatus, timeout: float = 10.0
+) -> m.OrderStatusChanged:
+    return probe.expect(
+        m.OrderStatusChanged,
+        lambda e: e.client_order_id == ref_id and e.status is status,
+        timeout=timeout,
+    )
 
 
 def test_bracket_full_life_take_profit_fills_and_stop_is_cancelled(gateway, broker) -> None:
@@ -27,19 +32,34 @@ def test_bracket_full_life_take_profit_fills_and_stop_is_cancelled(gateway, brok
     ref.tell(cmd)
     # Assert: acks, the parent's fill, the take-profit's fill, the stop cancelled by OCA
     for leg in ("I1-entry", "I1-tp", "I1-stop"):
-        assert probe.expect(m.OrderStatusChanged, lambda e, r=leg: e.client_order_id == r).correlation_id == "c-I1"
+        assert (
+            probe.expect(
+                m.OrderStatusChanged, lambda e, r=leg: e.client_order_id == r
+            ).correlation_id
+            == "c-I1"
+        )
     entry_fill = probe.expect(m.OrderFilled, lambda e: e.client_order_id == "I1-entry")
     tp_fill = probe.expect(m.OrderFilled, lambda e: e.client_order_id == "I1-tp")
     stop_done = status_of(probe, "I1-stop", S.CANCELLED)
     entry_done = status_of(probe, "I1-entry", S.FILLED)
-    assert (entry_fill.side, entry_fill.quantity, entry_fill.contract.key) == (m.Side.BUY, 2.0, option.key)
+    assert (entry_fill.side, entry_fill.quantity, entry_fill.contract.key) == (
+        m.Side.BUY,
+        2.0,
+        option.key,
+    )
     assert entry_fill.price == pytest.approx(ask, abs=0.05)
     assert (tp_fill.side, tp_fill.quantity, tp_fill.correlation_id) == (m.Side.SELL, 2.0, "c-I1")
     assert 0.05 <= tp_fill.price < entry_fill.price
     assert entry_fill.commission > 0 and tp_fill.commission > 0
-    assert (entry_done.filled, entry_done.remaining, entry_done.avg_fill_price) == (2.0, 0.0, entry_fill.price)
+    assert (entry_done.filled, entry_done.remaining, entry_done.avg_fill_price) == (
+        2.0,
+        0.0,
+        entry_fill.price,
+    )
     assert stop_done.correlation_id == "c-I1"
-    assert probe.history.index(entry_fill) < probe.history.index(entry_done)  # fills first, then the status
+    assert probe.history.index(entry_fill) < probe.history.index(
+        entry_done
+    )  # fills first, then the status
     assert gw.counters()["orders.placed"] == 3
 
 
@@ -91,6 +111,10 @@ def test_a_rejected_order_becomes_order_rejected_with_ibs_reason(gateway, broker
     spec = m.OrderSpec("I4-exit", m.Side.SELL, 1, m.OrderType.LIMIT, limit_price=9.99)
     ref.tell(m.SubmitOrder("c-I4", "I4", near_the_money(gw, "SPY"), spec))
     rejected = probe.expect(m.OrderRejected)
-    assert (rejected.correlation_id, rejected.client_order_id, rejected.code) == ("c-I4", "I4-exit", 201)
+    assert (rejected.correlation_id, rejected.client_order_id, rejected.code) == (
+        "c-I4",
+        "I4-exit",
+        201,
+    )
     assert "Insufficient funds" in rejected.reason
     assert status_of(probe, "I4-exit", S.REJECTED).correlation_id == "c-I4"

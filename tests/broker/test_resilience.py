@@ -9,16 +9,25 @@ from bot import messages as m
 
 
 def connected(probe, reason: str = "", timeout: float = 10.0) -> m.ConnectionChanged:
-    return probe.expect(m.ConnectionChanged, lambda e: e.state == "connected" and reason in e.reason, timeout=timeout)
+    return probe.expect(
+        m.ConnectionChanged,
+        lambda e: e.state == "connected" and reason in e.reason,
+        timeout=timeout,
+    )
 
 
-def test_dropped_and_refused_connection_reconnects_restores_and_never_resends(gateway, broker) -> None:
+def test_dropped_and_refused_connection_reconnects_restores_and_never_resends(
+    gateway, broker
+) -> None:
     # Arrange: connected, bars flowing, a bracket working at the gateway
     gw = gateway()
     ref, probe = broker(gw)
     ready(probe, SYMBOLS)
     ref.tell(bracket("I9", near_the_money(gw, "SPY"), entry=0.05, take_profit=50.0, stop=0.01))
-    probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "I9-stop" and e.status is m.OrderStatus.ACKED)
+    probe.expect(
+        m.OrderStatusChanged,
+        lambda e: e.client_order_id == "I9-stop" and e.status is m.OrderStatus.ACKED,
+    )
     before = gw.counters()
     # Act: the gateway restarts: every socket dropped, new ones refused for a while
     gw.faults.refuse_connections(1.5)
@@ -27,8 +36,14 @@ def test_dropped_and_refused_connection_reconnects_restores_and_never_resends(ga
     probe.expect(m.ConnectionChanged, lambda e: e.state == "disconnected")
     back = connected(probe, "reconnected", timeout=15)
     for symbol in SYMBOLS:  # today's bars only come as backfill from the new subscription
-        probe.expect(m.BarClosed, lambda e, s=symbol: e.bar.symbol == s and e.backfill and e.bar.start >= gw.epoch)
-        probe.expect(m.QuoteUpdated, lambda e, s=symbol, t=back.ts: e.quote.instrument == m.Stock(s) and e.quote.ts > t)
+        probe.expect(
+            m.BarClosed,
+            lambda e, s=symbol: e.bar.symbol == s and e.backfill and e.bar.start >= gw.epoch,
+        )
+        probe.expect(
+            m.QuoteUpdated,
+            lambda e, s=symbol, t=back.ts: e.quote.instrument == m.Stock(s) and e.quote.ts > t,
+        )
     # the working orders were re-adopted, and a repeated command sends nothing
     ref.tell(bracket("I9", near_the_money(gw, "SPY"), entry=0.05, take_profit=50.0, stop=0.01))
     barrier(ref, probe, "QQQ")
@@ -38,7 +53,11 @@ def test_dropped_and_refused_connection_reconnects_restores_and_never_resends(ga
     assert after["req.reqMktData"] == before["req.reqMktData"] + len(SYMBOLS)
     assert after["sessions.opened"] == 2
     figures = stats(ref, probe)
-    assert (figures["reconnects"], figures["connection"], figures["client_id"]) == (1, "connected", 17)
+    assert (figures["reconnects"], figures["connection"], figures["client_id"]) == (
+        1,
+        "connected",
+        17,
+    )
 
 
 def test_client_id_in_use_moves_to_the_next_id(gateway, broker) -> None:
@@ -69,7 +88,9 @@ def test_1101_resubmits_every_bar_and_quote_subscription(gateway, broker) -> Non
 
 
 @pytest.mark.parametrize(("code", "state"), [(1100, "stale"), (2110, "stale"), (1102, "restored")])
-def test_connectivity_codes_change_state_without_dropping_the_socket(gateway, broker, code: int, state: str) -> None:
+def test_connectivity_codes_change_state_without_dropping_the_socket(
+    gateway, broker, code: int, state: str
+) -> None:
     gw = gateway()
     ref, probe = broker(gw)
     ready(probe, SYMBOLS)
@@ -79,7 +100,10 @@ def test_connectivity_codes_change_state_without_dropping_the_socket(gateway, br
     barrier(ref, probe, "SPY")
     after = gw.counters()
     assert event.reason.startswith(str(code))
-    assert (after["sessions.opened"], after["req.reqHistoricalData"]) == (1, before["req.reqHistoricalData"])
+    assert (after["sessions.opened"], after["req.reqHistoricalData"]) == (
+        1,
+        before["req.reqHistoricalData"],
+    )
     assert stats(ref, probe)["connection"] == ("stale" if state == "stale" else "connected")
 
 
@@ -94,7 +118,9 @@ def test_farm_status_is_only_logged(gateway, broker) -> None:
     assert [e.state for e in probe.of(m.ConnectionChanged)] == ["connected"]
 
 
-def test_unanswered_requests_time_out_open_the_circuit_which_closes_on_success(gateway, broker) -> None:
+def test_unanswered_requests_time_out_open_the_circuit_which_closes_on_success(
+    gateway, broker
+) -> None:
     # Arrange: two failures open the circuit; short timeouts and cooldown keep the test quick
     gw = gateway()
     ref, probe = broker(gw, request_timeout_s=0.6, circuit_failures=2, circuit_cooldown_s=0.5)
@@ -104,8 +130,14 @@ def test_unanswered_requests_time_out_open_the_circuit_which_closes_on_success(g
     # Act: the same chain twice, never answered
     for cid in ("c-1", "c-2"):
         ref.tell(m.RequestChain(cid, "SPY"))
-        timed_out = probe.expect(m.RequestTimedOut, lambda e, c=cid: e.correlation_id == c, timeout=5)
-        assert (timed_out.request, timed_out.symbol, timed_out.timeout_s) == ("reqSecDefOptParams", "SPY", 0.6)
+        timed_out = probe.expect(
+            m.RequestTimedOut, lambda e, c=cid: e.correlation_id == c, timeout=5
+        )
+        assert (timed_out.request, timed_out.symbol, timed_out.timeout_s) == (
+            "reqSecDefOptParams",
+            "SPY",
+            0.6,
+        )
     opened = stats(ref, probe)
     # the gateway answers again: after the cooldown one trial goes out and its success closes it
     gw.faults.answer_again("reqSecDefOptParams")
