@@ -122,10 +122,23 @@ class MarketData:
                 req, lambda: self.core.ib.reqMktData(contract), symbol=stream.instrument.symbol
             )
         except RequestFailed:
+            self.core.loop.call_later(
+                self.core.timeout_s, self._retry_stream, stream.instrument.key
+            )
             return
         finally:
             stream.task = None
         self.attach(stream.instrument, ticker)
+
+    def _retry_stream(self, key: str) -> None:
+        stream = self._streams.get(key)
+        if (
+            stream is not None
+            and stream.ticker is None
+            and stream.task is None
+            and self.core.connected
+        ):
+            self._start_stream(stream)
 
     def attach(self, instrument: m.Instrument, ticker: Any) -> None:
         """The live ticker that now streams ``instrument`` (whose stream must be wanted)."""
@@ -175,6 +188,7 @@ class MarketData:
         try:
             bars = await self.core.request(req, call, symbol=symbol)
         except RequestFailed:
+            self.core.loop.call_later(self.core.timeout_s, self._retry_bars, symbol)
             return
         self._bars[symbol] = bars
         self._live_last[symbol] = False
@@ -183,6 +197,14 @@ class MarketData:
             self._last_bar[symbol] = max(self._last_bar.get(symbol, bar.start), bar.start)
             self.core.publish(m.BarClosed(bar, backfill=True))
         self.core.log.info("bars_subscribed symbol={} backfill={}", symbol, max(0, len(bars) - 1))
+
+    def _retry_bars(self, symbol: str) -> None:
+        """A bar subscription that got no answer is tried again (a lost connection cancels this:
+        its restore subscribes anew)."""
+        task = self._bar_tasks.get(symbol)
+        idle = task is None or task.done()
+        if self.core.connected and symbol not in self._bars and symbol in self.symbols and idle:
+            self._subscribe_bars(symbol, RESUBSCRIBE_BACKFILL)
 
     def on_bar_update(self, bars: Any, has_new_bar: bool) -> None:
         """ib_insync barUpdateEvent: a new bar started, so the one before it is complete."""

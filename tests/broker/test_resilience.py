@@ -148,3 +148,15 @@ def test_unanswered_requests_time_out_open_the_circuit_which_closes_on_success(
     assert (opened["circuit"], opened["circuit_failures"], opened["timeouts"]) == ("open", 2, 2)
     assert (closed["circuit"], closed["circuit_failures"]) == ("closed", 0)
     assert chain.chain.symbol == "SPY" and len(chain.chain.expirations) > 0
+
+
+def test_a_bar_subscription_that_got_no_answer_is_tried_again(gateway, broker) -> None:
+    gw = gateway()
+    gw.faults.never_answer("reqHistoricalData")
+    ref, probe = broker(gw, request_timeout_s=0.5)
+    timed_out = probe.expect(m.RequestTimedOut, lambda e: e.symbol == "SPY", timeout=5)
+    gw.faults.answer_again("reqHistoricalData")
+    for symbol in SYMBOLS:
+        probe.expect(m.BarClosed, lambda e, s=symbol: e.bar.symbol == s and e.backfill, timeout=5)
+    assert timed_out.request == "reqHistoricalData"
+    assert gw.counters()["req.reqHistoricalData"] >= 2 * len(SYMBOLS)
