@@ -107,6 +107,7 @@ class BrokerCore:
                 self.circuit.record_failure(self.now())
                 self._timed_out(req, correlation_id, symbol)
             except ConnectionError:
+                self.circuit.abandon()  # no answer either way: a half-open trial may go again
                 continue  # lost mid-request: wait for the next connection, same deadline
             finally:
                 if req.historical:
@@ -132,7 +133,7 @@ class BrokerCore:
             now = self.now()
             if now >= deadline:
                 self._timed_out(req, correlation_id, symbol)
-            wait = self.governor.delay(req, now) if self.connected else GATE_POLL_S
+            wait = self.governor.delay(req, now, count=True) if self.connected else GATE_POLL_S
             if wait <= 0.0 and circuit and not self.circuit.allow(now):
                 wait = max(self.circuit.retry_in(now), GATE_POLL_S)
             if wait <= 0.0:

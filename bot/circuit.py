@@ -63,6 +63,11 @@ class CircuitBreaker:
             self.times_opened += 1
         self._trial_out = False
 
+    def abandon(self) -> None:
+        """The request that was let out got no answer either way (its connection was lost):
+        in HALF_OPEN another trial may go."""
+        self._trial_out = False
+
     def record_success(self) -> None:
         self.state = CircuitState.CLOSED
         self.failures = 0

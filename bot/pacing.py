@@ -80,9 +80,8 @@ class Governor:
 
     def admit(self, request: Request, now: float) -> float:
         """0.0 and booked when ``request`` may go at ``now``; else seconds to wait."""
-        wait = self.delay(request, now)
+        wait = self.delay(request, now, count=True)
         if wait > 0.0:
-            self.deferred += 1
             return wait
         self.record_message(now)
         if request.historical:
@@ -92,8 +91,15 @@ class Governor:
             self._lines.add(request.line)
         return 0.0
 
-    def delay(self, request: Request, now: float) -> float:
-        """Seconds until ``request`` may go (0.0 = now); books nothing."""
+    def delay(self, request: Request, now: float, *, count: bool = False) -> float:
+        """Seconds until ``request`` may go (0.0 = now); books nothing (``count``: a wait is
+        counted as a deferral for the heartbeat)."""
+        wait = self._delay(request, now)
+        if count and wait > 0.0:
+            self.deferred += 1
+        return wait
+
+    def _delay(self, request: Request, now: float) -> float:
         self._expire(now)
         waits = [self._message_wait(now)]
         if request.historical:

@@ -77,3 +77,12 @@ def test_any_success_closes_from_open_or_half_open(now: float) -> None:
     breaker.record_success()
     assert breaker.snapshot() == {"state": "closed", "failures": 0, "opened": 1}
     assert breaker.allow(now) is True
+
+
+def test_an_abandoned_trial_lets_another_go() -> None:
+    breaker = opened(at=100.0)
+    assert breaker.allow(131.0) is True
+    assert breaker.allow(131.0) is False
+    breaker.abandon()
+    assert breaker.allow(131.5) is True
+    assert breaker.state is CircuitState.HALF_OPEN

@@ -115,3 +115,11 @@ def test_delay_books_nothing() -> None:
     assert governor.delay(CONTRACT_DETAILS, 0.0) == 0.0
     assert governor.delay(CONTRACT_DETAILS, 0.0) == 0.0
     assert governor.snapshot(0.0)["msgs_1s"] == 0
+
+
+def test_delay_counts_a_wait_only_when_asked() -> None:
+    governor = Governor(Limits(msg_per_s=1))
+    governor.admit(CONTRACT_DETAILS, 0.0)
+    assert governor.delay(CONTRACT_DETAILS, 0.5) == pytest.approx(0.5)
+    assert governor.delay(CONTRACT_DETAILS, 0.5, count=True) == pytest.approx(0.5)
+    assert governor.deferred == 1
