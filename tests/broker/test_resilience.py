@@ -153,10 +153,11 @@ def test_unanswered_requests_time_out_open_the_circuit_which_closes_on_success(
 def test_a_bar_subscription_that_got_no_answer_is_tried_again(gateway, broker) -> None:
     gw = gateway()
     gw.faults.never_answer("reqHistoricalData")
-    ref, probe = broker(gw, request_timeout_s=0.5)
+    # the retry comes one timeout after the failure: the gateway must answer again before that
+    ref, probe = broker(gw, request_timeout_s=1.0)
     timed_out = probe.expect(m.RequestTimedOut, lambda e: e.symbol == "SPY", timeout=5)
     gw.faults.answer_again("reqHistoricalData")
     for symbol in SYMBOLS:
-        probe.expect(m.BarClosed, lambda e, s=symbol: e.bar.symbol == s and e.backfill, timeout=5)
+        probe.expect(m.BarClosed, lambda e, s=symbol: e.bar.symbol == s and e.backfill, timeout=10)
     assert timed_out.request == "reqHistoricalData"
     assert gw.counters()["req.reqHistoricalData"] >= 2 * len(SYMBOLS)
