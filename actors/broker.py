@@ -124,6 +124,7 @@ class BrokerActor(LoopActor, BotActor):
         self._shutdown()
 
     def on_failure(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
+        """Actor thread, after a handler raised: tell the supervisor, then clean up as on_stop."""
         BotActor.on_failure(self, exc_type, exc_value, tb)
         self._shutdown()
 
