@@ -1,10 +1,14 @@
-"""HealthActor: the heartbeat, and the alarm when an actor stops answering.
+"""HealthActor: the heartbeat, the liveness alarms and the systemd watchdog keep-alive.
 
 Accepts: TimerFired (its own 1-second tick), Pong, BrokerErrorReported, RequestTimedOut,
     ConnectionChanged, AccountUpdated, ActorFaulted, StartRefused, Ping.
 Emits: Ping (to every registered actor, ``reply_to`` itself); AlarmRaised (published, to the
-    supervisor); a heartbeat every ``health.heartbeat_seconds``: one readable log line, one
-    JSON line (bound as ``heartbeat``) and ``<logs>/heartbeat.json`` for ``status`` tools.
+    supervisor, and logged at ERROR) when an actor does not answer within
+    ``health.ping_timeout_s`` or its mailbox keeps growing past ``health.max_mailbox``
+    (``bot/liveness.py``); a heartbeat every ``health.heartbeat_seconds``: one readable line,
+    one JSON line (bound as ``heartbeat``) and ``<logs>/heartbeat.json`` for ``status`` tools
+    (``bot/health_report.py``); ``WATCHDOG=1`` to systemd on each tick, only while every
+    actor answers (``bot/watchdog.py``; a no-op outside systemd).
 Thread rule: its own pykka thread; it reads psutil figures and mailbox sizes, never blocks.
 
 Times here are wall/monotonic: health is about the process, not the market.
@@ -19,23 +23,25 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import psutil
 from loguru import logger
 
 from actors.base import BotActor, utc_now
 from actors.timer import Timer
 from bot import messages as m
 from bot.config import Settings
+from bot.health_report import heartbeat_line, heartbeat_payload
+from bot.liveness import Liveness
+from bot.proc_sample import ProcessSampler
 from bot.routing import HEALTH, SUPERVISOR, Directory
-
-MIB = 1024 * 1024
+from bot.watchdog import Watchdog
 
 
 class HealthActor(BotActor):
     name = "health"
 
     def __init__(self, directory: Directory, settings: Settings, clock: Any = utc_now,
-                 monotonic: Callable[[], float] = time.monotonic, tick_s: float | None = 1.0) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, tick_s: float | None = 1.0,
+                 watchdog: Watchdog | None = None) -> None:
         super().__init__(directory, clock)
         self.cfg = settings.health
         self.heartbeat_path = settings.logging.dir / "heartbeat.json"
@@ -44,15 +50,14 @@ class HealthActor(BotActor):
         self.started = monotonic()
         self.last_beat = self.started
         self.last_ping = float("-inf")
-        self.outstanding: dict[str, float] = {}
-        self.alarmed: set[str] = set()
+        self.liveness = Liveness(self.cfg.ping_timeout_s, self.cfg.max_mailbox)
         self.reports: dict[str, dict[str, Any]] = {}
         self.broker_state = "unknown"
         self.errors: Counter[str] = Counter()
         self.beats = 0
         self.last_heartbeat: dict[str, Any] = {}
-        self.process = psutil.Process(os.getpid())
-        self.process.cpu_percent(None)
+        self.sampler = ProcessSampler(os.getpid())
+        self.watchdog = Watchdog.from_env() if watchdog is None else watchdog
         self.timer: Timer | None = None
 
     def on_start(self) -> None:
@@ -63,6 +68,7 @@ class HealthActor(BotActor):
     def on_stop(self) -> None:
         if self.timer:
             self.timer.cancel()
+        self.watchdog.close()
 
     def handle(self, message: Any) -> None:
         match message:
@@ -89,84 +95,64 @@ class HealthActor(BotActor):
     def _on_tick(self) -> None:
         now = self.monotonic()
         self._check_liveness(now)
+        if self.liveness.healthy(now):
+            self.watchdog.keepalive()
         if now - self.last_ping >= min(self.cfg.ping_timeout_s / 2, self.cfg.heartbeat_seconds):
             self._ping_all(now)
         if now - self.last_beat >= self.cfg.heartbeat_seconds:
-            self.last_beat = now
-            self._emit_heartbeat(now)
+            lag_s, self.last_beat = now - self.last_beat - self.cfg.heartbeat_seconds, now
+            self._emit_heartbeat(now, lag_s)
+
+    def _watched(self) -> dict[str, Any]:
+        """Every registered actor but the supervisor (it is the main thread, not an actor)."""
+        return {n: ref for n, ref in self.directory.all().items() if n != SUPERVISOR}
 
     def _ping_all(self, now: float) -> None:
         self.last_ping = now
-        for name, ref in self.directory.all().items():
-            if name in (HEALTH, SUPERVISOR):
+        for name, ref in self._watched().items():
+            if name == HEALTH:
                 continue
-            self.outstanding.setdefault(name, now)
+            self.liveness.pinged(name, now)
             try:
                 ref.tell(m.Ping(m.new_correlation_id("ping"), now, self.actor_ref))
             except Exception:  # noqa: BLE001 - a dead actor shows up as not answering
                 pass
 
     def _on_pong(self, pong: m.Pong) -> None:
-        self.outstanding.pop(pong.actor, None)
-        self.alarmed.discard(pong.actor)
-        self.reports[pong.actor] = {"rtt_ms": round((self.monotonic() - pong.sent_at) * 1000, 2),
-                                    **dict(pong.stats)}
+        now = self.monotonic()
+        self.liveness.answered(pong.actor, now)
+        rtt_ms = round((now - pong.sent_at) * 1000, 2)
+        self.reports[pong.actor] = {"rtt_ms": rtt_ms, **dict(pong.stats)}
 
     def _check_liveness(self, now: float) -> None:
-        for name, ref in self.directory.all().items():
-            waited = now - self.outstanding.get(name, now)
-            depth = mailbox_depth(ref)
-            reason = None
-            if waited >= self.cfg.ping_timeout_s:
-                reason = f"no answer to ping for {waited:.1f}s (limit {self.cfg.ping_timeout_s:g}s)"
-            elif depth > self.cfg.max_mailbox:
-                reason = f"mailbox depth {depth} over {self.cfg.max_mailbox}"
-            if reason and name not in self.alarmed:
-                self.alarmed.add(name)
+        watched = self._watched()
+        self.liveness.forget(set(watched))
+        for name, ref in watched.items():
+            reason = self.liveness.check(name, mailbox_depth(ref), now)
+            if reason:
                 self.log.error("alarm_raised actor={} reason={}", name, reason)
                 self.publish(m.AlarmRaised(name, reason, self.clock()))
 
     # -- heartbeat --------------------------------------------------------------------------
 
-    def heartbeat(self, now: float) -> dict[str, Any]:
-        """The heartbeat payload (also used by tests and the soak report)."""
-        proc = self.process
-        with proc.oneshot():
-            mem = proc.memory_info()
-            payload: dict[str, Any] = {
-                "ts": self.clock().isoformat(),
-                "pid": proc.pid,
-                "uptime_s": round(now - self.started, 1),
-                "rss_mib": round(mem.rss / MIB, 1),
-                "cpu_pct": proc.cpu_percent(None),
-                "threads": proc.num_threads(),
-                "fds": proc.num_fds() if hasattr(proc, "num_fds") else None,
-                "broker_state": self.broker_state,
-                "errors": dict(self.errors),
-            }
-        actors = {}
-        for name, ref in self.directory.all().items():
-            report = self.reports.get(name, {})
-            actors[name] = {"mailbox": mailbox_depth(ref), "idle_s": report.get("idle_s"),
-                            "alarm": name in self.alarmed,
-                            **{k: v for k, v in report.items() if k != "idle_s"}}
-        payload["actors"] = actors
-        return payload
+    def heartbeat(self, now: float, lag_s: float = 0.0) -> dict[str, Any]:
+        """The heartbeat payload (see ``bot/health_report.py``)."""
+        watched = self._watched()
+        return heartbeat_payload(
+            ts=self.clock().isoformat(), pid=self.sampler.pid, uptime_s=now - self.started,
+            beat_lag_s=lag_s, process=self.sampler.sample(),
+            depths={name: mailbox_depth(ref) for name, ref in watched.items()},
+            reports=self.reports,
+            last_answer_s={name: self.liveness.last_answer_s(name, now) for name in watched},
+            alarmed=self.liveness.alarmed, errors=self.errors, broker_state=self.broker_state)
 
-    def _emit_heartbeat(self, now: float) -> None:
-        beat = self.heartbeat(now)
+    def _emit_heartbeat(self, now: float, lag_s: float) -> None:
+        beat = self.heartbeat(now, lag_s)
         self.beats += 1
         self.last_heartbeat = beat
-        risk = beat["actors"].get("risk", {})
-        execution = beat["actors"].get("execution", {})
-        self.log.bind(heartbeat=beat).info(
-            "heartbeat uptime={}s rss={}MiB cpu={}% threads={} broker={} actors={} mailbox_max={} "
-            "alarms={} orders={} positions={} pnl={} kill={}",
-            beat["uptime_s"], beat["rss_mib"], beat["cpu_pct"], beat["threads"], beat["broker_state"],
-            len(beat["actors"]), max((a["mailbox"] for a in beat["actors"].values()), default=0),
-            sorted(self.alarmed) or "none", execution.get("orders_working", "?"),
-            len(execution.get("positions", {}) or {}), risk.get("realized_pnl", "?"),
-            risk.get("kill_switch", "?"))
+        line = heartbeat_line(beat)
+        self.log.bind(heartbeat=beat).info(line)
+        self.watchdog.notify(f"STATUS={line[:200]}")
         _write_atomic(self.heartbeat_path, beat)
 
 

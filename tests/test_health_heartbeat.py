@@ -1,0 +1,231 @@
+"""The heartbeat's content and the liveness rules: pure tables, then through real actors."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date
+
+import pykka
+import pytest
+from loguru import logger
+
+from actors.health import HealthActor
+from bot import messages as m
+from bot.health_report import heartbeat_line, heartbeat_payload, pacing_used_pct
+from bot.liveness import Liveness
+from bot.routing import SUPERVISOR, Directory
+from bot.watchdog import Watchdog
+from actor_harness import WAIT_S, Clock, Probe, make_settings, ny, start_bot
+
+DAY = date(2026, 11, 18)
+BROKER_STATS = (("idle_s", 0.2), ("handled", 900), ("connection", "connected"), ("client_id", 18),
+                ("reconnects", 2), ("circuit", "closed"), ("circuit_failures", 0),
+                ("pacing", {"msgs_1s": 4, "hist_10min": 5, "hist_open": 0, "lines": 9,
+                            "deferred": 0}),
+                ("lines", 9), ("loop_lag_ms", 0.4), ("loop_lag_max_ms", 3.2), ("timeouts", 1),
+                ("faults", 0))
+
+
+# -- liveness rules (pure) -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("depths, alarm_at", [
+    ([10, 20, 900, 1000], None),  # under the bound
+    ([1500, 1200, 800, 300], None),  # a burst that drains (the start-up backfill)
+    ([1100, 1200, 1300, 1400], 2),  # growing: 2 s over the bound (grace = 4 s timeout / 2)
+    ([1100, 1100, 1100], 2),  # stuck at the same depth
+    ([1100, 1050, 1200, 1300], 3),  # fell once (clock restarts at t=1), then grew
+    ([1100, 1200, 900, 1100, 1200, 1300], 5),  # back under the bound at t=2: a new episode
+])
+def test_a_mailbox_alarms_only_when_it_stays_over_the_bound_without_draining(depths, alarm_at):
+    live = Liveness(ping_timeout_s=4.0, max_mailbox=1000)
+
+    reasons = [live.check("risk", depth, float(t)) for t, depth in enumerate(depths)]
+
+    fired = [i for i, r in enumerate(reasons) if r]
+    assert fired == ([] if alarm_at is None else [alarm_at])
+    if alarm_at is not None:
+        expected = f"mailbox depth {depths[alarm_at]} over 1000 and not draining for"
+        assert reasons[alarm_at].startswith(expected)
+
+
+def test_a_ping_unanswered_for_the_timeout_alarms_once_until_it_answers():
+    live = Liveness(ping_timeout_s=3.0, max_mailbox=1000)
+    live.pinged("broker", 10.0)
+
+    early = live.check("broker", 0, 12.9)
+    first = live.check("broker", 0, 13.0)
+    again = live.check("broker", 0, 14.0)
+    healthy_while_alarmed = live.healthy(14.0)
+    live.answered("broker", 14.5)
+
+    assert (early, again) == (None, None)
+    assert first == "no answer to ping for 3.0s (limit 3s)"
+    assert healthy_while_alarmed is False
+    assert live.healthy(14.5) is True and live.last_answer_s("broker", 16.0) == 1.5
+
+
+# -- payload and line (pure) ----------------------------------------------------------------------
+
+
+def sample_payload() -> dict:
+    reports = {
+        "broker": dict(BROKER_STATS),
+        "strategy:SPY": {"idle_s": 0.5, "handled": 40, "state": "holding", "bar_age_s": 31.0,
+                         "quote_age_s": 0.4},
+        "strategy:QQQ": {"idle_s": 7.5, "handled": 38, "state": "idle", "bar_age_s": None,
+                         "quote_age_s": None},
+        "execution": {"idle_s": 0.1, "handled": 70, "orders_working": 2,
+                      "positions": {"SPY-1": 3.0}},
+        "risk": {"idle_s": 1.0, "handled": 12, "realized_pnl": -42.5, "trades": 1, "open": 1,
+                 "loss_budget_used_pct": 14.2, "kill_switch": False},
+    }
+    return heartbeat_payload(
+        ts="2026-11-18T15:00:00+00:00", pid=4242, uptime_s=120.04, beat_lag_s=0.0123,
+        process={"rss_mib": 52.3, "uss_mib": 47.9, "cpu_pct": 0.8, "threads": 14, "fds": 21,
+                 "open_files": 3, "sockets": 2},
+        depths={"broker": 0, "strategy:SPY": 3, "strategy:QQQ": 0, "execution": 0, "risk": 0,
+                "health": 1},
+        reports=reports, last_answer_s={"broker": 0.5, "risk": 0.4}, alarmed={"strategy:QQQ"},
+        errors={"ib_2104": 1, "timeout_reqSecDefOptParams": 2}, broker_state="connected")
+
+
+def test_the_payload_gathers_every_section_from_the_pong_reports():
+    beat = sample_payload()
+
+    assert (beat["uptime_s"], beat["beat_lag_s"]) == (120.0, 0.012)
+    assert (beat["rss_mib"], beat["uss_mib"], beat["sockets"]) == (52.3, 47.9, 2)
+    assert beat["broker"] == {"state": "connected", "circuit": "closed", "client_id": 18,
+                              "reconnects": 2, "lines": 9, "loop_lag_ms": 0.4,
+                              "loop_lag_max_ms": 3.2, "timeouts": 1, "faults": 0,
+                              "pacing_pct": {"msg_1s": 10.0, "hist_10m": 10.0, "hist_open": 0.0,
+                                             "lines": 10.0}}
+    assert beat["symbols"] == {"QQQ": {"bar_age_s": None, "quote_age_s": None, "state": "idle"},
+                               "SPY": {"bar_age_s": 31.0, "quote_age_s": 0.4, "state": "holding"}}
+    assert (beat["orders_working"], beat["positions"]) == (2, 1)
+    assert beat["risk"] == {"realized_pnl": -42.5, "loss_budget_used_pct": 14.2, "trades": 1,
+                            "open_positions": 1, "kill_switch": False}
+    assert beat["actors"]["strategy:SPY"] == {"mailbox": 3, "idle_s": 0.5, "last_answer_s": None,
+                                              "alarm": False, "rtt_ms": None, "handled": 40}
+    assert beat["actors"]["strategy:QQQ"]["alarm"] is True and beat["alarms"] == ["strategy:QQQ"]
+
+
+@pytest.mark.parametrize("field", [
+    "up=120.0s", "rss=52.3MiB", "uss=47.9MiB", "cpu=0.8%", "threads=14", "fds=21", "sockets=2",
+    "broker=connected", "circuit=closed", "client_id=18", "reconnects=2",
+    "pacing=msg_1s:10%,hist_10m:10%,hist_open:0%,lines:10%", "lines=9", "loop_lag=0.4/3.2ms",
+    "orders_working=2", "positions=1", "pnl=-42.50", "loss_budget=14.2%", "kill_switch=off",
+    "mailbox_max=3@strategy:SPY", "idle_max=7.5s@strategy:QQQ", "ages=QQQ:?/?,SPY:31s/0s",
+    "alarms=strategy:QQQ", "errors=ib_2104:1,timeout_reqSecDefOptParams:2",
+])
+def test_the_readable_line_holds_each_figure_as_key_value(field):
+    line = heartbeat_line(sample_payload())
+
+    assert line.startswith("heartbeat up=") and "\n" not in line
+    assert f" {field} " in f" {line} "
+
+
+def test_an_empty_pacing_snapshot_reports_no_rules():
+    assert pacing_used_pct(None) == {}
+
+
+# -- through the actors ------------------------------------------------------------------------
+
+
+class Monotonic:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def captured():
+    records = []
+    sink = logger.add(lambda msg: records.append(msg.record), level="INFO")
+    yield records
+    logger.remove(sink)
+
+
+def test_a_heartbeat_tells_the_bots_state_from_every_actor(tmp_path, captured):
+    clock = Clock(ny(DAY, 10, 0))
+    settings = make_settings(tmp_path, health={"heartbeat_seconds": 5, "ping_timeout_s": 3})
+    bot = start_bot(settings, clock)
+    mono = Monotonic()
+    health = HealthActor.start(bot.directory, settings, clock=clock, monotonic=mono, tick_s=None,
+                               watchdog=Watchdog(None))
+    bot.publish(m.AccountUpdated("DU1234567", 10_000.0, clock()))
+    bot.publish(m.BarClosed(m.Bar("SPY", ny(DAY, 9, 59), 600.0, 600.5, 599.5, 600.2, 1000)))
+    bot.sync()
+    clock.advance(30)
+
+    health.tell(m.TimerFired("health", None))  # pings every actor
+    bot.sync()
+    health.tell(m.Pong("p", "broker", mono.now, BROKER_STATS))  # as the real BrokerActor reports
+    mono.now += 5
+    health.tell(m.TimerFired("health", None))  # the heartbeat
+    beat = health.proxy().last_heartbeat.get(timeout=WAIT_S)
+    bot.supervisor.stop()
+
+    assert beat["symbols"] == {"SPY": {"bar_age_s": 30.0, "quote_age_s": None, "state": "idle"}}
+    assert beat["risk"] == {"realized_pnl": 0.0, "loss_budget_used_pct": 0.0, "trades": 0,
+                            "open_positions": 0, "kill_switch": False}
+    assert (beat["orders_working"], beat["positions"], beat["alarms"]) == (0, 0, [])
+    assert beat["broker"]["client_id"] == 18 and beat["broker"]["pacing_pct"]["lines"] == 10.0
+    assert set(beat["actors"]) == {"health", "risk", "execution", "strategy:SPY", "broker"}
+    assert beat["actors"]["risk"]["last_answer_s"] == 5.0
+    assert beat["threads"] >= 6 and beat["rss_mib"] > 10 and beat["uss_mib"] > 5
+    lines = [r for r in captured if r["message"].startswith("heartbeat ")]
+    assert len(lines) == 1 and lines[0]["extra"]["heartbeat"] == beat
+    assert " ages=SPY:30s/? " in lines[0]["message"]
+    on_disk = json.loads((settings.logging.dir / "heartbeat.json").read_text())
+    assert on_disk["symbols"] == beat["symbols"] and on_disk["uptime_s"] == 5.0
+
+
+class Blocked(pykka.ThreadingActor):
+    """A real actor whose thread blocks in its first handler until released."""
+
+    def __init__(self, entered: threading.Event, release: threading.Event) -> None:
+        super().__init__()
+        self.entered, self.release = entered, release
+
+    def on_receive(self, message):
+        self.entered.set()
+        self.release.wait(WAIT_S)
+
+
+def test_a_mailbox_growing_past_the_bound_raises_the_alarm_before_its_pings_time_out(tmp_path):
+    settings = make_settings(tmp_path, health={"heartbeat_seconds": 60, "ping_timeout_s": 4,
+                                               "max_mailbox": 5})
+    directory, supervisor, mono = Directory(), Probe(), Monotonic()
+    directory.register(SUPERVISOR, supervisor)
+    health = HealthActor.start(directory, settings, monotonic=mono, tick_s=None,
+                               watchdog=Watchdog(None))
+    entered, release = threading.Event(), threading.Event()
+    blocked = Blocked.start(entered, release)
+    blocked.tell("work")
+    assert entered.wait(WAIT_S)
+    directory.register("risk", blocked)
+
+    def tick(seconds):
+        mono.now += seconds
+        health.tell(m.TimerFired("health", None))
+        health.proxy().beats.get(timeout=WAIT_S)
+
+    try:
+        tick(0)  # ping 1 queued behind the blocked handler
+        for _ in range(10):
+            blocked.tell("more work")
+        tick(1)  # 11 queued: over the bound from here
+        tick(1)  # ping 2 queued: 12
+        quiet = supervisor.drain()
+        tick(1)  # 2 s over the bound (half the 4 s ping timeout), pings 3 s old
+        alarm = supervisor.expect(m.AlarmRaised)
+    finally:
+        release.set()
+
+    assert quiet == []
+    assert alarm.actor == "risk"
+    assert alarm.reason == "mailbox depth 12 over 5 and not draining for 2.0s"
