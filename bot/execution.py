@@ -96,7 +96,7 @@ def on_status(trade: Trade, event: m.OrderStatusChanged, wall: datetime) -> tupl
     leg = trade.leg(event.client_order_id)
     if leg is None:
         return trade, []
-    trade = trade.with_leg(leg.reported(event.status, wall, event.reason))
+    trade = trade.with_leg(leg.reported(event.status, wall, event.reason, event.filled))
     return _settle(trade, wall)
 
 
@@ -198,7 +198,7 @@ def _settle(trade: Trade, wall: datetime, fill: m.OrderFilled | None = None) -> 
     if trade.finished:
         return trade, []
     entry = trade.entry
-    if entry.done and entry.filled == 0:
+    if entry.ended_unfilled:
         return _expire(trade, wall, entry.reason or entry.status.value.lower())
     if trade.opened_at is not None and trade.position <= 1e-9 and not entry.working:
         return _close(trade, wall, fill)

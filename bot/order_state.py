@@ -46,6 +46,8 @@ class Leg:
     acked_at: datetime | None = None
     cancel_sent_at: datetime | None = None
     reason: str = ""
+    reported_filled: float = 0.0
+    """What the broker's last status says is filled; executions may arrive after it."""
 
     @property
     def role(self) -> str:
@@ -64,10 +66,18 @@ class Leg:
     def sent(self, now: datetime) -> Leg:
         return replace(self, status=advance(self.status, S.SUBMITTED), sent_at=now)
 
-    def reported(self, status: OrderStatus, now: datetime, reason: str = "") -> Leg:
+    def reported(self, status: OrderStatus, now: datetime, reason: str = "",
+                 filled: float = 0.0) -> Leg:
         new = advance(self.status, status)
         acked = self.acked_at or (now if new in (S.ACKED, S.PARTIAL, S.FILLED) else None)
-        return replace(self, status=new, acked_at=acked, reason=reason or self.reason)
+        return replace(self, status=new, acked_at=acked, reason=reason or self.reason,
+                       reported_filled=max(self.reported_filled, filled))
+
+    @property
+    def ended_unfilled(self) -> bool:
+        """Done, and neither executions nor the broker's status show any fill."""
+        return (self.status in (S.CANCELLED, S.REJECTED) and self.filled == 0
+                and self.reported_filled == 0)
 
     def filled_by(self, quantity: float, price: float) -> Leg:
         total = self.filled + quantity

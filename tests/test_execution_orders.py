@@ -160,3 +160,18 @@ def test_a_duplicate_execution_report_is_counted_once(tmp_path, clock):
     closed = bot.probe.expect(m.PositionClosed)
     assert closed.quantity == 7
     assert closed.realized_pnl == pytest.approx(7 * 100 * 0.48)
+
+
+def test_a_filled_status_that_arrives_before_its_execution_does_not_expire_the_entry(tmp_path, clock):
+    bot = run_bot(tmp_path, clock)
+    enter(bot)
+    b = commands(bot, m.SubmitBracket)[0]
+    entry = b.parent.client_order_id
+
+    bot.broker.emit(m.OrderStatusChanged("c-1", entry, m.OrderStatus.FILLED, 7, 0, 1.60, clock())).get(timeout=5)
+    bot.broker.emit(m.OrderFilled("c-1", entry, "e1", CONTRACT, m.Side.BUY, 7, 1.60, clock())).get(timeout=5)
+
+    opened = bot.probe.expect(m.PositionOpened)
+    assert opened.quantity == 7
+    bot.sync()
+    assert [x for x in bot.probe.drain() if isinstance(x, m.EntryExpired)] == []
