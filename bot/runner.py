@@ -14,6 +14,7 @@ from loguru import logger
 from bot.app import EXIT_FAILED, Supervisor, actor_specs
 from bot.config import Settings
 from bot.logs import configure_logging
+from bot.watchdog import Watchdog
 
 
 def _start_gateway(settings: Settings, stack: ExitStack) -> tuple[str, int]:
@@ -34,8 +35,10 @@ def _start_gateway(settings: Settings, stack: ExitStack) -> tuple[str, int]:
 def _stop_gateway(gateway: object) -> None:
     gateway.stop()  # type: ignore[attr-defined]
     counters = gateway.counters()  # type: ignore[attr-defined]
-    logger.info("gateway_stopped orders_placed={} pacing_violations={}",
-                counters.get("orders.placed", 0), gateway.pacing_violations())  # type: ignore[attr-defined]
+    # every counter also goes to the JSON log (bound as ``counters``) for scripts/soak.py
+    logger.bind(counters=counters).info(
+        "gateway_stopped orders_placed={} pacing_violations={}", counters.get("orders.placed", 0),
+        gateway.pacing_violations())  # type: ignore[attr-defined]
 
 
 def run_bot(settings: Settings, *, duration_s: float | None = None, live_opt_in: bool = False) -> int:
@@ -61,9 +64,12 @@ def run_bot(settings: Settings, *, duration_s: float | None = None, live_opt_in:
         supervisor = Supervisor(actor_specs(settings, broker))
         supervisor.install_signal_handlers()
         supervisor.start()
+        systemd = Watchdog.from_env()  # READY/STOPPING for Type=notify; a no-op elsewhere
+        systemd.ready()
         try:
             code = supervisor.run(duration_s)
         finally:
+            systemd.stopping()
             supervisor.stop()
     logger.info("bot_stopped exit_code={}", code)
     logger.complete()

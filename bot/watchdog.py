@@ -8,8 +8,8 @@ to stop and ``STATUS=...`` as a free-text line for ``systemctl status``. Without
 
 Who sends what in this bot: the runner sends ``READY=1`` after the actors started and
 ``STOPPING=1`` before they stop; the HealthActor sends ``WATCHDOG=1`` only while every actor
-answers its pings (``bot.liveness.Liveness.healthy``), so a stalled actor lets systemd's watchdog expire
-and restart the process.
+answers its pings (``bot.liveness.Liveness.healthy``), so a stalled actor lets systemd's
+watchdog expire and restart the process.
 
 Thread rule: one ``Watchdog`` per thread that uses it (the socket is not shared).
 """
