@@ -105,7 +105,10 @@ class StrategyActor(BotActor):
         signal = signals.evaluate(snap, self.settings.strategy)
         self.log.info("bar_closed close={:.2f} decision={} reasons={}", bar.close,
                       signal.direction.value, "; ".join(signal.reasons))
-        if self.chain_day != market_hours.trading_day(bar.start):
+        day = market_hours.trading_day(bar.start)
+        if self.chain is not None and self.chain_day is None:
+            self.chain_day = day  # the chain came before the first live bar: it is today's
+        elif self.chain_day != day:
             self._request_chain()
         if signal.direction is not m.Direction.HOLD:
             self._consider(signal, bar.start + BAR)
@@ -159,7 +162,8 @@ class StrategyActor(BotActor):
 
     def _on_chain_received(self, event: m.ChainReceived) -> None:
         self.chain = event.chain
-        self.chain_day = market_hours.trading_day(self.last_bar or self.clock())
+        # The market's day, not the host's: known from the first live bar if none came yet.
+        self.chain_day = None if self.last_bar is None else market_hours.trading_day(self.last_bar)
         self.log.info("chain_received expiries={} strikes={}", len(event.chain.expirations),
                       len(event.chain.strikes))
 

@@ -25,10 +25,8 @@ def _start_gateway(settings: Settings, stack: ExitStack) -> tuple[str, int]:
     gateway = SimGateway(GatewayOptions(host="127.0.0.1", port=settings.broker.port, seed=sim.seed,
                                         speed=sim.speed, start=start, account=sim.account,
                                         symbols=tuple(settings.symbols)))
-    port = gateway.start()
+    port = gateway.start()  # logs gateway_started with its port and simulated start time
     stack.callback(_stop_gateway, gateway)
-    logger.info("gateway_started kind=sim host=127.0.0.1 port={} speed={}x seed={} account={}",
-                port, sim.speed, sim.seed, sim.account)
     return "127.0.0.1", port
 
 
