@@ -1,0 +1,155 @@
+"""The soak report's statistics, log reading and verdict (pure, synthetic runs, seeded noise)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from bot.soak_report import (LogSummary, Run, build_report, growth, markdown, percentile, slope,
+                             summarize_log)
+
+SPEED = 60.0
+
+
+def samples(seconds=360, rss=lambda h: 55.0, threads=lambda h: 14, fds=lambda h: 21, seed=7):
+    """One sample per wall second at 60x; RSS gets seeded noise of 0.05 MiB."""
+    rng = random.Random(seed)
+    out = []
+    for t in range(seconds):
+        h = t * SPEED / 3600
+        out.append({"t": float(t), "rss_mib": rss(h) + rng.gauss(0, 0.05), "uss_mib": rss(h) - 5,
+                    "cpu_pct": 4.0 if t % 10 == 0 else 1.0, "threads": threads(h), "fds": fds(h)})
+    return out
+
+
+def run(**changes) -> Run:
+    base = dict(sim_hours=6.0, speed=SPEED, symbols=8, warmup_sim_hours=0.5, exit_code=0,
+                wall_s=360.0, target="embedded simulator", machine="test")
+    return Run(**{**base, **changes})
+
+
+def log(**changes) -> LogSummary:
+    beats = [{"beat_lag_s": 0.002 * i, "errors": {"ib_2104": 1}} for i in range(72)]
+    base = dict(heartbeats=beats,
+                counters={"orders.placed": 30, "orders.executions": 20, "violation.msg_rate": 0})
+    return LogSummary(**{**base, **changes})
+
+
+# -- statistics ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("values, q, expected", [
+    (list(range(1, 101)), 50, 50.5),
+    ([1, 2, 3, 4], 95, 3.85),
+    ([7], 99, 7),
+])
+def test_percentile_interpolates_between_ranks(values, q, expected):
+    assert percentile(values, q) == pytest.approx(expected)
+
+
+def test_percentile_of_nothing_is_none():
+    assert percentile([], 50) is None
+
+
+def test_slope_is_the_least_squares_line():
+    xs = [0.0, 1.0, 2.0, 3.0]
+
+    assert slope(xs, [50.0, 50.5, 51.0, 51.5]) == pytest.approx(0.5)
+    assert slope([2.0, 2.0], [1.0, 3.0]) is None
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([14] * 20, 0), ([14] * 10 + [15] * 10, 1), ([21, 30, 21, 21, 21], 0), ([], None),
+])
+def test_growth_compares_the_last_tenth_with_the_first(values, expected):
+    assert growth(values) == expected
+
+
+# -- the log --------------------------------------------------------------------------------------
+
+
+def test_the_log_summary_reads_heartbeats_errors_counters_and_ib_codes():
+    lines = [
+        json.dumps({"level": "INFO", "msg": "heartbeat up=5s", "heartbeat": {"beat_lag_s": 0.01}}),
+        json.dumps({"level": "WARNING", "msg": "broker_error code=100 message=rate"}),
+        json.dumps({"level": "WARNING", "msg": "broker_error code=2104 message=farm ok"}),
+        json.dumps({"level": "ERROR", "msg": "alarm_raised actor=risk reason=x"}),
+        json.dumps({"level": "INFO", "msg": "order_placed client_order_id=a"}),
+        json.dumps({"level": "INFO", "msg": "PositionOpened intent=a"}),
+        json.dumps({"level": "INFO", "msg": "gateway_stopped orders_placed=1",
+                    "counters": {"orders.placed": 1}}),
+        "not json at all",
+    ]
+
+    summary = summarize_log(lines)
+
+    assert summary.heartbeats == [{"beat_lag_s": 0.01}]
+    assert dict(summary.errors) == {"alarm_raised": 1}
+    assert dict(summary.ib_errors) == {100: 1, 2104: 1}
+    assert summary.counters == {"orders.placed": 1}
+    assert (summary.orders_logged, summary.fills_logged) == (1, 1)
+
+
+# -- the verdict ----------------------------------------------------------------------------------
+
+
+def test_a_flat_run_passes_with_its_figures():
+    report = build_report(run(), samples(), log())
+
+    assert report["verdict"] == "PASS"
+    assert abs(report["rss_mib"]["slope_per_sim_hour"]) < 0.05
+    assert report["cpu_pct"] == {"mean": 1.3, "p95": 4.0, "max": 4.0}
+    assert report["threads"]["start"] == 14 and report["threads"]["growth_after_warmup"] == 0
+    assert report["heartbeats"] == {"count": 72, "lag_p99_s": 0.141, "lag_max_s": 0.142}
+    assert report["orders"] == {"placed": 30, "fills": 20, "source": "simulator"}
+    assert report["errors_by_kind"] == {"heartbeat:ib_2104": 1}
+    assert report["run"]["samples"] == 360 and report["run"]["steady_samples"] == 330
+
+
+def test_growth_during_the_warm_up_does_not_count():
+    report = build_report(run(), samples(rss=lambda h: 40.0 + 30 * min(h, 0.5)), log())
+
+    assert report["verdict"] == "PASS"
+    assert report["rss_mib"]["start"] < 41 and report["rss_mib"]["peak"] > 54
+
+
+@pytest.mark.parametrize("make_run, make_samples, make_log, failed", [
+    (run, lambda: samples(rss=lambda h: 55 + 1.5 * h), log, "rss_slope_mib_per_sim_hour"),
+    (run, lambda: samples(threads=lambda h: 14 + int(h)), log, "threads_growth"),
+    (run, lambda: samples(fds=lambda h: 21 + 2 * int(h)), log, "fds_growth"),
+    (run, samples, lambda: log(counters={"violation.hist_identical": 1}), "pacing_violations"),
+    (run, samples, lambda: log(counters=None, ib_errors={420: 1}), "pacing_violations"),
+    (run, samples, lambda: log(errors={"actor_failed": 1}), "unhandled_errors"),
+    (lambda: run(stderr_tracebacks=1), samples, log, "unhandled_errors"),
+    (lambda: run(exit_code=1), samples, log, "exit_code"),
+    (run, samples, lambda: log(heartbeats=[]), "heartbeats"),
+])
+def test_each_threshold_fails_the_verdict_and_is_named(make_run, make_samples, make_log, failed):
+    report = build_report(make_run(), make_samples(), make_log())
+
+    assert report["verdict"] == "FAIL"
+    assert [c["name"] for c in report["checks"] if not c["ok"]] == [failed]
+    assert markdown(report).splitlines()[0] == f"# Soak FAIL: failed {failed}"
+
+
+def test_the_markdown_starts_with_the_verdict_then_a_table_of_checks():
+    report = build_report(run(), samples(), log())
+
+    text = markdown(report)
+
+    lines = text.splitlines()
+    assert lines[0] == "# Soak PASS"
+    assert "| pacing_violations | 0 | == 0 | yes |" in lines
+    assert "| heartbeats | 72 | >= 1 | yes |" in lines
+    assert "| orders / fills | | | 30 / 20 (simulator) |" in lines
+    assert "peak RSS with 8 symbols" in text and "n/a for this run" in text  # CPU target: speed 1
+
+
+def test_the_resource_targets_are_reported_for_8_symbols_at_real_time():
+    report = build_report(run(speed=1.0, sim_hours=0.1, warmup_sim_hours=0.01), samples(), log())
+
+    rss_target, cpu_target = report["targets"]
+    assert (rss_target["applies"], rss_target["met"]) == (True, True)
+    assert (cpu_target["measured"], cpu_target["applies"], cpu_target["met"]) == (1.3, True, False)
