@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from actors.base import BotActor, utc_now
-from bot import risk, sizing
 from bot import messages as m
+from bot import risk, sizing
 from bot.config import Settings
 from bot.routing import Directory
 

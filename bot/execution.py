@@ -161,12 +161,12 @@ def on_clock(trade: Trade, settings: Settings, wall: datetime, market: datetime 
             why = f"not acknowledged within {ex.ack_timeout_s:g}s" if unacked else (
                 f"not filled within {ex.entry_timeout_s:g}s")
             trade, effects = _cancel(trade, entry, wall, why)
-    elif entry.cancel_sent_at is not None and entry.working:
-        if (wall - entry.cancel_sent_at).total_seconds() >= ex.cancel_timeout_s:
-            # The broker never answered: treat the entry as dead so risk can release it.
-            trade = trade.with_leg(replace(entry, status=S.CANCELLED))
-            trade, more = _settle(trade, wall)
-            effects += more
+    elif (entry.cancel_sent_at is not None and entry.working
+          and (wall - entry.cancel_sent_at).total_seconds() >= ex.cancel_timeout_s):
+        # The broker never answered the cancel: treat the entry as dead so risk can release it.
+        trade = trade.with_leg(replace(entry, status=S.CANCELLED))
+        trade, more = _settle(trade, wall)
+        effects += more
     if market is not None and trade.opened_at is not None and trade.position > 0 and not trade.closing_reason:
         why = exits.time_exit_reason(trade.opened_at, market, settings.risk)
         if why:

@@ -56,7 +56,7 @@ def run_bot(settings: Settings, *, duration_s: float | None = None, live_opt_in:
             logger.error("gateway_failed error={}", exc)
             return EXIT_FAILED
 
-        def broker(directory):  # noqa: ANN001, ANN202
+        def broker(directory):
             return BrokerActor.start(directory, settings, host=host, port=port, live_opt_in=live_opt_in)
 
         supervisor = Supervisor(actor_specs(settings, broker))

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from actor_harness import Clock, make_settings, ny, start_bot
 
 from bot import messages as m
-from actor_harness import Clock, make_settings, ny, start_bot
 
 DAY = date(2026, 11, 18)  # a Wednesday
 EXPIRIES = ("20261118", "20261120", "20261127")

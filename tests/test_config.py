@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from bot.config import ConfigError, Settings, load_settings
 
@@ -72,7 +73,7 @@ def test_a_file_that_is_not_a_settings_mapping_is_refused(tmp_path, text, proble
 
 def test_settings_are_frozen():
     settings = Settings.model_validate({})
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         settings.broker.port = 1  # type: ignore[misc]
 
 

@@ -6,9 +6,9 @@ import math
 from datetime import date, timedelta
 
 import pytest
+from actor_harness import Clock, make_settings, ny, start_bot
 
 from bot import messages as m
-from actor_harness import Clock, make_settings, ny, start_bot
 
 DAY = date(2026, 11, 18)
 CONTRACT = m.OptionContract("SPY", "20261118", 597.0, m.Right.CALL)
@@ -74,7 +74,7 @@ def test_an_order_never_acknowledged_is_cancelled_and_the_entry_expires(tmp_path
     bot.tick(9)
     assert commands(bot, m.CancelOrder) == ()
     bot.tick(1)  # ack_timeout_s=10 reached
-    assert [c.client_order_id for c in commands(bot, m.CancelOrder)][0] == entry_id
+    assert [c.client_order_id for c in commands(bot, m.CancelOrder)] == [entry_id]
     bot.tick(10)  # the cancel is not answered either (cancel_timeout_s=10)
 
     expired = bot.probe.expect(m.EntryExpired)

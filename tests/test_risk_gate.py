@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from actor_harness import Clock, make_settings, ny, start_bot
 
 from bot import messages as m
-from actor_harness import Clock, make_settings, ny, start_bot
 
 DAY = date(2026, 11, 18)
 CONTRACT = m.OptionContract("SPY", "20261118", 597.0, m.Right.CALL)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from actor_harness import WAIT_S, Clock, Probe, make_settings, ny, start_bot
 
 from actors.health import HealthActor
 from bot import messages as m
 from bot.app import EXIT_FAILED, EXIT_OK, EXIT_REFUSED
 from bot.routing import SUPERVISOR, Directory
-from actor_harness import WAIT_S, Clock, Probe, make_settings, ny, start_bot
 
 DAY = date(2026, 11, 18)
 
@@ -113,7 +113,7 @@ def tick(ref, mono, seconds):
 
 
 def test_heartbeat_cadence_follows_the_configured_seconds(health):
-    ref, directory, _, mono, settings = health
+    ref, _, _, mono, settings = health
 
     beats = [tick(ref, mono, 1) for _ in range(25)]
 

@@ -1,0 +1,18 @@
+"""The message catalogue: everything that crosses an actor boundary.
+
+All messages are frozen, slotted dataclasses holding plain values (str, int, float, tuples,
+aware UTC datetimes, enums): never an ib_insync object, never a list or dict. Commands are
+imperative (``SubmitBracket``); events are past tense (``OrderFilled``). Every command carries
+a ``correlation_id``; the events it causes echo it, so a log search for one id shows the whole
+story of one decision.
+
+``values`` holds the records carried inside messages (contracts, bars, quotes, order specs),
+``commands`` what is told to the broker side, ``events`` what happened, ``health`` timers and
+pings. Import the package: ``from bot import messages as m``.
+"""
+
+from bot.messages.commands import *
+from bot.messages.events import *
+from bot.messages.health import *
+from bot.messages.ids import new_correlation_id as new_correlation_id
+from bot.messages.values import *
