@@ -22,6 +22,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 RSS_SLOPE_MAX_MIB_PER_SIM_H = 1.0
@@ -32,6 +33,7 @@ PACING_CODES = frozenset({100, 420})
 TARGET_RSS_MIB, TARGET_CPU_PCT, TARGET_SYMBOLS = 60.0, 1.0, 8
 ERROR_LEVELS = frozenset({"ERROR", "CRITICAL"})
 FILL_EVENTS = frozenset({"PositionOpened", "PositionClosed"})
+WINDOW_EVENTS = frozenset({"system_started", "stop_requested"})
 """Log events that mark an entry or an exit fill (counted when no simulator counters exist)."""
 
 
@@ -78,6 +80,8 @@ class LogSummary:
     """The simulator's counters, from the ``gateway_stopped`` line (None against a gateway)."""
     orders_logged: int = 0
     fills_logged: int = 0
+    running: tuple[float | None, float | None] = (None, None)
+    """Epoch seconds of ``system_started`` and ``stop_requested``: the bot's running window."""
 
 
 def summarize_log(lines: Iterable[str]) -> LogSummary:
@@ -95,12 +99,30 @@ def summarize_log(lines: Iterable[str]) -> LogSummary:
             out.errors[event] += 1
         if "counters" in record:
             out.counters = dict(record["counters"])
+        if event in WINDOW_EVENTS and record.get("ts"):
+            _mark_window(out, event, datetime.fromisoformat(record["ts"]).timestamp())
         out.orders_logged += event == "order_placed"
         out.fills_logged += event in FILL_EVENTS
         code = str(record.get("msg", "")).split("code=", 1)[-1].split(" ", 1)[0]
         if event == "broker_error" and code.isdigit():
             out.ib_errors[int(code)] += 1
     return out
+
+
+def _mark_window(out: LogSummary, event: str, epoch: float) -> None:
+    start, stop = out.running
+    if event == "system_started" and start is None:
+        out.running = (epoch, stop)
+    elif event == "stop_requested" and stop is None:
+        out.running = (start, epoch)
+
+
+def running_samples(samples: Sequence[Mapping[str, Any]],
+                    window: tuple[float | None, float | None]) -> list[Mapping[str, Any]]:
+    """The samples taken while the actors ran (start-up and shutdown left out), when known."""
+    start, stop = window
+    return [s for s in samples if "ts" not in s
+            or ((start is None or s["ts"] >= start) and (stop is None or s["ts"] <= stop))]
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -141,8 +163,11 @@ def _rounded(value: float | None, digits: int = 3) -> float | None:
 
 
 def build_report(run: Run, samples: Sequence[Mapping[str, Any]], log: LogSummary) -> dict[str, Any]:
-    """The whole report. ``samples``: ``{"t": wall seconds since start, "rss_mib": ...}``."""
-    hours = [s["t"] * run.speed / 3600.0 for s in samples]
+    """The whole report. ``samples``: ``{"t": wall s, "ts": epoch s, "rss_mib": ...}``, one a
+    second; only those inside the bot's running window count, hours measured from the first."""
+    samples = running_samples(samples, log.running)
+    t0 = samples[0]["t"] if samples else 0.0
+    hours = [(s["t"] - t0) * run.speed / 3600.0 for s in samples]
     steady = [s for s, h in zip(samples, hours) if h >= run.warmup_sim_hours]
     steady_h = [h for h in hours if h >= run.warmup_sim_hours]
     rss_slope = _rounded(slope(steady_h, _series(steady, "rss_mib")))

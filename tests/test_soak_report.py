@@ -153,3 +153,22 @@ def test_the_resource_targets_are_reported_for_8_symbols_at_real_time():
     rss_target, cpu_target = report["targets"]
     assert (rss_target["applies"], rss_target["met"]) == (True, True)
     assert (cpu_target["measured"], cpu_target["applies"], cpu_target["met"]) == (1.3, True, False)
+
+
+def test_only_samples_inside_the_running_window_count():
+    lines = [json.dumps({"ts": "2026-11-21T10:00:01+00:00", "level": "INFO",
+                         "msg": "system_started actors=health"}),
+             json.dumps({"ts": "2026-11-21T10:05:58+00:00", "level": "INFO",
+                         "msg": "stop_requested exit_code=0 why=duration"})]
+    window = summarize_log(lines).running
+    start = window[0]
+    shaped = samples()
+    for s in shaped:
+        s["ts"] = start - 1 + s["t"]
+    shaped[0]["rss_mib"], shaped[-1]["threads"] = 0.2, 2  # process start-up and shutdown
+
+    report = build_report(run(), shaped, log(running=window))
+
+    assert window == (start, start + 357)
+    assert report["run"]["samples"] == 358  # t = 1 .. 358 of 0 .. 359
+    assert report["rss_mib"]["start"] > 54 and report["threads"]["end"] == 14
