@@ -206,7 +206,10 @@ class SimGateway:
         session = Session(self, reader, writer)
         self.sessions.add(session)
         self.stats.inc("sessions.opened")
-        await session.run()
+        try:
+            await session.run()
+        finally:  # a hung-up session stays listed while it lingers, so stop() still closes it
+            self.sessions.discard(session)
 
     # ---- called by sessions -----------------------------------------------------------------
 
@@ -214,7 +217,6 @@ class SimGateway:
         self._ready[session.client_id] = session
 
     def session_closed(self, session: Session) -> None:
-        self.sessions.discard(session)
         self.lines.release_owner(session)
         if session.client_id is not None and self._ready.get(session.client_id) is session:
             del self._ready[session.client_id]

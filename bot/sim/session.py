@@ -4,6 +4,13 @@ Thread rule: a Session lives on the gateway's asyncio loop thread; every method 
 Sending never blocks: replies are written straight to the transport; stream messages are
 dropped (and counted) while the client's unread backlog is above ``STREAM_BACKLOG_BYTES``.
 
+Two ways to end a session: ``close()`` drops the socket at once (gateway stop, drop fault,
+corrupt stream); ``hang_up()`` is IB ending a session after telling the client why (third
+message rate breach, client id in use, no common version): the last error is sent, then an
+end of stream, and the client's further requests are read and discarded for up to
+``LINGER_S``. Closing a socket with unread input makes the kernel answer with a reset, which
+fails the client's next write and can discard the error it has not read yet.
+
 Request handlers live in ``handlers_data`` (contracts, quotes, bars) and ``handlers_account``
 (orders, positions, account); ``HANDLERS`` maps request names to them. A handler that raises
 ``MalformedRequest`` yields error 320; a request the simulator does not serve yields 321.
@@ -28,6 +35,8 @@ if TYPE_CHECKING:
     from bot.sim.server import SimGateway
 
 STREAM_BACKLOG_BYTES = 1 << 20
+LINGER_S = 2.0
+"""How long a hung-up session keeps discarding the client's input before closing the socket."""
 CONNECT_STATUS_CODES = (2104, 2106, 2158)
 """Farm status notices IB Gateway sends right after a client connects."""
 IGNORED = frozenset(
@@ -62,6 +71,7 @@ class Session:
         self.wants_account = False
         self.data_type = 1
         self.closed = False
+        self._linger = False
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
 
@@ -81,6 +91,8 @@ class Session:
                         self._on_handshake(msg)
                     else:
                         self._on_message(msg)
+            if self._linger:
+                await self._discard_input()
         except wire.FramingError as exc:
             logger.warning("session_framing_error peer={} error={}", self.peer, exc)
             self.gw.stats.inc("sessions.framing_errors")
@@ -90,15 +102,37 @@ class Session:
             self.close()
 
     def close(self) -> None:
+        """Stop serving and drop the socket now."""
+        self._stop_serving()
+        try:
+            self.writer.close()
+        except Exception:  # noqa: BLE001 - the transport may already be gone
+            pass
+
+    def hang_up(self) -> None:
+        """Stop serving and end the stream after what is already queued (see module doc)."""
+        self._stop_serving()
+        self._linger = True
+        try:
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+        except (OSError, RuntimeError):  # the transport is already closing
+            pass
+
+    def _stop_serving(self) -> None:
         if self.closed:
             return
         self.closed = True
         self.subs.clear()
         self.gw.session_closed(self)
+
+    async def _discard_input(self) -> None:
         try:
-            self.writer.close()
-        except Exception:  # noqa: BLE001 - the transport may already be gone
-            pass
+            async with asyncio.timeout(LINGER_S):
+                while await self.reader.read(65536):
+                    pass
+        except TimeoutError:
+            self.gw.stats.inc("sessions.linger_timeouts")
 
     # ---- sending --------------------------------------------------------------------------
 
@@ -137,7 +171,7 @@ class Session:
                 hs.max_version,
             )
             self.gw.stats.inc("sessions.version_mismatch")
-            self.close()
+            self.hang_up()
             return
         self.version = version
         self.writer.write(wire.encode(out.handshake_reply(version, self.gw.clock.now())))
@@ -157,7 +191,7 @@ class Session:
                 logger.warning(
                     "session_closed_msg_rate peer={} client_id={}", self.peer, self.client_id
                 )
-                self.close()
+                self.hang_up()
                 return
         try:
             msg_id = int(fields[0])
@@ -207,7 +241,7 @@ class Session:
             self.gw.stats.inc("violation.client_id_in_use")
             logger.warning("session_client_id_in_use peer={} client_id={}", self.peer, client_id)
             self.error(-1, rules.ERR_CLIENT_ID_IN_USE, rules.TEXT_CLIENT_ID_IN_USE)
-            self.close()
+            self.hang_up()
             return
         self.client_id = client_id
         self.gw.session_ready(self)
