@@ -165,7 +165,9 @@ def test_partial_fills_fill_in_chunks(make_gateway, make_ib, until):
     gateway.faults.partial_fills(True, chunk=2)
     ib.sleep(0.05)
     trade = ib.placeOrder(spy, LimitOrder("BUY", 6, round(gateway.market.quote("SPY").ask + 1, 2)))
-    assert until(ib, lambda: trade.isDone(), 5)
+    assert until(  # the position update is the last message of each fill
+        ib, lambda: trade.isDone() and [p.position for p in ib.positions()] == [trade.filled()], 5
+    )
     assert [f.execution.shares for f in trade.fills] == [2.0, 2.0, 2.0]
     assert [f.execution.cumQty for f in trade.fills] == [2.0, 4.0, 6.0]
     assert ib.positions()[0].position == 6

@@ -36,9 +36,7 @@ def test_market_order_fills_at_the_touch(make_gateway, make_ib, until, action, s
     quote = gateway.market.option_quote(gateway.contracts.by_con_id(opt.conId))
     # Act
     trade = ib.placeOrder(opt, MarketOrder(action, 2, orderRef="intent-7"))
-    assert until(
-        ib, lambda: trade.isDone() and trade.fills and trade.fills[0].commissionReport.commission, 5
-    )
+    assert until(ib, lambda: trade.isDone() and ib.positions(), 5)  # a fill ends with its position
     # Assert
     fill = trade.fills[0]
     assert trade.orderStatus.status == "Filled"
@@ -119,7 +117,7 @@ def test_sell_stop_triggers_and_fills_at_the_bid(make_gateway, make_ib, until):
     spy = _spy(ib)
     quote = gateway.market.quote("SPY")
     trade = ib.placeOrder(spy, StopOrder("SELL", 10, round(quote.bid + 0.5, 2)))  # already through
-    assert until(ib, lambda: trade.isDone() and trade.fills, 5)
+    assert until(ib, lambda: trade.isDone() and ib.positions(), 5)
     assert trade.fills[0].execution.price == quote.bid
     assert ib.positions()[0].position == -10
 
@@ -139,12 +137,13 @@ def test_bracket_fills_and_its_sibling_is_cancelled(make_gateway, make_ib, until
     )
     # Act
     parent, profit, stop = [ib.placeOrder(spy, o) for o in bracket]
-    assert until(
+    assert until(  # the position update (flat again) follows the profit's commission report
         ib,
         lambda: (
             all(t.isDone() for t in (parent, profit, stop))
             and profit.fills
             and profit.fills[0].commissionReport.commission
+            and not ib.positions()
         ),
         5,
     )
