@@ -15,7 +15,10 @@ Accepts: RequestChain, QuoteOptions, SubscribeQuotes, UnsubscribeQuotes, SubmitB
 SubmitOrder, CancelOrder, TimerFired (ignored), Ping (answered by ``BotActor``).
 Publishes: BarClosed (backfill=True for history), QuoteUpdated (conflated), ChainReceived,
 OptionsQuoted, OrderStatusChanged, OrderFilled, OrderRejected, BrokerErrorReported,
-ConnectionChanged, AccountUpdated, RequestTimedOut, ActorFaulted, StartRefused.
+ConnectionChanged, AccountUpdated, RequestTimedOut, ActorFaulted, StartRefused, and after each
+connect ModeDecided (the gate's mode: the journal opens that mode's file) then BrokerSnapshot
+(orders of every client id via reqAllOpenOrders, completed orders, the day's executions and
+the positions ib_insync synchronised at connect) for the restart reconciliation.
 
 Helpers, one concept each: ``broker_requests`` (the gate: pacing, circuit, timeouts),
 ``broker_link`` (connection lifecycle), ``broker_market`` (bars, quotes, chains),
@@ -25,6 +28,7 @@ errors into ``ActorFaulted`` instead of a log line nobody reads.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from typing import Any
@@ -209,11 +213,26 @@ class BrokerActor(LoopActor, BotActor):
             verdict.shadow_fills,
             verdict.read_only,
         )
+        self.publish(m.ModeDecided(verdict.mode.value, verdict.account, self.clock()))
         for value in self.ib.accountValues(verdict.account):
             self._on_account_value(value)
         self.orders.adopt()
+        self.core.spawn(self._publish_snapshot(first), "snapshot")
         self.market.restore(first)
         return True
+
+    async def _publish_snapshot(self, first: bool) -> None:
+        """Ask for every client id's open orders (a restart may have moved ours), then publish."""
+        timeout = self.settings.broker.request_timeout_s
+        try:
+            self.core.governor.record_message(self.core.now())
+            await asyncio.wait_for(self.ib.reqAllOpenOrdersAsync(), timeout)
+        except TimeoutError:
+            self.log.warning("all_open_orders_timed_out timeout_s={}", timeout)
+        snapshot = self.orders.snapshot(first)
+        self.log.info("broker_snapshot first={} orders={} fills={} positions={}", first,
+                      len(snapshot.orders), len(snapshot.fills), len(snapshot.positions))
+        self.publish(snapshot)
 
     def _on_error(self, req_id: int, code: int, text: str, _contract: Any = None) -> None:
         self.link.on_error(code, text)

@@ -197,6 +197,20 @@ class Orders:
                 adopted.append(ref)
         self.core.log.info("orders_adopted count={} client_order_ids={}", len(adopted), adopted)
 
+    def snapshot(self, first: bool) -> m.BrokerSnapshot:
+        """What IB holds now: every order it told us about (open and completed, ours by
+        orderRef and anyone else's), the day's executions of our orders, and the positions."""
+        ib = self.core.ib
+        orders = tuple(tr.broker_order(t) for t in ib.trades())
+        fills = []
+        for fill in ib.fills():
+            ref = fill.execution.orderRef
+            if ref and fill.contract.secType == "OPT":
+                placed = self._placed.setdefault(ref, _Placed(ref))
+                fills.append(tr.fill_event(fill, placed.correlation_id, ref))
+        positions = tuple(tr.broker_position(p) for p in ib.positions())
+        return m.BrokerSnapshot(first, orders, tuple(fills), positions, self.core.clock())
+
     def on_status(self, trade: Any) -> None:
         """ib_insync orderStatusEvent (and right after placing)."""
         ref = trade.order.orderRef

@@ -1,11 +1,17 @@
 """ExecutionActor: turns approved entries into bracket orders and manages them as OCO.
 
 Accepts: EntryApproved, OrderStatusChanged, OrderFilled, OrderRejected, QuoteUpdated (options),
-    BarClosed (market time for time exits), ConnectionChanged, TimerFired, Ping.
-Emits: SubmitBracket, SubmitOrder, CancelOrder, SubscribeQuotes, UnsubscribeQuotes (to the
-    broker); PositionOpened, PositionClosed, EntryExpired (published).
+    BarClosed (market time for time exits), ConnectionChanged, TimerFired, TradeRecovered
+    (after a restart or reconnect), KillSwitchChanged, Ping.
+Emits: SubmitBracket, SubmitOrder, CancelOrder (to the journal, which records them and then
+    forwards them to the broker: write-ahead; straight to the broker without a journal),
+    SubscribeQuotes, UnsubscribeQuotes (to the broker); PositionOpened, PositionRecovered,
+    PositionClosed, EntryExpired (published).
 Thread rule: its own pykka thread; every handler is one pure transition of a ``Trade``
     (``bot/execution.py``); a 1-second timer drives order timeouts and time exits.
+
+Order reports for an intent it does not hold yet (after a restart they can arrive before the
+journal's ``TradeRecovered``) are kept, at most ``MAX_ORPHANS``, and replayed once it arrives.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from actors.timer import Timer
 from bot import execution, quotes
 from bot import messages as m
 from bot.config import Settings
-from bot.routing import BROKER, Directory
+from bot.routing import BROKER, JOURNAL, Directory
 
 COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder, m.SubscribeQuotes, m.UnsubscribeQuotes)
+ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder)
+MAX_ORPHANS = 500
 BAR = timedelta(minutes=1)
 KEEP_FINISHED = 200
 
@@ -29,9 +37,11 @@ class ExecutionActor(BotActor):
     name = "execution"
 
     def __init__(self, directory: Directory, settings: Settings, clock: Any = utc_now,
-                 tick_s: float | None = 1.0) -> None:
+                 tick_s: float | None = 1.0, write_ahead: bool = False) -> None:
         super().__init__(directory, clock)
         self.settings = settings
+        self.write_ahead = write_ahead
+        self.orphans: list[Any] = []
         self.tick_s = tick_s
         self.trades: dict[str, execution.Trade] = {}
         self.finished: dict[str, execution.Trade] = {}
@@ -68,6 +78,12 @@ class ExecutionActor(BotActor):
                 self._on_clock()
             case m.ConnectionChanged():
                 pass  # orders rest at the broker; statuses arrive again after a reconnect
+            case m.TradeRecovered():
+                self._on_trade_recovered(message)
+            case m.KillSwitchChanged(engaged=True):
+                self._on_kill_switch()
+            case m.KillSwitchChanged():
+                pass
             case _:
                 self.unexpected(message)
 
@@ -99,10 +115,35 @@ class ExecutionActor(BotActor):
             self.finished[intent_id], _ = step(trade, event, self.clock())
             return
         if trade is None:
-            self.log.warning("order_unknown client_order_id={} event={}", client_order_id,
-                             type(event).__name__)
+            self.log.warning("order_unknown client_order_id={} event={} kept_for_recovery",
+                             client_order_id, type(event).__name__)
+            self.orphans = (self.orphans + [(intent_id, step, event)])[-MAX_ORPHANS:]
             return
         self._apply(*step(trade, event, self.clock()))
+
+    def _on_trade_recovered(self, rec: m.TradeRecovered) -> None:
+        wall = self.clock()
+        known = self.trades.get(rec.intent_id) or self.finished.get(rec.intent_id)
+        if known is not None:
+            trade, effects = execution.merge(known, rec, wall)
+        else:
+            trade, effects = execution.restore(rec, self.settings, wall)
+        self.log.info("trade_restored intent={} position={:g} legs={} resend={} finished={}",
+                      rec.intent_id, trade.position,
+                      ",".join(f"{g.role}:{g.status.value}" for g in trade.legs), rec.resend,
+                      trade.finished)
+        self.trades[trade.intent_id] = trade
+        self.finished.pop(trade.intent_id, None)
+        self._apply(trade, effects)
+        waiting = [o for o in self.orphans if o[0] == rec.intent_id]
+        self.orphans = [o for o in self.orphans if o[0] != rec.intent_id]
+        for _, step, event in waiting:
+            self._route(event.client_order_id, step, event)
+
+    def _on_kill_switch(self) -> None:
+        for trade in list(self.trades.values()):
+            if not trade.finished:
+                self._apply(*execution.kill_switch(trade, self.settings, self.clock()))
 
     def _on_quote_updated(self, event: m.QuoteUpdated) -> None:
         quote = event.quote
@@ -131,12 +172,30 @@ class ExecutionActor(BotActor):
 
     def _emit(self, effects: list[Any]) -> None:
         for message in effects:
-            if isinstance(message, COMMANDS):
+            if isinstance(message, ORDER_COMMANDS) and self.write_ahead:
+                self._write_ahead(message)
+            elif isinstance(message, COMMANDS):
                 self.directory.tell(BROKER, message)
             else:
                 self.log.info("{} intent={} {}", type(message).__name__, message.intent_id,
                               _summary(message))
                 self.publish(message)
+
+    def _write_ahead(self, command: Any) -> None:
+        """Through the journal; if it is gone, exits and cancels still go, entries never."""
+        if self.directory.tell(JOURNAL, command):
+            return
+        entry = isinstance(command, m.SubmitBracket) or (
+            isinstance(command, m.SubmitOrder) and command.order.client_order_id.endswith(".entry"))
+        self.log.error("journal_unavailable command={} sent={}", type(command).__name__, not entry)
+        if not entry:
+            self.directory.tell(BROKER, command)
+            return
+        specs = ((command.parent, command.take_profit, command.stop)
+                 if isinstance(command, m.SubmitBracket) else (command.order,))
+        for spec in specs:
+            self.actor_ref.tell(m.OrderRejected(command.correlation_id, spec.client_order_id, 0,
+                                                "journal unavailable", self.clock()))
 
 
 def _summary(message: Any) -> str:

@@ -1,14 +1,19 @@
 """RiskActor: the gate every entry passes; sizes it or denies it with the reason.
 
-Accepts: EntryProposed, PositionOpened, PositionClosed, EntryExpired, AccountUpdated,
-    ConnectionChanged, BarClosed (day rollover), Ping.
-Emits: EntryApproved or EntryDenied (published).
+Accepts: EntryProposed, PositionOpened, PositionRecovered, PositionClosed, EntryExpired,
+    AccountUpdated, ConnectionChanged, BarClosed (day rollover), RiskRestored,
+    ReconcileFinished, JournalFailed, TimerFired (kill-switch check), Ping.
+Emits: EntryApproved or EntryDenied; RiskStateChanged after every change of the daily state
+    (the journal saves it); KillSwitchChanged when the kill-switch file appears or goes.
 Thread rule: its own pykka thread; each handler is one pure transition of ``RiskState``
     (``bot/risk.py``) plus a stat of the kill-switch file, never a wait.
 
 The trading day is the exchange date (America/New_York) of the market timestamps it sees.
 Entries pause while the broker link is stale or down, and stop while the kill-switch file
-exists.
+exists (checked on every proposal and by a 1-second timer, which tells execution to cancel
+working entries / flatten as configured). With a journal (``needs_journal``) no entry passes
+before the first reconciliation finished (today's saved counters are restored first), nor
+after a journal write failed.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.base import BotActor, utc_now
+from actors.timer import Timer
 from bot import messages as m
 from bot import risk, sizing
 from bot.config import Settings
@@ -28,14 +34,37 @@ PAUSING_STATES = {"stale": "broker data stale", "disconnected": "broker disconne
 class RiskActor(BotActor):
     name = "risk"
 
-    def __init__(self, directory: Directory, settings: Settings, clock: Any = utc_now) -> None:
+    def __init__(self, directory: Directory, settings: Settings, clock: Any = utc_now,
+                 tick_s: float | None = 1.0, needs_journal: bool = False) -> None:
         super().__init__(directory, clock)
         self.settings = settings
         self.cfg = settings.risk
         self.state: risk.RiskState | None = None
         self.paused: str | None = None
+        self.tick_s = tick_s
+        self.timer: Timer | None = None
+        self.not_ready: str | None = "restart reconciliation not finished" if needs_journal else None
+        self.saved: m.RiskRestored | None = None
+        self.journal_failed: str | None = None
+        self.kill_switch = self.kill_switch_on()
+        self.last_saved: tuple[Any, ...] | None = None
+
+    def on_start(self) -> None:
+        super().on_start()
+        if self.kill_switch:
+            self.log.warning("kill_switch_engaged path={} at=start", self.cfg.kill_switch_path)
+        if self.tick_s:
+            self.timer = Timer(self.actor_ref, "kill_switch", self.tick_s, self.clock).start()
+
+    def on_stop(self) -> None:
+        if self.timer:
+            self.timer.cancel()
 
     def handle(self, message: Any) -> None:
+        self._handle(message)
+        self._save_if_changed()
+
+    def _handle(self, message: Any) -> None:
         match message:
             case m.EntryProposed():
                 self._on_entry_proposed(message)
@@ -54,6 +83,20 @@ class RiskActor(BotActor):
                 self.state = risk.roll_day(self.state, message.bar.start)
             case m.BarClosed():
                 pass
+            case m.PositionRecovered():
+                self._transition(risk.on_recovered, message.symbol)
+            case m.RiskRestored():
+                self._on_risk_restored(message)
+            case m.ReconcileFinished(first=True):
+                self.not_ready = None
+                self.log.info("entries_allowed after=reconciliation")
+            case m.ReconcileFinished():
+                pass
+            case m.JournalFailed():
+                self.journal_failed = f"journal write failed: {message.reason}"
+                self.log.error("entries_refused reason={}", self.journal_failed)
+            case m.TimerFired():
+                self._check_kill_switch()
             case _:
                 self.unexpected(message)
 
@@ -65,7 +108,8 @@ class RiskActor(BotActor):
                 "trades": s.trades, "open": s.open_positions, "pending": s.pending,
                 "consecutive_losses": s.consecutive_losses,
                 "loss_budget_used_pct": round(risk.budget_used_pct(s, self.cfg), 1),
-                "kill_switch": self.kill_switch_on(), "paused": self.paused}
+                "kill_switch": self.kill_switch_on(),
+                "paused": self.paused or self.not_ready or self.journal_failed}
 
     def kill_switch_on(self) -> bool:
         return Path(self.cfg.kill_switch_path).exists()
@@ -77,8 +121,9 @@ class RiskActor(BotActor):
             self._deny(p, "account equity not known yet")
             return
         self.state = risk.roll_day(self.state, p.ts)
+        paused = self.journal_failed or self.not_ready or self.paused
         reason = risk.entry_denial(self.state, self.cfg, p.symbol,
-                                   kill_switch=self.kill_switch_on(), paused_reason=self.paused)
+                                   kill_switch=self.kill_switch_on(), paused_reason=paused)
         if reason:
             self._deny(p, reason)
             return
@@ -108,9 +153,59 @@ class RiskActor(BotActor):
     def _on_account_updated(self, event: m.AccountUpdated) -> None:
         if self.state is None:
             self.state = risk.initial_state(event.ts, event.net_liquidation)
+            self._apply_saved()
         else:
             self.state = risk.with_equity(self.state, event.net_liquidation)
+
+    def _on_risk_restored(self, saved: m.RiskRestored) -> None:
+        self.saved = saved
+        if self.state is not None:
+            self._apply_saved()
+
+    def _apply_saved(self) -> None:
+        saved, self.saved = self.saved, None
+        if saved is None or not saved.found or self.state is None:
+            return
+        self.state = risk.restore(self.state, saved.day, saved.start_equity, saved.realized_pnl,
+                                  saved.trades, saved.consecutive_losses)
+        self.log.info("risk_restored day={} start_equity={:.2f} realized_pnl={:.2f} trades={} "
+                      "losses_in_row={} budget_used_pct={:.1f}", self.state.day, self.state.start_equity,
+                      self.state.realized_pnl, self.state.trades, self.state.consecutive_losses,
+                      risk.budget_used_pct(self.state, self.cfg))
+
+    def _check_kill_switch(self) -> None:
+        engaged = self.kill_switch_on()
+        if engaged == self.kill_switch:
+            return
+        self.kill_switch = engaged
+        path = self.cfg.kill_switch_path
+        if engaged:
+            reason = _read_reason(path)
+            self.log.warning("kill_switch_engaged path={} reason={} cancel_entries={} flatten={}",
+                             path, reason, self.cfg.kill_switch_cancel_entries,
+                             self.cfg.kill_switch_flatten)
+        else:
+            reason = "file removed"
+            self.log.warning("kill_switch_cleared path={}", path)
+        self.publish(m.KillSwitchChanged(engaged, reason, self.clock()))
+
+    def _save_if_changed(self) -> None:
+        """Tell the journal the daily state after a change (never before it was restored)."""
+        s = self.state
+        if s is None or self.not_ready:
+            return
+        key = (s.day, s.start_equity, s.realized_pnl, s.trades, s.consecutive_losses, self.kill_switch)
+        if key != self.last_saved:
+            self.last_saved = key
+            self.publish(m.RiskStateChanged(*key, self.clock()))
 
     def _transition(self, fn: Any, symbol: str) -> None:
         if self.state is not None:
             self.state = fn(self.state, symbol)
+
+
+def _read_reason(path: Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()[:200] or "(empty file)"
+    except OSError as exc:
+        return f"(unreadable: {exc})"

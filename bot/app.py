@@ -14,13 +14,19 @@ Failure policy (``POLICY``), applied when an actor dies (``ActorFaulted``) or st
   bracket orders rest at the broker while the bot is down.
 - an actor that is alive but not answering cannot be killed safely from outside its thread:
   a controlled shutdown (exit code 1), so the service manager starts a clean process.
-- ``StartRefused`` (the safety gate): shutdown with exit code 3.
+- journal: a controlled shutdown (exit code 1): orders pass through it (write-ahead).
+- ``StartRefused`` (the safety gate, or a journal that cannot be opened): exit code 3.
+
+SIGUSR1 engages the kill switch: the main thread writes ``risk.kill_switch_path`` (time and
+reason inside); the file, not the process, holds the state, so it survives restarts until it
+is deleted on purpose (``python -m bot kill --clear``).
 
 The supervisor runs in the main thread and receives its messages through a plain queue.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
 import threading
@@ -35,11 +41,11 @@ from loguru import logger
 
 from bot import messages as m
 from bot.config import Settings
-from bot.routing import BROKER, EXECUTION, HEALTH, RISK, STRATEGY, SUPERVISOR, Directory
+from bot.routing import BROKER, EXECUTION, HEALTH, JOURNAL, RISK, STRATEGY, SUPERVISOR, Directory
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_REFUSED = 0, 1, 2, 3
 POLICY = {STRATEGY: "restart", HEALTH: "restart", BROKER: "restart", RISK: "shutdown",
-          EXECUTION: "shutdown"}
+          EXECUTION: "shutdown", JOURNAL: "shutdown"}
 MAX_RESTARTS = 3
 RESTART_WINDOW_S = 600.0
 
@@ -132,13 +138,19 @@ class Supervisor:
             case _:
                 self.log.warning("message_unexpected type={}", type(message).__name__)
 
-    def install_signal_handlers(self) -> None:
-        """SIGINT/SIGTERM stop the bot cleanly (main thread only)."""
+    def install_signal_handlers(self, kill_switch_path: Any = None) -> None:
+        """SIGINT/SIGTERM stop the bot cleanly; SIGUSR1 writes the kill-switch file (main thread)."""
         def on_signal(signum: int, _frame: Any) -> None:
             self.request_stop(EXIT_OK, signal.Signals(signum).name)
 
+        def on_kill(_signum: int, _frame: Any) -> None:
+            path = write_kill_switch(kill_switch_path, "SIGUSR1")
+            self.log.warning("kill_switch_written path={} by=SIGUSR1", path)
+
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
+        if kill_switch_path is not None:
+            signal.signal(signal.SIGUSR1, on_kill)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -172,21 +184,40 @@ class Supervisor:
         return True
 
 
+def write_kill_switch(path: Any, reason: str) -> Any:
+    """Create the kill-switch file with the time and the reason (any thread, also a handler)."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(f"{datetime.now(UTC).isoformat()} {reason}\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
 def actor_specs(settings: Settings, broker: Factory, clock: Any = None,
-                tick_s: float | None = 1.0) -> list[ActorSpec]:
+                tick_s: float | None = 1.0, journal: bool = False) -> list[ActorSpec]:
     """The bot's actors in start order, with ``broker`` building the broker side.
 
-    ``tick_s=None`` starts no timer threads (tests tell ``TimerFired`` themselves)."""
+    ``tick_s=None`` starts no timer threads (tests tell ``TimerFired`` themselves).
+    ``journal=True`` (the real bot) starts the JournalActor first: execution sends its orders
+    through it (write-ahead) and risk waits for the restart reconciliation."""
     from actors.execution import ExecutionActor
     from actors.health import HealthActor
+    from actors.journal import JournalActor
     from actors.risk import RiskActor
     from actors.strategy import StrategyActor
 
     kw = {} if clock is None else {"clock": clock}
-    specs = [
+    specs = [ActorSpec(JOURNAL, lambda d: JournalActor.start(d, settings, **kw))] if journal else []
+    specs += [
         ActorSpec(HEALTH, lambda d: HealthActor.start(d, settings, tick_s=tick_s, **kw)),
-        ActorSpec(RISK, lambda d: RiskActor.start(d, settings, **kw)),
-        ActorSpec(EXECUTION, lambda d: ExecutionActor.start(d, settings, tick_s=tick_s, **kw)),
+        ActorSpec(RISK, lambda d: RiskActor.start(d, settings, tick_s=tick_s,
+                                                  needs_journal=journal, **kw)),
+        ActorSpec(EXECUTION, lambda d: ExecutionActor.start(d, settings, tick_s=tick_s,
+                                                            write_ahead=journal, **kw)),
     ]
     for symbol in settings.symbols:
         specs.append(ActorSpec(f"{STRATEGY}:{symbol}",

@@ -112,6 +112,8 @@ class RiskSettings(_Section):
     flat_before_close_minutes: int = Field(10, ge=0, le=120)
     max_contracts: int = Field(10, ge=1, le=1000, description="hard cap whatever the budget")
     kill_switch_path: Path = Path("logs/KILL")
+    kill_switch_cancel_entries: bool = Field(True, description="kill switch: cancel working entries")
+    kill_switch_flatten: bool = Field(False, description="kill switch: close open positions too")
 
 
 class ExecutionSettings(_Section):
@@ -119,6 +121,14 @@ class ExecutionSettings(_Section):
     ack_timeout_s: float = Field(10.0, gt=0, le=300, description="submitted -> acknowledged")
     entry_timeout_s: float = Field(60.0, gt=0, le=3600, description="entry not filled -> cancel")
     cancel_timeout_s: float = Field(10.0, gt=0, le=300)
+    manage_unknown_positions: bool = Field(
+        False, description="adopt option positions the journal does not know (arm their exits)")
+
+
+class JournalSettings(_Section):
+    """The durable journal: one SQLite file per mode (journal-<mode>.sqlite3) in ``dir``."""
+
+    dir: Path = Path("data")
 
 
 class HealthSettings(_Section):
@@ -156,6 +166,7 @@ class Settings(BaseSettings):
     risk: RiskSettings = RiskSettings()
     execution: ExecutionSettings = ExecutionSettings()
     health: HealthSettings = HealthSettings()
+    journal: JournalSettings = JournalSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("symbols", mode="before")

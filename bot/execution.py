@@ -295,3 +295,87 @@ def _close(trade: Trade, wall: datetime, fill: m.OrderFilled | None) -> tuple[Tr
         m.UnsubscribeQuotes(trade.correlation_id, trade.contract),
     ]
     return trade, effects
+
+
+# -- after a restart ----------------------------------------------------------------------------
+
+
+def restore(rec: m.TradeRecovered, settings: Settings, wall: datetime) -> tuple[Trade, Effects]:
+    """Rebuild a trade the journal and the broker still know (see ``bot/reconcile.py``).
+
+    The legs take the broker's statuses, then every fill is applied in time order, so a
+    position that closed while the bot was down becomes ``PositionClosed`` with its P&L. A held
+    position without working exits gets a fresh pair (native) or take-profit (emulated; the stop
+    is watched again from quotes). ``PositionOpened`` is replaced by ``PositionRecovered`` when
+    risk already counted the trade before the restart. ``resend`` sends the legs once more.
+    """
+    risk = settings.risk
+    prices = brackets.bracket_prices(rec.symbol, rec.premium, risk.take_profit_pct, risk.stop_loss_pct)
+    legs = tuple(_restored_leg(spec, status, filled, wall) for spec, status, filled in rec.legs)
+    revision = max((int(d) for g in legs if (d := g.role.lstrip("tpslexit")).isdigit()), default=0)
+    trade = Trade(rec.intent_id, rec.correlation_id, rec.symbol, rec.contract,
+                  settings.execution.oco_mode, prices, legs, revision=revision)
+    if rec.resend:
+        return _resend(trade, wall)
+    effects: Effects = []
+    for fill in rec.fills:
+        trade, more = on_fill(trade, fill, wall)
+        effects += more
+    trade, more = _settle(trade, wall)
+    effects += more
+    if (not trade.finished and trade.position > 0 and not trade.closing_reason
+            and not trade.entry.working and not trade.working_exits):
+        trade, more = _arm(trade, wall, ("tp", "sl") if trade.mode == "native" else ("tp",))
+        effects += more
+    if rec.opened or rec.adopted:
+        effects = [_recovered(e) if isinstance(e, m.PositionOpened) else e for e in effects]
+    return trade, effects
+
+
+def merge(trade: Trade, rec: m.TradeRecovered, wall: datetime) -> tuple[Trade, Effects]:
+    """A reconnect's snapshot for a trade this process already runs: add what it missed."""
+    effects: Effects = []
+    for fill in rec.fills:
+        trade, more = on_fill(trade, fill, wall)
+        effects += more
+    for spec, status, filled in rec.legs:
+        if status is not S.CREATED and not trade.finished:
+            report = m.OrderStatusChanged(trade.correlation_id, spec.client_order_id, status,
+                                          filled, 0.0, 0.0, wall)
+            trade, more = on_status(trade, report, wall)
+            effects += more
+    return trade, effects
+
+
+def _restored_leg(spec: m.OrderSpec, status: m.OrderStatus, filled: float, wall: datetime) -> Leg:
+    acked = wall if status in (S.ACKED, S.PARTIAL, S.FILLED) else None
+    if status is S.CREATED:
+        return Leg(spec)
+    return Leg(spec, status=status, sent_at=wall, acked_at=acked, reported_filled=filled)
+
+
+def _resend(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
+    trade = replace(trade, legs=tuple(g.sent(wall) for g in trade.legs))
+    specs = [g.spec for g in trade.legs]
+    if [g.role for g in trade.legs] == ["entry", "tp", "sl"]:
+        command: Any = m.SubmitBracket(trade.correlation_id, trade.intent_id, trade.contract, *specs)
+    else:
+        command = m.SubmitOrder(trade.correlation_id, trade.intent_id, trade.contract, specs[0])
+    return trade, [command]
+
+
+def _recovered(opened: m.PositionOpened) -> m.PositionRecovered:
+    return m.PositionRecovered(opened.intent_id, opened.symbol, opened.contract, opened.quantity,
+                               opened.ts)
+
+
+def kill_switch(trade: Trade, settings: Settings, wall: datetime) -> tuple[Trade, Effects]:
+    """The kill switch engaged: cancel a working entry and/or flatten, as configured."""
+    effects: Effects = []
+    risk = settings.risk
+    if risk.kill_switch_cancel_entries and trade.entry.working:
+        trade, effects = _cancel(trade, trade.entry, wall, "kill switch")
+    if risk.kill_switch_flatten and trade.position > 0 and not trade.closing_reason:
+        trade, more = begin_exit(trade, "kill switch", wall)
+        effects += more
+    return trade, effects

@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from enum import Enum
+from typing import Any
 
 from ib_insync import Contract, Option, Order, Stock, Ticker, Trade
 from ib_insync import OptionChain as IbOptionChain
@@ -374,4 +375,35 @@ def status_event(
         ts=ts,
         broker_order_id=trade.order.orderId,
         reason=trade.log[-1].message if done and trade.log else "",
+    )
+
+
+# -- what IB holds after a connect (restart reconciliation) ---------------------------------------
+
+
+def broker_order(trade: Trade) -> m.BrokerOrder:
+    """An order IB knows (open or completed) as ``BrokerOrder``; orderRef is our client id."""
+    st = trade.orderStatus
+    contract = trade.contract
+    key = option_from_ib(contract).key if contract.secType == "OPT" else contract.symbol
+    return m.BrokerOrder(
+        client_order_id=trade.order.orderRef or "",
+        broker_order_id=trade.order.orderId,
+        status=order_status(st.status, st.filled, st.remaining),
+        filled=float(st.filled),
+        remaining=float(st.remaining),
+        avg_fill_price=float(st.avgFillPrice),
+        contract_key=key,
+    )
+
+
+def broker_position(position: Any) -> m.BrokerPosition:
+    """An ib_insync ``Position`` (account, contract, position, avgCost) as ``BrokerPosition``."""
+    contract = position.contract
+    option = option_from_ib(contract) if contract.secType == "OPT" else None
+    return m.BrokerPosition(
+        contract=option,
+        description=option.key if option else f"{contract.secType} {contract.symbol}",
+        quantity=float(position.position),
+        avg_cost=float(position.avgCost),
     )

@@ -68,15 +68,37 @@ class Journal:
 
     def save_daily_risk(self, day: date, start_equity: float, realized_pnl: float, trades: int,
                         consecutive_losses: int, kill_switch: bool, ts: datetime) -> None:
+        self.record(m.RiskStateChanged(day, start_equity, realized_pnl, trades, consecutive_losses,
+                                       kill_switch, ts), ts)
+
+    def set_intent(self, intent_id: str, now: datetime, *, status: str | None = None,
+                   resent: bool = False) -> None:
+        """Mark an intent during reconciliation (expired, or counted as sent once more)."""
         def write(conn: sqlite3.Connection, _: Any) -> None:
-            conn.execute(
-                "INSERT INTO daily_risk VALUES (?,?,?,?,?,?,?) ON CONFLICT(day) DO UPDATE SET "
-                "start_equity=excluded.start_equity, realized_pnl=excluded.realized_pnl, "
-                "trades=excluded.trades, consecutive_losses=excluded.consecutive_losses, "
-                "kill_switch=excluded.kill_switch, updated_at=excluded.updated_at",
-                (day.isoformat(), start_equity, realized_pnl, trades, consecutive_losses,
-                 int(kill_switch), _ts(ts)))
+            conn.execute("UPDATE intents SET status=COALESCE(?, status), resends=resends+?, "
+                         "updated_at=? WHERE intent_id=?", (status, int(resent), _ts(now), intent_id))
         self._write(write, None)
+
+    def record_adopted(self, trade: m.TradeRecovered, now: datetime) -> None:
+        """An unknown broker position taken over: an intent row (open) with its synthetic entry."""
+        def write(conn: sqlite3.Connection, _: Any) -> None:
+            conn.execute("INSERT OR IGNORE INTO intents (intent_id, correlation_id, symbol, direction, "
+                         "contract, premium, quantity, reasons, status, created_at, updated_at, sent_at) "
+                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                         (trade.intent_id, trade.correlation_id, trade.symbol, "adopted",
+                          _json(trade.contract), trade.premium, int(trade.legs[0][0].quantity),
+                          _json(["adopted at restart: manage_unknown_positions"]), "open",
+                          _ts(now), _ts(now), _ts(now)))
+            for spec, status, _filled_qty in trade.legs:
+                conn.execute("INSERT OR IGNORE INTO orders (client_order_id, intent_id, spec, status, "
+                             "updated_at) VALUES (?,?,?,?,?)", (spec.client_order_id, trade.intent_id,
+                                                                _json(spec), status.value, _ts(now)))
+            for fill in trade.fills:
+                _filled(conn, fill, now)
+        self._write(write, trade)
+
+    def set_fact(self, name: str, value: Any, now: datetime) -> None:
+        self._write(lambda conn, _: _fact(name, lambda _e: value)(conn, None, now), None)
 
     def _write(self, writer: Any, message: Any) -> None:
         try:
@@ -118,7 +140,9 @@ def _intent_of(client_order_id: str) -> str:
 
 
 def _proposed(conn: sqlite3.Connection, e: m.EntryProposed, now: datetime) -> None:
-    conn.execute("INSERT OR IGNORE INTO intents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+    conn.execute("INSERT OR IGNORE INTO intents (intent_id, correlation_id, symbol, direction, "
+                 "contract, premium, quantity, reasons, status, created_at, updated_at) "
+                 "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                  (e.intent_id, e.correlation_id, e.symbol, e.direction.value, _json(e.contract),
                   e.premium, None, _json(list(e.reasons)), "proposed", _ts(e.ts), _ts(e.ts)))
 
@@ -147,8 +171,9 @@ def _submitted(conn: sqlite3.Connection, c: m.SubmitBracket | m.SubmitOrder, now
         conn.execute("INSERT OR IGNORE INTO orders (client_order_id, intent_id, spec, status, updated_at) "
                      "VALUES (?,?,?,?,?)", (spec.client_order_id, c.intent_id, _json(spec), "SUBMITTED",
                                             _ts(now)))
-    conn.execute("UPDATE intents SET status='sent', updated_at=? WHERE intent_id=? AND status='approved'",
-                 (_ts(now), c.intent_id))
+    conn.execute("UPDATE intents SET status=CASE WHEN status='approved' THEN 'sent' ELSE status END, "
+                 "sent_at=COALESCE(sent_at, ?), updated_at=? WHERE intent_id=?",
+                 (_ts(now), _ts(now), c.intent_id))
 
 
 def _status(conn: sqlite3.Connection, e: m.OrderStatusChanged, now: datetime) -> None:
@@ -186,6 +211,37 @@ def _position(event: str, status: str) -> Any:
     return write
 
 
+def _fact(name: str, value: Any) -> Any:
+    def write(conn: sqlite3.Connection, e: Any, now: datetime) -> None:
+        conn.execute("INSERT INTO facts VALUES (?,?,?) ON CONFLICT(name) DO UPDATE SET "
+                     "value=excluded.value, ts=excluded.ts", (name, _json(value(e)), _ts(now)))
+    return write
+
+
+def _mismatch(conn: sqlite3.Connection, e: m.ReconcileMismatch, now: datetime) -> None:
+    conn.execute("INSERT INTO mismatches (kind, key, detail, ts) VALUES (?,?,?,?)",
+                 (e.kind, e.key, e.detail, _ts(e.ts)))
+
+
+def _snapshot(conn: sqlite3.Connection, e: m.BrokerSnapshot, now: datetime) -> None:
+    """What the broker holds: its positions replace the last ones; its fills are kept (deduped)."""
+    conn.execute("DELETE FROM broker_positions")
+    conn.executemany("INSERT OR REPLACE INTO broker_positions VALUES (?,?,?,?)",
+                     [(p.description, p.quantity, p.avg_cost, _ts(e.ts)) for p in e.positions])
+    for fill in e.fills:
+        _filled(conn, fill, now)
+
+
+def _risk_state(conn: sqlite3.Connection, e: m.RiskStateChanged, now: datetime) -> None:
+    conn.execute(
+        "INSERT INTO daily_risk VALUES (?,?,?,?,?,?,?) ON CONFLICT(day) DO UPDATE SET "
+        "start_equity=excluded.start_equity, realized_pnl=excluded.realized_pnl, "
+        "trades=excluded.trades, consecutive_losses=excluded.consecutive_losses, "
+        "kill_switch=excluded.kill_switch, updated_at=excluded.updated_at",
+        (e.day.isoformat(), e.start_equity, e.realized_pnl, e.trades, e.consecutive_losses,
+         int(e.kill_switch), _ts(e.ts)))
+
+
 _WRITERS: dict[type, Any] = {
     m.SignalRaised: _signal,
     m.EntryProposed: _proposed,
@@ -200,4 +256,11 @@ _WRITERS: dict[type, Any] = {
     m.PositionOpened: _position("opened", "open"),
     m.PositionClosed: _position("closed", "closed"),
     m.EntryExpired: _position("expired", "expired"),
+    m.PositionRecovered: _position("recovered", "open"),
+    m.ReconcileMismatch: _mismatch,
+    m.BrokerSnapshot: _snapshot,
+    m.RiskStateChanged: _risk_state,
+    m.ModeDecided: _fact("mode", lambda e: {"mode": e.mode, "account": e.account}),
+    m.ReconcileFinished: _fact("reconcile", lambda e: e),
+    m.KillSwitchChanged: _fact("kill_switch", lambda e: e),
 }

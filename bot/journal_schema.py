@@ -87,6 +87,31 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX orders_by_intent ON orders(intent_id);
     CREATE INDEX fills_by_intent ON fills(intent_id);
     """,
+    # v2: restart safety. When an intent was first sent (wall clock) and how often it was sent
+    # again after a restart; what reconciliation found; what the broker held at the last connect;
+    # small facts (mode, account, journal failures) for `python -m bot status`.
+    """
+    ALTER TABLE intents ADD COLUMN sent_at TEXT;
+    ALTER TABLE intents ADD COLUMN resends INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE mismatches (
+        id      INTEGER PRIMARY KEY,
+        kind    TEXT NOT NULL,
+        key     TEXT NOT NULL,
+        detail  TEXT NOT NULL,
+        ts      TEXT NOT NULL
+    );
+    CREATE TABLE broker_positions (
+        description TEXT PRIMARY KEY,
+        quantity    REAL NOT NULL,
+        avg_cost    REAL NOT NULL,
+        ts          TEXT NOT NULL
+    );
+    CREATE TABLE facts (
+        name        TEXT PRIMARY KEY,
+        value       TEXT NOT NULL,
+        ts          TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -170,3 +170,23 @@ def budget_used_pct(state: RiskState, cfg: RiskSettings) -> float:
     if cap <= 0:
         return 0.0
     return max(0.0, -state.realized_pnl) / cap * 100.0
+
+
+def restore(state: RiskState, day: date, start_equity: float, realized_pnl: float, trades: int,
+            consecutive_losses: int) -> RiskState:
+    """Today's counters as saved before a restart, so the daily limits still hold.
+
+    Ignored when ``day`` is older than the state's day (the saved day is over: it resets).
+    The saved start equity wins over the first figure seen after the restart, which already
+    carries the day's losses."""
+    if day < state.day:
+        return state
+    start = start_equity if start_equity > 0 else state.start_equity
+    return replace(state, day=day, start_equity=start, realized_pnl=realized_pnl, trades=trades,
+                   consecutive_losses=consecutive_losses)
+
+
+def on_recovered(state: RiskState, symbol: str) -> RiskState:
+    """A position held before the restart is managed again: open, but not a new trade."""
+    return replace(state, open_symbols=state.open_symbols | {symbol},
+                   open_positions=state.open_positions + (symbol not in state.open_symbols))

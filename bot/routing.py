@@ -75,6 +75,17 @@ ROUTES: dict[type, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
     m.EntryExpired: _POSITION_EVENTS,
     m.AlarmRaised: (SUPERVISOR,),
     m.StartRefused: (SUPERVISOR, HEALTH),
+    # restart safety (bot/messages/restart.py)
+    m.ModeDecided: (JOURNAL,),
+    m.BrokerSnapshot: (JOURNAL,),
+    m.TradeRecovered: (EXECUTION,),
+    m.PositionRecovered: (RISK, JOURNAL),
+    m.ReconcileMismatch: (JOURNAL,),
+    m.ReconcileFinished: (RISK, JOURNAL),
+    m.RiskRestored: (RISK,),
+    m.RiskStateChanged: (JOURNAL,),
+    m.JournalFailed: (RISK,),
+    m.KillSwitchChanged: (EXECUTION, JOURNAL),
 }
 
 

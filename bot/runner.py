@@ -59,8 +59,8 @@ def run_bot(settings: Settings, *, duration_s: float | None = None, live_opt_in:
         def broker(directory):
             return BrokerActor.start(directory, settings, host=host, port=port, live_opt_in=live_opt_in)
 
-        supervisor = Supervisor(actor_specs(settings, broker))
-        supervisor.install_signal_handlers()
+        supervisor = Supervisor(actor_specs(settings, broker, journal=True))
+        supervisor.install_signal_handlers(settings.risk.kill_switch_path)
         supervisor.start()
         systemd = Watchdog.from_env()  # READY/STOPPING for Type=notify; a no-op elsewhere
         systemd.ready()

@@ -1,0 +1,214 @@
+"""JournalActor: the one thread that writes the journal, and the write-ahead gate for orders.
+
+Accepts: ModeDecided (opens ``journal-<mode>.sqlite3`` in ``journal.dir``), BrokerSnapshot
+    (reconciles it, ``bot/reconcile.py``), SubmitBracket / SubmitOrder / CancelOrder (from
+    execution: recorded, then forwarded to the broker), every event the routing table sends to
+    JOURNAL (recorded), Ping.
+Emits: the order commands to BROKER; TradeRecovered, ReconcileMismatch, ReconcileFinished,
+    RiskRestored, JournalFailed, StartRefused (published); OrderRejected (code 0) for an entry
+    that could not be recorded.
+Thread rule: its own pykka thread owns the sqlite connection; a write is one short
+    transaction (WAL, synchronous=FULL), never a wait on another actor.
+
+Write-ahead: an order goes to the broker only after its rows are committed, so after a crash
+the journal knows every order that may exist. When a write fails (disk full, locked or
+read-only file, a damaged table) an ENTRY is not sent: it is answered with OrderRejected and
+JournalFailed makes risk refuse new entries, loudly at ERROR. Exits and cancels are sent
+anyway (protecting an open position beats recording it), also at ERROR. Before the mode is
+known the file is not open: entries are refused, exits and cancels pass.
+
+Test-only fault hook: with the environment variable ``BOT_TEST_CRASH_AFTER_INTENT=1`` at start
+the process kills itself (SIGKILL) right after committing the first entry, before sending it,
+so tests can prove the intent is sent exactly once after a restart. Nothing else reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import datetime
+from typing import Any
+
+from actors.base import BotActor, utc_now
+from bot import messages as m
+from bot.config import Settings
+from bot.journal import Journal, JournalError, journal_path
+from bot.journal_read import live_intents
+from bot.market_hours import trading_day
+from bot.reconcile import reconcile
+from bot.routing import BROKER, Directory
+
+CRASH_HOOK = "BOT_TEST_CRASH_AFTER_INTENT"
+ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder)
+
+
+def is_entry(command: Any) -> bool:
+    """A command that opens a position (the parent of a bracket, or an entry alone)."""
+    if isinstance(command, m.SubmitBracket):
+        return True
+    return isinstance(command, m.SubmitOrder) and command.order.client_order_id.endswith(".entry")
+
+
+class JournalActor(BotActor):
+    name = "journal"
+
+    def __init__(self, directory: Directory, settings: Settings, clock: Any = utc_now) -> None:
+        super().__init__(directory, clock)
+        self.settings = settings
+        self.journal: Journal | None = None
+        self.mode = ""
+        self.failed = ""
+        self.written = 0
+        self.crash_after_intent = os.environ.get(CRASH_HOOK) == "1"
+
+    def on_stop(self) -> None:
+        """Actor thread: close the file (the WAL is checkpointed by sqlite)."""
+        if self.journal is not None:
+            self.journal.close()
+
+    def handle(self, message: Any) -> None:
+        match message:
+            case m.ModeDecided():
+                self._on_mode_decided(message)
+            case m.BrokerSnapshot():
+                self._on_snapshot(message)
+            case m.SubmitBracket() | m.SubmitOrder() | m.CancelOrder():
+                self._on_command(message)
+            case _:
+                self._record(message)
+
+    def stats(self) -> dict[str, Any]:
+        return {**super().stats(), "mode": self.mode, "written": self.written,
+                "failed": self.failed or None}
+
+    # -- opening ----------------------------------------------------------------------------
+
+    def _on_mode_decided(self, event: m.ModeDecided) -> None:
+        if self.journal is not None:
+            if event.mode != self.mode:  # never mix modes in one file: stop instead
+                self._refuse(f"mode changed from {self.mode} to {event.mode} while running")
+            return
+        path = journal_path(self.settings.journal.dir, event.mode)
+        try:
+            self.journal = Journal(path)
+        except JournalError as exc:
+            self._refuse(str(exc))
+            return
+        self.mode = event.mode
+        self.log.info("journal_opened path={} mode={} schema_found=v{}", path, event.mode,
+                      self.journal.found_version)
+        self._record(event)
+
+    def _refuse(self, reason: str) -> None:
+        self.log.error("journal_refused reason={}", reason)
+        self.publish(m.StartRefused(f"journal: {reason}", self.clock()))
+
+    # -- reconciliation ---------------------------------------------------------------------
+
+    def _on_snapshot(self, snapshot: m.BrokerSnapshot) -> None:
+        if self.journal is None:
+            self.log.error("snapshot_without_journal first={}", snapshot.first)
+            return
+        self._record(snapshot)
+        now = self.clock()
+        if snapshot.first and self.mode == "shadow":
+            self._expire_shadow(now)
+        # shadow fills live in the broker's memory only: after a restart there is nothing to adopt
+        intents = [] if self.mode == "shadow" else live_intents(self.journal.conn)
+        plan = reconcile(intents, snapshot, now,
+                         entry_timeout_s=self.settings.execution.entry_timeout_s,
+                         manage_unknown=self.settings.execution.manage_unknown_positions)
+        for intent_id in plan.expired:
+            self._guarded(lambda i=intent_id: self.journal.set_intent(i, now, status="expired"))
+        for intent_id in plan.resent:  # counted BEFORE the resend goes out: never twice
+            self._guarded(lambda i=intent_id: self.journal.set_intent(i, now, resent=True))
+        for mismatch in plan.mismatches:
+            self.log.warning("reconcile_mismatch kind={} key={} detail={}", mismatch.kind,
+                             mismatch.key, mismatch.detail)
+            self.publish(mismatch)
+        for trade in plan.recovered:
+            if trade.adopted:
+                self._guarded(lambda t=trade: self.journal.record_adopted(t, now))
+            self.log.info("trade_recovered intent={} legs={} fills={} resend={} adopted={}",
+                          trade.intent_id, len(trade.legs), len(trade.fills), trade.resend,
+                          trade.adopted)
+            self.publish(trade)
+        if snapshot.first:
+            self._restore_risk(now)
+        finished = m.ReconcileFinished(snapshot.first, len(plan.recovered), len(plan.resent),
+                                       len(plan.expired), len(plan.mismatches), now)
+        self.log.info("reconcile_finished first={} recovered={} resent={} expired={} mismatches={}",
+                      finished.first, finished.recovered, finished.resent, finished.expired,
+                      finished.mismatches)
+        self.publish(finished)
+
+    def _expire_shadow(self, now: datetime) -> None:
+        for intent in live_intents(self.journal.conn):
+            self._guarded(lambda i=intent.intent_id: self.journal.set_intent(i, now, status="expired"))
+            self.publish(m.ReconcileMismatch("expired", intent.intent_id,
+                                             "shadow fills are not kept across restarts", now))
+
+    def _restore_risk(self, now: datetime) -> None:
+        day = trading_day(now)
+        saved = self.journal.daily_risk(day) if self.journal else None
+        if saved is None:
+            self.publish(m.RiskRestored(day, False, 0.0, 0.0, 0, 0, now))
+            return
+        self.log.info("risk_restored day={} realized_pnl={:.2f} trades={} losses_in_row={}", day,
+                      saved["realized_pnl"], saved["trades"], saved["consecutive_losses"])
+        self.publish(m.RiskRestored(day, True, saved["start_equity"], saved["realized_pnl"],
+                                    saved["trades"], saved["consecutive_losses"], now))
+
+    # -- write-ahead ------------------------------------------------------------------------
+
+    def _on_command(self, command: Any) -> None:
+        entry = is_entry(command)
+        problem = self.failed or ("" if self.journal else "journal not open yet (mode unknown)")
+        if not problem:
+            try:
+                self.journal.record(command, self.clock())
+                self.written += 1
+            except JournalError as exc:
+                problem = str(exc)
+                self._failed(problem)
+        if problem and entry:
+            self._reject(command, problem)
+            return
+        if problem:
+            self.log.error("order_sent_unrecorded command={} why={}", type(command).__name__, problem)
+        elif entry and self.crash_after_intent:
+            self.log.warning("test_crash_after_intent intent={}", command.intent_id)
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.directory.tell(BROKER, command)
+
+    def _reject(self, command: Any, problem: str) -> None:
+        specs = (command.parent, command.take_profit, command.stop) if isinstance(
+            command, m.SubmitBracket) else (command.order,)
+        self.log.error("entry_not_sent intent={} why=journal write failed: {}", command.intent_id,
+                       problem)
+        for spec in specs:
+            self.publish(m.OrderRejected(command.correlation_id, spec.client_order_id, 0,
+                                         f"journal write failed: {problem}", self.clock()))
+
+    # -- recording --------------------------------------------------------------------------
+
+    def _record(self, message: Any) -> None:
+        if self.journal is None:
+            return  # before the mode is known nothing can trade; health/log keep the rest
+        if self._guarded(lambda: self.journal.record(message, self.clock())):
+            self.written += 1
+
+    def _guarded(self, write: Any) -> bool:
+        try:
+            write()
+        except JournalError as exc:
+            self._failed(str(exc))
+            return False
+        return True
+
+    def _failed(self, reason: str) -> None:
+        first = not self.failed
+        self.failed = reason
+        self.log.error("journal_write_failed reason={} new_entries=refused", reason)
+        if first:
+            self.publish(m.JournalFailed(reason, self.clock()))

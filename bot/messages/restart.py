@@ -1,0 +1,166 @@
+"""Restart safety: the broker's view after a connect, journal outcomes, reconciliation, kill switch.
+
+Flow after every connect: the broker publishes ``ModeDecided`` (the journal opens the file of
+that mode) and then ``BrokerSnapshot`` (what IB holds: orders with their orderRef, executions,
+positions). The journal reconciles it against its records and answers with ``TradeRecovered``
+per own intent still alive, ``ReconcileMismatch`` per disagreement and ``RiskRestored`` plus
+``ReconcileFinished`` once done; risk takes no entry before that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from bot.messages.events import OrderFilled
+from bot.messages.values import OptionContract, OrderSpec, OrderStatus
+
+_frozen = dataclass(frozen=True, slots=True)
+
+
+@_frozen
+class BrokerOrder:
+    """One order IB knows (open or completed today), by the client order id in its orderRef."""
+
+    client_order_id: str
+    """IB's orderRef; empty for an order that is not ours (manual, another program)."""
+    broker_order_id: int
+    status: OrderStatus
+    filled: float
+    remaining: float
+    avg_fill_price: float
+    contract_key: str = ""
+
+
+@_frozen
+class BrokerPosition:
+    """One position IB reports; ``avg_cost`` per contract as IB gives it (premium x multiplier)."""
+
+    contract: OptionContract | None
+    """None for anything that is not an option (the bot trades options only)."""
+    description: str
+    quantity: float
+    avg_cost: float
+
+
+@_frozen
+class ModeDecided:
+    """Broker: the safety gate's mode for this connection (sim, shadow, paper, live)."""
+
+    mode: str
+    account: str
+    ts: datetime
+
+
+@_frozen
+class BrokerSnapshot:
+    """Broker, after every connect: what IB holds. ``first`` is the first connect of the process."""
+
+    first: bool
+    orders: tuple[BrokerOrder, ...]
+    fills: tuple[OrderFilled, ...]
+    positions: tuple[BrokerPosition, ...]
+    ts: datetime
+
+
+@_frozen
+class TradeRecovered:
+    """Journal -> execution: rebuild the trade of an intent from the journal and the broker.
+
+    ``legs`` are the orders the journal wrote for the intent (entry first) with the broker's
+    status for each (CREATED when the broker never heard of it); ``fills`` are every execution
+    known for the intent. ``resend`` asks execution to send the legs again (the process died
+    between writing the intent and sending it); ``opened`` says PositionOpened was already
+    published (risk counted the trade) before the restart."""
+
+    correlation_id: str
+    intent_id: str
+    symbol: str
+    contract: OptionContract
+    premium: float
+    legs: tuple[tuple[OrderSpec, OrderStatus, float], ...]
+    """(spec, broker status, filled quantity the broker reports)."""
+    fills: tuple[OrderFilled, ...]
+    opened: bool
+    resend: bool
+    ts: datetime
+    adopted: bool = False
+    """A position the journal never knew, taken over because the config says so."""
+
+
+@_frozen
+class PositionRecovered:
+    """Execution -> risk: a position held before the restart is managed again (not a new trade)."""
+
+    intent_id: str
+    symbol: str
+    contract: OptionContract
+    quantity: float
+    ts: datetime
+
+
+@_frozen
+class ReconcileMismatch:
+    """Journal: the journal and the broker disagree (or the broker holds something unknown)."""
+
+    kind: str
+    """unknown_position, unknown_order, status_differs, fills_while_down, resent, expired ..."""
+    key: str
+    """What it is about: an intent, a client order id or a contract."""
+    detail: str
+    ts: datetime
+
+
+@_frozen
+class ReconcileFinished:
+    """Journal: a broker snapshot was reconciled; entries may be taken again."""
+
+    first: bool
+    recovered: int
+    resent: int
+    expired: int
+    mismatches: int
+    ts: datetime
+
+
+@_frozen
+class RiskRestored:
+    """Journal -> risk: the saved daily state of the current New York trading day, if any."""
+
+    day: date
+    found: bool
+    start_equity: float
+    realized_pnl: float
+    trades: int
+    consecutive_losses: int
+    ts: datetime
+
+
+@_frozen
+class RiskStateChanged:
+    """Risk -> journal: the daily risk state after a change (saved at once)."""
+
+    day: date
+    start_equity: float
+    realized_pnl: float
+    trades: int
+    consecutive_losses: int
+    kill_switch: bool
+    ts: datetime
+
+
+@_frozen
+class JournalFailed:
+    """Journal: a write failed; risk stops opening positions until the bot is restarted."""
+
+    reason: str
+    ts: datetime
+
+
+@_frozen
+class KillSwitchChanged:
+    """Risk: the kill-switch file appeared (``engaged``) or was removed."""
+
+    engaged: bool
+    reason: str
+    ts: datetime
