@@ -1,8 +1,9 @@
 """Fault injection for the simulated gateway, scriptable from tests and from a ``--faults`` file.
 
 ``FaultInjector`` is thread-safe: tests call it from their own thread. Flags (never answer,
-duplicate execDetails) are read by sessions; actions that touch sessions or the engine are
-handed to the gateway (``FaultTarget``), which runs them on its own loop thread.
+duplicate execDetails) are read by sessions; actions that touch sessions are handed to the
+gateway (``FaultTarget``), which runs them on its own loop thread; order faults go straight to
+the (locked) matching engine, so they apply to every order placed after the call returns.
 
 A faults file is a YAML or JSON list of entries
 ``{at_sim_seconds: 120 | after_wall_seconds: 5, action: farm_status, args: {code: 2103}}``;

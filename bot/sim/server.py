@@ -329,10 +329,10 @@ class SimGateway:
         )
 
     def fault_reject_next(self, code: int, reason: str) -> None:
-        self._call(self.engine.reject_next, code, reason)
+        self.engine.reject_next(code, reason)  # the engine is locked: applied before we return
 
     def fault_partial_fills(self, on: bool, chunk: int) -> None:
-        self._call(self.engine.set_partial_fills, on, chunk)
+        self.engine.set_partial_fills(on, chunk)
 
     def fault_hold_client_id(self, client_id: int, hold: bool) -> None:
         if hold:

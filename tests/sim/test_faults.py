@@ -146,7 +146,6 @@ def test_reject_next_order_with_201_and_reason(make_gateway, make_ib, until):
     ib = make_ib(gateway)
     spy = _spy(ib)
     gateway.faults.reject_next_order("Order rejected - reason:insufficient buying power")
-    ib.sleep(0.05)
     rejected = ib.placeOrder(spy, MarketOrder("BUY", 1))
     assert until(ib, lambda: rejected.isDone(), 5)
     assert rejected.orderStatus.status == "Cancelled"
@@ -163,7 +162,6 @@ def test_partial_fills_fill_in_chunks(make_gateway, make_ib, until):
     ib = make_ib(gateway)
     spy = _spy(ib)
     gateway.faults.partial_fills(True, chunk=2)
-    ib.sleep(0.05)
     trade = ib.placeOrder(spy, LimitOrder("BUY", 6, round(gateway.market.quote("SPY").ask + 1, 2)))
     assert until(  # the position update is the last message of each fill
         ib, lambda: trade.isDone() and [p.position for p in ib.positions()] == [trade.filled()], 5
