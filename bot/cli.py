@@ -1,9 +1,15 @@
-"""Command line: ``python -m bot [run] | check-config | gateway``.
+"""Command line: ``python -m bot [run] | check-config | status | kill | gateway``.
 
     python -m bot [--config PATH] [--duration SECONDS] [--live]
         Run the bot (default: the embedded simulated gateway, dry-run settings).
     python -m bot check-config [--config PATH]
         Validate the configuration and print the effective settings (exit 2 if invalid).
+    python -m bot status [--json] [--mode MODE] [--config PATH]
+        Where the bot stands: positions, working orders, today's P&L and loss budget, limits
+        hit, kill switch, broker state, restart mismatches, heartbeat age (read-only).
+    python -m bot kill [--reason TEXT] | kill --clear [--config PATH]
+        Engage the kill switch (write its file; the running bot notices within a second and
+        it holds across restarts) or clear it on purpose. SIGUSR1 to the bot does the same.
     python -m bot gateway [--port 4002] [--seed N] [--speed X] ...
         Run the simulated IB Gateway alone (see ``bot/sim/cli.py``).
 
@@ -21,7 +27,7 @@ from pathlib import Path
 from bot.app import EXIT_CONFIG
 from bot.config import ConfigError, Settings, load_settings, redacted
 
-COMMANDS = ("run", "check-config", "gateway")
+COMMANDS = ("run", "check-config", "status", "kill", "gateway")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,7 +40,37 @@ def _parser() -> argparse.ArgumentParser:
                         help="stop after this many wall seconds (default: run until Ctrl-C)")
     parser.add_argument("--live", action="store_true",
                         help="allow a live (non-paper) account; never needed for sim or paper")
+    parser.add_argument("--json", action="store_true", help="status: one JSON object")
+    parser.add_argument("--mode", choices=("sim", "shadow", "paper", "live"), default=None,
+                        help="status: which journal (default: the one written last)")
+    parser.add_argument("--clear", action="store_true", help="kill: remove the kill-switch file")
+    parser.add_argument("--reason", default="manual", help="kill: why (kept in the file)")
     return parser
+
+
+def status(settings: Settings, as_json: bool, mode: str | None) -> int:
+    """Print the status; exit 0, or 1 when there is no readable journal."""
+    from datetime import UTC, datetime
+
+    from bot.status import collect, render
+
+    summary = collect(settings, datetime.now(UTC), mode)
+    print(json.dumps(summary, indent=1, default=str) if as_json else render(summary))
+    return 1 if summary.get("problem") else 0
+
+
+def kill(settings: Settings, clear: bool, reason: str) -> int:
+    from bot.app import write_kill_switch
+
+    path = settings.risk.kill_switch_path
+    if clear:
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        print(f"kill switch cleared ({path})" if existed else f"kill switch was not engaged ({path})")
+        return 0
+    write_kill_switch(path, reason)
+    print(f"kill switch engaged ({path}): no new entries until `python -m bot kill --clear`")
+    return 0
 
 
 def load_or_exit(path: Path | None) -> Settings:
@@ -58,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(redacted(settings), indent=2))
         print("configuration ok", file=sys.stderr)
         return 0
+    if args.command == "status":
+        return status(settings, args.json, args.mode)
+    if args.command == "kill":
+        return kill(settings, args.clear, args.reason)
     from bot.runner import run_bot
 
     return run_bot(settings, duration_s=args.duration, live_opt_in=args.live)

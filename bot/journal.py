@@ -27,9 +27,13 @@ def journal_path(directory: Path, mode: str) -> Path:
     return Path(directory) / f"journal-{mode}.sqlite3"
 
 
+def _plain(value: Any) -> str:
+    return value.isoformat() if isinstance(value, (date, datetime)) else str(value)
+
+
 def _json(value: Any) -> str:
     return json.dumps(asdict(value) if hasattr(value, "__dataclass_fields__") else value,
-                      default=str, separators=(",", ":"))
+                      default=_plain, separators=(",", ":"))
 
 
 def _ts(value: datetime | None) -> str:

@@ -85,4 +85,4 @@ def rows(conn: sqlite3.Connection, sql: str, *args: Any) -> list[dict[str, Any]]
 
 def fact(conn: sqlite3.Connection, name: str) -> Any:
     row = conn.execute("SELECT value, ts FROM facts WHERE name=?", (name,)).fetchone()
-    return {**json.loads(row["value"]), "ts": row["ts"]} if row else None
+    return {"ts": row["ts"], **json.loads(row["value"])} if row else None
