@@ -9,6 +9,9 @@ import pytest
 from ib_insync import IB, Stock
 
 END = datetime(2026, 11, 17, 21, 0, tzinfo=timezone.utc)  # the close before the start day
+STILL = dict(speed=1e-4)
+"""Pacing windows run on the simulated clock: at 1e-4 a 2 s window lasts 5.5 wall hours, so a
+slow machine cannot let a window expire mid-test; tests move time with clock.jump()."""
 PACING_TEXT = (
     "Historical Market Data Service error message:Historical data request pacing violation"
 )
@@ -43,21 +46,24 @@ def test_message_rate_errors_then_closes_on_the_third_breach(gateway, raw_client
 
 
 def test_identical_historical_request_within_15_s_is_a_pacing_violation(make_gateway, make_ib):
-    gateway = make_gateway(speed=1.0)
+    gateway = make_gateway(**STILL)
     ib = make_ib(gateway)
     errors = _errors(ib)
     spy = Stock("SPY", "SMART", "USD")
     ib.qualifyContracts(spy)
-    first = ib.reqHistoricalData(spy, "", "1 D", "1 min", "TRADES", True)
-    second = ib.reqHistoricalData(spy, "", "1 D", "1 min", "TRADES", True)
-    assert (len(first), len(second)) == (390, 0)
+    first = ib.reqHistoricalData(spy, END, "1 D", "1 min", "TRADES", True)
+    gateway.clock.jump(14.9)
+    second = ib.reqHistoricalData(spy, END, "1 D", "1 min", "TRADES", True)
+    gateway.clock.jump(0.2)  # 15.1 s after the first: allowed again
+    third = ib.reqHistoricalData(spy, END, "1 D", "1 min", "TRADES", True)
+    assert (len(first), len(second), len(third)) == (390, 0, 390)
     assert [(code, text) for _, code, text in errors] == [(162, PACING_TEXT)]
     assert gateway.counters()["violation.hist_identical"] == 1
     assert gateway.pacing_violations() == 1
 
 
 def test_sixth_request_for_one_contract_within_2_s_is_a_pacing_violation(make_gateway, make_ib):
-    gateway = make_gateway(speed=1.0)
+    gateway = make_gateway(**STILL)
     ib = make_ib(gateway)
     errors = _errors(ib)
     spy = Stock("SPY", "SMART", "USD")
@@ -74,7 +80,7 @@ def test_sixth_request_for_one_contract_within_2_s_is_a_pacing_violation(make_ga
 def test_more_than_60_historical_requests_in_10_minutes_is_a_pacing_violation(
     make_gateway, make_ib
 ):
-    gateway = make_gateway(speed=1.0)
+    gateway = make_gateway(**STILL)
     ib = make_ib(gateway)
     errors = _errors(ib)
     spy = Stock("SPY", "SMART", "USD")
