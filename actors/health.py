@@ -48,7 +48,7 @@ class HealthActor(BotActor):
         self.monotonic = monotonic
         self.tick_s = tick_s
         self.started = monotonic()
-        self.last_beat = self.started
+        self.next_beat = self.started + self.cfg.heartbeat_seconds
         self.last_ping = float("-inf")
         self.liveness = Liveness(self.cfg.ping_timeout_s, self.cfg.max_mailbox)
         self.reports: dict[str, dict[str, Any]] = {}
@@ -99,8 +99,11 @@ class HealthActor(BotActor):
             self.watchdog.keepalive()
         if now - self.last_ping >= min(self.cfg.ping_timeout_s / 2, self.cfg.heartbeat_seconds):
             self._ping_all(now)
-        if now - self.last_beat >= self.cfg.heartbeat_seconds:
-            lag_s, self.last_beat = now - self.last_beat - self.cfg.heartbeat_seconds, now
+        if now >= self.next_beat - (self.tick_s or 0.0) / 2:  # the tick nearest the schedule
+            lag_s = max(0.0, now - self.next_beat)
+            self.next_beat += self.cfg.heartbeat_seconds
+            if self.next_beat <= now:  # fell a whole period behind: restart the schedule
+                self.next_beat = now + self.cfg.heartbeat_seconds
             self._emit_heartbeat(now, lag_s)
 
     def _watched(self) -> dict[str, Any]:

@@ -184,6 +184,21 @@ def test_a_heartbeat_tells_the_bots_state_from_every_actor(tmp_path, captured):
     assert on_disk["symbols"] == beat["symbols"] and on_disk["uptime_s"] == 5.0
 
 
+def test_heartbeats_keep_their_schedule_and_report_how_late_each_one_was(tmp_path):
+    settings = make_settings(tmp_path, health={"heartbeat_seconds": 10})
+    mono = Monotonic()
+    health = HealthActor.start(Directory(), settings, monotonic=mono, tick_s=None,
+                               watchdog=Watchdog(None))
+    lags = []
+
+    for advance in (10.0, 12.5, 7.5, 25.0, 10.0):  # due at 110, 120, 130, 140 (late), 165
+        mono.now += advance
+        health.tell(m.TimerFired("health", None))
+        lags.append(health.proxy().last_heartbeat.get(timeout=WAIT_S)["beat_lag_s"])
+
+    assert lags == [0.0, 2.5, 0.0, 15.0, 0.0]
+
+
 class Blocked(pykka.ThreadingActor):
     """A real actor whose thread blocks in its first handler until released."""
 
