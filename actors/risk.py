@@ -1,6 +1,6 @@
 """RiskActor: the gate every entry passes; sizes it or denies it with the reason.
 
-Accepts: EntryProposed, PositionOpened, PositionRecovered, PositionClosed, EntryExpired,
+Accepts: EntryProposed, PositionOpened, TradeRecovered, PositionRecovered, PositionClosed, EntryExpired,
     AccountUpdated, ConnectionChanged, BarClosed (day rollover), RiskRestored,
     ReconcileFinished, JournalFailed, TimerFired (kill-switch check), Ping.
 Emits: EntryApproved or EntryDenied; RiskStateChanged after every change of the daily state
@@ -82,6 +82,11 @@ class RiskActor(BotActor):
             case m.BarClosed() if self.state is not None:
                 self.state = risk.roll_day(self.state, message.bar.start)
             case m.BarClosed():
+                pass
+            case m.TradeRecovered() if self.not_ready and not (message.opened or message.adopted):
+                # sent before the restart and not filled yet: pending again until it fills or expires
+                self._transition(risk.on_approved, message.symbol)
+            case m.TradeRecovered():
                 pass
             case m.PositionRecovered():
                 self._transition(risk.on_recovered, message.symbol)

@@ -1,0 +1,160 @@
+"""Restart reconciliation as pure rules: the journal's live intents against the broker's snapshot."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot import messages as m
+from bot.reconcile import JournalIntent, JournalOrder, reconcile
+
+S = m.OrderStatus
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 New York
+CONTRACT = m.OptionContract("SPY", "20261120", 598.0, m.Right.CALL, con_id=42)
+IID = "SPY-202611201455-abc123"
+ENTRY = m.OrderSpec(f"{IID}.entry", m.Side.BUY, 2, m.OrderType.LIMIT, limit_price=1.60)
+TP = m.OrderSpec(f"{IID}.tp", m.Side.SELL, 2, m.OrderType.LIMIT, limit_price=2.08, oca_group=f"oca-{IID}")
+SL = m.OrderSpec(f"{IID}.sl", m.Side.SELL, 2, m.OrderType.STOP, stop_price=1.28, oca_group=f"oca-{IID}")
+BRACKET = (JournalOrder(ENTRY, "FILLED"), JournalOrder(TP, "ACKED"), JournalOrder(SL, "ACKED"))
+
+
+def fill(leg: m.OrderSpec, exec_id: str, side: m.Side, price: float, qty: float = 2) -> m.OrderFilled:
+    return m.OrderFilled("c1", leg.client_order_id, exec_id, CONTRACT, side, qty, price,
+                         NOW - timedelta(minutes=5), 1.3)
+
+
+ENTRY_FILL = fill(ENTRY, "e1", m.Side.BUY, 1.60)
+TP_FILL = fill(TP, "e2", m.Side.SELL, 2.08)
+
+
+def intent(status: str = "open", orders=BRACKET, fills=(ENTRY_FILL,), sent_ago_s: float = 300,
+           resends: int = 0) -> JournalIntent:
+    return JournalIntent(IID, "c1", "SPY", CONTRACT, 1.60, status, NOW - timedelta(seconds=sent_ago_s),
+                         resends, orders, fills)
+
+
+def order(spec: m.OrderSpec, status: S, filled: float = 0.0, order_id: int = 7) -> m.BrokerOrder:
+    return m.BrokerOrder(spec.client_order_id, order_id, status, filled, spec.quantity - filled, 0.0,
+                         CONTRACT.key)
+
+
+def snapshot(orders=(), fills=(), positions=(), first=True) -> m.BrokerSnapshot:
+    return m.BrokerSnapshot(first, tuple(orders), tuple(fills), tuple(positions), NOW)
+
+
+def held(quantity: float, contract=CONTRACT, avg_cost: float = 160.0) -> m.BrokerPosition:
+    return m.BrokerPosition(contract, contract.key, quantity, avg_cost)
+
+
+WORKING_BRACKET = (order(ENTRY, S.FILLED, 2), order(TP, S.ACKED), order(SL, S.ACKED))
+
+
+def plan_for(intents, snap, **kw):
+    return reconcile(list(intents), snap, NOW, entry_timeout_s=kw.pop("entry_timeout_s", 60), **kw)
+
+
+def kinds(plan) -> list[tuple[str, str]]:
+    return [(x.kind, x.key) for x in plan.mismatches]
+
+
+def test_an_open_trade_with_its_bracket_working_is_recovered_without_mismatch():
+    plan = plan_for([intent()], snapshot(WORKING_BRACKET, [ENTRY_FILL], [held(2)]))
+
+    assert (plan.resent, plan.expired, plan.mismatches) == ((), (), ())
+    (rec,) = plan.recovered
+    assert (rec.intent_id, rec.opened, rec.resend, rec.premium) == (IID, True, False, 1.60)
+    assert [(spec.client_order_id, status, filled) for spec, status, filled in rec.legs] == [
+        (f"{IID}.entry", S.FILLED, 2), (f"{IID}.tp", S.ACKED, 0), (f"{IID}.sl", S.ACKED, 0)]
+    assert [f.exec_id for f in rec.fills] == ["e1"]
+
+
+def test_a_take_profit_that_filled_while_down_is_brought_in_and_reported():
+    broker = (order(ENTRY, S.FILLED, 2), order(TP, S.FILLED, 2), order(SL, S.CANCELLED))
+
+    plan = plan_for([intent()], snapshot(broker, [ENTRY_FILL, TP_FILL], []))
+
+    (rec,) = plan.recovered
+    assert [f.exec_id for f in rec.fills] == ["e1", "e2"]
+    assert kinds(plan) == [("fills_while_down", IID), ("status_differs", f"{IID}.tp"),
+                           ("status_differs", f"{IID}.sl")]
+    assert "2@2.08" in plan.mismatches[0].detail
+
+
+@pytest.mark.parametrize(("sent_ago_s", "resends", "first", "resent", "expired"), [
+    (20, 0, True, (IID,), ()),      # young, never resent: once more
+    (20, 1, True, (), (IID,)),      # already resent once: never again
+    (61, 0, True, (), (IID,)),      # older than entry_timeout_s
+    (20, 0, False, (), ()),         # a reconnect: the running process knows best
+])
+def test_an_intent_the_broker_never_saw_is_sent_at_most_once(sent_ago_s, resends, first, resent,
+                                                            expired):
+    written = intent("sent", orders=tuple(JournalOrder(s, "SUBMITTED") for s in (ENTRY, TP, SL)),
+                     fills=(), sent_ago_s=sent_ago_s, resends=resends)
+
+    plan = plan_for([written], snapshot(first=first))
+
+    assert (plan.resent, plan.expired) == (resent, expired)
+    if resent:
+        (rec,) = plan.recovered
+        assert rec.resend and [(s.client_order_id, st) for s, st, _ in rec.legs] == [
+            (ENTRY.client_order_id, S.CREATED), (TP.client_order_id, S.CREATED),
+            (SL.client_order_id, S.CREATED)]
+    else:
+        assert plan.recovered == ()
+
+
+def test_an_intent_written_before_midnight_new_york_is_not_resent_the_next_day():
+    now = datetime(2026, 11, 21, 5, 0, 10, tzinfo=UTC)  # 00:00:10 New York
+    written = replace(intent("sent", fills=(), orders=(JournalOrder(ENTRY, "SUBMITTED"),)),
+                      sent_at=now - timedelta(seconds=20))
+
+    plan = reconcile([written], snapshot(), now, entry_timeout_s=60)
+
+    assert (plan.resent, plan.expired) == ((), (IID,))
+
+
+def test_an_approved_intent_without_any_order_written_expires():
+    plan = plan_for([intent("approved", orders=(), fills=())], snapshot())
+
+    assert (plan.expired, kinds(plan)) == ((IID,), [("expired", IID)])
+
+
+def test_a_position_the_journal_does_not_know_is_reported_and_left_alone():
+    other = m.OptionContract("QQQ", "20261120", 511.0, m.Right.PUT)
+
+    plan = plan_for([], snapshot(positions=[held(3, other)]))
+
+    assert plan.recovered == ()
+    assert kinds(plan) == [("unknown_position", other.key)]
+    assert "left alone" in plan.mismatches[0].detail
+
+
+def test_with_manage_unknown_positions_a_long_option_position_is_adopted():
+    other = m.OptionContract("QQQ", "20261120", 511.5, m.Right.PUT)
+
+    plan = plan_for([], snapshot(positions=[held(3, other, avg_cost=114.0)]), manage_unknown=True)
+
+    (rec,) = plan.recovered
+    assert (rec.intent_id, rec.adopted, rec.premium) == ("ADOPT-QQQ-20261120P511.5", True, 1.14)
+    assert [(f.quantity, f.price) for f in rec.fills] == [(3.0, 1.14)]
+    assert kinds(plan) == [("unknown_position", other.key)]
+
+
+@pytest.mark.parametrize(("broker_qty", "kind"), [(1, "position_differs"), (0, "position_missing")])
+def test_a_position_that_does_not_match_the_fills_is_reported(broker_qty, kind):
+    positions = [held(broker_qty)] if broker_qty else []
+
+    plan = plan_for([intent()], snapshot(WORKING_BRACKET, [ENTRY_FILL], positions))
+
+    assert kinds(plan) == [(kind, CONTRACT.key)]
+
+
+def test_a_working_order_that_is_no_live_intent_is_reported_once():
+    stray = m.BrokerOrder("", 99, S.ACKED, 0, 1, 0.0, "SPY")
+    done = m.BrokerOrder("OLD-1.tp", 98, S.FILLED, 1, 0, 1.0, CONTRACT.key)
+
+    plan = plan_for([], snapshot([stray, done]))
+
+    assert kinds(plan) == [("unknown_order", "order 99")]
