@@ -153,8 +153,8 @@ class Session:
         if transport is not None and transport.get_write_buffer_size() > STREAM_BACKLOG_BYTES:
             self.gw.stats.inc("stream.dropped", len(messages))
             return
+        self.gw.stats.inc("stream.messages", len(messages))  # before the client can see them
         self.send_batch(messages)
-        self.gw.stats.inc("stream.messages", len(messages))
 
     def error(self, req_id: int, code: int, text: str) -> None:
         self.send(out.error(self.version, req_id, code, text))
