@@ -97,8 +97,8 @@ def cancel_order(s: Session, f: pin.Fields) -> None:
 
 
 def global_cancel(s: Session, f: pin.Fields) -> None:
-    for ev in s.gw.engine.open_orders():
-        s.gw.dispatch(s.gw.engine.cancel(ev.order.order_id))
+    """reqGlobalCancel: every live order of every client, each child once (with its parent)."""
+    s.gw.dispatch(s.gw.engine.cancel_all())
 
 
 def _send_open_orders(s: Session, everyone: bool) -> None:

@@ -9,6 +9,7 @@ from ib_insync import IB, LimitOrder, MarketOrder, Option, Stock, StopOrder
 
 FROZEN = dict(tick_interval_s=30.0)
 """The market only steps on ticks: with a 30 s tick it stays at the start for the whole test."""
+WORKING_BRACKET_AND_LONE = ["Submitted", "PreSubmitted", "PreSubmitted", "Submitted"]
 
 
 def _spy(ib):
@@ -203,3 +204,25 @@ def test_rejected_contract_gets_error_200_and_no_order(make_gateway, make_ib, un
     assert trade.orderStatus.status == "Cancelled"
     assert trade.log[-1].errorCode == 200
     assert "orders.placed" not in gateway.counters()
+
+
+def test_global_cancel_cancels_every_order_once(make_gateway, make_ib, until):
+    # Arrange: a resting bracket (children wait for the parent) and a lone resting order
+    gateway = make_gateway(**FROZEN)
+    ib = make_ib(gateway)
+    spy = _spy(ib)
+    bid = gateway.market.quote("SPY").bid
+    bracket = ib.bracketOrder("BUY", 5, round(bid - 5, 2), round(bid + 5, 2), round(bid - 10, 2))
+    trades = [ib.placeOrder(spy, o) for o in bracket]
+    trades.append(ib.placeOrder(spy, LimitOrder("SELL", 1, round(bid + 20, 2))))
+    assert until(ib, lambda: [t.orderStatus.status for t in trades] == WORKING_BRACKET_AND_LONE, 5)
+    codes: list[int] = []
+    ib.errorEvent += lambda req_id, code, text, contract: codes.append(code)
+    # Act
+    ib.reqGlobalCancel()
+    assert until(ib, lambda: all(t.isDone() for t in trades) and len(codes) >= 4, 5)
+    # Assert: one "cancelled" notice per order, no 10148 for children the parent took along
+    assert [t.orderStatus.status for t in trades] == ["Cancelled"] * 4
+    assert codes == [202] * 4
+    assert gateway.engine.open_orders() == []
+
