@@ -180,6 +180,11 @@ def _submitted(conn: sqlite3.Connection, c: m.SubmitBracket | m.SubmitOrder, now
                  (_ts(now), _ts(now), c.intent_id))
 
 
+def _cancel(conn: sqlite3.Connection, c: m.CancelOrder, now: datetime) -> None:
+    conn.execute("INSERT INTO order_events (client_order_id, status, filled, remaining, avg_fill_price, "
+                 "reason, ts) VALUES (?,'CANCEL_REQUESTED',0,0,0,'',?)", (c.client_order_id, _ts(now)))
+
+
 def _status(conn: sqlite3.Connection, e: m.OrderStatusChanged, now: datetime) -> None:
     conn.execute("INSERT INTO order_events (client_order_id, status, filled, remaining, avg_fill_price, "
                  "reason, ts) VALUES (?,?,?,?,?,?,?)", (e.client_order_id, e.status.value, e.filled,
@@ -254,6 +259,7 @@ _WRITERS: dict[type, Any] = {
     m.EntryAbandoned: _decision("abandoned", None),
     m.SubmitBracket: _submitted,
     m.SubmitOrder: _submitted,
+    m.CancelOrder: _cancel,
     m.OrderStatusChanged: _status,
     m.OrderRejected: _rejected,
     m.OrderFilled: _filled,

@@ -1,0 +1,192 @@
+"""The JournalActor in the real actor system (stub broker): write-ahead, failed writes, opening.
+
+The broker's connect is played by the test: ``ModeDecided``, ``AccountUpdated`` and an empty
+``BrokerSnapshot``; entries are proposed to risk directly.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import UTC, datetime
+
+import pykka
+import pytest
+from actor_harness import WAIT_S, Bot, Clock, ProbedDirectory, Probe, make_settings
+
+from actors.stub_broker import StubBroker
+from bot import messages as m
+from bot.app import Supervisor, actor_specs
+from bot.journal import journal_path
+from bot.journal_schema import SCHEMA_VERSION
+from bot.routing import SUPERVISOR
+
+T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 New York
+CONTRACT = m.OptionContract("SPY", "20261120", 598.0, m.Right.CALL, con_id=42)
+ROUNDS = ("journal", "risk", "execution", "journal", "broker", "journal", "execution", "journal")
+
+
+class _Null:
+    def tell(self, message):
+        pass
+
+
+def sync(bot: Bot) -> None:
+    """Barrier across the journal hop too (the harness's sync does not know the journal)."""
+    for name in ROUNDS:
+        bot.ref(name).ask(m.Ping("sync", 0.0, _Null()), timeout=WAIT_S)
+
+
+def start(settings, clock: Clock) -> Bot:
+    probe = Probe()
+    directory = ProbedDirectory(probe)
+    specs = actor_specs(settings, lambda d: StubBroker.start(d, clock), clock=clock, tick_s=None,
+                        journal=True)
+    supervisor = Supervisor(specs, directory)
+    supervisor.start()
+    directory.register(SUPERVISOR, supervisor)
+    return Bot(settings, supervisor, directory, supervisor.refs["broker"].proxy(), probe, clock)
+
+
+def connect(bot: Bot, mode: str = "paper", equity: float = 10_000.0) -> m.ReconcileFinished:
+    now = bot.clock()
+    bot.publish(m.ModeDecided(mode, "DU1", now))
+    bot.publish(m.AccountUpdated("DU1", equity, now))
+    bot.publish(m.BrokerSnapshot(True, (), (), (), now))
+    return bot.probe.expect(m.ReconcileFinished)
+
+
+def propose(bot: Bot, intent_id: str, symbol: str = "SPY") -> None:
+    contract = CONTRACT if symbol == "SPY" else m.OptionContract(symbol, "20261120", 100.0, m.Right.PUT)
+    bot.publish(m.EntryProposed("c-" + intent_id, intent_id, symbol, m.Direction.CALL, contract,
+                                1.60, 1.55, 1.60, bot.clock(), ("test",)))
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return make_settings(tmp_path, journal={"dir": str(tmp_path / "data")})
+
+
+@pytest.fixture
+def bot(settings):
+    running = start(settings, Clock(T0))
+    yield running
+    running.supervisor.stop()
+
+
+def rows(path, sql):
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_an_entry_is_committed_before_the_broker_sees_it(bot, settings):
+    connect(bot)
+
+    propose(bot, "SPY-1")
+    bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.sl")
+    sync(bot)
+
+    path = journal_path(settings.journal.dir, "paper")
+    assert rows(path, "SELECT intent_id, status, quantity, resends FROM intents") == [("SPY-1", "sent", 3, 0)]
+    assert rows(path, "SELECT client_order_id, status FROM orders ORDER BY rowid") == [
+        ("SPY-1.entry", "ACKED"), ("SPY-1.tp", "ACKED"), ("SPY-1.sl", "ACKED")]
+    (bracket,) = bot.broker.commands(m.SubmitBracket).get(timeout=WAIT_S)
+    assert bracket.intent_id == "SPY-1"
+
+
+def test_a_failed_write_refuses_the_entry_and_every_entry_after_it_but_exits_still_go(bot, settings):
+    connect(bot)
+    propose(bot, "SPY-1")
+    bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.sl")
+    sync(bot)
+    path = journal_path(settings.journal.dir, "paper")
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE orders")  # a damaged file under the running bot
+    conn.close()
+
+    propose(bot, "QQQ-2", symbol="QQQ")
+    rejected = bot.probe.expect(m.OrderRejected, lambda e: e.client_order_id == "QQQ-2.entry")
+    failed = bot.probe.expect(m.JournalFailed)
+    bot.ref("execution").tell(m.KillSwitchChanged(True, "test", bot.clock()))  # cancels SPY-1.entry
+    sync(bot)
+    propose(bot, "IWM-3", symbol="IWM")
+    denied = bot.probe.expect(m.EntryDenied, lambda e: e.intent_id == "IWM-3")
+
+    assert (rejected.code, rejected.reason.startswith("journal write failed: ")) == (0, True)
+    assert "no such table: orders" in failed.reason
+    assert denied.reason.startswith("journal write failed")
+    assert [c.intent_id for c in bot.broker.commands(m.SubmitBracket).get(timeout=WAIT_S)] == ["SPY-1"]
+    cancels = bot.broker.commands(m.CancelOrder).get(timeout=WAIT_S)
+    # cancels still reach the broker unrecorded: the refused entry's exits, then the kill switch's
+    # cancel of SPY-1.entry and, once it is cancelled, its exits
+    assert [c.client_order_id for c in cancels] == ["QQQ-2.tp", "QQQ-2.sl", "SPY-1.entry", "SPY-1.tp",
+                                                    "SPY-1.sl"]
+
+
+def test_no_entry_passes_before_the_restart_reconciliation(bot):
+    bot.publish(m.AccountUpdated("DU1", 10_000.0, bot.clock()))
+
+    propose(bot, "SPY-1")
+    denied = bot.probe.expect(m.EntryDenied)
+
+    assert denied.reason == "restart reconciliation not finished"
+
+
+def test_a_journal_from_a_newer_schema_refuses_the_start_and_says_why(bot, settings):
+    path = journal_path(settings.journal.dir, "paper")
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+
+    bot.publish(m.ModeDecided("paper", "DU1", bot.clock()))
+    refused = bot.probe.expect(m.StartRefused)
+
+    assert refused.reason.startswith(f"journal: {path} has journal schema v{SCHEMA_VERSION + 1}, newer")
+    assert "the database was not changed" in refused.reason
+
+
+def test_each_mode_writes_its_own_file(bot, settings):
+    connect(bot, mode="shadow")
+    propose(bot, "SPY-1")
+    bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.sl")
+    sync(bot)
+
+    assert sorted(os.listdir(settings.journal.dir))[0] == "journal-shadow.sqlite3"
+    assert not journal_path(settings.journal.dir, "paper").exists()
+
+
+def test_the_daily_loss_cap_holds_after_a_restart_and_resets_the_next_exchange_day(settings):
+    clock = Clock(T0)
+    first = start(settings, clock)
+    connect(first)
+    propose(first, "SPY-1")
+    first.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.sl")
+    first.broker.fill("SPY-1.entry", 3, 1.60).get(timeout=WAIT_S)
+    first.broker.fill("SPY-1.sl", 3, 1.00).get(timeout=WAIT_S)  # -180: 90% of the 200 cap
+    first.probe.expect(m.PositionClosed)
+    sync(first)
+    first.supervisor.stop()
+    pykka.ActorRegistry.stop_all(timeout=10)
+
+    again = start(settings, clock)
+    connect(again, equity=9_820.0)
+    propose(again, "QQQ-2", symbol="QQQ")
+    approved = again.probe.expect(m.EntryApproved)
+    again.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "QQQ-2.sl")
+    again.broker.fill("QQQ-2.entry", approved.quantity, 1.60).get(timeout=WAIT_S)
+    again.broker.fill("QQQ-2.sl", approved.quantity, 1.50).get(timeout=WAIT_S)
+    again.probe.expect(m.PositionClosed)
+    propose(again, "IWM-3", symbol="IWM")
+    capped = again.probe.expect(m.EntryDenied)
+    clock.advance(24 * 3600)
+    propose(again, "IWM-4", symbol="IWM")
+    next_day = again.probe.expect(m.EntryApproved)
+    again.supervisor.stop()
+
+    assert capped.reason.startswith("daily loss cap reached: realized -")
+    assert "2.0% of 10000.00" in capped.reason  # the saved start equity, not the 9820 after losses
+    assert next_day.intent_id == "IWM-4"
