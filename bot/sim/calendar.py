@@ -137,6 +137,15 @@ def next_open(t: datetime) -> datetime:
     return session_bounds(next_session_day(day))[0]
 
 
+def next_close(t: datetime) -> datetime:
+    """The first regular-session close strictly after `t`."""
+    day = exchange_date(t)
+    bounds = session_bounds(day)
+    if bounds is not None and t < bounds[1]:
+        return bounds[1]
+    return session_bounds(next_session_day(day))[1]
+
+
 def current_session_day(t: datetime) -> date:
     """The session running at `t`, or else the most recent one that already opened."""
     day = exchange_date(t)

@@ -71,6 +71,7 @@ class SimGateway:
         self.options = options
         self.epoch = options.start or calendar.default_start(datetime.now(timezone.utc))
         self.clock = SimClock(self.epoch, options.speed)
+        self.next_close = calendar.next_close(self.epoch)  # DAY orders expire there
         self.market = Market(options.symbols, options.seed, self.epoch, options.bars_csv)
         self.contracts = ContractRegistry(options.symbols, self.market)
         self.account = Account(options.account)

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from loguru import logger
 
+from bot.sim import calendar
 from bot.sim import protocol_out as out
 
 OPEN_INTEREST_TICK = {"C": 27, "P": 28}
@@ -147,9 +148,9 @@ class Subscriptions:
 
 
 async def run_tick_loop(gw, stopping: asyncio.Event) -> None:
-    """Every ``tick_interval_s`` wall seconds: advance the market to the simulated now, run the
-    matching engine, push every session's stream changes and fire scheduled faults. A failing
-    step is logged and counted; the loop keeps running."""
+    """Every ``tick_interval_s`` wall seconds: advance the market to the simulated now, expire
+    DAY orders past a close, run the matching engine, push every session's stream changes and
+    fire scheduled faults. A failing step is logged and counted; the loop keeps running."""
     interval = gw.options.tick_interval_s
     while not stopping.is_set():
         try:
@@ -168,6 +169,7 @@ def tick_once(gw) -> None:
     """One market step (see ``run_tick_loop``)."""
     now = gw.clock.now()
     gw.market.advance(now)
+    expire_day_orders(gw, now)
     gw.dispatch(gw.engine.on_market())
     for session in list(gw.sessions):
         if session.client_id is None or session.closed:
@@ -176,3 +178,14 @@ def tick_once(gw) -> None:
     gw.stats.inc("tick.steps")
     sim_elapsed = (now - gw.epoch).total_seconds()
     gw.faults.run_due(sim_elapsed, time.monotonic() - gw.wall_start)
+
+
+def expire_day_orders(gw, now: datetime) -> None:
+    """On the first step past a regular-session close, every live DAY order expires
+    (Cancelled, as at IB); ``gw.next_close`` then moves to the next session's close. Runs
+    before matching, so no DAY order fills against prices after the close."""
+    if now < gw.next_close:
+        return
+    gw.next_close = calendar.next_close(now)
+    gw.stats.inc("session.closes")
+    gw.dispatch(gw.engine.end_of_day())

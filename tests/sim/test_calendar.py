@@ -84,6 +84,21 @@ def test_next_open(t, expected):
 
 
 @pytest.mark.parametrize(
+    ("t", "expected"),
+    [
+        (utc(2026, 11, 20, 14, 30), utc(2026, 11, 20, 21, 0)),  # Friday open -> its close
+        (utc(2026, 11, 20, 20, 59, 59), utc(2026, 11, 20, 21, 0)),
+        (utc(2026, 11, 20, 21, 0), utc(2026, 11, 23, 21, 0)),  # at the close: Monday's
+        (utc(2026, 11, 21, 12, 0), utc(2026, 11, 23, 21, 0)),  # Saturday
+        (utc(2026, 11, 25, 22, 0), utc(2026, 11, 27, 18, 0)),  # Thanksgiving, then 13:00 close
+        (utc(2026, 3, 6, 22, 0), utc(2026, 3, 9, 20, 0)),  # across the spring DST change
+    ],
+)
+def test_next_close(t, expected):
+    assert cal.next_close(t) == expected
+
+
+@pytest.mark.parametrize(
     ("now", "expected"),
     [
         (utc(2026, 11, 21, 9, 8), utc(2026, 11, 20, 14, 30)),  # Saturday -> Friday 09:30 NY

@@ -4,6 +4,8 @@ consistent with the fills, and order ids owned per client."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from ib_insync import IB, LimitOrder, MarketOrder, Option, Stock, StopOrder
 
@@ -225,4 +227,23 @@ def test_global_cancel_cancels_every_order_once(make_gateway, make_ib, until):
     assert [t.orderStatus.status for t in trades] == ["Cancelled"] * 4
     assert codes == [202] * 4
     assert gateway.engine.open_orders() == []
+
+
+def test_day_orders_expire_at_the_close_and_gtc_orders_stay(make_gateway, make_ib, until):
+    # Arrange: two resting buys far below the market, one DAY (the default) and one GTC
+    gateway = make_gateway(speed=1.0)
+    ib = make_ib(gateway)
+    spy = _spy(ib)
+    low = round(gateway.market.quote("SPY").bid - 30, 2)
+    day = ib.placeOrder(spy, LimitOrder("BUY", 1, low))
+    gtc = ib.placeOrder(spy, LimitOrder("BUY", 1, low, tif="GTC"))
+    assert until(ib, lambda: [t.orderStatus.status for t in (day, gtc)] == ["Submitted"] * 2, 5)
+    # Act: from Wednesday 09:30 to past the 16:00 close
+    gateway.clock.jump(6.5 * 3600 + 1)
+    assert until(ib, lambda: day.isDone(), 5)
+    # Assert
+    assert (day.orderStatus.status, gtc.orderStatus.status) == ("Cancelled", "Submitted")
+    assert [e.order.order_id for e in gateway.engine.open_orders()] == [gtc.order.orderId]
+    assert gateway.counters()["session.closes"] == 1
+    assert gateway.next_close == datetime(2026, 11, 19, 21, 0, tzinfo=timezone.utc)
 
