@@ -7,7 +7,7 @@ through ``session.send`` / ``session.error``. Unknown contracts get error 200.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from bot.sim import calendar, hist_params
@@ -166,19 +166,18 @@ def req_historical_data(s: Session, f: pin.Fields) -> None:
     query = (req.end, req.bar_size, req.duration, req.use_rth, req.format_date, req.keep_up_to_date)
     if not _paced(s, req.req_id, contract, req.what, query):
         return
-    bar_s, duration = (
-        hist_params.bar_seconds(req.bar_size),
-        hist_params.duration_seconds(req.duration),
-    )
+    bar_s = hist_params.bar_seconds(req.bar_size)
     now = s.gw.market.now()
     end = now if req.keep_up_to_date else hist_params.end_time(req.end, now)
+    end = None if end is None else min(end, now)
+    start = None if end is None else hist_params.window_start(req.duration, end)
     problem = (
         "Invalid bar size"
         if bar_s is None
-        else "Invalid duration"
-        if duration is None
         else "Invalid end date/time"
         if end is None
+        else "Invalid duration"
+        if start is None
         else f"Invalid what to show: {req.what}"
         if req.what not in hist_params.WHAT_TO_SHOW
         else "HMDS query returned no data: options have no bar history here"
@@ -188,7 +187,10 @@ def req_historical_data(s: Session, f: pin.Fields) -> None:
     if problem:
         _hist_error(s, req.req_id, problem)
         return
-    bars = s.gw.market.bars(contract.symbol, min(end, now), duration, bar_s, req.what)
+    duration_s = (end - start).total_seconds()
+    bars = s.gw.market.bars(contract.symbol, end, duration_s, bar_s, req.what)
+    if req.keep_up_to_date:
+        bars += _forming_bar(s, contract.symbol, bar_s, start, bars)
     if not bars and not req.keep_up_to_date:
         _hist_error(
             s,
@@ -196,10 +198,9 @@ def req_historical_data(s: Session, f: pin.Fields) -> None:
             f"HMDS query returned no data: {contract.symbol}@{contract.exchange} {req.what}",
         )
         return
-    start = min(end, now) - timedelta(seconds=duration)
     s.send(
         out.historical_data(
-            req.req_id, out.tws_time(start), out.tws_time(min(end, now)), bars, req.format_date
+            req.req_id, out.tws_time(start), out.tws_time(end), bars, req.format_date
         )
     )
     if req.keep_up_to_date:
@@ -211,6 +212,16 @@ def req_historical_data(s: Session, f: pin.Fields) -> None:
             req.what,
             last_time=bars[-1].time if bars else None,
         )
+
+
+def _forming_bar(s: Session, symbol: str, bar_s: int, start: datetime, bars: list) -> list:
+    """A keepUpToDate answer ends with the bar still forming, as IB's does (its updates then
+    replace it); none when it lies before the window or is the last completed bar (closed
+    market). ib_insync ignores updates of an empty bar list, so at the open this bar is what
+    lets a "1 D" subscription stream at all."""
+    bar = s.gw.market.partial_bar(symbol, bar_s)
+    newer = not bars or bar.time > bars[-1].time
+    return [bar] if bar.time >= start and newer else []
 
 
 def cancel_historical_data(s: Session, f: pin.Fields) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
+
+from bot.sim import calendar
 
 NY = ZoneInfo("America/New_York")
 UNIT_SECONDS: dict[str, int] = {
@@ -41,6 +43,20 @@ def duration_seconds(text: str) -> int | None:
     if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in DURATION_SECONDS:
         return None
     return int(parts[0]) * DURATION_SECONDS[parts[1]]
+
+
+def window_start(text: str, end: datetime) -> datetime | None:
+    """Where a request for duration ``text`` ending at ``end`` begins. ``"N D"`` counts trading
+    days as IB does: the open of the N-th most recent session that opened by ``end`` ("1 D" on
+    a Monday before the open is Friday's session, at 09:35 it is Monday so far, never the
+    weekend); other units are plain seconds back from ``end``. None when malformed."""
+    seconds = duration_seconds(text)
+    if seconds is None:
+        return None
+    count, unit = text.split()
+    if unit == "D":
+        return calendar.duration_start(end, int(count)) if int(count) > 0 else end
+    return end - timedelta(seconds=seconds)
 
 
 def end_time(text: str, now: datetime) -> datetime | None:

@@ -5,7 +5,8 @@ keepUpToDate) and real-time bars, each checked against the gateway's own market 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from collections import Counter
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from ib_insync import Contract, Option, Stock
@@ -149,10 +150,43 @@ def test_historical_bars_match_the_model(gateway, ib, duration, bar_size, what, 
     assert all(b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high for b in bars)
 
 
+def ny(day: int, hour: int, minute: int) -> datetime:
+    """An instant of November 2026 in New York time (EST, UTC-5), as aware UTC."""
+    return datetime(2026, 11, day, hour + 5, minute, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("start", "duration", "bars_per_day"),
+    [
+        (ny(23, 9, 35), "1 D", {23: 5}),  # Monday 09:35: Monday so far
+        (ny(23, 9, 35), "2 D", {20: 390, 23: 5}),  # Friday's session, then Monday's
+        (ny(23, 8, 0), "1 D", {20: 390}),  # Monday before the open: Friday, not the weekend
+        (ny(23, 8, 0), "2 D", {19: 390, 20: 390}),  # Thursday and Friday
+    ],
+)
+def test_days_of_history_count_trading_sessions(
+    make_gateway, make_ib, start, duration, bars_per_day
+):
+    # Arrange: a clock that all but stands still at the start
+    gateway = make_gateway(start=start, speed=1e-4)
+    ib = make_ib(gateway)
+    spy = Stock("SPY", "SMART", "USD")
+    ib.qualifyContracts(spy)
+    # Act
+    bars = ib.reqHistoricalData(spy, "", duration, "1 min", "TRADES", True, formatDate=2)
+    # Assert: whole sessions from their 09:30 open, minute by minute
+    days = Counter((b.date - timedelta(hours=5)).day for b in bars)
+    assert dict(days) == bars_per_day
+    assert bars[0].date == ny(min(bars_per_day), 9, 30)
+    assert len({b.date for b in bars}) == len(bars) and all(b.date.second == 0 for b in bars)
+
+
 def test_keep_up_to_date_pushes_the_forming_bar(gateway, ib, until):
     spy = Stock("SPY", "SMART", "USD")
     ib.qualifyContracts(spy)
-    bars = ib.reqHistoricalData(spy, "", "1 D", "5 secs", "TRADES", True, keepUpToDate=True)
+    # "2 D": the previous session and today so far, so the backfill is never empty at the open
+    bars = ib.reqHistoricalData(spy, "", "2 D", "5 secs", "TRADES", True, keepUpToDate=True)
+    assert len(bars) >= 4680  # 6.5 hours of 5-second bars
     initial_last = bars[-1].date
     assert until(ib, lambda: bars[-1].date > initial_last and len(bars) > 3, 5)
     forming = gateway.market.partial_bar("SPY", 5)
