@@ -74,8 +74,10 @@ class LogSummary:
 
     heartbeats: list[dict[str, Any]] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
-    """ERROR/CRITICAL lines by event name (the first word of the message)."""
+    """ERROR/CRITICAL lines by event name (the first word of the message), but ib_insync's echo
+    of an IB error the broker handles."""
     ib_errors: Counter[int] = field(default_factory=Counter)
+    """IB error codes as the broker reported them (``broker_error code=N``)."""
     counters: dict[str, int] | None = None
     """The simulator's counters, from the ``gateway_stopped`` line (None against a gateway)."""
     orders_logged: int = 0
@@ -95,7 +97,7 @@ def summarize_log(lines: Iterable[str]) -> LogSummary:
         event = str(record.get("msg", "")).split(" ", 1)[0]
         if "heartbeat" in record:
             out.heartbeats.append(record["heartbeat"])
-        if record.get("level") in ERROR_LEVELS:
+        if record.get("level") in ERROR_LEVELS and not _ib_error_echo(record):
             out.errors[event] += 1
         if "counters" in record:
             out.counters = dict(record["counters"])
@@ -104,9 +106,16 @@ def summarize_log(lines: Iterable[str]) -> LogSummary:
         out.orders_logged += event == "order_placed"
         out.fills_logged += event in FILL_EVENTS
         code = str(record.get("msg", "")).split("code=", 1)[-1].split(" ", 1)[0]
-        if event == "broker_error" and code.isdigit():
+        if event == "broker_error" and record.get("actor") == "broker" and code.isdigit():
             out.ib_errors[int(code)] += 1
     return out
+
+
+def _ib_error_echo(record: Mapping[str, Any]) -> bool:
+    """ib_insync's own ``Error 100, reqId -1: ...`` line: the broker receives the same error
+    through errorEvent and reports it by code (``broker_error``), so it is handled, not lost."""
+    msg = str(record.get("msg", ""))
+    return record.get("actor") == "ib_insync" and msg.startswith("Error ") and ", reqId" in msg
 
 
 def _mark_window(out: LogSummary, event: str, epoch: float) -> None:
