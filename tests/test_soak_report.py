@@ -74,9 +74,9 @@ def test_the_log_summary_reads_heartbeats_errors_counters_and_ib_codes():
     lines = [
         json.dumps({"level": "INFO", "msg": "heartbeat up=5s", "heartbeat": {"beat_lag_s": 0.01}}),
         json.dumps({"level": "ERROR", "actor": "ib_insync", "msg": "Error 100, reqId -1: rate"}),
-        json.dumps({"level": "WARNING", "actor": "broker", "msg": "broker_error code=100 req_id=1"}),
+        json.dumps({"level": "WARNING", "actor": "broker", "msg": "broker_error code=100 x"}),
         json.dumps({"level": "WARNING", "actor": "health", "msg": "broker_error code=100 message"}),
-        json.dumps({"level": "WARNING", "actor": "broker", "msg": "broker_error code=2104 req_id=1"}),
+        json.dumps({"level": "WARNING", "actor": "broker", "msg": "broker_error code=2104 x"}),
         json.dumps({"level": "ERROR", "msg": "alarm_raised actor=risk reason=x"}),
         json.dumps({"level": "INFO", "msg": "order_placed client_order_id=a"}),
         json.dumps({"level": "INFO", "msg": "PositionOpened intent=a"}),
