@@ -60,6 +60,7 @@ QUOTES_PER_BAR = 4
 BARS_PER_DAY = 380  # 09:30 to 15:49, clear of the flat-before-close window
 FIRST_DAY = date(2026, 11, 16)  # a Monday
 WAIT_S = 10.0
+CHAIN_EXPIRIES = 26
 
 
 def weekdays(start: date, count: int) -> list[date]:
@@ -118,14 +119,18 @@ class Feeder(BotActor):
         super().__init__(directory, clock)
         self.published = published
         self.latencies_ns: list[int] = []
-        expiries = tuple(d.strftime("%Y%m%d") for d in DAYS)
-        self.chains = {s: m.OptionChain(s, expiries, tuple(base + k for k in range(-10, 11)))
-                       for s, base in SYMBOLS.items()}
+
+    def chain(self, symbol: str) -> m.OptionChain:
+        """Today's chain as IB lists it for an index ETF: 26 daily expiries, 21 strikes."""
+        today = self.clock().astimezone(NY).date()
+        expiries = tuple(d.strftime("%Y%m%d") for d in weekdays(today, CHAIN_EXPIRIES))
+        base = SYMBOLS[symbol]
+        return m.OptionChain(symbol, expiries, tuple(base + k for k in range(-10, 11)))
 
     def handle(self, message: Any) -> None:
         match message:
             case m.RequestChain(correlation_id=cid, symbol=symbol):
-                self.publish(m.ChainReceived(cid, self.chains[symbol]))
+                self.publish(m.ChainReceived(cid, self.chain(symbol)))
             case m.QuoteOptions(correlation_id=cid, symbol=symbol, contracts=contracts):
                 now = self.clock()
                 quotes = tuple(m.Quote(c, 1.55, 1.60, 1.58, now, volume=500) for c in contracts)
