@@ -109,12 +109,12 @@ class JournalActor(BotActor):
         if self.journal is None:
             self.log.error("snapshot_without_journal first={}", snapshot.first)
             return
-        self._record(snapshot)
         now = self.clock()
         if snapshot.first and self.mode == "shadow":
             self._expire_shadow(now)
         # shadow fills live in the broker's memory only: after a restart there is nothing to adopt
         intents = [] if self.mode == "shadow" else live_intents(self.journal.conn)
+        self._record(snapshot)  # after reading: its fills must still look new to reconcile
         plan = reconcile(intents, snapshot, now,
                          entry_timeout_s=self.settings.execution.entry_timeout_s,
                          manage_unknown=self.settings.execution.manage_unknown_positions)
