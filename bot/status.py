@@ -70,8 +70,8 @@ def _from_journal(conn: sqlite3.Connection, settings: Settings, now: datetime) -
         "positions": rows(conn, """
             SELECT i.intent_id, i.symbol, i.contract,
                    SUM(CASE WHEN f.side='BUY' THEN f.quantity ELSE -f.quantity END) AS quantity,
-                   SUM(CASE WHEN f.side='BUY' THEN f.quantity*f.price END)
-                     / SUM(CASE WHEN f.side='BUY' THEN f.quantity END) AS entry_price
+                   ROUND(SUM(CASE WHEN f.side='BUY' THEN f.quantity*f.price END)
+                     / SUM(CASE WHEN f.side='BUY' THEN f.quantity END), 4) AS entry_price
             FROM intents i JOIN fills f ON f.intent_id = i.intent_id
             WHERE i.status = 'open' GROUP BY i.intent_id ORDER BY i.created_at"""),
         "working_orders": rows(conn, f"""

@@ -1,0 +1,142 @@
+"""``python -m bot status``: one screen (or JSON) from the journal and the last heartbeat."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from actor_harness import make_settings
+
+from bot import messages as m
+from bot.journal import Journal, journal_path
+from bot.journal_schema import SCHEMA_VERSION
+from bot.status import collect, render
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)  # 11:00 New York
+CONTRACT = m.OptionContract("SPY", "20261120", 598.0, m.Right.CALL, con_id=42)
+IID = "SPY-202611201455-abc123"
+ENTRY = m.OrderSpec(f"{IID}.entry", m.Side.BUY, 3, m.OrderType.LIMIT, limit_price=1.60)
+TP = m.OrderSpec(f"{IID}.tp", m.Side.SELL, 3, m.OrderType.LIMIT, limit_price=2.08, oca_group="o")
+SL = m.OrderSpec(f"{IID}.sl", m.Side.SELL, 3, m.OrderType.STOP, stop_price=1.28, oca_group="o")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return make_settings(tmp_path, journal={"dir": str(tmp_path / "data")})
+
+
+def write_journal(settings, realized_pnl: float = -150.0, trades: int = 2) -> None:
+    j = Journal(journal_path(settings.journal.dir, "paper"))
+    for message in (
+        m.ModeDecided("paper", "DU1234567", NOW),
+        m.EntryProposed("c1", IID, "SPY", m.Direction.CALL, CONTRACT, 1.60, 1.55, 1.60, NOW),
+        m.EntryApproved("c1", IID, "SPY", CONTRACT, 3, 1.60, NOW),
+        m.SubmitBracket("c1", IID, CONTRACT, ENTRY, TP, SL),
+        m.OrderStatusChanged("c1", ENTRY.client_order_id, m.OrderStatus.FILLED, 3, 0, 1.60, NOW),
+        m.OrderStatusChanged("c1", TP.client_order_id, m.OrderStatus.ACKED, 0, 3, 0.0, NOW),
+        m.OrderFilled("c1", ENTRY.client_order_id, "e1", CONTRACT, m.Side.BUY, 3, 1.60, NOW, 1.95),
+        m.PositionOpened("c1", IID, "SPY", CONTRACT, 3, 1.60, NOW),
+        m.ReconcileMismatch("unknown_position", "QQQ 20261120 511P", "broker holds 2: left alone", NOW),
+        m.ReconcileFinished(True, 1, 0, 0, 1, NOW),
+        m.RiskStateChanged(date(2026, 11, 20), 10_000.0, realized_pnl, trades, 1, False, NOW),
+    ):
+        j.record(message, NOW)
+    j.close()
+
+
+def write_heartbeat(settings, age_s: float, pid: int) -> None:
+    settings.logging.dir.mkdir(parents=True, exist_ok=True)
+    beat = {"ts": (NOW - timedelta(seconds=age_s)).isoformat(), "pid": pid,
+            "broker": {"state": "connected"}, "alarms": [], "orders_working": 2, "positions": 1}
+    (settings.logging.dir / "heartbeat.json").write_text(json.dumps(beat))
+
+
+def test_without_a_journal_it_says_so_plainly(settings):
+    summary = collect(settings, NOW)
+
+    assert summary["problem"] == f"no journal yet in {settings.journal.dir} (the bot has not run there)"
+    assert "no heartbeat yet" in render(summary)
+
+
+def test_the_summary_holds_positions_orders_pnl_budget_and_mismatches(settings):
+    write_journal(settings)
+    write_heartbeat(settings, age_s=2.0, pid=2**22 + 12345)  # no such process
+
+    s = collect(settings, NOW)
+
+    assert s["mode"]["mode"] == "paper"
+    assert [(p["intent_id"], p["quantity"], p["entry_price"]) for p in s["positions"]] == [(IID, 3, 1.60)]
+    assert [(o["client_order_id"], o["status"], o["price"]) for o in s["working_orders"]] == [
+        (TP.client_order_id, "ACKED", 2.08), (SL.client_order_id, "SUBMITTED", 1.28)]
+    assert (s["today"]["realized_pnl"], s["today"]["loss_cap"], s["today"]["loss_budget_used_pct"]) == (
+        -150.0, 200.0, 75.0)
+    assert s["today"]["limits_hit"] == []
+    assert [(x["kind"], x["key"]) for x in s["mismatches"]] == [("unknown_position", "QQQ 20261120 511P")]
+    assert (s["heartbeat"]["age_s"], s["heartbeat"]["pid_alive"]) == (2.0, False)
+    screen = render(s)
+    assert "bot       NOT running: last heartbeat 2s ago" in screen
+    assert "today     2026-11-20: P&L -150.00, 2 trades, 1 losses in a row, loss budget used 75% of 200.00" in screen
+    assert f"  {IID}  SPY 20261120 598C  qty 3 @ 1.60" in screen
+    assert "  MISMATCH unknown_position QQQ 20261120 511P: broker holds 2: left alone" in screen
+
+
+@pytest.mark.parametrize(("pnl", "trades", "hit"), [
+    (-200.0, 1, ["daily loss cap"]),
+    (-10.0, 3, ["trades 3/3"]),
+])
+def test_limits_hit_are_named(settings, pnl, trades, hit):
+    write_journal(settings, realized_pnl=pnl, trades=trades)
+
+    assert collect(settings, NOW)["today"]["limits_hit"] == hit
+
+
+def test_the_kill_switch_and_its_reason_are_shown(settings):
+    write_journal(settings)
+    settings.risk.kill_switch_path.write_text("2026-11-20T15:59:00+00:00 SIGUSR1\n")
+
+    screen = render(collect(settings, NOW))
+
+    assert "kill      ENGAGED: 2026-11-20T15:59:00+00:00 SIGUSR1" in screen
+
+
+def test_a_journal_from_a_newer_schema_is_refused_with_the_reason(settings):
+    path = journal_path(settings.journal.dir, "live")
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+
+    summary = collect(settings, NOW)
+
+    assert summary["problem"].endswith(f"has journal schema v{SCHEMA_VERSION + 1}, newer than this "
+                                       f"bot's v{SCHEMA_VERSION}: upgrade the bot to read it")
+
+
+def test_the_command_answers_in_under_a_second_with_and_without_a_journal(settings, tmp_path):
+    config = tmp_path / "settings.yaml"
+    config.write_text(yaml.safe_dump({"journal": {"dir": str(settings.journal.dir)},
+                                      "logging": {"dir": str(settings.logging.dir)},
+                                      "risk": {"kill_switch_path": str(tmp_path / "KILL")}}))
+
+    def run(*args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "bot", "status", *args, "--config", str(config)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=20)
+        return time.monotonic() - started, done
+
+    empty_s, empty = run()
+    write_journal(settings)
+    full_s, full = run("--json")
+
+    assert (empty.returncode, full.returncode) == (1, 0)
+    assert "no journal yet" in empty.stdout
+    assert json.loads(full.stdout)["positions"][0]["intent_id"] == IID
+    assert max(empty_s, full_s) < 1.0, f"status took {empty_s:.2f}s / {full_s:.2f}s"
