@@ -65,6 +65,14 @@ def growth(values: Sequence[float]) -> float | None:
     return statistics.median(values[-n:]) - statistics.median(values[:n])
 
 
+def by_hour(hours: Sequence[float], values: Sequence[float]) -> list[float]:
+    """The last value within each whole simulated hour (shows whether growth is slowing)."""
+    last: dict[int, float] = {}
+    for h, v in zip(hours, values):
+        last[int(h)] = v
+    return [round(last[k], 1) for k in sorted(last)]
+
+
 # -- the log ---------------------------------------------------------------------------------
 
 
@@ -206,7 +214,8 @@ def build_report(run: Run, samples: Sequence[Mapping[str, Any]], log: LogSummary
         "checks": checks,
         "run": {**run.__dict__, "samples": len(samples), "steady_samples": len(steady),
                 "sim_hours_sampled": _rounded(hours[-1] if hours else 0.0, 2)},
-        "rss_mib": {**_span(rss), "slope_per_sim_hour": rss_slope},
+        "rss_mib": {**_span(rss), "slope_per_sim_hour": rss_slope,
+                    "by_sim_hour": by_hour(hours, rss)},
         "uss_mib": _span(_series(samples, "uss_mib")),
         "cpu_pct": {"mean": _rounded(statistics.fmean(cpu) if cpu else None, 2),
                     "p95": _rounded(percentile(cpu, 95), 2), "max": max(cpu, default=None)},
@@ -291,6 +300,9 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"{_fmt(report['heartbeats']['lag_p99_s'])} s |",
         f"| orders / fills | | | {report['orders']['placed']} / {report['orders']['fills']} "
         f"({report['orders']['source']}) |",
+        "",
+        "RSS MiB at the end of each simulated hour: "
+        + (", ".join(f"{v:g}" for v in report["rss_mib"]["by_sim_hour"]) or "-") + ".",
         "",
         "Errors by kind: " + (", ".join(f"{k} {v}" for k, v in report["errors_by_kind"].items())
                               or "none") + ".",

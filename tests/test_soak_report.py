@@ -110,6 +110,15 @@ def test_a_flat_run_passes_with_its_figures():
     assert report["run"]["samples"] == 360 and report["run"]["steady_samples"] == 330
 
 
+def test_rss_is_listed_at_the_end_of_each_simulated_hour():
+    report = build_report(run(), samples(rss=lambda h: 50.0 + 2 * h, seed=1), log())
+
+    assert report["rss_mib"]["by_sim_hour"] == pytest.approx([52.0, 54.0, 56.0, 58.0, 60.0, 62.0],
+                                                             abs=0.2)
+    listed = ", ".join(f"{v:g}" for v in report["rss_mib"]["by_sim_hour"])
+    assert f"RSS MiB at the end of each simulated hour: {listed}." in markdown(report)
+
+
 def test_growth_during_the_warm_up_does_not_count():
     report = build_report(run(), samples(rss=lambda h: 40.0 + 30 * min(h, 0.5)), log())
 
