@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from ib_insync import IB, Stock
+from ib_insync import IB, LimitOrder, Stock
 
 
 def test_ib_insync_connect_syncs_quickly_with_an_empty_account(gateway):
@@ -73,11 +73,23 @@ def test_current_time_is_the_simulated_clock(gateway, ib):
     assert before <= t <= after
 
 
-def test_req_ids_returns_an_id_above_every_used_order_id(gateway, ib):
-    ib.client.reqIds(1)
-    ib.waitOnUpdate(timeout=1)
-    first = ib.client.getReqId()
-    assert first >= 1
+def test_next_valid_id_is_above_every_used_order_id(make_gateway, make_ib, raw_client, until):
+    # Arrange: client 1 rests an order under the id it chose, 41
+    gateway = make_gateway(tick_interval_s=30.0)
+    ib = make_ib(gateway)
+    spy = Stock("SPY", "SMART", "USD")
+    ib.qualifyContracts(spy)
+    order = LimitOrder("BUY", 1, 1.00)
+    order.orderId = 41
+    trade = ib.placeOrder(spy, order)
+    assert until(ib, lambda: trade.orderStatus.status == "Submitted", 5)
+    # Act: another client starts, then asks again with reqIds
+    other = raw_client(gateway)
+    at_start = other.start_api(2)[-1]
+    other.send([8, 1, 1])
+    on_request = other.read_until(lambda m: m[0] == "9")[-1]
+    # Assert
+    assert at_start == on_request == ["9", "1", "42"]
 
 
 @pytest.mark.parametrize(
