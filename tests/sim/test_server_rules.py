@@ -122,3 +122,18 @@ def test_second_connection_with_a_client_id_in_use_gets_326(gateway, ib):
     assert (-1, 326) in [(req_id, code) for req_id, code, _ in errors]
     assert gateway.counters()["violation.client_id_in_use"] == 1
     assert ib.isConnected() and ib.reqCurrentTime() is not None
+
+
+def test_a_hung_up_client_can_still_write_and_then_reads_a_clean_end(gateway, ib, raw_client):
+    # Arrange: client id 1 is held by `ib`
+    late = raw_client(gateway)
+    late.read_until(lambda m: len(m) == 2)
+    # Act: IB answers 326 and hangs up; the client, not yet aware, keeps sending
+    late.send([71, 2, 1, ""])
+    assert late.read_until(lambda m: m[0] == "4")[-1][3] == "326"
+    for _ in range(50):
+        late.send([49, 1])  # a reset (socket closed with unread input) would fail these writes
+    msgs, closed = late.drain(timeout=5)
+    # Assert: the late requests are discarded unanswered, the stream ends cleanly
+    assert (msgs, closed) == ([], True)
+    assert ib.isConnected()
