@@ -114,3 +114,22 @@ def test_a_write_that_fails_raises_journal_error(journal):
 def test_each_mode_has_its_own_file(tmp_path):
     assert {journal_path(tmp_path, mode).name for mode in ("sim", "shadow", "paper", "live")} == {
         "journal-sim.sqlite3", "journal-shadow.sqlite3", "journal-paper.sqlite3", "journal-live.sqlite3"}
+
+
+def test_a_v1_journal_is_migrated_in_place_and_keeps_its_records(tmp_path):
+    from bot.journal_schema import MIGRATIONS
+
+    path = journal_path(tmp_path, "paper")
+    conn = sqlite3.connect(path)
+    conn.executescript(f"BEGIN;\n{MIGRATIONS[0]}\nPRAGMA user_version = 1;\nCOMMIT;")
+    conn.execute("INSERT INTO intents VALUES ('SPY-1','c1','SPY','call','{}',1.6,3,'[]','open','t0','t0')")
+    conn.commit()
+    conn.close()
+
+    migrated = Journal(path)
+
+    assert migrated.found_version == 1
+    row = migrated.intent("SPY-1")
+    assert (row["status"], row["sent_at"], row["resends"]) == ("open", None, 0)
+    assert migrated.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    migrated.close()

@@ -8,7 +8,8 @@ story of one decision.
 
 ``values`` holds the records carried inside messages (contracts, bars, quotes, order specs),
 ``commands`` what is told to the broker side, ``events`` what happened, ``health`` timers and
-pings. Import the package: ``from bot import messages as m``.
+pings, ``restart`` the journal, reconciliation and kill-switch messages. Import the package:
+``from bot import messages as m``.
 """
 
 from bot.messages.commands import *
