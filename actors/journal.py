@@ -78,8 +78,12 @@ class JournalActor(BotActor):
                 self._record(message)
 
     def stats(self) -> dict[str, Any]:
-        return {**super().stats(), "mode": self.mode, "written": self.written,
-                "failed": self.failed or None}
+        return {
+            **super().stats(),
+            "mode": self.mode,
+            "written": self.written,
+            "failed": self.failed or None,
+        }
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -95,8 +99,12 @@ class JournalActor(BotActor):
             self._refuse(str(exc))
             return
         self.mode = event.mode
-        self.log.info("journal_opened path={} mode={} schema_found=v{}", path, event.mode,
-                      self.journal.found_version)
+        self.log.info(
+            "journal_opened path={} mode={} schema_found=v{}",
+            path,
+            event.mode,
+            self.journal.found_version,
+        )
         self._record(event)
 
     def _refuse(self, reason: str) -> None:
@@ -115,38 +123,67 @@ class JournalActor(BotActor):
         # shadow fills live in the broker's memory only: after a restart there is nothing to adopt
         intents = [] if self.mode == "shadow" else live_intents(self.journal.conn)
         self._record(snapshot)  # after reading: its fills must still look new to reconcile
-        plan = reconcile(intents, snapshot, now,
-                         entry_timeout_s=self.settings.execution.entry_timeout_s,
-                         manage_unknown=self.settings.execution.manage_unknown_positions)
+        plan = reconcile(
+            intents,
+            snapshot,
+            now,
+            entry_timeout_s=self.settings.execution.entry_timeout_s,
+            manage_unknown=self.settings.execution.manage_unknown_positions,
+        )
         for intent_id in plan.expired:
             self._guarded(lambda i=intent_id: self.journal.set_intent(i, now, status="expired"))
         for intent_id in plan.resent:  # counted BEFORE the resend goes out: never twice
             self._guarded(lambda i=intent_id: self.journal.set_intent(i, now, resent=True))
         for mismatch in plan.mismatches:
-            self.log.warning("reconcile_mismatch kind={} key={} detail={}", mismatch.kind,
-                             mismatch.key, mismatch.detail)
+            self.log.warning(
+                "reconcile_mismatch kind={} key={} detail={}",
+                mismatch.kind,
+                mismatch.key,
+                mismatch.detail,
+            )
             self.publish(mismatch)
         for trade in plan.recovered:
             if trade.adopted:
                 self._guarded(lambda t=trade: self.journal.record_adopted(t, now))
-            self.log.info("trade_recovered intent={} legs={} fills={} resend={} adopted={}",
-                          trade.intent_id, len(trade.legs), len(trade.fills), trade.resend,
-                          trade.adopted)
+            self.log.info(
+                "trade_recovered intent={} legs={} fills={} resend={} adopted={}",
+                trade.intent_id,
+                len(trade.legs),
+                len(trade.fills),
+                trade.resend,
+                trade.adopted,
+            )
             self.publish(trade)
         if snapshot.first:
             self._restore_risk(now)
-        finished = m.ReconcileFinished(snapshot.first, len(plan.recovered), len(plan.resent),
-                                       len(plan.expired), len(plan.mismatches), now)
-        self.log.info("reconcile_finished first={} recovered={} resent={} expired={} mismatches={}",
-                      finished.first, finished.recovered, finished.resent, finished.expired,
-                      finished.mismatches)
+        finished = m.ReconcileFinished(
+            snapshot.first,
+            len(plan.recovered),
+            len(plan.resent),
+            len(plan.expired),
+            len(plan.mismatches),
+            now,
+        )
+        self.log.info(
+            "reconcile_finished first={} recovered={} resent={} expired={} mismatches={}",
+            finished.first,
+            finished.recovered,
+            finished.resent,
+            finished.expired,
+            finished.mismatches,
+        )
         self.publish(finished)
 
     def _expire_shadow(self, now: datetime) -> None:
         for intent in live_intents(self.journal.conn):
-            self._guarded(lambda i=intent.intent_id: self.journal.set_intent(i, now, status="expired"))
-            self.publish(m.ReconcileMismatch("expired", intent.intent_id,
-                                             "shadow fills are not kept across restarts", now))
+            self._guarded(
+                lambda i=intent.intent_id: self.journal.set_intent(i, now, status="expired")
+            )
+            self.publish(
+                m.ReconcileMismatch(
+                    "expired", intent.intent_id, "shadow fills are not kept across restarts", now
+                )
+            )
 
     def _restore_risk(self, now: datetime) -> None:
         day = trading_day(now)
@@ -154,10 +191,24 @@ class JournalActor(BotActor):
         if saved is None:
             self.publish(m.RiskRestored(day, False, 0.0, 0.0, 0, 0, now))
             return
-        self.log.info("risk_restored day={} realized_pnl={:.2f} trades={} losses_in_row={}", day,
-                      saved["realized_pnl"], saved["trades"], saved["consecutive_losses"])
-        self.publish(m.RiskRestored(day, True, saved["start_equity"], saved["realized_pnl"],
-                                    saved["trades"], saved["consecutive_losses"], now))
+        self.log.info(
+            "risk_restored day={} realized_pnl={:.2f} trades={} losses_in_row={}",
+            day,
+            saved["realized_pnl"],
+            saved["trades"],
+            saved["consecutive_losses"],
+        )
+        self.publish(
+            m.RiskRestored(
+                day,
+                True,
+                saved["start_equity"],
+                saved["realized_pnl"],
+                saved["trades"],
+                saved["consecutive_losses"],
+                now,
+            )
+        )
 
     # -- write-ahead ------------------------------------------------------------------------
 
@@ -175,20 +226,33 @@ class JournalActor(BotActor):
             self._reject(command, problem)
             return
         if problem:
-            self.log.error("order_sent_unrecorded command={} why={}", type(command).__name__, problem)
+            self.log.error(
+                "order_sent_unrecorded command={} why={}", type(command).__name__, problem
+            )
         elif entry and self.crash_after_intent:
             self.log.warning("test_crash_after_intent intent={}", command.intent_id)
             os.kill(os.getpid(), signal.SIGKILL)
         self.directory.tell(BROKER, command)
 
     def _reject(self, command: Any, problem: str) -> None:
-        specs = (command.parent, command.take_profit, command.stop) if isinstance(
-            command, m.SubmitBracket) else (command.order,)
-        self.log.error("entry_not_sent intent={} why=journal write failed: {}", command.intent_id,
-                       problem)
+        specs = (
+            (command.parent, command.take_profit, command.stop)
+            if isinstance(command, m.SubmitBracket)
+            else (command.order,)
+        )
+        self.log.error(
+            "entry_not_sent intent={} why=journal write failed: {}", command.intent_id, problem
+        )
         for spec in specs:
-            self.publish(m.OrderRejected(command.correlation_id, spec.client_order_id, 0,
-                                         f"journal write failed: {problem}", self.clock()))
+            self.publish(
+                m.OrderRejected(
+                    command.correlation_id,
+                    spec.client_order_id,
+                    0,
+                    f"journal write failed: {problem}",
+                    self.clock(),
+                )
+            )
 
     # -- recording --------------------------------------------------------------------------
 

@@ -312,7 +312,8 @@ def restore(rec: m.TradeRecovered, settings: Settings, wall: datetime) -> tuple[
     risk = settings.risk
     prices = brackets.bracket_prices(rec.symbol, rec.premium, risk.take_profit_pct, risk.stop_loss_pct)
     legs = tuple(_restored_leg(spec, status, filled, wall) for spec, status, filled in rec.legs)
-    revision = max((int(d) for g in legs if (d := g.role.lstrip("tpslexit")).isdigit()), default=0)
+    revision = max((int(d) for g in legs if (d := "".join(c for c in g.role if c.isdigit()))),
+                   default=0)
     trade = Trade(rec.intent_id, rec.correlation_id, rec.symbol, rec.contract,
                   settings.execution.oco_mode, prices, legs, revision=revision)
     if rec.resend:

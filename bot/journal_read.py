@@ -41,22 +41,48 @@ def spec_from_json(text: str) -> m.OrderSpec:
 def live_intents(conn: sqlite3.Connection) -> list[JournalIntent]:
     """Every intent that may still have orders or a position at the broker, oldest first."""
     marks = ",".join("?" * len(LIVE_STATUSES))
-    rows = conn.execute(f"SELECT * FROM intents WHERE status IN ({marks}) ORDER BY created_at",
-                        LIVE_STATUSES).fetchall()
+    rows = conn.execute(
+        f"SELECT * FROM intents WHERE status IN ({marks}) ORDER BY created_at", LIVE_STATUSES
+    ).fetchall()
     return [_intent(conn, row) for row in rows]
 
 
 def _intent(conn: sqlite3.Connection, row: sqlite3.Row) -> JournalIntent:
     contract = contract_from_json(row["contract"])
-    orders = tuple(JournalOrder(spec_from_json(o["spec"]), o["status"]) for o in conn.execute(
-        "SELECT spec, status FROM orders WHERE intent_id=? ORDER BY rowid", (row["intent_id"],)))
+    orders = tuple(
+        JournalOrder(spec_from_json(o["spec"]), o["status"])
+        for o in conn.execute(
+            "SELECT spec, status FROM orders WHERE intent_id=? ORDER BY rowid", (row["intent_id"],)
+        )
+    )
     fills = tuple(
-        m.OrderFilled(row["correlation_id"], f["client_order_id"], f["exec_id"], contract,
-                      m.Side(f["side"]), f["quantity"], f["price"], _dt(f["ts"]), f["commission"])
-        for f in conn.execute("SELECT * FROM fills WHERE intent_id=? ORDER BY ts", (row["intent_id"],)))
-    return JournalIntent(row["intent_id"], row["correlation_id"], row["symbol"], contract,
-                         row["premium"], row["status"], _dt(row["sent_at"]), row["resends"],
-                         orders, fills)
+        m.OrderFilled(
+            row["correlation_id"],
+            f["client_order_id"],
+            f["exec_id"],
+            contract,
+            m.Side(f["side"]),
+            f["quantity"],
+            f["price"],
+            _dt(f["ts"]),
+            f["commission"],
+        )
+        for f in conn.execute(
+            "SELECT * FROM fills WHERE intent_id=? ORDER BY ts", (row["intent_id"],)
+        )
+    )
+    return JournalIntent(
+        row["intent_id"],
+        row["correlation_id"],
+        row["symbol"],
+        contract,
+        row["premium"],
+        row["status"],
+        _dt(row["sent_at"]),
+        row["resends"],
+        orders,
+        fills,
+    )
 
 
 def open_readonly(path: Path) -> sqlite3.Connection:
@@ -71,11 +97,15 @@ def open_readonly(path: Path) -> sqlite3.Connection:
         raise JournalError(f"cannot read journal {path}: {exc}") from exc
     if version > SCHEMA_VERSION:
         conn.close()
-        raise JournalError(f"{path} has journal schema v{version}, newer than this bot's "
-                           f"v{SCHEMA_VERSION}: upgrade the bot to read it")
+        raise JournalError(
+            f"{path} has journal schema v{version}, newer than this bot's "
+            f"v{SCHEMA_VERSION}: upgrade the bot to read it"
+        )
     if version < SCHEMA_VERSION:
         conn.close()
-        raise JournalError(f"{path} has journal schema v{version}; start the bot once to migrate it")
+        raise JournalError(
+            f"{path} has journal schema v{version}; start the bot once to migrate it"
+        )
     return conn
 
 

@@ -80,16 +80,23 @@ class _Builder:
         self.mismatches.append(m.ReconcileMismatch(kind, key, detail, self.now))
 
     def plan(self) -> Plan:
-        return Plan(tuple(self.recovered), tuple(self.resent), tuple(self.expired),
-                    tuple(self.mismatches))
+        return Plan(
+            tuple(self.recovered), tuple(self.resent), tuple(self.expired), tuple(self.mismatches)
+        )
 
 
 def intent_of(client_order_id: str) -> str:
     return client_order_id.rsplit(".", 1)[0]
 
 
-def reconcile(intents: list[JournalIntent], snapshot: m.BrokerSnapshot, now: datetime, *,
-              entry_timeout_s: float, manage_unknown: bool = False) -> Plan:
+def reconcile(
+    intents: list[JournalIntent],
+    snapshot: m.BrokerSnapshot,
+    now: datetime,
+    *,
+    entry_timeout_s: float,
+    manage_unknown: bool = False,
+) -> Plan:
     """The plan for one broker snapshot (see the module docstring for the rules)."""
     out = _Builder(now)
     orders = defaultdict(dict)
@@ -100,15 +107,27 @@ def reconcile(intents: list[JournalIntent], snapshot: m.BrokerSnapshot, now: dat
         fills[intent_of(fill.client_order_id)].append(fill)
     live = {i.intent_id for i in intents}
     for intent in intents:
-        _one_intent(out, intent, orders.get(intent.intent_id, {}), fills.get(intent.intent_id, []),
-                    snapshot.first, entry_timeout_s)
+        _one_intent(
+            out,
+            intent,
+            orders.get(intent.intent_id, {}),
+            fills.get(intent.intent_id, []),
+            snapshot.first,
+            entry_timeout_s,
+        )
     _untracked_orders(out, snapshot.orders, live)
     _positions(out, snapshot.positions, manage_unknown)
     return out.plan()
 
 
-def _one_intent(out: _Builder, intent: JournalIntent, at_broker: dict[str, m.BrokerOrder],
-                broker_fills: list[m.OrderFilled], first: bool, entry_timeout_s: float) -> None:
+def _one_intent(
+    out: _Builder,
+    intent: JournalIntent,
+    at_broker: dict[str, m.BrokerOrder],
+    broker_fills: list[m.OrderFilled],
+    first: bool,
+    entry_timeout_s: float,
+) -> None:
     known = {f.exec_id for f in intent.fills}
     new_fills = [f for f in broker_fills if f.exec_id not in known]
     all_fills = intent.fills + tuple(new_fills)
@@ -122,9 +141,12 @@ def _one_intent(out: _Builder, intent: JournalIntent, at_broker: dict[str, m.Bro
             _unsent(out, intent, entry_timeout_s)
         return
     if new_fills:
-        out.mismatch("fills_while_down", intent.intent_id,
-                     f"{len(new_fills)} execution(s) the journal had not seen: "
-                     + ", ".join(f"{f.client_order_id} {f.quantity:g}@{f.price:g}" for f in new_fills))
+        out.mismatch(
+            "fills_while_down",
+            intent.intent_id,
+            f"{len(new_fills)} execution(s) the journal had not seen: "
+            + ", ".join(f"{f.client_order_id} {f.quantity:g}@{f.price:g}" for f in new_fills),
+        )
     legs = []
     for order in intent.orders:
         cid = order.spec.client_order_id
@@ -132,33 +154,71 @@ def _one_intent(out: _Builder, intent: JournalIntent, at_broker: dict[str, m.Bro
         if broker is None:
             legs.append((order.spec, S.CANCELLED, 0.0))
             if order.status not in ("CANCELLED", "REJECTED", "FILLED"):
-                out.mismatch("order_missing", cid, f"journal says {order.status}, the broker has no such order")
+                out.mismatch(
+                    "order_missing",
+                    cid,
+                    f"journal says {order.status}, the broker has no such order",
+                )
             continue
         legs.append((order.spec, broker.status, broker.filled))
         if broker.status.value != order.status:
-            out.mismatch("status_differs", cid, f"journal {order.status}, broker {broker.status.value}")
-    out.recovered.append(m.TradeRecovered(
-        intent.correlation_id, intent.intent_id, intent.symbol, intent.contract, intent.premium,
-        tuple(legs), tuple(sorted(all_fills, key=lambda f: f.ts)), intent.status == "open",
-        False, out.now))
+            out.mismatch(
+                "status_differs", cid, f"journal {order.status}, broker {broker.status.value}"
+            )
+    out.recovered.append(
+        m.TradeRecovered(
+            intent.correlation_id,
+            intent.intent_id,
+            intent.symbol,
+            intent.contract,
+            intent.premium,
+            tuple(legs),
+            tuple(sorted(all_fills, key=lambda f: f.ts)),
+            intent.status == "open",
+            False,
+            out.now,
+        )
+    )
 
 
 def _unsent(out: _Builder, intent: JournalIntent, entry_timeout_s: float) -> None:
     """Written but never reached the broker: send once more while young, else expire."""
     age = (out.now - intent.sent_at).total_seconds() if intent.sent_at else float("inf")
-    young = (0 <= age <= entry_timeout_s and intent.sent_at is not None
-             and trading_day(intent.sent_at) == trading_day(out.now))
+    young = (
+        0 <= age <= entry_timeout_s
+        and intent.sent_at is not None
+        and trading_day(intent.sent_at) == trading_day(out.now)
+    )
     if young and intent.resends == 0 and intent.status == "sent":
         out.resent.append(intent.intent_id)
-        out.mismatch("resent", intent.intent_id,
-                     f"written {age:.1f}s ago but unknown to the broker: sent once more")
+        out.mismatch(
+            "resent",
+            intent.intent_id,
+            f"written {age:.1f}s ago but unknown to the broker: sent once more",
+        )
         legs = tuple((o.spec, S.CREATED, 0.0) for o in intent.orders)
-        out.recovered.append(m.TradeRecovered(
-            intent.correlation_id, intent.intent_id, intent.symbol, intent.contract,
-            intent.premium, legs, (), False, True, out.now))
+        out.recovered.append(
+            m.TradeRecovered(
+                intent.correlation_id,
+                intent.intent_id,
+                intent.symbol,
+                intent.contract,
+                intent.premium,
+                legs,
+                (),
+                False,
+                True,
+                out.now,
+            )
+        )
         return
-    why = ("already sent again once" if intent.resends else
-           f"written {age:.0f}s ago (limit {entry_timeout_s:g}s)" if age != float("inf") else "never sent")
+    why = (
+        "already sent again once"
+        if intent.resends
+        else f"written {age:.0f}s ago (limit {entry_timeout_s:g}s)"
+        if age != float("inf")
+        else "never sent"
+    )
     out.expired.append(intent.intent_id)
     out.mismatch("expired", intent.intent_id, f"unknown to the broker, {why}: not sent again")
 
@@ -168,9 +228,12 @@ def _untracked_orders(out: _Builder, orders: tuple[m.BrokerOrder, ...], live: se
         if order.status in m.DONE_STATUSES or intent_of(order.client_order_id) in live:
             continue
         key = order.client_order_id or f"order {order.broker_order_id}"
-        out.mismatch("unknown_order", key,
-                     f"{order.status.value} {order.contract_key} is working at the broker but is "
-                     "no live intent of this journal: left alone")
+        out.mismatch(
+            "unknown_order",
+            key,
+            f"{order.status.value} {order.contract_key} is working at the broker but is "
+            "no live intent of this journal: left alone",
+        )
 
 
 def _positions(out: _Builder, positions: tuple[m.BrokerPosition, ...], manage: bool) -> None:
@@ -188,15 +251,24 @@ def _positions(out: _Builder, positions: tuple[m.BrokerPosition, ...], manage: b
             continue
         if held == 0 and manage and position.contract is not None and position.quantity > 0:
             out.recovered.append(_adopted(position, out.now))
-            out.mismatch("unknown_position", key, f"{position.quantity:g} held, not in the journal: "
-                         "adopted (manage_unknown_positions), exits armed")
+            out.mismatch(
+                "unknown_position",
+                key,
+                f"{position.quantity:g} held, not in the journal: "
+                "adopted (manage_unknown_positions), exits armed",
+            )
             continue
         kind = "unknown_position" if held == 0 else "position_differs"
-        out.mismatch(kind, key, f"broker holds {position.quantity:g}, the journal explains "
-                     f"{held:g}: left alone")
+        out.mismatch(
+            kind,
+            key,
+            f"broker holds {position.quantity:g}, the journal explains {held:g}: left alone",
+        )
     for key, held in expected.items():
         if abs(held) > QTY_EPS:
-            out.mismatch("position_missing", key, f"the journal explains {held:g}, the broker holds none")
+            out.mismatch(
+                "position_missing", key, f"the journal explains {held:g}, the broker holds none"
+            )
 
 
 def adopted_intent_id(contract: m.OptionContract) -> str:
@@ -209,10 +281,29 @@ def _adopted(position: m.BrokerPosition, now: datetime) -> m.TradeRecovered:
     intent_id = adopted_intent_id(contract)
     premium = position.avg_cost / contract.multiplier
     quantity = int(position.quantity)
-    entry = m.OrderSpec(f"{intent_id}.entry", m.Side.BUY, quantity, m.OrderType.LIMIT,
-                        limit_price=premium)
-    fill = m.OrderFilled(intent_id, entry.client_order_id, f"{intent_id}.adopted", contract,
-                         m.Side.BUY, float(quantity), premium, now)
-    return m.TradeRecovered(intent_id, intent_id, contract.symbol, contract, premium,
-                            ((entry, S.FILLED, float(quantity)),), (fill,), False, False, now,
-                            adopted=True)
+    entry = m.OrderSpec(
+        f"{intent_id}.entry", m.Side.BUY, quantity, m.OrderType.LIMIT, limit_price=premium
+    )
+    fill = m.OrderFilled(
+        intent_id,
+        entry.client_order_id,
+        f"{intent_id}.adopted",
+        contract,
+        m.Side.BUY,
+        float(quantity),
+        premium,
+        now,
+    )
+    return m.TradeRecovered(
+        intent_id,
+        intent_id,
+        contract.symbol,
+        contract,
+        premium,
+        ((entry, S.FILLED, float(quantity)),),
+        (fill,),
+        False,
+        False,
+        now,
+        adopted=True,
+    )

@@ -40,9 +40,12 @@ def find_journal(directory: Path, mode: str | None = None) -> Path | None:
 def collect(settings: Settings, now: datetime, mode: str | None = None) -> dict[str, Any]:
     """Everything ``status`` shows, as plain data."""
     path = find_journal(settings.journal.dir, mode)
-    out: dict[str, Any] = {"ts": now.isoformat(), "journal": str(path) if path else None,
-                           "kill_switch": _kill_switch(settings.risk.kill_switch_path),
-                           "heartbeat": _heartbeat(settings, now)}
+    out: dict[str, Any] = {
+        "ts": now.isoformat(),
+        "journal": str(path) if path else None,
+        "kill_switch": _kill_switch(settings.risk.kill_switch_path),
+        "heartbeat": _heartbeat(settings, now),
+    }
     if path is None:
         out["problem"] = f"no journal yet in {settings.journal.dir} (the bot has not run there)"
         return out
@@ -67,51 +70,87 @@ def _from_journal(conn: sqlite3.Connection, settings: Settings, now: datetime) -
     since = reconcile["ts"] if reconcile else ""
     return {
         "mode": fact(conn, "mode"),
-        "positions": rows(conn, """
+        "positions": rows(
+            conn,
+            """
             SELECT i.intent_id, i.symbol, i.contract,
                    SUM(CASE WHEN f.side='BUY' THEN f.quantity ELSE -f.quantity END) AS quantity,
                    ROUND(SUM(CASE WHEN f.side='BUY' THEN f.quantity*f.price END)
                      / SUM(CASE WHEN f.side='BUY' THEN f.quantity END), 4) AS entry_price
             FROM intents i JOIN fills f ON f.intent_id = i.intent_id
-            WHERE i.status = 'open' GROUP BY i.intent_id ORDER BY i.created_at"""),
-        "working_orders": rows(conn, f"""
+            WHERE i.status = 'open' GROUP BY i.intent_id ORDER BY i.created_at""",
+        ),
+        "working_orders": rows(
+            conn,
+            f"""
             SELECT o.client_order_id, o.status, json_extract(o.spec,'$.side') AS side,
                    json_extract(o.spec,'$.quantity') AS quantity, o.filled,
                    COALESCE(json_extract(o.spec,'$.limit_price'), json_extract(o.spec,'$.stop_price'))
                      AS price
             FROM orders o JOIN intents i ON i.intent_id = o.intent_id
             WHERE i.status IN ('sent','open') AND o.status IN ({",".join("?" * len(WORKING))})
-            ORDER BY o.rowid""", *WORKING),
+            ORDER BY o.rowid""",
+            *WORKING,
+        ),
         "today": _today(dict(risk_row) if risk_row else None, settings, day.isoformat()),
         "reconcile": reconcile,
-        "mismatches": rows(conn, "SELECT kind, key, detail, ts FROM mismatches WHERE ts >= ? "
-                           "ORDER BY id DESC LIMIT 20", since),
-        "broker_positions": rows(conn, "SELECT description, quantity, avg_cost FROM broker_positions"),
+        "mismatches": rows(
+            conn,
+            "SELECT kind, key, detail, ts FROM mismatches WHERE ts >= ? ORDER BY id DESC LIMIT 20",
+            since,
+        ),
+        "broker_positions": rows(
+            conn, "SELECT description, quantity, avg_cost FROM broker_positions"
+        ),
     }
 
 
 def _today(row: dict[str, Any] | None, settings: Settings, day: str) -> dict[str, Any]:
     risk = settings.risk
     if row is None:
-        return {"day": day, "realized_pnl": 0.0, "trades": 0, "consecutive_losses": 0,
-                "loss_budget_used_pct": 0.0, "limits_hit": [], "saved": False}
+        return {
+            "day": day,
+            "realized_pnl": 0.0,
+            "trades": 0,
+            "consecutive_losses": 0,
+            "loss_budget_used_pct": 0.0,
+            "limits_hit": [],
+            "saved": False,
+        }
     cap = row["start_equity"] * risk.max_daily_loss_pct / 100.0
     used = max(0.0, -row["realized_pnl"]) / cap * 100.0 if cap > 0 else 0.0
-    limits = [("daily loss cap", used >= 100.0),
-              (f"trades {row['trades']}/{risk.max_trades_per_day}", row["trades"] >= risk.max_trades_per_day),
-              (f"losses in a row {row['consecutive_losses']}/{risk.max_consecutive_losses}",
-               row["consecutive_losses"] >= risk.max_consecutive_losses)]
-    return {"day": day, "start_equity": row["start_equity"], "realized_pnl": row["realized_pnl"],
-            "trades": row["trades"], "consecutive_losses": row["consecutive_losses"],
-            "loss_cap": round(cap, 2), "loss_budget_used_pct": round(used, 1),
-            "limits_hit": [name for name, hit in limits if hit], "saved": True,
-            "updated_at": row["updated_at"]}
+    limits = [
+        ("daily loss cap", used >= 100.0),
+        (
+            f"trades {row['trades']}/{risk.max_trades_per_day}",
+            row["trades"] >= risk.max_trades_per_day,
+        ),
+        (
+            f"losses in a row {row['consecutive_losses']}/{risk.max_consecutive_losses}",
+            row["consecutive_losses"] >= risk.max_consecutive_losses,
+        ),
+    ]
+    return {
+        "day": day,
+        "start_equity": row["start_equity"],
+        "realized_pnl": row["realized_pnl"],
+        "trades": row["trades"],
+        "consecutive_losses": row["consecutive_losses"],
+        "loss_cap": round(cap, 2),
+        "loss_budget_used_pct": round(used, 1),
+        "limits_hit": [name for name, hit in limits if hit],
+        "saved": True,
+        "updated_at": row["updated_at"],
+    }
 
 
 def _kill_switch(path: Path) -> dict[str, Any]:
     try:
-        return {"engaged": True, "path": str(path),
-                "reason": Path(path).read_text(encoding="utf-8").strip()[:200]}
+        return {
+            "engaged": True,
+            "path": str(path),
+            "reason": Path(path).read_text(encoding="utf-8").strip()[:200],
+        }
     except FileNotFoundError:
         return {"engaged": False, "path": str(path)}
     except OSError as exc:
@@ -126,10 +165,16 @@ def _heartbeat(settings: Settings, now: datetime) -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     pid = beat.get("pid")
-    return {"age_s": round(age, 1), "pid": pid, "pid_alive": _alive(pid),
-            "stale": age > STALE_HEARTBEAT_FACTOR * settings.health.heartbeat_seconds,
-            "broker": (beat.get("broker") or {}).get("state"), "alarms": beat.get("alarms", []),
-            "orders_working": beat.get("orders_working"), "positions": beat.get("positions")}
+    return {
+        "age_s": round(age, 1),
+        "pid": pid,
+        "pid_alive": _alive(pid),
+        "stale": age > STALE_HEARTBEAT_FACTOR * settings.health.heartbeat_seconds,
+        "broker": (beat.get("broker") or {}).get("state"),
+        "alarms": beat.get("alarms", []),
+        "orders_working": beat.get("orders_working"),
+        "positions": beat.get("positions"),
+    }
 
 
 def _alive(pid: Any) -> bool:
@@ -152,10 +197,14 @@ def render(s: dict[str, Any]) -> str:
         lines.append("bot       no heartbeat yet (never ran with these logs)")
     else:
         running = "running" if beat["pid_alive"] and not beat["stale"] else "NOT running"
-        lines.append(f"bot       {running}: last heartbeat {beat['age_s']:.0f}s ago, pid {beat['pid']}, "
-                     f"broker {beat['broker']}" + (f", ALARMS {beat['alarms']}" if beat["alarms"] else ""))
+        lines.append(
+            f"bot       {running}: last heartbeat {beat['age_s']:.0f}s ago, pid {beat['pid']}, "
+            f"broker {beat['broker']}" + (f", ALARMS {beat['alarms']}" if beat["alarms"] else "")
+        )
     ks = s["kill_switch"]
-    lines.append(f"kill      {'ENGAGED: ' + ks.get('reason', '') if ks['engaged'] else 'off'} ({ks['path']})")
+    lines.append(
+        f"kill      {'ENGAGED: ' + ks.get('reason', '') if ks['engaged'] else 'off'} ({ks['path']})"
+    )
     if s.get("problem"):
         return "\n".join(lines + [f"journal   {s['problem']}"])
     mode = s.get("mode") or {}
@@ -168,15 +217,21 @@ def render(s: dict[str, Any]) -> str:
     lines.append(f"positions {len(s['positions']) or 'none'}")
     for p in s["positions"]:
         contract = json.loads(p["contract"])
-        lines.append(f"  {p['intent_id']}  {contract['symbol']} {contract['expiry']} "
-                     f"{contract['strike']:g}{contract['right']}  qty {p['quantity']:g} @ {p['entry_price']:.2f}")
+        lines.append(
+            f"  {p['intent_id']}  {contract['symbol']} {contract['expiry']} "
+            f"{contract['strike']:g}{contract['right']}  qty {p['quantity']:g} @ {p['entry_price']:.2f}"
+        )
     lines.append(f"orders    {len(s['working_orders']) or 'none'} working")
     for o in s["working_orders"]:
-        lines.append(f"  {o['client_order_id']}  {o['status']} {o['side']} {o['quantity']} @ {o['price']}")
+        lines.append(
+            f"  {o['client_order_id']}  {o['status']} {o['side']} {o['quantity']} @ {o['price']}"
+        )
     rec = s.get("reconcile")
     if rec:
-        lines.append(f"restart   last reconcile {rec['ts'][:19]}: recovered {rec['recovered']}, resent "
-                     f"{rec['resent']}, expired {rec['expired']}, mismatches {rec['mismatches']}")
+        lines.append(
+            f"restart   last reconcile {rec['ts'][:19]}: recovered {rec['recovered']}, resent "
+            f"{rec['resent']}, expired {rec['expired']}, mismatches {rec['mismatches']}"
+        )
     for mm in s["mismatches"]:
         lines.append(f"  MISMATCH {mm['kind']} {mm['key']}: {mm['detail']}")
     return "\n".join(lines)

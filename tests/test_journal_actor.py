@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pykka
 import pytest
-from actor_harness import WAIT_S, Bot, Clock, ProbedDirectory, Probe, make_settings
+from actor_harness import WAIT_S, Bot, Clock, Probe, ProbedDirectory, make_settings
 
 from actors.stub_broker import StubBroker
 from bot import messages as m
@@ -40,8 +40,9 @@ def sync(bot: Bot) -> None:
 def start(settings, clock: Clock) -> Bot:
     probe = Probe()
     directory = ProbedDirectory(probe)
-    specs = actor_specs(settings, lambda d: StubBroker.start(d, clock), clock=clock, tick_s=None,
-                        journal=True)
+    specs = actor_specs(
+        settings, lambda d: StubBroker.start(d, clock), clock=clock, tick_s=None, journal=True
+    )
     supervisor = Supervisor(specs, directory)
     supervisor.start()
     directory.register(SUPERVISOR, supervisor)
@@ -57,9 +58,23 @@ def connect(bot: Bot, mode: str = "paper", equity: float = 10_000.0) -> m.Reconc
 
 
 def propose(bot: Bot, intent_id: str, symbol: str = "SPY") -> None:
-    contract = CONTRACT if symbol == "SPY" else m.OptionContract(symbol, "20261120", 100.0, m.Right.PUT)
-    bot.publish(m.EntryProposed("c-" + intent_id, intent_id, symbol, m.Direction.CALL, contract,
-                                1.60, 1.55, 1.60, bot.clock(), ("test",)))
+    contract = (
+        CONTRACT if symbol == "SPY" else m.OptionContract(symbol, "20261120", 100.0, m.Right.PUT)
+    )
+    bot.publish(
+        m.EntryProposed(
+            "c-" + intent_id,
+            intent_id,
+            symbol,
+            m.Direction.CALL,
+            contract,
+            1.60,
+            1.55,
+            1.60,
+            bot.clock(),
+            ("test",),
+        )
+    )
 
 
 @pytest.fixture
@@ -90,14 +105,21 @@ def test_an_entry_is_committed_before_the_broker_sees_it(bot, settings):
     sync(bot)
 
     path = journal_path(settings.journal.dir, "paper")
-    assert rows(path, "SELECT intent_id, status, quantity, resends FROM intents") == [("SPY-1", "sent", 3, 0)]
+    assert rows(path, "SELECT intent_id, status, quantity, resends FROM intents") == [
+        ("SPY-1", "sent", 3, 0)
+    ]
     assert rows(path, "SELECT client_order_id, status FROM orders ORDER BY rowid") == [
-        ("SPY-1.entry", "ACKED"), ("SPY-1.tp", "ACKED"), ("SPY-1.sl", "ACKED")]
+        ("SPY-1.entry", "ACKED"),
+        ("SPY-1.tp", "ACKED"),
+        ("SPY-1.sl", "ACKED"),
+    ]
     (bracket,) = bot.broker.commands(m.SubmitBracket).get(timeout=WAIT_S)
     assert bracket.intent_id == "SPY-1"
 
 
-def test_a_failed_write_refuses_the_entry_and_every_entry_after_it_but_exits_still_go(bot, settings):
+def test_a_failed_write_refuses_the_entry_and_every_entry_after_it_but_exits_still_go(
+    bot, settings
+):
     connect(bot)
     propose(bot, "SPY-1")
     bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.sl")
@@ -118,12 +140,19 @@ def test_a_failed_write_refuses_the_entry_and_every_entry_after_it_but_exits_sti
     assert (rejected.code, rejected.reason.startswith("journal write failed: ")) == (0, True)
     assert "no such table: orders" in failed.reason
     assert denied.reason.startswith("journal write failed")
-    assert [c.intent_id for c in bot.broker.commands(m.SubmitBracket).get(timeout=WAIT_S)] == ["SPY-1"]
+    assert [c.intent_id for c in bot.broker.commands(m.SubmitBracket).get(timeout=WAIT_S)] == [
+        "SPY-1"
+    ]
     cancels = bot.broker.commands(m.CancelOrder).get(timeout=WAIT_S)
     # cancels still reach the broker unrecorded: the refused entry's exits, then the kill switch's
     # cancel of SPY-1.entry and, once it is cancelled, its exits
-    assert [c.client_order_id for c in cancels] == ["QQQ-2.tp", "QQQ-2.sl", "SPY-1.entry", "SPY-1.tp",
-                                                    "SPY-1.sl"]
+    assert [c.client_order_id for c in cancels] == [
+        "QQQ-2.tp",
+        "QQQ-2.sl",
+        "SPY-1.entry",
+        "SPY-1.tp",
+        "SPY-1.sl",
+    ]
 
 
 def test_no_entry_passes_before_the_restart_reconciliation(bot):
@@ -145,7 +174,9 @@ def test_a_journal_from_a_newer_schema_refuses_the_start_and_says_why(bot, setti
     bot.publish(m.ModeDecided("paper", "DU1", bot.clock()))
     refused = bot.probe.expect(m.StartRefused)
 
-    assert refused.reason.startswith(f"journal: {path} has journal schema v{SCHEMA_VERSION + 1}, newer")
+    assert refused.reason.startswith(
+        f"journal: {path} has journal schema v{SCHEMA_VERSION + 1}, newer"
+    )
     assert "the database was not changed" in refused.reason
 
 

@@ -46,8 +46,9 @@ def test_the_file_stops_entries_and_cancels_a_working_entry_within_one_tick(sett
 
 
 def test_flatten_closes_an_open_position_when_configured(tmp_path):
-    settings = make_settings(tmp_path, journal={"dir": str(tmp_path / "data")},
-                             risk={"kill_switch_flatten": True})
+    settings = make_settings(
+        tmp_path, journal={"dir": str(tmp_path / "data")}, risk={"kill_switch_flatten": True}
+    )
     bot = start(settings, Clock(T0))
     connect(bot)
     propose(bot, "SPY-1")
@@ -57,14 +58,17 @@ def test_flatten_closes_an_open_position_when_configured(tmp_path):
 
     settings.risk.kill_switch_path.write_text("flatten\n")
     tick_risk(bot)
-    bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.sl"
-                     and e.status is m.OrderStatus.CANCELLED)
+    bot.probe.expect(
+        m.OrderStatusChanged,
+        lambda e: e.client_order_id == "SPY-1.sl" and e.status is m.OrderStatus.CANCELLED,
+    )
     sync(bot)
     exits = bot.broker.commands(m.SubmitOrder).get(timeout=WAIT_S)
     bot.supervisor.stop()
 
     assert [(c.order.client_order_id, c.order.side, c.order.quantity) for c in exits] == [
-        ("SPY-1.exit1", m.Side.SELL, 3)]
+        ("SPY-1.exit1", m.Side.SELL, 3)
+    ]
 
 
 def test_the_switch_holds_across_a_restart_and_the_next_day_until_cleared(settings):
@@ -109,12 +113,16 @@ def test_sigusr1_writes_the_file_with_the_time_and_the_reason(tmp_path):
     assert text.endswith(" SIGUSR1\n") and text.startswith("20")
 
 
-@pytest.mark.parametrize(("args", "exists_after", "says"), [
-    (["kill", "--reason", "maintenance"], True, "kill switch engaged"),
-    (["kill", "--clear"], False, "kill switch cleared"),
-])
-def test_the_kill_command_writes_and_clears_the_file(tmp_path, monkeypatch, capsys, args,
-                                                     exists_after, says):
+@pytest.mark.parametrize(
+    ("args", "exists_after", "says"),
+    [
+        (["kill", "--reason", "maintenance"], True, "kill switch engaged"),
+        (["kill", "--clear"], False, "kill switch cleared"),
+    ],
+)
+def test_the_kill_command_writes_and_clears_the_file(
+    tmp_path, monkeypatch, capsys, args, exists_after, says
+):
     path = tmp_path / "KILL"
     path.write_text("earlier\n")
     monkeypatch.setenv("BOT__RISK__KILL_SWITCH_PATH", str(path))

@@ -15,29 +15,60 @@ NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 New York
 CONTRACT = m.OptionContract("SPY", "20261120", 598.0, m.Right.CALL, con_id=42)
 IID = "SPY-202611201455-abc123"
 ENTRY = m.OrderSpec(f"{IID}.entry", m.Side.BUY, 2, m.OrderType.LIMIT, limit_price=1.60)
-TP = m.OrderSpec(f"{IID}.tp", m.Side.SELL, 2, m.OrderType.LIMIT, limit_price=2.08, oca_group=f"oca-{IID}")
-SL = m.OrderSpec(f"{IID}.sl", m.Side.SELL, 2, m.OrderType.STOP, stop_price=1.28, oca_group=f"oca-{IID}")
+TP = m.OrderSpec(
+    f"{IID}.tp", m.Side.SELL, 2, m.OrderType.LIMIT, limit_price=2.08, oca_group=f"oca-{IID}"
+)
+SL = m.OrderSpec(
+    f"{IID}.sl", m.Side.SELL, 2, m.OrderType.STOP, stop_price=1.28, oca_group=f"oca-{IID}"
+)
 BRACKET = (JournalOrder(ENTRY, "FILLED"), JournalOrder(TP, "ACKED"), JournalOrder(SL, "ACKED"))
 
 
-def fill(leg: m.OrderSpec, exec_id: str, side: m.Side, price: float, qty: float = 2) -> m.OrderFilled:
-    return m.OrderFilled("c1", leg.client_order_id, exec_id, CONTRACT, side, qty, price,
-                         NOW - timedelta(minutes=5), 1.3)
+def fill(
+    leg: m.OrderSpec, exec_id: str, side: m.Side, price: float, qty: float = 2
+) -> m.OrderFilled:
+    return m.OrderFilled(
+        "c1",
+        leg.client_order_id,
+        exec_id,
+        CONTRACT,
+        side,
+        qty,
+        price,
+        NOW - timedelta(minutes=5),
+        1.3,
+    )
 
 
 ENTRY_FILL = fill(ENTRY, "e1", m.Side.BUY, 1.60)
 TP_FILL = fill(TP, "e2", m.Side.SELL, 2.08)
 
 
-def intent(status: str = "open", orders=BRACKET, fills=(ENTRY_FILL,), sent_ago_s: float = 300,
-           resends: int = 0) -> JournalIntent:
-    return JournalIntent(IID, "c1", "SPY", CONTRACT, 1.60, status, NOW - timedelta(seconds=sent_ago_s),
-                         resends, orders, fills)
+def intent(
+    status: str = "open",
+    orders=BRACKET,
+    fills=(ENTRY_FILL,),
+    sent_ago_s: float = 300,
+    resends: int = 0,
+) -> JournalIntent:
+    return JournalIntent(
+        IID,
+        "c1",
+        "SPY",
+        CONTRACT,
+        1.60,
+        status,
+        NOW - timedelta(seconds=sent_ago_s),
+        resends,
+        orders,
+        fills,
+    )
 
 
 def order(spec: m.OrderSpec, status: S, filled: float = 0.0, order_id: int = 7) -> m.BrokerOrder:
-    return m.BrokerOrder(spec.client_order_id, order_id, status, filled, spec.quantity - filled, 0.0,
-                         CONTRACT.key)
+    return m.BrokerOrder(
+        spec.client_order_id, order_id, status, filled, spec.quantity - filled, 0.0, CONTRACT.key
+    )
 
 
 def snapshot(orders=(), fills=(), positions=(), first=True) -> m.BrokerSnapshot:
@@ -66,7 +97,10 @@ def test_an_open_trade_with_its_bracket_working_is_recovered_without_mismatch():
     (rec,) = plan.recovered
     assert (rec.intent_id, rec.opened, rec.resend, rec.premium) == (IID, True, False, 1.60)
     assert [(spec.client_order_id, status, filled) for spec, status, filled in rec.legs] == [
-        (f"{IID}.entry", S.FILLED, 2), (f"{IID}.tp", S.ACKED, 0), (f"{IID}.sl", S.ACKED, 0)]
+        (f"{IID}.entry", S.FILLED, 2),
+        (f"{IID}.tp", S.ACKED, 0),
+        (f"{IID}.sl", S.ACKED, 0),
+    ]
     assert [f.exec_id for f in rec.fills] == ["e1"]
 
 
@@ -77,21 +111,33 @@ def test_a_take_profit_that_filled_while_down_is_brought_in_and_reported():
 
     (rec,) = plan.recovered
     assert [f.exec_id for f in rec.fills] == ["e1", "e2"]
-    assert kinds(plan) == [("fills_while_down", IID), ("status_differs", f"{IID}.tp"),
-                           ("status_differs", f"{IID}.sl")]
+    assert kinds(plan) == [
+        ("fills_while_down", IID),
+        ("status_differs", f"{IID}.tp"),
+        ("status_differs", f"{IID}.sl"),
+    ]
     assert "2@2.08" in plan.mismatches[0].detail
 
 
-@pytest.mark.parametrize(("sent_ago_s", "resends", "first", "resent", "expired"), [
-    (20, 0, True, (IID,), ()),      # young, never resent: once more
-    (20, 1, True, (), (IID,)),      # already resent once: never again
-    (61, 0, True, (), (IID,)),      # older than entry_timeout_s
-    (20, 0, False, (), ()),         # a reconnect: the running process knows best
-])
-def test_an_intent_the_broker_never_saw_is_sent_at_most_once(sent_ago_s, resends, first, resent,
-                                                            expired):
-    written = intent("sent", orders=tuple(JournalOrder(s, "SUBMITTED") for s in (ENTRY, TP, SL)),
-                     fills=(), sent_ago_s=sent_ago_s, resends=resends)
+@pytest.mark.parametrize(
+    ("sent_ago_s", "resends", "first", "resent", "expired"),
+    [
+        (20, 0, True, (IID,), ()),  # young, never resent: once more
+        (20, 1, True, (), (IID,)),  # already resent once: never again
+        (61, 0, True, (), (IID,)),  # older than entry_timeout_s
+        (20, 0, False, (), ()),  # a reconnect: the running process knows best
+    ],
+)
+def test_an_intent_the_broker_never_saw_is_sent_at_most_once(
+    sent_ago_s, resends, first, resent, expired
+):
+    written = intent(
+        "sent",
+        orders=tuple(JournalOrder(s, "SUBMITTED") for s in (ENTRY, TP, SL)),
+        fills=(),
+        sent_ago_s=sent_ago_s,
+        resends=resends,
+    )
 
     plan = plan_for([written], snapshot(first=first))
 
@@ -99,16 +145,20 @@ def test_an_intent_the_broker_never_saw_is_sent_at_most_once(sent_ago_s, resends
     if resent:
         (rec,) = plan.recovered
         assert rec.resend and [(s.client_order_id, st) for s, st, _ in rec.legs] == [
-            (ENTRY.client_order_id, S.CREATED), (TP.client_order_id, S.CREATED),
-            (SL.client_order_id, S.CREATED)]
+            (ENTRY.client_order_id, S.CREATED),
+            (TP.client_order_id, S.CREATED),
+            (SL.client_order_id, S.CREATED),
+        ]
     else:
         assert plan.recovered == ()
 
 
 def test_an_intent_written_before_midnight_new_york_is_not_resent_the_next_day():
     now = datetime(2026, 11, 21, 5, 0, 10, tzinfo=UTC)  # 00:00:10 New York
-    written = replace(intent("sent", fills=(), orders=(JournalOrder(ENTRY, "SUBMITTED"),)),
-                      sent_at=now - timedelta(seconds=20))
+    written = replace(
+        intent("sent", fills=(), orders=(JournalOrder(ENTRY, "SUBMITTED"),)),
+        sent_at=now - timedelta(seconds=20),
+    )
 
     plan = reconcile([written], snapshot(), now, entry_timeout_s=60)
 

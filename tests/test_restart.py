@@ -55,21 +55,42 @@ class BotProcess:
         self.runs = 0
         self.proc: subprocess.Popen[bytes] | None = None
         config: dict[str, Any] = {
-            "dry_run": False, "symbols": ["SPY"],
-            "broker": {"kind": "ib", "host": "127.0.0.1", "port": port, "reconnect_min_s": 0.2,
-                       "reconnect_max_s": 1.0},
-            "strategy": {"ema_fast": 3, "ema_slow": 5, "rsi_period": 3, "rsi_call_min": 50,
-                         "rsi_overbought": 100, "rsi_put_max": 40, "rsi_oversold": 0,
-                         "require_vwap": False, "cooldown_bars": 0},
-            "risk": {"take_profit_pct": 300, "stop_loss_pct": 90, "max_hold_minutes": 390,
-                     "flat_before_close_minutes": 0, "max_consecutive_losses": 10,
-                     "kill_switch_path": str(tmp / "KILL")},
+            "dry_run": False,
+            "symbols": ["SPY"],
+            "broker": {
+                "kind": "ib",
+                "host": "127.0.0.1",
+                "port": port,
+                "reconnect_min_s": 0.2,
+                "reconnect_max_s": 1.0,
+            },
+            "strategy": {
+                "ema_fast": 3,
+                "ema_slow": 5,
+                "rsi_period": 3,
+                "rsi_call_min": 50,
+                "rsi_overbought": 100,
+                "rsi_put_max": 40,
+                "rsi_oversold": 0,
+                "require_vwap": False,
+                "cooldown_bars": 0,
+            },
+            "risk": {
+                "take_profit_pct": 300,
+                "stop_loss_pct": 90,
+                "max_hold_minutes": 390,
+                "flat_before_close_minutes": 0,
+                "max_consecutive_losses": 10,
+                "kill_switch_path": str(tmp / "KILL"),
+            },
             "journal": {"dir": str(tmp / "data")},
             "logging": {"dir": str(tmp / "logs")},
             "health": {"heartbeat_seconds": 1},
         }
         for name, values in sections.items():
-            config[name] = {**config.get(name, {}), **values} if isinstance(values, dict) else values
+            config[name] = (
+                {**config.get(name, {}), **values} if isinstance(values, dict) else values
+            )
         self.config = tmp / "settings.yaml"
         self.config.write_text(yaml.safe_dump(config))
 
@@ -78,8 +99,12 @@ class BotProcess:
         self.out = self.tmp / f"bot-{self.runs}.out"
         with self.out.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "--config", str(self.config), *args], cwd=ROOT,
-                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env})
+                [sys.executable, "-m", "bot", "--config", str(self.config), *args],
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **env},
+            )
         return self
 
     def journal(self, mode: str = "paper") -> Path:
@@ -166,9 +191,12 @@ def query(path: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
 
 def open_intent(bot: BotProcess) -> str | None:
     """An intent whose entry filled and whose two exits are acknowledged at the broker."""
-    rows = query(bot.journal(), """
+    rows = query(
+        bot.journal(),
+        """
         SELECT i.intent_id FROM intents i JOIN orders o ON o.intent_id = i.intent_id
-        WHERE i.status = 'open' AND o.status = 'ACKED' GROUP BY i.intent_id HAVING count(*) = 2""")
+        WHERE i.status = 'open' AND o.status = 'ACKED' GROUP BY i.intent_id HAVING count(*) = 2""",
+    )
     return rows[0][0] if rows else None
 
 
@@ -187,7 +215,8 @@ def working_refs(gw: SimGateway) -> set[str]:
 
 
 def test_after_sigkill_with_a_bracket_working_the_restart_adopts_it_and_sends_nothing_again(
-        gateway, bots):
+    gateway, bots
+):
     gw = gateway()
     bot = bots(gw.port).start()
     intent = bot.wait_for("an open position with its bracket working", lambda: open_intent(bot))
@@ -197,10 +226,17 @@ def test_after_sigkill_with_a_bracket_working_the_restart_adopts_it_and_sends_no
 
     bot.start()
     again = bot.wait_for("the restart's reconciliation", lambda: reconciled(bot, first["ts"]))
-    beat = bot.wait_for("a heartbeat showing the adopted trade",
-                        lambda: (b := bot.heartbeat()) and b["positions"] == 1 and b["orders_working"] == 2 and b)
-    status = subprocess.run([sys.executable, "-m", "bot", "status", "--json", "--config", str(bot.config)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=20)
+    beat = bot.wait_for(
+        "a heartbeat showing the adopted trade",
+        lambda: (b := bot.heartbeat()) and b["positions"] == 1 and b["orders_working"] == 2 and b,
+    )
+    status = subprocess.run(
+        [sys.executable, "-m", "bot", "status", "--json", "--config", str(bot.config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert bot.stop() == 0
 
     summary = json.loads(status.stdout)
@@ -208,18 +244,27 @@ def test_after_sigkill_with_a_bracket_working_the_restart_adopts_it_and_sends_no
     assert working_refs(gw) == {f"{intent}.tp", f"{intent}.sl"}
     assert (again["recovered"], again["resent"], again["mismatches"]) == (1, 0, 0)
     assert (beat["positions"], beat["orders_working"]) == (1, 2)
-    held = query(bot.journal(), "SELECT sum(CASE side WHEN 'BUY' THEN quantity ELSE -quantity END) "
-                 "FROM fills WHERE intent_id = ?", intent)[0][0]
+    held = query(
+        bot.journal(),
+        "SELECT sum(CASE side WHEN 'BUY' THEN quantity ELSE -quantity END) "
+        "FROM fills WHERE intent_id = ?",
+        intent,
+    )[0][0]
     assert [p.position for p in gw.account.positions()] == [held]
     assert [p["intent_id"] for p in summary["positions"]] == [intent]
-    assert sorted(o["client_order_id"] for o in summary["working_orders"]) == [f"{intent}.sl", f"{intent}.tp"]
+    assert sorted(o["client_order_id"] for o in summary["working_orders"]) == [
+        f"{intent}.sl",
+        f"{intent}.tp",
+    ]
 
 
 def test_killed_between_writing_an_intent_and_sending_it_it_is_sent_exactly_once(gateway, bots):
     gw = gateway()
     bot = bots(gw.port).start(BOT_TEST_CRASH_AFTER_INTENT="1")
     assert bot.exit_code() == -signal.SIGKILL
-    (intent, status), = query(bot.journal(), "SELECT intent_id, status FROM intents WHERE status = 'sent'")
+    ((intent, status),) = query(
+        bot.journal(), "SELECT intent_id, status FROM intents WHERE status = 'sent'"
+    )
     assert placed(gw) == 0
 
     bot.start()
@@ -233,7 +278,8 @@ def test_killed_between_writing_an_intent_and_sending_it_it_is_sent_exactly_once
 
     assert placed(gw) == 3
     assert {e.order.order_ref for e in gw.engine.open_orders()} | {
-        e.order_ref for e in gw.engine.executions()} >= {f"{intent}.entry"}
+        e.order_ref for e in gw.engine.executions()
+    } >= {f"{intent}.entry"}
     assert query(bot.journal(), "SELECT resends FROM intents WHERE intent_id = ?", intent) == [(1,)]
     assert (third["recovered"], third["resent"]) == (1, 0)
 
@@ -246,18 +292,25 @@ def test_fills_that_happen_while_the_bot_is_down_are_picked_up(gateway, bots):
     bot.kill()
     filled_before = gw.counters().get("orders.filled", 0)
 
-    poll("an exit filled at the gateway while the bot is down",
-         lambda: gw.counters().get("orders.filled", 0) > filled_before)
+    poll(
+        "an exit filled at the gateway while the bot is down",
+        lambda: gw.counters().get("orders.filled", 0) > filled_before,
+    )
 
     bot.start()
     bot.wait_for("the restart's reconciliation", lambda: reconciled(bot, first["ts"]))
-    closed = bot.wait_for("the position closed in the journal", lambda: query(
-        bot.journal(), "SELECT reason, realized FROM positions WHERE intent_id = ? AND event = 'closed'",
-        intent))
+    closed = bot.wait_for(
+        "the position closed in the journal",
+        lambda: query(
+            bot.journal(),
+            "SELECT reason, realized FROM positions WHERE intent_id = ? AND event = 'closed'",
+            intent,
+        ),
+    )
     mismatch = query(bot.journal(), "SELECT kind FROM mismatches WHERE key = ?", intent)
     assert bot.stop() == 0
 
-    (reason, pnl), = closed
+    ((reason, pnl),) = closed
     assert reason in ("take profit", "stop") and pnl != 0
     assert ("fills_while_down",) in mismatch
     assert query(bot.journal(), "SELECT count(*) FROM fills WHERE intent_id = ?", intent)[0][0] >= 2
@@ -269,8 +322,13 @@ def test_dry_run_against_a_gateway_sends_zero_orders(gateway, bots):
     gw = gateway()
     bot = bots(gw.port, dry_run=True).start()
 
-    bot.wait_for("a shadow entry in the shadow journal", lambda: query(
-        bot.journal("shadow"), "SELECT intent_id FROM intents WHERE status IN ('open', 'closed')"))
+    bot.wait_for(
+        "a shadow entry in the shadow journal",
+        lambda: query(
+            bot.journal("shadow"),
+            "SELECT intent_id FROM intents WHERE status IN ('open', 'closed')",
+        ),
+    )
     assert bot.stop() == 0
 
     assert placed(gw) == 0
@@ -299,6 +357,9 @@ def test_a_journal_from_a_newer_schema_stops_the_bot_and_says_why(gateway, bots)
     code = bot.start().exit_code()
 
     assert code == 3
-    assert f"has journal schema v{SCHEMA_VERSION + 1}, newer than this bot's v{SCHEMA_VERSION}" in bot.tail(200)
+    assert (
+        f"has journal schema v{SCHEMA_VERSION + 1}, newer than this bot's v{SCHEMA_VERSION}"
+        in bot.tail(200)
+    )
     assert placed(gw) == 0
     assert query(bot.journal(), "SELECT count(*) FROM sqlite_master") == [(0,)]

@@ -15,19 +15,33 @@ WALL = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 CONTRACT = m.OptionContract("SPY", "20261120", 598.0, m.Right.CALL, con_id=42)
 IID = "SPY-202611201455-abc123"
 ENTRY = m.OrderSpec(f"{IID}.entry", m.Side.BUY, 2, m.OrderType.LIMIT, limit_price=1.60)
-TP = m.OrderSpec(f"{IID}.tp", m.Side.SELL, 2, m.OrderType.LIMIT, limit_price=2.08, oca_group=f"oca-{IID}")
-SL = m.OrderSpec(f"{IID}.sl", m.Side.SELL, 2, m.OrderType.STOP, stop_price=1.28, oca_group=f"oca-{IID}")
+TP = m.OrderSpec(
+    f"{IID}.tp", m.Side.SELL, 2, m.OrderType.LIMIT, limit_price=2.08, oca_group=f"oca-{IID}"
+)
+SL = m.OrderSpec(
+    f"{IID}.sl", m.Side.SELL, 2, m.OrderType.STOP, stop_price=1.28, oca_group=f"oca-{IID}"
+)
 
 
 def fill(spec: m.OrderSpec, exec_id: str, price: float, qty: float = 2) -> m.OrderFilled:
     side = m.Side.BUY if spec is ENTRY else m.Side.SELL
-    return m.OrderFilled("c1", spec.client_order_id, exec_id, CONTRACT, side, qty, price,
-                         WALL - timedelta(minutes=3), 1.30)
+    return m.OrderFilled(
+        "c1",
+        spec.client_order_id,
+        exec_id,
+        CONTRACT,
+        side,
+        qty,
+        price,
+        WALL - timedelta(minutes=3),
+        1.30,
+    )
 
 
 def recovered(legs, fills=(), opened=True, resend=False) -> m.TradeRecovered:
-    return m.TradeRecovered("c1", IID, "SPY", CONTRACT, 1.60, tuple(legs), tuple(fills), opened,
-                            resend, WALL)
+    return m.TradeRecovered(
+        "c1", IID, "SPY", CONTRACT, 1.60, tuple(legs), tuple(fills), opened, resend, WALL
+    )
 
 
 @pytest.fixture
@@ -40,32 +54,47 @@ def names(effects) -> list[str]:
 
 
 def test_an_open_trade_with_working_exits_is_managed_again_without_a_new_order(settings):
-    rec = recovered([(ENTRY, S.FILLED, 2), (TP, S.ACKED, 0), (SL, S.ACKED, 0)], [fill(ENTRY, "e1", 1.60)])
+    rec = recovered(
+        [(ENTRY, S.FILLED, 2), (TP, S.ACKED, 0), (SL, S.ACKED, 0)], [fill(ENTRY, "e1", 1.60)]
+    )
 
     trade, effects = execution.restore(rec, settings, WALL)
 
     assert (trade.position, trade.finished) == (2, False)
-    assert [g.spec.client_order_id for g in trade.working_exits] == [TP.client_order_id, SL.client_order_id]
+    assert [g.spec.client_order_id for g in trade.working_exits] == [
+        TP.client_order_id,
+        SL.client_order_id,
+    ]
     assert names(effects) == ["PositionRecovered", "SubscribeQuotes"]
     assert (effects[0].quantity, effects[0].symbol) == (2, "SPY")
 
 
 def test_a_take_profit_filled_while_down_closes_the_trade_with_its_pnl(settings):
-    rec = recovered([(ENTRY, S.FILLED, 2), (TP, S.FILLED, 2), (SL, S.CANCELLED, 0)],
-                    [fill(ENTRY, "e1", 1.60), fill(TP, "e2", 2.08)])
+    rec = recovered(
+        [(ENTRY, S.FILLED, 2), (TP, S.FILLED, 2), (SL, S.CANCELLED, 0)],
+        [fill(ENTRY, "e1", 1.60), fill(TP, "e2", 2.08)],
+    )
 
     trade, effects = execution.restore(rec, settings, WALL)
 
     assert trade.finished
-    assert names(effects) == ["PositionRecovered", "SubscribeQuotes", "PositionClosed", "UnsubscribeQuotes"]
+    assert names(effects) == [
+        "PositionRecovered",
+        "SubscribeQuotes",
+        "PositionClosed",
+        "UnsubscribeQuotes",
+    ]
     closed = effects[2]
     # (2.08 - 1.60) x 2 x 100 - 2 x 1.30 commission
     assert (closed.realized_pnl, closed.exit_price, closed.reason) == (93.4, 2.08, "take profit")
 
 
 def test_an_entry_that_filled_while_down_opens_the_position_and_counts_as_a_trade(settings):
-    rec = recovered([(ENTRY, S.FILLED, 2), (TP, S.ACKED, 0), (SL, S.ACKED, 0)],
-                    [fill(ENTRY, "e1", 1.60)], opened=False)
+    rec = recovered(
+        [(ENTRY, S.FILLED, 2), (TP, S.ACKED, 0), (SL, S.ACKED, 0)],
+        [fill(ENTRY, "e1", 1.60)],
+        opened=False,
+    )
 
     _, effects = execution.restore(rec, settings, WALL)
 
@@ -73,20 +102,25 @@ def test_an_entry_that_filled_while_down_opens_the_position_and_counts_as_a_trad
 
 
 def test_a_held_position_whose_exits_are_gone_gets_a_fresh_oco_pair(settings):
-    rec = recovered([(ENTRY, S.FILLED, 2), (TP, S.CANCELLED, 0), (SL, S.CANCELLED, 0)],
-                    [fill(ENTRY, "e1", 1.60)])
+    rec = recovered(
+        [(ENTRY, S.FILLED, 2), (TP, S.CANCELLED, 0), (SL, S.CANCELLED, 0)],
+        [fill(ENTRY, "e1", 1.60)],
+    )
 
     trade, effects = execution.restore(rec, settings, WALL)
 
     orders = [e.order for e in effects if isinstance(e, m.SubmitOrder)]
     assert [(o.client_order_id, o.quantity, o.oca_group) for o in orders] == [
-        (f"{IID}.tp1", 2, f"oca-{IID}-1"), (f"{IID}.sl1", 2, f"oca-{IID}-1")]
+        (f"{IID}.tp1", 2, f"oca-{IID}-1"),
+        (f"{IID}.sl1", 2, f"oca-{IID}-1"),
+    ]
     assert (orders[0].limit_price, orders[1].stop_price) == (2.08, 1.28)
 
 
 def test_a_resend_sends_the_same_bracket_again(settings):
-    rec = recovered([(ENTRY, S.CREATED, 0), (TP, S.CREATED, 0), (SL, S.CREATED, 0)], opened=False,
-                    resend=True)
+    rec = recovered(
+        [(ENTRY, S.CREATED, 0), (TP, S.CREATED, 0), (SL, S.CREATED, 0)], opened=False, resend=True
+    )
 
     trade, effects = execution.restore(rec, settings, WALL)
 
@@ -106,21 +140,38 @@ def test_an_emulated_trade_watches_its_stop_again_after_a_restart(tmp_path):
     trade, effects = execution.on_quote(trade, quote, WALL)
 
     assert trade.closing_reason.startswith("stop 1.28 hit at bid 1.20")
-    assert [(type(e).__name__, e.client_order_id) for e in effects] == [("CancelOrder", tp1.client_order_id)]
+    assert [(type(e).__name__, e.client_order_id) for e in effects] == [
+        ("CancelOrder", tp1.client_order_id)
+    ]
 
 
-@pytest.mark.parametrize(("cancel_entries", "flatten", "expected"), [
-    (True, False, [("CancelOrder", f"{IID}.entry")]),
-    (False, False, []),
-    (True, True, [("CancelOrder", f"{IID}.entry"), ("CancelOrder", f"{IID}.tp"),
-                  ("CancelOrder", f"{IID}.sl")]),
-])
-def test_the_kill_switch_cancels_working_entries_and_flattens_as_configured(tmp_path, cancel_entries,
-                                                                           flatten, expected):
-    settings = make_settings(tmp_path, risk={"kill_switch_cancel_entries": cancel_entries,
-                                             "kill_switch_flatten": flatten})
-    rec = recovered([(ENTRY, S.PARTIAL, 1), (TP, S.ACKED, 0), (SL, S.ACKED, 0)],
-                    [fill(ENTRY, "e1", 1.60, qty=1)])
+@pytest.mark.parametrize(
+    ("cancel_entries", "flatten", "expected"),
+    [
+        (True, False, [("CancelOrder", f"{IID}.entry")]),
+        (False, False, []),
+        (
+            True,
+            True,
+            [
+                ("CancelOrder", f"{IID}.entry"),
+                ("CancelOrder", f"{IID}.tp"),
+                ("CancelOrder", f"{IID}.sl"),
+            ],
+        ),
+    ],
+)
+def test_the_kill_switch_cancels_working_entries_and_flattens_as_configured(
+    tmp_path, cancel_entries, flatten, expected
+):
+    settings = make_settings(
+        tmp_path,
+        risk={"kill_switch_cancel_entries": cancel_entries, "kill_switch_flatten": flatten},
+    )
+    rec = recovered(
+        [(ENTRY, S.PARTIAL, 1), (TP, S.ACKED, 0), (SL, S.ACKED, 0)],
+        [fill(ENTRY, "e1", 1.60, qty=1)],
+    )
     trade, _ = execution.restore(rec, settings, WALL)
 
     trade, effects = execution.kill_switch(trade, settings, WALL)

@@ -44,7 +44,9 @@ def write_journal(settings, realized_pnl: float = -150.0, trades: int = 2) -> No
         m.OrderStatusChanged("c1", TP.client_order_id, m.OrderStatus.ACKED, 0, 3, 0.0, NOW),
         m.OrderFilled("c1", ENTRY.client_order_id, "e1", CONTRACT, m.Side.BUY, 3, 1.60, NOW, 1.95),
         m.PositionOpened("c1", IID, "SPY", CONTRACT, 3, 1.60, NOW),
-        m.ReconcileMismatch("unknown_position", "QQQ 20261120 511P", "broker holds 2: left alone", NOW),
+        m.ReconcileMismatch(
+            "unknown_position", "QQQ 20261120 511P", "broker holds 2: left alone", NOW
+        ),
         m.ReconcileFinished(True, 1, 0, 0, 1, NOW),
         m.RiskStateChanged(date(2026, 11, 20), 10_000.0, realized_pnl, trades, 1, False, NOW),
     ):
@@ -54,15 +56,24 @@ def write_journal(settings, realized_pnl: float = -150.0, trades: int = 2) -> No
 
 def write_heartbeat(settings, age_s: float, pid: int) -> None:
     settings.logging.dir.mkdir(parents=True, exist_ok=True)
-    beat = {"ts": (NOW - timedelta(seconds=age_s)).isoformat(), "pid": pid,
-            "broker": {"state": "connected"}, "alarms": [], "orders_working": 2, "positions": 1}
+    beat = {
+        "ts": (NOW - timedelta(seconds=age_s)).isoformat(),
+        "pid": pid,
+        "broker": {"state": "connected"},
+        "alarms": [],
+        "orders_working": 2,
+        "positions": 1,
+    }
     (settings.logging.dir / "heartbeat.json").write_text(json.dumps(beat))
 
 
 def test_without_a_journal_it_says_so_plainly(settings):
     summary = collect(settings, NOW)
 
-    assert summary["problem"] == f"no journal yet in {settings.journal.dir} (the bot has not run there)"
+    assert (
+        summary["problem"]
+        == f"no journal yet in {settings.journal.dir} (the bot has not run there)"
+    )
     assert "no heartbeat yet" in render(summary)
 
 
@@ -73,25 +84,40 @@ def test_the_summary_holds_positions_orders_pnl_budget_and_mismatches(settings):
     s = collect(settings, NOW)
 
     assert s["mode"]["mode"] == "paper"
-    assert [(p["intent_id"], p["quantity"], p["entry_price"]) for p in s["positions"]] == [(IID, 3, 1.60)]
+    assert [(p["intent_id"], p["quantity"], p["entry_price"]) for p in s["positions"]] == [
+        (IID, 3, 1.60)
+    ]
     assert [(o["client_order_id"], o["status"], o["price"]) for o in s["working_orders"]] == [
-        (TP.client_order_id, "ACKED", 2.08), (SL.client_order_id, "SUBMITTED", 1.28)]
-    assert (s["today"]["realized_pnl"], s["today"]["loss_cap"], s["today"]["loss_budget_used_pct"]) == (
-        -150.0, 200.0, 75.0)
+        (TP.client_order_id, "ACKED", 2.08),
+        (SL.client_order_id, "SUBMITTED", 1.28),
+    ]
+    assert (
+        s["today"]["realized_pnl"],
+        s["today"]["loss_cap"],
+        s["today"]["loss_budget_used_pct"],
+    ) == (-150.0, 200.0, 75.0)
     assert s["today"]["limits_hit"] == []
-    assert [(x["kind"], x["key"]) for x in s["mismatches"]] == [("unknown_position", "QQQ 20261120 511P")]
+    assert [(x["kind"], x["key"]) for x in s["mismatches"]] == [
+        ("unknown_position", "QQQ 20261120 511P")
+    ]
     assert (s["heartbeat"]["age_s"], s["heartbeat"]["pid_alive"]) == (2.0, False)
     screen = render(s)
     assert "bot       NOT running: last heartbeat 2s ago" in screen
-    assert "today     2026-11-20: P&L -150.00, 2 trades, 1 losses in a row, loss budget used 75% of 200.00" in screen
+    assert (
+        "today     2026-11-20: P&L -150.00, 2 trades, 1 losses in a row, loss budget used 75% of 200.00"
+        in screen
+    )
     assert f"  {IID}  SPY 20261120 598C  qty 3 @ 1.60" in screen
     assert "  MISMATCH unknown_position QQQ 20261120 511P: broker holds 2: left alone" in screen
 
 
-@pytest.mark.parametrize(("pnl", "trades", "hit"), [
-    (-200.0, 1, ["daily loss cap"]),
-    (-10.0, 3, ["trades 3/3"]),
-])
+@pytest.mark.parametrize(
+    ("pnl", "trades", "hit"),
+    [
+        (-200.0, 1, ["daily loss cap"]),
+        (-10.0, 3, ["trades 3/3"]),
+    ],
+)
 def test_limits_hit_are_named(settings, pnl, trades, hit):
     write_journal(settings, realized_pnl=pnl, trades=trades)
 
@@ -116,20 +142,33 @@ def test_a_journal_from_a_newer_schema_is_refused_with_the_reason(settings):
 
     summary = collect(settings, NOW)
 
-    assert summary["problem"].endswith(f"has journal schema v{SCHEMA_VERSION + 1}, newer than this "
-                                       f"bot's v{SCHEMA_VERSION}: upgrade the bot to read it")
+    assert summary["problem"].endswith(
+        f"has journal schema v{SCHEMA_VERSION + 1}, newer than this "
+        f"bot's v{SCHEMA_VERSION}: upgrade the bot to read it"
+    )
 
 
 def test_the_command_answers_in_under_a_second_with_and_without_a_journal(settings, tmp_path):
     config = tmp_path / "settings.yaml"
-    config.write_text(yaml.safe_dump({"journal": {"dir": str(settings.journal.dir)},
-                                      "logging": {"dir": str(settings.logging.dir)},
-                                      "risk": {"kill_switch_path": str(tmp_path / "KILL")}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "journal": {"dir": str(settings.journal.dir)},
+                "logging": {"dir": str(settings.logging.dir)},
+                "risk": {"kill_switch_path": str(tmp_path / "KILL")},
+            }
+        )
+    )
 
     def run(*args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
         started = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "bot", "status", *args, "--config", str(config)],
-                              cwd=ROOT, capture_output=True, text=True, timeout=20)
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "status", *args, "--config", str(config)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
         return time.monotonic() - started, done
 
     empty_s, empty = run()

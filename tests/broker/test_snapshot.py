@@ -16,8 +16,9 @@ def test_a_new_client_id_sees_the_orders_fills_and_positions_of_the_previous_one
     assert probe.expect(m.ModeDecided).mode == "paper"
     option = near_the_money(gw, "SPY")
     ask = gw.market.option_quote(gw.contracts.by_con_id(option.con_id)).ask
-    first.tell(bracket("I1", option, entry=round(ask + 0.5, 2), take_profit=round(ask * 3, 2),
-                       stop=0.01))
+    first.tell(
+        bracket("I1", option, entry=round(ask + 0.5, 2), take_profit=round(ask * 3, 2), stop=0.01)
+    )
     fill = probe.expect(m.OrderFilled, lambda e: e.client_order_id == "I1-entry", timeout=10)
     probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "I1-stop", timeout=10)
     first.stop(timeout=10)
@@ -33,7 +34,8 @@ def test_a_new_client_id_sees_the_orders_fills_and_positions_of_the_previous_one
     assert set(working) == {"I1-tp", "I1-stop"}
     assert working["I1-tp"].contract_key == option.key
     assert [(f.client_order_id, f.exec_id, f.quantity, f.side) for f in snapshot.fills] == [
-        ("I1-entry", fill.exec_id, 2.0, m.Side.BUY)]
+        ("I1-entry", fill.exec_id, 2.0, m.Side.BUY)
+    ]
     assert snapshot.fills[0].commission > 0
     assert [(p.description, p.quantity) for p in snapshot.positions] == [(option.key, 2.0)]
     assert again.history.index(mode) < again.history.index(snapshot)
