@@ -233,12 +233,18 @@ def _mismatch(conn: sqlite3.Connection, e: m.ReconcileMismatch, now: datetime) -
 
 
 def _snapshot(conn: sqlite3.Connection, e: m.BrokerSnapshot, now: datetime) -> None:
-    """What the broker holds: its positions replace the last ones; its fills are kept (deduped)."""
+    """What the broker holds: its positions replace the last ones, its fills are kept (deduped by
+    exec id) and its statuses of our orders replace the journal's."""
     conn.execute("DELETE FROM broker_positions")
     conn.executemany("INSERT OR REPLACE INTO broker_positions VALUES (?,?,?,?)",
                      [(p.description, p.quantity, p.avg_cost, _ts(e.ts)) for p in e.positions])
     for fill in e.fills:
         _filled(conn, fill, now)
+    conn.executemany(  # the broker's word on each of our orders (reported as mismatches first)
+        "UPDATE orders SET status=?, filled=?, avg_fill_price=?, broker_order_id=?, updated_at=? "
+        "WHERE client_order_id=?",
+        [(o.status.value, o.filled, o.avg_fill_price, o.broker_order_id, _ts(e.ts), o.client_order_id)
+         for o in e.orders if o.client_order_id])
 
 
 def _risk_state(conn: sqlite3.Connection, e: m.RiskStateChanged, now: datetime) -> None:

@@ -133,3 +133,26 @@ def test_a_v1_journal_is_migrated_in_place_and_keeps_its_records(tmp_path):
     assert (row["status"], row["sent_at"], row["resends"]) == ("open", None, 0)
     assert migrated.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     migrated.close()
+
+
+def test_a_broker_snapshot_brings_in_fills_positions_and_order_statuses(journal):
+    journal.record(m.SubmitBracket("c1", "SPY-1", CONTRACT, ENTRY, TP, SL), T0)
+    fill = m.OrderFilled("c1", "SPY-1.tp", "e9", CONTRACT, m.Side.SELL, 3, 2.08, T0, 1.95)
+    snapshot = m.BrokerSnapshot(
+        True,
+        (m.BrokerOrder("SPY-1.tp", 12, m.OrderStatus.FILLED, 3, 0, 2.08, CONTRACT.key),
+         m.BrokerOrder("", 99, m.OrderStatus.ACKED, 0, 1, 0.0, "SPY")),
+        (fill, fill),
+        (m.BrokerPosition(CONTRACT, CONTRACT.key, 2.0, 160.0),),
+        T0,
+    )
+
+    journal.record(snapshot, T0)
+
+    orders = {o["client_order_id"]: (o["status"], o["filled"], o["broker_order_id"])
+              for o in journal.orders("SPY-1")}
+    assert orders == {"SPY-1.entry": ("SUBMITTED", 0, 0), "SPY-1.tp": ("FILLED", 3, 12),
+                      "SPY-1.sl": ("SUBMITTED", 0, 0)}
+    assert [(f["exec_id"], f["quantity"]) for f in journal.fills("SPY-1")] == [("e9", 3)]
+    assert [tuple(r) for r in journal.conn.execute("SELECT * FROM broker_positions")] == [
+        (CONTRACT.key, 2.0, 160.0, T0.isoformat())]
