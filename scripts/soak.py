@@ -68,6 +68,7 @@ def bot_config(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         "broker": broker,
         "health": {"heartbeat_seconds": args.heartbeat_s},
         "risk": {"kill_switch_path": str(out / "KILL")},
+        "journal": {"dir": str(out / "data")},  # a fresh journal: no state from earlier runs
         "logging": {"dir": str(out / "logs"), "rotation": "200 MB", "level": "INFO"},
     }
 
