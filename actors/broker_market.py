@@ -26,10 +26,16 @@ from bot import messages as m
 from bot.market_hours import trading_day
 from bot.pacing import Request
 
-FIRST_BACKFILL = "1 D"
-"""Backfill of the first subscription: the last session, enough to warm every indicator."""
-RESUBSCRIBE_BACKFILL = "7200 S"
-"""Backfill after a reconnect or 1101: recent bars only (indicators de-duplicate by time)."""
+FIRST_BACKFILL = "2 D"
+"""Backfill of the first bar subscription: two sessions, as IB counts them.
+
+Never less: IB counts "N D" in trading sessions, so at the open "1 D" (or "7200 S") holds no
+bar yet, and ib_insync never delivers updates to a keepUpToDate request whose first answer
+was empty: the symbol would go silent all day."""
+RESUBSCRIBE_BACKFILL = "3 D"
+"""Backfill after a reconnect or 1101: also never empty, and not identical to the first
+request, so IB's 15-second rule on identical historical requests never holds the restore
+back. Indicators de-duplicate bars by time."""
 GREEKS_GRACE_S = 0.5
 """How long option quotes may wait for model greeks once bid and ask are there."""
 QUOTE_POLL_S = 0.05
