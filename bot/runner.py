@@ -13,13 +13,26 @@ from loguru import logger
 
 from bot.app import EXIT_FAILED, Supervisor, actor_specs
 from bot.config import Settings
+from bot.journal import journal_path
 from bot.logs import configure_logging
 from bot.watchdog import Watchdog
+
+
+def _fresh_sim_journal(settings: Settings) -> None:
+    """The embedded simulator is a new market and a new account on every run, so the sim
+    journal starts empty too (the previous run's is kept as ``.prev`` for inspection):
+    restoring yesterday's risk state against a fresh simulated account would be wrong."""
+    path = journal_path(settings.journal.dir, "sim")
+    for suffix in ("", "-wal", "-shm"):
+        old = path.with_name(path.name + suffix)
+        if old.exists():
+            old.replace(old.with_name(f"{path.stem}.prev{path.suffix}{suffix}"))
 
 
 def _start_gateway(settings: Settings, stack: ExitStack) -> tuple[str, int]:
     from bot.sim.server import GatewayOptions, SimGateway
 
+    _fresh_sim_journal(settings)
     sim = settings.broker.sim
     start = datetime.fromisoformat(sim.start) if sim.start else None
     gateway = SimGateway(GatewayOptions(host="127.0.0.1", port=settings.broker.port, seed=sim.seed,
