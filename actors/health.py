@@ -21,6 +21,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from loguru import logger
@@ -72,8 +73,8 @@ class HealthActor(BotActor):
 
     def handle(self, message: Any) -> None:
         match message:
-            case m.TimerFired():
-                self._on_tick()
+            case m.TimerFired(ts=fired_at):
+                self._on_tick(fired_at)
             case m.Pong():
                 self._on_pong(message)
             case m.BrokerErrorReported():
@@ -92,15 +93,18 @@ class HealthActor(BotActor):
 
     # -- liveness ---------------------------------------------------------------------------
 
-    def _on_tick(self) -> None:
+    def _on_tick(self, fired_at: datetime | None = None) -> None:
         now = self.monotonic()
+        queued_s = (self.clock() - fired_at).total_seconds() if fired_at else 0.0
         self._check_liveness(now)
         if self.liveness.healthy(now):
             self.watchdog.keepalive()
         if now - self.last_ping >= min(self.cfg.ping_timeout_s / 2, self.cfg.heartbeat_seconds):
             self._ping_all(now)
-        if now >= self.next_beat - (self.tick_s or 0.0) / 2:  # the tick nearest the schedule
-            lag_s = max(0.0, now - self.next_beat)
+        half_tick = (self.tick_s or 0.0) / 2
+        if now >= self.next_beat - half_tick:  # the tick nearest the schedule
+            # late = the tick waited in the mailbox, or the beat missed its nearest tick
+            lag_s = max(0.0, queued_s) + max(0.0, now - self.next_beat - half_tick)
             self.next_beat += self.cfg.heartbeat_seconds
             if self.next_beat <= now:  # fell a whole period behind: restart the schedule
                 self.next_beat = now + self.cfg.heartbeat_seconds

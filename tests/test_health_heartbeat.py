@@ -199,6 +199,22 @@ def test_heartbeats_keep_their_schedule_and_report_how_late_each_one_was(tmp_pat
     assert lags == [0.0, 2.5, 0.0, 15.0, 0.0]
 
 
+def test_a_tick_that_waited_in_the_mailbox_makes_its_heartbeat_late_by_that_long(tmp_path):
+    clock = Clock(ny(DAY, 10, 0))
+    settings = make_settings(tmp_path, health={"heartbeat_seconds": 10})
+    mono = Monotonic()
+    health = HealthActor.start(Directory(), settings, clock=clock, monotonic=mono, tick_s=None,
+                               watchdog=Watchdog(None))
+    fired_at = clock()
+    clock.advance(0.25)  # handled a quarter second after the timer fired
+    mono.now += 10.0  # on schedule
+
+    health.tell(m.TimerFired("health", fired_at))
+    beat = health.proxy().last_heartbeat.get(timeout=WAIT_S)
+
+    assert beat["beat_lag_s"] == 0.25
+
+
 class Blocked(pykka.ThreadingActor):
     """A real actor whose thread blocks in its first handler until released."""
 
