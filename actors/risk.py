@@ -79,9 +79,8 @@ class RiskActor(BotActor):
             case m.ConnectionChanged():
                 self.paused = PAUSING_STATES.get(message.state)
                 self.log.info("entries_{} state={}", "paused" if self.paused else "allowed", message.state)
-            case m.BarClosed(backfill=False) if self.state is not None:
-                self.state = risk.roll_day(risk.rebase_day(self.state, message.bar.start),
-                                           message.bar.start)
+            case m.BarClosed() if self.state is not None:
+                self.state = risk.roll_day(self.state, message.bar.start)
             case m.BarClosed():
                 pass
             case m.TradeRecovered() if self.not_ready and not (message.opened or message.adopted):

@@ -61,16 +61,6 @@ def roll_day(state: RiskState, ts: datetime) -> RiskState:
                    consecutive_losses=0)
 
 
-def rebase_day(state: RiskState, ts: datetime) -> RiskState:
-    """Date an untouched day by the market: the first figures may come stamped with the host
-    clock, whose date differs from the market's in a replay or the simulator. A day that
-    already saw trades or P&L keeps its date (then only ``roll_day`` moves it, forward)."""
-    day = trading_day(ts)
-    untouched = (state.trades == 0 and state.pending == 0 and state.open_positions == 0
-                 and state.realized_pnl == 0 and state.consecutive_losses == 0)
-    return replace(state, day=day) if untouched and day != state.day else state
-
-
 def with_equity(state: RiskState, equity: float) -> RiskState:
     """The account's latest net liquidation value.
 

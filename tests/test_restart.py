@@ -81,6 +81,9 @@ class BotProcess:
                 "max_hold_minutes": 390,
                 "flat_before_close_minutes": 0,
                 "max_consecutive_losses": 10,
+                # One trade a day: whatever the market does during a test, the orders at the
+                # gateway all belong to the one intent under test.
+                "max_trades_per_day": 1,
                 "kill_switch_path": str(tmp / "KILL"),
             },
             "journal": {"dir": str(tmp / "data")},

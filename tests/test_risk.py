@@ -19,7 +19,6 @@ from bot.risk import (
     on_closed,
     on_expired,
     on_opened,
-    rebase_day,
     roll_day,
     with_equity,
 )
@@ -219,21 +218,3 @@ def test_budget_used_pct(realized: float, expected: float) -> None:
 
 def test_budget_used_pct_without_equity() -> None:
     assert budget_used_pct(initial_state(MONDAY, 0.0), CFG) == 0.0
-
-
-class TestRebaseDay:
-    """The first live bar dates an untouched day; a day with activity keeps its date."""
-
-    def test_an_untouched_day_takes_the_market_date_even_backwards(self):
-        host_saturday = ny(2026, 11, 21, 10, 0)
-        state = initial_state(host_saturday, 10_000.0)
-
-        rebased = rebase_day(state, ny(2026, 11, 20, 9, 31))
-
-        assert rebased.day == date(2026, 11, 20)
-        assert rebased.start_equity == 10_000.0
-
-    def test_a_day_with_a_trade_keeps_its_date(self):
-        state = on_opened(on_approved(initial_state(ny(2026, 11, 21, 10, 0), 10_000.0), "SPY"), "SPY")
-
-        assert rebase_day(state, ny(2026, 11, 20, 9, 31)).day == date(2026, 11, 21)
