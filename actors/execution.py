@@ -1,7 +1,7 @@
 """ExecutionActor: turns approved entries into bracket orders and manages them as OCO.
 
 Accepts: EntryApproved, OrderStatusChanged, OrderFilled, OrderRejected, QuoteUpdated (options),
-    BarClosed (market time for time exits), ConnectionChanged, TimerFired, TradeRecovered
+    BarClosed (live bars: market time for time exits), ConnectionChanged, TimerFired, TradeRecovered
     (after a restart or reconnect), KillSwitchChanged, Ping.
 Emits: SubmitBracket, SubmitOrder, CancelOrder (to the journal, which records them and then
     forwards them to the broker: write-ahead; straight to the broker without a journal),
@@ -9,6 +9,11 @@ Emits: SubmitBracket, SubmitOrder, CancelOrder (to the journal, which records th
     PositionClosed, EntryExpired (published).
 Thread rule: its own pykka thread; every handler is one pure transition of a ``Trade``
     (``bot/execution.py``); a 1-second timer drives order timeouts and time exits.
+
+Market time comes from live bars only. Backfill bars (history sent at each subscription) are
+ignored: after a restart the recovered trades can arrive before the backfill, whose first
+sessions end at an earlier 16:00, and a clock set from them would close a position "before
+the close" that is hours away.
 
 Order reports for an intent it does not hold yet (after a restart they can arrive before the
 journal's ``TradeRecovered``) are kept, at most ``MAX_ORPHANS``, and replayed once it arrives.
@@ -70,10 +75,12 @@ class ExecutionActor(BotActor):
                 self._route(message.client_order_id, execution.on_rejected, message)
             case m.QuoteUpdated():
                 self._on_quote_updated(message)
-            case m.BarClosed():
+            case m.BarClosed(backfill=False):
                 end = message.bar.start + BAR
                 self.market_now = max(self.market_now or end, end)
                 self._on_clock()
+            case m.BarClosed():
+                pass  # history: its times are not the market's now (see the module docstring)
             case m.TimerFired():
                 self._on_clock()
             case m.ConnectionChanged():
