@@ -4,11 +4,15 @@ Accepts: ModeDecided (opens ``journal-<mode>.sqlite3`` in ``journal.dir``), Brok
     (reconciles it, ``bot/reconcile.py``), SubmitBracket / SubmitOrder / CancelOrder (from
     execution: recorded, then forwarded to the broker), every event the routing table sends to
     JOURNAL (recorded), Ping.
-Emits: the order commands to BROKER; TradeRecovered, ReconcileMismatch, ReconcileFinished,
-    RiskRestored, JournalFailed, StartRefused (published); OrderRejected (code 0) for an entry
-    that could not be recorded.
+Emits: the order commands to BROKER; RiskRestored (first snapshot), TradeRecovered,
+    ReconcileMismatch, ReconcileFinished, JournalFailed, StartRefused (published);
+    OrderRejected (code 0) for an entry that could not be recorded.
 Thread rule: its own pykka thread owns the sqlite connection; a write is one short
     transaction (WAL, synchronous=FULL), never a wait on another actor.
+
+Order after the first snapshot: RiskRestored goes out before any TradeRecovered. Risk hears
+it first, so the P&L of a trade that closed while the bot was down (execution's
+PositionClosed, one hop later) adds to the restored day instead of being overwritten by it.
 
 Write-ahead: an order goes to the broker only after its rows are committed, so after a crash
 the journal knows every order that may exist. When a write fails (disk full, locked or
@@ -142,6 +146,8 @@ class JournalActor(BotActor):
                 mismatch.detail,
             )
             self.publish(mismatch)
+        if snapshot.first:  # before the trades: what they change must add to the saved day
+            self._restore_risk(now)
         for trade in plan.recovered:
             if trade.adopted:
                 self._guarded(lambda t=trade: self.journal.record_adopted(t, now))
@@ -154,8 +160,6 @@ class JournalActor(BotActor):
                 trade.adopted,
             )
             self.publish(trade)
-        if snapshot.first:
-            self._restore_risk(now)
         finished = m.ReconcileFinished(
             snapshot.first,
             len(plan.recovered),

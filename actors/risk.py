@@ -44,7 +44,6 @@ class RiskActor(BotActor):
         self.tick_s = tick_s
         self.timer: Timer | None = None
         self.not_ready: str | None = "restart reconciliation not finished" if needs_journal else None
-        self.saved: m.RiskRestored | None = None
         self.journal_failed: str | None = None
         self.kill_switch = self.kill_switch_on()
         self.last_saved: tuple[Any, ...] | None = None
@@ -122,7 +121,7 @@ class RiskActor(BotActor):
     # -- handlers ---------------------------------------------------------------------------
 
     def _on_entry_proposed(self, p: m.EntryProposed) -> None:
-        if self.state is None:
+        if self.state is None or self.state.equity <= 0:
             self._deny(p, "account equity not known yet")
             return
         self.state = risk.roll_day(self.state, p.ts)
@@ -158,18 +157,15 @@ class RiskActor(BotActor):
     def _on_account_updated(self, event: m.AccountUpdated) -> None:
         if self.state is None:
             self.state = risk.initial_state(event.ts, event.net_liquidation)
-            self._apply_saved()
         else:
             self.state = risk.with_equity(self.state, event.net_liquidation)
 
     def _on_risk_restored(self, saved: m.RiskRestored) -> None:
-        self.saved = saved
-        if self.state is not None:
-            self._apply_saved()
-
-    def _apply_saved(self) -> None:
-        saved, self.saved = self.saved, None
-        if saved is None or not saved.found or self.state is None:
+        """The saved day, whether or not the equity is known yet: a recovered trade's P&L may
+        follow before it and must add to the restored figures, never be dropped."""
+        if self.state is None:
+            self.state = risk.initial_state(saved.ts, 0.0)  # the equity's first figure fills in
+        if not saved.found:
             return
         self.state = risk.restore(self.state, saved.day, saved.start_equity, saved.realized_pnl,
                                   saved.trades, saved.consecutive_losses)
