@@ -183,3 +183,26 @@ def test_only_samples_inside_the_running_window_count():
     assert window == (start, start + 357)
     assert report["run"]["samples"] == 358  # t = 1 .. 358 of 0 .. 359
     assert report["rss_mib"]["start"] > 54 and report["threads"]["end"] == 14
+
+
+@pytest.mark.parametrize("argv, kind, host, port", [
+    (["--symbols", "8", "--speed", "60"], "sim", "127.0.0.1", 0),
+    (["--symbols", "3", "--gateway", "10.0.0.5:4002"], "ib", "10.0.0.5", 4002),
+])
+def test_the_soak_writes_a_config_the_bot_accepts(tmp_path, argv, kind, host, port):
+    import importlib.util
+    from pathlib import Path
+
+    from bot.config import Settings
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "soak.py"
+    spec = importlib.util.spec_from_file_location("soak_script", path)
+    soak = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(soak)
+
+    settings = Settings.model_validate(soak.bot_config(soak.parse_args(argv), tmp_path))
+
+    assert tuple(settings.symbols) == soak.SYMBOLS[: int(argv[1])]
+    assert (settings.broker.kind, settings.broker.host, settings.broker.port) == (kind, host, port)
+    assert settings.dry_run is True and settings.logging.dir == tmp_path / "logs"
+    assert settings.journal.dir == tmp_path / "data"
