@@ -33,10 +33,14 @@ class Teller(Protocol):
     def tell(self, message: Any) -> None: ...
 
 
+_SYMBOL_PATHS = (("symbol",), ("bar", "symbol"), ("quote", "instrument", "symbol"),
+                 ("chain", "symbol"))
+
+
 def _symbol_of(message: Any) -> str:
-    for path in ("symbol", "bar.symbol", "quote.instrument.symbol", "chain.symbol"):
+    for path in _SYMBOL_PATHS:
         value: Any = message
-        for part in path.split("."):
+        for part in path:
             value = getattr(value, part, None)
         if isinstance(value, str) and value:
             return value
@@ -96,10 +100,12 @@ def roles_for(message: Any) -> tuple[str, ...]:
 
 
 class Directory:
-    """Thread-safe registry of actor refs by role, and the publisher of events.
+    """Registry of actor refs by role, and the publisher of events.
 
-    Registration happens in the supervisor thread while actors start; lookups happen in any
-    actor thread. A role that is not registered (no journal in a test, say) is skipped.
+    Registration is rare (actors start or are restarted) and lookups happen on every publish,
+    from every actor thread: writers build a new dict under a lock and swap it in, readers
+    take the current dict without a lock (one attribute read, atomic in CPython). A role that
+    is not registered (no journal in a test, say) is skipped.
     """
 
     def __init__(self) -> None:
@@ -109,11 +115,11 @@ class Directory:
 
     def register(self, role: str, ref: Teller) -> None:
         with self._lock:
-            self._roles[role] = ref
+            self._roles = {**self._roles, role: ref}
 
     def register_strategy(self, symbol: str, ref: Teller) -> None:
         with self._lock:
-            self._strategies[symbol] = ref
+            self._strategies = {**self._strategies, symbol: ref}
 
     def register_actor(self, name: str, ref: Teller) -> None:
         """Register by actor name: ``strategy:SPY`` as SPY's strategy, anything else as a role."""
@@ -125,29 +131,24 @@ class Directory:
 
     def unregister(self, role: str) -> None:
         with self._lock:
-            self._roles.pop(role, None)
+            self._roles = {k: v for k, v in self._roles.items() if k != role}
 
     def get(self, role: str) -> Teller | None:
-        with self._lock:
-            return self._roles.get(role)
+        return self._roles.get(role)
 
     def strategy(self, symbol: str) -> Teller | None:
-        with self._lock:
-            return self._strategies.get(symbol)
+        return self._strategies.get(symbol)
 
     def all(self) -> dict[str, Teller]:
         """Every registered actor by name (strategies as ``strategy:SYMBOL``)."""
-        with self._lock:
-            named = dict(self._roles)
-            named.update({f"{STRATEGY}:{s}": ref for s, ref in self._strategies.items()})
-            return named
+        named = dict(self._roles)
+        named.update({f"{STRATEGY}:{s}": ref for s, ref in self._strategies.items()})
+        return named
 
     def tell(self, role: str, message: Any) -> bool:
         """Tell one role; False when nobody holds it."""
         if role == STRATEGIES:
-            with self._lock:
-                refs = list(self._strategies.values())
-            return sum(self._tell(ref, message) for ref in refs) > 0
+            return sum(self._tell(ref, message) for ref in self._strategies.values()) > 0
         ref = self.strategy(_symbol_of(message)) if role == STRATEGY else self.get(role)
         return self._tell(ref, message)
 

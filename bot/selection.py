@@ -18,6 +18,8 @@ the lower strike. Distances are rounded to 1e-6 first so float noise never decid
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -48,14 +50,26 @@ def is_monthly(expiry: date) -> bool:
     return expiry.weekday() == 4 and 15 <= expiry.day <= 21
 
 
+@functools.lru_cache(maxsize=64)
+def _dated(expirations: tuple[str, ...]) -> tuple[tuple[date, str], ...]:
+    """Expiries parsed and sorted once per chain (a chain is immutable; malformed dropped)."""
+    return tuple(sorted((d, text) for text in expirations if (d := _parse_expiry(text))))
+
+
+@functools.lru_cache(maxsize=64)
+def _valid_strikes(strikes: tuple[float, ...]) -> tuple[float, ...]:
+    """Positive finite strikes, sorted and de-duplicated once per chain."""
+    return tuple(sorted({s for s in strikes if math.isfinite(s) and s > 0}))
+
+
 def choose_expiry(chain: OptionChain, today: date, cfg: OptionSettings) -> str | None:
     """The nearest expiry with ``min_dte <= DTE <= max_dte`` (both inclusive), or None.
 
     ``nearest_weekly`` skips third-Friday monthlies when a non-monthly expiry is also in the
     window, and takes the monthly when it is the only choice. Malformed dates are ignored.
     """
-    dated = sorted((d, text) for text in chain.expirations if (d := _parse_expiry(text)))
-    window = [(d, text) for d, text in dated if cfg.min_dte <= (d - today).days <= cfg.max_dte]
+    window = [(d, text) for d, text in _dated(chain.expirations)
+              if cfg.min_dte <= (d - today).days <= cfg.max_dte]
     if cfg.expiry_rule == "nearest_weekly":
         window = [w for w in window if not is_monthly(w[0])] or window
     return window[0][1] if window else None
@@ -73,9 +87,9 @@ def candidate_contracts(chain: OptionChain, spot: float, right: Right, today: da
     if expiry is None or not (math.isfinite(spot) and spot > 0):
         return ()
     n = cfg.strike_window * (DELTA_WINDOW_FACTOR if cfg.selection == "delta" else 1)
-    strikes = sorted({s for s in chain.strikes if math.isfinite(s) and s > 0})
-    below = [s for s in strikes if s <= spot][-n:]
-    above = [s for s in strikes if s > spot][:n]
+    strikes = _valid_strikes(chain.strikes)
+    at = bisect.bisect_right(strikes, spot)
+    below, above = strikes[max(0, at - n):at], strikes[at:at + n]
     return tuple(
         OptionContract(symbol=chain.symbol, expiry=expiry, strike=s, right=right,
                        multiplier=chain.multiplier, trading_class=chain.trading_class,
