@@ -217,6 +217,16 @@ def working_refs(gw: SimGateway) -> set[str]:
     return {e.order.order_ref for e in gw.engine.open_orders()}
 
 
+def sent_refs(gw: SimGateway) -> list[str]:
+    """The orderRef of every order the gateway ever accepted (working or done), sorted: a count
+    that is off then names the extra order."""
+    return sorted(e.order.order_ref for e in gw.engine.open_orders() + gw.engine.completed_orders())
+
+
+def bracket_refs(intent: str) -> list[str]:
+    return [f"{intent}.entry", f"{intent}.sl", f"{intent}.tp"]
+
+
 def test_after_sigkill_with_a_bracket_working_the_restart_adopts_it_and_sends_nothing_again(
     gateway, bots
 ):
@@ -244,6 +254,7 @@ def test_after_sigkill_with_a_bracket_working_the_restart_adopts_it_and_sends_no
 
     summary = json.loads(status.stdout)
     assert (sent_before, placed(gw)) == (3, 3)  # entry + take-profit + stop, never again
+    assert sent_refs(gw) == bracket_refs(intent)
     assert working_refs(gw) == {f"{intent}.tp", f"{intent}.sl"}
     assert (again["recovered"], again["resent"], again["mismatches"]) == (1, 0, 0)
     assert (beat["positions"], beat["orders_working"]) == (1, 2)
@@ -279,10 +290,7 @@ def test_killed_between_writing_an_intent_and_sending_it_it_is_sent_exactly_once
     bot.wait_for("a heartbeat of the third start", bot.heartbeat)
     assert bot.stop() == 0
 
-    assert placed(gw) == 3
-    assert {e.order.order_ref for e in gw.engine.open_orders()} | {
-        e.order_ref for e in gw.engine.executions()
-    } >= {f"{intent}.entry"}
+    assert (placed(gw), sent_refs(gw)) == (3, bracket_refs(intent))
     assert query(bot.journal(), "SELECT resends FROM intents WHERE intent_id = ?", intent) == [(1,)]
     assert (third["recovered"], third["resent"]) == (1, 0)
 

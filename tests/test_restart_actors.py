@@ -13,16 +13,7 @@ from datetime import date, timedelta
 
 import pykka
 import pytest
-from actor_harness import (
-    WAIT_S,
-    Bot,
-    Clock,
-    Probe,
-    ProbedDirectory,
-    make_settings,
-    ny,
-    start_bot,
-)
+from actor_harness import WAIT_S, Bot, Clock, Probe, ProbedDirectory, make_settings, ny, start_bot
 
 from actors.stub_broker import StubBroker
 from bot import messages as m
@@ -36,20 +27,10 @@ CONTRACT = m.OptionContract("SPY", "20261120", 598.0, m.Right.CALL, con_id=42)
 IID = "SPY-202611201445-abc123"
 ENTRY = m.OrderSpec(f"{IID}.entry", m.Side.BUY, 2, m.OrderType.LIMIT, limit_price=1.60)
 TP = m.OrderSpec(
-    f"{IID}.tp",
-    m.Side.SELL,
-    2,
-    m.OrderType.LIMIT,
-    limit_price=2.08,
-    oca_group=f"oca-{IID}",
+    f"{IID}.tp", m.Side.SELL, 2, m.OrderType.LIMIT, limit_price=2.08, oca_group=f"oca-{IID}"
 )
 SL = m.OrderSpec(
-    f"{IID}.sl",
-    m.Side.SELL,
-    2,
-    m.OrderType.STOP,
-    stop_price=1.28,
-    oca_group=f"oca-{IID}",
+    f"{IID}.sl", m.Side.SELL, 2, m.OrderType.STOP, stop_price=1.28, oca_group=f"oca-{IID}"
 )
 
 
@@ -68,33 +49,24 @@ def held_trade(wall) -> m.TradeRecovered:
     ("backfill", "cancels"),
     [
         (True, set()),  # history: yesterday's close is not today's
-        (
-            False,
-            {TP.client_order_id, SL.client_order_id},
-        ),  # a live bar at the close exits
+        (False, {TP.client_order_id, SL.client_order_id}),  # a live bar at the close exits
     ],
 )
-def test_a_recovered_trade_takes_its_market_time_from_live_bars_only(
-    tmp_path, backfill, cancels
-):
+def test_a_recovered_trade_takes_its_market_time_from_live_bars_only(tmp_path, backfill, cancels):
     clock = Clock(ny(DAY, 10, 0))
     bot = start_bot(make_settings(tmp_path), clock)  # flat 10 min before the close
     bot.publish(held_trade(clock()))
     bot.probe.expect(m.PositionRecovered)
 
     yesterday_close = ny(DAY - timedelta(days=1), 15, 55)
-    bot.publish(
-        m.BarClosed(m.Bar("SPY", yesterday_close, 597, 597, 597, 597, 100), backfill)
-    )
+    bot.publish(m.BarClosed(m.Bar("SPY", yesterday_close, 597, 597, 597, 597, 100), backfill))
 
     assert {c.client_order_id for c in bot.commands(m.CancelOrder)} == cancels
     assert bot.commands(m.SubmitOrder) == ()
 
 
 def closed_while_down(pnl: float) -> m.PositionClosed:
-    return m.PositionClosed(
-        "c1", IID, "SPY", CONTRACT, 2, 1.60, 1.08, pnl, "stop", ny(DAY, 10, 30)
-    )
+    return m.PositionClosed("c1", IID, "SPY", CONTRACT, 2, 1.60, 1.08, pnl, "stop", ny(DAY, 10, 30))
 
 
 @pytest.mark.parametrize(
@@ -109,9 +81,7 @@ def test_a_trade_closed_while_down_adds_to_the_restored_day_whenever_the_equity_
     tmp_path, order
 ):
     clock = Clock(ny(DAY, 10, 0))
-    bot = start_bot(
-        make_settings(tmp_path), clock
-    )  # loss cap 2% of the saved 10,000 = 200
+    bot = start_bot(make_settings(tmp_path), clock)  # loss cap 2% of the saved 10,000 = 200
     saved = m.RiskRestored(DAY, True, 10_000.0, -50.0, 1, 1, clock())
     messages = {
         "equity": m.AccountUpdated("DU1", 9_847.0, clock()),
@@ -124,11 +94,7 @@ def test_a_trade_closed_while_down_adds_to_the_restored_day_whenever_the_equity_
     bot.sync()
 
     stats = bot.ref("risk").proxy().stats().get(timeout=5)
-    assert (stats["day"], stats["realized_pnl"], stats["trades"]) == (
-        "2026-11-20",
-        -153.0,
-        1,
-    )
+    assert (stats["day"], stats["realized_pnl"], stats["trades"]) == ("2026-11-20", -153.0, 1)
     assert (stats["consecutive_losses"], stats["loss_budget_used_pct"]) == (2, 76.5)
 
 
@@ -142,18 +108,12 @@ def start_journaled(settings, clock: Clock) -> Bot:
     probe = Probe()
     directory = ProbedDirectory(probe)
     specs = actor_specs(
-        settings,
-        lambda d: StubBroker.start(d, clock),
-        clock=clock,
-        tick_s=None,
-        journal=True,
+        settings, lambda d: StubBroker.start(d, clock), clock=clock, tick_s=None, journal=True
     )
     supervisor = Supervisor(specs, directory)
     supervisor.start()
     directory.register(SUPERVISOR, supervisor)
-    return Bot(
-        settings, supervisor, directory, supervisor.refs["broker"].proxy(), probe, clock
-    )
+    return Bot(settings, supervisor, directory, supervisor.refs["broker"].proxy(), probe, clock)
 
 
 def connect(bot: Bot, orders=(), fills=()) -> None:
@@ -177,17 +137,11 @@ def test_the_restored_day_reaches_risk_before_a_trade_that_closed_while_down(tmp
     first = start_journaled(settings, clock)
     connect(first)
     first.publish(
-        m.EntryProposed(
-            "c1", IID, "SPY", m.Direction.CALL, CONTRACT, 1.60, 1.55, 1.60, clock()
-        )
+        m.EntryProposed("c1", IID, "SPY", m.Direction.CALL, CONTRACT, 1.60, 1.55, 1.60, clock())
     )
     qty = first.probe.expect(m.EntryApproved).quantity
-    first.probe.expect(
-        m.OrderStatusChanged, lambda e: e.client_order_id == SL.client_order_id
-    )
-    first.broker.fill(ENTRY.client_order_id, qty, 1.60, exec_id="e1").get(
-        timeout=WAIT_S
-    )
+    first.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == SL.client_order_id)
+    first.broker.fill(ENTRY.client_order_id, qty, 1.60, exec_id="e1").get(timeout=WAIT_S)
     first.probe.expect(m.PositionOpened)
     settle(first)
     first.supervisor.stop()
@@ -218,9 +172,7 @@ def test_the_restored_day_reaches_risk_before_a_trade_that_closed_while_down(tmp
     again.supervisor.stop()
 
     heard = [
-        type(e)
-        for e in again.probe.drain()
-        if isinstance(e, m.RiskRestored | m.TradeRecovered)
+        type(e) for e in again.probe.drain() if isinstance(e, m.RiskRestored | m.TradeRecovered)
     ]
     assert heard == [m.RiskRestored, m.TradeRecovered]
     assert (qty, closed.realized_pnl) == (3, -180.0)  # (1.00 - 1.60) x 3 x 100
