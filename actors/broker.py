@@ -50,6 +50,8 @@ from bot.reconnect import Reconnector
 from bot.routing import Directory
 from bot.safety import decide
 
+MAX_MESSAGES_PER_S = 40
+"""All messages to IB per second (ib_insync's throttle; IB closes the session past 50)."""
 LAG_INTERVAL_S = 1.0
 """The loop-lag probe: a callback scheduled every second records how late it ran."""
 UNDERLYING_OWNER = "underlying"
@@ -91,6 +93,10 @@ class BrokerActor(LoopActor, BotActor):
         self.loop.set_exception_handler(self._loop_error)
         b = self.settings.broker
         self.ib = ib_insync.IB()
+        # Every message, not only the requests the governor sees (orders, cancels, the connect
+        # sync), goes through ib_insync's own throttle: 40 per second leaves IB's 50 a margin
+        # for sends that a busy loop flushes in one burst.
+        self.ib.client.MaxRequests = MAX_MESSAGES_PER_S
         self.core = BrokerCore(
             self.ib,
             self.loop,
