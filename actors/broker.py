@@ -15,8 +15,8 @@ Accepts: RequestChain, QuoteOptions, SubscribeQuotes, UnsubscribeQuotes, SubmitB
 SubmitOrder, CancelOrder, TimerFired (ignored), Ping (answered by ``BotActor``).
 Publishes: BarClosed (backfill=True for history), QuoteUpdated (conflated), ChainReceived,
 OptionsQuoted, OrderStatusChanged, OrderFilled, OrderRejected, BrokerErrorReported,
-ConnectionChanged, AccountUpdated, RequestTimedOut, ActorFaulted, StartRefused, and after each
-connect ModeDecided (the gate's mode: the journal opens that mode's file) then BrokerSnapshot
+ConnectionChanged, AccountUpdated, PositionChanged, RequestTimedOut, ActorFaulted, StartRefused,
+and after each connect ModeDecided (the gate's mode: the journal opens that mode's file) then BrokerSnapshot
 (orders of every client id via reqAllOpenOrders, completed orders, the day's executions and
 the positions ib_insync synchronised at connect) for the restart reconciliation.
 
@@ -155,6 +155,7 @@ class BrokerActor(LoopActor, BotActor):
         ib.execDetailsEvent += guard(self.orders.on_exec_details)
         ib.commissionReportEvent += guard(self.orders.on_commission)
         ib.accountValueEvent += guard(self._on_account_value)
+        ib.positionEvent += guard(self._on_position)
 
     # -- commands (actor thread) ------------------------------------------------------------
 
@@ -254,6 +255,9 @@ class BrokerActor(LoopActor, BotActor):
             return
         self._last_net_liq = net_liq
         self.publish(m.AccountUpdated(value.account, net_liq, self.clock()))
+
+    def _on_position(self, position: Any) -> None:
+        self.publish(m.PositionChanged(tr.broker_position(position), self.clock()))
 
     def _on_quote(self, quote: m.Quote) -> None:
         self.orders.on_quote(quote)

@@ -247,6 +247,16 @@ def _snapshot(conn: sqlite3.Connection, e: m.BrokerSnapshot, now: datetime) -> N
          for o in e.orders if o.client_order_id])
 
 
+def _position_changed(conn: sqlite3.Connection, e: m.PositionChanged, now: datetime) -> None:
+    """The broker's word on one position between snapshots (a flat one is removed)."""
+    p = e.position
+    if p.quantity == 0:
+        conn.execute("DELETE FROM broker_positions WHERE description=?", (p.description,))
+    else:
+        conn.execute("INSERT OR REPLACE INTO broker_positions VALUES (?,?,?,?)",
+                     (p.description, p.quantity, p.avg_cost, _ts(e.ts)))
+
+
 def _risk_state(conn: sqlite3.Connection, e: m.RiskStateChanged, now: datetime) -> None:
     conn.execute(
         "INSERT INTO daily_risk VALUES (?,?,?,?,?,?,?) ON CONFLICT(day) DO UPDATE SET "
@@ -275,6 +285,7 @@ _WRITERS: dict[type, Any] = {
     m.PositionRecovered: _position("recovered", "open"),
     m.ReconcileMismatch: _mismatch,
     m.BrokerSnapshot: _snapshot,
+    m.PositionChanged: _position_changed,
     m.RiskStateChanged: _risk_state,
     m.ModeDecided: _fact("mode", lambda e: {"mode": e.mode, "account": e.account}),
     m.ReconcileFinished: _fact("reconcile", lambda e: e),

@@ -82,6 +82,7 @@ ROUTES: dict[type, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
     # restart safety (bot/messages/restart.py)
     m.ModeDecided: (JOURNAL,),
     m.BrokerSnapshot: (JOURNAL,),
+    m.PositionChanged: (JOURNAL,),
     m.TradeRecovered: (RISK, EXECUTION),  # risk first: it must hear it before what execution says next
     m.PositionRecovered: (RISK, JOURNAL),
     m.ReconcileMismatch: (JOURNAL,),

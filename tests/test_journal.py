@@ -156,3 +156,14 @@ def test_a_broker_snapshot_brings_in_fills_positions_and_order_statuses(journal)
     assert [(f["exec_id"], f["quantity"]) for f in journal.fills("SPY-1")] == [("e9", 3)]
     assert [tuple(r) for r in journal.conn.execute("SELECT * FROM broker_positions")] == [
         (CONTRACT.key, 2.0, 160.0, T0.isoformat())]
+
+
+def test_broker_position_changes_keep_the_broker_positions_table_current(journal):
+    held = m.BrokerPosition(CONTRACT, "SPY 20261118 598C", 3.0, 160.65)
+
+    journal.record(m.PositionChanged(held, T0), T0)
+    rows = journal.conn.execute("SELECT description, quantity, avg_cost FROM broker_positions").fetchall()
+    journal.record(m.PositionChanged(m.BrokerPosition(CONTRACT, "SPY 20261118 598C", 0.0, 0.0), T0), T0)
+
+    assert [tuple(r) for r in rows] == [("SPY 20261118 598C", 3.0, 160.65)]
+    assert journal.conn.execute("SELECT count(*) FROM broker_positions").fetchone()[0] == 0

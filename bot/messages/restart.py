@@ -44,6 +44,14 @@ class BrokerPosition:
 
 
 @_frozen
+class PositionChanged:
+    """Broker: IB reported a position of the account (at every change, after the snapshot)."""
+
+    position: BrokerPosition
+    ts: datetime
+
+
+@_frozen
 class ModeDecided:
     """Broker: the safety gate's mode for this connection (sim, shadow, paper, live)."""
 

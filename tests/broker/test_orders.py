@@ -118,3 +118,20 @@ def test_a_rejected_order_becomes_order_rejected_with_ibs_reason(gateway, broker
     )
     assert "Insufficient funds" in rejected.reason
     assert status_of(probe, "I4-exit", S.REJECTED).correlation_id == "c-I4"
+
+
+def test_positions_arrive_as_events_when_a_fill_changes_them(gateway, broker) -> None:
+    gw = gateway(speed=1.0)
+    ref, probe = broker(gw)
+    probe.expect(m.ConnectionChanged, lambda e: e.state == "connected")
+    option = near_the_money(gw, "SPY")
+    ask = gw.market.option_quote(gw.contracts.by_con_id(option.con_id)).ask
+
+    ref.tell(bracket("P1", option, entry=round(ask + 0.5, 2), take_profit=50.0, stop=0.01))
+
+    fill = probe.expect(m.OrderFilled, lambda e: e.client_order_id == "P1-entry")
+    changed = probe.expect(m.PositionChanged, lambda e: e.position.quantity == 2.0)
+    assert changed.position.contract is not None
+    assert changed.position.contract.key == option.key
+    # IB's avgCost of an option is per contract: premium x 100, plus the commission share
+    assert changed.position.avg_cost == pytest.approx(fill.price * 100 + fill.commission / 2, abs=0.01)
