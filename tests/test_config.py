@@ -107,3 +107,23 @@ def test_running_with_an_invalid_config_exits_2_before_anything_starts(tmp_path)
     assert done.returncode == 2
     assert "broker.kind" in done.stderr
     assert not (tmp_path / "logs").exists()
+
+
+def test_an_environment_variable_naming_no_setting_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOT__BROKER__PROT", "4002")  # a typo of port
+    monkeypatch.setenv("BOT__RISK__MAX_TRADES_PER_DAY", "many")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "dry_run: true\n"))
+
+    assert [p.split(":", 1)[0] for p in caught.value.problems] == [
+        "broker.prot", "risk.max_trades_per_day"]
+
+
+def test_environment_values_are_converted_like_yaml_values(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOT__DRY_RUN", "false")
+    monkeypatch.setenv("bot__broker__read_only", "true")  # the prefix and keys in any case
+
+    settings = load_settings(write(tmp_path, "dry_run: true\n"))
+
+    assert (settings.dry_run, settings.broker.read_only) == (False, True)
