@@ -55,8 +55,8 @@ def _stop_gateway(gateway: object) -> None:
 def run_bot(settings: Settings, *, duration_s: float | None = None, live_opt_in: bool = False) -> int:
     """Run until Ctrl-C/SIGTERM or ``duration_s``; returns the process exit code."""
     configure_logging(settings.logging)
-    import ib_insync  # noqa: F401  - eventkit grabs a loop at import: do it in the main thread
-
+    # Imported here, in the main thread, before any actor starts: it imports ib_insync, whose
+    # eventkit grabs an event loop at import (actors/broker.py explains why that matters).
     from actors.broker import BrokerActor
 
     logger.info("bot_starting kind={} dry_run={} read_only={} symbols={}", settings.broker.kind,
