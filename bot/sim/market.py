@@ -187,6 +187,7 @@ class Market:
         self._lock = threading.RLock()
         self._sessions: dict[str, list[_Session]] = {s: [] for s in self.symbols}
         self._days: list[date] = []
+        self._volume_sums: dict[str, tuple[int, int, int]] = {}  # symbol -> (open_s, k, shares)
         for day in calendar.session_days(calendar.current_session_day(self._now), history_days + 1):
             self._append(day)
 
@@ -224,7 +225,7 @@ class Market:
                 bid_size=100 * (1 + h % 40),
                 ask_size=100 * (1 + (h >> 8) % 40),
                 last_size=100 * (1 + (h >> 16) % 5),
-                volume=int(session.volume[: k + 1].sum()),
+                volume=self._day_volume(symbol, session, k),
             )
 
     def prior_close(self, symbol: str, day: date) -> float:
@@ -254,9 +255,9 @@ class Market:
             for session in self._sessions[symbol]:
                 if session.close_s > earliest and session.open_s < limit:
                     elapsed = min(session.close_s, math.floor(limit)) - session.open_s
-                    out.extend(
-                        self._session_bars(symbol, session, bar_s, what, elapsed, earliest, limit)
-                    )
+                    lo = _bar_floor(session, bar_s, math.ceil(earliest) - session.open_s)
+                    out.extend(self._session_bars(
+                        symbol, session, bar_s, what, lo, elapsed, earliest, limit))
             return out
 
     def partial_bar(self, symbol: str, bar_s: int) -> Bar:
@@ -266,7 +267,8 @@ class Market:
             session, k = self._locate(symbol)
             if self._now.timestamp() >= session.close_s:
                 k = session.close_s - session.open_s - 1
-            return self._session_bars(symbol, session, bar_s, "TRADES", k + 1)[-1]
+            lo = _bar_floor(session, bar_s, k)
+            return self._session_bars(symbol, session, bar_s, "TRADES", lo, k + 1)[-1]
 
     def _append(self, day: date) -> None:
         """Generate `day` for every symbol, then forget sessions beyond the history window."""
@@ -285,14 +287,24 @@ class Market:
         for kept in (self._days, *self._sessions.values()):
             del kept[:drop]
 
+    def _day_volume(self, symbol: str, session: _Session, k: int) -> int:
+        """Shares traded in seconds [0, k] of the session, summed on from the last call so a
+        quote costs the same late in the session as at the open."""
+        open_s, done, total = self._volume_sums.get(symbol, (session.open_s, -1, 0))
+        if open_s != session.open_s or k < done:
+            done, total = -1, 0
+        total += int(session.volume[done + 1 : k + 1].sum())
+        self._volume_sums[symbol] = (session.open_s, k, total)
+        return total
+
     def _locate(self, symbol: str) -> tuple[_Session, int]:
         session = self._sessions[symbol][-1]
         k = int(self._now.timestamp()) - session.open_s
         return session, max(0, min(k, len(session.cents) - 1))
 
-    def _series(self, symbol: str, session: _Session, what: str, n: int) -> np.ndarray:
-        """Per-second prices in dollars of one whatToShow over the first n seconds."""
-        cents, at_ask = session.cents[:n], session.at_ask[:n]
+    def _series(self, symbol: str, session: _Session, what: str, lo: int, n: int) -> np.ndarray:
+        """Per-second prices in dollars of one whatToShow over seconds [lo, n)."""
+        cents, at_ask = session.cents[lo:n], session.at_ask[lo:n]
         if what == "TRADES":
             return cents / 100
         spread = round(profile(symbol)[2] * 100)
@@ -300,18 +312,20 @@ class Market:
         return {"BID": bid, "ASK": ask, "MIDPOINT": (bid + ask) / 2}[what] / 100
 
     def _session_bars(
-        self, symbol: str, session: _Session, bar_s: int, what: str, n: int,
+        self, symbol: str, session: _Session, bar_s: int, what: str, lo: int, n: int,
         earliest: float = -math.inf, limit: float = math.inf,
     ) -> list[Bar]:  # fmt: skip
-        """Bars over the session's first n seconds that start at or after `earliest` and end by
-        `limit` (the default keeps the unfinished last bar too)."""
-        if n <= 0:
+        """Bars over the session's seconds [lo, n) that start at or after `earliest` and end by
+        `limit` (the default keeps the unfinished last bar too). `lo` must be a bar start
+        (see `_bar_floor`), so the work is proportional to the bars asked for, not to how
+        much of the session has passed."""
+        if n <= lo:
             return []
-        first, starts, ends = _segments(session, bar_s, n)
-        last = np.append(first[1:], n) - 1
-        prices = self._series(symbol, session, what, n)
+        first, starts, ends = _segments(session, bar_s, lo, n)
+        last = np.append(first[1:], n - lo) - 1
+        prices = self._series(symbol, session, what, lo, n)
         highs, lows = np.maximum.reduceat(prices, first), np.minimum.reduceat(prices, first)
-        shares = session.volume[:n].astype(np.int64)
+        shares = session.volume[lo:n].astype(np.int64)
         volume, value = np.add.reduceat(shares, first), np.add.reduceat(prices * shares, first)
         counts = np.add.reduceat((shares + 99) // 100, first)
         keep = np.flatnonzero((starts >= earliest) & (ends <= limit))
@@ -326,11 +340,20 @@ class Market:
         ]  # fmt: skip
 
 
-def _segments(session: _Session, bar_s: int, n: int):
-    """(first second index, start epoch, end epoch) of each clock-aligned bar over n seconds."""
+def _bar_floor(session: _Session, bar_s: int, k: int) -> int:
+    """The first second of the clock-aligned bar holding second k of the session (0 for k < 0
+    and for daily bars)."""
+    if bar_s >= DAILY_BAR_S or k <= 0:
+        return 0
+    return max((session.open_s + k) // bar_s * bar_s - session.open_s, 0)
+
+
+def _segments(session: _Session, bar_s: int, lo: int, n: int):
+    """(first index relative to lo, start epoch, end epoch) of each clock-aligned bar over the
+    seconds [lo, n)."""
     if bar_s >= DAILY_BAR_S:
         return np.array([0]), np.array([session.open_s]), np.array([session.close_s])
-    bucket = (session.open_s + np.arange(n)) // bar_s
+    bucket = (session.open_s + np.arange(lo, n)) // bar_s
     first = np.concatenate(([0], np.flatnonzero(np.diff(bucket)) + 1))
     starts = np.maximum(bucket[first] * bar_s, session.open_s)
     ends = np.minimum((bucket[first] + 1) * bar_s, session.close_s)

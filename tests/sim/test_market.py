@@ -185,6 +185,24 @@ def test_quote_volume_is_the_sessions_cumulative_volume():
     assert 1_000_000 < q.volume < 20_000_000
 
 
+def test_quote_volume_does_not_depend_on_how_often_it_was_quoted():
+    quoted_often, quoted_once = make(), make()
+    t = FRIDAY_OPEN
+    while t < MONDAY_OPEN + timedelta(minutes=20):  # across the close and the next open
+        t += timedelta(seconds=137)
+        quoted_often.advance(t)
+        quoted_often.quote("SPY")
+
+    quoted_once.advance(t)
+
+    monday = quoted_once.bars("SPY", t, (t - MONDAY_OPEN).total_seconds(), 60)
+    assert len(monday) == 20
+    assert quoted_often.quote("SPY").volume == quoted_once.quote("SPY").volume
+    assert quoted_once.quote("SPY").volume == (
+        sum(b.volume for b in monday) + quoted_once.partial_bar("SPY", 60).volume
+    )
+
+
 def test_history_covers_the_sessions_before_start():
     market = make(history_days=3)
 
@@ -298,6 +316,60 @@ def test_partial_bar_becomes_the_completed_bar():
     assert forming.time == minute
     assert done == [forming]
     assert market.partial_bar("SPY", 60).time == minute + timedelta(minutes=1)
+
+
+LATE = FRIDAY_OPEN + timedelta(hours=6, minutes=3, seconds=17.5)
+
+
+@pytest.mark.parametrize("bar_s", [5, 60, 300, 1800, 3600])
+def test_late_forming_bar_aggregates_its_own_seconds(bar_s):
+    market = make()
+    market.advance(LATE)
+    into_bar = LATE.timestamp() % bar_s  # bars align to the clock
+
+    forming = market.partial_bar("SPY", bar_s)
+    seconds = market.bars("SPY", LATE, into_bar, 1) + [market.partial_bar("SPY", 1)]
+
+    assert forming.time == seconds[0].time == LATE - timedelta(seconds=into_bar)
+    assert (forming.open, forming.close) == (seconds[0].open, seconds[-1].close)
+    assert forming.high == max(b.high for b in seconds)
+    assert forming.low == min(b.low for b in seconds)
+    assert forming.volume == sum(b.volume for b in seconds)
+
+
+@pytest.mark.parametrize(
+    ("duration_s", "bar_s", "what", "count"),
+    [(600, 60, "TRADES", 9), (600.5, 60, "TRADES", 9), (119.9, 5, "BID", 23),
+     (3600, 300, "MIDPOINT", 11), (7200, 1800, "ASK", 3)],
+)  # fmt: skip
+def test_a_window_late_in_the_session_is_the_tail_of_the_whole_session(
+    duration_s, bar_s, what, count
+):
+    market = make()
+    market.advance(LATE)
+
+    window = market.bars("SPY", LATE, duration_s, bar_s, what)
+    session = market.bars("SPY", LATE, 7 * 3600, bar_s, what)
+
+    assert len(window) == count
+    assert window == session[-count:]
+
+
+@pytest.mark.parametrize(("call", "bar_s"), [("partial", 60), ("partial", 5), ("window", 60)])
+def test_late_bars_read_only_the_seconds_of_the_bars_asked_for(monkeypatch, call, bar_s):
+    market = make()
+    market.advance(LATE)
+    read = []
+    series = market._series
+    monkeypatch.setattr(market, "_series", lambda *a: read.append(a[3:]) or series(*a))
+
+    if call == "partial":
+        market.partial_bar("SPY", bar_s)
+    else:
+        market.bars("SPY", LATE, 2 * bar_s, bar_s)
+
+    (lo, n), = read
+    assert n - lo < 3 * bar_s  # not the 21,800 seconds since the open
 
 
 @pytest.mark.parametrize("bar_s", [5, 60, DAY])
