@@ -1,10 +1,15 @@
 """Benchmark the simulated gateway: ticks per second it feeds one ib_insync client, and its RSS.
 
 Starts the gateway CLI in a subprocess (so its RSS is its own), connects one ib_insync client,
-streams quotes for N symbols (20 by default, optionally one near-the-money call each) for a
-fixed wall time and prints one JSON object. Not a test: numbers depend on the machine.
+streams quotes for N symbols (20 by default, optionally one near-the-money call each, and with
+--bars a keepUpToDate 1-minute bar subscription each, as the bot has) for a fixed wall time and
+prints one JSON object. The server's CPU is also reported per third of the run: at a high
+--speed a run covers hours of simulated time, so a cost that grows with the session shows as a
+last third dearer than the first. Not a test: numbers depend on the machine.
 
-    .venv/bin/python scripts/bench_gateway.py [--seconds 10] [--symbols 20] [--options]
+    .venv/bin/python scripts/bench_gateway.py [--seconds 10] [--symbols 20] [--options] [--bars]
+    .venv/bin/python scripts/bench_gateway.py --seconds 36 --symbols 8 --bars --speed 600 \
+        --tick-interval 0.25      # 6 simulated hours
 """
 
 from __future__ import annotations
@@ -81,11 +86,11 @@ def connect_ms(port: int, rounds: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def stream(port: int, symbols: list[str], seconds: float, options: bool) -> dict:
+def stream(port: int, symbols: list[str], args: argparse.Namespace, server) -> dict:
     ib = IB()
     ib.connect("127.0.0.1", port, clientId=1, timeout=5)
     contracts = ib.qualifyContracts(*(Stock(s, "SMART", "USD") for s in symbols))
-    if options:
+    if args.options:
         for stock in list(contracts):
             [chain] = [
                 c
@@ -105,16 +110,26 @@ def stream(port: int, symbols: list[str], seconds: float, options: bool) -> dict
 
     for contract in contracts:
         ib.reqMktData(contract)
+    for stock in contracts[: len(symbols)] if args.bars else []:
+        ib.reqHistoricalData(stock, "", "1 D", "1 min", "TRADES", True, keepUpToDate=True)
     ib.sleep(1.0)  # warm-up: initial snapshots are not counted
     ib.pendingTickersEvent += on_pending
     started = time.perf_counter()
-    ib.sleep(seconds)
+    server.cpu_percent(None)  # prime: the next call reports usage since now
+    thirds = []
+    for _ in range(3):
+        ib.sleep(args.seconds / 3)
+        thirds.append(server.cpu_percent(None))
     elapsed = time.perf_counter() - started
     ib.disconnect()
     return {
         "streams": len(contracts),
+        "bar_streams": len(symbols) if args.bars else 0,
         "ticks_per_s": round(counts["ticks"] / elapsed, 1),
         "client_updates_per_s": round(counts["updates"] / elapsed, 1),
+        "server_cpu_percent_streaming": round(sum(thirds) / 3, 1),
+        "server_cpu_percent_by_third": thirds,
+        "sim_hours": round(elapsed * args.speed / 3600, 2),
     }
 
 
@@ -123,6 +138,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--symbols", type=int, default=20)
     parser.add_argument("--options", action="store_true", help="also stream one call per symbol")
+    parser.add_argument("--bars", action="store_true", help="also keepUpToDate 1-min bars")
     parser.add_argument("--speed", type=float, default=60.0)
     parser.add_argument("--tick-interval", type=float, default=0.05)
     args = parser.parse_args()
@@ -132,9 +148,7 @@ def main() -> int:
         server = psutil.Process(proc.pid)
         rss_idle = server.memory_info().rss
         result = {"connect_ms_median": round(connect_ms(port, 5), 2)}
-        server.cpu_percent(None)  # prime: the next call reports usage since now
-        result |= stream(port, symbols, args.seconds, args.options)
-        result["server_cpu_percent_streaming"] = server.cpu_percent(None)
+        result |= stream(port, symbols, args, server)
         result |= {
             "server_rss_mib_idle": round(rss_idle / 2**20, 1),
             "server_rss_mib_streaming": round(server.memory_info().rss / 2**20, 1),

@@ -11,6 +11,11 @@ Memory: a session is kept at one-second resolution as int32 cents, int32 volume 
 size, bid/ask/midpoint bars and the forming bar all come from one array; only the current
 session and `history_days` sessions before it are kept (18 MB for 20 symbols and 3 days).
 
+Cost: a bar request reads only the seconds of the bars it returns and the day volume is a
+running sum, so what the gateway does every tick (forming bars, real-time bars, quotes) costs
+the same at the close as at the open; only a forming bar spanning the session (daily bars)
+reads the session so far.
+
 Thread rule: every public method takes the market's lock, so the gateway loop may advance the
 market while other threads read it.
 """
