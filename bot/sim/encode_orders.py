@@ -9,26 +9,10 @@ Order/contract/event arguments are the engine's records (duck-typed: ``SimOrder`
 
 from __future__ import annotations
 
-from bot.sim.protocol_out import tws_time
+from bot.sim.protocol_out import contract_fields, tws_time
 
 E = ""
 """An empty field: the client keeps its default for it."""
-
-
-def _contract(c) -> list:
-    return [
-        c.con_id,
-        c.symbol,
-        c.sec_type,
-        c.expiry,
-        c.strike,
-        c.right,
-        c.multiplier,
-        c.exchange,
-        c.currency,
-        c.local_symbol,
-        c.trading_class,
-    ]
 
 
 def _fa(version: int) -> list:
@@ -43,7 +27,7 @@ def _tail_170(version: int) -> list:
 
 def open_order(version: int, o, c, status: str) -> list:
     """One openOrder message for order ``o`` on contract ``c`` in state ``status``."""
-    f = [5, o.order_id, *_contract(c)]
+    f = [5, o.order_id, *contract_fields(c)]
     f += [o.action, o.total_qty, o.order_type, o.lmt_price, o.aux_price, o.tif, o.oca_group]
     f += [o.account, "O", 0, o.order_ref, o.client_id, o.perm_id, o.outside_rth, False]
     f += [E, E, E, *_fa(version)]  # discretionaryAmt, goodAfterTime, sharesAllocation, FA
@@ -66,7 +50,7 @@ def open_order(version: int, o, c, status: str) -> list:
 
 def completed_order(version: int, o, c, status: str, completed_time: str) -> list:
     """One completedOrder message (sent for reqCompletedOrders)."""
-    f = [101, *_contract(c)]
+    f = [101, *contract_fields(c)]
     f += [o.action, o.total_qty, o.order_type, o.lmt_price, o.aux_price, o.tif, o.oca_group]
     f += [o.account, "O", 0, o.order_ref, o.perm_id, o.outside_rth, False, E, E, *_fa(version)]
     f += [E] * 13  # modelCode .. exemptCode, startingPrice .. stockRangeUpper
@@ -103,7 +87,7 @@ def exec_details(version: int, req_id: int, ev) -> list:
         11,
         req_id,
         ev.order_id,
-        *_contract(ev.contract),
+        *contract_fields(ev.contract),
         ev.exec_id,
         tws_time(ev.time),
         ev.account,

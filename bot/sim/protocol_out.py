@@ -81,8 +81,10 @@ def current_time(epoch: int) -> list:
     return [49, 1, epoch]
 
 
-def _contract11(c) -> list:
-    """conId..tradingClass as position/execDetails carry them (exchange, no primaryExchange)."""
+def contract_fields(c, exchange: str | None = None) -> list:
+    """conId..tradingClass, the 11 fields most messages carry for a contract.
+
+    ``exchange`` defaults to the contract's; portfolio updates send the primary exchange."""
     return [
         c.con_id,
         c.symbol,
@@ -91,7 +93,7 @@ def _contract11(c) -> list:
         c.strike,
         c.right,
         c.multiplier,
-        c.exchange,
+        c.exchange if exchange is None else exchange,
         c.currency,
         c.local_symbol,
         c.trading_class,
@@ -279,7 +281,7 @@ def real_time_bar(req_id: int, b) -> list:
 
 
 def position(account: str, c, pos: float, avg_cost: float) -> list:
-    return [61, 3, account, *_contract11(c), pos, avg_cost]
+    return [61, 3, account, *contract_fields(c), pos, avg_cost]
 
 
 def position_end() -> list:
@@ -287,7 +289,7 @@ def position_end() -> list:
 
 
 def position_multi(req_id: int, account: str, c, pos: float, avg_cost: float) -> list:
-    return [71, 1, req_id, account, *_contract11(c), pos, avg_cost, ""]
+    return [71, 1, req_id, account, *contract_fields(c), pos, avg_cost, ""]
 
 
 def position_multi_end(req_id: int) -> list:
@@ -311,17 +313,7 @@ def portfolio(
     return [
         7,
         8,
-        c.con_id,
-        c.symbol,
-        c.sec_type,
-        c.expiry,
-        c.strike,
-        c.right,
-        c.multiplier,
-        c.primary_exchange,
-        c.currency,
-        c.local_symbol,
-        c.trading_class,
+        *contract_fields(c, exchange=c.primary_exchange),
         pos,
         price,
         value,
