@@ -126,7 +126,8 @@ class Bot:
         Each round asks every actor in pipeline order; an ask returns only after the actor
         handled what was queued before it, so ``rounds`` rounds flush that many hops."""
         order = [n for n in self.supervisor.refs if n.startswith("strategy")]
-        order += ["risk", "execution", "broker", "health"]
+        order += [n for n in ("risk", "execution", "journal", "broker", "health")
+                  if n in self.supervisor.refs]
         for _ in range(rounds):
             for name in order:
                 self.ref(name).ask(m.Ping("sync", 0.0, _NullReply()), timeout=WAIT_S)
@@ -161,14 +162,30 @@ class ProbedDirectory(Directory):
 
 
 def start_bot(settings: Settings, clock: Clock, chains: dict[str, m.OptionChain] | None = None,
-              **stub: Any) -> Bot:
+              journal: bool = False, **stub: Any) -> Bot:
+    """The real supervisor and actors on a StubBroker; ``journal=True`` adds the JournalActor
+    (orders then pass through it, write-ahead)."""
     probe = Probe()
     directory = ProbedDirectory(probe)
 
     def broker(d: Directory) -> pykka.ActorRef:
         return StubBroker.start(d, clock, chains=chains, **stub)
 
-    supervisor = Supervisor(actor_specs(settings, broker, clock=clock, tick_s=None), directory)
+    supervisor = Supervisor(actor_specs(settings, broker, clock=clock, tick_s=None, journal=journal),
+                            directory)
     supervisor.start()
     directory.register(SUPERVISOR, supervisor)
     return Bot(settings, supervisor, directory, supervisor.refs["broker"].proxy(), probe, clock)
+
+
+class StuckActor(pykka.ThreadingActor):
+    """A real actor whose thread blocks in its first handler until ``release`` is set
+    (bounded by ``WAIT_S``): what a stalled actor looks like from outside."""
+
+    def __init__(self, entered: threading.Event, release: threading.Event) -> None:
+        super().__init__()
+        self.entered, self.release = entered, release
+
+    def on_receive(self, message: Any) -> None:
+        self.entered.set()
+        self.release.wait(WAIT_S)

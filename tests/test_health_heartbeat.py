@@ -6,8 +6,8 @@ import json
 import threading
 from datetime import date
 
-import pykka
 import pytest
+from actor_harness import WAIT_S, Clock, Probe, StuckActor, make_settings, ny, start_bot
 from loguru import logger
 
 from actors.health import HealthActor
@@ -16,7 +16,6 @@ from bot.health_report import heartbeat_line, heartbeat_payload, pacing_used_pct
 from bot.liveness import Liveness
 from bot.routing import SUPERVISOR, Directory
 from bot.watchdog import Watchdog
-from actor_harness import WAIT_S, Clock, Probe, make_settings, ny, start_bot
 
 DAY = date(2026, 11, 18)
 BROKER_STATS = (("idle_s", 0.2), ("handled", 900), ("connection", "connected"), ("client_id", 18),
@@ -215,18 +214,6 @@ def test_a_tick_that_waited_in_the_mailbox_makes_its_heartbeat_late_by_that_long
     assert beat["beat_lag_s"] == 0.25
 
 
-class Blocked(pykka.ThreadingActor):
-    """A real actor whose thread blocks in its first handler until released."""
-
-    def __init__(self, entered: threading.Event, release: threading.Event) -> None:
-        super().__init__()
-        self.entered, self.release = entered, release
-
-    def on_receive(self, message):
-        self.entered.set()
-        self.release.wait(WAIT_S)
-
-
 def test_a_mailbox_growing_past_the_bound_raises_the_alarm_before_its_pings_time_out(tmp_path):
     settings = make_settings(tmp_path, health={"heartbeat_seconds": 60, "ping_timeout_s": 4,
                                                "max_mailbox": 5})
@@ -235,7 +222,7 @@ def test_a_mailbox_growing_past_the_bound_raises_the_alarm_before_its_pings_time
     health = HealthActor.start(directory, settings, monotonic=mono, tick_s=None,
                                watchdog=Watchdog(None))
     entered, release = threading.Event(), threading.Event()
-    blocked = Blocked.start(entered, release)
+    blocked = StuckActor.start(entered, release)
     blocked.tell("work")
     assert entered.wait(WAIT_S)
     directory.register("risk", blocked)

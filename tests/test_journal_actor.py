@@ -12,43 +12,14 @@ from datetime import UTC, datetime
 
 import pykka
 import pytest
-from actor_harness import WAIT_S, Bot, Clock, Probe, ProbedDirectory, make_settings
+from actor_harness import WAIT_S, Bot, Clock, make_settings, start_bot
 
-from actors.stub_broker import StubBroker
 from bot import messages as m
-from bot.app import Supervisor, actor_specs
 from bot.journal import journal_path
 from bot.journal_schema import SCHEMA_VERSION
-from bot.routing import SUPERVISOR
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 New York
 CONTRACT = m.OptionContract("SPY", "20261120", 598.0, m.Right.CALL, con_id=42)
-ROUNDS = ("journal", "risk", "execution", "journal", "broker", "journal", "execution", "journal")
-
-
-class _Null:
-    def tell(self, message):
-        pass
-
-
-def sync(bot: Bot) -> None:
-    """Barrier across the journal hop too (the harness's sync does not know the journal)."""
-    for name in ROUNDS:
-        bot.ref(name).ask(m.Ping("sync", 0.0, _Null()), timeout=WAIT_S)
-
-
-def start(settings, clock: Clock) -> Bot:
-    probe = Probe()
-    directory = ProbedDirectory(probe)
-    specs = actor_specs(
-        settings, lambda d: StubBroker.start(d, clock), clock=clock, tick_s=None, journal=True
-    )
-    supervisor = Supervisor(specs, directory)
-    supervisor.start()
-    directory.register(SUPERVISOR, supervisor)
-    return Bot(settings, supervisor, directory, supervisor.refs["broker"].proxy(), probe, clock)
-
-
 def connect(bot: Bot, mode: str = "paper", equity: float = 10_000.0) -> m.ReconcileFinished:
     now = bot.clock()
     bot.publish(m.ModeDecided(mode, "DU1", now))
@@ -84,7 +55,7 @@ def settings(tmp_path):
 
 @pytest.fixture
 def bot(settings):
-    running = start(settings, Clock(T0))
+    running = start_bot(settings, Clock(T0), journal=True)
     yield running
     running.supervisor.stop()
 
@@ -102,7 +73,7 @@ def test_an_entry_is_committed_before_the_broker_sees_it(bot, settings):
 
     propose(bot, "SPY-1")
     bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.sl")
-    sync(bot)
+    bot.sync(rounds=4)
 
     path = journal_path(settings.journal.dir, "paper")
     assert rows(path, "SELECT intent_id, status, quantity, resends FROM intents") == [
@@ -123,7 +94,7 @@ def test_a_failed_write_refuses_the_entry_and_every_entry_after_it_but_exits_sti
     connect(bot)
     propose(bot, "SPY-1")
     bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.sl")
-    sync(bot)
+    bot.sync(rounds=4)
     path = journal_path(settings.journal.dir, "paper")
     conn = sqlite3.connect(path)
     conn.execute("DROP TABLE orders")  # a damaged file under the running bot
@@ -133,7 +104,7 @@ def test_a_failed_write_refuses_the_entry_and_every_entry_after_it_but_exits_sti
     rejected = bot.probe.expect(m.OrderRejected, lambda e: e.client_order_id == "QQQ-2.entry")
     failed = bot.probe.expect(m.JournalFailed)
     bot.ref("execution").tell(m.KillSwitchChanged(True, "test", bot.clock()))  # cancels SPY-1.entry
-    sync(bot)
+    bot.sync(rounds=4)
     propose(bot, "IWM-3", symbol="IWM")
     denied = bot.probe.expect(m.EntryDenied, lambda e: e.intent_id == "IWM-3")
 
@@ -184,7 +155,7 @@ def test_each_mode_writes_its_own_file(bot, settings):
     connect(bot, mode="shadow")
     propose(bot, "SPY-1")
     bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.sl")
-    sync(bot)
+    bot.sync(rounds=4)
 
     assert sorted(os.listdir(settings.journal.dir))[0] == "journal-shadow.sqlite3"
     assert not journal_path(settings.journal.dir, "paper").exists()
@@ -192,18 +163,18 @@ def test_each_mode_writes_its_own_file(bot, settings):
 
 def test_the_daily_loss_cap_holds_after_a_restart_and_resets_the_next_exchange_day(settings):
     clock = Clock(T0)
-    first = start(settings, clock)
+    first = start_bot(settings, clock, journal=True)
     connect(first)
     propose(first, "SPY-1")
     first.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.sl")
     first.broker.fill("SPY-1.entry", 3, 1.60).get(timeout=WAIT_S)
     first.broker.fill("SPY-1.sl", 3, 1.00).get(timeout=WAIT_S)  # -180: 90% of the 200 cap
     first.probe.expect(m.PositionClosed)
-    sync(first)
+    first.sync(rounds=4)
     first.supervisor.stop()
     pykka.ActorRegistry.stop_all(timeout=10)
 
-    again = start(settings, clock)
+    again = start_bot(settings, clock, journal=True)
     connect(again, equity=9_820.0)
     propose(again, "QQQ-2", symbol="QQQ")
     approved = again.probe.expect(m.EntryApproved)

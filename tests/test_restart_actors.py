@@ -13,13 +13,10 @@ from datetime import date, timedelta
 
 import pykka
 import pytest
-from actor_harness import WAIT_S, Bot, Clock, Probe, ProbedDirectory, make_settings, ny, start_bot
+from actor_harness import WAIT_S, Bot, Clock, make_settings, ny, start_bot
 
-from actors.stub_broker import StubBroker
 from bot import messages as m
-from bot.app import Supervisor, actor_specs
 from bot.journal import journal_path
-from bot.routing import SUPERVISOR
 
 S = m.OrderStatus
 DAY = date(2026, 11, 20)
@@ -98,24 +95,6 @@ def test_a_trade_closed_while_down_adds_to_the_restored_day_whenever_the_equity_
     assert (stats["consecutive_losses"], stats["loss_budget_used_pct"]) == (2, 76.5)
 
 
-class _Null:
-    def tell(self, message):
-        pass
-
-
-def start_journaled(settings, clock: Clock) -> Bot:
-    """The real actor system with its journal, on the stub broker."""
-    probe = Probe()
-    directory = ProbedDirectory(probe)
-    specs = actor_specs(
-        settings, lambda d: StubBroker.start(d, clock), clock=clock, tick_s=None, journal=True
-    )
-    supervisor = Supervisor(specs, directory)
-    supervisor.start()
-    directory.register(SUPERVISOR, supervisor)
-    return Bot(settings, supervisor, directory, supervisor.refs["broker"].proxy(), probe, clock)
-
-
 def connect(bot: Bot, orders=(), fills=()) -> None:
     """What the broker publishes after a connect: mode, account, then what IB holds."""
     now = bot.clock()
@@ -125,16 +104,10 @@ def connect(bot: Bot, orders=(), fills=()) -> None:
     bot.probe.expect(m.ReconcileFinished)
 
 
-def settle(bot: Bot) -> None:
-    """Barrier over the hops journal -> execution -> risk -> journal."""
-    for name in ("journal", "execution", "risk", "journal", "risk", "journal"):
-        bot.ref(name).ask(m.Ping("sync", 0.0, _Null()), timeout=WAIT_S)
-
-
 def test_the_restored_day_reaches_risk_before_a_trade_that_closed_while_down(tmp_path):
     settings = make_settings(tmp_path, journal={"dir": str(tmp_path / "data")})
     clock = Clock(ny(DAY, 10, 0))
-    first = start_journaled(settings, clock)
+    first = start_bot(settings, clock, journal=True)
     connect(first)
     first.publish(
         m.EntryProposed("c1", IID, "SPY", m.Direction.CALL, CONTRACT, 1.60, 1.55, 1.60, clock())
@@ -143,7 +116,7 @@ def test_the_restored_day_reaches_risk_before_a_trade_that_closed_while_down(tmp
     first.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == SL.client_order_id)
     first.broker.fill(ENTRY.client_order_id, qty, 1.60, exec_id="e1").get(timeout=WAIT_S)
     first.probe.expect(m.PositionOpened)
-    settle(first)
+    first.sync(rounds=4)
     first.supervisor.stop()
     pykka.ActorRegistry.stop_all(timeout=10)
     # while down: the stop sold the position at 1.00
@@ -165,10 +138,10 @@ def test_the_restored_day_reaches_risk_before_a_trade_that_closed_while_down(tmp
         )
     ]
 
-    again = start_journaled(settings, clock)
+    again = start_bot(settings, clock, journal=True)
     connect(again, orders, fills)
     closed = again.probe.expect(m.PositionClosed)
-    settle(again)
+    again.sync(rounds=4)
     again.supervisor.stop()
 
     heard = [

@@ -6,14 +6,13 @@ import socket
 import threading
 import uuid
 
-import pykka
 import pytest
+from actor_harness import WAIT_S, Probe, StuckActor, make_settings
 
 from actors.health import HealthActor
 from bot import messages as m
 from bot.routing import SUPERVISOR, Directory
 from bot.watchdog import Watchdog, socket_address, watchdog_interval_s
-from actor_harness import WAIT_S, Probe, make_settings
 
 
 class Systemd:
@@ -116,18 +115,6 @@ def test_watchdog_interval_from_the_environment(env, expected):
 # -- gating: WATCHDOG=1 only while every actor answers -------------------------------------------
 
 
-class Stuck(pykka.ThreadingActor):
-    """A real actor whose thread is blocked in a handler until ``release`` is set."""
-
-    def __init__(self, entered: threading.Event, release: threading.Event) -> None:
-        super().__init__()
-        self.entered, self.release = entered, release
-
-    def on_receive(self, message):
-        self.entered.set()
-        self.release.wait(WAIT_S)
-
-
 class Monotonic:
     def __init__(self) -> None:
         self.now = 500.0
@@ -145,7 +132,7 @@ def gated(tmp_path, systemd):
     health = HealthActor.start(directory, settings, monotonic=mono, tick_s=None,
                                watchdog=Watchdog(path))
     entered, release = threading.Event(), threading.Event()
-    stuck = Stuck.start(entered, release)
+    stuck = StuckActor.start(entered, release)
     yield health, directory, supervisor, mono, listener, (stuck, entered, release)
     release.set()
 
