@@ -312,26 +312,15 @@ def bracket_orders(
     """
     parent_id, tp_id, stop_id = ids
     oca = cmd.take_profit.oca_group or cmd.stop.oca_group or f"oca-{cmd.intent_id}"
+
+    def child(spec: m.OrderSpec, order_id: int, transmit: bool) -> Order:
+        return ib_order(spec, order_id=order_id, parent_id=parent_id, transmit=transmit,
+                        oca_group=oca, oca_type=1, account=account)
+
     return (
         ib_order(cmd.parent, order_id=parent_id, transmit=False, account=account),
-        ib_order(
-            cmd.take_profit,
-            order_id=tp_id,
-            parent_id=parent_id,
-            transmit=False,
-            oca_group=oca,
-            oca_type=1,
-            account=account,
-        ),
-        ib_order(
-            cmd.stop,
-            order_id=stop_id,
-            parent_id=parent_id,
-            transmit=True,
-            oca_group=oca,
-            oca_type=1,
-            account=account,
-        ),
+        child(cmd.take_profit, tp_id, transmit=False),
+        child(cmd.stop, stop_id, transmit=True),
     )
 
 
