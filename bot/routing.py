@@ -130,10 +130,6 @@ class Directory:
         else:
             self.register(name, ref)
 
-    def unregister(self, role: str) -> None:
-        with self._lock:
-            self._roles = {k: v for k, v in self._roles.items() if k != role}
-
     def get(self, role: str) -> Teller | None:
         return self._roles.get(role)
 

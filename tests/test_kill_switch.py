@@ -8,8 +8,8 @@ import signal
 import threading
 
 import pytest
-from actor_harness import WAIT_S, Clock, make_settings
-from test_journal_actor import T0, connect, propose, start, sync
+from actor_harness import WAIT_S, Clock, make_settings, start_bot
+from test_journal_actor import T0, connect, propose
 
 from bot import messages as m
 from bot.app import Supervisor
@@ -26,7 +26,7 @@ def tick_risk(bot) -> None:
 
 
 def test_the_file_stops_entries_and_cancels_a_working_entry_within_one_tick(settings):
-    bot = start(settings, Clock(T0))
+    bot = start_bot(settings, Clock(T0), journal=True)
     connect(bot)
     propose(bot, "SPY-1")
     bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.sl")
@@ -37,7 +37,7 @@ def test_the_file_stops_entries_and_cancels_a_working_entry_within_one_tick(sett
     expired = bot.probe.expect(m.EntryExpired)
     propose(bot, "QQQ-2", symbol="QQQ")
     denied = bot.probe.expect(m.EntryDenied)
-    sync(bot)
+    bot.sync(rounds=4)
     bot.supervisor.stop()
 
     assert (changed.engaged, changed.reason) == (True, "2026-11-20T15:00:00 test")
@@ -49,7 +49,7 @@ def test_flatten_closes_an_open_position_when_configured(tmp_path):
     settings = make_settings(
         tmp_path, journal={"dir": str(tmp_path / "data")}, risk={"kill_switch_flatten": True}
     )
-    bot = start(settings, Clock(T0))
+    bot = start_bot(settings, Clock(T0), journal=True)
     connect(bot)
     propose(bot, "SPY-1")
     bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.sl")
@@ -62,7 +62,7 @@ def test_flatten_closes_an_open_position_when_configured(tmp_path):
         m.OrderStatusChanged,
         lambda e: e.client_order_id == "SPY-1.sl" and e.status is m.OrderStatus.CANCELLED,
     )
-    sync(bot)
+    bot.sync(rounds=4)
     exits = bot.broker.commands(m.SubmitOrder).get(timeout=WAIT_S)
     bot.supervisor.stop()
 
@@ -74,14 +74,14 @@ def test_flatten_closes_an_open_position_when_configured(tmp_path):
 def test_the_switch_holds_across_a_restart_and_the_next_day_until_cleared(settings):
     clock = Clock(T0)
     settings.risk.kill_switch_path.write_text("2026-11-20 manual\n")
-    first = start(settings, clock)
+    first = start_bot(settings, clock, journal=True)
     connect(first)
     propose(first, "SPY-1")
     day_one = first.probe.expect(m.EntryDenied)
     first.supervisor.stop()
 
     clock.advance(24 * 3600)
-    again = start(settings, clock)
+    again = start_bot(settings, clock, journal=True)
     connect(again)
     propose(again, "SPY-2")
     day_two = again.probe.expect(m.EntryDenied)
