@@ -18,7 +18,7 @@ program (0.05 / 0.10) are not modelled: IB rejects an off-grid price, it never f
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from bot.messages import OptionContract, OrderSpec, OrderType, Side
@@ -139,13 +139,3 @@ def exit_order(intent_id: str, leg: str, symbol: str, quantity: int, bid: float)
     price = max(_on_grid(symbol, _dec(bid), "down"), PENNY)
     return OrderSpec(f"{intent_id}.{leg}", Side.SELL, quantity, OrderType.LIMIT,
                      limit_price=float(price))
-
-
-def resize_exits(tp: OrderSpec, sl: OrderSpec, filled: int) -> tuple[OrderSpec, OrderSpec]:
-    """Both exits sized to the ``filled`` quantity of the entry so far (at least 1).
-
-    Call it again as more of the entry fills; the exits grow with it.
-    """
-    if filled < 1:
-        raise ValueError(f"filled must be at least 1, got {filled}")
-    return replace(tp, quantity=filled), replace(sl, quantity=filled)

@@ -13,7 +13,6 @@ from bot.brackets import (
     bracket_prices,
     build_bracket,
     exit_order,
-    resize_exits,
     round_to_tick,
     tick_size,
 )
@@ -149,21 +148,3 @@ def test_exit_order_sells_at_the_bid_rounded_down(symbol: str, bid: float, limit
 def test_exit_order_refuses_bad_input(quantity: int, bid: float) -> None:
     with pytest.raises(ValueError):
         exit_order("i-42", "stop", "SPY", quantity, bid)
-
-
-def test_resize_exits_follows_the_partial_fills() -> None:
-    _, take_profit, stop = build_bracket("i-7", option(590), 5, BracketPrices(1.60, 2.08, 1.28))
-
-    tp2, sl2 = resize_exits(take_profit, stop, 2)
-    tp4, sl4 = resize_exits(tp2, sl2, 4)
-
-    assert (tp2.quantity, sl2.quantity, tp4.quantity, sl4.quantity) == (2, 2, 4, 4)
-    assert (tp4.limit_price, sl4.stop_price) == (2.08, 1.28)
-    assert (tp4.oca_group, sl4.client_order_id) == ("oca-i-7", "i-7.sl")
-
-
-def test_resize_exits_refuses_nothing_filled() -> None:
-    _, take_profit, stop = build_bracket("i-7", option(590), 5, BracketPrices(1.60, 2.08, 1.28))
-
-    with pytest.raises(ValueError, match="at least 1"):
-        resize_exits(take_profit, stop, 0)
