@@ -48,8 +48,9 @@ def _symbol_of(message: Any) -> str:
 
 
 def _quote_roles(message: m.QuoteUpdated) -> tuple[str, ...]:
+    """The underlying's quotes feed its strategy; option quotes feed execution (exits)."""
     if isinstance(message.quote.instrument, m.Stock):
-        return (STRATEGY, EXECUTION)
+        return (STRATEGY,)
     return (EXECUTION,)
 
 
