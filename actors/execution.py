@@ -108,11 +108,11 @@ class ExecutionActor(BotActor):
             return
         trade, effects = execution.open_trade(approved, self.settings, self.clock())
         self.trades[trade.intent_id] = trade
+        self._emit(effects)  # before the line: it is on the order's path
         p = trade.prices
         self.log.info("bracket_submitted intent={} contract={} qty={} entry={:.2f} tp={:.2f} "
                       "stop={:.2f} mode={}", trade.intent_id, trade.contract.key,
                       approved.quantity, p.entry, p.take_profit, p.stop, trade.mode)
-        self._emit(effects)
 
     def _route(self, client_order_id: str, step: Any, event: Any) -> None:
         intent_id = client_order_id.rsplit(".", 1)[0]

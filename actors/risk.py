@@ -137,10 +137,10 @@ class RiskActor(BotActor):
             self._deny(p, size.reason)
             return
         self.state = risk.on_approved(self.state, p.symbol)
+        self.publish(m.EntryApproved(p.correlation_id, p.intent_id, p.symbol, p.contract,
+                                     size.quantity, p.premium, p.ts))  # before the line: on the order's path
         self.log.info("entry_approved intent={} contract={} qty={} premium={:.2f} {}", p.intent_id,
                       p.contract.key, size.quantity, p.premium, size.reason)
-        self.publish(m.EntryApproved(p.correlation_id, p.intent_id, p.symbol, p.contract,
-                                     size.quantity, p.premium, p.ts))
 
     def _deny(self, p: m.EntryProposed, reason: str) -> None:
         self.log.info("entry_denied intent={} reason={}", p.intent_id, reason)

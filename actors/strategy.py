@@ -103,37 +103,42 @@ class StrategyActor(BotActor):
             return
         self.bars_since_entry += 1
         signal = signals.evaluate(snap, self.settings.strategy)
-        self.log.info("bar_closed close={:.2f} decision={} reasons={}", bar.close,
-                      signal.direction.value, "; ".join(signal.reasons))
         day = market_hours.trading_day(bar.start)
         if self.chain is not None and self.chain_day is None:
             self.chain_day = day  # the chain came before the first live bar: it is today's
         elif self.chain_day != day:
             self._request_chain()
-        if signal.direction is not m.Direction.HOLD:
-            self._consider(signal, bar.start + BAR)
+        entry = None if signal.direction is m.Direction.HOLD else self._entry_for(signal, bar.start + BAR)
+        if isinstance(entry, m.QuoteOptions):
+            self.directory.tell(BROKER, entry)  # first: the lines below are not on the order's path
+        self.log.info("bar_closed close={:.2f} decision={} reasons={}", bar.close,
+                      signal.direction.value, "; ".join(signal.reasons))
+        if isinstance(entry, m.QuoteOptions):
+            self.publish(m.SignalRaised(entry.correlation_id, self.symbol, signal.direction,
+                                        signal.reasons, bar.start + BAR))
+            self._become(SELECTING, f"{len(entry.contracts)} candidates")
+        elif entry is not None:
+            self.log.info("signal_skipped direction={} why={}", signal.direction.value, entry)
 
-    def _consider(self, signal: signals.Signal, ts: datetime) -> None:
+    def _entry_for(self, signal: signals.Signal, ts: datetime) -> m.QuoteOptions | str:
+        """The request for the candidates' quotes, or why this signal is skipped."""
         busy = self.state != IDLE or self.bars_since_entry < self.settings.strategy.cooldown_bars
         if self.chain is None:
             self._request_chain()
         if busy or self.chain is None or self.spot is None:
-            why = f"state {self.state}" if self.state != IDLE else (
+            return f"state {self.state}" if self.state != IDLE else (
                 "cooling down" if self.chain is not None else "no option chain yet")
-            self.log.info("signal_skipped direction={} why={}", signal.direction.value, why)
-            return
         right = RIGHTS[signal.direction]
         candidates = selection.candidate_contracts(
             self.chain, self.spot, right, market_hours.trading_day(ts), self.settings.options)
         cid = m.new_correlation_id(self.symbol)
-        self.publish(m.SignalRaised(cid, self.symbol, signal.direction, signal.reasons, ts))
         if not candidates:
+            self.publish(m.SignalRaised(cid, self.symbol, signal.direction, signal.reasons, ts))
             self.publish(m.EntryAbandoned(cid, self.symbol, "no expiry/strike in the window", ts))
-            return
+            return "no expiry/strike in the window"
         self.pending = (cid, signal.direction, signal.reasons, ts)
         self.bars_since_entry = 0
-        self._become(SELECTING, f"{len(candidates)} candidates")
-        self.directory.tell(BROKER, m.QuoteOptions(cid, self.symbol, candidates))
+        return m.QuoteOptions(cid, self.symbol, candidates)
 
     def _on_options_quoted(self, event: m.OptionsQuoted) -> None:
         if self.pending is None or event.correlation_id != self.pending[0]:
