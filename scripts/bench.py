@@ -10,9 +10,15 @@ a fall-then-rise pattern, so every few bars a strategy signals and an order leav
 risk and strategy free the symbol and the next signal trades again.
 
 Tick-to-order latency: from the driver publishing the bar that triggered the entry to the
-feeder receiving ``SubmitBracket``. Its path is ``HOPS`` tells long (listed below). Two phases:
-- paced: one step (a bar and its quotes per symbol) at a time, then a barrier (asks through the
-  pipeline in order), so each latency is the pipeline's own, not queueing behind a flood;
+feeder receiving ``SubmitBracket``. Its path is ``HOPS`` tells long (listed below). Each step is
+one minute of market: the underlying quotes of the minute, then every symbol's closing bar at
+once (as the broker publishes them at the minute's close). Symbols follow the same pattern of
+closes at offsets chosen so that their EMA crosses never fall on the same step: the latency of
+an order is measured while every symbol's bar is handled, rarely behind another order. VWAP
+restarts at each session's open, so a day's first bars can signal on several symbols at once;
+the run reports the most orders seen in one step. Two phases:
+- paced: one step at a time, a barrier (asks through the pipeline in order) after the quotes
+  and after the bars, so each latency is the pipeline's own, not queueing behind a flood;
 - flood: all events at once, for events per second (latency under load is reported too).
 The floor is measured in the same run: one ``queue.Queue`` hop between two threads and one
 pykka ``tell`` hop into an idle actor (ping-pong, the forward hop timed). Logs go to files only
@@ -30,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import UTC, date, datetime, time as dtime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,9 +60,12 @@ HOPS = ("driver -> strategy: BarClosed", "strategy -> broker: QuoteOptions",
         "risk -> execution: EntryApproved", "execution -> broker: SubmitBracket")
 SYMBOLS = {"SPY": 600.0, "QQQ": 510.0, "IWM": 230.0, "AAPL": 230.0, "MSFT": 420.0, "NVDA": 140.0,
            "AMZN": 200.0, "TSLA": 330.0, "META": 580.0, "GOOGL": 170.0, "AMD": 140.0, "DIA": 440.0}
-PATTERN = [-0.5 * i for i in range(10)] + [-4.0, -3.0, -2.0]
-"""Closes relative to the base: ten falling bars, three rising (an EMA cross each way). Symbol
-``i`` runs ``i`` steps ahead, so signals of different symbols rarely fall on the same bar."""
+PATTERN = [-0.5 * i for i in range(10)] + [-4.0, -3.0, -2.0] + [-2.0] * 34
+"""Closes relative to the base: ten falling bars, three rising, then flat. With the bench's
+strategy settings a symbol signals on pattern bars 4 and 5 (put) and 12 (call), nowhere else."""
+OFFSETS = (0, 2, 4, 6, 15, 17, 19, 21, 30, 32, 34, 36)
+"""How many bars ahead in ``PATTERN`` each symbol runs: no two offsets differ by 0, 1, 7 or 8
+(mod 47), the distances between signalling bars, so no two symbols' crosses share a step."""
 QUOTES_PER_BAR = 4
 BARS_PER_DAY = 380  # 09:30 to 15:49, clear of the flat-before-close window
 FIRST_DAY = date(2026, 11, 16)  # a Monday
@@ -119,6 +129,7 @@ class Feeder(BotActor):
         super().__init__(directory, clock)
         self.published = published
         self.latencies_ns: list[int] = []
+        self.orders_per_step: Counter[datetime] = Counter()
 
     def chain(self, symbol: str) -> m.OptionChain:
         """Today's chain as IB lists it for an index ETF: 26 daily expiries, 21 strikes."""
@@ -146,6 +157,7 @@ class Feeder(BotActor):
         sent = self.published.get((b.contract.symbol, minute - timedelta(minutes=1)))
         if sent is not None:
             self.latencies_ns.append(arrived - sent)
+        self.orders_per_step[minute] += 1
         now = self.clock()
         self.publish(m.OrderRejected(b.correlation_id, b.parent.client_order_id, 201, "bench", now))
         for child in (b.take_profit, b.stop):
@@ -155,6 +167,9 @@ class Feeder(BotActor):
     def take_latencies(self) -> list[int]:
         out, self.latencies_ns = self.latencies_ns, []
         return out
+
+    def most_orders_in_one_step(self) -> int:
+        return max(self.orders_per_step.values(), default=0)
 
 
 class Pipeline:
@@ -180,18 +195,29 @@ class Pipeline:
     def events_per_step(self) -> int:
         return len(self.symbols) * (1 + QUOTES_PER_BAR)
 
-    def publish_step(self) -> None:
-        start = bar_time(self.step)
-        self.clock.now = start + timedelta(minutes=1)
-        for i, symbol in enumerate(self.symbols):
-            close = SYMBOLS[symbol] + PATTERN[(self.step + i) % len(PATTERN)]
-            bar = m.Bar(symbol, start, close + 0.2, close + 0.3, close - 0.3, close, 1000)
-            self.published[(symbol, start)] = time.perf_counter_ns()
-            self.directory.publish(m.BarClosed(bar))
+    def close(self, symbol: str, step: int) -> float:
+        i = list(SYMBOLS).index(symbol)
+        return SYMBOLS[symbol] + PATTERN[(step + OFFSETS[i]) % len(PATTERN)]
+
+    def publish_quotes(self) -> None:
+        """The underlying quotes during the minute of the coming bar."""
+        self.clock.now = bar_time(self.step) + timedelta(seconds=30)
+        for symbol in self.symbols:
+            close = self.close(symbol, self.step)
             for _ in range(QUOTES_PER_BAR):
                 self.seq += 1
                 quote = m.Quote(m.Stock(symbol), close - 0.01, close + 0.01, close, self.clock.now)
                 self.directory.publish(m.QuoteUpdated(quote, self.seq))
+
+    def publish_bars(self) -> None:
+        """Every symbol's bar closing, then the next step."""
+        start = bar_time(self.step)
+        self.clock.now = start + timedelta(minutes=1)
+        for symbol in self.symbols:
+            close = self.close(symbol, self.step)
+            bar = m.Bar(symbol, start, close + 0.2, close + 0.3, close - 0.3, close, 1000)
+            self.published[(symbol, start)] = time.perf_counter_ns()
+            self.directory.publish(m.BarClosed(bar))
         self.step += 1
 
     def barrier(self, rounds: int = 1) -> None:
@@ -203,6 +229,10 @@ class Pipeline:
     def latencies_us(self) -> list[float]:
         feeder = self.supervisor.refs["broker"].proxy()
         return [ns / 1000 for ns in feeder.take_latencies().get(timeout=WAIT_S)]
+
+    def most_orders_in_one_step(self) -> int:
+        feeder = self.supervisor.refs["broker"].proxy()
+        return int(feeder.most_orders_in_one_step().get(timeout=WAIT_S))
 
     def stop(self) -> None:
         self.supervisor.stop()
@@ -228,18 +258,23 @@ def run_pipeline(symbols: list[str], events: int, log_files: bool) -> dict[str, 
         try:
             steps = max(1, events // pipe.events_per_step())
             for _ in range(steps):  # paced: the pipeline's own latency
-                pipe.publish_step()
+                pipe.publish_quotes()
+                pipe.barrier()
+                pipe.publish_bars()
                 pipe.barrier()
             paced = pipe.latencies_us()
+            most = pipe.most_orders_in_one_step()
             started = time.perf_counter()
             for _ in range(steps):  # flood: throughput
-                pipe.publish_step()
+                pipe.publish_quotes()
+                pipe.publish_bars()
             pipe.barrier(rounds=3)
             elapsed = time.perf_counter() - started
             flood = pipe.latencies_us()
         finally:
             pipe.stop()
     return {"steps": steps, "events": steps * pipe.events_per_step(), "paced": paced,
+            "most_orders_in_one_step": most,
             "flood": flood, "events_per_s": round(steps * pipe.events_per_step() / elapsed)}
 
 
@@ -313,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         "symbols": args.symbols, "log": args.log, "events_per_phase": result["events"],
         "hops": hops, "path": HOPS,
         "tick_to_order_us": paced,
+        "most_orders_in_one_paced_step": result["most_orders_in_one_step"],
         "tick_to_order_under_flood_us": summary(result["flood"]),
         "events_per_s": result["events_per_s"],
         "floor_us": {"queue_hop": queue_floor, "pykka_tell_hop": tell_floor},
