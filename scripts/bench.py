@@ -37,7 +37,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import UTC, date, datetime, time as dtime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 

@@ -7,8 +7,16 @@ import random
 
 import pytest
 
-from bot.soak_report import (LogSummary, Run, build_report, growth, markdown, percentile, slope,
-                             summarize_log)
+from bot.soak_report import (
+    LogSummary,
+    Run,
+    build_report,
+    growth,
+    markdown,
+    percentile,
+    slope,
+    summarize_log,
+)
 
 SPEED = 60.0
 

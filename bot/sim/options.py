@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from bot.sim.calendar import REGULAR_CLOSE, REGULAR_OPEN, NY
+from bot.sim.calendar import NY, REGULAR_CLOSE, REGULAR_OPEN
 from bot.sim.contracts import SimContract, stable_hash
 
 RATE = 0.045
