@@ -1,131 +1,47 @@
-"""US equity exchange calendar: regular sessions, NYSE holidays and early closes, IB hour strings.
+"""The simulator's exchange calendar: the NYSE rules of ``bot.exchange_calendar`` plus what the
+simulated gateway needs on top (next open and close, IB durations in trading days, IB hour
+strings, extended hours).
 
 All instants returned are aware UTC datetimes; the exchange day is the America/New_York date.
-Holidays follow the NYSE rules (observed dates, Good Friday, Juneteenth since 2022) and are
-computed per year, so no table goes stale; early closes end the regular session at 13:00.
+Holidays, observed dates, Good Friday and the 13:00 early closes are decided in
+``bot.exchange_calendar`` alone (the bot's market hours use the same rules); the names are
+re-exported here for the simulator's modules.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta
 
-NY = ZoneInfo("America/New_York")
-REGULAR_OPEN = time(9, 30)
-REGULAR_CLOSE = time(16, 0)
-EARLY_CLOSE = time(13, 0)
+from bot.exchange_calendar import (
+    EARLY_CLOSE,
+    MAX_SCAN_DAYS,
+    NY,
+    ONE_OFF_CLOSURES,
+    REGULAR_CLOSE,
+    REGULAR_OPEN,
+    early_closes,
+    exchange_date,
+    holidays,
+    is_early_close,
+    is_open,
+    is_session_day,
+    next_session_day,
+    ny_instant,
+    previous_session_day,
+    session_bounds,
+)
+
+__all__ = [
+    "EARLY_CLOSE", "EARLY_EXTENDED_CLOSE", "EXTENDED_CLOSE", "EXTENDED_OPEN", "MAX_SCAN_DAYS", "NY",
+    "ONE_OFF_CLOSURES", "REGULAR_CLOSE", "REGULAR_OPEN", "current_session_day", "default_start",
+    "duration_start", "early_closes", "exchange_date", "holidays", "is_early_close", "is_open",
+    "is_session_day", "liquid_hours", "next_close", "next_open", "next_session_day",
+    "previous_session_day", "session_bounds", "session_days", "trading_hours",
+]
+
 EXTENDED_OPEN = time(4, 0)
 EXTENDED_CLOSE = time(20, 0)
 EARLY_EXTENDED_CLOSE = time(17, 0)
-MAX_SCAN_DAYS = 30  # no gap between two sessions is longer than this
-ONE_OFF_CLOSURES = frozenset({date(2025, 1, 9)})  # national day of mourning
-
-
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    """The n-th (1-based) `weekday` (Mon=0) of a month; n=-1 is the last one."""
-    if n > 0:
-        first = date(year, month, 1)
-        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-    last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
-    return last - timedelta(days=(last.weekday() - weekday) % 7)
-
-
-def _easter(year: int) -> date:
-    """Gregorian Easter Sunday (the anonymous Gregorian algorithm)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    g = (8 * b + 13) // 25
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    l_ = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * l_) // 451
-    month = (h + l_ - 7 * m + 114) // 31
-    return date(year, month, (h + l_ - 7 * m + 114) % 31 + 1)
-
-
-def _observed(day: date) -> date:
-    """Saturday holidays are observed on Friday, Sunday ones on Monday."""
-    shift = {5: -1, 6: 1}.get(day.weekday(), 0)
-    return day + timedelta(days=shift)
-
-
-@lru_cache(maxsize=64)
-def holidays(year: int) -> frozenset[date]:
-    """NYSE full-day closures of `year`."""
-    days = {
-        _nth_weekday(year, 1, 0, 3),  # Martin Luther King Jr. Day
-        _nth_weekday(year, 2, 0, 3),  # Washington's Birthday
-        _easter(year) - timedelta(days=2),  # Good Friday
-        _nth_weekday(year, 5, 0, -1),  # Memorial Day
-        _observed(date(year, 7, 4)),
-        _nth_weekday(year, 9, 0, 1),  # Labor Day
-        _nth_weekday(year, 11, 3, 4),  # Thanksgiving
-        _observed(date(year, 12, 25)),
-    }
-    if date(year, 1, 1).weekday() != 5:  # NYSE skips a Saturday New Year's Day
-        days.add(_observed(date(year, 1, 1)))
-    if year >= 2022:
-        days.add(_observed(date(year, 6, 19)))
-    days |= {d for d in ONE_OFF_CLOSURES if d.year == year}
-    return frozenset(days)
-
-
-@lru_cache(maxsize=64)
-def early_closes(year: int) -> frozenset[date]:
-    """Days whose regular session ends at 13:00 New York."""
-    candidates = {
-        date(year, 7, 3),
-        _nth_weekday(year, 11, 3, 4) + timedelta(days=1),  # day after Thanksgiving
-        date(year, 12, 24),
-    }
-    return frozenset(d for d in candidates if d.weekday() < 4 or d.month == 11)
-
-
-def is_session_day(day: date) -> bool:
-    """True when the exchange holds a regular session on `day`."""
-    return day.weekday() < 5 and day not in holidays(day.year)
-
-
-def _at(day: date, clock: time) -> datetime:
-    return datetime.combine(day, clock, tzinfo=NY).astimezone(timezone.utc)
-
-
-def session_bounds(day: date) -> tuple[datetime, datetime] | None:
-    """Regular hours (09:30-16:00 New York, 13:00 on early closes) as aware UTC; None if closed."""
-    if not is_session_day(day):
-        return None
-    close = EARLY_CLOSE if day in early_closes(day.year) else REGULAR_CLOSE
-    return _at(day, REGULAR_OPEN), _at(day, close)
-
-
-def exchange_date(t: datetime) -> date:
-    """The New York calendar date of the instant `t`."""
-    return t.astimezone(NY).date()
-
-
-def is_open(t: datetime) -> bool:
-    """True while a regular session is running (open inclusive, close exclusive)."""
-    bounds = session_bounds(exchange_date(t))
-    return bounds is not None and bounds[0] <= t < bounds[1]
-
-
-def next_session_day(day: date) -> date:
-    """The first session day strictly after `day`."""
-    for offset in range(1, MAX_SCAN_DAYS):
-        candidate = day + timedelta(days=offset)
-        if is_session_day(candidate):
-            return candidate
-    raise RuntimeError(f"no session within {MAX_SCAN_DAYS} days after {day}")
-
-
-def previous_session_day(day: date) -> date:
-    """The last session day strictly before `day`."""
-    for offset in range(1, MAX_SCAN_DAYS):
-        candidate = day - timedelta(days=offset)
-        if is_session_day(candidate):
-            return candidate
-    raise RuntimeError(f"no session within {MAX_SCAN_DAYS} days before {day}")
 
 
 def next_open(t: datetime) -> datetime:
@@ -192,8 +108,8 @@ def _hours(day: date, days: int, bounds_of) -> str:
 def _extended_bounds(day: date) -> tuple[datetime, datetime] | None:
     if not is_session_day(day):
         return None
-    close = EARLY_EXTENDED_CLOSE if day in early_closes(day.year) else EXTENDED_CLOSE
-    return _at(day, EXTENDED_OPEN), _at(day, close)
+    close = EARLY_EXTENDED_CLOSE if is_early_close(day) else EXTENDED_CLOSE
+    return ny_instant(day, EXTENDED_OPEN), ny_instant(day, close)
 
 
 def liquid_hours(day: date, days: int = 3) -> str:
