@@ -20,8 +20,9 @@ def time_exit_reason(opened_at: datetime, now: datetime, cfg: RiskSettings) -> s
     """Why the position must be closed at ``now`` for time reasons, or None.
 
     "max hold N min reached" once held ``max_hold_minutes`` or longer; otherwise "flat N min
-    before the close" once ``now`` is within ``flat_before_close_minutes`` of (or past) 16:00
-    New York of its trading day.
+    before the close" once ``now`` is within ``flat_before_close_minutes`` of (or past) the
+    close of its trading day on the NYSE calendar: 16:00 New York, 13:00 on an early-close day,
+    and at once on a day without a session (``market_hours.minutes_to_close``).
     """
     held_min = (now - opened_at).total_seconds() / 60.0
     if held_min >= cfg.max_hold_minutes:

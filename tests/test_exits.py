@@ -1,4 +1,5 @@
-"""Specification of bot.exits: time exits, emulated OCO triggers and realized P&L."""
+"""Specification of bot.exits: time exits (on the NYSE calendar), emulated OCO triggers and
+realized P&L."""
 
 from __future__ import annotations
 
@@ -54,6 +55,29 @@ def test_time_exit_reason_follows_the_settings(hold, flat, held_min, now, expect
     cfg = risk_cfg(max_hold_minutes=hold, flat_before_close_minutes=flat)
 
     assert time_exit_reason(now - timedelta(minutes=held_min), now, cfg) == expected
+
+
+@pytest.mark.parametrize(
+    ("opened_at", "now", "expected"),
+    [
+        # Day after Thanksgiving 2026: the session ends at 13:00, so flat from 12:50 New York.
+        (ny(2026, 11, 27, 12, 35), ny(2026, 11, 27, 12, 49, 59), None),
+        (ny(2026, 11, 27, 12, 35), ny(2026, 11, 27, 12, 50), "flat 10 min before the close"),
+        (ny(2026, 11, 27, 12, 55), ny(2026, 11, 27, 13, 0), "flat 10 min before the close"),
+        # in UTC (EST): 17:50 UTC is 12:50 New York
+        (utc(2026, 11, 27, 17, 45), utc(2026, 11, 27, 17, 50), "flat 10 min before the close"),
+        # Christmas Eve (Thursday) and July 3rd 2025 (Thursday, EDT) close at 13:00 too.
+        (ny(2026, 12, 24, 12, 45), ny(2026, 12, 24, 12, 50), "flat 10 min before the close"),
+        (utc(2025, 7, 3, 16, 45), utc(2025, 7, 3, 16, 50), "flat 10 min before the close"),
+        # The same wall-clock time on a regular day is hours before its 16:00 close.
+        (ny(2026, 11, 25, 12, 45), ny(2026, 11, 25, 12, 50), None),
+        # A position seen on a holiday: there is no close to wait for.
+        (ny(2026, 11, 26, 10, 0), ny(2026, 11, 26, 10, 5), "flat 10 min before the close"),
+    ],
+)
+def test_flat_before_close_follows_the_nyse_calendar(opened_at: datetime, now: datetime,
+                                                     expected: str | None) -> None:
+    assert time_exit_reason(opened_at, now, CFG) == expected
 
 
 PRICES = BracketPrices(entry=1.60, take_profit=2.08, stop=1.28)

@@ -1,8 +1,9 @@
-"""Specification of bot.market_hours: the New York date and session, across DST."""
+"""Specification of bot.market_hours: the New York date and session, across DST, on the NYSE
+calendar (holidays have no session, early-close days end at 13:00)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 from pure_helpers import ny
@@ -10,6 +11,7 @@ from pure_helpers import ny
 from bot.market_hours import (
     NY,
     is_regular_hours,
+    is_session_day,
     minutes_to_close,
     session_close,
     session_open,
@@ -97,6 +99,74 @@ def test_is_regular_hours(ts: datetime, expected: bool) -> None:
     ],
 )
 def test_minutes_to_close(ts: datetime, expected: float) -> None:
+    assert minutes_to_close(ts) == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("day", "close_utc"),
+    [
+        (date(2026, 11, 27), utc(2026, 11, 27, 18, 0)),  # day after Thanksgiving, EST: 13:00
+        (date(2026, 12, 24), utc(2026, 12, 24, 18, 0)),  # Christmas Eve, a Thursday
+        (date(2025, 7, 3), utc(2025, 7, 3, 17, 0)),      # July 3rd, a Thursday, EDT: 13:00
+        (date(2026, 11, 25), utc(2026, 11, 25, 21, 0)),  # the day before Thanksgiving: 16:00
+        (date(2026, 11, 30), utc(2026, 11, 30, 21, 0)),  # the Monday after: 16:00
+    ],
+)
+def test_early_close_days_end_at_13_new_york(day: date, close_utc: datetime) -> None:
+    assert session_open(day).astimezone(NY).time() == time(9, 30)
+    assert session_close(day) == close_utc
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        date(2026, 11, 26),  # Thanksgiving
+        date(2026, 12, 25),  # Christmas
+        date(2026, 4, 3),    # Good Friday
+        date(2026, 7, 3),    # Independence Day observed (July 4th is a Saturday)
+        date(2026, 11, 28),  # Saturday
+    ],
+)
+def test_holidays_and_weekends_have_no_session(day: date) -> None:
+    assert is_session_day(day) is False
+    for fn in (session_open, session_close):
+        with pytest.raises(ValueError, match=f"no session on {day.isoformat()}"):
+            fn(day)
+    assert not any(is_regular_hours(ny(day.year, day.month, day.day, hour)) for hour in range(24))
+
+
+@pytest.mark.parametrize(
+    ("ts", "expected"),
+    [
+        (ny(2026, 11, 27, 9, 30), True),
+        (ny(2026, 11, 27, 12, 59, 59), True),
+        (ny(2026, 11, 27, 13, 0), False),
+        (ny(2026, 11, 27, 15, 0), False),
+        (ny(2026, 11, 25, 15, 0), True),
+        (ny(2026, 11, 26, 10, 0), False),   # Thanksgiving
+        (ny(2026, 12, 25, 10, 0), False),   # Christmas
+    ],
+)
+def test_is_regular_hours_follows_the_calendar(ts: datetime, expected: bool) -> None:
+    assert is_regular_hours(ts) is expected
+
+
+@pytest.mark.parametrize(
+    ("ts", "expected"),
+    [
+        (ny(2026, 11, 27, 12, 50), 10.0),
+        (ny(2026, 11, 27, 9, 30), 210.0),
+        (ny(2026, 11, 27, 14, 0), -60.0),
+        (ny(2026, 11, 25, 12, 50), 190.0),
+        # No session: the last close has passed (Wednesday 16:00 -> Thursday 10:00 is 18 h).
+        (ny(2026, 11, 26, 10, 0), -1080.0),
+        # Christmas after the 13:00 close of Christmas Eve: 21 h.
+        (ny(2026, 12, 25, 10, 0), -1260.0),
+        # Saturday: Friday's 16:00 close was 18 h ago.
+        (ny(2024, 6, 15, 10, 0), -1080.0),
+    ],
+)
+def test_minutes_to_close_follows_the_calendar(ts: datetime, expected: float) -> None:
     assert minutes_to_close(ts) == pytest.approx(expected, abs=1e-9)
 
 
