@@ -24,12 +24,14 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+from bot import exchange_calendar
 from bot.config import OptionSettings
 from bot.messages import OptionChain, OptionContract, Quote, Right
 from bot.quotes import quote_problem
 
+FRIDAY = 4
 DELTA_WINDOW_FACTOR = 3
 """Delta mode looks at this many times ``strike_window`` strikes each side of spot."""
 TIE_DIGITS = 6
@@ -43,11 +45,13 @@ def _parse_expiry(text: str) -> date | None:
 
 
 def is_monthly(expiry: date) -> bool:
-    """True for the standard monthly expiry: the third Friday of the month.
-
-    Kept simple: a monthly moved to Thursday by a holiday counts as a weekly.
-    """
-    return expiry.weekday() == 4 and 15 <= expiry.day <= 21
+    """True for the standard monthly expiry: the third Friday of the month, or the session day
+    before it when that Friday is an exchange holiday (Good Friday, Juneteenth 2026)."""
+    first = expiry.replace(day=1)
+    third_friday = first + timedelta(days=(FRIDAY - first.weekday()) % 7 + 14)
+    if exchange_calendar.is_session_day(third_friday):
+        return expiry == third_friday
+    return expiry == exchange_calendar.previous_session_day(third_friday)
 
 
 @functools.lru_cache(maxsize=64)

@@ -55,7 +55,10 @@ def test_choose_expiry(expirations, min_dte, max_dte, rule, expected) -> None:
 @pytest.mark.parametrize(
     ("day", "expected"),
     [(date(2024, 6, 21), True), (date(2024, 6, 14), False), (date(2024, 6, 28), False),
-     (date(2024, 3, 15), True), (date(2024, 3, 14), False), (date(2024, 8, 16), True)],
+     (date(2024, 3, 15), True), (date(2024, 3, 14), False), (date(2024, 8, 16), True),
+     # the third Friday is a holiday: the monthly expires the Thursday before
+     (date(2026, 6, 18), True), (date(2026, 6, 19), False),   # Juneteenth
+     (date(2025, 4, 17), True), (date(2025, 4, 18), False)],  # Good Friday
 )
 def test_is_monthly(day: date, expected: bool) -> None:
     assert is_monthly(day) is expected
