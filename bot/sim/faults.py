@@ -1,9 +1,10 @@
 """Fault injection for the simulated gateway, scriptable from tests and from a ``--faults`` file.
 
 ``FaultInjector`` is thread-safe: tests call it from their own thread. Flags (never answer,
-duplicate execDetails) are read by sessions; actions that touch sessions are handed to the
-gateway (``FaultTarget``), which runs them on its own loop thread; order faults go straight to
-the (locked) matching engine, so they apply to every order placed after the call returns.
+drop the next N, duplicate execDetails) are read by sessions; actions that touch sessions are
+handed to the gateway (``FaultTarget``), which runs them on its own loop thread; order faults
+go straight to the (locked) matching engine, so they apply to every order placed after the call
+returns.
 
 A faults file is a YAML or JSON list of entries
 ``{at_sim_seconds: 120 | after_wall_seconds: 5, action: farm_status, args: {code: 2103}}``;
@@ -26,6 +27,7 @@ ACTIONS = frozenset(
         "farm_status",
         "never_answer",
         "answer_again",
+        "drop_next",
         "reject_next_order",
         "partial_fills",
         "duplicate_exec_details",
@@ -107,6 +109,7 @@ class FaultInjector:
         self._target = target
         self._lock = threading.Lock()
         self._never_answer: set[str] = set()
+        self._drop_next: dict[str, int] = {}
         self._duplicate_exec = False
         self._schedule: list[ScheduledFault] = []
 
@@ -145,9 +148,21 @@ class FaultInjector:
         with self._lock:
             self._never_answer.discard(request)
 
-    def is_silenced(self, request: str) -> bool:
+    def drop_next(self, request: str, count: int = 1) -> None:
+        """Leave the next ``count`` requests named ``request`` unanswered, then answer again."""
         with self._lock:
-            return request in self._never_answer
+            self._drop_next[request] = self._drop_next.get(request, 0) + int(count)
+
+    def is_silenced(self, request: str) -> bool:
+        """Whether the gateway swallows this request; the session asks once per request it
+        receives, so a positive answer uses up one of the ``drop_next`` count."""
+        with self._lock:
+            if request in self._never_answer:
+                return True
+            left = self._drop_next.get(request, 0)
+            if left > 0:
+                self._drop_next[request] = left - 1
+            return left > 0
 
     # --- order faults ---
     def reject_next_order(self, reason: str, code: int = 201) -> None:
