@@ -12,6 +12,9 @@ Client ids: error 326 means another session holds our id (after a restart IB kee
 session for about a minute). The next id of ``first .. first + attempts - 1`` is tried at once
 rather than waiting; the rotation wraps around, so a bot never cycles through ids endlessly
 without also backing off.
+
+The broker snapshot after a connect (every client id's open orders) is retried the same way,
+without jitter (one bot, one request): ``SnapshotRetry``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,37 @@ import random
 from dataclasses import dataclass, field
 
 ERR_CLIENT_ID_IN_USE = 326
+SNAPSHOT_ATTEMPTS = 3
+"""Quick attempts at the broker snapshot before its failure is reported (then slow retries)."""
+
+
+def doubling(min_s: float, max_s: float, attempt: int) -> float:
+    """The wait before attempt ``attempt`` (0-based): ``min_s`` doubled, capped at ``max_s``."""
+    return min(max_s, min_s * (2 ** min(attempt, 30)))
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRetry:
+    """When to ask IB again for every open order after an answer that did not come in time.
+
+    After failure ``n`` (1-based) of the first ``attempts`` the wait doubles from ``min_s``;
+    failure ``attempts`` is the one to report (``gave_up``); after it the broker keeps asking
+    every ``max_s`` seconds for as long as the connection lasts.
+    """
+
+    min_s: float
+    max_s: float
+    attempts: int = SNAPSHOT_ATTEMPTS
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait after ``failures`` (>= 1) failed attempts in a row."""
+        if failures >= self.attempts:
+            return self.max_s
+        return doubling(self.min_s, self.max_s, failures - 1)
+
+    def gave_up(self, failures: int) -> bool:
+        """True once, at the failure that ends the quick attempts."""
+        return failures == self.attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +88,7 @@ class Reconnector:
 
     def backoff(self, attempt: int) -> float:
         """The jittered wait before attempt ``attempt`` (0-based)."""
-        base = min(self.max_s, self.min_s * (2 ** min(attempt, 30)))
+        base = doubling(self.min_s, self.max_s, attempt)
         return self.rng.uniform(base / 2.0, base)
 
     def plan_after_failure(self, error_code: int = 0, reason: str = "") -> ReconnectPlan:
