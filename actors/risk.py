@@ -13,7 +13,10 @@ Entries pause while the broker link is stale or down, and stop while the kill-sw
 exists (checked on every proposal and by a 1-second timer, which tells execution to cancel
 working entries / flatten as configured). With a journal (``needs_journal``) no entry passes
 before the first reconciliation finished (today's saved counters are restored first), nor
-after a journal write failed.
+after a journal write failed, nor between a reconnect and the reconciliation of its snapshot:
+every connect publishes one, so from a ``connected`` or ``disconnected`` state until the next
+``ReconcileFinished`` entries wait (forever if the broker cannot complete its snapshot: the
+journal's view of what rests at IB would be stale).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from bot.config import Settings
 from bot.routing import Directory
 
 PAUSING_STATES = {"stale": "broker data stale", "disconnected": "broker disconnected"}
+RESNAPSHOT_STATES = frozenset({"connected", "disconnected"})
+"""Link states after which the broker publishes a new snapshot (stale/restored keep the socket)."""
 
 
 class RiskActor(BotActor):
@@ -45,6 +50,8 @@ class RiskActor(BotActor):
         self.timer: Timer | None = None
         self.not_ready: str | None = "restart reconciliation not finished" if needs_journal else None
         self.journal_failed: str | None = None
+        self.needs_journal = needs_journal
+        self.unreconciled: str | None = None
         self.kill_switch = self.kill_switch_on()
         self.last_saved: tuple[Any, ...] | None = None
 
@@ -76,8 +83,7 @@ class RiskActor(BotActor):
             case m.AccountUpdated():
                 self._on_account_updated(message)
             case m.ConnectionChanged():
-                self.paused = PAUSING_STATES.get(message.state)
-                self.log.info("entries_{} state={}", "paused" if self.paused else "allowed", message.state)
+                self._on_connection_changed(message)
             case m.BarClosed() if self.state is not None:
                 self.state = risk.roll_day(self.state, message.bar.start)
             case m.BarClosed():
@@ -92,10 +98,11 @@ class RiskActor(BotActor):
             case m.RiskRestored():
                 self._on_risk_restored(message)
             case m.ReconcileFinished(first=True):
-                self.not_ready = None
+                self.not_ready = self.unreconciled = None
                 self.log.info("entries_allowed after=reconciliation")
             case m.ReconcileFinished():
-                pass
+                self.unreconciled = None
+                self.log.info("entries_allowed after=reconciliation first=False")
             case m.JournalFailed():
                 self.journal_failed = f"journal write failed: {message.reason}"
                 self.log.error("entries_refused reason={}", self.journal_failed)
@@ -113,7 +120,7 @@ class RiskActor(BotActor):
                 "consecutive_losses": s.consecutive_losses,
                 "loss_budget_used_pct": round(risk.budget_used_pct(s, self.cfg), 1),
                 "kill_switch": self.kill_switch_on(),
-                "paused": self.paused or self.not_ready or self.journal_failed}
+                "paused": self.paused or self.not_ready or self.unreconciled or self.journal_failed}
 
     def kill_switch_on(self) -> bool:
         return Path(self.cfg.kill_switch_path).exists()
@@ -125,7 +132,7 @@ class RiskActor(BotActor):
             self._deny(p, "account equity not known yet")
             return
         self.state = risk.roll_day(self.state, p.ts)
-        paused = self.journal_failed or self.not_ready or self.paused
+        paused = self.journal_failed or self.not_ready or self.paused or self.unreconciled
         reason = risk.entry_denial(self.state, self.cfg, p.symbol,
                                    kill_switch=self.kill_switch_on(), paused_reason=paused)
         if reason:
@@ -153,6 +160,13 @@ class RiskActor(BotActor):
         self.log.info("pnl_realized intent={} pnl={:.2f} day_total={:.2f} losses_in_row={}",
                       event.intent_id, event.realized_pnl, self.state.realized_pnl,
                       self.state.consecutive_losses)
+
+    def _on_connection_changed(self, event: m.ConnectionChanged) -> None:
+        self.paused = PAUSING_STATES.get(event.state)
+        if self.needs_journal and event.state in RESNAPSHOT_STATES:
+            self.unreconciled = "broker state not reconciled since the reconnect"
+        blocked = self.paused or self.unreconciled
+        self.log.info("entries_{} state={}", "paused" if blocked else "allowed", event.state)
 
     def _on_account_updated(self, event: m.AccountUpdated) -> None:
         if self.state is None:
