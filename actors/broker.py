@@ -18,7 +18,8 @@ OptionsQuoted, OrderStatusChanged, OrderFilled, OrderRejected, BrokerErrorReport
 ConnectionChanged, AccountUpdated, PositionChanged, RequestTimedOut, ActorFaulted, StartRefused,
 and after each connect ModeDecided (the gate's mode: the journal opens that mode's file) then BrokerSnapshot
 (orders of every client id via reqAllOpenOrders, completed orders, the day's executions and
-the positions ib_insync synchronised at connect) for the restart reconciliation.
+the positions ib_insync synchronised at connect) for the restart reconciliation: only once IB's
+answer is complete, never a partial one (see ``_publish_snapshot``).
 
 Helpers, one concept each: ``broker_requests`` (the gate: pacing, circuit, timeouts),
 ``broker_link`` (connection lifecycle), ``broker_market`` (bars, quotes, chains),
@@ -39,14 +40,14 @@ from actors.base import BotActor, utc_now
 from actors.broker_link import Link
 from actors.broker_market import MarketData
 from actors.broker_orders import Orders
-from actors.broker_requests import BrokerCore
+from actors.broker_requests import BrokerCore, RequestFailed
 from actors.loop_inbox import LoopActor
 from bot import ib_translate as tr
 from bot import messages as m
 from bot.circuit import CircuitBreaker
 from bot.config import Settings
-from bot.pacing import Governor
-from bot.reconnect import Reconnector
+from bot.pacing import Governor, Request
+from bot.reconnect import Reconnector, SnapshotRetry
 from bot.routing import Directory
 from bot.safety import decide
 
@@ -56,6 +57,10 @@ LAG_INTERVAL_S = 1.0
 """The loop-lag probe: a callback scheduled every second records how late it ran."""
 UNDERLYING_OWNER = "underlying"
 EXECUTION_OWNER = "execution"
+ALL_OPEN_ORDERS = Request("reqAllOpenOrders")
+SNAPSHOT_FAILED_CODE = 0
+"""``BrokerErrorReported.code`` for a snapshot that could not be completed. Not IB's: ours, like
+the journal's OrderRejected code 0; the heartbeat counts it under ``errors`` as ``ib_0``."""
 
 
 class BrokerActor(LoopActor, BotActor):
@@ -84,6 +89,9 @@ class BrokerActor(LoopActor, BotActor):
         self.lag_max_s = 0.0
         self.faults = 0
         self._last_net_liq: float | None = None
+        self._snapshots = 0
+        self._snapshot_task: asyncio.Task[None] | None = None
+        self.snapshot_state = "none"  # asking, published, failed (still asking, slowly)
 
     # -- lifecycle (actor thread) -----------------------------------------------------------
 
@@ -200,6 +208,7 @@ class BrokerActor(LoopActor, BotActor):
             "loop_lag_max_ms": round(self.lag_max_s * 1000, 1),
             "mailbox": self.actor_inbox.qsize(),
             "faults": self.faults,
+            "snapshot": self.snapshot_state,
         }
 
     # -- ib_insync events (actor thread, inside the loop) -----------------------------------
@@ -224,22 +233,66 @@ class BrokerActor(LoopActor, BotActor):
         for value in self.ib.accountValues(verdict.account):
             self._on_account_value(value)
         self.orders.adopt()
-        self.core.spawn(self._publish_snapshot(first), "snapshot")
+        if self._snapshot_task is not None:
+            self._snapshot_task.cancel()  # an older connection's attempts: this one asks anew
+        self._snapshot_task = self.core.spawn(self._publish_snapshot(), "snapshot")
         self.market.restore(first)
         return True
 
-    async def _publish_snapshot(self, first: bool) -> None:
-        """Ask for every client id's open orders (a restart may have moved ours), then publish."""
-        timeout = self.settings.broker.request_timeout_s
-        try:
-            self.core.governor.record_message(self.core.now())
-            await asyncio.wait_for(self.ib.reqAllOpenOrdersAsync(), timeout)
-        except TimeoutError:
-            self.log.warning("all_open_orders_timed_out timeout_s={}", timeout)
-        snapshot = self.orders.snapshot(first)
-        self.log.info("broker_snapshot first={} orders={} fills={} positions={}", first,
-                      len(snapshot.orders), len(snapshot.fills), len(snapshot.positions))
+    async def _publish_snapshot(self) -> None:
+        """Ask for every client id's open orders (a restart may have moved ours); publish the
+        snapshot only once that answer is complete.
+
+        Never a partial snapshot: the journal would take an order resting at IB for a gone one
+        and resend its intent (a duplicate order), or miss an order to re-arm an OCO on. A
+        request that times out (IB is slow after its daily restart) is asked again through the
+        request gate (pacing, circuit) after ``SnapshotRetry``'s doubling waits; after the last
+        quick attempt the failure is logged at ERROR and published as ``BrokerErrorReported``
+        (code ``SNAPSHOT_FAILED_CODE``) for the heartbeat. Entries stay blocked meanwhile: risk
+        waits for the reconciliation of every connect, and without a snapshot none comes.
+
+        Then it keeps asking every ``reconnect_max_s`` rather than waiting for a reconnect: the
+        socket may stay up for hours while only this answer is late, and a bot that could heal
+        by itself should. A new connection cancels this task and starts afresh; a lost one ends
+        it (the next connection asks). ``first`` is the first snapshot this broker publishes:
+        the first connect's, or a later one if that never completed, so the journal restores
+        the day exactly once.
+        """
+        b = self.settings.broker
+        retry = SnapshotRetry(b.reconnect_min_s, b.reconnect_max_s)
+        failures = 0
+        self.snapshot_state = "asking"
+        while not await self._ask_all_open_orders():
+            failures += 1
+            if not self.core.connected:
+                return
+            if retry.gave_up(failures):
+                self.snapshot_state = "failed"
+                self._snapshot_failed(failures, retry.max_s)
+            await asyncio.sleep(retry.delay(failures))
+        snapshot = self.orders.snapshot(first=self._snapshots == 0)
+        self._snapshots += 1
+        self.snapshot_state = "published"
+        self.log.info("broker_snapshot first={} attempts={} orders={} fills={} positions={}",
+                      snapshot.first, failures + 1, len(snapshot.orders), len(snapshot.fills),
+                      len(snapshot.positions))
         self.publish(snapshot)
+
+    async def _ask_all_open_orders(self) -> bool:
+        """One reqAllOpenOrders through the request gate; True when IB answered in full (its
+        openOrderEnd came: every order it sent is in ``ib.trades()``)."""
+        try:
+            await self.core.request(ALL_OPEN_ORDERS, self.ib.reqAllOpenOrdersAsync)
+        except RequestFailed:
+            return False  # RequestTimedOut is published
+        return True
+
+    def _snapshot_failed(self, attempts: int, retry_s: float) -> None:
+        text = (f"broker snapshot incomplete: reqAllOpenOrders unanswered {attempts} times; "
+                f"entries stay blocked, asking again every {retry_s:g}s")
+        self.log.error("broker_snapshot_failed attempts={} retry_every_s={} entries=blocked",
+                       attempts, retry_s)
+        self.publish(m.BrokerErrorReported(SNAPSHOT_FAILED_CODE, text, -1, self.clock()))
 
     def _on_error(self, req_id: int, code: int, text: str, _contract: Any = None) -> None:
         self.link.on_error(code, text)
