@@ -109,6 +109,9 @@ class BrokerCore:
             except ConnectionError:
                 self.circuit.abandon()  # no answer either way: a half-open trial may go again
                 continue  # lost mid-request: wait for the next connection, same deadline
+            except asyncio.CancelledError:
+                self.circuit.abandon()  # its caller gave up: never keep the half-open trial
+                raise
             finally:
                 if req.historical:
                     self.governor.historical_done()

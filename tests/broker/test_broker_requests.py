@@ -86,6 +86,26 @@ def test_open_circuit_holds_requests_until_their_deadline_without_another_failur
     assert (core.circuit.state.value, core.circuit.failures) == ("open", 2)
 
 
+def test_a_cancelled_half_open_trial_lets_the_next_request_be_the_trial(core) -> None:
+    core, published = core
+    core.circuit.record_failure(core.now())
+    core.circuit.record_failure(core.now())
+    core.circuit.opened_at -= core.circuit.cooldown_s  # cooled down: the next request is the trial
+
+    async def cancel_the_trial() -> None:
+        trial = asyncio.ensure_future(core.request(DETAILS, never))
+        while not core.circuit._trial_out:  # bounded by run()'s timeout
+            await asyncio.sleep(0)
+        trial.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await trial
+
+    run(core, cancel_the_trial())
+    assert core.circuit.state.value == "half_open"
+    assert run(core, core.request(DETAILS, lambda: answer("ok"))) == "ok"
+    assert (core.circuit.state.value, published) == ("closed", [])
+
+
 def test_disconnected_requests_wait_then_go_once_connected(core) -> None:
     core, published = core
     core.connected = False
