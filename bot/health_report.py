@@ -10,6 +10,7 @@ and last Pong report (``BotActor.stats``), and the HealthActor's own counters. T
 | ``actors`` | per actor: ``mailbox``, ``idle_s`` (idle before the last ping), |
 | | ``last_answer_s``, ``rtt_ms``, ``handled``, ``alarm`` |
 | ``broker`` | ``state``, ``circuit``, ``client_id``, ``reconnects``, ``lines``, ``loop_lag_ms``, |
+| | ``snapshot`` (asking, published, failed: the orders snapshot after the last connect), |
 | | ``pacing_pct`` (share of each pacing rule's budget in use) |
 | ``symbols`` | per symbol: ``bar_age_s``, ``quote_age_s``, ``state`` (from its strategy) |
 | ``orders_working``, ``positions`` | from the execution actor |
@@ -34,7 +35,7 @@ PACING_RULES = {  # governor snapshot key -> (short name, the governor's limit)
     "lines": ("lines", _LIMITS.lines),
 }
 BROKER_KEYS = ("circuit", "client_id", "reconnects", "lines", "loop_lag_ms", "loop_lag_max_ms",
-               "timeouts", "faults")
+               "timeouts", "faults", "snapshot")
 RISK_KEYS = {"realized_pnl": "realized_pnl", "loss_budget_used_pct": "loss_budget_used_pct",
              "trades": "trades", "open": "open_positions", "kill_switch": "kill_switch"}
 ACTOR_KEYS = ("rtt_ms", "handled")
@@ -128,6 +129,7 @@ LINE_FIELDS: tuple[tuple[str, Any], ...] = (  # (key, how to render it from the 
     ("reconnects", lambda b: _num(b["broker"]["reconnects"])),
     ("pacing", lambda b: _pairs(b["broker"]["pacing_pct"], "%")),
     ("lines", lambda b: _num(b["broker"]["lines"])),
+    ("snapshot", lambda b: _num(b["broker"]["snapshot"])),
     ("loop_lag", lambda b: f"{_num(b['broker']['loop_lag_ms'])}/"
                            f"{_num(b['broker']['loop_lag_max_ms'], 'ms')}"),
     ("orders_working", lambda b: _num(b["orders_working"])),

@@ -23,7 +23,7 @@ BROKER_STATS = (("idle_s", 0.2), ("handled", 900), ("connection", "connected"), 
                 ("pacing", {"msgs_1s": 4, "hist_10min": 5, "hist_open": 0, "lines": 9,
                             "deferred": 0}),
                 ("lines", 9), ("loop_lag_ms", 0.4), ("loop_lag_max_ms", 3.2), ("timeouts", 1),
-                ("faults", 0))
+                ("faults", 0), ("snapshot", "published"))
 
 
 # -- liveness rules (pure) -----------------------------------------------------------------------
@@ -98,7 +98,7 @@ def test_the_payload_gathers_every_section_from_the_pong_reports():
     assert beat["broker"] == {"state": "connected", "circuit": "closed", "client_id": 18,
                               "reconnects": 2, "lines": 9, "loop_lag_ms": 0.4,
                               "loop_lag_max_ms": 3.2, "timeouts": 1, "faults": 0,
-                              "pacing_pct": {"msg_1s": 10.0, "hist_10m": 10.0, "hist_open": 0.0,
+                              "snapshot": "published", "pacing_pct": {"msg_1s": 10.0, "hist_10m": 10.0, "hist_open": 0.0,
                                              "lines": 10.0}}
     assert beat["symbols"] == {"QQQ": {"bar_age_s": None, "quote_age_s": None, "state": "idle"},
                                "SPY": {"bar_age_s": 31.0, "quote_age_s": 0.4, "state": "holding"}}
@@ -113,7 +113,8 @@ def test_the_payload_gathers_every_section_from_the_pong_reports():
 @pytest.mark.parametrize("field", [
     "up=120.0s", "rss=52.3MiB", "uss=47.9MiB", "cpu=0.8%", "threads=14", "fds=21", "sockets=2",
     "broker=connected", "circuit=closed", "client_id=18", "reconnects=2",
-    "pacing=msg_1s:10%,hist_10m:10%,hist_open:0%,lines:10%", "lines=9", "loop_lag=0.4/3.2ms",
+    "pacing=msg_1s:10%,hist_10m:10%,hist_open:0%,lines:10%", "lines=9", "snapshot=published",
+    "loop_lag=0.4/3.2ms",
     "orders_working=2", "positions=1", "pnl=-42.50", "loss_budget=14.2%", "kill_switch=off",
     "mailbox_max=3@strategy:SPY", "idle_max=7.5s@strategy:QQQ", "ages=QQQ:?/?,SPY:31s/0s",
     "alarms=strategy:QQQ", "errors=ib_2104:1,timeout_reqSecDefOptParams:2",

@@ -62,7 +62,8 @@ class ModeDecided:
 
 @_frozen
 class BrokerSnapshot:
-    """Broker, after every connect: what IB holds. ``first`` is the first connect of the process."""
+    """Broker, after every connect: what IB holds, published only once the answer is complete.
+    ``first`` marks the first snapshot this process publishes (the day is restored once)."""
 
     first: bool
     orders: tuple[BrokerOrder, ...]
