@@ -21,6 +21,20 @@ Semantics (IB's, as ib_insync expects them):
   matched in the same pass). See bot.sim.fill_rules for prices and triggers.
 - reject_next() applies to the next new order (not to a modify).
 
+What is kept (a soak runs for weeks; nothing grows with the number of orders ever placed):
+- on_market(), cancel_all(), end_of_day(), open_orders() and the child and OCA lookups scan
+  only the working orders (held or live); an order leaves them at the end of the call in which
+  it finished (Filled, Cancelled, rejected).
+- Finished orders stay for the exchange (New York) day they finished on, at most
+  ``max_finished_orders``: reqCompletedOrders, a cancel (10148) or modify (104) of a recent
+  order and a child of a recent parent are answered as for any order. A parent stays while any
+  of its children does (a child's quantity derives from it). OCA groups act on live orders only.
+- Executions and their commissions stay for the day they happened on, at most
+  ``max_executions`` (bot.sim.exec_log): reqExecutions answers the current day's.
+- Beyond that an order id is unknown: cancel() answers 10147, a child of it 135, and a new
+  order with an id at or below a forgotten one 103 "Duplicate order id" (IB wants new ids
+  above all previous ones). The day is read from the clock at every public call.
+
 Event order per action (the server encodes them in this order):
 - placement / modify: OpenOrderEvent, OrderStatusEvent (per order going live), then any fills.
 - fill: ExecutionEvent, OrderStatusEvent, CommissionEvent, PositionEvent, then the resulting
@@ -36,13 +50,16 @@ under it and must not call back into the engine.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import replace
 from datetime import datetime
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from bot.sim.account import SIGN_OF_SIDE, Account, multiplier_of
+from bot.sim.calendar import exchange_date
 from bot.sim.contracts import SimContract
+from bot.sim.exec_log import ExecutionLog
 from bot.sim.fill_rules import (
     ORDER_KINDS,
     SIDE_OF_ACTION,
@@ -75,6 +92,30 @@ __all__ = [
 MODIFY_REJECTS = {Status.FILLED: (104, "Can't modify a filled order.")}
 EXEC_EXCHANGE = {"OPT": "CBOE"}
 OCA_REDUCES = frozenset({2, 3})
+MAX_FINISHED_ORDERS = 2_000  # of the current day, the latest ones
+MAX_EXECUTIONS = 5_000  # of the current day, the latest ones
+
+
+class Kept(NamedTuple):
+    """What the engine holds right now (see "What is kept" in the module docstring)."""
+
+    working: int  # held or live orders
+    finished: int  # finished orders still answered for, parents kept for a child included
+    executions: int
+    last_scan: int  # orders the last on_market() looked at
+
+
+def _command(method):
+    """A public command: run under the engine's lock, then retire finished orders and trim."""
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with self._lock:
+            events = method(self, *args, **kwargs)
+            self._tidy()
+            return events
+
+    return run
 
 
 class MatchingEngine:
@@ -89,6 +130,8 @@ class MatchingEngine:
         commission_per_share: float = 0.005,
         min_commission: float = 1.0,
         exec_id_base: int = 0x6745B1F2,
+        max_finished_orders: int = MAX_FINISHED_ORDERS,
+        max_executions: int = MAX_EXECUTIONS,
     ):
         self.account = account
         self._quote_of = quote_of
@@ -96,70 +139,75 @@ class MatchingEngine:
         self._fees = CommissionSchedule(commission_per_contract, commission_per_share,
                                         min_commission)
         self._exec_id_base = exec_id_base
-        self._book = OrderBook()
-        self._executions: list[ExecutionEvent] = []
-        self._commissions: dict[str, CommissionEvent] = {}
+        self._book = OrderBook(max_finished_orders)
+        self._log = ExecutionLog(max_executions)
+        self._last_scan = 0
         self._pending_reject: tuple[int, str] | None = None
         self._chunk: int | None = None
         self._lock = threading.RLock()
 
     # ---- commands -------------------------------------------------------------------------
 
+    @_command
     def place(self, order: SimOrder, contract: SimContract) -> list[Event]:
         """Place a new order, or modify the order with the same order_id."""
-        with self._lock:
-            existing = self._book.get(order.order_id)
-            if existing is not None:
-                return self._modify(existing, order)
-            problem = self._take_pending_reject() or rejection(order) or self._parent_problem(order)
-            if problem:
-                return self._reject_new(order, contract, *problem)
-            entry = OrderEntry(order, contract)
-            self._book.add(entry)
-            return self._transmit(entry) if order.transmit else []
+        existing = self._book.get(order.order_id)
+        if existing is not None:
+            return self._modify(existing, order)
+        if order.order_id <= self._book.forgotten_up_to:
+            return [OrderRejectedEvent(order.order_id, order.client_id, 103,
+                                       "Duplicate order id")]
+        problem = self._take_pending_reject() or rejection(order) or self._parent_problem(order)
+        if problem:
+            return self._reject_new(order, contract, *problem)
+        entry = OrderEntry(order, contract)
+        self._book.add(entry)
+        return self._transmit(entry) if order.transmit else []
 
+    @_command
     def cancel(self, order_id: int) -> list[Event]:
         """Cancel a live order (and the children of a parent that has no fills)."""
-        with self._lock:
-            entry = self._book.get(order_id)
-            if entry is None:
-                text = f"OrderId {order_id} that needs to be cancelled is not found."
-                return [OrderRejectedEvent(order_id, 0, 10147, text)]
-            if entry.status in Status.DONE:
-                text = (f"OrderId {order_id} that needs to be cancelled cannot be cancelled, "
-                        f"state: {entry.status}.")
-                return [OrderRejectedEvent(order_id, entry.order.client_id, 10148, text)]
-            if entry.status == HELD:
-                self._forget_held(entry)
-                return []
-            return self._cancel_family(entry, notify=True)
+        entry = self._book.get(order_id)
+        if entry is None:
+            text = f"OrderId {order_id} that needs to be cancelled is not found."
+            return [OrderRejectedEvent(order_id, 0, 10147, text)]
+        if entry.status in Status.DONE:
+            text = (f"OrderId {order_id} that needs to be cancelled cannot be cancelled, "
+                    f"state: {entry.status}.")
+            return [OrderRejectedEvent(order_id, entry.order.client_id, 10148, text)]
+        if entry.status == HELD:
+            self._forget_held(entry)
+            return []
+        return self._cancel_family(entry, notify=True)
 
+    @_command
     def cancel_all(self) -> list[Event]:
         """reqGlobalCancel: cancel every live order (as cancel() does), without errors for
         children that their parent's cancel already took."""
-        with self._lock:
-            events: list[Event] = []
-            for entry in self._book.all():
-                if entry.status in Status.LIVE:
-                    events += self._cancel_family(entry, notify=True)
-            return events
+        events: list[Event] = []
+        for entry in self._book.working():
+            if entry.status in Status.LIVE:
+                events += self._cancel_family(entry, notify=True)
+        return events
 
+    @_command
     def on_market(self) -> list[Event]:
         """Re-check every working order against the current quotes."""
-        with self._lock:
-            events: list[Event] = []
-            for entry in self._book.all():
-                events += self._match(entry)
-            return events
+        batch = self._book.working()
+        self._last_scan = len(batch)
+        events: list[Event] = []
+        for entry in batch:
+            events += self._match(entry)
+        return events
 
+    @_command
     def end_of_day(self) -> list[Event]:
         """Cancel every live DAY order, as IB does at the close."""
-        with self._lock:
-            events: list[Event] = []
-            for entry in self._book.all():
-                if entry.status in Status.LIVE and entry.order.tif == "DAY":
-                    events += self._cancel_family(entry, notify=False)
-            return events
+        events: list[Event] = []
+        for entry in self._book.working():
+            if entry.status in Status.LIVE and entry.order.tif == "DAY":
+                events += self._cancel_family(entry, notify=False)
+        return events
 
     # ---- faults ---------------------------------------------------------------------------
 
@@ -178,24 +226,43 @@ class MatchingEngine:
     def open_orders(self) -> list[OpenOrderEvent]:
         """Every live (transmitted, not done) order, in placement order."""
         with self._lock:
-            return [self._book.open_event(e) for e in self._book.all()
+            return [self._book.open_event(e) for e in self._book.working()
                     if e.status in Status.LIVE]
 
     def completed_orders(self) -> list[OpenOrderEvent]:
-        """Every done order (Filled, Cancelled, rejected), in placement order."""
+        """Every kept done order (Filled, Cancelled, rejected), in placement order."""
         with self._lock:
+            self._tidy()
             return [self._book.open_event(e) for e in self._book.all()
                     if e.status in Status.DONE]
 
     def executions(self) -> list[ExecutionEvent]:
-        """All executions so far, oldest first."""
+        """The kept executions (the current day's), oldest first."""
         with self._lock:
-            return list(self._executions)
+            self._tidy()
+            return self._log.all()
 
     def commission_of(self, exec_id: str) -> CommissionEvent | None:
-        """The commission report of one execution."""
+        """The commission report of one kept execution."""
         with self._lock:
-            return self._commissions.get(exec_id)
+            self._tidy()
+            return self._log.commission_of(exec_id)
+
+    def kept(self) -> Kept:
+        """How much the engine holds (see "What is kept" in the module docstring)."""
+        with self._lock:
+            self._tidy()
+            working, finished = self._book.counts()
+            return Kept(working, finished, len(self._log), self._last_scan)
+
+    # ---- history --------------------------------------------------------------------------
+
+    def _tidy(self) -> None:
+        """Retire the orders that finished and forget what the kept window no longer covers."""
+        today = exchange_date(self._clock())
+        self._book.retire(today)
+        self._book.trim(today)
+        self._log.trim(today)
 
     # ---- placement ------------------------------------------------------------------------
 
@@ -289,7 +356,7 @@ class MatchingEngine:
         entry.filled, entry.last_fill_price = total, price
         self._book.settle(entry)
         execution = ExecutionEvent(
-            exec_id=f"0000e0d5.{self._exec_id_base + len(self._executions):08x}.01.01",
+            exec_id=f"0000e0d5.{self._exec_id_base + self._log.added:08x}.01.01",
             order_id=order.order_id, client_id=order.client_id, perm_id=order.perm_id,
             contract=contract, time=self._clock(),
             account=order.account or self.account.account_id,
@@ -299,8 +366,7 @@ class MatchingEngine:
         )
         report = CommissionEvent(execution.exec_id, commission,
                                  realized_pnl=realized if closing else UNSET_DOUBLE)
-        self._executions.append(execution)
-        self._commissions[execution.exec_id] = report
+        self._log.add(execution, report)
         events: list[Event] = [execution, self._book.status_event(entry), report,
                                self.account.position_event(contract)]
         events += self._oca_after_fill(entry, qty)

@@ -8,12 +8,21 @@ It is "PreSubmitted" until the parent has a fill, then "Submitted". A live order
 is done; until then a child with nothing left stays "Submitted", waiting for more parent
 fills.
 
+Working set and history: orders not done (held or live) sit in a working set, in placement
+order, which is all that matching, cancelling and the child/OCA lookups scan. ``retire()``
+moves orders that finished out of it into the history, in finishing order, stamped with the
+day; ``trim()`` forgets history from before that day and beyond ``max_finished`` orders. A
+parent is kept as long as any of its children is (a child's quantity derives from the
+parent's fills), outside that count. ``forgotten_up_to`` is the highest order id forgotten.
+
 Not thread-safe on its own: the engine holds its lock around every call.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, replace
+from datetime import date
 
 from bot.sim.contracts import SimContract
 from bot.sim.order_events import Event, OpenOrderEvent, OrderStatusEvent, SimOrder, Status
@@ -44,21 +53,82 @@ class OrderEntry:
 class OrderBook:
     """Orders by id in placement order, with the derived quantity and status rules."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_finished: int) -> None:
         self._entries: dict[int, OrderEntry] = {}
+        """Every order kept: working ones and the history, in placement order."""
+        self._working: dict[int, OrderEntry] = {}
+        """Orders not yet retired (held, live, or done since the last retire()), placement order."""
+        self._finished: deque[tuple[date, int]] = deque()
+        """(day, order id) of retired orders, in finishing order; trimmed from the left."""
+        self._pinned: set[int] = set()
+        """Trimmed parents kept because a child of theirs is still kept."""
+        self._children_kept: dict[int, int] = {}
+        """Parent order id -> how many of its children are kept."""
+        self._max_finished = max_finished
+        self.forgotten_up_to = 0
+        """The highest order id forgotten by trim() (0 while none was)."""
 
     def get(self, order_id: int) -> OrderEntry | None:
         return self._entries.get(order_id)
 
     def add(self, entry: OrderEntry) -> None:
-        self._entries[entry.order.order_id] = entry
+        """Keep a new order as working (retire() moves it on if it is born done)."""
+        oid, pid = entry.order.order_id, entry.order.parent_id
+        self._entries[oid] = self._working[oid] = entry
+        if pid:
+            self._children_kept[pid] = self._children_kept.get(pid, 0) + 1
 
     def remove(self, order_id: int) -> None:
-        self._entries.pop(order_id, None)
+        """Drop a working order without a trace (a held order cancelled before transmit)."""
+        if order_id in self._working:
+            del self._working[order_id]
+            self._drop(order_id)
 
     def all(self) -> list[OrderEntry]:
-        """A snapshot of every order, in placement order."""
+        """A snapshot of every kept order, in placement order."""
         return list(self._entries.values())
+
+    def working(self) -> list[OrderEntry]:
+        """A snapshot of the working orders, in placement order."""
+        return list(self._working.values())
+
+    def counts(self) -> tuple[int, int]:
+        """(working orders, finished orders kept)."""
+        return len(self._working), len(self._entries) - len(self._working)
+
+    def retire(self, today: date) -> None:
+        """Move every done working order into the history, finished `today`."""
+        for entry in [e for e in self._working.values() if e.status in Status.DONE]:
+            oid = entry.order.order_id
+            del self._working[oid]
+            self._finished.append((today, oid))
+
+    def trim(self, today: date) -> None:
+        """Forget finished orders from before `today` and the oldest beyond the maximum."""
+        finished = self._finished
+        while finished and (finished[0][0] < today or len(finished) > self._max_finished):
+            oid = finished.popleft()[1]
+            if self._children_kept.get(oid):
+                self._pinned.add(oid)
+            else:
+                self._drop(oid)
+
+    def _drop(self, order_id: int) -> None:
+        """Forget one order; forget its parent too if it was only kept for its children."""
+        entry = self._entries.pop(order_id)
+        if entry.status in Status.DONE:
+            self.forgotten_up_to = max(self.forgotten_up_to, order_id)
+        pid = entry.order.parent_id
+        if not pid:
+            return
+        left = self._children_kept[pid] - 1
+        if left:
+            self._children_kept[pid] = left
+            return
+        del self._children_kept[pid]
+        if pid in self._pinned:
+            self._pinned.discard(pid)
+            self._drop(pid)
 
     def parent(self, entry: OrderEntry) -> OrderEntry | None:
         return self._entries.get(entry.order.parent_id) if entry.order.parent_id else None
@@ -66,13 +136,13 @@ class OrderBook:
     def children(self, parent: OrderEntry) -> list[OrderEntry]:
         """The parent's children that are not done, in placement order."""
         oid = parent.order.order_id
-        return [e for e in self._entries.values()
+        return [e for e in self._working.values()
                 if e.order.parent_id == oid and e.status not in Status.DONE]
 
     def live_others(self, entry: OrderEntry) -> list[OrderEntry]:
         """Live orders other than entry, its parent and its children."""
         oid, pid = entry.order.order_id, entry.order.parent_id
-        return [e for e in self._entries.values()
+        return [e for e in self._working.values()
                 if e.status in Status.LIVE and e.order.order_id not in (oid, pid)
                 and e.order.parent_id != oid]
 
