@@ -91,7 +91,6 @@ __all__ = [
 
 MODIFY_REJECTS = {Status.FILLED: (104, "Can't modify a filled order.")}
 EXEC_EXCHANGE = {"OPT": "CBOE"}
-OCA_REDUCES = frozenset({2, 3})
 MAX_FINISHED_ORDERS = 2_000  # of the current day, the latest ones
 MAX_EXECUTIONS = 5_000  # of the current day, the latest ones
 
@@ -178,7 +177,7 @@ class MatchingEngine:
         if entry.status == HELD:
             self._forget_held(entry)
             return []
-        return self._cancel_family(entry, notify=True)
+        return self._book.cancel_family(entry, notify=True)
 
     @_command
     def cancel_all(self) -> list[Event]:
@@ -187,7 +186,7 @@ class MatchingEngine:
         events: list[Event] = []
         for entry in self._book.working():
             if entry.status in Status.LIVE:
-                events += self._cancel_family(entry, notify=True)
+                events += self._book.cancel_family(entry, notify=True)
         return events
 
     @_command
@@ -206,7 +205,7 @@ class MatchingEngine:
         events: list[Event] = []
         for entry in self._book.working():
             if entry.status in Status.LIVE and entry.order.tif == "DAY":
-                events += self._cancel_family(entry, notify=False)
+                events += self._book.cancel_family(entry, notify=False)
         return events
 
     # ---- faults ---------------------------------------------------------------------------
@@ -369,42 +368,4 @@ class MatchingEngine:
         self._log.add(execution, report)
         events: list[Event] = [execution, self._book.status_event(entry), report,
                                self.account.position_event(contract)]
-        events += self._oca_after_fill(entry, qty)
-        for child in self._book.children(entry):
-            events += self._book.refresh(child)
-        return events
-
-    def _oca_after_fill(self, entry: OrderEntry, qty: float) -> list[Event]:
-        order = entry.order
-        group = [e for e in self._book.live_others(entry)
-                 if order.oca_group and e.order.oca_group == order.oca_group]
-        siblings = [e for e in self._book.live_others(entry)
-                    if order.parent_id and e.order.parent_id == order.parent_id
-                    and e not in group]
-        reduce_group = order.oca_type in OCA_REDUCES
-        events: list[Event] = []
-        for other in group + siblings:
-            if other in siblings or reduce_group:
-                other.reduced += qty
-                events += self._book.refresh(other)
-            else:
-                events += self._cancel_entry(other, notify=False)
-        return events
-
-    def _cancel_family(self, entry: OrderEntry, notify: bool) -> list[Event]:
-        """Cancel entry; cancel its children too unless it has fills they protect."""
-        events = self._cancel_entry(entry, notify)
-        for child in self._book.children(entry):
-            if entry.filled == 0:
-                events += self._cancel_entry(child, notify)
-            else:
-                events += self._book.refresh(child)
-        return events
-
-    def _cancel_entry(self, entry: OrderEntry, notify: bool) -> list[Event]:
-        entry.status = Status.CANCELLED
-        events: list[Event] = [self._book.status_event(entry)]
-        if notify:
-            events.append(OrderRejectedEvent(entry.order.order_id, entry.order.client_id, 202,
-                                             "Order Canceled - reason:"))
-        return events
+        return events + self._book.after_fill(entry, qty)

@@ -8,6 +8,10 @@ It is "PreSubmitted" until the parent has a fill, then "Submitted". A live order
 is done; until then a child with nothing left stays "Submitted", waiting for more parent
 fills.
 
+Family and OCA rules: a fill reduces each bracket sibling by the filled quantity, and cancels
+the other live members of its OCA group (ocaType 1 or 0) or reduces them (ocaType 2 or 3); a
+cancel takes the order's children along unless the order has fills they protect.
+
 Working set and history: orders not done (held or live) sit in a working set, in placement
 order, which is all that matching, cancelling and the child/OCA lookups scan. ``retire()``
 moves orders that finished out of it into the history, in finishing order, stamped with the
@@ -25,10 +29,19 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from bot.sim.contracts import SimContract
-from bot.sim.order_events import Event, OpenOrderEvent, OrderStatusEvent, SimOrder, Status
+from bot.sim.order_events import (
+    Event,
+    OpenOrderEvent,
+    OrderRejectedEvent,
+    OrderStatusEvent,
+    SimOrder,
+    Status,
+)
 
 HELD = ""
 """Status of an order placed with transmit=False and not yet transmitted (never reported)."""
+OCA_REDUCES = frozenset({2, 3})
+"""OCA types whose fills reduce the other members instead of cancelling them."""
 
 
 @dataclass(slots=True, eq=False)
@@ -186,6 +199,46 @@ class OrderBook:
         if entry.status in Status.DONE:
             return [self.status_event(entry)]
         return [self.open_event(entry), self.status_event(entry)]
+
+    def after_fill(self, entry: OrderEntry, qty: float) -> list[Event]:
+        """What a fill of `qty` of entry does to the others: OCA members and bracket siblings
+        cancelled or reduced, then entry's children re-derived (they work its filled quantity)."""
+        order = entry.order
+        group = [e for e in self.live_others(entry)
+                 if order.oca_group and e.order.oca_group == order.oca_group]
+        siblings = [e for e in self.live_others(entry)
+                    if order.parent_id and e.order.parent_id == order.parent_id
+                    and e not in group]
+        reduce_group = order.oca_type in OCA_REDUCES
+        events: list[Event] = []
+        for other in group + siblings:
+            if other in siblings or reduce_group:
+                other.reduced += qty
+                events += self.refresh(other)
+            else:
+                events += self.cancel(other, notify=False)
+        for child in self.children(entry):
+            events += self.refresh(child)
+        return events
+
+    def cancel_family(self, entry: OrderEntry, notify: bool) -> list[Event]:
+        """Cancel entry; cancel its children too unless it has fills they protect."""
+        events = self.cancel(entry, notify)
+        for child in self.children(entry):
+            if entry.filled == 0:
+                events += self.cancel(child, notify)
+            else:
+                events += self.refresh(child)
+        return events
+
+    def cancel(self, entry: OrderEntry, notify: bool) -> list[Event]:
+        """Cancel one order: orderStatus, then (notify) the 202 warning a requested cancel gets."""
+        entry.status = Status.CANCELLED
+        events: list[Event] = [self.status_event(entry)]
+        if notify:
+            events.append(OrderRejectedEvent(entry.order.order_id, entry.order.client_id, 202,
+                                             "Order Canceled - reason:"))
+        return events
 
     def open_event(self, entry: OrderEntry) -> OpenOrderEvent:
         """The order as it stands, with its current total quantity."""
