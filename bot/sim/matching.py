@@ -29,6 +29,8 @@ What is kept (a soak runs for weeks; nothing grows with the number of orders eve
   ``max_finished_orders``: reqCompletedOrders, a cancel (10148) or modify (104) of a recent
   order and a child of a recent parent are answered as for any order. A parent stays while any
   of its children does (a child's quantity derives from it). OCA groups act on live orders only.
+- order_of(order_id) answers for exactly the kept orders: the server takes an order's client
+  and permId from it and keeps no per-order copy of its own.
 - Executions and their commissions stay for the day they happened on, at most
   ``max_executions`` (bot.sim.exec_log): reqExecutions answers the current day's.
 - Beyond that an order id is unknown: cancel() answers 10147, a child of it 135, and a new
@@ -246,6 +248,14 @@ class MatchingEngine:
         with self._lock:
             self._tidy()
             return self._log.commission_of(exec_id)
+
+    def order_of(self, order_id: int) -> SimOrder | None:
+        """The kept order with this id, as last placed; None if it was never placed, was
+        cancelled before transmit, or is forgotten."""
+        with self._lock:
+            self._tidy()
+            entry = self._book.get(order_id)
+            return None if entry is None else entry.order
 
     def kept(self) -> Kept:
         """How much the engine holds (see "What is kept" in the module docstring)."""

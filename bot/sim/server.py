@@ -4,7 +4,14 @@
 runs one asyncio loop in a daemon thread: the listener, one ``Session`` per client and the
 tick loop (``streams.run_tick_loop``). ``start()``/``stop()`` may be called from any thread;
 everything else in the gateway runs on its loop thread, except ``counters()``,
-``pacing_violations()`` and the ``faults`` methods, which are thread-safe.
+``pacing_violations()``, ``kept()`` and the ``faults`` methods, which are thread-safe.
+
+Per order the gateway keeps nothing that grows with the orders ever placed (a soak runs for
+weeks): an order's owner and permId are read from the matching engine, which keeps the orders
+it still answers for (``bot.sim.matching``, "What is kept"); the next valid id and the permId
+sequence are running counters, so no id is handed out twice after the engine forgets one; the
+last orderStatus is kept for live orders only (reqOpenOrders repeats it) and an execution's
+owner only until its commission report is routed.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from loguru import logger
 
@@ -22,8 +30,8 @@ from bot.sim import calendar
 from bot.sim import encode_orders as eo
 from bot.sim import protocol_out as out
 from bot.sim.account import Account
-from bot.sim.contracts import ContractRegistry
 from bot.sim.clock import SimClock
+from bot.sim.contracts import ContractRegistry
 from bot.sim.faults import FaultInjector, load_faults
 from bot.sim.handlers_account import send_account_update
 from bot.sim.market import Market
@@ -64,6 +72,13 @@ class GatewayOptions:
     msg_rate_limit: int = 50
 
 
+class GatewayKept(NamedTuple):
+    """What the gateway holds per order beside the engine (see the module docstring)."""
+
+    statuses: int  # the last orderStatus of each live order
+    unrouted_commissions: int  # executions whose commission report is not routed yet
+
+
 class SimGateway:
     """The simulated IB Gateway. Runs its own asyncio loop in a daemon thread."""
 
@@ -87,11 +102,10 @@ class SimGateway:
         self.port = 0
         self.sessions: set[Session] = set()
         self._ready: dict[int, Session] = {}
-        self._owners: dict[int, int] = {}  # order id -> client id
-        self._perm_ids: dict[int, int] = {}
-        self._last_status: dict[int, OrderStatusEvent] = {}
-        self._exec_owner: dict[str, int] = {}
-        self._next_id = FIRST_ORDER_ID
+        self._last_status: dict[int, OrderStatusEvent] = {}  # live orders only
+        self._exec_owner: dict[str, int] = {}  # exec id -> client id, until its commission
+        self._next_id = FIRST_ORDER_ID  # above every order id ever placed
+        self._perm_ids_issued = 0
         self.wall_start = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -108,6 +122,10 @@ class SimGateway:
     def pacing_violations(self) -> int:
         """The sum of all ``violation.*`` counters."""
         return self.stats.violations()
+
+    def kept(self) -> GatewayKept:
+        """How much the gateway holds per order (the engine's share: ``engine.kept()``)."""
+        return GatewayKept(len(self._last_status), len(self._exec_owner))
 
     def start(self, timeout: float = 5.0) -> int:
         """Start the loop thread and the listener; return the bound port."""
@@ -228,18 +246,27 @@ class SimGateway:
             )
 
     def next_order_id(self) -> int:
-        return max(self._next_id, max(self._owners, default=0) + 1)
+        """Above every order id ever placed, forgotten ones included."""
+        return self._next_id
 
     def order_owner(self, order_id: int) -> int | None:
-        return self._owners.get(order_id)
+        """The client of a kept order; None if the engine does not keep it (any more)."""
+        order = self.engine.order_of(order_id)
+        return None if order is None else order.client_id
 
     def perm_id_for(self, order_id: int, client_id: int) -> int:
-        """The order's permId (kept across modifications); claims the order id for the client."""
-        self._owners.setdefault(order_id, client_id)
+        """The permId of the order about to be placed: a kept order's own (modifications keep
+        it), else the next one of the sequence. The engine then keeps the order under
+        client_id, which makes the id that client's (``order_owner``)."""
         self._next_id = max(self._next_id, order_id + 1)
-        return self._perm_ids.setdefault(order_id, PERM_ID_BASE + len(self._perm_ids) + 1)
+        kept = self.engine.order_of(order_id)
+        if kept is not None:
+            return kept.perm_id
+        self._perm_ids_issued += 1
+        return PERM_ID_BASE + self._perm_ids_issued
 
     def engine_status(self, order_id: int) -> OrderStatusEvent | None:
+        """The last orderStatus sent for a live order (None once it is done)."""
         return self._last_status.get(order_id)
 
     def mark(self, contract) -> float:
@@ -269,7 +296,10 @@ class SimGateway:
         return self._ready.get(client_id)
 
     def _on_status(self, ev: OrderStatusEvent) -> None:
-        self._last_status[ev.order_id] = ev
+        if ev.status in Status.DONE:  # final: reqOpenOrders asks about live orders only
+            self._last_status.pop(ev.order_id, None)
+        else:
+            self._last_status[ev.order_id] = ev
         if ev.status == Status.FILLED:
             self.stats.inc("orders.filled")
         if (s := self._owner(ev.client_id)) is not None:
@@ -288,7 +318,7 @@ class SimGateway:
                 s.send(eo.exec_details(s.version, -1, ev))
 
     def _on_commission(self, ev: CommissionEvent) -> None:
-        s = self._owner(self._exec_owner.get(ev.exec_id, -1))
+        s = self._owner(self._exec_owner.pop(ev.exec_id, -1))  # one report per execution
         if s is not None:
             s.send(eo.commission_report(ev))
 

@@ -207,3 +207,19 @@ def test_gateway_answers_reqexecutions_with_the_current_days_only(make_gateway, 
     assert today == [trade.fills[0].execution.execId]
     assert completed_today == [trade.order.permId]
     assert (tomorrow, completed_tomorrow) == ([], [])
+
+
+def test_order_of_answers_for_the_kept_orders_only(make_engine):
+    """The server reads an order's client and permId here; a forgotten or dropped id is None."""
+    engine = make_engine(max_finished_orders=2)
+    for oid in range(1, 4):
+        fill_one(engine, oid)
+    engine.place(order(4, "BUY", 1, transmit=False), OPT)  # held, then dropped untransmitted
+    engine.cancel(4)
+    rest_one(engine, 5)
+
+    kept = {oid: engine.order_of(oid) for oid in range(1, 7)}
+
+    assert {oid: (o.client_id, o.perm_id) for oid, o in kept.items() if o} == {
+        2: (1, 1002), 3: (1, 1003), 5: (1, 1005)}
+    assert [oid for oid, o in kept.items() if o is None] == [1, 4, 6]
