@@ -250,11 +250,13 @@ def _errors_by_kind(log: LogSummary) -> dict[str, int]:
 def _targets(run: Run, rss: Sequence[float], cpu: Sequence[float]) -> list[dict[str, Any]]:
     """The issue's resource targets, reported (not part of the verdict)."""
     applies = run.symbols == TARGET_SYMBOLS
+    own_process = run.target.startswith("gateway")  # embedded: the simulator's memory counts too
     cpu_mean = statistics.fmean(cpu) if cpu else None
     return [
-        {"name": f"peak RSS with {TARGET_SYMBOLS} symbols", "measured": max(rss, default=None),
-         "target": f"<= {TARGET_RSS_MIB:g} MiB", "applies": applies,
-         "met": applies and bool(rss) and max(rss) <= TARGET_RSS_MIB},
+        {"name": f"peak RSS with {TARGET_SYMBOLS} symbols, gateway in its own process",
+         "measured": max(rss, default=None), "target": f"<= {TARGET_RSS_MIB:g} MiB",
+         "applies": applies and own_process,
+         "met": applies and own_process and bool(rss) and max(rss) <= TARGET_RSS_MIB},
         {"name": f"mean CPU with {TARGET_SYMBOLS} symbols at speed 1",
          "measured": _rounded(cpu_mean, 2), "target": f"<= {TARGET_CPU_PCT:g} % of one core",
          "applies": applies and run.speed == 1,

@@ -167,11 +167,20 @@ def test_the_markdown_starts_with_the_verdict_then_a_table_of_checks():
 
 
 def test_the_resource_targets_are_reported_for_8_symbols_at_real_time():
-    report = build_report(run(speed=1.0, sim_hours=0.1, warmup_sim_hours=0.01), samples(), log())
+    report = build_report(run(speed=1.0, sim_hours=0.1, warmup_sim_hours=0.01,
+                              target="gateway 127.0.0.1:4002"), samples(), log())
 
     rss_target, cpu_target = report["targets"]
     assert (rss_target["applies"], rss_target["met"]) == (True, True)
     assert (cpu_target["measured"], cpu_target["applies"], cpu_target["met"]) == (1.3, True, False)
+
+
+def test_the_bot_rss_target_does_not_apply_when_the_simulator_shares_the_process():
+    report = build_report(run(speed=1.0, sim_hours=0.1, warmup_sim_hours=0.01), samples(), log())
+
+    rss_target, cpu_target = report["targets"]
+    assert (rss_target["applies"], rss_target["met"]) == (False, False)
+    assert cpu_target["applies"] is True
 
 
 def test_only_samples_inside_the_running_window_count():
