@@ -175,6 +175,18 @@ def test_the_resource_targets_are_reported_for_8_symbols_at_real_time():
     assert (cpu_target["measured"], cpu_target["applies"], cpu_target["met"]) == (1.3, True, False)
 
 
+def test_the_cpu_target_is_the_steady_load_after_the_start_up_warm_up():
+    shaped = samples()
+    for s in shaped:
+        s["cpu_pct"] = 50.0 if s["t"] < 36 else 0.5  # the start-up backfill, then steady
+    report = build_report(run(speed=1.0, sim_hours=0.1, warmup_sim_hours=0.01,
+                              target="gateway 127.0.0.1:4002"), shaped, log())
+
+    cpu_target = report["targets"][1]
+    assert (cpu_target["measured"], cpu_target["met"]) == (0.5, True)
+    assert report["cpu_pct"]["mean"] > 5  # the table still shows the whole run
+
+
 def test_the_bot_rss_target_does_not_apply_when_the_simulator_shares_the_process():
     report = build_report(run(speed=1.0, sim_hours=0.1, warmup_sim_hours=0.01), samples(), log())
 
