@@ -13,6 +13,7 @@ from loguru import logger
 
 from bot.app import EXIT_FAILED, Supervisor, actor_specs
 from bot.config import Settings
+from bot.deferred_import import defer
 from bot.journal import journal_path
 from bot.logs import configure_logging
 from bot.watchdog import Watchdog
@@ -52,9 +53,16 @@ def _stop_gateway(gateway: object) -> None:
         gateway.pacing_violations())  # type: ignore[attr-defined]
 
 
+def defer_unused_packages() -> None:
+    """numpy comes in with eventkit, for an operator the bot never uses: 12 MiB of RSS saved
+    (``bot/deferred_import.py``). Call before ib_insync is first imported."""
+    defer("numpy")
+
+
 def run_bot(settings: Settings, *, duration_s: float | None = None, live_opt_in: bool = False) -> int:
     """Run until Ctrl-C/SIGTERM or ``duration_s``; returns the process exit code."""
     configure_logging(settings.logging)
+    defer_unused_packages()
     # Imported here, in the main thread, before any actor starts: it imports ib_insync, whose
     # eventkit grabs an event loop at import (actors/broker.py explains why that matters).
     from actors.broker import BrokerActor
