@@ -29,7 +29,9 @@ class _Deferred(types.ModuleType):
     """Stands in for a package that has not been imported yet."""
 
     def __getattr__(self, attr: str) -> Any:  # only called for attributes it lacks
-        return getattr(load(self.__name__), attr)
+        real = load(self.__name__)
+        self.__dict__.update(real.__dict__)  # modules that bound the stand-in read it directly now
+        return getattr(real, attr)
 
 
 def defer(name: str) -> bool:

@@ -53,16 +53,18 @@ def _stop_gateway(gateway: object) -> None:
         gateway.pacing_violations())  # type: ignore[attr-defined]
 
 
-def defer_unused_packages() -> None:
+def defer_unused_packages(settings: Settings) -> None:
     """numpy comes in with eventkit, for an operator the bot never uses: 12 MiB of RSS saved
-    (``bot/deferred_import.py``). Call before ib_insync is first imported."""
-    defer("numpy")
+    (``bot/deferred_import.py``). The embedded simulator does use numpy, so with it nothing is
+    deferred. Call before ib_insync is first imported."""
+    if settings.broker.kind != "sim":
+        defer("numpy")
 
 
 def run_bot(settings: Settings, *, duration_s: float | None = None, live_opt_in: bool = False) -> int:
     """Run until Ctrl-C/SIGTERM or ``duration_s``; returns the process exit code."""
     configure_logging(settings.logging)
-    defer_unused_packages()
+    defer_unused_packages(settings)
     # Imported here, in the main thread, before any actor starts: it imports ib_insync, whose
     # eventkit grabs an event loop at import (actors/broker.py explains why that matters).
     from actors.broker import BrokerActor

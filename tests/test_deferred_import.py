@@ -47,6 +47,7 @@ def test_the_first_attribute_read_imports_the_real_package_once(package):
     assert (probe.ANSWER, probe.ANSWER) == (42, 42)
     assert sys.deferred_probe_imports == 1
     assert not is_deferred(PACKAGE) and sys.modules[PACKAGE].ANSWER == 42
+    assert vars(probe)["ANSWER"] == 42  # later reads no longer go through the stand-in's hook
 
 
 def test_from_imports_and_submodules_still_work(package):
@@ -64,8 +65,20 @@ def test_a_package_not_installed_or_already_imported_is_left_alone(package):
     assert defer(PACKAGE) is False and not is_deferred(PACKAGE)
 
 
-def test_the_bot_imports_its_broker_without_loading_numpy():
-    code = ("import sys; from bot.runner import defer_unused_packages; defer_unused_packages(); "
+@pytest.mark.parametrize("kind, loaded", [("ib", "['numpy']"), ("sim", "[]")])
+def test_the_bot_defers_numpy_unless_its_simulator_needs_it(kind, loaded):
+    code = ("import sys; from bot.config import Settings; "
+            "from bot.runner import defer_unused_packages; "
+            f"defer_unused_packages(Settings.model_validate({{'broker': {{'kind': '{kind}'}}}})); "
+            "print(sorted(k for k in sys.modules if k == 'numpy' or k.startswith('numpy.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True, cwd=Path(__file__).resolve().parent.parent)
+
+    assert out.stdout.strip() == loaded  # ib: the stand-in only; sim: imported when used
+
+
+def test_the_broker_imports_without_loading_numpy_once_deferred():
+    code = ("import sys; from bot.deferred_import import defer; defer('numpy'); "
             "import actors.broker; "
             "print(sorted(k for k in sys.modules if k == 'numpy' or k.startswith('numpy.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
