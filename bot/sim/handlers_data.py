@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from bot.sim import calendar, hist_params
+from bot.sim import calendar, hist_params, rules
 from bot.sim import protocol_in as pin
 from bot.sim import protocol_out as out
-from bot.sim import rules
 from bot.sim.streams import BarSub, QuoteSub, RealTimeBarSub, quote_messages
 
 if TYPE_CHECKING:

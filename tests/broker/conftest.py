@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import actors.broker  # noqa: F401 - import ib_insync in the main thread first (eventkit)
 import pykka
 import pytest
 from broker_harness import SYMBOLS, Probe, make_settings
 
+import actors.broker  # noqa: F401 - import ib_insync in the main thread first (eventkit)
 from actors.broker import BrokerActor
 from bot.routing import EXECUTION, HEALTH, JOURNAL, RISK, SUPERVISOR, Directory
 from bot.sim.server import GatewayOptions, SimGateway

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from broker_harness import SYMBOLS, barrier, stats
 
 from bot import messages as m
-from broker_harness import SYMBOLS, barrier, stats
 
 
 def test_connects_syncs_and_reports_the_account(gateway, broker) -> None:
