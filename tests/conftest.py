@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pykka
 import pytest
 from loguru import logger
+
+from bot.sim.server import GatewayOptions, SimGateway
 
 # loguru's default sink holds the sys.stderr of import time, which bypasses pytest's capture:
 # write to whatever sys.stderr is at each message instead, so logs show only for failures.
@@ -18,3 +22,20 @@ logger.add(lambda message: sys.stderr.write(message), level="INFO")
 def _stop_all_actors():
     yield
     pykka.ActorRegistry.stop_all(timeout=10)
+
+
+@pytest.fixture
+def start_gateway() -> Iterator[Callable[..., SimGateway]]:
+    """Factory: ``start_gateway(**options)`` starts a simulated gateway on a free loopback port
+    (``GatewayOptions`` fields); every gateway it started is stopped after the test."""
+    started: list[SimGateway] = []
+
+    def start(**options: Any) -> SimGateway:
+        gw = SimGateway(GatewayOptions(**{"host": "127.0.0.1", "port": 0, **options}))
+        gw.start()
+        started.append(gw)
+        return gw
+
+    yield start
+    for gw in started:
+        gw.stop()

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from bot.journal_schema import SCHEMA_VERSION
-from bot.sim.server import GatewayOptions, SimGateway
+from bot.sim.server import SimGateway
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_S = 30.0
@@ -32,19 +32,9 @@ POLL_S = 0.05
 
 
 @pytest.fixture
-def gateway():
-    started: list[SimGateway] = []
-
-    def start(**options: Any) -> SimGateway:
-        options = {"symbols": ("SPY",), "speed": 60.0, "seed": 7, **options}
-        gw = SimGateway(GatewayOptions(host="127.0.0.1", port=0, **options))
-        gw.start()
-        started.append(gw)
-        return gw
-
-    yield start
-    for gw in started:
-        gw.stop()
+def gateway(start_gateway):
+    return lambda **options: start_gateway(**{"symbols": ("SPY",), "speed": 60.0, "seed": 7,
+                                              **options})
 
 
 class BotProcess:

@@ -16,24 +16,12 @@ from broker_harness import SYMBOLS, Probe, make_settings
 import actors.broker  # noqa: F401 - import ib_insync in the main thread first (eventkit)
 from actors.broker import BrokerActor
 from bot.routing import EXECUTION, HEALTH, JOURNAL, RISK, SUPERVISOR, Directory
-from bot.sim.server import GatewayOptions, SimGateway
+from bot.sim.server import SimGateway
 
 
 @pytest.fixture
-def gateway() -> Iterator[Callable[..., SimGateway]]:
-    started: list[SimGateway] = []
-
-    def start(**options: Any) -> SimGateway:
-        options.setdefault("symbols", SYMBOLS)
-        options.setdefault("speed", 60.0)
-        gw = SimGateway(GatewayOptions(host="127.0.0.1", port=0, **options))
-        gw.start()
-        started.append(gw)
-        return gw
-
-    yield start
-    for gw in started:
-        gw.stop()
+def gateway(start_gateway) -> Callable[..., SimGateway]:
+    return lambda **options: start_gateway(**{"symbols": SYMBOLS, "speed": 60.0, **options})
 
 
 @pytest.fixture

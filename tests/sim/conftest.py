@@ -11,7 +11,7 @@ import pytest
 from ib_insync import IB
 
 from bot.sim import wire
-from bot.sim.server import GatewayOptions, SimGateway
+from bot.sim.server import SimGateway
 
 START = datetime(2026, 11, 18, 14, 30, tzinfo=timezone.utc)
 """A fixed Wednesday 09:30 New York open, so every run sees the same market."""
@@ -19,19 +19,9 @@ DEFAULTS = dict(port=0, seed=7, speed=60.0, start=START, tick_interval_s=0.05)
 
 
 @pytest.fixture
-def make_gateway():
+def make_gateway(start_gateway):
     """Factory: ``make_gateway(**option_overrides)`` starts a gateway, stopped after the test."""
-    gateways: list[SimGateway] = []
-
-    def make(**overrides) -> SimGateway:
-        gw = SimGateway(GatewayOptions(**{**DEFAULTS, **overrides}))
-        gw.start()
-        gateways.append(gw)
-        return gw
-
-    yield make
-    for gw in gateways:
-        gw.stop()
+    return lambda **overrides: start_gateway(**{**DEFAULTS, **overrides})
 
 
 @pytest.fixture
