@@ -67,6 +67,7 @@ class Orders:
             self._placed[leg.client_order_id] = _Placed(cmd.correlation_id, cmd.contract)
             self.sent.add(leg.client_order_id)
         if self.verdict is not None and self.verdict.shadow_fills:
+            self._log_shadowed(legs)
             self._publish_all(self.shadow.submit_bracket(cmd, self.core.clock()))
             self._watch(cmd.contract)
             return
@@ -81,6 +82,7 @@ class Orders:
         self._placed[cmd.order.client_order_id] = _Placed(cmd.correlation_id, cmd.contract)
         self.sent.add(cmd.order.client_order_id)
         if self.verdict is not None and self.verdict.shadow_fills:
+            self._log_shadowed(legs)
             self._publish_all(self.shadow.submit(cmd, self.core.clock()))
             self._watch(cmd.contract)
             return
@@ -109,6 +111,13 @@ class Orders:
             self.core.governor.record_message(self.core.now())
             self.core.ib.cancelOrder(trade.order)
         self.core.log.info("cancel_requested client_order_id={}", ref)
+
+    def _log_shadowed(self, legs: tuple[m.OrderSpec, ...]) -> None:
+        """Dry run: the line ``order_placed`` would be, for an order that stays in the bot."""
+        for leg in legs:
+            self.core.log.info("order_shadowed client_order_id={} type={} action={} qty={} "
+                               "sent=no (dry run)", leg.client_order_id, leg.order_type.value,
+                               leg.side.value, leg.quantity)
 
     def _place(self, contract: m.OptionContract, orders: tuple[Any, ...]) -> None:
         ib_contract = tr.option_contract(contract)

@@ -33,6 +33,8 @@ PACING_CODES = frozenset({100, 420})
 TARGET_RSS_MIB, TARGET_CPU_PCT, TARGET_SYMBOLS = 60.0, 1.0, 8
 ERROR_LEVELS = frozenset({"ERROR", "CRITICAL"})
 FILL_EVENTS = frozenset({"PositionOpened", "PositionClosed"})
+ORDER_EVENTS = frozenset({"order_placed", "order_shadowed"})
+"""An order sent to IB, or kept in the bot in a dry run (shadow fills)."""
 WINDOW_EVENTS = frozenset({"system_started", "stop_requested"})
 """Log events that mark an entry or an exit fill (counted when no simulator counters exist)."""
 
@@ -111,7 +113,7 @@ def summarize_log(lines: Iterable[str]) -> LogSummary:
             out.counters = dict(record["counters"])
         if event in WINDOW_EVENTS and record.get("ts"):
             _mark_window(out, event, datetime.fromisoformat(record["ts"]).timestamp())
-        out.orders_logged += event == "order_placed"
+        out.orders_logged += event in ORDER_EVENTS
         out.fills_logged += event in FILL_EVENTS
         code = str(record.get("msg", "")).split("code=", 1)[-1].split(" ", 1)[0]
         if event == "broker_error" and record.get("actor") == "broker" and code.isdigit():

@@ -87,6 +87,7 @@ def test_the_log_summary_reads_heartbeats_errors_counters_and_ib_codes():
         json.dumps({"level": "WARNING", "actor": "broker", "msg": "broker_error code=2104 x"}),
         json.dumps({"level": "ERROR", "msg": "alarm_raised actor=risk reason=x"}),
         json.dumps({"level": "INFO", "msg": "order_placed client_order_id=a"}),
+        json.dumps({"level": "INFO", "msg": "order_shadowed client_order_id=b sent=no (dry run)"}),
         json.dumps({"level": "INFO", "msg": "PositionOpened intent=a"}),
         json.dumps({"level": "INFO", "msg": "gateway_stopped orders_placed=1",
                     "counters": {"orders.placed": 1}}),
@@ -99,7 +100,7 @@ def test_the_log_summary_reads_heartbeats_errors_counters_and_ib_codes():
     assert dict(summary.errors) == {"alarm_raised": 1}
     assert dict(summary.ib_errors) == {100: 1, 2104: 1}
     assert summary.counters == {"orders.placed": 1}
-    assert (summary.orders_logged, summary.fills_logged) == (1, 1)
+    assert (summary.orders_logged, summary.fills_logged) == (2, 1)  # a dry run's orders count
 
 
 # -- the verdict ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from broker_harness import barrier, bracket, near_the_money, stats
+from loguru import logger
 
 from bot import messages as m
 
@@ -32,6 +33,8 @@ def test_modes_that_send_orders(
 
 
 def test_ib_dry_run_never_sends_and_fills_in_shadow(gateway, broker) -> None:
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(message.record["message"]), level="INFO")
     gw = gateway(speed=1.0)
     ref, probe = broker(gw, kind="ib", dry_run=True)
     probe.expect(m.ConnectionChanged, lambda e: e.state == "connected")
@@ -51,6 +54,10 @@ def test_ib_dry_run_never_sends_and_fills_in_shadow(gateway, broker) -> None:
     assert filled.avg_fill_price == fill.price
     assert stats(ref, probe)["mode"] == "shadow"
     assert gw.counters().get("orders.placed", 0) == 0
+    logger.remove(sink)
+    shadowed = [line.split()[1] for line in lines if line.startswith("order_shadowed")]
+    assert shadowed == ["client_order_id=G2-entry", "client_order_id=G2-tp",
+                        "client_order_id=G2-stop"]  # what a dry run would have sent, in the log
 
 
 def test_live_looking_account_without_live_flag_refuses_to_start(gateway, broker) -> None:
