@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.config import OptionSettings, RiskSettings, StrategySettings
 from bot.market_hours import NY
-from bot.messages import Bar, OptionContract, Quote, Right
+from bot.messages import Bar, OptionContract, OrderSpec, OrderType, Quote, Right, Side
 
 UTC = timezone.utc
 
@@ -51,3 +51,15 @@ def options_cfg(**fields: Any) -> OptionSettings:
 
 def risk_cfg(**fields: Any) -> RiskSettings:
     return RiskSettings.model_validate(fields)
+
+
+RECOVERED_CONTRACT = OptionContract("SPY", "20261120", 598.0, Right.CALL, con_id=42)
+RECOVERED_INTENT = "SPY-202611201455-abc123"
+
+
+def bracket_specs(iid: str = RECOVERED_INTENT) -> tuple[OrderSpec, OrderSpec, OrderSpec]:
+    """Entry, take-profit and stop as the bot writes them: 2 contracts at 1.60, TP 2.08, SL 1.28."""
+    oca = f"oca-{iid}"
+    return (OrderSpec(f"{iid}.entry", Side.BUY, 2, OrderType.LIMIT, limit_price=1.60),
+            OrderSpec(f"{iid}.tp", Side.SELL, 2, OrderType.LIMIT, limit_price=2.08, oca_group=oca),
+            OrderSpec(f"{iid}.sl", Side.SELL, 2, OrderType.STOP, stop_price=1.28, oca_group=oca))

@@ -6,21 +6,15 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pure_helpers import RECOVERED_CONTRACT, RECOVERED_INTENT, bracket_specs
 
 from bot import messages as m
 from bot.reconcile import JournalIntent, JournalOrder, reconcile
 
 S = m.OrderStatus
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 New York
-CONTRACT = m.OptionContract("SPY", "20261120", 598.0, m.Right.CALL, con_id=42)
-IID = "SPY-202611201455-abc123"
-ENTRY = m.OrderSpec(f"{IID}.entry", m.Side.BUY, 2, m.OrderType.LIMIT, limit_price=1.60)
-TP = m.OrderSpec(
-    f"{IID}.tp", m.Side.SELL, 2, m.OrderType.LIMIT, limit_price=2.08, oca_group=f"oca-{IID}"
-)
-SL = m.OrderSpec(
-    f"{IID}.sl", m.Side.SELL, 2, m.OrderType.STOP, stop_price=1.28, oca_group=f"oca-{IID}"
-)
+CONTRACT, IID = RECOVERED_CONTRACT, RECOVERED_INTENT
+ENTRY, TP, SL = bracket_specs(IID)
 BRACKET = (JournalOrder(ENTRY, "FILLED"), JournalOrder(TP, "ACKED"), JournalOrder(SL, "ACKED"))
 
 

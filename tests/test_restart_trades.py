@@ -6,21 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from actor_harness import make_settings
+from pure_helpers import RECOVERED_CONTRACT, RECOVERED_INTENT, bracket_specs
 
 from bot import execution
 from bot import messages as m
 
 S = m.OrderStatus
 WALL = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-CONTRACT = m.OptionContract("SPY", "20261120", 598.0, m.Right.CALL, con_id=42)
-IID = "SPY-202611201455-abc123"
-ENTRY = m.OrderSpec(f"{IID}.entry", m.Side.BUY, 2, m.OrderType.LIMIT, limit_price=1.60)
-TP = m.OrderSpec(
-    f"{IID}.tp", m.Side.SELL, 2, m.OrderType.LIMIT, limit_price=2.08, oca_group=f"oca-{IID}"
-)
-SL = m.OrderSpec(
-    f"{IID}.sl", m.Side.SELL, 2, m.OrderType.STOP, stop_price=1.28, oca_group=f"oca-{IID}"
-)
+CONTRACT, IID = RECOVERED_CONTRACT, RECOVERED_INTENT
+ENTRY, TP, SL = bracket_specs(IID)
 
 
 def fill(spec: m.OrderSpec, exec_id: str, price: float, qty: float = 2) -> m.OrderFilled:
