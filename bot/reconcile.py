@@ -165,20 +165,17 @@ def _one_intent(
             out.mismatch(
                 "status_differs", cid, f"journal {order.status}, broker {broker.status.value}"
             )
-    out.recovered.append(
-        m.TradeRecovered(
-            intent.correlation_id,
-            intent.intent_id,
-            intent.symbol,
-            intent.contract,
-            intent.premium,
-            tuple(legs),
-            tuple(sorted(all_fills, key=lambda f: f.ts)),
-            intent.status == "open",
-            False,
-            out.now,
-        )
-    )
+    fills = tuple(sorted(all_fills, key=lambda f: f.ts))
+    opened = intent.status == "open"
+    out.recovered.append(_recovered(intent, tuple(legs), fills, opened, False, out.now))
+
+
+def _recovered(intent: JournalIntent, legs: tuple[tuple[m.OrderSpec, m.OrderStatus, float], ...],
+               fills: tuple[m.OrderFilled, ...], opened: bool, resend: bool,
+               now: datetime) -> m.TradeRecovered:
+    """The recovery message of ``intent``: its legs as the broker knows them and its fills."""
+    return m.TradeRecovered(intent.correlation_id, intent.intent_id, intent.symbol,
+                            intent.contract, intent.premium, legs, fills, opened, resend, now)
 
 
 def _unsent(out: _Builder, intent: JournalIntent, entry_timeout_s: float) -> None:
@@ -197,20 +194,7 @@ def _unsent(out: _Builder, intent: JournalIntent, entry_timeout_s: float) -> Non
             f"written {age:.1f}s ago but unknown to the broker: sent once more",
         )
         legs = tuple((o.spec, S.CREATED, 0.0) for o in intent.orders)
-        out.recovered.append(
-            m.TradeRecovered(
-                intent.correlation_id,
-                intent.intent_id,
-                intent.symbol,
-                intent.contract,
-                intent.premium,
-                legs,
-                (),
-                False,
-                True,
-                out.now,
-            )
-        )
+        out.recovered.append(_recovered(intent, legs, (), False, True, out.now))
         return
     why = (
         "already sent again once"

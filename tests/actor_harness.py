@@ -78,6 +78,16 @@ class Clock:
             return self._now
 
 
+class Monotonic:
+    """A settable monotonic clock (seconds) for the health actor's ping and alarm timing."""
+
+    def __init__(self, start: float = 100.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def ny(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=NY).astimezone(UTC)
 

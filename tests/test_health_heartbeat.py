@@ -7,7 +7,16 @@ import threading
 from datetime import date
 
 import pytest
-from actor_harness import WAIT_S, Clock, Probe, StuckActor, make_settings, ny, start_bot
+from actor_harness import (
+    WAIT_S,
+    Clock,
+    Monotonic,
+    Probe,
+    StuckActor,
+    make_settings,
+    ny,
+    start_bot,
+)
 from loguru import logger
 
 from actors.health import HealthActor
@@ -98,7 +107,8 @@ def test_the_payload_gathers_every_section_from_the_pong_reports():
     assert beat["broker"] == {"state": "connected", "circuit": "closed", "client_id": 18,
                               "reconnects": 2, "lines": 9, "loop_lag_ms": 0.4,
                               "loop_lag_max_ms": 3.2, "timeouts": 1, "faults": 0,
-                              "snapshot": "published", "pacing_pct": {"msg_1s": 10.0, "hist_10m": 10.0, "hist_open": 0.0,
+                              "snapshot": "published",
+                              "pacing_pct": {"msg_1s": 10.0, "hist_10m": 10.0, "hist_open": 0.0,
                                              "lines": 10.0}}
     assert beat["symbols"] == {"QQQ": {"bar_age_s": None, "quote_age_s": None, "state": "idle"},
                                "SPY": {"bar_age_s": 31.0, "quote_age_s": 0.4, "state": "holding"}}
@@ -131,14 +141,6 @@ def test_an_empty_pacing_snapshot_reports_no_rules():
 
 
 # -- through the actors ------------------------------------------------------------------------
-
-
-class Monotonic:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

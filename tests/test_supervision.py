@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from actor_harness import WAIT_S, Clock, Probe, make_settings, ny, start_bot
+from actor_harness import WAIT_S, Clock, Monotonic, Probe, make_settings, ny, start_bot
 
 from actors.health import HealthActor
 from bot import messages as m
@@ -79,14 +79,6 @@ def test_run_returns_0_when_its_duration_ends(bot):
     assert bot.supervisor.run(duration_s=0.2) == EXIT_OK
 
 
-class Monotonic:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Silent:
     """An actor that never answers (a stalled thread): it swallows every message."""
 
@@ -100,7 +92,7 @@ def health(tmp_path):
     directory = Directory()
     supervisor = Probe()
     directory.register(SUPERVISOR, supervisor)
-    mono = Monotonic()
+    mono = Monotonic(1000.0)
     ref = HealthActor.start(directory, settings, monotonic=mono, tick_s=None)
     yield ref, directory, supervisor, mono, settings
     ref.stop()

@@ -7,7 +7,7 @@ import threading
 import uuid
 
 import pytest
-from actor_harness import WAIT_S, Probe, StuckActor, make_settings
+from actor_harness import WAIT_S, Monotonic, Probe, StuckActor, make_settings
 
 from actors.health import HealthActor
 from bot import messages as m
@@ -115,19 +115,11 @@ def test_watchdog_interval_from_the_environment(env, expected):
 # -- gating: WATCHDOG=1 only while every actor answers -------------------------------------------
 
 
-class Monotonic:
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def gated(tmp_path, systemd):
     path, listener = systemd
     settings = make_settings(tmp_path, health={"heartbeat_seconds": 60, "ping_timeout_s": 3})
-    directory, supervisor, mono = Directory(), Probe(), Monotonic()
+    directory, supervisor, mono = Directory(), Probe(), Monotonic(500.0)
     directory.register(SUPERVISOR, supervisor)
     health = HealthActor.start(directory, settings, monotonic=mono, tick_s=None,
                                watchdog=Watchdog(path))
