@@ -3,7 +3,7 @@
 The rule for every actor: handlers are short and never block; actors talk to each other with
 ``tell`` only (``ask`` is for the main thread, the CLI and tests). An exception raised by a
 handler stops the actor (pykka's rule for tell); ``on_failure`` then tells the supervisor,
-which restarts it or stops the bot (see ``bot/app.py``).
+which restarts it or stops the bot (see ``bot/app/supervisor.py``).
 
 Threads: ``__init__`` runs in the creating thread; ``on_start``, ``on_receive``, ``on_stop``
 and ``on_failure`` run in the actor's own thread.
@@ -19,7 +19,7 @@ import pykka
 from loguru import logger
 
 from bot import messages as m
-from bot.routing import SUPERVISOR, Directory
+from bot.app.routing import SUPERVISOR, Directory
 
 
 def utc_now() -> datetime:

@@ -8,7 +8,7 @@ Emits: SubmitBracket, SubmitOrder, CancelOrder (to the journal, which records th
     SubscribeQuotes, UnsubscribeQuotes (to the broker); PositionOpened, PositionRecovered,
     PositionClosed, EntryExpired (published).
 Thread rule: its own pykka thread; every handler is one pure transition of a ``Trade``
-    (``bot/execution.py``); a 1-second timer drives order timeouts and time exits.
+    (``bot/trading/execution.py``); a 1-second timer drives order timeouts and time exits.
 
 Market time comes from live bars only. Backfill bars (history sent at each subscription) are
 ignored: after a restart the recovered trades can arrive before the backfill, whose first
@@ -26,10 +26,11 @@ from typing import Any
 
 from actors.base import BotActor, utc_now
 from actors.timer import Timer
-from bot import execution, quotes
+from bot.trading import execution
+from bot.trading import quotes
 from bot import messages as m
-from bot.config import Settings
-from bot.routing import BROKER, JOURNAL, Directory
+from bot.app.config import Settings
+from bot.app.routing import BROKER, JOURNAL, Directory
 
 COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder, m.SubscribeQuotes, m.UnsubscribeQuotes)
 ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder)

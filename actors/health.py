@@ -5,10 +5,10 @@ Accepts: TimerFired (its own 1-second tick), Pong, BrokerErrorReported, RequestT
 Emits: Ping (to every registered actor, ``reply_to`` itself); AlarmRaised (published, to the
     supervisor, and logged at ERROR) when an actor does not answer within
     ``health.ping_timeout_s`` or its mailbox keeps growing past ``health.max_mailbox``
-    (``bot/liveness.py``); a heartbeat every ``health.heartbeat_seconds``: one readable line,
+    (``bot/ops/liveness.py``); a heartbeat every ``health.heartbeat_seconds``: one readable line,
     one JSON line (bound as ``heartbeat``) and ``<logs>/heartbeat.json`` for ``status`` tools
-    (``bot/health_report.py``); ``WATCHDOG=1`` to systemd on each tick, only while every
-    actor answers (``bot/watchdog.py``; a no-op outside systemd).
+    (``bot/ops/health_report.py``); ``WATCHDOG=1`` to systemd on each tick, only while every
+    actor answers (``bot/ops/watchdog.py``; a no-op outside systemd).
 Thread rule: its own pykka thread; it reads psutil figures and mailbox sizes, never blocks.
 
 Times here are wall/monotonic: health is about the process, not the market.
@@ -29,12 +29,12 @@ from loguru import logger
 from actors.base import BotActor, utc_now
 from actors.timer import Timer
 from bot import messages as m
-from bot.config import Settings
-from bot.health_report import heartbeat_line, heartbeat_payload
-from bot.liveness import Liveness
-from bot.proc_sample import ProcessSampler
-from bot.routing import HEALTH, SUPERVISOR, Directory
-from bot.watchdog import Watchdog
+from bot.app.config import Settings
+from bot.ops.health_report import heartbeat_line, heartbeat_payload
+from bot.ops.liveness import Liveness
+from bot.ops.proc_sample import ProcessSampler
+from bot.app.routing import HEALTH, SUPERVISOR, Directory
+from bot.ops.watchdog import Watchdog
 
 
 class HealthActor(BotActor):
@@ -143,7 +143,7 @@ class HealthActor(BotActor):
     # -- heartbeat --------------------------------------------------------------------------
 
     def heartbeat(self, now: float, lag_s: float = 0.0) -> dict[str, Any]:
-        """The heartbeat payload (see ``bot/health_report.py``)."""
+        """The heartbeat payload (see ``bot/ops/health_report.py``)."""
         watched = self._watched()
         return heartbeat_payload(
             ts=self.clock().isoformat(), pid=self.sampler.pid, uptime_s=now - self.started,

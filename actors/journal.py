@@ -1,7 +1,7 @@
 """JournalActor: the one thread that writes the journal, and the write-ahead gate for orders.
 
 Accepts: ModeDecided (opens ``journal-<mode>.sqlite3`` in ``journal.dir``), BrokerSnapshot
-    (reconciles it, ``bot/reconcile.py``), SubmitBracket / SubmitOrder / CancelOrder (from
+    (reconciles it, ``bot/journal/reconcile.py``), SubmitBracket / SubmitOrder / CancelOrder (from
     execution: recorded, then forwarded to the broker), every event the routing table sends to
     JOURNAL (recorded), Ping.
 Emits: the order commands to BROKER; RiskRestored (first snapshot), TradeRecovered,
@@ -35,12 +35,12 @@ from typing import Any
 
 from actors.base import BotActor, utc_now
 from bot import messages as m
-from bot.config import Settings
-from bot.journal import Journal, JournalError, journal_path
-from bot.journal_read import live_intents
-from bot.market_hours import trading_day
-from bot.reconcile import reconcile
-from bot.routing import BROKER, Directory
+from bot.app.config import Settings
+from bot.journal.write import Journal, JournalError, journal_path
+from bot.journal.read import live_intents
+from bot.trading.market_hours import trading_day
+from bot.journal.reconcile import reconcile
+from bot.app.routing import BROKER, Directory
 
 CRASH_HOOK = "BOT_TEST_CRASH_AFTER_INTENT"
 ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder)

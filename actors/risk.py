@@ -6,7 +6,7 @@ Accepts: EntryProposed, PositionOpened, TradeRecovered, PositionRecovered, Posit
 Emits: EntryApproved or EntryDenied; RiskStateChanged after every change of the daily state
     (the journal saves it); KillSwitchChanged when the kill-switch file appears or goes.
 Thread rule: its own pykka thread; each handler is one pure transition of ``RiskState``
-    (``bot/risk.py``) plus a stat of the kill-switch file, never a wait.
+    (``bot/trading/risk.py``) plus a stat of the kill-switch file, never a wait.
 
 The trading day is the exchange date (America/New_York) of the market timestamps it sees.
 Entries pause while the broker link is stale or down, and stop while the kill-switch file
@@ -27,9 +27,10 @@ from typing import Any
 from actors.base import BotActor, utc_now
 from actors.timer import Timer
 from bot import messages as m
-from bot import risk, sizing
-from bot.config import Settings
-from bot.routing import Directory
+from bot.trading import risk
+from bot.trading import sizing
+from bot.app.config import Settings
+from bot.app.routing import Directory
 
 PAUSING_STATES = {"stale": "broker data stale", "disconnected": "broker disconnected"}
 RESNAPSHOT_STATES = frozenset({"connected", "disconnected"})

@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))
 
 from bench_pipeline import SYMBOLS, WAIT_S, InlinePipeline, Pipeline  # noqa: E402
 
-from bot.soak_report import percentile  # noqa: E402
+from bot.ops.soak_report import percentile  # noqa: E402
 
 HOPS = ("driver -> strategy: BarClosed", "strategy -> broker: QuoteOptions",
         "broker -> strategy: OptionsQuoted", "strategy -> risk: EntryProposed",

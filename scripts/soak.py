@@ -9,7 +9,7 @@ embedded simulated gateway at ``--speed``, or ``broker.kind: ib`` with ``dry_run
 then reads the bot's JSON log (heartbeats, ERROR lines, the simulator's counters) and writes
 ``report.json``, ``report.md`` and ``rss_cpu.png`` (when matplotlib is installed: ``pip install
 -e '.[soak]'``) into ``logs/soak/<timestamp>/``. The verdict and its thresholds are in
-``bot/soak_report.py``. Exit code 0 on PASS, 1 on FAIL.
+``bot/ops/soak_report.py``. Exit code 0 on PASS, 1 on FAIL.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bot.proc_sample import ProcessSampler  # noqa: E402
-from bot.soak_report import Run, build_report, markdown, summarize_log  # noqa: E402
+from bot.ops.proc_sample import ProcessSampler  # noqa: E402
+from bot.ops.soak_report import Run, build_report, markdown, summarize_log  # noqa: E402
 
 SYMBOLS = ("SPY", "QQQ", "IWM", "AAPL", "MSFT", "NVDA", "AMZN", "TSLA", "META", "GOOGL", "AMD",
            "DIA")

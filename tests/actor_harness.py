@@ -17,12 +17,12 @@ from typing import Any
 
 import pykka
 
-from actors.stub_broker import StubBroker
+from doubles.stub_broker import StubBroker
 from bot import messages as m
-from bot.app import Supervisor, actor_specs
-from bot.config import Settings
-from bot.market_hours import NY
-from bot.routing import SUPERVISOR, Directory
+from bot.app.supervisor import Supervisor, actor_specs
+from bot.app.config import Settings
+from bot.trading.market_hours import NY
+from bot.app.routing import SUPERVISOR, Directory
 
 WAIT_S = 5.0
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from bot.config import OptionSettings, RiskSettings, StrategySettings
-from bot.market_hours import NY
+from bot.app.config import OptionSettings, RiskSettings, StrategySettings
+from bot.trading.market_hours import NY
 from bot.messages import Bar, OptionContract, OrderSpec, OrderType, Quote, Right, Side
 
 UTC = timezone.utc

@@ -1,4 +1,4 @@
-"""Specification of bot.brackets: tick grids, rounding edges and the order specs."""
+"""Specification of bot.trading.brackets: tick grids, rounding edges and the order specs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 from pure_helpers import option
 
-from bot.brackets import (
+from bot.trading.brackets import (
     PENNY_PILOT,
     BracketPrices,
     bracket_prices,

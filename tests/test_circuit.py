@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.circuit import CircuitBreaker, CircuitState
+from bot.ib.circuit import CircuitBreaker, CircuitState
 
 
 def opened(at: float = 100.0, n: int = 3, cooldown: float = 30.0) -> CircuitBreaker:

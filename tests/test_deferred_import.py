@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.deferred_import import defer, is_deferred, load
+from bot.app.deferred_import import defer, is_deferred, load
 
 PACKAGE = "deferred_probe_pkg"
 
@@ -67,8 +67,8 @@ def test_a_package_not_installed_or_already_imported_is_left_alone(package):
 
 @pytest.mark.parametrize("kind, loaded", [("ib", "['numpy']"), ("sim", "[]")])
 def test_the_bot_defers_numpy_unless_its_simulator_needs_it(kind, loaded):
-    code = ("import sys; from bot.config import Settings; "
-            "from bot.runner import defer_unused_packages; "
+    code = ("import sys; from bot.app.config import Settings; "
+            "from bot.app.runner import defer_unused_packages; "
             f"defer_unused_packages(Settings.model_validate({{'broker': {{'kind': '{kind}'}}}})); "
             "print(sorted(k for k in sys.modules if k == 'numpy' or k.startswith('numpy.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -78,8 +78,8 @@ def test_the_bot_defers_numpy_unless_its_simulator_needs_it(kind, loaded):
 
 
 def test_the_broker_imports_without_loading_numpy_once_deferred():
-    code = ("import sys; from bot.deferred_import import defer; defer('numpy'); "
-            "import actors.broker; "
+    code = ("import sys; from bot.app.deferred_import import defer; defer('numpy'); "
+            "import actors.broker.actor; "
             "print(sorted(k for k in sys.modules if k == 'numpy' or k.startswith('numpy.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True, cwd=Path(__file__).resolve().parent.parent)

@@ -1,4 +1,4 @@
-"""Specification of bot.exchange_calendar: the NYSE early closes, and one set of rules for the
+"""Specification of bot.trading.exchange_calendar: the NYSE early closes, and one set of rules for the
 bot's market hours and the simulator's calendar."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from bot import exchange_calendar as xc
-from bot import market_hours
+from bot.trading import exchange_calendar as xc
+from bot.trading import market_hours
 from bot.sim import calendar as sim_calendar
 
 

@@ -1,4 +1,4 @@
-"""Specification of bot.exits: time exits (on the NYSE calendar), emulated OCO triggers and
+"""Specification of bot.trading.exits: time exits (on the NYSE calendar), emulated OCO triggers and
 realized P&L."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pure_helpers import ny, risk_cfg
 
-from bot.brackets import BracketPrices
-from bot.exits import emulated_exit, realized_pnl, time_exit_reason
+from bot.trading.brackets import BracketPrices
+from bot.trading.exits import emulated_exit, realized_pnl, time_exit_reason
 
 CFG = risk_cfg()
 

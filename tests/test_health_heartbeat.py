@@ -21,10 +21,10 @@ from loguru import logger
 
 from actors.health import HealthActor
 from bot import messages as m
-from bot.health_report import heartbeat_line, heartbeat_payload, pacing_used_pct
-from bot.liveness import Liveness
-from bot.routing import SUPERVISOR, Directory
-from bot.watchdog import Watchdog
+from bot.ops.health_report import heartbeat_line, heartbeat_payload, pacing_used_pct
+from bot.ops.liveness import Liveness
+from bot.app.routing import SUPERVISOR, Directory
+from bot.ops.watchdog import Watchdog
 
 DAY = date(2026, 11, 18)
 BROKER_STATS = (("idle_s", 0.2), ("handled", 900), ("connection", "connected"), ("client_id", 18),

@@ -17,7 +17,7 @@ from ib_insync.objects import (
 )
 from ib_insync.order import Order
 
-from bot import ib_translate as t
+from bot.ib import translate as t
 from bot import messages as m
 
 TS = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

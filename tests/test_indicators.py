@@ -1,4 +1,4 @@
-"""Specification of bot.indicators: whole-series references and published worksheet values."""
+"""Specification of bot.trading.indicators: whole-series references and published worksheet values."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from datetime import date, timedelta
 import pytest
 from pure_helpers import bar, minute_bars, ny, strategy
 
-from bot.indicators import Ema, IndicatorSet, SessionVwap, Snapshot, WilderRsi, warmup_bars
-from bot.market_hours import trading_day
+from bot.trading.indicators import Ema, IndicatorSet, SessionVwap, Snapshot, WilderRsi, warmup_bars
+from bot.trading.market_hours import trading_day
 from bot.messages import Bar
 
 # StockCharts ChartSchool RSI worksheet (14 periods): closes and the published RSI column.

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from bot import messages as m
-from bot.journal import Journal, JournalError, journal_path
-from bot.journal_schema import SCHEMA_VERSION
+from bot.journal.write import Journal, JournalError, journal_path
+from bot.journal.schema import SCHEMA_VERSION
 
 T0 = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
 CONTRACT = m.OptionContract("SPY", "20261118", 598.0, m.Right.CALL)
@@ -117,7 +117,7 @@ def test_each_mode_has_its_own_file(tmp_path):
 
 
 def test_a_v1_journal_is_migrated_in_place_and_keeps_its_records(tmp_path):
-    from bot.journal_schema import MIGRATIONS
+    from bot.journal.schema import MIGRATIONS
 
     path = journal_path(tmp_path, "paper")
     conn = sqlite3.connect(path)

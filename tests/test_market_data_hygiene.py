@@ -9,7 +9,7 @@ import pytest
 from actor_harness import Clock, make_settings, ny, start_bot
 
 from bot import messages as m
-from bot import selection
+from bot.trading import selection
 
 DAY = date(2026, 11, 18)
 CHAIN = m.OptionChain("SPY", ("20261118",), tuple(float(k) for k in range(590, 606)))

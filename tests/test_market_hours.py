@@ -1,4 +1,4 @@
-"""Specification of bot.market_hours: the New York date and session, across DST, on the NYSE
+"""Specification of bot.trading.market_hours: the New York date and session, across DST, on the NYSE
 calendar (holidays have no session, early-close days end at 13:00)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 from pure_helpers import ny
 
-from bot.market_hours import (
+from bot.trading.market_hours import (
     NY,
     is_regular_hours,
     is_session_day,

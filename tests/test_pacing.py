@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.pacing import NOT_BEFORE_LINE_FREE, Governor, Limits, Request
+from bot.ib.pacing import NOT_BEFORE_LINE_FREE, Governor, Limits, Request
 
 CONTRACT_DETAILS = Request("reqContractDetails")
 

@@ -1,4 +1,4 @@
-"""Specification of bot.quotes: which quotes and bars are dropped, and how drops are counted."""
+"""Specification of bot.trading.quotes: which quotes and bars are dropped, and how drops are counted."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from pure_helpers import bar, ny, option_quote
 
 from bot.messages import Bar, Quote, Stock
-from bot.quotes import DropCounter, bar_problem, quote_problem
+from bot.trading.quotes import DropCounter, bar_problem, quote_problem
 
 NOW = ny(2024, 6, 10, 10, 0)
 

@@ -9,7 +9,7 @@ import pytest
 from pure_helpers import RECOVERED_CONTRACT, RECOVERED_INTENT, bracket_specs
 
 from bot import messages as m
-from bot.reconcile import JournalIntent, JournalOrder, reconcile
+from bot.journal.reconcile import JournalIntent, JournalOrder, reconcile
 
 S = m.OrderStatus
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 New York

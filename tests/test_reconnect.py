@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bot.reconnect import Reconnector
+from bot.ib.reconnect import Reconnector
 
 
 def make(seed: int = 3, **kw: object) -> Reconnector:

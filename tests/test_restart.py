@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.journal_schema import SCHEMA_VERSION
+from bot.journal.schema import SCHEMA_VERSION
 from bot.sim.server import SimGateway
 
 ROOT = Path(__file__).resolve().parent.parent

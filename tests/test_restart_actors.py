@@ -16,7 +16,7 @@ import pytest
 from actor_harness import WAIT_S, Bot, Clock, make_settings, ny, start_bot
 
 from bot import messages as m
-from bot.journal import journal_path
+from bot.journal.write import journal_path
 
 S = m.OrderStatus
 DAY = date(2026, 11, 20)

@@ -1,4 +1,4 @@
-"""Rebuilding a trade after a restart (``bot.execution.restore``) and the kill-switch transition."""
+"""Rebuilding a trade after a restart (``bot.trading.execution.restore``) and the kill-switch transition."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from actor_harness import make_settings
 from pure_helpers import RECOVERED_CONTRACT, RECOVERED_INTENT, bracket_specs
 
-from bot import execution
+from bot.trading import execution
 from bot import messages as m
 
 S = m.OrderStatus

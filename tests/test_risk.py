@@ -1,4 +1,4 @@
-"""Specification of bot.risk: the entry gate's rules in order, and the state transitions."""
+"""Specification of bot.trading.risk: the entry gate's rules in order, and the state transitions."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 import pytest
 from pure_helpers import ny, risk_cfg
 
-from bot.risk import (
+from bot.trading.risk import (
     RiskState,
     budget_used_pct,
     entry_denial,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import messages as m
-from bot.routing import EXECUTION, RISK, STRATEGY, Directory, roles_for
+from bot.app.routing import EXECUTION, RISK, STRATEGY, Directory, roles_for
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
 SPY_CALL = m.OptionContract("SPY", "20261120", 600.0, m.Right.CALL)

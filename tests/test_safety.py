@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
-from bot.safety import Mode, choose_account, decide, is_paper
+from bot.app.config import Settings
+from bot.ib.safety import Mode, choose_account, decide, is_paper
 
 
 def settings(

@@ -1,4 +1,4 @@
-"""Specification of bot.selection: expiry choice, candidate strikes, filters and tie breaks."""
+"""Specification of bot.trading.selection: expiry choice, candidate strikes, filters and tie breaks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from pure_helpers import ny, option, option_quote, options_cfg
 
 from bot.messages import OptionChain, OptionContract, Quote, Right, Stock
-from bot.selection import (
+from bot.trading.selection import (
     Selection,
     candidate_contracts,
     choose_expiry,

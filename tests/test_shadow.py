@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import messages as m
-from bot.shadow import ShadowBook, fill_price
+from bot.ib.shadow import ShadowBook, fill_price
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 CALL = m.OptionContract("SPY", "20261127", 600.0, m.Right.CALL)

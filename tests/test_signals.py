@@ -1,4 +1,4 @@
-"""Specification of bot.signals: hand-built snapshots in, direction and reasons out."""
+"""Specification of bot.trading.signals: hand-built snapshots in, direction and reasons out."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 from pure_helpers import minute_bars, ny, strategy
 
-from bot.indicators import IndicatorSet, Snapshot
+from bot.trading.indicators import IndicatorSet, Snapshot
 from bot.messages import Direction
-from bot.signals import Signal, evaluate
+from bot.trading.signals import Signal, evaluate
 
 CFG = strategy()  # ema 9/21, rsi 14, call rsi [55, 75], put rsi [25, 45], require_vwap
 

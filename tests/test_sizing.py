@@ -1,4 +1,4 @@
-"""Specification of bot.sizing: the risk budget decides the size, never a forced minimum."""
+"""Specification of bot.trading.sizing: the risk budget decides the size, never a forced minimum."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bot.sizing import SizeDecision, size_entry
+from bot.trading.sizing import SizeDecision, size_entry
 
 
 @pytest.mark.parametrize(

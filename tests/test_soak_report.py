@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from bot.soak_report import (
+from bot.ops.soak_report import (
     LogSummary,
     Run,
     build_report,
@@ -223,7 +223,7 @@ def test_the_soak_writes_a_config_the_bot_accepts(tmp_path, argv, kind, host, po
     import importlib.util
     from pathlib import Path
 
-    from bot.config import Settings
+    from bot.app.config import Settings
 
     path = Path(__file__).resolve().parent.parent / "scripts" / "soak.py"
     spec = importlib.util.spec_from_file_location("soak_script", path)

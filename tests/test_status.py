@@ -15,9 +15,9 @@ import yaml
 from actor_harness import make_settings
 
 from bot import messages as m
-from bot.journal import Journal, journal_path
-from bot.journal_schema import SCHEMA_VERSION
-from bot.status import collect, render
+from bot.journal.write import Journal, journal_path
+from bot.journal.schema import SCHEMA_VERSION
+from bot.ops.status import collect, render
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)  # 11:00 New York

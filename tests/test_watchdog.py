@@ -11,8 +11,8 @@ from actor_harness import WAIT_S, Monotonic, Probe, StuckActor, make_settings
 
 from actors.health import HealthActor
 from bot import messages as m
-from bot.routing import SUPERVISOR, Directory
-from bot.watchdog import Watchdog, socket_address, watchdog_interval_s
+from bot.app.routing import SUPERVISOR, Directory
+from bot.ops.watchdog import Watchdog, socket_address, watchdog_interval_s
 
 
 class Systemd:

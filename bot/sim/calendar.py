@@ -1,10 +1,10 @@
-"""The simulator's exchange calendar: the NYSE rules of ``bot.exchange_calendar`` plus what the
+"""The simulator's exchange calendar: the NYSE rules of ``bot.trading.exchange_calendar`` plus what the
 simulated gateway needs on top (next open and close, IB durations in trading days, IB hour
 strings, extended hours).
 
 All instants returned are aware UTC datetimes; the exchange day is the America/New_York date.
 Holidays, observed dates, Good Friday and the 13:00 early closes are decided in
-``bot.exchange_calendar`` alone (the bot's market hours use the same rules); the names are
+``bot.trading.exchange_calendar`` alone (the bot's market hours use the same rules); the names are
 re-exported here for the simulator's modules.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from bot.exchange_calendar import (
+from bot.trading.exchange_calendar import (
     EARLY_CLOSE,
     MAX_SCAN_DAYS,
     NY,

@@ -14,7 +14,7 @@ from typing import Any
 import pykka
 
 from bot import messages as m
-from bot.config import Settings
+from bot.app.config import Settings
 
 SYMBOLS = ("SPY", "QQQ", "IWM")
 

@@ -13,9 +13,9 @@ import pykka
 import pytest
 from broker_harness import SYMBOLS, Probe, make_settings
 
-import actors.broker  # noqa: F401 - import ib_insync in the main thread first (eventkit)
-from actors.broker import BrokerActor
-from bot.routing import EXECUTION, HEALTH, JOURNAL, RISK, SUPERVISOR, Directory
+import actors.broker.actor  # noqa: F401 - import ib_insync in the main thread first (eventkit)
+from actors.broker.actor import BrokerActor
+from bot.app.routing import EXECUTION, HEALTH, JOURNAL, RISK, SUPERVISOR, Directory
 from bot.sim.server import SimGateway
 
 

@@ -12,11 +12,11 @@ from broker_harness import Probe, make_settings
 from ib_insync import Ticker
 from loguru import logger
 
-from actors.broker import BrokerActor
-from actors.broker_market import MarketData
-from actors.broker_requests import BrokerCore
+from actors.broker.actor import BrokerActor
+from actors.broker.market import MarketData
+from actors.broker.requests import BrokerCore
 from bot import messages as m
-from bot.routing import EXECUTION, HEALTH, SUPERVISOR, Directory
+from bot.app.routing import EXECUTION, HEALTH, SUPERVISOR, Directory
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 

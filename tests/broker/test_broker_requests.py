@@ -11,10 +11,10 @@ import pytest
 from broker_harness import make_settings
 from loguru import logger
 
-from actors.broker_requests import BrokerCore, RequestFailed
+from actors.broker.requests import BrokerCore, RequestFailed
 from bot import messages as m
-from bot.circuit import CircuitBreaker
-from bot.pacing import Governor, Limits, Request
+from bot.ib.circuit import CircuitBreaker
+from bot.ib.pacing import Governor, Limits, Request
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 DETAILS = Request("reqContractDetails")

@@ -19,13 +19,13 @@ import pytest
 from actor_harness import ProbedDirectory
 from broker_harness import Probe, barrier, bracket, make_settings, near_the_money
 
-from actors.broker import SNAPSHOT_FAILED_CODE, BrokerActor
+from actors.broker.actor import SNAPSHOT_FAILED_CODE, BrokerActor
 from actors.journal import JournalActor
 from actors.risk import RiskActor
 from bot import messages as m
-from bot.config import Settings
-from bot.reconnect import SnapshotRetry
-from bot.routing import EXECUTION, HEALTH, SUPERVISOR
+from bot.app.config import Settings
+from bot.ib.reconnect import SnapshotRetry
+from bot.app.routing import EXECUTION, HEALTH, SUPERVISOR
 from bot.sim.server import SimGateway
 
 ALL_OPEN_ORDERS = "reqAllOpenOrders"

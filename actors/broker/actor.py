@@ -1,0 +1,349 @@
+"""BrokerActor: the bot's only link to IB (or the simulated gateway), on ib_insync.
+
+The One Rule: only this actor's thread touches ib_insync. The thread owns the asyncio loop
+(``LoopInbox`` runs it while the actor waits for mail) and the ``IB()`` object, created in
+``on_start``; every ib_insync event handler runs here, and live ib_insync objects never leave:
+they are translated into frozen messages (``bot/ib/translate.py``) first. Handlers never block
+the loop: requests run as tasks (``BrokerCore.request``) whose results come back as published
+events. Never ``util.startLoop()``, ``nest_asyncio``, ``ib.sleep``/``ib.run`` or a blocking
+sync ib method here: they would make handlers re-entrant or stall the socket.
+
+Import this module in the main thread before starting the actor: eventkit grabs an event loop
+when ib_insync is imported, which must not happen in the actor thread first (measured).
+
+Accepts: RequestChain, QuoteOptions, SubscribeQuotes, UnsubscribeQuotes, SubmitBracket,
+SubmitOrder, CancelOrder, TimerFired (ignored), Ping (answered by ``BotActor``).
+Publishes: BarClosed (backfill=True for history), QuoteUpdated (conflated), ChainReceived,
+OptionsQuoted, OrderStatusChanged, OrderFilled, OrderRejected, BrokerErrorReported,
+ConnectionChanged, AccountUpdated, PositionChanged, RequestTimedOut, ActorFaulted, StartRefused,
+and after each connect ModeDecided (the gate's mode: the journal opens that mode's file) then BrokerSnapshot
+(orders of every client id via reqAllOpenOrders, completed orders, the day's executions and
+the positions ib_insync synchronised at connect) for the restart reconciliation: only once IB's
+answer is complete, never a partial one (see ``_publish_snapshot``).
+
+Helpers, one concept each: ``broker_requests`` (the gate: pacing, circuit, timeouts),
+``broker_link`` (connection lifecycle), ``broker_market`` (bars, quotes, chains),
+``broker_orders`` (orders, fills, shadow). A loop exception handler turns task and listener
+errors into ``ActorFaulted`` instead of a log line nobody reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from typing import Any
+
+import ib_insync
+
+from actors.base import BotActor, utc_now
+from actors.broker.link import Link
+from actors.broker.market import MarketData
+from actors.broker.orders import Orders
+from actors.broker.requests import BrokerCore, RequestFailed
+from actors.loop_inbox import LoopActor
+from bot.ib import translate as tr
+from bot import messages as m
+from bot.ib.circuit import CircuitBreaker
+from bot.app.config import Settings
+from bot.ib.pacing import Governor, Request
+from bot.ib.reconnect import Reconnector, SnapshotRetry
+from bot.app.routing import Directory
+from bot.ib.safety import decide
+
+MAX_MESSAGES_PER_S = 40
+"""All messages to IB per second (ib_insync's throttle; IB closes the session past 50)."""
+LAG_INTERVAL_S = 1.0
+"""The loop-lag probe: a callback scheduled every second records how late it ran."""
+UNDERLYING_OWNER = "underlying"
+EXECUTION_OWNER = "execution"
+ALL_OPEN_ORDERS = Request("reqAllOpenOrders")
+SNAPSHOT_FAILED_CODE = 0
+"""``BrokerErrorReported.code`` for a snapshot that could not be completed. Not IB's: ours, like
+the journal's OrderRejected code 0; the heartbeat counts it under ``errors`` as ``ib_0``."""
+
+
+class BrokerActor(LoopActor, BotActor):
+    """The broker: see the module docstring for its messages and its One Rule."""
+
+    name = "broker"
+
+    def __init__(
+        self,
+        directory: Directory,
+        settings: Settings,
+        *,
+        host: str,
+        port: int,
+        live_opt_in: bool = False,
+        clock: Callable[[], Any] = utc_now,
+        rng_seed: int | None = None,
+    ) -> None:
+        super().__init__(directory, clock)
+        self.settings = settings
+        self.host = host
+        self.port = port
+        self.live_opt_in = live_opt_in
+        self.rng = random.Random(rng_seed)
+        self.lag_s = 0.0
+        self.lag_max_s = 0.0
+        self.faults = 0
+        self._last_net_liq: float | None = None
+        self._snapshots = 0
+        self._snapshot_task: asyncio.Task[None] | None = None
+        self.snapshot_state = "none"  # asking, published, failed (still asking, slowly)
+
+    # -- lifecycle (actor thread) -----------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Actor thread: set the loop, create IB(), wire events, start connecting (a task)."""
+        super().on_start()
+        self.loop.set_exception_handler(self._loop_error)
+        b = self.settings.broker
+        self.ib = ib_insync.IB()
+        # Every message, not only the requests the governor sees (orders, cancels, the connect
+        # sync), goes through ib_insync's own throttle: 40 per second leaves IB's 50 a margin
+        # for sends that a busy loop flushes in one burst.
+        self.ib.client.MaxRequests = MAX_MESSAGES_PER_S
+        self.core = BrokerCore(
+            self.ib,
+            self.loop,
+            self.settings,
+            self.clock,
+            self.publish,
+            self.log,
+            governor=Governor(),
+            circuit=CircuitBreaker(b.circuit_failures, b.circuit_cooldown_s),
+        )
+        self.market = MarketData(self.core, on_quote=self._on_quote)
+        self.orders = Orders(self.core, self.market)
+        reconnector = Reconnector(
+            b.client_id, b.client_id_attempts, b.reconnect_min_s, b.reconnect_max_s, self.rng
+        )
+        self.link = Link(
+            self.core,
+            self.host,
+            self.port,
+            reconnector,
+            self._on_connected,
+            self.market.lost,
+            lambda: self.market.restore(first=False),
+        )
+        self._wire_events()
+        self.market.start(self.settings.symbols)
+        self.link.start()
+        self.loop.call_later(LAG_INTERVAL_S, self._lag_probe, self.loop.time() + LAG_INTERVAL_S)
+        self.log.info(
+            "broker_started host={} port={} client_id={}", self.host, self.port, b.client_id
+        )
+
+    def on_stop(self) -> None:
+        """Actor thread: stop reconnecting, disconnect, cancel tasks, close the loop."""
+        self._shutdown()
+
+    def on_failure(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
+        """Actor thread, after a handler raised: tell the supervisor, then clean up as on_stop."""
+        BotActor.on_failure(self, exc_type, exc_value, tb)
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if hasattr(self, "link"):
+            self.link.stop()
+            self.core.cancel_tasks()
+        self.actor_inbox.close()
+        self.log.info("broker_stopped")
+
+    def _wire_events(self) -> None:
+        ib, guard = self.ib, self._guard
+        ib.disconnectedEvent += guard(self.link.on_disconnected)
+        ib.errorEvent += guard(self._on_error)
+        ib.barUpdateEvent += guard(self.market.on_bar_update)
+        ib.pendingTickersEvent += guard(self.market.on_pending_tickers)
+        ib.orderStatusEvent += guard(self.orders.on_status)
+        ib.execDetailsEvent += guard(self.orders.on_exec_details)
+        ib.commissionReportEvent += guard(self.orders.on_commission)
+        ib.accountValueEvent += guard(self._on_account_value)
+        ib.positionEvent += guard(self._on_position)
+
+    # -- commands (actor thread) ------------------------------------------------------------
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case m.RequestChain():
+                self.market.request_chain(message)
+            case m.QuoteOptions():
+                self.market.quote_options(message)
+            case m.SubscribeQuotes(instrument=instrument):
+                self.market.acquire(instrument, EXECUTION_OWNER)
+            case m.UnsubscribeQuotes(instrument=instrument):
+                self.market.release(instrument, EXECUTION_OWNER)
+            case m.SubmitBracket():
+                self.orders.submit_bracket(message)
+            case m.SubmitOrder():
+                self.orders.submit(message)
+            case m.CancelOrder():
+                self.orders.cancel(message)
+            case m.TimerFired():
+                pass
+            case _:
+                self.unexpected(message)
+
+    def stats(self) -> dict[str, Any]:
+        """Figures for the heartbeat: link, circuit, pacing, lines, loop lag."""
+        verdict = self.orders.verdict
+        return {
+            **super().stats(),
+            "connection": self.link.state,
+            "client_id": self.link.client_id,
+            "reconnects": self.link.reconnector.reconnects,
+            "mode": verdict.mode.value if verdict else "",
+            "circuit": self.core.circuit.state.value,
+            "circuit_failures": self.core.circuit.failures,
+            "pacing": self.core.governor.snapshot(self.core.now()),
+            "lines": self.core.governor.snapshot(self.core.now())["lines"],
+            "streams": self.market.streams,
+            "timeouts": self.core.timeouts,
+            "tasks": self.core.tasks_running,
+            "loop_lag_ms": round(self.lag_s * 1000, 1),
+            "loop_lag_max_ms": round(self.lag_max_s * 1000, 1),
+            "mailbox": self.actor_inbox.qsize(),
+            "faults": self.faults,
+            "snapshot": self.snapshot_state,
+        }
+
+    # -- ib_insync events (actor thread, inside the loop) -----------------------------------
+
+    def _on_connected(self, first: bool) -> bool:
+        verdict = decide(self.settings, self.ib.managedAccounts(), self.live_opt_in)
+        self.orders.verdict = verdict
+        if verdict.refused:
+            self.log.error("start_refused reason={!r}", verdict.refusal)
+            self.publish(m.StartRefused(verdict.refusal, self.clock()))
+            self.loop.call_soon(self.link.stop)
+            return False
+        self.log.info(
+            "safety_gate mode={} account={} sends_orders={} shadow={} read_only={}",
+            verdict.mode.value,
+            verdict.account,
+            verdict.sends_orders,
+            verdict.shadow_fills,
+            verdict.read_only,
+        )
+        self.publish(m.ModeDecided(verdict.mode.value, verdict.account, self.clock()))
+        for value in self.ib.accountValues(verdict.account):
+            self._on_account_value(value)
+        self.orders.adopt()
+        if self._snapshot_task is not None:
+            self._snapshot_task.cancel()  # an older connection's attempts: this one asks anew
+        self._snapshot_task = self.core.spawn(self._publish_snapshot(), "snapshot")
+        self.market.restore(first)
+        return True
+
+    async def _publish_snapshot(self) -> None:
+        """Ask for every client id's open orders (a restart may have moved ours); publish the
+        snapshot only once that answer is complete.
+
+        Never a partial snapshot: the journal would take an order resting at IB for a gone one
+        and resend its intent (a duplicate order), or miss an order to re-arm an OCO on. A
+        request that times out (IB is slow after its daily restart) is asked again through the
+        request gate (pacing, circuit) after ``SnapshotRetry``'s doubling waits; after the last
+        quick attempt the failure is logged at ERROR and published as ``BrokerErrorReported``
+        (code ``SNAPSHOT_FAILED_CODE``) for the heartbeat. Entries stay blocked meanwhile: risk
+        waits for the reconciliation of every connect, and without a snapshot none comes.
+
+        Then it keeps asking every ``reconnect_max_s`` rather than waiting for a reconnect: the
+        socket may stay up for hours while only this answer is late, and a bot that could heal
+        by itself should. A new connection cancels this task and starts afresh; a lost one ends
+        it (the next connection asks). ``first`` is the first snapshot this broker publishes:
+        the first connect's, or a later one if that never completed, so the journal restores
+        the day exactly once.
+        """
+        b = self.settings.broker
+        retry = SnapshotRetry(b.reconnect_min_s, b.reconnect_max_s)
+        failures = 0
+        self.snapshot_state = "asking"
+        while not await self._ask_all_open_orders():
+            failures += 1
+            if not self.core.connected:
+                return
+            if retry.gave_up(failures):
+                self.snapshot_state = "failed"
+                self._snapshot_failed(failures, retry.max_s)
+            await asyncio.sleep(retry.delay(failures))
+        snapshot = self.orders.snapshot(first=self._snapshots == 0)
+        self._snapshots += 1
+        self.snapshot_state = "published"
+        self.log.info("broker_snapshot first={} attempts={} orders={} fills={} positions={}",
+                      snapshot.first, failures + 1, len(snapshot.orders), len(snapshot.fills),
+                      len(snapshot.positions))
+        self.publish(snapshot)
+
+    async def _ask_all_open_orders(self) -> bool:
+        """One reqAllOpenOrders through the request gate; True when IB answered in full (its
+        openOrderEnd came: every order it sent is in ``ib.trades()``)."""
+        try:
+            await self.core.request(ALL_OPEN_ORDERS, self.ib.reqAllOpenOrdersAsync)
+        except RequestFailed:
+            return False  # RequestTimedOut is published
+        return True
+
+    def _snapshot_failed(self, attempts: int, retry_s: float) -> None:
+        text = (f"broker snapshot incomplete: reqAllOpenOrders unanswered {attempts} times; "
+                f"entries stay blocked, asking again every {retry_s:g}s")
+        self.log.error("broker_snapshot_failed attempts={} retry_every_s={} entries=blocked",
+                       attempts, retry_s)
+        self.publish(m.BrokerErrorReported(SNAPSHOT_FAILED_CODE, text, -1, self.clock()))
+
+    def _on_error(self, req_id: int, code: int, text: str, _contract: Any = None) -> None:
+        self.link.on_error(code, text)
+        if tr.error_kind(code) is tr.ErrorKind.FARM:
+            return  # logged by the link, never a failure
+        if not self.orders.on_error(req_id, code, text):
+            self.log.warning("broker_error code={} req_id={} text={!r}", code, req_id, text)
+            self.publish(m.BrokerErrorReported(code, text, req_id, self.clock()))
+
+    def _on_account_value(self, value: Any) -> None:
+        net_liq = tr.net_liquidation(value.tag, value.value, value.currency)
+        if net_liq is None or net_liq == self._last_net_liq:
+            return
+        self._last_net_liq = net_liq
+        self.publish(m.AccountUpdated(value.account, net_liq, self.clock()))
+
+    def _on_position(self, position: Any) -> None:
+        self.publish(m.PositionChanged(tr.broker_position(position), self.clock()))
+
+    def _on_quote(self, quote: m.Quote) -> None:
+        self.orders.on_quote(quote)
+
+    # -- health -----------------------------------------------------------------------------
+
+    def _lag_probe(self, expected: float) -> None:
+        now = self.loop.time()
+        self.lag_s = max(0.0, now - expected)
+        self.lag_max_s = max(self.lag_max_s, self.lag_s)
+        self.loop.call_later(LAG_INTERVAL_S, self._lag_probe, now + LAG_INTERVAL_S)
+
+    def _guard(self, listener: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap an ib_insync listener: its exception becomes ActorFaulted (eventkit only logs)."""
+
+        def guarded(*args: Any) -> Any:
+            try:
+                return listener(*args)
+            except Exception as exc:  # noqa: BLE001 - reported, never swallowed silently
+                self._loop_error(
+                    self.loop, {"message": f"listener {listener.__name__} failed", "exception": exc}
+                )
+                return None
+
+        return guarded
+
+    def _loop_error(self, _loop: Any, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        error = (
+            f"{context.get('message', 'loop error')}: {exc!r}"
+            if exc
+            else str(context.get("message"))
+        )
+        self.faults += 1
+        self.log.opt(exception=exc).error("loop_error {}", error)
+        self.publish(m.ActorFaulted(self.name, error, self.clock()))

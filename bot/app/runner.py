@@ -1,0 +1,97 @@
+"""``python -m bot``: wire the settings, the logs, the broker side and the supervisor.
+
+With ``broker.kind: sim`` the simulated IB Gateway starts in this process on a free loopback
+port and the real BrokerActor connects to it over TCP, exactly as it would to IB Gateway.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from datetime import datetime
+
+from loguru import logger
+
+from bot.app.supervisor import EXIT_FAILED, Supervisor, actor_specs
+from bot.app.config import Settings
+from bot.app.deferred_import import defer
+from bot.journal.write import journal_path
+from bot.ops.logs import configure_logging
+from bot.ops.watchdog import Watchdog
+
+
+def _fresh_sim_journal(settings: Settings) -> None:
+    """The embedded simulator is a new market and a new account on every run, so the sim
+    journal starts empty too (the previous run's is kept as ``.prev`` for inspection):
+    restoring yesterday's risk state against a fresh simulated account would be wrong."""
+    path = journal_path(settings.journal.dir, "sim")
+    for suffix in ("", "-wal", "-shm"):
+        old = path.with_name(path.name + suffix)
+        if old.exists():
+            old.replace(old.with_name(f"{path.stem}.prev{path.suffix}{suffix}"))
+
+
+def _start_gateway(settings: Settings, stack: ExitStack) -> tuple[str, int]:
+    from bot.sim.server import GatewayOptions, SimGateway
+
+    _fresh_sim_journal(settings)
+    sim = settings.broker.sim
+    start = datetime.fromisoformat(sim.start) if sim.start else None
+    gateway = SimGateway(GatewayOptions(host="127.0.0.1", port=settings.broker.port, seed=sim.seed,
+                                        speed=sim.speed, start=start, account=sim.account,
+                                        symbols=tuple(settings.symbols)))
+    port = gateway.start()  # logs gateway_started with its port and simulated start time
+    stack.callback(_stop_gateway, gateway)
+    return "127.0.0.1", port
+
+
+def _stop_gateway(gateway: object) -> None:
+    gateway.stop()  # type: ignore[attr-defined]
+    counters = gateway.counters()  # type: ignore[attr-defined]
+    # every counter also goes to the JSON log (bound as ``counters``) for scripts/soak.py
+    logger.bind(counters=counters).info(
+        "gateway_stopped orders_placed={} pacing_violations={}", counters.get("orders.placed", 0),
+        gateway.pacing_violations())  # type: ignore[attr-defined]
+
+
+def defer_unused_packages(settings: Settings) -> None:
+    """numpy comes in with eventkit, for an operator the bot never uses: 12 MiB of RSS saved
+    (``bot/app/deferred_import.py``). The embedded simulator does use numpy, so with it nothing is
+    deferred. Call before ib_insync is first imported."""
+    if settings.broker.kind != "sim":
+        defer("numpy")
+
+
+def run_bot(settings: Settings, *, duration_s: float | None = None, live_opt_in: bool = False) -> int:
+    """Run until Ctrl-C/SIGTERM or ``duration_s``; returns the process exit code."""
+    configure_logging(settings.logging)
+    defer_unused_packages(settings)
+    # Imported here, in the main thread, before any actor starts: it imports ib_insync, whose
+    # eventkit grabs an event loop at import (actors/broker/actor.py explains why that matters).
+    from actors.broker.actor import BrokerActor
+
+    logger.info("bot_starting kind={} dry_run={} read_only={} symbols={}", settings.broker.kind,
+                settings.dry_run, settings.broker.read_only, ",".join(settings.symbols))
+    with ExitStack() as stack:
+        try:
+            host, port = (_start_gateway(settings, stack) if settings.broker.kind == "sim"
+                          else (settings.broker.host, settings.broker.port))
+        except OSError as exc:
+            logger.error("gateway_failed error={}", exc)
+            return EXIT_FAILED
+
+        def broker(directory):
+            return BrokerActor.start(directory, settings, host=host, port=port, live_opt_in=live_opt_in)
+
+        supervisor = Supervisor(actor_specs(settings, broker, journal=True))
+        supervisor.install_signal_handlers(settings.risk.kill_switch_path)
+        supervisor.start()
+        systemd = Watchdog.from_env()  # READY/STOPPING for Type=notify; a no-op elsewhere
+        systemd.ready()
+        try:
+            code = supervisor.run(duration_s)
+        finally:
+            systemd.stopping()
+            supervisor.stop()
+    logger.info("bot_stopped exit_code={}", code)
+    logger.complete()
+    return code

@@ -1,0 +1,293 @@
+"""The durable journal: what the bot decided and did, in SQLite (WAL mode).
+
+One ``Journal`` belongs to one thread (the actor that owns it); SQLite connections are not
+shared. ``record`` takes any message of the catalogue and writes what it means, each in its own
+transaction; a failed write raises ``JournalError`` so the owner can stop opening positions
+rather than trade unrecorded. One file per mode (``journal-sim.sqlite3``,
+``journal-shadow.sqlite3``, ``journal-paper.sqlite3``, ``journal-live.sqlite3``) keeps a
+rehearsal from ever mixing with real records.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from bot import messages as m
+from bot.journal.schema import JournalError, migrate
+
+__all__ = ["Journal", "JournalError", "journal_path"]
+
+
+def journal_path(directory: Path, mode: str) -> Path:
+    return Path(directory) / f"journal-{mode}.sqlite3"
+
+
+def _plain(value: Any) -> str:
+    return value.isoformat() if isinstance(value, (date, datetime)) else str(value)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(asdict(value) if hasattr(value, "__dataclass_fields__") else value,
+                      default=_plain, separators=(",", ":"))
+
+
+def _ts(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+class Journal:
+    """Writes and reads the journal; every public method is one transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, timeout=2.0, isolation_level=None)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.found_version = migrate(self.conn, str(self.path))
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot open journal {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def record(self, message: Any, now: datetime) -> bool:
+        """Write what ``message`` means; False for a message the journal does not keep.
+
+        ``now`` stamps commands, which carry no time of their own."""
+        writer = _WRITERS.get(type(message))
+        if writer is None:
+            return False
+        self._write(lambda conn, msg: writer(conn, msg, now), message)
+        return True
+
+    def save_daily_risk(self, day: date, start_equity: float, realized_pnl: float, trades: int,
+                        consecutive_losses: int, kill_switch: bool, ts: datetime) -> None:
+        self.record(m.RiskStateChanged(day, start_equity, realized_pnl, trades, consecutive_losses,
+                                       kill_switch, ts), ts)
+
+    def set_intent(self, intent_id: str, now: datetime, *, status: str | None = None,
+                   resent: bool = False) -> None:
+        """Mark an intent during reconciliation (expired, or counted as sent once more)."""
+        def write(conn: sqlite3.Connection, _: Any) -> None:
+            conn.execute("UPDATE intents SET status=COALESCE(?, status), resends=resends+?, "
+                         "updated_at=? WHERE intent_id=?", (status, int(resent), _ts(now), intent_id))
+        self._write(write, None)
+
+    def record_adopted(self, trade: m.TradeRecovered, now: datetime) -> None:
+        """An unknown broker position taken over: an intent row (open) with its synthetic entry."""
+        def write(conn: sqlite3.Connection, _: Any) -> None:
+            conn.execute("INSERT OR IGNORE INTO intents (intent_id, correlation_id, symbol, direction, "
+                         "contract, premium, quantity, reasons, status, created_at, updated_at, sent_at) "
+                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                         (trade.intent_id, trade.correlation_id, trade.symbol, "adopted",
+                          _json(trade.contract), trade.premium, int(trade.legs[0][0].quantity),
+                          _json(["adopted at restart: manage_unknown_positions"]), "open",
+                          _ts(now), _ts(now), _ts(now)))
+            for spec, status, _filled_qty in trade.legs:
+                conn.execute("INSERT OR IGNORE INTO orders (client_order_id, intent_id, spec, status, "
+                             "updated_at) VALUES (?,?,?,?,?)", (spec.client_order_id, trade.intent_id,
+                                                                _json(spec), status.value, _ts(now)))
+            for fill in trade.fills:
+                _filled(conn, fill, now)
+        self._write(write, trade)
+
+    def set_fact(self, name: str, value: Any, now: datetime) -> None:
+        self._write(lambda conn, _: _fact(name, lambda _e: value)(conn, None, now), None)
+
+    def _write(self, writer: Any, message: Any) -> None:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            writer(self.conn, message)
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise JournalError(f"journal write failed ({type(message).__name__}): {exc}") from exc
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def intent(self, intent_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT * FROM intents WHERE intent_id=?", (intent_id,)).fetchone()
+        return dict(row) if row else None
+
+    def intents(self, *statuses: str) -> list[dict[str, Any]]:
+        marks = ",".join("?" * len(statuses))
+        rows = self.conn.execute(f"SELECT * FROM intents WHERE status IN ({marks}) ORDER BY created_at",
+                                 statuses)
+        return [dict(r) for r in rows]
+
+    def orders(self, intent_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT * FROM orders WHERE intent_id=? ORDER BY rowid", (intent_id,))
+        return [dict(r) for r in rows]
+
+    def fills(self, intent_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT * FROM fills WHERE intent_id=? ORDER BY ts", (intent_id,))
+        return [dict(r) for r in rows]
+
+    def daily_risk(self, day: date) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT * FROM daily_risk WHERE day=?", (day.isoformat(),)).fetchone()
+        return dict(row) if row else None
+
+
+def _intent_of(client_order_id: str) -> str:
+    return client_order_id.rsplit(".", 1)[0]
+
+
+def _proposed(conn: sqlite3.Connection, e: m.EntryProposed, now: datetime) -> None:
+    conn.execute("INSERT OR IGNORE INTO intents (intent_id, correlation_id, symbol, direction, "
+                 "contract, premium, quantity, reasons, status, created_at, updated_at) "
+                 "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                 (e.intent_id, e.correlation_id, e.symbol, e.direction.value, _json(e.contract),
+                  e.premium, None, _json(list(e.reasons)), "proposed", _ts(e.ts), _ts(e.ts)))
+
+
+def _decision(kind: str, status: str | None) -> Any:
+    def write(conn: sqlite3.Connection, e: Any, now: datetime) -> None:
+        detail = getattr(e, "reason", "") or f"quantity={getattr(e, 'quantity', '')}"
+        intent_id = getattr(e, "intent_id", None)
+        conn.execute("INSERT INTO decisions (intent_id, correlation_id, symbol, kind, detail, ts) "
+                     "VALUES (?,?,?,?,?,?)", (intent_id, e.correlation_id, e.symbol, kind, detail, _ts(e.ts)))
+        if status and intent_id:
+            conn.execute("UPDATE intents SET status=?, quantity=COALESCE(?, quantity), updated_at=? "
+                         "WHERE intent_id=?", (status, getattr(e, "quantity", None), _ts(e.ts), intent_id))
+    return write
+
+
+def _signal(conn: sqlite3.Connection, e: m.SignalRaised, now: datetime) -> None:
+    conn.execute("INSERT INTO decisions (intent_id, correlation_id, symbol, kind, detail, ts) "
+                 "VALUES (NULL,?,?,?,?,?)", (e.correlation_id, e.symbol, "signal",
+                                             f"{e.direction.value}: {'; '.join(e.reasons)}", _ts(e.ts)))
+
+
+def _submitted(conn: sqlite3.Connection, c: m.SubmitBracket | m.SubmitOrder, now: datetime) -> None:
+    specs = (c.parent, c.take_profit, c.stop) if isinstance(c, m.SubmitBracket) else (c.order,)
+    for spec in specs:
+        conn.execute("INSERT OR IGNORE INTO orders (client_order_id, intent_id, spec, status, updated_at) "
+                     "VALUES (?,?,?,?,?)", (spec.client_order_id, c.intent_id, _json(spec), "SUBMITTED",
+                                            _ts(now)))
+    conn.execute("UPDATE intents SET status=CASE WHEN status='approved' THEN 'sent' ELSE status END, "
+                 "sent_at=COALESCE(sent_at, ?), updated_at=? WHERE intent_id=?",
+                 (_ts(now), _ts(now), c.intent_id))
+
+
+def _cancel(conn: sqlite3.Connection, c: m.CancelOrder, now: datetime) -> None:
+    conn.execute("INSERT INTO order_events (client_order_id, status, filled, remaining, avg_fill_price, "
+                 "reason, ts) VALUES (?,'CANCEL_REQUESTED',0,0,0,'',?)", (c.client_order_id, _ts(now)))
+
+
+def _status(conn: sqlite3.Connection, e: m.OrderStatusChanged, now: datetime) -> None:
+    conn.execute("INSERT INTO order_events (client_order_id, status, filled, remaining, avg_fill_price, "
+                 "reason, ts) VALUES (?,?,?,?,?,?,?)", (e.client_order_id, e.status.value, e.filled,
+                                                        e.remaining, e.avg_fill_price, e.reason, _ts(e.ts)))
+    conn.execute("UPDATE orders SET status=?, filled=?, avg_fill_price=?, broker_order_id=?, updated_at=? "
+                 "WHERE client_order_id=?", (e.status.value, e.filled, e.avg_fill_price,
+                                             e.broker_order_id, _ts(e.ts), e.client_order_id))
+
+
+def _rejected(conn: sqlite3.Connection, e: m.OrderRejected, now: datetime) -> None:
+    conn.execute("INSERT INTO order_events (client_order_id, status, filled, remaining, avg_fill_price, "
+                 "reason, ts) VALUES (?,?,0,0,0,?,?)", (e.client_order_id, "REJECTED",
+                                                       f"{e.code}: {e.reason}", _ts(e.ts)))
+    conn.execute("UPDATE orders SET status='REJECTED', updated_at=? WHERE client_order_id=?",
+                 (_ts(e.ts), e.client_order_id))
+
+
+def _filled(conn: sqlite3.Connection, e: m.OrderFilled, now: datetime) -> None:
+    conn.execute("INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?)",
+                 (e.exec_id, e.client_order_id, _intent_of(e.client_order_id), e.side.value,
+                  e.quantity, e.price, e.commission, _ts(e.ts)))
+
+
+def _position(event: str, status: str) -> Any:
+    def write(conn: sqlite3.Connection, e: Any, now: datetime) -> None:
+        price = getattr(e, "avg_price", None) or getattr(e, "exit_price", 0.0)
+        conn.execute("INSERT INTO positions (intent_id, symbol, event, quantity, price, realized, reason, ts) "
+                     "VALUES (?,?,?,?,?,?,?,?)",
+                     (e.intent_id, e.symbol, event, getattr(e, "quantity", 0.0), price,
+                      getattr(e, "realized_pnl", None), getattr(e, "reason", ""), _ts(e.ts)))
+        conn.execute("UPDATE intents SET status=?, updated_at=? WHERE intent_id=?",
+                     (status, _ts(e.ts), e.intent_id))
+    return write
+
+
+def _fact(name: str, value: Any) -> Any:
+    def write(conn: sqlite3.Connection, e: Any, now: datetime) -> None:
+        conn.execute("INSERT INTO facts VALUES (?,?,?) ON CONFLICT(name) DO UPDATE SET "
+                     "value=excluded.value, ts=excluded.ts", (name, _json(value(e)), _ts(now)))
+    return write
+
+
+def _mismatch(conn: sqlite3.Connection, e: m.ReconcileMismatch, now: datetime) -> None:
+    conn.execute("INSERT INTO mismatches (kind, key, detail, ts) VALUES (?,?,?,?)",
+                 (e.kind, e.key, e.detail, _ts(e.ts)))
+
+
+def _snapshot(conn: sqlite3.Connection, e: m.BrokerSnapshot, now: datetime) -> None:
+    """What the broker holds: its positions replace the last ones, its fills are kept (deduped by
+    exec id) and its statuses of our orders replace the journal's."""
+    conn.execute("DELETE FROM broker_positions")
+    conn.executemany("INSERT OR REPLACE INTO broker_positions VALUES (?,?,?,?)",
+                     [(p.description, p.quantity, p.avg_cost, _ts(e.ts)) for p in e.positions])
+    for fill in e.fills:
+        _filled(conn, fill, now)
+    conn.executemany(  # the broker's word on each of our orders (reported as mismatches first)
+        "UPDATE orders SET status=?, filled=?, avg_fill_price=?, broker_order_id=?, updated_at=? "
+        "WHERE client_order_id=?",
+        [(o.status.value, o.filled, o.avg_fill_price, o.broker_order_id, _ts(e.ts), o.client_order_id)
+         for o in e.orders if o.client_order_id])
+
+
+def _position_changed(conn: sqlite3.Connection, e: m.PositionChanged, now: datetime) -> None:
+    """The broker's word on one position between snapshots (a flat one is removed)."""
+    p = e.position
+    if p.quantity == 0:
+        conn.execute("DELETE FROM broker_positions WHERE description=?", (p.description,))
+    else:
+        conn.execute("INSERT OR REPLACE INTO broker_positions VALUES (?,?,?,?)",
+                     (p.description, p.quantity, p.avg_cost, _ts(e.ts)))
+
+
+def _risk_state(conn: sqlite3.Connection, e: m.RiskStateChanged, now: datetime) -> None:
+    conn.execute(
+        "INSERT INTO daily_risk VALUES (?,?,?,?,?,?,?) ON CONFLICT(day) DO UPDATE SET "
+        "start_equity=excluded.start_equity, realized_pnl=excluded.realized_pnl, "
+        "trades=excluded.trades, consecutive_losses=excluded.consecutive_losses, "
+        "kill_switch=excluded.kill_switch, updated_at=excluded.updated_at",
+        (e.day.isoformat(), e.start_equity, e.realized_pnl, e.trades, e.consecutive_losses,
+         int(e.kill_switch), _ts(e.ts)))
+
+
+_WRITERS: dict[type, Any] = {
+    m.SignalRaised: _signal,
+    m.EntryProposed: _proposed,
+    m.EntryApproved: _decision("approved", "approved"),
+    m.EntryDenied: _decision("denied", "denied"),
+    m.EntryAbandoned: _decision("abandoned", None),
+    m.SubmitBracket: _submitted,
+    m.SubmitOrder: _submitted,
+    m.CancelOrder: _cancel,
+    m.OrderStatusChanged: _status,
+    m.OrderRejected: _rejected,
+    m.OrderFilled: _filled,
+    m.PositionOpened: _position("opened", "open"),
+    m.PositionClosed: _position("closed", "closed"),
+    m.EntryExpired: _position("expired", "expired"),
+    m.PositionRecovered: _position("recovered", "open"),
+    m.ReconcileMismatch: _mismatch,
+    m.BrokerSnapshot: _snapshot,
+    m.PositionChanged: _position_changed,
+    m.RiskStateChanged: _risk_state,
+    m.ModeDecided: _fact("mode", lambda e: {"mode": e.mode, "account": e.account}),
+    m.ReconcileFinished: _fact("reconcile", lambda e: e),
+    m.KillSwitchChanged: _fact("kill_switch", lambda e: e),
+}

@@ -1,0 +1,153 @@
+"""The heartbeat, pure: the JSON payload from the figures gathered, and its one readable line.
+
+Inputs are plain values: the process sample (``bot.ops.proc_sample``), each actor's mailbox depth
+and last Pong report (``BotActor.stats``), and the HealthActor's own counters. The payload:
+
+| key | what |
+|---|---|
+| ``ts``, ``uptime_s``, ``beat_lag_s`` | wall time; seconds since start; lateness of this beat |
+| ``rss_mib`` ... ``sockets`` | the process (``ProcessSampler.sample``) |
+| ``actors`` | per actor: ``mailbox``, ``idle_s`` (idle before the last ping), |
+| | ``last_answer_s``, ``rtt_ms``, ``handled``, ``alarm`` |
+| ``broker`` | ``state``, ``circuit``, ``client_id``, ``reconnects``, ``lines``, ``loop_lag_ms``, |
+| | ``snapshot`` (asking, published, failed: the orders snapshot after the last connect), |
+| | ``pacing_pct`` (share of each pacing rule's budget in use) |
+| ``symbols`` | per symbol: ``bar_age_s``, ``quote_age_s``, ``state`` (from its strategy) |
+| ``orders_working``, ``positions`` | from the execution actor |
+| ``risk`` | ``realized_pnl``, ``loss_budget_used_pct``, ``trades``, ``kill_switch`` |
+| ``errors``, ``alarms`` | counts by kind; actors in alarm |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.ib.pacing import Limits
+
+BROKER, RISK, EXECUTION, STRATEGY_PREFIX = "broker", "risk", "execution", "strategy:"
+
+_LIMITS = Limits()  # the broker's governor runs with the default limits
+PACING_RULES = {  # governor snapshot key -> (short name, the governor's limit)
+    "msgs_1s": ("msg_1s", _LIMITS.msg_per_s),
+    "hist_10min": ("hist_10m", _LIMITS.hist_window_max),
+    "hist_open": ("hist_open", _LIMITS.hist_open_max),
+    "lines": ("lines", _LIMITS.lines),
+}
+BROKER_KEYS = ("circuit", "client_id", "reconnects", "lines", "loop_lag_ms", "loop_lag_max_ms",
+               "timeouts", "faults", "snapshot")
+RISK_KEYS = {"realized_pnl": "realized_pnl", "loss_budget_used_pct": "loss_budget_used_pct",
+             "trades": "trades", "open": "open_positions", "kill_switch": "kill_switch"}
+ACTOR_KEYS = ("rtt_ms", "handled")
+
+
+def pacing_used_pct(snapshot: Mapping[str, Any] | None) -> dict[str, float]:
+    """Share of each pacing rule's budget in use, in percent of the governor's limit."""
+    snapshot = snapshot or {}
+    return {short: round(100.0 * snapshot[key] / limit, 1)
+            for key, (short, limit) in PACING_RULES.items() if key in snapshot}
+
+
+def broker_section(report: Mapping[str, Any], state: str) -> dict[str, Any]:
+    section = {"state": report.get("connection", state)}
+    section.update({k: report.get(k) for k in BROKER_KEYS})
+    section["pacing_pct"] = pacing_used_pct(report.get("pacing"))
+    return section
+
+
+def symbols_section(reports: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    keys = ("bar_age_s", "quote_age_s", "state")
+    return {name.removeprefix(STRATEGY_PREFIX): {k: r.get(k) for k in keys}
+            for name, r in sorted(reports.items()) if name.startswith(STRATEGY_PREFIX)}
+
+
+def heartbeat_payload(*, ts: str, pid: int, uptime_s: float, beat_lag_s: float,
+                      process: Mapping[str, Any], depths: Mapping[str, int],
+                      reports: Mapping[str, Mapping[str, Any]],
+                      last_answer_s: Mapping[str, float | None], alarmed: set[str],
+                      errors: Mapping[str, int], broker_state: str) -> dict[str, Any]:
+    """The whole heartbeat (see the module docstring for its keys)."""
+    execution, risk = reports.get(EXECUTION, {}), reports.get(RISK, {})
+    actors = {name: {"mailbox": depth, "idle_s": reports.get(name, {}).get("idle_s"),
+                     "last_answer_s": last_answer_s.get(name), "alarm": name in alarmed,
+                     **{k: reports.get(name, {}).get(k) for k in ACTOR_KEYS}}
+              for name, depth in sorted(depths.items())}
+    return {
+        "ts": ts, "pid": pid, "uptime_s": round(uptime_s, 1), "beat_lag_s": round(beat_lag_s, 3),
+        **process,
+        "actors": actors,
+        "broker": broker_section(reports.get(BROKER, {}), broker_state),
+        "symbols": symbols_section(reports),
+        "orders_working": execution.get("orders_working"),
+        "positions": len(execution.get("positions") or {}) if execution else None,
+        "risk": {out: risk.get(key) for key, out in RISK_KEYS.items()},
+        "errors": dict(errors),
+        "alarms": sorted(alarmed),
+    }
+
+
+# -- the readable line ------------------------------------------------------------------------
+
+
+def _num(value: Any, unit: str = "", digits: int = 1) -> str:
+    if value is None:
+        return "?"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:.{digits}f}{unit}" if isinstance(value, float) else f"{value}{unit}"
+
+
+def _worst(actors: Mapping[str, Mapping[str, Any]], key: str, unit: str) -> str:
+    values = [(a.get(key), name) for name, a in actors.items() if a.get(key) is not None]
+    if not values:
+        return "?"
+    value, name = max(values)
+    return f"{_num(value, unit)}@{name}"
+
+
+def _ages(symbols: Mapping[str, Mapping[str, Any]]) -> str:
+    parts = [f"{s}:{_num(v['bar_age_s'], 's', 0)}/{_num(v['quote_age_s'], 's', 0)}"
+             for s, v in symbols.items()]
+    return ",".join(parts) or "none"
+
+
+def _pairs(mapping: Mapping[str, Any], unit: str = "") -> str:
+    return ",".join(f"{k}:{_num(v, unit, 0)}" for k, v in mapping.items()) or "none"
+
+
+LINE_FIELDS: tuple[tuple[str, Any], ...] = (  # (key, how to render it from the payload)
+    ("up", lambda b: _num(b["uptime_s"], "s")),
+    ("rss", lambda b: _num(b.get("rss_mib"), "MiB")),
+    ("uss", lambda b: _num(b.get("uss_mib"), "MiB")),
+    ("cpu", lambda b: _num(b.get("cpu_pct"), "%")),
+    ("threads", lambda b: _num(b.get("threads"))),
+    ("fds", lambda b: _num(b.get("fds"))),
+    ("sockets", lambda b: _num(b.get("sockets"))),
+    ("broker", lambda b: b["broker"]["state"]),
+    ("circuit", lambda b: _num(b["broker"]["circuit"])),
+    ("client_id", lambda b: _num(b["broker"]["client_id"])),
+    ("reconnects", lambda b: _num(b["broker"]["reconnects"])),
+    ("pacing", lambda b: _pairs(b["broker"]["pacing_pct"], "%")),
+    ("lines", lambda b: _num(b["broker"]["lines"])),
+    ("snapshot", lambda b: _num(b["broker"]["snapshot"])),
+    ("loop_lag", lambda b: f"{_num(b['broker']['loop_lag_ms'])}/"
+                           f"{_num(b['broker']['loop_lag_max_ms'], 'ms')}"),
+    ("orders_working", lambda b: _num(b["orders_working"])),
+    ("positions", lambda b: _num(b["positions"])),
+    ("pnl", lambda b: _num(b["risk"]["realized_pnl"], digits=2)),
+    ("loss_budget", lambda b: _num(b["risk"]["loss_budget_used_pct"], "%")),
+    ("kill_switch", lambda b: _num(b["risk"]["kill_switch"])),
+    ("mailbox_max", lambda b: _worst(b["actors"], "mailbox", "")),
+    ("idle_max", lambda b: _worst(b["actors"], "idle_s", "s")),
+    ("ages", lambda b: _ages(b["symbols"])),
+    ("alarms", lambda b: ",".join(b["alarms"]) or "none"),
+    ("errors", lambda b: _pairs(b["errors"])),
+)
+
+
+def heartbeat_line(beat: Mapping[str, Any]) -> str:
+    """One readable line: ``heartbeat key=value ...`` (``?`` where a figure is not known yet).
+
+    ``ages`` is ``SYMBOL:bar age/quote age`` per symbol; ``mailbox_max`` and ``idle_max``
+    name the actor with the largest figure."""
+    return "heartbeat " + " ".join(f"{key}={render(beat)}" for key, render in LINE_FIELDS)

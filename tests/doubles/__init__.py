@@ -1,0 +1,1 @@
+"""Test doubles: stand-ins for our actors, not installed with the package."""
