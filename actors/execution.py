@@ -26,11 +26,10 @@ from typing import Any
 
 from actors.base import BotActor, utc_now
 from actors.timer import Timer
-from bot.trading import execution
-from bot.trading import quotes
 from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import BROKER, JOURNAL, Directory
+from bot.trading import execution, quotes
 
 COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder, m.SubscribeQuotes, m.UnsubscribeQuotes)
 ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder)

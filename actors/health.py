@@ -30,10 +30,10 @@ from actors.base import BotActor, utc_now
 from actors.timer import Timer
 from bot import messages as m
 from bot.app.config import Settings
+from bot.app.routing import HEALTH, SUPERVISOR, Directory
 from bot.ops.health_report import heartbeat_line, heartbeat_payload
 from bot.ops.liveness import Liveness
 from bot.ops.proc_sample import ProcessSampler
-from bot.app.routing import HEALTH, SUPERVISOR, Directory
 from bot.ops.watchdog import Watchdog
 
 

@@ -36,11 +36,11 @@ from typing import Any
 from actors.base import BotActor, utc_now
 from bot import messages as m
 from bot.app.config import Settings
-from bot.journal.write import Journal, JournalError, journal_path
-from bot.journal.read import live_intents
-from bot.trading.market_hours import trading_day
-from bot.journal.reconcile import reconcile
 from bot.app.routing import BROKER, Directory
+from bot.journal.read import live_intents
+from bot.journal.reconcile import reconcile
+from bot.journal.write import Journal, JournalError, journal_path
+from bot.trading.market_hours import trading_day
 
 CRASH_HOOK = "BOT_TEST_CRASH_AFTER_INTENT"
 ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder)

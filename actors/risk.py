@@ -27,10 +27,9 @@ from typing import Any
 from actors.base import BotActor, utc_now
 from actors.timer import Timer
 from bot import messages as m
-from bot.trading import risk
-from bot.trading import sizing
 from bot.app.config import Settings
 from bot.app.routing import Directory
+from bot.trading import risk, sizing
 
 PAUSING_STATES = {"stale": "broker data stale", "disconnected": "broker disconnected"}
 RESNAPSHOT_STATES = frozenset({"connected", "disconnected"})

@@ -19,14 +19,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from actors.base import BotActor, utc_now
-from bot.trading import market_hours
-from bot.trading import quotes
-from bot.trading import selection
-from bot.trading import signals
 from bot import messages as m
 from bot.app.config import Settings
-from bot.trading.indicators import IndicatorSet
 from bot.app.routing import BROKER, Directory
+from bot.trading import market_hours, quotes, selection, signals
+from bot.trading.indicators import IndicatorSet
 
 BAR = timedelta(minutes=1)
 IDLE, SELECTING, PROPOSED, HOLDING = "idle", "selecting", "proposed", "holding"

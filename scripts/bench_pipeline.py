@@ -19,11 +19,11 @@ from actors.execution import ExecutionActor
 from actors.risk import RiskActor
 from actors.strategy import StrategyActor
 from bot import messages as m
-from bot.app.supervisor import Supervisor, actor_specs
 from bot.app.config import Settings
+from bot.app.routing import STRATEGY, Directory
+from bot.app.supervisor import Supervisor, actor_specs
 from bot.ops.logs import configure_logging
 from bot.trading.market_hours import NY
-from bot.app.routing import STRATEGY, Directory
 
 SYMBOLS = {"SPY": 600.0, "QQQ": 510.0, "IWM": 230.0, "AAPL": 230.0, "MSFT": 420.0, "NVDA": 140.0,
            "AMZN": 200.0, "TSLA": 330.0, "META": 580.0, "GOOGL": 170.0, "AMD": 140.0, "DIA": 440.0}

@@ -17,12 +17,12 @@ from typing import Any
 
 import pykka
 
-from doubles.stub_broker import StubBroker
 from bot import messages as m
-from bot.app.supervisor import Supervisor, actor_specs
 from bot.app.config import Settings
-from bot.trading.market_hours import NY
 from bot.app.routing import SUPERVISOR, Directory
+from bot.app.supervisor import Supervisor, actor_specs
+from bot.trading.market_hours import NY
+from doubles.stub_broker import StubBroker
 
 WAIT_S = 5.0
 
@@ -51,7 +51,8 @@ class Probe:
             if isinstance(message, kind) and (where is None or where(message)):
                 return message
             self.seen.append(message)
-        raise AssertionError(f"no {kind.__name__} within {timeout}s; saw {[type(x).__name__ for x in self.seen]}")
+        seen = [type(x).__name__ for x in self.seen]
+        raise AssertionError(f"no {kind.__name__} within {timeout}s; saw {seen}")
 
     def drain(self) -> list[Any]:
         while True:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.app.config import OptionSettings, RiskSettings, StrategySettings
-from bot.trading.market_hours import NY
 from bot.messages import Bar, OptionContract, OrderSpec, OrderType, Quote, Right, Side
+from bot.trading.market_hours import NY
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def ny(year: int, month: int, day: int, hour: int = 0, minute: int = 0,

@@ -7,6 +7,7 @@ import math
 import pytest
 from pure_helpers import option
 
+from bot.messages import OrderSpec, OrderType, Side
 from bot.trading.brackets import (
     PENNY_PILOT,
     BracketPrices,
@@ -16,7 +17,6 @@ from bot.trading.brackets import (
     round_to_tick,
     tick_size,
 )
-from bot.messages import OrderSpec, OrderType, Side
 
 
 @pytest.mark.parametrize(

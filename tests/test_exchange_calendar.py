@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from bot.sim import calendar as sim_calendar
 from bot.trading import exchange_calendar as xc
 from bot.trading import market_hours
-from bot.sim import calendar as sim_calendar
 
 
 @pytest.mark.parametrize(

@@ -168,7 +168,8 @@ def test_a_filled_status_that_arrives_before_its_execution_does_not_expire_the_e
     b = commands(bot, m.SubmitBracket)[0]
     entry = b.parent.client_order_id
 
-    bot.broker.emit(m.OrderStatusChanged("c-1", entry, m.OrderStatus.FILLED, 7, 0, 1.60, clock())).get(timeout=5)
+    filled = m.OrderStatusChanged("c-1", entry, m.OrderStatus.FILLED, 7, 0, 1.60, clock())
+    bot.broker.emit(filled).get(timeout=5)
     bot.broker.emit(m.OrderFilled("c-1", entry, "e1", CONTRACT, m.Side.BUY, 7, 1.60, clock())).get(timeout=5)
 
     opened = bot.probe.expect(m.PositionOpened)

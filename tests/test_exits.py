@@ -4,7 +4,7 @@ realized P&L."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pure_helpers import ny, risk_cfg
@@ -16,7 +16,7 @@ CFG = risk_cfg()
 
 
 def utc(*fields: int) -> datetime:
-    return datetime(*fields, tzinfo=timezone.utc)  # max hold 20 min, flat 10 min before the close
+    return datetime(*fields, tzinfo=UTC)  # max hold 20 min, flat 10 min before the close
 
 
 @pytest.mark.parametrize(

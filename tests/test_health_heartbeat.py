@@ -21,9 +21,9 @@ from loguru import logger
 
 from actors.health import HealthActor
 from bot import messages as m
+from bot.app.routing import SUPERVISOR, Directory
 from bot.ops.health_report import heartbeat_line, heartbeat_payload, pacing_used_pct
 from bot.ops.liveness import Liveness
-from bot.app.routing import SUPERVISOR, Directory
 from bot.ops.watchdog import Watchdog
 
 DAY = date(2026, 11, 18)

@@ -17,8 +17,8 @@ from ib_insync.objects import (
 )
 from ib_insync.order import Order
 
-from bot.ib import translate as t
 from bot import messages as m
+from bot.ib import translate as t
 
 TS = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 SPY_CALL = m.OptionContract(

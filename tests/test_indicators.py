@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import sys
@@ -10,9 +11,9 @@ from datetime import date, timedelta
 import pytest
 from pure_helpers import bar, minute_bars, ny, strategy
 
+from bot.messages import Bar
 from bot.trading.indicators import Ema, IndicatorSet, SessionVwap, Snapshot, WilderRsi, warmup_bars
 from bot.trading.market_hours import trading_day
-from bot.messages import Bar
 
 # StockCharts ChartSchool RSI worksheet (14 periods): closes and the published RSI column.
 CHARTSCHOOL_CLOSES = [
@@ -58,7 +59,7 @@ def reference_ema(values: list[float], period: int) -> list[float | None]:
 
 def reference_rsi(closes: list[float], period: int) -> list[float | None]:
     """Wilder's textbook RSI over the whole series."""
-    changes = [b - a for a, b in zip(closes, closes[1:])]
+    changes = [b - a for a, b in itertools.pairwise(closes)]
     gains = [max(c, 0) for c in changes]
     losses = [max(-c, 0) for c in changes]
     out: list[float | None] = [None] * period

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from bot import messages as m
-from bot.journal.write import Journal, JournalError, journal_path
 from bot.journal.schema import SCHEMA_VERSION
+from bot.journal.write import Journal, JournalError, journal_path
 
 T0 = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
 CONTRACT = m.OptionContract("SPY", "20261118", 598.0, m.Right.CALL)

@@ -15,8 +15,8 @@ import pytest
 from actor_harness import WAIT_S, Bot, Clock, make_settings, start_bot
 
 from bot import messages as m
-from bot.journal.write import journal_path
 from bot.journal.schema import SCHEMA_VERSION
+from bot.journal.write import journal_path
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 New York
 CONTRACT = m.OptionContract("SPY", "20261120", 598.0, m.Right.CALL, con_id=42)

@@ -12,8 +12,8 @@ from actor_harness import WAIT_S, Clock, make_settings, start_bot
 from test_journal_actor import T0, connect, propose
 
 from bot import messages as m
-from bot.app.supervisor import Supervisor
 from bot.app.cli import main
+from bot.app.supervisor import Supervisor
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ def test_a_signal_whose_option_quotes_are_all_bad_is_abandoned_not_traded(bot, c
     nan, zero, negative, stale = ((math.nan, 1.60, now), (0.0, 0.0, now), (-0.5, 1.60, now),
                                   (1.55, 1.60, now - timedelta(minutes=5)))
     quotes = tuple(m.Quote(c, bid, ask, ask, ts, volume=500)
-                   for c, (bid, ask, ts) in zip(candidates, (nan, zero, negative, stale)))
+                   for c, (bid, ask, ts) in zip(candidates, (nan, zero, negative, stale), strict=True))
     bot.broker.set_option_quotes(quotes).get(timeout=5)
 
     feed(bot, CLOSES)

@@ -3,7 +3,7 @@ calendar (holidays have no session, early-close days end at 13:00)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
 from pure_helpers import ny
@@ -18,7 +18,7 @@ from bot.trading.market_hours import (
     trading_day,
 )
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def utc(*fields: int) -> datetime:

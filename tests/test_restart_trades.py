@@ -8,8 +8,8 @@ import pytest
 from actor_harness import make_settings
 from pure_helpers import RECOVERED_CONTRACT, RECOVERED_INTENT, bracket_specs
 
-from bot.trading import execution
 from bot import messages as m
+from bot.trading import execution
 
 S = m.OrderStatus
 WALL = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from pure_helpers import ny, risk_cfg
@@ -47,11 +47,11 @@ def test_initial_state() -> None:
                          consecutive_losses=0, open_symbols=frozenset(),
                          pending_symbols=frozenset())
 
-    assert FRESH == expected
+    assert expected == FRESH
 
 
 def test_initial_state_uses_the_new_york_date() -> None:
-    late_monday = datetime(2024, 6, 11, 3, 30, tzinfo=timezone.utc)  # 23:30 Monday in New York
+    late_monday = datetime(2024, 6, 11, 3, 30, tzinfo=UTC)  # 23:30 Monday in New York
 
     assert initial_state(late_monday, 1.0).day == date(2024, 6, 10)
 
@@ -178,7 +178,7 @@ def test_roll_day_resets_the_day_and_keeps_positions() -> None:
     [
         ny(2024, 6, 10, 15, 59),
         ny(2024, 6, 10, 23, 30),                              # later the same New York day
-        datetime(2024, 6, 11, 3, 59, tzinfo=timezone.utc),    # Tuesday in UTC, Monday in NY
+        datetime(2024, 6, 11, 3, 59, tzinfo=UTC),    # Tuesday in UTC, Monday in NY
         ny(2024, 6, 7, 12, 0),                                # an earlier day: never backwards
     ],
 )

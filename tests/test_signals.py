@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 from pure_helpers import minute_bars, ny, strategy
 
-from bot.trading.indicators import IndicatorSet, Snapshot
 from bot.messages import Direction
+from bot.trading.indicators import IndicatorSet, Snapshot
 from bot.trading.signals import Signal, evaluate
 
 CFG = strategy()  # ema 9/21, rsi 14, call rsi [55, 75], put rsi [25, 45], require_vwap

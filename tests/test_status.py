@@ -15,8 +15,8 @@ import yaml
 from actor_harness import make_settings
 
 from bot import messages as m
-from bot.journal.write import Journal, journal_path
 from bot.journal.schema import SCHEMA_VERSION
+from bot.journal.write import Journal, journal_path
 from bot.ops.status import collect, render
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,8 +9,8 @@ from actor_harness import WAIT_S, Clock, Monotonic, Probe, make_settings, ny, st
 
 from actors.health import HealthActor
 from bot import messages as m
-from bot.app.supervisor import EXIT_FAILED, EXIT_OK, EXIT_REFUSED
 from bot.app.routing import SUPERVISOR, Directory
+from bot.app.supervisor import EXIT_FAILED, EXIT_OK, EXIT_REFUSED
 
 DAY = date(2026, 11, 18)
 

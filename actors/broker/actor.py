@@ -42,13 +42,13 @@ from actors.broker.market import MarketData
 from actors.broker.orders import Orders
 from actors.broker.requests import BrokerCore, RequestFailed
 from actors.loop_inbox import LoopActor
-from bot.ib import translate as tr
 from bot import messages as m
-from bot.ib.circuit import CircuitBreaker
 from bot.app.config import Settings
+from bot.app.routing import Directory
+from bot.ib import translate as tr
+from bot.ib.circuit import CircuitBreaker
 from bot.ib.pacing import Governor, Request
 from bot.ib.reconnect import Reconnector, SnapshotRetry
-from bot.app.routing import Directory
 from bot.ib.safety import decide
 
 MAX_MESSAGES_PER_S = 40

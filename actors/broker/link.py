@@ -20,8 +20,8 @@ import asyncio
 from collections.abc import Callable
 
 from actors.broker.requests import BrokerCore
-from bot.ib import translate as tr
 from bot import messages as m
+from bot.ib import translate as tr
 from bot.ib.reconnect import ERR_CLIENT_ID_IN_USE, Reconnector
 
 

@@ -21,10 +21,10 @@ from datetime import date, datetime
 from typing import Any
 
 from actors.broker.requests import BrokerCore, RequestFailed
-from bot.ib import translate as tr
 from bot import messages as m
-from bot.trading.market_hours import trading_day
+from bot.ib import translate as tr
 from bot.ib.pacing import Request
+from bot.trading.market_hours import trading_day
 
 FIRST_BACKFILL = "2 D"
 """Backfill of the first bar subscription: two sessions, as IB counts them.

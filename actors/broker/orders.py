@@ -24,8 +24,8 @@ from typing import Any
 
 from actors.broker.market import MarketData
 from actors.broker.requests import BrokerCore
-from bot.ib import translate as tr
 from bot import messages as m
+from bot.ib import translate as tr
 from bot.ib.safety import Verdict
 from bot.ib.shadow import ShadowBook
 

@@ -22,8 +22,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from bot import messages as m
-from bot.ib.circuit import CircuitBreaker
 from bot.app.config import Settings
+from bot.ib.circuit import CircuitBreaker
 from bot.ib.pacing import Governor, Request
 
 T = TypeVar("T")

@@ -24,8 +24,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.app.supervisor import EXIT_CONFIG
 from bot.app.config import ConfigError, Settings, load_settings, redacted
+from bot.app.supervisor import EXIT_CONFIG
 
 COMMANDS = ("run", "check-config", "status", "kill", "gateway")
 

@@ -86,7 +86,8 @@ class OptionSettings(_Section):
     target_delta: float = Field(0.40, gt=0, lt=1, description="absolute delta for 'delta' selection")
     max_spread_pct: float = Field(10.0, gt=0, le=100, description="(ask-bid)/mid in percent")
     min_volume: int = Field(10, ge=0)
-    min_premium: float = Field(0.10, ge=0.05, description="skip options cheaper than this (a stop needs room above zero)")
+    min_premium: float = Field(
+        0.10, ge=0.05, description="skip options cheaper than this (a stop needs room above zero)")
 
     @model_validator(mode="after")
     def _dte_ordered(self) -> OptionSettings:

@@ -11,9 +11,9 @@ from datetime import datetime
 
 from loguru import logger
 
-from bot.app.supervisor import EXIT_FAILED, Supervisor, actor_specs
 from bot.app.config import Settings
 from bot.app.deferred_import import defer
+from bot.app.supervisor import EXIT_FAILED, Supervisor, actor_specs
 from bot.journal.write import journal_path
 from bot.ops.logs import configure_logging
 from bot.ops.watchdog import Watchdog

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bot import messages as m
-from bot.journal.schema import SCHEMA_VERSION, JournalError
 from bot.journal.reconcile import JournalIntent, JournalOrder
+from bot.journal.schema import SCHEMA_VERSION, JournalError
 
 LIVE_STATUSES = ("approved", "sent", "open")
 

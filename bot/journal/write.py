@@ -211,8 +211,8 @@ def _filled(conn: sqlite3.Connection, e: m.OrderFilled, now: datetime) -> None:
 def _position(event: str, status: str) -> Any:
     def write(conn: sqlite3.Connection, e: Any, now: datetime) -> None:
         price = getattr(e, "avg_price", None) or getattr(e, "exit_price", 0.0)
-        conn.execute("INSERT INTO positions (intent_id, symbol, event, quantity, price, realized, reason, ts) "
-                     "VALUES (?,?,?,?,?,?,?,?)",
+        conn.execute("INSERT INTO positions (intent_id, symbol, event, quantity, price, realized, "
+                     "reason, ts) VALUES (?,?,?,?,?,?,?,?)",
                      (e.intent_id, e.symbol, event, getattr(e, "quantity", 0.0), price,
                       getattr(e, "realized_pnl", None), getattr(e, "reason", ""), _ts(e.ts)))
         conn.execute("UPDATE intents SET status=?, updated_at=? WHERE intent_id=?",

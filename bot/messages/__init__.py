@@ -16,5 +16,5 @@ from bot.messages.commands import *
 from bot.messages.events import *
 from bot.messages.health import *
 from bot.messages.ids import new_correlation_id as new_correlation_id
-from bot.messages.values import *
 from bot.messages.restart import *
+from bot.messages.values import *

@@ -70,7 +70,7 @@ def growth(values: Sequence[float]) -> float | None:
 def by_hour(hours: Sequence[float], values: Sequence[float]) -> list[float]:
     """The last value within each whole simulated hour (shows whether growth is slowing)."""
     last: dict[int, float] = {}
-    for h, v in zip(hours, values):
+    for h, v in zip(hours, values, strict=True):
         last[int(h)] = v
     return [round(last[k], 1) for k in sorted(last)]
 
@@ -187,7 +187,7 @@ def build_report(run: Run, samples: Sequence[Mapping[str, Any]], log: LogSummary
     samples = running_samples(samples, log.running)
     t0 = samples[0]["t"] if samples else 0.0
     hours = [(s["t"] - t0) * run.speed / 3600.0 for s in samples]
-    steady = [s for s, h in zip(samples, hours) if h >= run.warmup_sim_hours]
+    steady = [s for s, h in zip(samples, hours, strict=True) if h >= run.warmup_sim_hours]
     steady_h = [h for h in hours if h >= run.warmup_sim_hours]
     rss_slope = _rounded(slope(steady_h, _series(steady, "rss_mib")))
     threads_growth = growth(_series(steady, "threads"))

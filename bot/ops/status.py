@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.app.config import Settings
-from bot.journal.write import journal_path
 from bot.journal.read import fact, open_readonly, rows
 from bot.journal.schema import JournalError
+from bot.journal.write import journal_path
 from bot.trading.market_hours import trading_day
 
 MODES = ("sim", "shadow", "paper", "live")

@@ -19,8 +19,8 @@ apply fills while another thread reads values.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from bot.sim.contracts import SimContract
 from bot.sim.order_events import PositionEvent

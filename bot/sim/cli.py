@@ -11,9 +11,9 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
 from zoneinfo import ZoneInfo
 
 from bot.sim.server import GatewayOptions, SimGateway

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 
 class SimClock:
@@ -32,7 +32,7 @@ class SimClock:
             raise ValueError(f"speed must be positive, got {speed}")
         self._lock = threading.Lock()
         self._wall = wall
-        self._base_sim = start.astimezone(timezone.utc)
+        self._base_sim = start.astimezone(UTC)
         self._base_wall = wall()
         self._speed = float(speed)
 

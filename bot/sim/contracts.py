@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from bot.sim.calendar import exchange_date, is_session_day, previous_session_day
 
@@ -160,7 +161,7 @@ class ContractRegistry:
     for lookups of contracts already created.
     """
 
-    def __init__(self, symbols: Sequence[str], market: "Market") -> None:
+    def __init__(self, symbols: Sequence[str], market: Market) -> None:
         self._symbols = tuple(dict.fromkeys(symbols))
         self._market = market
         self._codes = _assign_codes(self._symbols)

@@ -7,7 +7,7 @@ through ``session.send`` / ``session.error``. Unknown contracts get error 200.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.sim import calendar, hist_params, rules
@@ -246,7 +246,7 @@ def req_real_time_bars(s: Session, f: pin.Fields) -> None:
         int(now.timestamp()) // RealTimeBarSub.BAR_S * RealTimeBarSub.BAR_S - RealTimeBarSub.BAR_S
     )
     s.subs.rt_bars[req.req_id] = RealTimeBarSub(
-        req.req_id, contract.symbol, req.what, datetime.fromtimestamp(last_done, timezone.utc)
+        req.req_id, contract.symbol, req.what, datetime.fromtimestamp(last_done, UTC)
     )
 
 

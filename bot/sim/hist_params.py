@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.sim import calendar
@@ -67,7 +67,7 @@ def end_time(text: str, now: datetime) -> datetime | None:
         return now
     try:
         if "-" in text[8:9]:
-            return datetime.strptime(text, "%Y%m%d-%H:%M:%S").replace(tzinfo=timezone.utc)
+            return datetime.strptime(text, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
         date_part, _, rest = text.partition(" ")
         clock, _, zone = rest.strip().partition(" ")
         if not clock:

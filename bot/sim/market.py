@@ -25,10 +25,10 @@ from __future__ import annotations
 import csv
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -136,7 +136,7 @@ def _replay(day: date, bounds, prev_close: float, rows: list[tuple]) -> _Session
     prices, volume = np.full(n, np.nan), np.zeros(n, np.int64)
     for t, o, h, lo, c, v in rows:
         first = int(t.timestamp()) - open_s
-        if 0 <= first and first + 60 <= n:
+        if first >= 0 and first + 60 <= n:
             anchors = (o, lo, h, c) if c >= o else (o, h, lo, c)
             prices[first:first + 60] = CSV_WEIGHTS @ np.array(anchors, dtype=float)
             volume[first:first + 60] = v // 60 + (np.arange(60) < v % 60)
@@ -150,9 +150,9 @@ def _replay(day: date, bounds, prev_close: float, rows: list[tuple]) -> _Session
 def _parse_time(text: str) -> datetime:
     """Epoch seconds or ISO 8601; a naive time is New York exchange time."""
     if text.strip().isdigit():
-        return datetime.fromtimestamp(int(text), timezone.utc)
+        return datetime.fromtimestamp(int(text), UTC)
     t = datetime.fromisoformat(text.strip())
-    return (t if t.tzinfo else t.replace(tzinfo=calendar.NY)).astimezone(timezone.utc)
+    return (t if t.tzinfo else t.replace(tzinfo=calendar.NY)).astimezone(UTC)
 
 
 def load_bars_csv(path: Path) -> dict[tuple[str, date], list[tuple]]:
@@ -186,7 +186,7 @@ class Market:
         if not self.symbols:
             raise ValueError("a market needs at least one symbol")
         self._seed = seed
-        self._now = start.astimezone(timezone.utc)
+        self._now = start.astimezone(UTC)
         self._history_days = history_days
         self._csv = load_bars_csv(bars_csv) if bars_csv else {}
         self._lock = threading.RLock()
@@ -201,7 +201,7 @@ class Market:
         with self._lock:
             if t <= self._now:
                 return
-            self._now = t.astimezone(timezone.utc)
+            self._now = t.astimezone(UTC)
             while self._now >= self._next_open:  # one session at a time keeps memory bounded
                 self._append(calendar.next_session_day(self._days[-1]))
 
@@ -336,10 +336,10 @@ class Market:
         keep = np.flatnonzero((starts >= earliest) & (ends <= limit))
         rows = zip(starts[keep].tolist(), prices[first[keep]].tolist(), highs[keep].tolist(),
                    lows[keep].tolist(), prices[last[keep]].tolist(), volume[keep].tolist(),
-                   value[keep].tolist(), counts[keep].tolist())  # fmt: skip
+                   value[keep].tolist(), counts[keep].tolist(), strict=True)  # fmt: skip
         trades = what == "TRADES"
         return [
-            Bar(datetime.fromtimestamp(t, timezone.utc), o, h, lo, c,
+            Bar(datetime.fromtimestamp(t, UTC), o, h, lo, c,
                 *((v, round(pv / v, 4) if v else c, n_) if trades else (-1, -1.0, -1)))
             for t, o, h, lo, c, v, pv, n_ in rows
         ]  # fmt: skip

@@ -54,9 +54,10 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from bot.sim.account import SIGN_OF_SIDE, Account, multiplier_of
 from bot.sim.calendar import exchange_date

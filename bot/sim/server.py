@@ -20,7 +20,7 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -84,7 +84,7 @@ class SimGateway:
 
     def __init__(self, options: GatewayOptions) -> None:
         self.options = options
-        self.epoch = options.start or calendar.default_start(datetime.now(timezone.utc))
+        self.epoch = options.start or calendar.default_start(datetime.now(UTC))
         self.clock = SimClock(self.epoch, options.speed)
         self.next_close = calendar.next_close(self.epoch)  # DAY orders expire there
         self.market = Market(options.symbols, options.seed, self.epoch, options.bars_csv)

@@ -156,7 +156,7 @@ async def run_tick_loop(gw, stopping: asyncio.Event) -> None:
         try:
             await asyncio.wait_for(stopping.wait(), interval)
             return
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         try:
             tick_once(gw)

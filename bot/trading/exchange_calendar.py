@@ -10,7 +10,7 @@ no broker import, time passed in.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -103,7 +103,7 @@ def is_early_close(day: date) -> bool:
 
 def ny_instant(day: date, clock: time) -> datetime:
     """The New York wall-clock time `clock` on `day`, as an aware UTC datetime."""
-    return datetime.combine(day, clock, tzinfo=NY).astimezone(timezone.utc)
+    return datetime.combine(day, clock, tzinfo=NY).astimezone(UTC)
 
 
 def session_bounds(day: date) -> tuple[datetime, datetime] | None:

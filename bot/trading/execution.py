@@ -19,11 +19,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from bot.trading import brackets
-
-from bot.trading import exits
 from bot import messages as m
 from bot.app.config import Settings
+from bot.trading import brackets, exits
 from bot.trading.order_state import Leg
 
 S = m.OrderStatus
@@ -150,7 +148,9 @@ def on_quote(trade: Trade, quote: m.Quote, wall: datetime) -> tuple[Trade, Effec
     return trade, []
 
 
-def on_clock(trade: Trade, settings: Settings, wall: datetime, market: datetime | None) -> tuple[Trade, Effects]:
+def on_clock(
+    trade: Trade, settings: Settings, wall: datetime, market: datetime | None,
+) -> tuple[Trade, Effects]:
     """Order timeouts (wall clock) and time exits (market clock)."""
     effects: Effects = []
     ex = settings.execution
@@ -274,7 +274,8 @@ def _expire(trade: Trade, wall: datetime, reason: str) -> tuple[Trade, Effects]:
         trade, more = _cancel(trade, leg, wall, "entry ended unfilled")
         effects += more
     trade = replace(trade, finished=True)
-    return trade, effects + [m.EntryExpired(trade.correlation_id, trade.intent_id, trade.symbol, reason, wall)]
+    expired = m.EntryExpired(trade.correlation_id, trade.intent_id, trade.symbol, reason, wall)
+    return trade, effects + [expired]
 
 
 def _close(trade: Trade, wall: datetime, fill: m.OrderFilled | None) -> tuple[Trade, Effects]:

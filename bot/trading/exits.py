@@ -11,8 +11,8 @@ import math
 from datetime import datetime
 from decimal import Decimal
 
-from bot.trading.brackets import BracketPrices
 from bot.app.config import RiskSettings
+from bot.trading.brackets import BracketPrices
 from bot.trading.market_hours import minutes_to_close
 
 

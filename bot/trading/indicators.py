@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.app.config import StrategySettings
-from bot.trading.market_hours import trading_day
 from bot.messages import Bar
+from bot.trading.market_hours import trading_day
 
 
 class Ema:

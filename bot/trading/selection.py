@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from bot.trading import exchange_calendar
 from bot.app.config import OptionSettings
 from bot.messages import OptionChain, OptionContract, Quote, Right
+from bot.trading import exchange_calendar
 from bot.trading.quotes import quote_problem
 
 FRIDAY = 4

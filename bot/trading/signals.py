@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.app.config import StrategySettings
-from bot.trading.indicators import Snapshot, warmup_bars
 from bot.messages import Direction
+from bot.trading.indicators import Snapshot, warmup_bars
 
 
 @dataclass(frozen=True, slots=True)

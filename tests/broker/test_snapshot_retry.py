@@ -24,8 +24,8 @@ from actors.journal import JournalActor
 from actors.risk import RiskActor
 from bot import messages as m
 from bot.app.config import Settings
-from bot.ib.reconnect import SnapshotRetry
 from bot.app.routing import EXECUTION, HEALTH, SUPERVISOR
+from bot.ib.reconnect import SnapshotRetry
 from bot.sim.server import SimGateway
 
 ALL_OPEN_ORDERS = "reqAllOpenOrders"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from ib_insync import IB
@@ -13,7 +13,7 @@ from ib_insync import IB
 from bot.sim import wire
 from bot.sim.server import SimGateway
 
-START = datetime(2026, 11, 18, 14, 30, tzinfo=timezone.utc)
+START = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 """A fixed Wednesday 09:30 New York open, so every run sees the same market."""
 DEFAULTS = dict(port=0, seed=7, speed=60.0, start=START, tick_interval_s=0.05)
 
@@ -98,7 +98,7 @@ class RawClient:
             self.sock.settimeout(max(0.01, deadline - time.monotonic()))
             try:
                 data = self.sock.recv(65536)
-            except (socket.timeout, ConnectionError):
+            except (TimeoutError, ConnectionError):
                 break
             if not data:
                 break
@@ -113,7 +113,7 @@ class RawClient:
             self.sock.settimeout(max(0.005, deadline - time.monotonic()))
             try:
                 data = self.sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 break
             except ConnectionError:
                 return msgs, True
@@ -129,7 +129,7 @@ class RawClient:
             try:
                 if not self.sock.recv(65536):
                     return True
-            except socket.timeout:
+            except TimeoutError:
                 return False
             except ConnectionError:
                 return True

@@ -4,7 +4,7 @@ account values, and the invariant that ties them together over any sequence of f
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -189,14 +189,14 @@ def test_every_fill_keeps_cash_positions_and_pnl_consistent(seed):
     quotes = {STK.con_id: (99.99, 100.01, 100.00), OPT.con_id: (1.95, 2.05, 2.00)}
     account = Account(cash=50_000.0)
     engine = MatchingEngine(account, lambda c: quotes[c.con_id],
-                            lambda: datetime(2026, 3, 2, 15, tzinfo=timezone.utc))
+                            lambda: datetime(2026, 3, 2, 15, tzinfo=UTC))
     ledger, next_id = Ledger(), [0]
 
     for _ in range(400):
         ledger.record(random_step(rng, engine, quotes, next_id))
 
         mark = {con_id: q[2] for con_id, q in quotes.items()}
-        rows = account.portfolio(lambda c: mark[c.con_id])
+        rows = account.portfolio(lambda c, mark=mark: mark[c.con_id])
         net_liq = account.cash + sum(r.market_value for r in rows)
         unrealized = sum(r.unrealized_pnl for r in rows)
         assert 50_000.0 + account.realized_pnl + unrealized == pytest.approx(net_liq, abs=1e-6)
@@ -205,6 +205,6 @@ def test_every_fill_keeps_cash_positions_and_pnl_consistent(seed):
         assert account.commissions == pytest.approx(ledger.commissions, abs=1e-9)
         assert account.realized_pnl == pytest.approx(ledger.realized, abs=1e-6)
         assert {c: account.position(c) for c in ledger.positions} == ledger.positions
-        assert float(account.values(lambda c: mark[c.con_id])["NetLiquidation"]) == (
+        assert float(account.values(lambda c, mark=mark: mark[c.con_id])["NetLiquidation"]) == (
             pytest.approx(net_liq, abs=0.006))
     assert len(engine.executions()) > 50

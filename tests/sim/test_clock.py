@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from bot.sim.clock import SimClock
 
-START = datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)
+START = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
 
 
 class FakeWall:
@@ -41,7 +41,7 @@ def test_now_is_aware_utc_even_for_another_zone_start():
 
     now = clock.now()
 
-    assert now.tzinfo == timezone.utc
+    assert now.tzinfo == UTC
     assert now == START
 
 
@@ -106,7 +106,7 @@ def test_reads_from_many_threads_never_go_backwards():
     threads = [threading.Thread(target=reader, args=(out,)) for out in seen]
     for thread in threads:
         thread.start()
-    for step in range(200):
+    for _ in range(200):
         clock.jump(1.0)
     for thread in threads:
         thread.join(timeout=5)

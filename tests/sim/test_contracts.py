@@ -3,7 +3,7 @@ matching with wildcards."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -17,7 +17,7 @@ from bot.sim.contracts import (
 )
 from bot.sim.market import Market
 
-START = datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)  # Friday open
+START = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)  # Friday open
 TODAY = date(2026, 11, 20)
 SYMBOLS = ("SPY", "QQQ", "IWM", "AAPL", "ZZZZ")
 

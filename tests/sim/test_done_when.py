@@ -11,7 +11,7 @@ import select
 import signal
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from ib_insync import IB, Option, Stock
 
 REPO = Path(__file__).resolve().parents[2]
 START = "2026-11-18T10:00"  # a Wednesday, half an hour into the session (New York)
-OPEN_UTC = datetime(2026, 11, 18, 14, 30, tzinfo=timezone.utc)
+OPEN_UTC = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
 TODAY = "20261118"
 BOOT_TIMEOUT_S = 20.0
 

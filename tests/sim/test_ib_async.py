@@ -17,7 +17,7 @@ async def _until(event, condition, attempts: int = 20) -> bool:
             return True
         try:
             await asyncio.wait_for(event, 0.25)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
     return condition()
 

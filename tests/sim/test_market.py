@@ -3,7 +3,7 @@ memory bounds and CSV replay."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -13,9 +13,9 @@ from bot.sim.contracts import SimContract
 from bot.sim.market import Market
 from bot.sim.options import option_quote
 
-FRIDAY_OPEN = datetime(2026, 11, 20, 14, 30, tzinfo=timezone.utc)
-FRIDAY_CLOSE = datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc)
-MONDAY_OPEN = datetime(2026, 11, 23, 14, 30, tzinfo=timezone.utc)
+FRIDAY_OPEN = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
+FRIDAY_CLOSE = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
+MONDAY_OPEN = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
 SYMBOLS = ("SPY", "QQQ", "IWM")
 DAY = 86_400
 
@@ -105,7 +105,7 @@ def test_prices_stay_positive_and_near_scale_over_three_months(seed):
 
     assert len(daily) == 60
     assert all(0 < b.low <= b.high for b in daily)
-    assert 330 / 3 < min(b.low for b in daily) and max(b.high for b in daily) < 330 * 3
+    assert min(b.low for b in daily) > 330 / 3 and max(b.high for b in daily) < 330 * 3
 
 
 def test_prices_only_move_in_regular_hours():
@@ -210,15 +210,15 @@ def test_history_covers_the_sessions_before_start():
     daily = market.bars("SPY", FRIDAY_OPEN, 10 * DAY, DAY)
 
     assert len(minutes) == 2 * 390
-    assert minutes[0].time == datetime(2026, 11, 18, 14, 30, tzinfo=timezone.utc)
-    assert minutes[-1].time == datetime(2026, 11, 19, 20, 59, tzinfo=timezone.utc)
+    assert minutes[0].time == datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
+    assert minutes[-1].time == datetime(2026, 11, 19, 20, 59, tzinfo=UTC)
     assert [b.time.date().day for b in daily] == [17, 18, 19]
 
 
 def test_only_history_days_are_kept_as_the_market_moves_on():
     market = make(history_days=2)
 
-    market.advance(datetime(2026, 12, 4, 15, 0, tzinfo=timezone.utc))
+    market.advance(datetime(2026, 12, 4, 15, 0, tzinfo=UTC))
     daily = market.bars("SPY", market.now(), 30 * DAY, DAY)
 
     assert [b.time.date().day for b in daily] == [2, 3]  # today's bar is not complete yet
@@ -275,7 +275,7 @@ def test_hourly_bars_start_at_the_open_then_on_the_hour():
 
 
 def test_early_close_session_ends_at_one_pm():
-    start = datetime(2026, 11, 27, 14, 30, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 27, 14, 30, tzinfo=UTC)
     market = make(start=start)
     market.advance(start + timedelta(hours=8))
 
@@ -293,7 +293,7 @@ def test_bid_mid_ask_bars_are_ordered_and_carry_no_volume():
     bid, mid, ask = (market.bars("SPY", now, 1200, 60, w) for w in ("BID", "MIDPOINT", "ASK"))
 
     assert len(bid) == len(mid) == len(ask) == 20
-    for b, m, a in zip(bid, mid, ask):
+    for b, m, a in zip(bid, mid, ask, strict=True):
         assert b.close < m.close < a.close and b.low <= m.low <= a.low
         assert m.close == pytest.approx((b.close + a.close) / 2)
         assert (m.volume, m.wap, m.count) == (-1, -1.0, -1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -24,7 +24,7 @@ from bot.sim.matching import (
     SimOrder,
 )
 
-NOW = datetime(2026, 3, 2, 15, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
 OPT = SimContract(con_id=901, symbol="SPY", sec_type="OPT", multiplier="100",
                   expiry="20260320", strike=500.0, right="C")
 STK = SimContract(con_id=11, symbol="SPY", sec_type="STK")

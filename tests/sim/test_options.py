@@ -4,7 +4,7 @@ and the deterministic quote built around the model price."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,7 +19,7 @@ from bot.sim.options import (
     years_to_expiry,
 )
 
-NOW = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)  # Friday 10:00 New York
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # Friday 10:00 New York
 SPOT = 590.0
 
 
@@ -157,7 +157,7 @@ def test_quote_greeks_are_those_of_the_model():
                            (588.0, "20261127")],
 )  # fmt: skip
 def test_atm_weekly_of_a_few_dollars_quotes_a_few_cents_wide(strike, expiry):
-    friday_noon = datetime(2026, 11, 20, 17, 0, tzinfo=timezone.utc)
+    friday_noon = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
 
     q = option_quote(opt(strike, "C", expiry), SPOT, friday_noon, seed=7)
 
@@ -187,7 +187,7 @@ def test_activity_decays_away_from_the_money():
 
 def test_quote_is_deterministic_per_seed_and_has_no_volume_before_the_open():
     contract = opt(590.0, "C")
-    pre_market = datetime(2026, 11, 20, 13, 0, tzinfo=timezone.utc)
+    pre_market = datetime(2026, 11, 20, 13, 0, tzinfo=UTC)
 
     first = option_quote(contract, SPOT, NOW, seed=7)
     again = option_quote(contract, SPOT, NOW, seed=7)

@@ -4,15 +4,16 @@ keepUpToDate) and real-time bars, each checked against the gateway's own market 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from ib_insync import Contract, Option, Stock
 
 TODAY = "20261118"  # the fixed start day (conftest.START)
-PREVIOUS_CLOSE = datetime(2026, 11, 17, 21, 0, tzinfo=timezone.utc)  # Tuesday 16:00 New York
+PREVIOUS_CLOSE = datetime(2026, 11, 17, 21, 0, tzinfo=UTC)  # Tuesday 16:00 New York
 
 
 def _weekly_call(gateway, ib):
@@ -152,7 +153,7 @@ def test_historical_bars_match_the_model(gateway, ib, duration, bar_size, what, 
 
 def ny(day: int, hour: int, minute: int) -> datetime:
     """An instant of November 2026 in New York time (EST, UTC-5), as aware UTC."""
-    return datetime(2026, 11, day, hour + 5, minute, tzinfo=timezone.utc)
+    return datetime(2026, 11, day, hour + 5, minute, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -199,7 +200,7 @@ def test_real_time_bars_arrive_every_five_simulated_seconds(gateway, ib, until):
     ib.qualifyContracts(spy)
     bars = ib.reqRealTimeBars(spy, 5, "TRADES", True)
     assert until(ib, lambda: len(bars) >= 3, 5)
-    gaps = {(b.time - a.time).total_seconds() for a, b in zip(bars, bars[1:])}
+    gaps = {(b.time - a.time).total_seconds() for a, b in itertools.pairwise(bars)}
     assert gaps == {5.0}
     model = {b.time: b for b in gateway.market.bars("SPY", gateway.market.now(), 600, 5)}
     assert (model[bars[0].time].close, model[bars[0].time].volume) == (

@@ -4,7 +4,7 @@ consistent with the fills, and order ids owned per client."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from ib_insync import IB, LimitOrder, MarketOrder, Option, Stock, StopOrder
@@ -245,5 +245,5 @@ def test_day_orders_expire_at_the_close_and_gtc_orders_stay(make_gateway, make_i
     assert (day.orderStatus.status, gtc.orderStatus.status) == ("Cancelled", "Submitted")
     assert [e.order.order_id for e in gateway.engine.open_orders()] == [gtc.order.orderId]
     assert gateway.counters()["session.closes"] == 1
-    assert gateway.next_close == datetime(2026, 11, 19, 21, 0, tzinfo=timezone.utc)
+    assert gateway.next_close == datetime(2026, 11, 19, 21, 0, tzinfo=UTC)
 

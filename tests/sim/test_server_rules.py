@@ -3,12 +3,12 @@ pacing (error 162), market data lines (error 101) and client ids in use (error 3
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from ib_insync import IB, Stock
 
-END = datetime(2026, 11, 17, 21, 0, tzinfo=timezone.utc)  # the close before the start day
+END = datetime(2026, 11, 17, 21, 0, tzinfo=UTC)  # the close before the start day
 STILL = dict(speed=1e-4)
 """Pacing windows run on the simulated clock: at 1e-4 a 2 s window lasts 5.5 wall hours, so a
 slow machine cannot let a window expire mid-test; tests move time with clock.jump()."""

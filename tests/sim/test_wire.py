@@ -4,7 +4,7 @@ by both clients' decoders at every version they may negotiate."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import ib_insync
@@ -183,7 +183,7 @@ class _Recorder:
     def __init__(self):
         self.calls = []
         self.ib = SimpleNamespace(TimezoneTWS="")
-        self.defaultTimezone = timezone.utc
+        self.defaultTimezone = UTC
 
     def __getattr__(self, name):
         return lambda *args: self.calls.append((name, args))
@@ -234,7 +234,7 @@ def test_completed_order_exec_details_and_commission_decode(version):
         perm_id=1000007,
         contract=OPT,
         exec_id="0000e0d5.6745b1f2.01.01",
-        time=datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc),
+        time=datetime(2026, 11, 20, 15, 0, tzinfo=UTC),
         account="DU1234567",
         exchange="CBOE",
         side="SLD",
@@ -327,7 +327,7 @@ def test_contract_details_decode_in_both_clients(version):
             protocol_out.historical_data_update(
                 5,
                 SimpleNamespace(
-                    time=datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc),
+                    time=datetime(2026, 11, 20, 15, 0, tzinfo=UTC),
                     open=1.0,
                     high=2.0,
                     low=0.5,
