@@ -85,10 +85,6 @@ class _Builder:
         )
 
 
-def intent_of(client_order_id: str) -> str:
-    return client_order_id.rsplit(".", 1)[0]
-
-
 def reconcile(
     intents: list[JournalIntent],
     snapshot: m.BrokerSnapshot,
@@ -101,10 +97,10 @@ def reconcile(
     out = _Builder(now)
     orders = defaultdict(dict)
     for order in snapshot.orders:
-        orders[intent_of(order.client_order_id)][order.client_order_id] = order
+        orders[m.intent_of(order.client_order_id)][order.client_order_id] = order
     fills = defaultdict(list)
     for fill in snapshot.fills:
-        fills[intent_of(fill.client_order_id)].append(fill)
+        fills[m.intent_of(fill.client_order_id)].append(fill)
     live = {i.intent_id for i in intents}
     for intent in intents:
         _one_intent(
@@ -209,7 +205,7 @@ def _unsent(out: _Builder, intent: JournalIntent, entry_timeout_s: float) -> Non
 
 def _untracked_orders(out: _Builder, orders: tuple[m.BrokerOrder, ...], live: set[str]) -> None:
     for order in orders:
-        if order.status in m.DONE_STATUSES or intent_of(order.client_order_id) in live:
+        if order.status in m.DONE_STATUSES or m.intent_of(order.client_order_id) in live:
             continue
         key = order.client_order_id or f"order {order.broker_order_id}"
         out.mismatch(

@@ -139,10 +139,6 @@ class Journal:
         return dict(row) if row else None
 
 
-def _intent_of(client_order_id: str) -> str:
-    return client_order_id.rsplit(".", 1)[0]
-
-
 def _proposed(conn: sqlite3.Connection, e: m.EntryProposed, now: datetime) -> None:
     conn.execute("INSERT OR IGNORE INTO intents (intent_id, correlation_id, symbol, direction, "
                  "contract, premium, quantity, reasons, status, created_at, updated_at) "
@@ -204,7 +200,7 @@ def _rejected(conn: sqlite3.Connection, e: m.OrderRejected, now: datetime) -> No
 
 def _filled(conn: sqlite3.Connection, e: m.OrderFilled, now: datetime) -> None:
     conn.execute("INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?)",
-                 (e.exec_id, e.client_order_id, _intent_of(e.client_order_id), e.side.value,
+                 (e.exec_id, e.client_order_id, m.intent_of(e.client_order_id), e.side.value,
                   e.quantity, e.price, e.commission, _ts(e.ts)))
 
 
