@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot import messages as m
+from bot.journal.schema import IntentStatus
 from bot.trading.market_hours import trading_day
 
 S = m.OrderStatus
@@ -162,7 +163,7 @@ def _one_intent(
                 "status_differs", cid, f"journal {order.status}, broker {broker.status.value}"
             )
     fills = tuple(sorted(all_fills, key=lambda f: f.ts))
-    opened = intent.status == "open"
+    opened = intent.status == IntentStatus.OPEN
     out.recovered.append(_recovered(intent, tuple(legs), fills, opened, False, out.now))
 
 
@@ -182,7 +183,7 @@ def _unsent(out: _Builder, intent: JournalIntent, entry_timeout_s: float) -> Non
         and intent.sent_at is not None
         and trading_day(intent.sent_at) == trading_day(out.now)
     )
-    if young and intent.resends == 0 and intent.status == "sent":
+    if young and intent.resends == 0 and intent.status == IntentStatus.SENT:
         out.resent.append(intent.intent_id)
         out.mismatch(
             "resent",
