@@ -156,7 +156,8 @@ class ExecutionActor(BotActor):
         quote = event.quote
         if not isinstance(quote.instrument, m.OptionContract):
             return
-        problem = quotes.quote_problem(quote, self.clock(), max_age_s=30.0)
+        max_age_s = self.settings.options.max_quote_age_s
+        problem = quotes.quote_problem(quote, self.clock(), max_age_s=max_age_s)
         if problem:
             self.dropped.count(problem)
             return
