@@ -5,6 +5,7 @@
 - ``execution``: approved entries to bracket orders, managed as OCO.
 - ``journal``: the one writer of the journal and the write-ahead gate for orders.
 - ``health``: heartbeat, liveness alarms, systemd watchdog.
+- ``alert``: alerts to the owner's phone (apprise), from its own sender thread.
 - ``broker``: the only link to IB; owns the asyncio loop and ib_insync's ``IB()``.
 - ``base``, ``loop_inbox``, ``timer``: what every actor shares, the broker's loop-running inbox,
   a periodic timer.
@@ -13,6 +14,7 @@ Nothing is imported eagerly: importing an actor must not start ib_insync in the 
 """
 
 __all__ = [
+    "alert",
     "base",
     "broker",
     "execution",

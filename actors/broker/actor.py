@@ -47,7 +47,7 @@ from bot.app.config import Settings
 from bot.app.routing import Directory
 from bot.ib import translate as tr
 from bot.ib.circuit import CircuitBreaker
-from bot.ib.pacing import Governor, Request, smooth_message_rate
+from bot.ib.pacing import Governor, Request, limit_message_rate
 from bot.ib.reconnect import Reconnector, SnapshotRetry
 from bot.ib.safety import decide
 
@@ -99,7 +99,7 @@ class BrokerActor(LoopActor, BotActor):
         self.loop.set_exception_handler(self._loop_error)
         b = self.settings.broker
         self.ib = ib_insync.IB()
-        smooth_message_rate(self.ib.client)  # every message, in steps (see bot/ib/pacing.py)
+        limit_message_rate(self.ib.client)  # every message (see bot/ib/pacing.py)
         self.core = BrokerCore(
             self.ib,
             self.loop,

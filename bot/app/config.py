@@ -15,6 +15,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.ops.alerts import KINDS as ALERT_KINDS
+from bot.ops.alerts import scheme_of
+
 SCHEMA_VERSION = 1
 DEFAULT_CONFIG_PATH = Path("configs/settings.yaml")
 ENV_PREFIX = "BOT__"
@@ -135,6 +138,44 @@ class HealthSettings(_Section):
     max_mailbox: int = Field(1000, ge=1, description="mailbox depth that raises an alarm")
 
 
+class AlertSettings(_Section):
+    """Alerts to the owner's phone through apprise (``bot/ops/alerts.py`` lists the kinds).
+
+    ``urls`` are apprise URLs (``tgram://TOKEN/CHAT``, ``ntfy://topic``, ``json://host/``...);
+    they hold secrets, so they may come from ``BOT__ALERTS__URLS`` and are never logged (only
+    their scheme is). No URL: no alert actor, apprise is not even imported."""
+
+    urls: tuple[str, ...] = ()
+    events: tuple[str, ...] = Field(ALERT_KINDS, description="which kinds to send")
+    min_interval_s: float = Field(60.0, ge=0, le=86400, description="per kind; held back ones are counted")
+    disconnect_after_s: float = Field(120.0, gt=0, le=86400)
+    queue_size: int = Field(100, ge=1, le=10000, description="oldest dropped (and counted) beyond")
+    retries: int = Field(3, ge=0, le=10)
+    retry_backoff_s: float = Field(2.0, gt=0, le=300, description="doubles after each failure")
+
+    @field_validator("urls", "events", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: "a,b"
+            return tuple(s.strip() for s in value.split(",") if s.strip())
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _known_kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [k for k in value if k not in ALERT_KINDS]
+        if unknown:
+            raise ValueError(f"unknown alert kinds {unknown}; known: {', '.join(ALERT_KINDS)}")
+        return value
+
+    @field_validator("urls")
+    @classmethod
+    def _have_scheme(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any("://" not in url for url in value):
+            raise ValueError("each alert URL needs a scheme, like tgram://... or ntfy://...")
+        return value
+
+
 class LoggingSettings(_Section):
     level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
     dir: Path = Path("logs")
@@ -157,6 +198,7 @@ class Settings(_Section):
     health: HealthSettings = HealthSettings()
     journal: JournalSettings = JournalSettings()
     logging: LoggingSettings = LoggingSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @field_validator("symbols", mode="before")
     @classmethod
@@ -186,10 +228,15 @@ class ConfigError(Exception):
         super().__init__(f"invalid configuration ({source}):\n{lines}")
 
 
+SECRET_FIELDS = (("alerts", "urls"),)
+"""Fields whose values are never echoed in an error (they hold tokens)."""
+
+
 def _describe(error: dict[str, Any]) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "(top level)"
     shown = error.get("input")
-    got = "" if isinstance(shown, dict) else f" (got {shown!r})"
+    secret = any(tuple(error["loc"][:len(f)]) == f for f in SECRET_FIELDS)
+    got = "" if isinstance(shown, dict) or secret else f" (got {shown!r})"
     return f"{where}: {error['msg']}{got}"
 
 
@@ -255,5 +302,8 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
 
 
 def redacted(settings: Settings) -> dict[str, Any]:
-    """The effective settings as plain data, safe to print (no secrets are stored today)."""
-    return settings.model_dump(mode="json")
+    """The effective settings as plain data, safe to print: alert URLs (they carry tokens)
+    show their scheme only."""
+    data = settings.model_dump(mode="json")
+    data["alerts"]["urls"] = [f"{scheme_of(url)}://(redacted)" for url in settings.alerts.urls]
+    return data

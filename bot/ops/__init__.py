@@ -1,5 +1,6 @@
 """Operations: how the running bot shows it is healthy.
 
+- ``alerts``: which events reach the owner's phone, their words, rate limits, the digest.
 - ``health_report``, ``liveness``: the heartbeat payload and line; who owes a pong.
 - ``watchdog``: systemd's sd_notify keep-alive.
 - ``proc_sample``: one psutil sample of the process.
@@ -9,6 +10,7 @@
 """
 
 __all__ = [
+    "alerts",
     "health_report",
     "liveness",
     "logs",

@@ -10,7 +10,7 @@ import sys
 import pytest
 from ib_insync import IB
 
-from bot.ib.pacing import smooth_message_rate
+from bot.ib.pacing import limit_message_rate
 
 BURSTS = 3
 BURST_SIZE = 100
@@ -35,7 +35,7 @@ def test_bursts_of_messages_under_cpu_load_never_exceed_ibs_rate(start_gateway, 
     gateway = start_gateway()
     ib = IB()
     ib.connect("127.0.0.1", gateway.port, clientId=1, timeout=10)
-    smooth_message_rate(ib.client)
+    limit_message_rate(ib.client)
     errors: list[int] = []
     ib.errorEvent += lambda req_id, code, text, contract: errors.append(code)
 
