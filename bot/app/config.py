@@ -105,8 +105,21 @@ class RiskSettings(_Section):
     take_profit_pct: float = Field(30.0, gt=0, le=1000, description="of the option premium")
     stop_loss_pct: float = Field(20.0, gt=0, lt=100, description="of the option premium")
     max_hold_minutes: int = Field(20, ge=1, le=390)
-    flat_before_close_minutes: int = Field(10, ge=0, le=120)
+    flat_before_close_minutes: int = Field(
+        10, ge=0, le=120,
+        description="minutes before the close (16:00 New York, 13:00 on early-close days) when "
+                    "open positions are closed and no entry is taken any more")
     max_contracts: int = Field(10, ge=1, le=1000, description="hard cap whatever the budget")
+    commission_per_contract: float = Field(
+        0.65, ge=0, le=50,
+        description="ESTIMATED commission per contract and side, reserved twice (entry and exit) in "
+                    "each entry's worst case against the daily loss cap (0.65: IB's US options rate "
+                    "for premiums >= 0.10 up to 10,000 contracts a month; exchange and regulatory "
+                    "fees are not included)")
+    commission_min_per_order: float = Field(
+        1.00, ge=0, le=100,
+        description="ESTIMATED minimum commission per order (IB: 1.00 for US options); a side of "
+                    "few contracts is reserved at this minimum")
     kill_switch_path: Path = Path("logs/KILL")
     kill_switch_cancel_entries: bool = Field(True, description="kill switch: cancel working entries")
     kill_switch_flatten: bool = Field(False, description="kill switch: close open positions too")
