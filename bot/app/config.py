@@ -67,6 +67,12 @@ class StrategySettings(_Section):
     rsi_oversold: float = Field(25.0, ge=0, le=100, description="no puts below this RSI")
     require_vwap: bool = Field(True, description="calls only above VWAP, puts only below")
     cooldown_bars: int = Field(5, ge=0, le=390, description="bars to wait after an entry")
+    selection_timeout_s: float = Field(
+        60.0, gt=0, le=3600,
+        description="wall seconds a selection (the candidates' quotes) may wait for its answer; "
+                    "then the strategy is idle again and a late answer is ignored. A proposal "
+                    "waits this plus the execution timeouts, a held position this plus "
+                    "max_hold_minutes (must exceed broker.request_timeout_s)")
 
     @model_validator(mode="after")
     def _periods_ordered(self) -> StrategySettings:
@@ -168,6 +174,13 @@ class Settings(_Section):
     health: HealthSettings = HealthSettings()
     journal: JournalSettings = JournalSettings()
     logging: LoggingSettings = LoggingSettings()
+
+    @model_validator(mode="after")
+    def _selection_outlives_requests(self) -> Settings:
+        if self.strategy.selection_timeout_s <= self.broker.request_timeout_s:
+            raise ValueError("strategy.selection_timeout_s must exceed broker.request_timeout_s "
+                             "(the broker's own timeout answers first)")
+        return self
 
     @field_validator("symbols", mode="before")
     @classmethod
