@@ -17,8 +17,10 @@ before each message is handled: an answer lost in a broker restart cannot leave 
 On expiry it logs ``selection_expired`` and is idle again (the cooldown counts from the
 selection as usual); answers (OptionsQuoted, EntryDenied, EntryExpired, PositionOpened,
 PositionClosed) for any correlation id but the current one are ignored, so a late answer to an
-expired request never moves the state of a newer one. Risk refuses a second entry on a symbol
-that is still pending or held, so giving up waiting never doubles a position.
+expired request never moves the state of a newer one. One exception: a PositionOpened that
+finds the strategy idle (the fill of an expired proposal) makes it hold, since the position is
+real. Risk refuses a second entry on a symbol that is still pending or held, so giving up
+waiting never doubles a position.
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ class StrategyActor(BotActor):
                 self._on_request_timed_out(message)
             case m.EntryDenied() | m.EntryExpired() if self._is_current(message):
                 self._become(IDLE, f"{type(message).__name__} {message.reason}")
-            case m.PositionOpened() if self._is_current(message):
+            case m.PositionOpened() if self.state == IDLE or self._is_current(message):
+                self.active = message.correlation_id  # idle: a late fill is still a held position
                 self._become(HOLDING, f"position opened {message.quantity:g}")
             case m.PositionClosed() if self._is_current(message):
                 self._become(IDLE, f"position closed pnl={message.realized_pnl:.2f}")

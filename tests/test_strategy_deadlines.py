@@ -122,6 +122,23 @@ def test_a_proposal_risk_never_answers_expires_and_its_late_denial_is_ignored(st
     assert strategy.events.expect(m.EntryProposed).correlation_id == second.correlation_id
 
 
+def test_a_fill_after_the_proposal_expired_is_still_a_held_position(strategy):
+    strategy.bars(0, FIRST_CALL)
+    (first,) = strategy.quote_requests()
+    strategy.answer(first)
+    proposed = strategy.events.expect(m.EntryProposed)
+    strategy.clock.advance(stage_timeout_s("proposed", strategy.settings))
+    strategy.bars(FIRST_CALL + 1, FIRST_CALL + 1)  # the deadline is noticed: idle
+    assert strategy.state() == "idle"
+
+    strategy.ref.tell(m.PositionOpened(first.correlation_id, proposed.intent_id, "SPY",
+                                       proposed.contract, 3, 1.60, strategy.clock()))
+    strategy.bars(FIRST_CALL + 2, SECOND_CALL)
+
+    assert strategy.state() == "holding"
+    assert strategy.quote_requests() == []  # no new entry while the position is held
+
+
 def test_a_state_is_kept_until_its_deadline(strategy):
     strategy.bars(0, FIRST_CALL)
     strategy.quote_requests()
