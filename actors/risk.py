@@ -8,6 +8,11 @@ Emits: EntryApproved or EntryDenied; RiskStateChanged after every change of the 
 Thread rule: its own pykka thread; each handler is one pure transition of ``RiskState``
     (``bot/trading/risk.py``) plus a stat of the kill-switch file, never a wait.
 
+Approvals are serial and every limit is hard: each approval reserves the entry's worst case
+(entry - stop, times size, plus estimated commissions) against the daily loss cap until the
+position closes or the entry expires, and counts at once against the trade, position and
+losing-streak limits (``risk.gate_entry``). Recovered trades are reserved again after a restart.
+
 The trading day is the exchange date (America/New_York) of the market timestamps it sees.
 Entries pause while the broker link is stale or down, and stop while the kill-switch file
 exists (checked on every proposal and by a 1-second timer, which tells execution to cancel

@@ -146,3 +146,27 @@ def test_no_entry_in_the_flat_before_close_window(tmp_path, host_time, proposal_
     if not approved:
         assert answer.reason.startswith("flat before close")
     bot.supervisor.stop()
+
+
+def test_a_position_recovered_after_a_restart_keeps_its_worst_case_reserved(tmp_path, clock):
+    # 2 SPY held at 1.60 with exits working, from before the restart: 0.32 x 2 x 100 + 2 x 1.30
+    contract = m.OptionContract("SPY", "20261120", 598.0, m.Right.CALL, con_id=42)
+    iid, oca = "SPY-202611181045-abc123", "oca-SPY-202611181045-abc123"
+    legs = ((m.OrderSpec(f"{iid}.entry", m.Side.BUY, 2, m.OrderType.LIMIT, limit_price=1.60),
+             m.OrderStatus.FILLED, 2.0),
+            (m.OrderSpec(f"{iid}.tp", m.Side.SELL, 2, m.OrderType.LIMIT, limit_price=2.08,
+                         oca_group=oca), m.OrderStatus.ACKED, 0.0),
+            (m.OrderSpec(f"{iid}.sl", m.Side.SELL, 2, m.OrderType.STOP, stop_price=1.28,
+                         oca_group=oca), m.OrderStatus.ACKED, 0.0))
+    fill = m.OrderFilled("c1", f"{iid}.entry", "e1", contract, m.Side.BUY, 2, 1.60, ny(DAY, 10, 45))
+    bot = run_bot(tmp_path, clock, realized_pnl=-100.0, max_daily_loss_pct=2.0)  # cap 200
+    bot.publish(m.TradeRecovered("c1", iid, "SPY", contract, 1.60, legs, (fill,), True, False,
+                                 clock()))
+    bot.probe.expect(m.PositionRecovered)
+
+    bot.publish(proposal("QQQ", ny(DAY, 11, 0)))  # 100 + 66.60 + 99.90 > 200
+
+    denied = bot.probe.expect(m.EntryDenied)
+    assert denied.reason.startswith("daily loss cap: realized loss 100.00 + reserved 66.60 + "
+                                    "this entry's worst case 99.90")
+    bot.supervisor.stop()
