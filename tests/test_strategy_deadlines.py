@@ -127,6 +127,7 @@ def test_a_fill_after_the_proposal_expired_is_still_a_held_position(strategy):
     (first,) = strategy.quote_requests()
     strategy.answer(first)
     proposed = strategy.events.expect(m.EntryProposed)
+    assert strategy.state() == "proposed"  # barrier: the state was entered before time moves
     strategy.clock.advance(stage_timeout_s("proposed", strategy.settings))
     strategy.bars(FIRST_CALL + 1, FIRST_CALL + 1)  # the deadline is noticed: idle
     assert strategy.state() == "idle"
