@@ -23,7 +23,8 @@ or ``on_expired`` (it never filled; released) -> ``on_closed`` with the realized
 (released). A symbol is held at most once: a pending or open symbol denies another entry on it.
 
 No entry is taken inside the flat-before-close window (``flat_before_close_minutes`` before the
-close, 16:00 New York or 13:00 on an early-close day), judged on the proposal's market time.
+close, 16:00 New York or 13:00 on an early-close day), after the close, or on a day without a
+session, judged on the proposal's market time (never the host clock).
 
 The trading day is the New York date; ``roll_day`` starts a new one: realized P&L, the trade
 count and the loss streak restart, and today's start equity is the current equity. Open and
