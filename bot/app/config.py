@@ -70,6 +70,12 @@ class StrategySettings(_Section):
     rsi_oversold: float = Field(25.0, ge=0, le=100, description="no puts below this RSI")
     require_vwap: bool = Field(True, description="calls only above VWAP, puts only below")
     cooldown_bars: int = Field(5, ge=0, le=390, description="bars to wait after an entry")
+    selection_timeout_s: float = Field(
+        60.0, gt=0, le=3600,
+        description="wall seconds a selection (the candidates' quotes) may wait for its answer; "
+                    "then the strategy is idle again and a late answer is ignored. A proposal "
+                    "waits this plus the execution timeouts, a held position this plus "
+                    "max_hold_minutes (must exceed broker.request_timeout_s)")
 
     @model_validator(mode="after")
     def _periods_ordered(self) -> StrategySettings:
@@ -110,8 +116,21 @@ class RiskSettings(_Section):
     take_profit_pct: float = Field(30.0, gt=0, le=1000, description="of the option premium")
     stop_loss_pct: float = Field(20.0, gt=0, lt=100, description="of the option premium")
     max_hold_minutes: int = Field(20, ge=1, le=390)
-    flat_before_close_minutes: int = Field(10, ge=0, le=120)
+    flat_before_close_minutes: int = Field(
+        10, ge=0, le=120,
+        description="minutes before the close (16:00 New York, 13:00 on early-close days) when "
+                    "open positions are closed and no entry is taken any more")
     max_contracts: int = Field(10, ge=1, le=1000, description="hard cap whatever the budget")
+    commission_per_contract: float = Field(
+        0.65, ge=0, le=50,
+        description="ESTIMATED commission per contract and side, reserved twice (entry and exit) in "
+                    "each entry's worst case against the daily loss cap (0.65: IB's US options rate "
+                    "for premiums >= 0.10 up to 10,000 contracts a month; exchange and regulatory "
+                    "fees are not included)")
+    commission_min_per_order: float = Field(
+        1.00, ge=0, le=100,
+        description="ESTIMATED minimum commission per order (IB: 1.00 for US options); a side of "
+                    "few contracts is reserved at this minimum")
     kill_switch_path: Path = Path("logs/KILL")
     kill_switch_cancel_entries: bool = Field(True, description="kill switch: cancel working entries")
     kill_switch_flatten: bool = Field(False, description="kill switch: close open positions too")
@@ -199,6 +218,13 @@ class Settings(_Section):
     journal: JournalSettings = JournalSettings()
     logging: LoggingSettings = LoggingSettings()
     alerts: AlertSettings = AlertSettings()
+
+    @model_validator(mode="after")
+    def _selection_outlives_requests(self) -> Settings:
+        if self.strategy.selection_timeout_s <= self.broker.request_timeout_s:
+            raise ValueError("strategy.selection_timeout_s must exceed broker.request_timeout_s "
+                             "(the broker's own timeout answers first)")
+        return self
 
     @field_validator("symbols", mode="before")
     @classmethod

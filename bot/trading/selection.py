@@ -14,6 +14,17 @@ Ranking (lowest tuple wins, so the choice is deterministic):
 
 so two strikes equally far from spot go to the tighter spread, then the busier contract, then
 the lower strike. Distances are rounded to 1e-6 first so float noise never decides a tie.
+
+Deadlines (``stage_timeout_s``): a strategy waiting for an answer never waits forever (a broker
+restart can lose any answer). Wall seconds from entering the stage:
+
+| stage | deadline |
+|---|---|
+| ``selecting`` (candidates' quotes asked) | ``strategy.selection_timeout_s`` |
+| ``proposed`` (risk, then the entry) | that + execution ack, entry and cancel timeouts |
+| ``holding`` (a position open) | the ``proposed`` deadline + ``risk.max_hold_minutes`` |
+
+Risk still refuses a second entry on a symbol held or pending, so giving up waiting is safe.
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from bot.app.config import OptionSettings
+from bot.app.config import OptionSettings, Settings
 from bot.messages import OptionChain, OptionContract, Quote, Right
 from bot.trading import exchange_calendar
 from bot.trading.quotes import quote_problem
@@ -191,3 +202,22 @@ def select_option(quotes: Sequence[Quote], spot: float, right: Right, now: datet
         return Selection(None, None, _summary(categories), tuple(rejected))
     best = min(passed, key=lambda q: _rank(q, spot, cfg))
     return Selection(best.instrument, best, _why_chosen(best, spot, cfg), tuple(rejected))
+
+
+SELECTING, PROPOSED, HOLDING = "selecting", "proposed", "holding"
+
+
+def stage_timeout_s(stage: str, settings: Settings) -> float | None:
+    """Wall seconds the strategy may stay in ``stage`` (see the module table); None for idle."""
+    selecting = settings.strategy.selection_timeout_s
+    ex = settings.execution
+    proposed = selecting + ex.ack_timeout_s + ex.entry_timeout_s + ex.cancel_timeout_s
+    return {SELECTING: selecting, PROPOSED: proposed,
+            HOLDING: proposed + settings.risk.max_hold_minutes * 60.0}.get(stage)
+
+
+def stage_overdue_s(stage: str, since: datetime, now: datetime, settings: Settings) -> float | None:
+    """Seconds spent in ``stage`` since ``since`` once its deadline passed (inclusive), else None."""
+    limit = stage_timeout_s(stage, settings)
+    spent = (now - since).total_seconds()
+    return spent if limit is not None and spent >= limit else None
