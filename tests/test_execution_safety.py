@@ -295,3 +295,21 @@ def test_the_market_clock_extrapolation_uses_the_configured_speed(tmp_path, cloc
 
     assert bot.ref("execution").proxy().market_now().get(timeout=WAIT_S) == ny(DAY, 10, 0) + timedelta(
         seconds=90)
+
+
+def test_a_closing_order_that_filled_while_its_reprice_cancel_was_on_the_way_is_not_sold_again(
+        tmp_path, clock):
+    bot = run_bot(tmp_path, clock)
+    b = enter(bot)
+    fill(bot, b.parent.client_order_id, 7, 1.60)
+    quote(bot, 1.70, 1.75)
+    bot.publish(m.BarClosed(m.Bar("SPY", ny(DAY, 10, 19), 597, 597, 597, 597, 100)))  # max hold
+    bot.sync()
+    exit1 = bot.commands(m.SubmitOrder)[-1].order
+    fill(bot, exit1.client_order_id, 7, 1.70, report=False)  # filled; the report is late
+
+    bot.tick(3)  # the re-price cancel meets the fill: 10148, REJECTED from ib_insync, the fill
+
+    closed = bot.probe.expect(m.PositionClosed)
+    assert closed.quantity == 7 and closed.reason == "max hold 20 min reached"
+    assert bot.commands(m.SubmitOrder)[-1].order == exit1  # nothing sold a second time

@@ -100,8 +100,19 @@ def on_status(trade: Trade, event: m.OrderStatusChanged, wall: datetime) -> tupl
     leg = trade.leg(event.client_order_id)
     if leg is None:
         return trade, []
+    if event.status is S.REJECTED and cancel_refused(event.reason):
+        # ib_insync marks an order Cancelled on IB's "cannot cancel" error when it has not seen
+        # the fill yet, and the broker reports that as REJECTED: the order filled, wait for it
+        return trade, [Note("WARNING", "cancel_refused", (
+            ("intent", trade.intent_id), ("client_order_id", leg.spec.client_order_id),
+            ("status", "REJECTED ignored")))]
     trade = trade.with_leg(leg.reported(event.status, wall, event.reason, event.filled))
     return _settle(trade, wall)
+
+
+def cancel_refused(reason: str) -> bool:
+    """IB's error text (``Error 10148, reqId ...``) says a cancel was refused (``CANCEL_REFUSED``)."""
+    return any(f"Error {code}," in reason for code in CANCEL_REFUSED)
 
 
 def on_rejected(trade: Trade, event: m.OrderRejected, wall: datetime) -> tuple[Trade, Effects]:

@@ -18,7 +18,9 @@ As strict as IB about order semantics (never kinder, so the bot's tests prove so
   other working member; 2 and 3 = the others are reduced by the filled quantity (cancelled at
   0); 0 or no group = not OCA at all (both members can fill).
 - Cancel of an order already filled is answered with error 10148 (``OrderRejected``, as the
-  broker actor reports IB's order errors) and the fill, never "cancelled". Cancel of an order
+  broker actor reports IB's order errors) and the fill, never "cancelled"; when the fill had
+  not been reported yet, also with the REJECTED status the broker actor derives from
+  ib_insync marking the order Cancelled on that error. Cancel of an order
   already cancelled or rejected is answered with error 161.
 - Modify = re-placing the same client order id while it works: new price and quantity, same
   order; re-placing a finished order is rejected (error 104).
@@ -221,10 +223,16 @@ class StubBroker(BotActor):
     def _on_cancel(self, client_order_id: str) -> None:
         o = self.orders[client_order_id]
         if o.status is S.FILLED:
-            self.publish(m.OrderRejected(
-                o.correlation_id, client_order_id, CANCEL_FILLED,
-                f"OrderId {client_order_id} that needs to be cancelled cannot be cancelled, "
-                "state: Filled.", self.clock()))
+            text = (f"OrderId {client_order_id} that needs to be cancelled cannot be cancelled, "
+                    "state: Filled.")
+            self.publish(m.OrderRejected(o.correlation_id, client_order_id, CANCEL_FILLED, text,
+                                         self.clock()))
+            if any(getattr(e, "client_order_id", "") == client_order_id for e in self.held):
+                # ib_insync has not seen the fill yet: it marks the order Cancelled on the error,
+                # and the broker actor reports that as REJECTED with IB's text (status_event)
+                self.publish(m.OrderStatusChanged(
+                    o.correlation_id, client_order_id, S.REJECTED, 0.0, o.quantity, 0.0,
+                    self.clock(), reason=f"Error {CANCEL_FILLED}, reqId 0: {text}"))
             self.release()
             self._report(client_order_id)
         elif not o.working:
