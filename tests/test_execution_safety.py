@@ -313,3 +313,30 @@ def test_a_closing_order_that_filled_while_its_reprice_cancel_was_on_the_way_is_
     closed = bot.probe.expect(m.PositionClosed)
     assert closed.quantity == 7 and closed.reason == "max hold 20 min reached"
     assert bot.commands(m.SubmitOrder)[-1].order == exit1  # nothing sold a second time
+
+
+@pytest.mark.parametrize("trigger", ["emulated stop", "kill switch flatten"])
+def test_every_closing_order_is_repriced_not_left_at_the_first_bid(tmp_path, clock, trigger):
+    emulated = trigger == "emulated stop"
+    settings = make_settings(tmp_path, execution={"oco_mode": "emulated" if emulated else "native"},
+                             risk={"kill_switch_flatten": True})
+    bot = start_bot(settings, clock)
+    bot.publish(m.AccountUpdated("DU1234567", 25_000.0, clock()))
+    bot.publish(m.EntryProposed("c-1", IID, "SPY", m.Direction.CALL, CONTRACT, 1.60, 1.55, 1.60,
+                                clock()))
+    bot.probe.expect(m.EntryApproved)
+    fill(bot, f"{IID}.entry", 7, 1.60)
+    if emulated:
+        quote(bot, 1.27, 1.30)  # under the 1.28 stop
+    else:
+        quote(bot, 1.70, 1.75)
+        bot.publish(m.KillSwitchChanged(True, "test", clock()))
+        bot.sync()
+    first = bot.commands(m.SubmitOrder)[-1].order
+
+    bot.tick(3)
+
+    second = bot.commands(m.SubmitOrder)[-1].order
+    assert first.client_order_id.endswith(".exit1") and second.client_order_id.endswith(".exit2")
+    assert second.limit_price == pytest.approx(first.limit_price - 0.01)
+    assert second.quantity == 7
