@@ -325,6 +325,7 @@ def test_every_closing_order_is_repriced_not_left_at_the_first_bid(tmp_path, clo
     bot.publish(m.EntryProposed("c-1", IID, "SPY", m.Direction.CALL, CONTRACT, 1.60, 1.55, 1.60,
                                 clock()))
     bot.probe.expect(m.EntryApproved)
+    bot.sync()  # the entry is at the broker
     fill(bot, f"{IID}.entry", 7, 1.60)
     if emulated:
         quote(bot, 1.27, 1.30)  # under the 1.28 stop
