@@ -140,9 +140,29 @@ class ExecutionSettings(_Section):
     oco_mode: Literal["native", "emulated"] = "native"
     ack_timeout_s: float = Field(10.0, gt=0, le=300, description="submitted -> acknowledged")
     entry_timeout_s: float = Field(60.0, gt=0, le=3600, description="entry not filled -> cancel")
-    cancel_timeout_s: float = Field(10.0, gt=0, le=300)
+    cancel_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="a cancel not confirmed within: sent again (never assumed done)")
     manage_unknown_positions: bool = Field(
         False, description="adopt option positions the journal does not know (arm their exits)")
+    protect_within_s: float = Field(
+        5.0, gt=0, le=300, description="a held position without stops or a closing order for its "
+        "whole quantity longer than this (wall seconds): alarm unprotected_position and act")
+    on_unprotected: Literal["flatten", "kill_switch"] = Field(
+        "flatten", description="exits rejected 3 times: close at market, or engage the kill switch")
+    reprice_every_s: float = Field(
+        3.0, gt=0, le=300, description="a closing limit not filled within: re-priced at the bid")
+    reprice_steps: int = Field(
+        3, ge=0, le=20, description="re-prices (one tick lower each) before the marketable limit")
+    marketable_ticks: int = Field(
+        5, ge=1, le=50, description="the marketable limit: this many ticks below the bid")
+    market_order_before_close_min: float = Field(
+        2.0, ge=0, le=60, description="closing orders are market orders this close to the close")
+    resend_quote_within_s: float = Field(
+        10.0, gt=0, le=300, description="an entry resent after a crash waits this long for a fresh "
+        "quote to re-price from, then expires")
+    resend_max_rise_pct: float = Field(
+        10.0, ge=0, le=1000, description="that resend expires when the fresh ask is more than this "
+        "above the approved premium (the risk at the stop grows with it)")
 
 
 class JournalSettings(_Section):

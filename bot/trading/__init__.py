@@ -7,8 +7,9 @@ Modules (import the one you need: ``from bot.trading import risk``):
 - ``indicators``, ``signals``: EMA, RSI and VWAP on 1-minute bars; call, put or hold.
 - ``selection``: the expiry and the option to buy from the weekly chain.
 - ``sizing``, ``risk``: contracts from the risk budget; daily limits and the kill switch.
-- ``brackets``, ``exits``, ``execution``, ``order_state``: orders priced on the option premium,
-  time exits, the life of one trade, one order's state machine.
+- ``brackets``, ``exits``, ``execution``, ``trade``, ``recovery``, ``order_state``: orders priced
+  on the option premium, time exits, the life of one trade (its transitions, its model, its
+  restart after a crash), one order's state machine.
 - ``quotes``: malformed market data is named and dropped.
 - ``market_hours``, ``exchange_calendar``: the New York session on the NYSE calendar.
 - ``decimals``: exact decimal money arithmetic.
@@ -24,8 +25,10 @@ __all__ = [
     "market_hours",
     "order_state",
     "quotes",
+    "recovery",
     "risk",
     "selection",
     "signals",
     "sizing",
+    "trade",
 ]
