@@ -58,7 +58,7 @@ def scheme_of(url: str) -> str:
 
 
 @dataclass
-class DayTally:
+class _DayTally:
     """The day's closed trades, for the digest."""
 
     day: date
@@ -97,7 +97,7 @@ class AlertRules:
     held_back: dict[str, int] = field(default_factory=dict)
     disconnected_since: datetime | None = None
     disconnect_alerted: bool = False
-    tally: DayTally | None = None
+    tally: _DayTally | None = None
     digest_sent_for: date | None = None
     loss_cap_day: date | None = None
     mode: str = ""
@@ -131,9 +131,9 @@ class AlertRules:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _day(self, day: date) -> DayTally:
+    def _day(self, day: date) -> _DayTally:
         if self.tally is None or self.tally.day != day:
-            self.tally = DayTally(day)
+            self.tally = _DayTally(day)
         return self.tally
 
     def _alerts_for(self, event: Any, wall: datetime) -> list[Alert]:

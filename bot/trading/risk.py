@@ -125,7 +125,7 @@ def worst_case_loss(symbol: str, premium: float, quantity: int, multiplier: int,
     return float(per_share * quantity * multiplier + 2 * _commission(quantity, cfg))
 
 
-def reservation(state: RiskState, symbol: str) -> float:
+def _reservation(state: RiskState, symbol: str) -> float:
     """The worst case reserved for ``symbol`` (0 when none)."""
     return next((amount for held, amount in state.reserved if held == symbol), 0.0)
 
@@ -267,7 +267,7 @@ def on_opened(state: RiskState, symbol: str, worst_case: float) -> RiskState:
     if symbol in state.open_symbols:
         return state
     was_pending = symbol in state.pending_symbols
-    state = _reserve(state, symbol, max(worst_case, reservation(state, symbol)))
+    state = _reserve(state, symbol, max(worst_case, _reservation(state, symbol)))
     return replace(
         state,
         pending=state.pending - 1 if was_pending else state.pending,
@@ -336,7 +336,7 @@ def on_recovered_trade(state: RiskState, symbol: str, worst_case: float, *,
     """
     if pending:
         return on_approved(state, symbol, worst_case)
-    return _reserve(state, symbol, max(worst_case, reservation(state, symbol)))
+    return _reserve(state, symbol, max(worst_case, _reservation(state, symbol)))
 
 
 def on_recovered(state: RiskState, symbol: str) -> RiskState:

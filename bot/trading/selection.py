@@ -127,7 +127,7 @@ class Selection:
     rejected: tuple[tuple[str, str], ...]
 
 
-def spread_pct(q: Quote) -> float:
+def _spread_pct(q: Quote) -> float:
     """(ask - bid) / mid in percent; infinite when the mid is not positive."""
     mid = q.mid
     return (q.ask - q.bid) / mid * 100.0 if mid > 0 else math.inf
@@ -143,7 +143,7 @@ def _rejection(q: Quote, right: Right, now: datetime, cfg: OptionSettings) -> tu
     problem = quote_problem(q, now, cfg.max_quote_age_s)
     if problem:
         return problem, problem
-    spread = round(spread_pct(q), TIE_DIGITS)  # a spread of exactly the limit passes
+    spread = round(_spread_pct(q), TIE_DIGITS)  # a spread of exactly the limit passes
     if spread > cfg.max_spread_pct:
         return f"spread>{cfg.max_spread_pct:g}%", f"spread {spread:.1f}% > {cfg.max_spread_pct:g}%"
     if q.volume < cfg.min_volume:
@@ -162,7 +162,7 @@ def _rank(q: Quote, spot: float, cfg: OptionSettings) -> tuple[float, float, flo
         distance = abs(abs(q.delta) - cfg.target_delta)
     else:
         distance = abs(strike - spot)
-    return (round(distance, TIE_DIGITS), round(spread_pct(q), TIE_DIGITS), -q.volume, strike)
+    return (round(distance, TIE_DIGITS), round(_spread_pct(q), TIE_DIGITS), -q.volume, strike)
 
 
 def _why_chosen(q: Quote, spot: float, cfg: OptionSettings) -> str:
@@ -171,7 +171,7 @@ def _why_chosen(q: Quote, spot: float, cfg: OptionSettings) -> str:
         nearest = f"delta {abs(q.delta):.2f} nearest to target {cfg.target_delta:.2f}"
     else:
         nearest = f"strike {inst.strike:g} nearest to spot {spot:.2f}"
-    return (f"{inst.key}: {nearest}, spread {spread_pct(q):.1f}%, volume {q.volume:g}, "
+    return (f"{inst.key}: {nearest}, spread {_spread_pct(q):.1f}%, volume {q.volume:g}, "
             f"ask {q.ask:.2f}")
 
 
