@@ -2,20 +2,27 @@
 
 Semantics (IB's, as ib_insync expects them):
 - Untransmitted orders (transmit=False) are held silently: IB reports nothing about them, so
-  place() returns []. When an order with transmit=True arrives that is the held order itself
-  (a modify) or a child of a held parent, the parent and all its held children go live
-  together, in placement order: openOrder + orderStatus for each, then a first match.
-- A parent and a standalone order are "Submitted" when live; a child is "PreSubmitted" until
-  its parent has a fill, then works the parent's filled quantity (see bot.sim.order_book for
-  the exact child quantity rule).
-- Children of one parent are implicitly one-cancels-other (IB brackets work so even without
-  an ocaGroup): a child's fill reduces each sibling by the filled quantity; a sibling left
-  with nothing is Cancelled once the parent is done.
-- Explicit OCA groups (oca_group): a fill of one member with ocaType 1 (or 0) cancels every
-  other live member; with ocaType 2 or 3 it reduces them by the filled quantity (Cancelled at
-  0). A parent and its own children are never OCA-cancelled by each other.
+  place() returns [] and they are never matched. An order with transmit=True transmits its
+  whole family: itself, its parent if held, and every held child of that parent (IB's "the
+  last child transmits the parent and its siblings"); a modify of a held order with
+  transmit=True does the same. They go live together, in placement order: openOrder +
+  orderStatus for each, then a first match.
+- A parent and a standalone order are "Submitted" when live; a child is "PreSubmitted" (never
+  matched) until its parent has a fill, then works the parent's filled quantity (see
+  bot.sim.order_book for the exact child quantity rule).
+- OCA groups follow IB's ocaType (bot.sim.order_book has the rules): 0 or no group name = no
+  group; 1 = any fill, even partial, cancels the other members; 2 and 3 = a partial fill
+  reduces the others by the filled quantity and a complete fill cancels them. Cancelling a
+  member cancels the group. The children of one parent are an implicit group: a child's fill
+  reduces its siblings, cancelling a child cancels its siblings. A parent and its own children
+  never act on each other through a group.
 - cancel() of a parent without fills cancels its children; after a partial parent fill the
   children stay live for the filled quantity (so the position stays protected).
+- cancel() of a finished order answers 10148 "OrderId N that needs to be cancelled cannot be
+  cancelled, state: Filled." (the order stays as it was); of an unknown order 10147.
+- Modify (place() with the id of a working order): price, quantity, type and stop price
+  change in place; the order keeps its id, permId and status. A filled order answers 104
+  "Can't modify a filled order.", another finished one 10148.
 - Matching happens on place() (for the orders that just went live) and on on_market() (every
   working order, once, in placement order, so a child activated by its parent's fill is
   matched in the same pass). See bot.sim.fill_rules for prices and triggers.
@@ -31,6 +38,7 @@ What is kept (a soak runs for weeks; nothing grows with the number of orders eve
   of its children does (a child's quantity derives from it). OCA groups act on live orders only.
 - order_of(order_id) answers for exactly the kept orders: the server takes an order's client
   and permId from it and keeps no per-order copy of its own.
+- Exec ids never repeat, not even across engines or gateway restarts (bot.sim.exec_log).
 - Executions and their commissions stay for the day they happened on, at most
   ``max_executions`` (bot.sim.exec_log): reqExecutions answers the current day's.
 - Beyond that an order id is unknown: cancel() answers 10147, a child of it 135, and a new
@@ -62,7 +70,7 @@ from typing import NamedTuple
 from bot.sim.account import SIGN_OF_SIDE, Account, multiplier_of
 from bot.sim.calendar import exchange_date
 from bot.sim.contracts import SimContract
-from bot.sim.exec_log import ExecutionLog
+from bot.sim.exec_log import ExecutionLog, exec_id, new_exec_prefix
 from bot.sim.fill_rules import (
     ORDER_KINDS,
     SIDE_OF_ACTION,
@@ -131,7 +139,7 @@ class MatchingEngine:
         commission_per_contract: float = 0.65,
         commission_per_share: float = 0.005,
         min_commission: float = 1.0,
-        exec_id_base: int = 0x6745B1F2,
+        exec_id_prefix: int | None = None,
         max_finished_orders: int = MAX_FINISHED_ORDERS,
         max_executions: int = MAX_EXECUTIONS,
     ):
@@ -140,7 +148,7 @@ class MatchingEngine:
         self._clock = clock
         self._fees = CommissionSchedule(commission_per_contract, commission_per_share,
                                         min_commission)
-        self._exec_id_base = exec_id_base
+        self._exec_prefix = new_exec_prefix() if exec_id_prefix is None else exec_id_prefix
         self._book = OrderBook(max_finished_orders)
         self._log = ExecutionLog(max_executions)
         self._last_scan = 0
@@ -184,12 +192,11 @@ class MatchingEngine:
 
     @_command
     def cancel_all(self) -> list[Event]:
-        """reqGlobalCancel: cancel every live order (as cancel() does), without errors for
-        children that their parent's cancel already took."""
+        """reqGlobalCancel: cancel every live order, each once, each with its 202 notice."""
         events: list[Event] = []
         for entry in self._book.working():
             if entry.status in Status.LIVE:
-                events += self._book.cancel_family(entry, notify=True)
+                events += self._book.cancel(entry, notify=True)
         return events
 
     @_command
@@ -298,9 +305,9 @@ class MatchingEngine:
                 self._book.status_event(entry)]
 
     def _transmit(self, entry: OrderEntry) -> list[Event]:
-        parent = self._book.parent(entry)
-        root = parent if parent is not None and parent.status == HELD else entry
-        batch = [root] + [c for c in self._book.children(root) if c.status == HELD]
+        """Transmit entry's family: entry, its parent if held, and the parent's held children."""
+        root = self._book.parent(entry) or entry
+        batch = [m for m in [root] + self._book.children(root) if m.status == HELD]
         events: list[Event] = []
         for member in batch:
             member.status = self._book.live_status(member)
@@ -366,7 +373,7 @@ class MatchingEngine:
         entry.filled, entry.last_fill_price = total, price
         self._book.settle(entry)
         execution = ExecutionEvent(
-            exec_id=f"0000e0d5.{self._exec_id_base + self._log.added:08x}.01.01",
+            exec_id=exec_id(self._exec_prefix, self._log.added + 1),
             order_id=order.order_id, client_id=order.client_id, perm_id=order.perm_id,
             contract=contract, time=self._clock(),
             account=order.account or self.account.account_id,

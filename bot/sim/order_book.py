@@ -8,9 +8,18 @@ It is "PreSubmitted" until the parent has a fill, then "Submitted". A live order
 is done; until then a child with nothing left stays "Submitted", waiting for more parent
 fills.
 
-Family and OCA rules: a fill reduces each bracket sibling by the filled quantity, and cancels
-the other live members of its OCA group (ocaType 1 or 0) or reduces them (ocaType 2 or 3); a
-cancel takes the order's children along unless the order has fills they protect.
+Family and OCA rules (IB's ocaType; an order is an OCA member only with a non-empty ocaGroup
+and ocaType 1, 2 or 3; ocaType 0 means "not in a group", so such orders never affect each other):
+- ocaType 1, cancel with block: any fill of a member, even a partial one, cancels every other
+  live member (a partly filled take-profit leaves its stop cancelled).
+- ocaType 2, reduce with block, and 3, reduce without block: a partial fill reduces every other
+  live member by the filled quantity; once the filling member is complete the others are
+  cancelled. "Block" is IB's overfill protection (one member routed at a time); the engine
+  matches one order at a time, so both behave alike here (no overfill is simulated).
+- Cancelling a member (by the client or at the close) cancels every other live member too.
+- The children of one parent form an implicit group (IB gives attached orders one): a child's
+  fill reduces each sibling by the filled quantity, and cancelling a child cancels its siblings.
+- A cancel takes the order's children along unless the order has fills they protect.
 
 Working set and history: orders not done (held or live) sit in a working set, in placement
 order, which is all that matching, cancelling and the child/OCA lookups scan. ``retire()``
@@ -40,8 +49,10 @@ from bot.sim.order_events import (
 
 HELD = ""
 """Status of an order placed with transmit=False and not yet transmitted (never reported)."""
+OCA_TYPES = frozenset({1, 2, 3})
+"""The ocaType values that make an order with an ocaGroup a member of that group."""
 OCA_REDUCES = frozenset({2, 3})
-"""OCA types whose fills reduce the other members instead of cancelling them."""
+"""OCA types whose partial fills reduce the other members instead of cancelling them."""
 
 
 @dataclass(slots=True, eq=False)
@@ -61,6 +72,11 @@ class OrderEntry:
     """A stop order whose trigger was reached (stays triggered)."""
     shown_qty: float = -1.0
     """total_qty of the last OpenOrderEvent, to tell whether a quantity change is news."""
+
+
+def is_oca_member(order: SimOrder) -> bool:
+    """An order belongs to an OCA group only with a group name and ocaType 1, 2 or 3."""
+    return bool(order.oca_group) and order.oca_type in OCA_TYPES
 
 
 class OrderBook:
@@ -200,30 +216,46 @@ class OrderBook:
             return [self.status_event(entry)]
         return [self.open_event(entry), self.status_event(entry)]
 
-    def after_fill(self, entry: OrderEntry, qty: float) -> list[Event]:
-        """What a fill of `qty` of entry does to the others: OCA members and bracket siblings
-        cancelled or reduced, then entry's children re-derived (they work its filled quantity)."""
+    def oca_members(self, entry: OrderEntry) -> list[OrderEntry]:
+        """The other live members of entry's OCA group ([] when entry is in none)."""
         order = entry.order
-        group = [e for e in self.live_others(entry)
-                 if order.oca_group and e.order.oca_group == order.oca_group]
-        siblings = [e for e in self.live_others(entry)
-                    if order.parent_id and e.order.parent_id == order.parent_id
-                    and e not in group]
-        reduce_group = order.oca_type in OCA_REDUCES
+        if not is_oca_member(order):
+            return []
+        return [e for e in self.live_others(entry)
+                if is_oca_member(e.order) and e.order.oca_group == order.oca_group]
+
+    def siblings(self, entry: OrderEntry) -> list[OrderEntry]:
+        """The other live children of entry's parent (the implicit group of attached orders)."""
+        pid = entry.order.parent_id
+        return [e for e in self.live_others(entry) if pid and e.order.parent_id == pid]
+
+    def after_fill(self, entry: OrderEntry, qty: float) -> list[Event]:
+        """What a fill of `qty` of entry does to the others: OCA members cancelled or reduced,
+        bracket siblings reduced, then entry's children re-derived (they work its fills)."""
+        group = self.oca_members(entry)
+        siblings = [e for e in self.siblings(entry) if e not in group]
+        reduce_group = entry.order.oca_type in OCA_REDUCES and self.remaining(entry) > 0
         events: list[Event] = []
-        for other in group + siblings:
-            if other in siblings or reduce_group:
+        for other in group:
+            if reduce_group:
                 other.reduced += qty
                 events += self.refresh(other)
             else:
                 events += self.cancel(other, notify=False)
+        for other in siblings:
+            other.reduced += qty
+            events += self.refresh(other)
         for child in self.children(entry):
             events += self.refresh(child)
         return events
 
     def cancel_family(self, entry: OrderEntry, notify: bool) -> list[Event]:
-        """Cancel entry; cancel its children too unless it has fills they protect."""
+        """Cancel entry and the rest of its OCA group and sibling children; cancel its own
+        children too unless it has fills they protect."""
         events = self.cancel(entry, notify)
+        for other in self.oca_members(entry) + self.siblings(entry):
+            if other.status in Status.LIVE:
+                events += self.cancel(other, notify=False)
         for child in self.children(entry):
             if entry.filled == 0:
                 events += self.cancel(child, notify)

@@ -380,16 +380,67 @@ def test_oca_group_without_bracket(engine, quotes, oca_type, other_state):
     assert states(events) == [(1, "Submitted", 1, 2), other_state]
 
 
-def test_oca_reduce_cancels_a_member_left_with_nothing(engine, quotes):
+@pytest.mark.parametrize("oca_type", [2, 3])
+def test_oca_reduce_types_cancel_the_others_once_a_member_is_complete(engine, quotes, oca_type):
     engine.place(order(9, "BUY", 3), OPT)
-    group = dict(oca_group="G", oca_type=2)
+    group = dict(oca_group="G", oca_type=oca_type)
     engine.place(order(1, "SELL", 3, "LMT", lmt_price=2.60, **group), OPT)
-    engine.place(order(2, "SELL", 3, "STP", aux_price=1.60, **group), OPT)
+    engine.place(order(2, "SELL", 5, "STP", aux_price=1.60, **group), OPT)
     quotes[OPT.con_id] = (2.60, 2.65, 2.62)
 
     events = engine.on_market()
 
-    assert states(events) == [(1, "Filled", 3, 0), (2, "Cancelled", 0, 0)]
+    assert states(events) == [(1, "Filled", 3, 0), (2, "Cancelled", 0, 5)]
+
+
+@pytest.mark.parametrize("oca_group, oca_type", [("G", 0), ("", 1)])
+def test_orders_outside_an_oca_group_both_fill(engine, quotes, oca_group, oca_type):
+    engine.place(order(9, "BUY", 3), OPT)
+    group = dict(oca_group=oca_group, oca_type=oca_type)
+    engine.place(order(1, "SELL", 3, "LMT", lmt_price=2.60, **group), OPT)
+    engine.place(order(2, "SELL", 3, "LMT", lmt_price=2.70, **group), OPT)
+    quotes[OPT.con_id] = (2.75, 2.80, 2.75)
+
+    events = engine.on_market()
+
+    assert fills(events) == [(1, 3, 2.75), (2, 3, 2.75)]
+    assert engine.account.position(OPT.con_id) == -3
+
+
+@pytest.mark.parametrize("oca_type", [1, 2, 3])
+def test_cancelling_one_oca_member_cancels_the_group(engine, oca_type):
+    group = dict(oca_group="G", oca_type=oca_type)
+    engine.place(order(1, "SELL", 3, "LMT", lmt_price=2.60, **group), OPT)
+    engine.place(order(2, "SELL", 3, "STP", aux_price=1.60, **group), OPT)
+    engine.place(order(3, "SELL", 3, "STP", aux_price=1.50, oca_group="G"), OPT)  # ocaType 0
+
+    events = engine.cancel(1)
+
+    assert [s[:2] for s in states(events)] == [(1, "Cancelled"), (2, "Cancelled")]
+    assert [(e.order_id, e.code) for e in events if isinstance(e, OrderRejectedEvent)] == [
+        (1, 202)]
+    assert [o.order.order_id for o in engine.open_orders()] == [3]
+
+
+def test_cancelling_one_bracket_child_cancels_its_sibling(engine, quotes):
+    place_bracket(engine)  # the parent fills at once, both children work
+
+    events = engine.cancel(2)
+
+    assert [s[:2] for s in states(events)] == [(2, "Cancelled"), (3, "Cancelled")]
+    assert engine.open_orders() == []
+    assert engine.account.position(OPT.con_id) == 2
+
+
+def test_a_child_transmits_its_held_siblings_under_a_live_parent(engine):
+    engine.place(order(1, "BUY", 2, "LMT", lmt_price=1.00), OPT)  # live, resting
+    held = engine.place(order(2, "SELL", 2, "LMT", lmt_price=2.60, parent_id=1,
+                              transmit=False), OPT)
+
+    events = engine.place(order(3, "SELL", 2, "STP", aux_price=1.60, parent_id=1), OPT)
+
+    assert held == []
+    assert states(events) == [(2, "PreSubmitted", 0, 2), (3, "PreSubmitted", 0, 2)]
 
 
 def test_listings_of_executions_and_orders(engine):
@@ -412,17 +463,28 @@ def test_listings_of_executions_and_orders(engine):
     assert [(o.order.order_id, o.status) for o in engine.open_orders()] == [(3, "Submitted")]
 
 
-def test_exec_ids_look_like_ibs_and_are_deterministic(quotes):
+def test_exec_ids_look_like_ibs_and_count_from_the_engines_prefix(quotes):
+    engine = MatchingEngine(Account(), lambda c: quotes[c.con_id], lambda: NOW,
+                            exec_id_prefix=0x6745B1F2)
+    engine.place(order(1, "BUY", 1), OPT)
+    engine.place(order(2, "SELL", 1), OPT)
+
+    ids = [e.exec_id for e in engine.executions()]
+
+    assert ids == ["6745b1f2.00000001.01.01", "6745b1f2.00000002.01.01"]
+
+
+def test_exec_ids_never_repeat_across_engines(quotes):
     def run() -> list[str]:
         engine = MatchingEngine(Account(), lambda c: quotes[c.con_id], lambda: NOW)
         engine.place(order(1, "BUY", 1), OPT)
         engine.place(order(2, "SELL", 1), OPT)
         return [e.exec_id for e in engine.executions()]
 
-    first, second = run(), run()
+    ids = [x for _ in range(50) for x in run()]  # engines created within the same millisecond
 
-    assert first == second == ["0000e0d5.6745b1f2.01.01", "0000e0d5.6745b1f3.01.01"]
-    assert all(re.fullmatch(r"[0-9a-f]{8}\.[0-9a-f]{8}\.01\.01", x) for x in first)
+    assert len(set(ids)) == len(ids) == 100
+    assert all(re.fullmatch(r"[0-9a-f]{8}\.[0-9a-f]{8}\.01\.01", x) for x in ids)
 
 
 def test_end_of_day_cancels_day_orders_with_their_children(engine):

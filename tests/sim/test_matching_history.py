@@ -151,13 +151,13 @@ def test_a_day_change_forgets_the_previous_days_orders_and_executions(clock, mak
 
 
 def test_exec_ids_keep_counting_after_executions_are_forgotten(make_engine):
-    engine = make_engine(max_executions=2)
+    engine = make_engine(max_executions=2, exec_id_prefix=0xE0D5)
     for oid in range(1, 5):
         fill_one(engine, oid)
 
     exec_ids = [e.exec_id for e in engine.executions()]
 
-    assert exec_ids == ["0000e0d5.6745b1f4.01.01", "0000e0d5.6745b1f5.01.01"]
+    assert exec_ids == ["0000e0d5.00000003.01.01", "0000e0d5.00000004.01.01"]
 
 
 def test_a_parent_stays_while_its_children_work_its_filled_quantity(clock, quote, make_engine):
