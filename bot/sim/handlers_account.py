@@ -82,6 +82,7 @@ def place_order(s: Session, f: pin.Fields) -> None:
         order_ref=placed.order_ref,
         account=placed.account or gw.account.account_id,
         outside_rth=placed.outside_rth,
+        trigger_method=placed.trigger_method,
     )
     gw.stats.inc("orders.placed")
     gw.dispatch(gw.engine.place(order, contract))

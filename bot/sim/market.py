@@ -198,7 +198,7 @@ class Market:
         self._sessions: dict[str, list[_Session]] = {s: [] for s in self.symbols}
         self._days: list[date] = []
         self._volume_sums: dict[str, tuple[int, int, int]] = {}  # symbol -> (open_s, k, shares)
-        self._pins: dict[int | str, tuple[float, float, float]] = {}  # key -> (bid, ask, last)
+        self._pins: dict[int | str, dict[str, float]] = {}  # key -> quote fields held
         for day in calendar.session_days(calendar.current_session_day(self._now), history_days + 1):
             self._append(day)
 
@@ -211,10 +211,13 @@ class Market:
             while self._now >= self._next_open:  # one session at a time keeps memory bounded
                 self._append(calendar.next_session_day(self._days[-1]))
 
-    def pin_quote(self, key: int | str, bid: float, ask: float, last: float) -> None:
-        """Hold the quote of an option (key: conId) or a stock (key: symbol) at these prices."""
+    def pin_quote(self, key: int | str, bid: float, ask: float, last: float,
+                  bid_size: int | None = None, ask_size: int | None = None) -> None:
+        """Hold the quote of an option (key: conId) or a stock (key: symbol) at these prices
+        (and these displayed sizes when given; else the model's)."""
+        fields = dict(bid=bid, ask=ask, last=last, bid_size=bid_size, ask_size=ask_size)
         with self._lock:
-            self._pins[key] = (bid, ask, last)
+            self._pins[key] = {k: v for k, v in fields.items() if v is not None}
 
     def unpin_quote(self, key: int | str) -> None:
         """Let a pinned quote follow the market again."""
@@ -230,7 +233,7 @@ class Market:
         """Last trade price at now()."""
         with self._lock:
             if symbol in self._pins:
-                return self._pins[symbol][2]
+                return self._pins[symbol]["last"]
             session, k = self._locate(symbol)
             return int(session.cents[k]) / 100
 
@@ -241,16 +244,17 @@ class Market:
             last, spread = int(session.cents[k]), round(profile(symbol)[2] * 100)
             bid, ask = (last - spread, last) if session.at_ask[k] else (last, last + spread)
             h = stable_hash(self._seed, symbol, session.open_s + k)
-            bid, ask, last = self._pinned(symbol, bid / 100, ask / 100, last / 100)
-            return Quote(
-                bid=bid,
-                ask=ask,
-                last=last,
+            quote = Quote(
+                bid=bid / 100,
+                ask=ask / 100,
+                last=last / 100,
                 bid_size=100 * (1 + h % 40),
                 ask_size=100 * (1 + (h >> 8) % 40),
                 last_size=100 * (1 + (h >> 16) % 5),
                 volume=self._day_volume(symbol, session, k),
             )
+            pin = self._pins.get(symbol)
+            return quote if pin is None else replace(quote, **pin)
 
     def prior_close(self, symbol: str, day: date) -> float:
         """Close of the last kept session before `day` (the oldest kept open if none)."""
@@ -264,10 +268,7 @@ class Market:
         with self._lock:
             q = option_quote(contract, self.spot(contract.symbol), self._now, self._seed)
             pin = self._pins.get(contract.con_id)
-            return q if pin is None else replace(q, bid=pin[0], ask=pin[1], last=pin[2])
-
-    def _pinned(self, key: int | str, bid: float, ask: float, last: float):
-        return self._pins.get(key, (bid, ask, last))
+            return q if pin is None else replace(q, **pin)
 
     def bars(
         self, symbol: str, end: datetime, duration_s: int, bar_s: int, what: str = "TRADES"

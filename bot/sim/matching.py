@@ -72,13 +72,16 @@ from bot.sim.calendar import exchange_date
 from bot.sim.contracts import SimContract
 from bot.sim.exec_log import ExecutionLog, exec_id, new_exec_prefix
 from bot.sim.fill_rules import (
+    DOUBLE_TRIGGERS,
     ORDER_KINDS,
     SIDE_OF_ACTION,
     CommissionSchedule,
     fill_price,
     rejected_text,
     rejection,
-    stop_triggered,
+    resting_fill_price,
+    stop_reached,
+    trigger_method,
 )
 from bot.sim.order_book import HELD, OrderBook, OrderEntry
 from bot.sim.order_events import (
@@ -129,7 +132,8 @@ def _command(method):
 
 
 class MatchingEngine:
-    """Fills orders against quote_of(contract) -> (bid, ask, last) and books them in account."""
+    """Fills orders against quote_of(contract) -> (bid, ask, last), at most the displayed size
+    sizes_of(contract) -> (bid size, ask size) per look when given, and books them in account."""
 
     def __init__(
         self,
@@ -140,11 +144,13 @@ class MatchingEngine:
         commission_per_share: float = 0.005,
         min_commission: float = 1.0,
         exec_id_prefix: int | None = None,
+        sizes_of: Callable[[SimContract], tuple[float, float]] | None = None,
         max_finished_orders: int = MAX_FINISHED_ORDERS,
         max_executions: int = MAX_EXECUTIONS,
     ):
         self.account = account
         self._quote_of = quote_of
+        self._sizes_of = sizes_of
         self._clock = clock
         self._fees = CommissionSchedule(commission_per_contract, commission_per_share,
                                         min_commission)
@@ -330,7 +336,8 @@ class MatchingEngine:
             return [OrderRejectedEvent(*ident, *problem)]
         old = entry.order
         if (old.order_type, old.aux_price) != (order.order_type, order.aux_price):
-            entry.triggered = False
+            entry.triggered, entry.stop_hits = False, 0
+        entry.resting = False  # a modified order arrives anew: marketable -> the touch
         entry.order = replace(order, parent_id=old.parent_id, perm_id=old.perm_id)
         if entry.status == HELD:
             return self._transmit(entry) if order.transmit else []
@@ -345,6 +352,7 @@ class MatchingEngine:
     # ---- matching -------------------------------------------------------------------------
 
     def _match(self, entry: OrderEntry) -> list[Event]:
+        """One look at a working order against the current quote (see bot.sim.fill_rules)."""
         remaining = self._book.remaining(entry)
         if entry.status != Status.SUBMITTED or remaining <= 0:
             return []
@@ -352,14 +360,33 @@ class MatchingEngine:
         kind = ORDER_KINDS[order.order_type]
         bid, ask, last = self._quote_of(entry.contract)
         if kind.stop and not entry.triggered:
-            entry.triggered = stop_triggered(order.action, order.aux_price, bid, ask, last)
+            method = trigger_method(order.trigger_method, entry.contract.sec_type)
+            reached = stop_reached(order.action, order.aux_price, method, bid, ask, last)
+            entry.stop_hits = entry.stop_hits + 1 if reached else 0
+            entry.triggered = entry.stop_hits >= (2 if method in DOUBLE_TRIGGERS else 1)
             if not entry.triggered:
                 return []
-        price = fill_price(order.action, order.lmt_price if kind.limit else None, bid, ask)
+        limit = order.lmt_price if kind.limit else None
+        if limit is not None and entry.resting:
+            price = resting_fill_price(order.action, limit, bid, ask, last)
+        else:
+            price = fill_price(order.action, limit, bid, ask)
+            entry.resting = price is None and limit is not None
         if price is None:
             return []
-        qty = min(remaining, self._chunk) if self._chunk else remaining
+        qty = min(remaining, self._shown_size(entry))
+        if self._chunk:
+            qty = min(qty, self._chunk)
         return self._fill(entry, qty, price)
+
+    def _shown_size(self, entry: OrderEntry) -> float:
+        """The displayed size on the side the order takes (a buy the ask's, a sell the bid's):
+        at most that much fills per look; unlimited without a size source or a shown size."""
+        if self._sizes_of is None:
+            return float("inf")
+        bid_size, ask_size = self._sizes_of(entry.contract)
+        size = ask_size if entry.order.action == "BUY" else bid_size
+        return size if size > 0 else float("inf")
 
     def _fill(self, entry: OrderEntry, qty: float, price: float) -> list[Event]:
         order, contract = entry.order, entry.contract

@@ -70,6 +70,10 @@ class OrderEntry:
     """Quantity removed by fills of OCA members or bracket siblings."""
     triggered: bool = False
     """A stop order whose trigger was reached (stays triggered)."""
+    stop_hits: int = 0
+    """Consecutive looks that found the stop price reached (double methods need two)."""
+    resting: bool = False
+    """A limit order that was not marketable when it started to work: fills at its limit."""
     shown_qty: float = -1.0
     """total_qty of the last OpenOrderEvent, to tell whether a quantity change is news."""
 

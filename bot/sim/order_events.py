@@ -54,6 +54,8 @@ class SimOrder:
     order_ref: str = ""
     account: str = ""
     outside_rth: bool = False
+    trigger_method: int = 0
+    """IB's triggerMethod for stops: 0 default (double bid/ask for options, last for stocks)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,7 +90,8 @@ class SimGateway:
         self.market = Market(options.symbols, options.seed, self.epoch, options.bars_csv)
         self.contracts = ContractRegistry(options.symbols, self.market)
         self.account = Account(options.account)
-        self.engine = MatchingEngine(self.account, self._quote_of, self.clock.now)
+        self.engine = MatchingEngine(self.account, self._quote_of, self.clock.now,
+                                     sizes_of=self._sizes_of)
         self.engine.set_partial_fills(options.partial_fills)
         self.faults = FaultInjector(self)
         if options.faults_file:
@@ -282,6 +283,11 @@ class SimGateway:
         else:
             q = self.market.quote(contract.symbol)
         return q.bid, q.ask, q.last
+
+    def _sizes_of(self, contract) -> tuple[float, float]:
+        q = (self.market.option_quote(contract) if contract.sec_type == "OPT"
+             else self.market.quote(contract.symbol))
+        return q.bid_size, q.ask_size
 
     # ---- event routing ------------------------------------------------------------------------
 

@@ -99,16 +99,16 @@ def test_market_order_fills_at_the_touch_in_ib_event_order(
 
 
 @pytest.mark.parametrize(
-    "action, limit, moved_quote, price",
+    "action, limit, moved_quote",
     [
-        ("BUY", 2.05, (1.98, 2.04, 2.00), 2.04),
-        ("BUY", 2.05, (1.99, 2.05, 2.02), 2.05),
-        ("SELL", 2.15, (2.16, 2.20, 2.18), 2.16),
-        ("SELL", 2.15, (2.15, 2.25, 2.20), 2.15),
+        ("BUY", 2.05, (1.98, 2.04, 2.00)),  # the ask went through the limit
+        ("BUY", 2.05, (1.99, 2.05, 2.02)),  # a trade printed below it
+        ("SELL", 2.15, (2.16, 2.20, 2.18)),
+        ("SELL", 2.15, (2.15, 2.25, 2.20)),
     ],
 )
-def test_limit_not_crossed_works_until_quotes_cross(engine, quotes, action, limit,
-                                                    moved_quote, price):
+def test_resting_limit_fills_at_its_limit_once_the_market_trades_through(
+        engine, quotes, action, limit, moved_quote):
     placed = engine.place(order(1, action, 1, "LMT", lmt_price=limit), OPT)
     unchanged = engine.on_market()
     quotes[OPT.con_id] = moved_quote
@@ -117,8 +117,22 @@ def test_limit_not_crossed_works_until_quotes_cross(engine, quotes, action, limi
 
     assert states(placed) == [(1, "Submitted", 0, 1)]
     assert unchanged == []
-    assert fills(events) == [(1, 1, price)]
+    assert fills(events) == [(1, 1, limit)]  # never the better quote: the resting order's price
     assert states(events) == [(1, "Filled", 1, 0)]
+
+
+@pytest.mark.parametrize(
+    "action, limit, moved_quote",
+    [("BUY", 2.05, (1.99, 2.05, 2.05)), ("SELL", 2.15, (2.15, 2.20, 2.15))],
+)
+def test_resting_limit_merely_touched_does_not_fill(engine, quotes, action, limit, moved_quote):
+    engine.place(order(1, action, 1, "LMT", lmt_price=limit), OPT)
+    quotes[OPT.con_id] = moved_quote
+
+    events = engine.on_market() + engine.on_market()
+
+    assert events == []
+    assert [o.status for o in engine.open_orders()] == ["Submitted"]
 
 
 @pytest.mark.parametrize("action, limit, price", [("BUY", 2.50, 2.10), ("SELL", 1.50, 2.00)])
@@ -129,27 +143,44 @@ def test_marketable_limit_fills_at_the_touch_not_at_its_limit(engine, action, li
 
 
 @pytest.mark.parametrize(
-    "action, order_type, aux, lmt, moves, price",
+    "action, order_type, aux, lmt, method, moves, price",
     [
-        ("SELL", "STP", 1.90, 0.0, [(1.85, 1.95, 1.95)], 1.85),  # bid reaches the stop
-        ("SELL", "STP", 1.90, 0.0, [(1.92, 2.00, 1.89)], 1.92),  # last reaches it
-        ("BUY", "STP", 2.20, 0.0, [(2.15, 2.25, 2.20)], 2.25),   # ask reaches it
-        ("BUY", "STP", 2.20, 0.0, [(2.10, 2.19, 2.21)], 2.19),   # last reaches it
+        # default for options: double bid/ask, two looks in a row with the bid at the stop
+        ("SELL", "STP", 1.90, 0.0, 0, [(1.85, 1.95, 1.95)] * 2, 1.85),
+        ("BUY", "STP", 2.20, 0.0, 0, [(2.15, 2.25, 2.20)] * 2, 2.25),
+        ("SELL", "STP", 1.90, 0.0, 1, [(1.85, 1.95, 1.95), (1.88, 1.95, 1.95)], 1.88),
+        ("SELL", "STP", 1.90, 0.0, 4, [(1.85, 1.95, 1.95)], 1.85),  # bid/ask: one look
+        ("SELL", "STP", 1.90, 0.0, 2, [(1.92, 2.00, 1.89)], 1.92),  # last reaches it
+        ("BUY", "STP", 2.20, 0.0, 2, [(2.10, 2.19, 2.21)], 2.19),
+        ("SELL", "STP", 1.90, 0.0, 8, [(1.80, 1.98, 1.95)], 1.80),  # mid-point 1.89
         # triggered at bid 1.85 but below the 1.88 limit; the trigger persists once the bid
         # recovers above the stop, and the order fills at the limit-bounded bid
-        ("SELL", "STP LMT", 1.90, 1.88, [(1.85, 1.95, 1.95), (1.91, 1.96, 1.95)], 1.91),
+        ("SELL", "STP LMT", 1.90, 1.88, 4, [(1.85, 1.95, 1.95), (1.91, 1.96, 1.95)], 1.88),
     ],
 )
-def test_stop_triggers_then_fills_at_the_touch(engine, quotes, action, order_type, aux, lmt,
-                                               moves, price):
-    placed = engine.place(order(1, action, 1, order_type, aux_price=aux, lmt_price=lmt), OPT)
+def test_stop_triggers_by_its_method_then_fills(engine, quotes, action, order_type, aux, lmt,
+                                                method, moves, price):
+    placed = engine.place(order(1, action, 1, order_type, aux_price=aux, lmt_price=lmt,
+                                trigger_method=method), OPT)
     events = []
     for move in moves:
+        assert fills(events) == []
         quotes[OPT.con_id] = move
         events = engine.on_market()
 
     assert fills(placed) == []
     assert fills(events) == [(1, 1, price)]
+
+
+def test_double_bid_ask_stop_needs_two_looks_in_a_row(engine, quotes):
+    engine.place(order(1, "SELL", 1, "STP", aux_price=1.90), OPT)
+    looks = []
+    for quote in [(1.85, 1.95, 1.95), (1.95, 2.00, 1.95), (1.89, 1.95, 1.95),
+                  (1.85, 1.95, 1.95)]:
+        quotes[OPT.con_id] = quote
+        looks.append(fills(engine.on_market()))
+
+    assert looks == [[], [], [], [(1, 1, 1.85)]]
 
 
 @pytest.mark.parametrize("quote", [(0.0, 0.0, 0.0), (math.nan, math.nan, math.nan),
@@ -192,8 +223,10 @@ def test_bracket_stop_loss_closes_with_exact_loss_and_cancels_the_take_profit(en
     place_bracket(engine)
     quotes[OPT.con_id] = (1.55, 1.65, 1.58)
 
+    first_look = engine.on_market()  # an option stop triggers on two bids in a row
     events = engine.on_market()
 
+    assert first_look == []
     assert fills(events) == [(3, 2, 1.55)]
     assert [s[:2] for s in states(events)] == [(3, "Filled"), (2, "Cancelled")]
     # sold 2 @ 1.55 (310 - 1.30) against a cost of 421.30
@@ -403,7 +436,7 @@ def test_orders_outside_an_oca_group_both_fill(engine, quotes, oca_group, oca_ty
 
     events = engine.on_market()
 
-    assert fills(events) == [(1, 3, 2.75), (2, 3, 2.75)]
+    assert fills(events) == [(1, 3, 2.60), (2, 3, 2.70)]
     assert engine.account.position(OPT.con_id) == -3
 
 

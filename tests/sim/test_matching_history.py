@@ -169,7 +169,8 @@ def test_a_parent_stays_while_its_children_work_its_filled_quantity(clock, quote
     engine.place(order(1, "BUY", 3, transmit=False), OPT)
     engine.place(order(2, "SELL", 3, "LMT", lmt_price=2.60, parent_id=1, tif="GTC",
                        transmit=False), OPT)
-    engine.place(order(3, "SELL", 3, "STP", aux_price=1.60, parent_id=1, tif="GTC"), OPT)
+    engine.place(order(3, "SELL", 3, "STP", aux_price=1.60, parent_id=1, tif="GTC",
+                       trigger_method=4), OPT)  # bid/ask: triggers on the first look
     engine.cancel(1)
     engine.set_partial_fills(False)
     clock.now = MONDAY + timedelta(days=1)
