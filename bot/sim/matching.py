@@ -26,6 +26,12 @@ Semantics (IB's, as ib_insync expects them):
 - Matching happens on place() (for the orders that just went live) and on on_market() (every
   working order, once, in placement order, so a child activated by its parent's fill is
   matched in the same pass). See bot.sim.fill_rules for prices and triggers.
+- A parent or standalone order is checked when it is transmitted, as IB does before it
+  accepts an order: if the resulting position would leave the equity with loan value below
+  the initial margin (bot.sim.margin: a long option costs its whole premium out of the
+  available funds) it is rejected with 201 "Order rejected - reason:YOUR ORDER IS NOT
+  ACCEPTED. ..." and Cancelled, together with its children. Orders that only reduce a
+  position are never refused. A modify is not re-checked.
 - reject_next() applies to the next new order (not to a modify).
 
 What is kept (a soak runs for weeks; nothing grows with the number of orders ever placed):
@@ -77,6 +83,7 @@ from bot.sim.fill_rules import (
     SIDE_OF_ACTION,
     CommissionSchedule,
     fill_price,
+    has_price,
     rejected_text,
     rejection,
     resting_fill_price,
@@ -145,12 +152,14 @@ class MatchingEngine:
         min_commission: float = 1.0,
         exec_id_prefix: int | None = None,
         sizes_of: Callable[[SimContract], tuple[float, float]] | None = None,
+        spot_of: Callable[[str], float | None] | None = None,
         max_finished_orders: int = MAX_FINISHED_ORDERS,
         max_executions: int = MAX_EXECUTIONS,
     ):
         self.account = account
         self._quote_of = quote_of
         self._sizes_of = sizes_of
+        self._spot_of = spot_of or (lambda symbol: None)
         self._clock = clock
         self._fees = CommissionSchedule(commission_per_contract, commission_per_share,
                                         min_commission)
@@ -311,15 +320,49 @@ class MatchingEngine:
                 self._book.status_event(entry)]
 
     def _transmit(self, entry: OrderEntry) -> list[Event]:
-        """Transmit entry's family: entry, its parent if held, and the parent's held children."""
+        """Transmit entry's family: entry, its parent if held, and the parent's held children.
+        A parent or standalone order the account cannot afford is rejected, with its family."""
         root = self._book.parent(entry) or entry
         batch = [m for m in [root] + self._book.children(root) if m.status == HELD]
+        problem = self._margin_problem(root) if batch and batch[0] is root else None
+        if problem:
+            return self._reject_batch(batch, *problem)
         events: list[Event] = []
         for member in batch:
             member.status = self._book.live_status(member)
             events += [self._book.open_event(member), self._book.status_event(member)]
         for member in batch:
             events += self._match(member)
+        return events
+
+    def _margin_problem(self, entry: OrderEntry) -> tuple[int, str] | None:
+        """(201, IB's text) when the account cannot afford the order (bot.sim.margin)."""
+        order, contract = entry.order, entry.contract
+        bid, ask, last = self._quote_of(contract)
+        kind = ORDER_KINDS[order.order_type]
+        touch = ask if order.action == "BUY" else bid
+        price = (order.lmt_price if kind.limit else order.aux_price if kind.stop
+                 else touch if has_price(touch) else last)
+        if not has_price(price):
+            return None  # nothing to price it by
+        qty = order.total_qty
+        reason = self.account.order_check(
+            contract, SIDE_OF_ACTION[order.action], qty, price,
+            self._fees.of(contract.sec_type, qty), self._mark, self._spot_of)
+        return (201, rejected_text(reason)) if reason else None
+
+    def _mark(self, contract: SimContract) -> float:
+        """The mid of the quote, else the last trade (what margin values positions at)."""
+        bid, ask, last = self._quote_of(contract)
+        return (bid + ask) / 2 if has_price(bid) and has_price(ask) else last
+
+    def _reject_batch(self, batch: list[OrderEntry], code: int, text: str) -> list[Event]:
+        """The first order is rejected (error, then Cancelled); the rest are Cancelled."""
+        first = batch[0].order
+        events: list[Event] = [OrderRejectedEvent(first.order_id, first.client_id, code, text)]
+        for member in batch:
+            member.status = Status.CANCELLED
+            events.append(self._book.status_event(member))
         return events
 
     def _modify(self, entry: OrderEntry, order: SimOrder) -> list[Event]:

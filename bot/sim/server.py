@@ -91,7 +91,7 @@ class SimGateway:
         self.contracts = ContractRegistry(options.symbols, self.market)
         self.account = Account(options.account)
         self.engine = MatchingEngine(self.account, self._quote_of, self.clock.now,
-                                     sizes_of=self._sizes_of)
+                                     sizes_of=self._sizes_of, spot_of=self.spot_of)
         self.engine.set_partial_fills(options.partial_fills)
         self.faults = FaultInjector(self)
         if options.faults_file:
@@ -283,6 +283,10 @@ class SimGateway:
         else:
             q = self.market.quote(contract.symbol)
         return q.bid, q.ask, q.last
+
+    def spot_of(self, symbol: str) -> float | None:
+        """The underlying's price for option margin (None for an unknown symbol)."""
+        return self.market.spot(symbol) if symbol in self.market.symbols else None
 
     def _sizes_of(self, contract) -> tuple[float, float]:
         q = (self.market.option_quote(contract) if contract.sec_type == "OPT"
