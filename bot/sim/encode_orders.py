@@ -48,8 +48,10 @@ def open_order(version: int, o, c, status: str) -> list:
     return f + _tail_170(version)
 
 
-def completed_order(version: int, o, c, status: str, completed_time: str) -> list:
-    """One completedOrder message (sent for reqCompletedOrders)."""
+def completed_order(version: int, o, c, status: str, completed_time: str,
+                    completed_status: str = "") -> list:
+    """One completedOrder message (sent for reqCompletedOrders); completedStatus is TWS's text
+    ("Filled", "Cancelled by Trader", ...), the status itself when not given."""
     f = [101, *contract_fields(c)]
     f += [o.action, o.total_qty, o.order_type, o.lmt_price, o.aux_price, o.tif, o.oca_group]
     f += [o.account, "O", 0, o.order_ref, o.perm_id, o.outside_rth, False, E, E, *_fa(version)]
@@ -60,7 +62,7 @@ def completed_order(version: int, o, c, status: str, completed_time: str) -> lis
     f += [E, E, False, 0, E]  # clearing x2, notHeld, dnc present, algoStrategy
     f += [False, status, False, False, 0]  # solicited, status, randomize x2, conditions
     f += [E, E, E, False, False, E, E, E, False, E, False, False, E]  # trailStop .. parentPermId
-    return f + [completed_time, status, *_tail_170(version)]
+    return f + [completed_time, completed_status or status, *_tail_170(version)]
 
 
 def order_status(ev) -> list:

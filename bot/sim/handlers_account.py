@@ -125,9 +125,11 @@ def req_auto_open_orders(s: Session, f: pin.Fields) -> None:
 
 
 def req_completed_orders(s: Session, f: pin.Fields) -> None:
-    stamp = out.tws_time(s.gw.clock.now())
+    now = s.gw.clock.now()
     for ev in s.gw.engine.completed_orders():
-        s.send(eo.completed_order(s.version, ev.order, ev.contract, ev.status, stamp))
+        stamp = out.tws_time(ev.completed_at or now)
+        s.send(eo.completed_order(s.version, ev.order, ev.contract, ev.status, stamp,
+                                  ev.completed_status))
     s.send(out.completed_orders_end())
 
 

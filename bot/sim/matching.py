@@ -53,7 +53,8 @@ What is kept (a soak runs for weeks; nothing grows with the number of orders eve
 
 Event order per action (the server encodes them in this order):
 - placement / modify: OpenOrderEvent, OrderStatusEvent (per order going live), then any fills.
-- fill: ExecutionEvent, OrderStatusEvent, CommissionEvent, PositionEvent, then the resulting
+- fill: ExecutionEvent, OpenOrderEvent (only when the order is now Filled, as TWS re-sends
+  openOrder with status Filled), OrderStatusEvent, CommissionEvent, PositionEvent, then the resulting
   updates of other orders (children activated: OpenOrderEvent + OrderStatusEvent; OCA
   cancels: OrderStatusEvent "Cancelled").
 - cancel(): OrderStatusEvent "Cancelled", OrderRejectedEvent 202 "Order Canceled - reason:"
@@ -291,8 +292,9 @@ class MatchingEngine:
 
     def _tidy(self) -> None:
         """Retire the orders that finished and forget what the kept window no longer covers."""
-        today = exchange_date(self._clock())
-        self._book.retire(today)
+        now = self._clock()
+        today = exchange_date(now)
+        self._book.retire(today, now)
         self._book.trim(today)
         self._log.trim(today)
 
@@ -454,6 +456,8 @@ class MatchingEngine:
         report = CommissionEvent(execution.exec_id, commission,
                                  realized_pnl=realized if closing else UNSET_DOUBLE)
         self._log.add(execution, report)
-        events: list[Event] = [execution, self._book.status_event(entry), report,
-                               self.account.position_event(contract)]
+        events: list[Event] = [execution]
+        if entry.status == Status.FILLED:  # TWS repeats the order itself, now Filled
+            events.append(self._book.open_event(entry))
+        events += [self._book.status_event(entry), report, self.account.position_event(contract)]
         return events + self._book.after_fill(entry, qty)

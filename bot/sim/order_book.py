@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 
 from bot.sim.contracts import SimContract
 from bot.sim.order_events import (
@@ -74,6 +74,10 @@ class OrderEntry:
     """Consecutive looks that found the stop price reached (double methods need two)."""
     resting: bool = False
     """A limit order that was not marketable when it started to work: fills at its limit."""
+    completed_status: str = ""
+    """TWS's completedStatus when it differs from the status ("Cancelled by Trader")."""
+    finished_at: datetime | None = None
+    """When retire() first saw the order done."""
     shown_qty: float = -1.0
     """total_qty of the last OpenOrderEvent, to tell whether a quantity change is news."""
 
@@ -129,12 +133,13 @@ class OrderBook:
         """(working orders, finished orders kept)."""
         return len(self._working), len(self._entries) - len(self._working)
 
-    def retire(self, today: date) -> None:
-        """Move every done working order into the history, finished `today`."""
+    def retire(self, today: date, now: datetime | None = None) -> None:
+        """Move every done working order into the history, finished `today` (at `now`)."""
         for entry in [e for e in self._working.values() if e.status in Status.DONE]:
             oid = entry.order.order_id
             del self._working[oid]
             self._finished.append((today, oid))
+            entry.finished_at = now
 
     def trim(self, today: date) -> None:
         """Forget finished orders from before `today` and the oldest beyond the maximum."""
@@ -268,10 +273,12 @@ class OrderBook:
         return events
 
     def cancel(self, entry: OrderEntry, notify: bool) -> list[Event]:
-        """Cancel one order: orderStatus, then (notify) the 202 warning a requested cancel gets."""
+        """Cancel one order: orderStatus, then (notify: the client asked) the 202 warning a
+        requested cancel gets; such an order completes "Cancelled by Trader"."""
         entry.status = Status.CANCELLED
         events: list[Event] = [self.status_event(entry)]
         if notify:
+            entry.completed_status = "Cancelled by Trader"
             events.append(OrderRejectedEvent(entry.order.order_id, entry.order.client_id, 202,
                                              "Order Canceled - reason:"))
         return events
@@ -282,7 +289,10 @@ class OrderBook:
         order = entry.order
         if qty != order.total_qty:
             order = replace(order, total_qty=qty)
-        return OpenOrderEvent(order, entry.contract, entry.status)
+        done = entry.status in Status.DONE
+        return OpenOrderEvent(order, entry.contract, entry.status,
+                              (entry.completed_status or entry.status) if done else "",
+                              entry.finished_at)
 
     def status_event(self, entry: OrderEntry) -> OrderStatusEvent:
         order = entry.order

@@ -76,11 +76,16 @@ class OrderStatusEvent:
 
 @dataclass(frozen=True, slots=True)
 class OpenOrderEvent:
-    """An ``openOrder`` message: the order as the engine holds it now (current total_qty)."""
+    """An ``openOrder`` message: the order as the engine holds it now (current total_qty); for
+    a finished order also what reqCompletedOrders says about it."""
 
     order: SimOrder
     contract: SimContract
     status: str
+    completed_status: str = ""
+    """TWS's completedStatus: "Filled", "Cancelled by Trader" (a client's cancel), "Cancelled"."""
+    completed_at: datetime | None = None
+    """When the order finished (as far as the engine saw it)."""
 
 
 @dataclass(frozen=True, slots=True)

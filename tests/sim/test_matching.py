@@ -85,10 +85,11 @@ def test_market_order_fills_at_the_touch_in_ib_event_order(
 ):
     events = engine.place(order(1, action, qty), contract)
 
-    assert kinds(events) == ["OpenOrder", "OrderStatus", "Execution", "OrderStatus",
+    assert kinds(events) == ["OpenOrder", "OrderStatus", "Execution", "OpenOrder", "OrderStatus",
                              "Commission", "Position"]
     assert states(events) == [(1, "Submitted", 0, qty), (1, "Filled", qty, 0)]
-    execution, report, pos = events[2], events[4], events[5]
+    assert (events[3].status, events[3].completed_status) == ("Filled", "Filled")
+    execution, report, pos = events[2], events[5], events[6]
     assert (execution.side, execution.shares, execution.price) == (
         {"BUY": "BOT", "SELL": "SLD"}[action], qty, price)
     assert (execution.cum_qty, execution.avg_price, execution.time) == (qty, price, NOW)
@@ -202,17 +203,19 @@ def test_bracket_take_profit_closes_with_exact_pnl_and_cancels_the_stop(engine, 
     events = engine.on_market()
 
     assert kinds(placed) == ["OpenOrder", "OrderStatus"] * 3 + [
-        "Execution", "OrderStatus", "Commission", "Position"] + ["OpenOrder", "OrderStatus"] * 2
+        "Execution", "OpenOrder", "OrderStatus", "Commission", "Position"] + [
+        "OpenOrder", "OrderStatus"] * 2
     assert states(placed) == [(1, "Submitted", 0, 2), (2, "PreSubmitted", 0, 2),
                               (3, "PreSubmitted", 0, 2), (1, "Filled", 2, 0),
                               (2, "Submitted", 0, 2), (3, "Submitted", 0, 2)]
     assert fills(placed) == [(1, 2, 2.10)]
-    assert kinds(events) == ["Execution", "OrderStatus", "Commission", "Position", "OrderStatus"]
+    assert kinds(events) == ["Execution", "OpenOrder", "OrderStatus", "Commission", "Position",
+                             "OrderStatus"]
     assert fills(events) == [(2, 2, 2.60)]
     assert [s[:2] for s in states(events)] == [(2, "Filled"), (3, "Cancelled")]
     # bought 2 @ 2.10 (420 + 1.30), sold 2 @ 2.60 (520 - 1.30)
-    assert events[2].realized_pnl == pytest.approx(97.40)
-    assert (events[3].position, events[3].avg_cost) == (0, 0)
+    assert events[3].realized_pnl == pytest.approx(97.40)
+    assert (events[4].position, events[4].avg_cost) == (0, 0)
     assert engine.account.realized_pnl == pytest.approx(97.40)
     assert engine.account.cash == pytest.approx(100_097.40)
     assert engine.account.positions() == []

@@ -118,3 +118,55 @@ def test_exec_ids_are_never_reused_by_a_restarted_gateway(make_gateway, make_ib,
     first, restarted = fill_once(), fill_once()
 
     assert first != restarted
+
+
+def _spy_on(ib, name: str) -> list[tuple]:
+    """Record the arguments of one of ib_insync's wrapper callbacks, then let it run."""
+    calls: list[tuple] = []
+    original = getattr(ib.wrapper, name)
+
+    def record(*args):
+        calls.append(args)
+        return original(*args)
+
+    setattr(ib.wrapper, name, record)
+    return calls
+
+
+def test_a_filled_order_is_sent_again_as_open_order_with_status_filled(make_gateway, make_ib,
+                                                                       until):
+    gateway = make_gateway(**STILL)
+    ib = make_ib(gateway)
+    spy = _spy(ib)
+    opened = _spy_on(ib, "openOrder")
+
+    trade = ib.placeOrder(spy, MarketOrder("BUY", 1))
+    assert until(ib, lambda: trade.isDone() and len(opened) >= 2, 5)
+
+    assert [(oid, state.status) for oid, _, _, state in opened] == [
+        (trade.order.orderId, "Submitted"), (trade.order.orderId, "Filled")]
+
+
+def test_completed_orders_say_filled_or_cancelled_by_trader(make_gateway, make_ib, until):
+    # Arrange: one order filled, one cancelled by the client, a minute apart
+    gateway = make_gateway(**STILL)
+    ib = make_ib(gateway)
+    spy = _spy(ib)
+    filled = ib.placeOrder(spy, MarketOrder("BUY", 1))
+    assert until(ib, lambda: filled.isDone(), 5)
+    gateway.clock.jump(60)
+    resting = ib.placeOrder(spy, LimitOrder("BUY", 1, round(gateway.market.quote("SPY").bid - 5,
+                                                             2)))
+    assert until(ib, lambda: resting.orderStatus.status == "Submitted", 5)
+    ib.cancelOrder(resting.order)
+    assert until(ib, lambda: resting.isDone(), 5)
+    completed = _spy_on(ib, "completedOrder")
+    # Act
+    ib.reqCompletedOrders(apiOnly=True)
+    # Assert
+    states = [(order.permId, state.status, state.completedStatus, state.completedTime)
+              for _, order, state in completed]  # completedOrder carries no orderId, as at IB
+    assert [s[:3] for s in states] == [
+        (filled.order.permId, "Filled", "Filled"),
+        (resting.order.permId, "Cancelled", "Cancelled by Trader")]
+    assert states[0][3] != states[1][3]  # each stamped when it finished
