@@ -97,6 +97,21 @@ def fill_price(action: str, limit: float | None, bid: float, ask: float) -> floa
     return touch if acceptable else None
 
 
+def check_price(order: SimOrder, bid: float, ask: float, last: float) -> float | None:
+    """The price IB's pre-trade check values an order at: its limit, else its stop price, else
+    the touch it would take (the last trade without one); None when there is none."""
+    kind = ORDER_KINDS[order.order_type]
+    touch = ask if order.action == "BUY" else bid
+    price = (order.lmt_price if kind.limit else order.aux_price if kind.stop
+             else touch if has_price(touch) else last)
+    return price if has_price(price) else None
+
+
+def mark_price(bid: float, ask: float, last: float) -> float:
+    """What a position is valued at: the quote's mid, else the last trade."""
+    return (bid + ask) / 2 if has_price(bid) and has_price(ask) else last
+
+
 def resting_fill_price(action: str, limit: float, bid: float, ask: float,
                        last: float) -> float | None:
     """The price a resting limit order fills at now: its own limit, once the market trades

@@ -10,12 +10,9 @@ Semantics (IB's, as ib_insync expects them):
 - A parent and a standalone order are "Submitted" when live; a child is "PreSubmitted" (never
   matched) until its parent has a fill, then works the parent's filled quantity (see
   bot.sim.order_book for the exact child quantity rule).
-- OCA groups follow IB's ocaType (bot.sim.order_book has the rules): 0 or no group name = no
-  group; 1 = any fill, even partial, cancels the other members; 2 and 3 = a partial fill
-  reduces the others by the filled quantity and a complete fill cancels them. Cancelling a
-  member cancels the group. The children of one parent are an implicit group: a child's fill
-  reduces its siblings, cancelling a child cancels its siblings. A parent and its own children
-  never act on each other through a group.
+- OCA groups follow IB's ocaType, and the children of one parent form an implicit group
+  (bot.sim.order_book has the rules: 0 = no group, 1 = any fill cancels the others, 2 and 3 =
+  partial fills reduce them; cancelling a member cancels the group).
 - cancel() of a parent without fills cancels its children; after a partial parent fill the
   children stay live for the filled quantity (so the position stays protected).
 - cancel() of a finished order answers 10148 "OrderId N that needs to be cancelled cannot be
@@ -53,10 +50,10 @@ What is kept (a soak runs for weeks; nothing grows with the number of orders eve
 
 Event order per action (the server encodes them in this order):
 - placement / modify: OpenOrderEvent, OrderStatusEvent (per order going live), then any fills.
-- fill: ExecutionEvent, OpenOrderEvent (only when the order is now Filled, as TWS re-sends
-  openOrder with status Filled), OrderStatusEvent, CommissionEvent, PositionEvent, then the resulting
-  updates of other orders (children activated: OpenOrderEvent + OrderStatusEvent; OCA
-  cancels: OrderStatusEvent "Cancelled").
+- fill: ExecutionEvent, OpenOrderEvent (only when the order is now Filled: TWS re-sends it),
+  OrderStatusEvent, CommissionEvent, PositionEvent, then the resulting updates of other
+  orders (children activated: OpenOrderEvent + OrderStatusEvent; OCA cancels: OrderStatusEvent
+  "Cancelled").
 - cancel(): OrderStatusEvent "Cancelled", OrderRejectedEvent 202 "Order Canceled - reason:"
   (a warning in ib_insync) for the order, then the same pair per cancelled child.
 - reject: OrderRejectedEvent (201 ...), OrderStatusEvent "Cancelled".
@@ -83,8 +80,9 @@ from bot.sim.fill_rules import (
     ORDER_KINDS,
     SIDE_OF_ACTION,
     CommissionSchedule,
+    check_price,
     fill_price,
-    has_price,
+    mark_price,
     rejected_text,
     rejection,
     resting_fill_price,
@@ -183,9 +181,12 @@ class MatchingEngine:
         if order.order_id <= self._book.forgotten_up_to:
             return [OrderRejectedEvent(order.order_id, order.client_id, 103,
                                        "Duplicate order id")]
-        problem = self._take_pending_reject() or rejection(order) or self._parent_problem(order)
+        problem = (self._take_pending_reject() or rejection(order)
+                   or self._book.parent_problem(order))
         if problem:
-            return self._reject_new(order, contract, *problem)
+            entry = OrderEntry(order, contract)
+            self._book.add(entry)
+            return self._book.reject([entry], *problem)
         entry = OrderEntry(order, contract)
         self._book.add(entry)
         return self._transmit(entry) if order.transmit else []
@@ -202,7 +203,7 @@ class MatchingEngine:
                     f"state: {entry.status}.")
             return [OrderRejectedEvent(order_id, entry.order.client_id, 10148, text)]
         if entry.status == HELD:
-            self._forget_held(entry)
+            self._book.forget_held(entry)
             return []
         return self._book.cancel_family(entry, notify=True)
 
@@ -304,23 +305,6 @@ class MatchingEngine:
         pending, self._pending_reject = self._pending_reject, None
         return pending
 
-    def _parent_problem(self, order: SimOrder) -> tuple[int, str] | None:
-        if not order.parent_id:
-            return None
-        parent = self._book.get(order.parent_id)
-        if parent is None:
-            return 135, f"Can't find order with id ={order.parent_id}"
-        if parent.status in Status.DONE and parent.filled == 0:
-            return 201, rejected_text(f"Parent order {order.parent_id} is {parent.status}")
-        return None
-
-    def _reject_new(self, order: SimOrder, contract: SimContract, code: int,
-                    text: str) -> list[Event]:
-        entry = OrderEntry(order, contract, status=Status.CANCELLED)
-        self._book.add(entry)
-        return [OrderRejectedEvent(order.order_id, order.client_id, code, text),
-                self._book.status_event(entry)]
-
     def _transmit(self, entry: OrderEntry) -> list[Event]:
         """Transmit entry's family: entry, its parent if held, and the parent's held children.
         A parent or standalone order the account cannot afford is rejected, with its family."""
@@ -328,7 +312,7 @@ class MatchingEngine:
         batch = [m for m in [root] + self._book.children(root) if m.status == HELD]
         problem = self._margin_problem(root) if batch and batch[0] is root else None
         if problem:
-            return self._reject_batch(batch, *problem)
+            return self._book.reject(batch, *problem)
         events: list[Event] = []
         for member in batch:
             member.status = self._book.live_status(member)
@@ -340,32 +324,14 @@ class MatchingEngine:
     def _margin_problem(self, entry: OrderEntry) -> tuple[int, str] | None:
         """(201, IB's text) when the account cannot afford the order (bot.sim.margin)."""
         order, contract = entry.order, entry.contract
-        bid, ask, last = self._quote_of(contract)
-        kind = ORDER_KINDS[order.order_type]
-        touch = ask if order.action == "BUY" else bid
-        price = (order.lmt_price if kind.limit else order.aux_price if kind.stop
-                 else touch if has_price(touch) else last)
-        if not has_price(price):
-            return None  # nothing to price it by
-        qty = order.total_qty
+        price = check_price(order, *self._quote_of(contract))
+        if price is None:
+            return None  # nothing to value it by
         reason = self.account.order_check(
-            contract, SIDE_OF_ACTION[order.action], qty, price,
-            self._fees.of(contract.sec_type, qty), self._mark, self._spot_of)
+            contract, SIDE_OF_ACTION[order.action], order.total_qty, price,
+            self._fees.of(contract.sec_type, order.total_qty),
+            lambda c: mark_price(*self._quote_of(c)), self._spot_of)
         return (201, rejected_text(reason)) if reason else None
-
-    def _mark(self, contract: SimContract) -> float:
-        """The mid of the quote, else the last trade (what margin values positions at)."""
-        bid, ask, last = self._quote_of(contract)
-        return (bid + ask) / 2 if has_price(bid) and has_price(ask) else last
-
-    def _reject_batch(self, batch: list[OrderEntry], code: int, text: str) -> list[Event]:
-        """The first order is rejected (error, then Cancelled); the rest are Cancelled."""
-        first = batch[0].order
-        events: list[Event] = [OrderRejectedEvent(first.order_id, first.client_id, code, text)]
-        for member in batch:
-            member.status = Status.CANCELLED
-            events.append(self._book.status_event(member))
-        return events
 
     def _modify(self, entry: OrderEntry, order: SimOrder) -> list[Event]:
         ident = (order.order_id, order.client_id)
@@ -388,11 +354,6 @@ class MatchingEngine:
             return self._transmit(entry) if order.transmit else []
         self._book.settle(entry)
         return [self._book.open_event(entry), self._book.status_event(entry)] + self._match(entry)
-
-    def _forget_held(self, entry: OrderEntry) -> None:
-        for child in self._book.children(entry):
-            self._book.remove(child.order.order_id)
-        self._book.remove(entry.order.order_id)
 
     # ---- matching -------------------------------------------------------------------------
 

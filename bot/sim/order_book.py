@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from bot.sim.contracts import SimContract
+from bot.sim.fill_rules import rejected_text
 from bot.sim.order_events import (
     Event,
     OpenOrderEvent,
@@ -271,6 +272,33 @@ class OrderBook:
             else:
                 events += self.refresh(child)
         return events
+
+    def parent_problem(self, order: SimOrder) -> tuple[int, str] | None:
+        """(code, text) when a new child's parent is unknown (135) or finished unfilled."""
+        if not order.parent_id:
+            return None
+        parent = self.get(order.parent_id)
+        if parent is None:
+            return 135, f"Can't find order with id ={order.parent_id}"
+        if parent.status in Status.DONE and parent.filled == 0:
+            return 201, rejected_text(f"Parent order {order.parent_id} is {parent.status}")
+        return None
+
+    def reject(self, batch: list[OrderEntry], code: int, text: str) -> list[Event]:
+        """The first order is rejected (the error, then Cancelled); the rest are Cancelled."""
+        first = batch[0].order
+        events: list[Event] = [OrderRejectedEvent(first.order_id, first.client_id, code, text)]
+        for member in batch:
+            member.status = Status.CANCELLED
+            events.append(self.status_event(member))
+        return events
+
+    def forget_held(self, entry: OrderEntry) -> None:
+        """Drop a held order and its held children without a trace (cancelled before
+        transmit: IB never heard of them)."""
+        for child in self.children(entry):
+            self.remove(child.order.order_id)
+        self.remove(entry.order.order_id)
 
     def cancel(self, entry: OrderEntry, notify: bool) -> list[Event]:
         """Cancel one order: orderStatus, then (notify: the client asked) the 202 warning a
