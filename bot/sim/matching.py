@@ -18,7 +18,8 @@ Semantics (IB's, as ib_insync expects them):
 - cancel() of a finished order answers 10148 "OrderId N that needs to be cancelled cannot be
   cancelled, state: Filled." (the order stays as it was); of an unknown order 10147.
 - Modify (place() with the id of a working order): price, quantity, type and stop price
-  change in place; the order keeps its id, permId and status. A filled order answers 104
+  change in place; the order keeps its id, permId and status. A refused modification (bad
+  fields, margin) is an error only: the order keeps working unchanged, as at IB. A filled order answers 104
   "Can't modify a filled order.", another finished one 10148.
 - Matching happens on place() (for the orders that just went live) and on on_market() (every
   working order, once, in placement order, so a child activated by its parent's fill is
@@ -28,7 +29,8 @@ Semantics (IB's, as ib_insync expects them):
   the initial margin (bot.sim.margin: a long option costs its whole premium out of the
   available funds) it is rejected with 201 "Order rejected - reason:YOUR ORDER IS NOT
   ACCEPTED. ..." and Cancelled, together with its children. Orders that only reduce a
-  position are never refused. A modify is not re-checked.
+  position are never refused. A modify of a working parent or standalone order is checked
+  the same way for what remains to fill; a refused modification leaves the order as it was.
 - reject_next() applies to the next new order (not to a modify).
 
 What is kept (a soak runs for weeks; nothing grows with the number of orders ever placed):
@@ -310,7 +312,8 @@ class MatchingEngine:
         A parent or standalone order the account cannot afford is rejected, with its family."""
         root = self._book.parent(entry) or entry
         batch = [m for m in [root] + self._book.children(root) if m.status == HELD]
-        problem = self._margin_problem(root) if batch and batch[0] is root else None
+        problem = (self._margin_problem(root.order, root.contract, root.order.total_qty)
+                   if batch and batch[0] is root else None)
         if problem:
             return self._book.reject(batch, *problem)
         events: list[Event] = []
@@ -321,15 +324,15 @@ class MatchingEngine:
             events += self._match(member)
         return events
 
-    def _margin_problem(self, entry: OrderEntry) -> tuple[int, str] | None:
-        """(201, IB's text) when the account cannot afford the order (bot.sim.margin)."""
-        order, contract = entry.order, entry.contract
+    def _margin_problem(self, order: SimOrder, contract: SimContract,
+                        qty: float) -> tuple[int, str] | None:
+        """(201, IB's text) when the account cannot afford qty of the order (bot.sim.margin)."""
         price = check_price(order, *self._quote_of(contract))
-        if price is None:
+        if price is None or qty <= 0:
             return None  # nothing to value it by
         reason = self.account.order_check(
-            contract, SIDE_OF_ACTION[order.action], order.total_qty, price,
-            self._fees.of(contract.sec_type, order.total_qty),
+            contract, SIDE_OF_ACTION[order.action], qty, price,
+            self._fees.of(contract.sec_type, qty),
             lambda c: mark_price(*self._quote_of(c)), self._spot_of)
         return (201, rejected_text(reason)) if reason else None
 
@@ -343,7 +346,9 @@ class MatchingEngine:
         problem = rejection(order)
         if problem is None and order.total_qty < entry.filled:
             problem = 201, rejected_text("Quantity below the filled quantity")
-        if problem:
+        if problem is None and entry.status != HELD and not entry.order.parent_id:
+            problem = self._margin_problem(order, entry.contract, order.total_qty - entry.filled)
+        if problem:  # the modification is refused; the order keeps working as it was
             return [OrderRejectedEvent(*ident, *problem)]
         old = entry.order
         if (old.order_type, old.aux_price) != (order.order_type, order.aux_price):

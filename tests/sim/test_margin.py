@@ -4,11 +4,15 @@ rejected with error 201 and IB's text, and a long option is no margin collateral
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from ib_insync import LimitOrder, Option
 
+from bot.sim.account import Account
 from bot.sim.contracts import SimContract
 from bot.sim.margin import Holding, figures, order_check, short_option_requirement
+from bot.sim.matching import MatchingEngine, OrderRejectedEvent, OrderStatusEvent, SimOrder
 
 STK = SimContract(con_id=11, symbol="SPY", sec_type="STK")
 CALL = SimContract(con_id=901, symbol="SPY", sec_type="OPT", multiplier="100",
@@ -16,6 +20,7 @@ CALL = SimContract(con_id=901, symbol="SPY", sec_type="OPT", multiplier="100",
 PUT = SimContract(con_id=902, symbol="SPY", sec_type="OPT", multiplier="100",
                   expiry="20260320", strike=500.0, right="P")
 NO_SPOT = {}.get
+NOW = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -60,6 +65,40 @@ def test_order_check_refuses_what_the_equity_cannot_carry(cash, holdings, order,
         assert reason.startswith("YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED "
                                  "POSITION YOUR EQUITY WITH LOAN VALUE [")
         assert "USD] MUST EXCEED THE INITIAL MARGIN [" in reason
+
+
+def _order(oid: int, action: str, qty: float, order_type: str, **fields) -> SimOrder:
+    return SimOrder(order_id=oid, client_id=1, perm_id=1000 + oid, action=action,
+                    total_qty=qty, order_type=order_type, **fields)
+
+
+@pytest.fixture
+def engine() -> MatchingEngine:
+    """An engine on a 10,000 USD account; the call is quoted 2.00 / 2.10."""
+    return MatchingEngine(Account(cash=10_000.0), lambda c: (2.00, 2.10, 2.05), lambda: NOW)
+
+
+def test_an_unaffordable_bracket_parent_is_rejected_with_its_children(engine):
+    engine.place(_order(1, "BUY", 50, "LMT", lmt_price=2.10, transmit=False), CALL)
+    engine.place(_order(2, "SELL", 50, "LMT", lmt_price=2.60, parent_id=1, transmit=False), CALL)
+
+    events = engine.place(_order(3, "SELL", 50, "STP", aux_price=1.60, parent_id=1), CALL)
+
+    assert [(e.order_id, e.code) for e in events if isinstance(e, OrderRejectedEvent)] == [
+        (1, 201)]
+    assert [(e.order_id, e.status) for e in events if isinstance(e, OrderStatusEvent)] == [
+        (1, "Cancelled"), (2, "Cancelled"), (3, "Cancelled")]
+    assert engine.executions() == [] and engine.open_orders() == []
+
+
+def test_a_modify_beyond_the_funds_is_refused_and_the_order_keeps_working(engine):
+    engine.place(_order(1, "BUY", 10, "LMT", lmt_price=1.50), CALL)  # 1,500: rests
+
+    events = engine.place(_order(1, "BUY", 80, "LMT", lmt_price=1.50), CALL)  # 12,000
+
+    assert [(e.order_id, e.code) for e in events] == [(1, 201)]
+    [working] = engine.open_orders()
+    assert (working.order.total_qty, working.status) == (10, "Submitted")
 
 
 @pytest.fixture
