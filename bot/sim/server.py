@@ -6,6 +6,10 @@ tick loop (``streams.run_tick_loop``). ``start()``/``stop()`` may be called from
 everything else in the gateway runs on its loop thread, except ``counters()``,
 ``pacing_violations()``, ``kept()`` and the ``faults`` methods, which are thread-safe.
 
+What it simulates, in short, is ``bot.sim.cli.SIMULATED`` (the ``--help`` text); the order and
+account rules are in bot.sim.matching, bot.sim.order_book, bot.sim.fill_rules and
+bot.sim.margin.
+
 Per order the gateway keeps nothing that grows with the orders ever placed (a soak runs for
 weeks): an order's owner and permId are read from the matching engine, which keeps the orders
 it still answers for (``bot.sim.matching``, "What is kept"); the next valid id and the permId
