@@ -38,7 +38,8 @@ What is simulated (as strict as IB, so a client's money safety can be tested aga
              cancelling a member cancels the group
   errors     cancel of a finished order 10148 (it stays Filled), of an unknown one 10147;
              modify of a filled order 104; orders the account cannot afford 201 "Order
-             rejected - reason:YOUR ORDER IS NOT ACCEPTED. ..."; duplicate ids 103
+             rejected - reason:YOUR ORDER IS NOT ACCEPTED. ..."; prices off the tick grid
+             110 (options: 0.01, or 0.05 from 3.00 outside SPY/QQQ/IWM); duplicate ids 103
   account    cash, positions, P&L, Reg T margin (long options are no collateral):
              AvailableFunds, ExcessLiquidity, BuyingPower; exec ids never repeat, not even
              after a restart; completed orders with TWS's completedStatus

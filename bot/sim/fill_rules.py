@@ -9,6 +9,8 @@ price or NaN means "no quote": nothing ever fills or triggers against it.
   at the bid, never better than the quote and never worse than its limit.
 - A limit order that rested (was not marketable when it was checked) fills at its own limit
   once the market trades through it (``resting_fill_price``).
+- A limit or stop price off the contract's tick grid is refused with error 110
+  (``off_grid``), as IB refuses it; it is never rounded and filled.
 - Stops trigger by IB's trigger methods (``stop_reached``); the default is double bid/ask for
   US options (two consecutive market steps with the bid, for a sell, at or below the stop) and
   last for stocks. A triggered stop stays triggered and fills as a market (STP) or limit
@@ -19,7 +21,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.sim.contracts import SimContract
+from bot.sim.options import option_tick
 from bot.sim.order_events import SimOrder
+
+PRICE_VARIATION = (110, "The price does not conform to the minimum price variation for this "
+                        "contract.")
+"""IB's error for a limit or stop price off the contract's tick grid."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +159,26 @@ def _invalid_reason(order: SimOrder) -> str:
         (bool(kind and kind.stop) and not has_price(order.aux_price), "Missing stop price"),
     )
     return next((reason for bad, reason in checks if bad), "")
+
+
+def price_tick(contract: SimContract, price: float) -> float:
+    """The minimum price variation at `price`: options by their class (0.01, or 0.05 from 3.00
+    outside the Penny Interval Program), stocks 0.01 from 1.00 and 0.0001 below."""
+    if contract.sec_type == "OPT":
+        return option_tick(contract.symbol, price)
+    return 0.01 if price >= 1.0 else 0.0001
+
+
+def off_grid(contract: SimContract, order: SimOrder) -> tuple[int, str] | None:
+    """IB's error 110 when the order's limit or stop price is not on the contract's tick grid
+    (float noise below a millionth of a tick is no error)."""
+    kind = ORDER_KINDS[order.order_type]
+    prices = ([order.lmt_price] if kind.limit else []) + ([order.aux_price] if kind.stop else [])
+    for price in prices:
+        steps = price / price_tick(contract, price)
+        if abs(steps - round(steps)) > 1e-6:
+            return PRICE_VARIATION
+    return None
 
 
 def rejection(order: SimOrder) -> tuple[int, str] | None:

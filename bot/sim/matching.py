@@ -31,6 +31,9 @@ Semantics (IB's, as ib_insync expects them):
   ACCEPTED. ..." and Cancelled, together with its children. Orders that only reduce a
   position are never refused. A modify of a working parent or standalone order is checked
   the same way for what remains to fill; a refused modification leaves the order as it was.
+- A new order or a modify with a limit or stop price off the contract's tick grid is
+  refused with 110 "The price does not conform to the minimum price variation for this
+  contract." (a new one is Cancelled; a modified one keeps working as it was).
 - reject_next() applies to the next new order (not to a modify).
 
 What is kept (a soak runs for weeks; nothing grows with the number of orders ever placed):
@@ -85,6 +88,7 @@ from bot.sim.fill_rules import (
     check_price,
     fill_price,
     mark_price,
+    off_grid,
     rejected_text,
     rejection,
     resting_fill_price,
@@ -184,7 +188,7 @@ class MatchingEngine:
             return [OrderRejectedEvent(order.order_id, order.client_id, 103,
                                        "Duplicate order id")]
         problem = (self._take_pending_reject() or rejection(order)
-                   or self._book.parent_problem(order))
+                   or off_grid(contract, order) or self._book.parent_problem(order))
         if problem:
             entry = OrderEntry(order, contract)
             self._book.add(entry)
@@ -343,7 +347,7 @@ class MatchingEngine:
                 f"OrderId {order.order_id} that needs to be modified cannot be modified, "
                 f"state: {entry.status}.")))
             return [OrderRejectedEvent(*ident, code, text)]
-        problem = rejection(order)
+        problem = rejection(order) or off_grid(entry.contract, order)
         if problem is None and order.total_qty < entry.filled:
             problem = 201, rejected_text("Quantity below the filled quantity")
         if problem is None and entry.status != HELD and not entry.order.parent_id:

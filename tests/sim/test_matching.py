@@ -563,3 +563,49 @@ def test_position_event_follows_each_fill(engine):
     positions = [(e.position, e.avg_cost) for e in events if isinstance(e, PositionEvent)]
 
     assert positions == [(2, pytest.approx(210.65)), (-1, pytest.approx(199.35))]
+
+
+AAPL_OPT = SimContract(con_id=902, symbol="AAPL", sec_type="OPT", multiplier="100",
+                       expiry="20260320", strike=230.0, right="C")
+
+
+@pytest.mark.parametrize(
+    "contract, fields, refused",
+    [
+        (OPT, dict(order_type="LMT", lmt_price=2.05), False),  # SPY: pennies at every price
+        (OPT, dict(order_type="LMT", lmt_price=5.07), False),
+        (OPT, dict(order_type="LMT", lmt_price=2.055), True),
+        (OPT, dict(order_type="STP", aux_price=1.605), True),
+        (OPT, dict(order_type="STP LMT", aux_price=1.60, lmt_price=1.585), True),
+        (AAPL_OPT, dict(order_type="LMT", lmt_price=2.97), False),  # pennies below 3.00
+        (AAPL_OPT, dict(order_type="LMT", lmt_price=3.05), False),
+        (AAPL_OPT, dict(order_type="LMT", lmt_price=3.07), True),  # nickels from 3.00
+        (STK, dict(order_type="LMT", lmt_price=0.5001), False),  # sub-dollar stock: 0.0001
+        (STK, dict(order_type="LMT", lmt_price=12.345), True),
+        (OPT, dict(order_type="LMT", lmt_price=0.1 + 0.2), False),  # float noise is no error
+    ],
+)
+def test_prices_off_the_tick_grid_are_refused_with_110(engine, quotes, contract, fields,
+                                                       refused):
+    quotes[AAPL_OPT.con_id] = (2.90, 3.10, 3.00)
+    priced = replace(order(1, "BUY", 1), **fields)
+
+    events = engine.place(priced, contract)
+
+    errors = [(e.code, e.message) for e in events if isinstance(e, OrderRejectedEvent)]
+    if refused:
+        assert errors == [(110, "The price does not conform to the minimum price variation "
+                                "for this contract.")]
+        assert states(events) == [(1, "Cancelled", 0, 1)]
+    else:
+        assert all(code != 110 for code, _ in errors)
+
+
+def test_an_off_grid_modify_is_refused_and_the_order_keeps_working(engine):
+    engine.place(order(1, "BUY", 1, "LMT", lmt_price=1.50), OPT)
+
+    events = engine.place(order(1, "BUY", 1, "LMT", lmt_price=1.505), OPT)
+
+    assert [(e.order_id, e.code) for e in events] == [(1, 110)]
+    [working] = engine.open_orders()
+    assert (working.order.lmt_price, working.status) == (1.50, "Submitted")

@@ -94,3 +94,16 @@ def test_an_order_fills_at_most_the_displayed_size_per_step(still, until):
 
     assert [f.execution.shares for f in trade.fills] == [2, 2, 1]
     assert trade.orderStatus.filled == 5
+
+
+def test_an_off_grid_limit_price_is_refused_with_110_not_rounded(still, until):
+    gateway, ib, opt, _ = still
+    errors: list[tuple[int, str]] = []
+    ib.errorEvent += lambda req_id, code, text, contract: errors.append((code, text))
+
+    trade = ib.placeOrder(opt, LimitOrder("BUY", 1, 2.105))  # marketable, but off the grid
+    assert until(ib, lambda: trade.isDone(), 5)
+
+    assert errors == [(110, "The price does not conform to the minimum price variation for "
+                            "this contract.")]
+    assert (trade.orderStatus.status, trade.fills) == ("Cancelled", [])
