@@ -29,7 +29,8 @@ What is simulated (as strict as IB, so a client's money safety can be tested aga
   fills      marketable orders at the touch (never better than the quote), resting limits at
              their own limit once the market trades through them, at most the displayed size
              per market step; stops by IB's trigger methods (default: double bid/ask for
-             options, last for stocks); DAY orders expire at the close
+             options, last for stocks); nothing fills outside the regular session (orders
+             wait for the next open); DAY orders expire at the close
   brackets   transmit=False orders are held until their family is transmitted; children stay
              PreSubmitted until the parent fills and work its filled quantity; cancelling the
              parent cancels its unfilled children; cancelling one child cancels its siblings

@@ -24,6 +24,10 @@ Semantics (IB's, as ib_insync expects them):
 - Matching happens on place() (for the orders that just went live) and on on_market() (every
   working order, once, in placement order, so a child activated by its parent's fill is
   matched in the same pass). See bot.sim.fill_rules for prices and triggers.
+- Nothing fills outside the regular session (NYSE calendar): an order placed after the close
+  waits, working, for the next open, as at IB (a DAY order then works that next session).
+  Only a stock order with outsideRth may fill outside it (the extended session's hours are
+  not modelled). Options never trade outside it.
 - A parent or standalone order is checked when it is transmitted, as IB does before it
   accepts an order: if the resulting position would leave the equity with loan value below
   the initial margin (bot.sim.margin: a long option costs its whole premium out of the
@@ -77,7 +81,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from bot.sim.account import SIGN_OF_SIDE, Account, multiplier_of
-from bot.sim.calendar import exchange_date
+from bot.sim.calendar import exchange_date, is_open
 from bot.sim.contracts import SimContract
 from bot.sim.exec_log import ExecutionLog, exec_id, new_exec_prefix
 from bot.sim.fill_rules import (
@@ -372,6 +376,8 @@ class MatchingEngine:
         if entry.status != Status.SUBMITTED or remaining <= 0:
             return []
         order = entry.order
+        if not (is_open(self._clock()) or order.outside_rth and entry.contract.sec_type == "STK"):
+            return []  # outside regular hours an order waits for the next session
         kind = ORDER_KINDS[order.order_type]
         bid, ask, last = self._quote_of(entry.contract)
         if kind.stop and not entry.triggered:

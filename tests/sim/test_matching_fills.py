@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from engine_helpers import OPT, STK, fills, order, states
 
+from bot.sim.account import Account
 from bot.sim.contracts import SimContract
-from bot.sim.matching import CommissionEvent, OrderRejectedEvent, OrderStatusEvent
+from bot.sim.matching import (
+    CommissionEvent,
+    MatchingEngine,
+    OrderRejectedEvent,
+    OrderStatusEvent,
+)
 
 
 @pytest.mark.parametrize(
@@ -173,3 +180,33 @@ def test_an_off_grid_modify_is_refused_and_the_order_keeps_working(engine):
     assert [(e.order_id, e.code) for e in events] == [(1, 110)]
     [working] = engine.open_orders()
     assert (working.order.lmt_price, working.status) == (1.50, "Submitted")
+
+
+@pytest.mark.parametrize(
+    "now, fills_now",
+    [
+        (datetime(2026, 3, 2, 14, 29, tzinfo=UTC), False),  # Monday 09:29 New York
+        (datetime(2026, 3, 2, 14, 30, tzinfo=UTC), True),  # the open
+        (datetime(2026, 3, 2, 21, 0, tzinfo=UTC), False),  # the close
+        (datetime(2026, 3, 7, 15, 30, tzinfo=UTC), False),  # Saturday
+    ],
+)
+def test_nothing_fills_outside_the_regular_session(quotes, now, fills_now):
+    clock = [now]
+    engine = MatchingEngine(Account(), lambda c: quotes[c.con_id], lambda: clock[0])
+
+    placed = engine.place(order(1, "BUY", 1), OPT)
+    clock[0] = datetime(2026, 3, 9, 14, 30, tzinfo=UTC)  # the next Monday's open
+    later = engine.on_market()
+
+    assert fills(placed) == ([(1, 1, 2.10)] if fills_now else [])
+    assert fills(later) == ([] if fills_now else [(1, 1, 2.10)])
+
+
+def test_a_stock_order_with_outside_rth_fills_outside_the_session(quotes):
+    engine = MatchingEngine(Account(), lambda c: quotes[c.con_id],
+                            lambda: datetime(2026, 3, 2, 22, 0, tzinfo=UTC))  # 17:00 New York
+
+    events = engine.place(order(1, "BUY", 10, outside_rth=True), STK)
+
+    assert fills(events) == [(1, 10, 500.01)]

@@ -125,7 +125,7 @@ def test_executions_of_the_current_day_are_answered(clock, make_engine):
     engine = make_engine()
     for oid in range(1, 41):
         fill_one(engine, oid)
-        clock.now += timedelta(minutes=10)  # 10:30 .. 17:10 New York, one exchange day
+        clock.now += timedelta(minutes=5)  # 10:30 .. 13:45 New York, one session
 
     executions = engine.executions()
 

@@ -5,8 +5,10 @@ options, not the last trade), and at most the displayed size per market step."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
-from ib_insync import LimitOrder, MarketOrder, Option, StopOrder
+from ib_insync import LimitOrder, MarketOrder, Option, Stock, StopOrder
 
 STILL = dict(speed=0.001, tick_interval_s=0.05)
 """The market stays on one simulated second; each test pins the option's quote itself."""
@@ -107,3 +109,21 @@ def test_an_off_grid_limit_price_is_refused_with_110_not_rounded(still, until):
     assert errors == [(110, "The price does not conform to the minimum price variation for "
                             "this contract.")]
     assert (trade.orderStatus.status, trade.fills) == ("Cancelled", [])
+
+
+def test_an_order_placed_after_the_close_waits_for_the_next_open(make_gateway, make_ib, until):
+    # Arrange: Wednesday 16:30 New York, half an hour after the close
+    gateway = make_gateway(start=datetime(2026, 11, 18, 21, 30, tzinfo=UTC), **STILL)
+    ib = make_ib(gateway)
+    spy = Stock("SPY", "SMART", "USD")
+    ib.qualifyContracts(spy)
+    trade = ib.placeOrder(spy, MarketOrder("BUY", 1))
+    assert until(ib, lambda: trade.orderStatus.status == "Submitted", 5)
+    assert _ticks_pass(gateway, ib, until)
+    assert trade.fills == []
+    # Act: Thursday's open
+    gateway.clock.jump(17 * 3600)
+    assert until(ib, lambda: trade.isDone(), 5)
+    # Assert
+    assert trade.orderStatus.status == "Filled"
+    assert trade.fills[0].time >= datetime(2026, 11, 19, 14, 30, tzinfo=UTC)
