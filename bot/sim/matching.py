@@ -57,15 +57,7 @@ What is kept (a soak runs for weeks; nothing grows with the number of orders eve
   order with an id at or below a forgotten one 103 "Duplicate order id" (IB wants new ids
   above all previous ones). The day is read from the clock at every public call.
 
-Event order per action (the server encodes them in this order):
-- placement / modify: OpenOrderEvent, OrderStatusEvent (per order going live), then any fills.
-- fill: ExecutionEvent, OpenOrderEvent (only when the order is now Filled: TWS re-sends it),
-  OrderStatusEvent, CommissionEvent, PositionEvent, then the resulting updates of other
-  orders (children activated: OpenOrderEvent + OrderStatusEvent; OCA cancels: OrderStatusEvent
-  "Cancelled").
-- cancel(): OrderStatusEvent "Cancelled", OrderRejectedEvent 202 "Order Canceled - reason:"
-  (a warning in ib_insync) for the order, then the same pair per cancelled child.
-- reject: OrderRejectedEvent (201 ...), OrderStatusEvent "Cancelled".
+Event order per action: see bot.sim.order_events (the server encodes them in that order).
 
 Thread rule: every public method takes the engine's lock; quote_of and clock are called
 under it and must not call back into the engine.
