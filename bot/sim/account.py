@@ -11,6 +11,8 @@ IB's conventions, which every fill keeps consistent:
 - Hence, at every moment: starting cash + realized + unrealized == net liquidation, where net
   liquidation = cash + sum(position * mark * multiplier). Commissions are already inside the
   first two terms (opening ones in avg_cost, closing ones in realized).
+- Margin (equity with loan value, margin requirements, available funds, buying power) and
+  IB's pre-trade check follow bot.sim.margin: long options are not margin collateral.
 
 Thread rule: every public method takes the account's lock, so the server's loop thread may
 apply fills while another thread reads values.
@@ -23,13 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.sim.contracts import SimContract
+from bot.sim.margin import Figures, Holding, figures, order_check
 from bot.sim.order_events import PositionEvent
 
 SIGN_OF_SIDE = {"BOT": 1, "BUY": 1, "SLD": -1, "SELL": -1}
-INITIAL_MARGIN_STOCK = 0.25
-"""Fraction of long or short stock value held as margin (a simple Reg T-like model)."""
-BUYING_POWER_LEVERAGE = 4.0
-"""Buying power = available funds * this (IB's intraday leverage of a margin account)."""
 
 
 def multiplier_of(contract: SimContract) -> float:
@@ -173,39 +172,47 @@ class Account:
             realized_pnl=holding.realized,
         )
 
-    def values(self, mark: Callable[[SimContract], float]) -> dict[str, str]:
-        """IB account value keys (all USD, formatted with 2 decimals) marked with mark().
+    def holdings(self, mark: Callable[[SimContract], float]) -> list[Holding]:
+        """Every non-zero position at its mark, as the margin rules see it."""
+        return [Holding(r.contract, r.position, r.market_price, multiplier_of(r.contract))
+                for r in self.portfolio(mark)]
 
-        Margin is a simple model: 25% of gross stock value plus the full value of short
-        options; maintenance margin equals initial margin.
-        """
+    def margin(self, mark: Callable[[SimContract], float],
+               spot: Callable[[str], float | None] = lambda symbol: None) -> Figures:
+        """The margin figures now (bot.sim.margin)."""
+        with self._lock:
+            return figures(self._cash, self.holdings(mark), spot)
+
+    def order_check(self, contract: SimContract, side: str, qty: float, price: float,
+                    commission: float, mark: Callable[[SimContract], float],
+                    spot: Callable[[str], float | None] = lambda symbol: None) -> str | None:
+        """IB's reason text if an order of qty at price would leave too little margin."""
+        order = Holding(contract, SIGN_OF_SIDE[side] * qty, price, multiplier_of(contract))
+        with self._lock:
+            return order_check(self._cash, self.holdings(mark), order, commission, spot)
+
+    def values(self, mark: Callable[[SimContract], float],
+               spot: Callable[[str], float | None] = lambda symbol: None) -> dict[str, str]:
+        """IB account value keys (all USD, formatted with 2 decimals) marked with mark();
+        spot(symbol) is the underlying's price for short option margin (bot.sim.margin)."""
         with self._lock:
             rows = self.portfolio(mark)
             cash, realized = self._cash, self._realized
-        stock = sum(r.market_value for r in rows if r.contract.sec_type != "OPT")
-        option = sum(r.market_value for r in rows if r.contract.sec_type == "OPT")
-        gross = sum(abs(r.market_value) for r in rows)
-        short_options = sum(-r.market_value for r in rows if r.contract.sec_type == "OPT"
-                            and r.position < 0)
-        margin = INITIAL_MARGIN_STOCK * sum(
-            abs(r.market_value) for r in rows if r.contract.sec_type != "OPT"
-        ) + short_options
-        net_liq = cash + stock + option
-        available = net_liq - margin
+            f = self.margin(mark, spot)
         numbers = {
-            "NetLiquidation": net_liq,
+            "NetLiquidation": f.net_liquidation,
             "TotalCashValue": cash,
             "CashBalance": cash,
             "SettledCash": cash,
-            "EquityWithLoanValue": net_liq,
-            "GrossPositionValue": gross,
-            "StockMarketValue": stock,
-            "OptionMarketValue": option,
-            "InitMarginReq": margin,
-            "MaintMarginReq": margin,
-            "AvailableFunds": available,
-            "ExcessLiquidity": available,
-            "BuyingPower": available * BUYING_POWER_LEVERAGE,
+            "EquityWithLoanValue": f.equity_with_loan,
+            "GrossPositionValue": f.gross_value,
+            "StockMarketValue": f.stock_value,
+            "OptionMarketValue": f.option_value,
+            "InitMarginReq": f.initial_margin,
+            "MaintMarginReq": f.maintenance_margin,
+            "AvailableFunds": f.available_funds,
+            "ExcessLiquidity": f.excess_liquidity,
+            "BuyingPower": f.buying_power,
             "RealizedPnL": realized,
             "UnrealizedPnL": sum(r.unrealized_pnl for r in rows),
         }

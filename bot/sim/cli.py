@@ -1,7 +1,8 @@
 """Command line of the simulated gateway: ``python -m bot gateway [options]``.
 
 Runs until Ctrl-C or SIGTERM, logs a line per connection, prints the counters on shutdown
-and returns 0. Binds to loopback unless ``--host`` says otherwise.
+and returns 0. Binds to loopback unless ``--host`` says otherwise. ``--help`` lists what is
+simulated (``SIMULATED``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,32 @@ from bot.sim.server import GatewayOptions, SimGateway
 
 NY = ZoneInfo("America/New_York")
 
+SIMULATED = """\
+What is simulated (as strict as IB, so a client's money safety can be tested against it):
+  market     seeded stocks (or a --bars CSV replay) and their option chains, quotes with
+             displayed sizes, bars; prices move in regular hours only; NYSE holidays and
+             early closes
+  fills      marketable orders at the touch (never better than the quote), resting limits at
+             their own limit once the market trades through them, at most the displayed size
+             per market step; stops by IB's trigger methods (default: double bid/ask for
+             options, last for stocks); nothing fills outside the regular session (orders
+             wait for the next open); DAY orders expire at the close
+  brackets   transmit=False orders are held until their family is transmitted; children stay
+             PreSubmitted until the parent fills and work its filled quantity; cancelling the
+             parent cancels its unfilled children; cancelling one child cancels its siblings
+  OCA        ocaType 1: any fill, even partial, cancels the others; 2 and 3: partial fills
+             reduce them, a complete fill cancels them; 0 or no group name: no group;
+             cancelling a member cancels the group
+  errors     cancel of a finished order 10148 (it stays Filled), of an unknown one 10147;
+             modify of a filled order 104; orders the account cannot afford 201 "Order
+             rejected - reason:YOUR ORDER IS NOT ACCEPTED. ..."; prices off the tick grid
+             110 (options: 0.01, or 0.05 from 3.00 outside SPY/QQQ/IWM); duplicate ids 103
+  account    cash, positions, P&L, Reg T margin (long options are no collateral):
+             AvailableFunds, ExcessLiquidity, BuyingPower; exec ids never repeat, not even
+             after a restart; completed orders with TWS's completedStatus
+  rules      pacing of historical requests, market data lines, message rate, client ids
+"""
+
 
 def parse_start(text: str) -> datetime:
     """ISO date/time; a naive value is New York time (the exchange's zone)."""
@@ -29,7 +56,10 @@ def parse_start(text: str) -> datetime:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m bot gateway", description="Simulated IB Gateway (TWS API)."
+        prog="python -m bot gateway",
+        description="Simulated IB Gateway (TWS API).",
+        epilog=SIMULATED,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
     p.add_argument(

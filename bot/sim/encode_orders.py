@@ -33,7 +33,7 @@ def open_order(version: int, o, c, status: str) -> list:
     f += [E, E, E, *_fa(version)]  # discretionaryAmt, goodAfterTime, sharesAllocation, FA
     f += [E] * 14  # modelCode, goodTillDate, rule80A ... stockRangeLower, stockRangeUpper
     f += [0, False, False, False, E, o.oca_type, False, False, E]  # displaySize .. nbboPriceCap
-    f += [o.parent_id, 0, E, E, E, E]  # parentId, triggerMethod, volatility x2, deltaNeutral x2
+    f += [o.parent_id, o.trigger_method, E, E, E, E]  # parentId, triggerMethod, vol x2, dn x2
     f += [False, E, E, E, E, E, E]  # continuousUpdate .. basisPointsType, comboLegsDescrip
     f += [0, 0, 0]  # combo legs, order combo legs, smart combo routing params
     f += [E, E, E, E]  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement, hedgeType
@@ -48,19 +48,21 @@ def open_order(version: int, o, c, status: str) -> list:
     return f + _tail_170(version)
 
 
-def completed_order(version: int, o, c, status: str, completed_time: str) -> list:
-    """One completedOrder message (sent for reqCompletedOrders)."""
+def completed_order(version: int, o, c, status: str, completed_time: str,
+                    completed_status: str = "") -> list:
+    """One completedOrder message (sent for reqCompletedOrders); completedStatus is TWS's text
+    ("Filled", "Cancelled by Trader", ...), the status itself when not given."""
     f = [101, *contract_fields(c)]
     f += [o.action, o.total_qty, o.order_type, o.lmt_price, o.aux_price, o.tif, o.oca_group]
     f += [o.account, "O", 0, o.order_ref, o.perm_id, o.outside_rth, False, E, E, *_fa(version)]
     f += [E] * 13  # modelCode .. exemptCode, startingPrice .. stockRangeUpper
-    f += [0, False, False, E, o.oca_type, 0, E, E, E, E]  # displaySize .. deltaNeutralAuxPrice
+    f += [0, False, False, E, o.oca_type, o.trigger_method, E, E, E, E]  # displaySize .. dnAux
     f += [False, E, E, E, E]  # continuousUpdate .. comboLegsDescrip
     f += [0, 0, 0, E, E, E, E]  # legs x3, scale x3, hedgeType
     f += [E, E, False, 0, E]  # clearing x2, notHeld, dnc present, algoStrategy
     f += [False, status, False, False, 0]  # solicited, status, randomize x2, conditions
     f += [E, E, E, False, False, E, E, E, False, E, False, False, E]  # trailStop .. parentPermId
-    return f + [completed_time, status, *_tail_170(version)]
+    return f + [completed_time, completed_status or status, *_tail_170(version)]
 
 
 def order_status(ev) -> list:

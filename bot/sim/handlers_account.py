@@ -82,6 +82,7 @@ def place_order(s: Session, f: pin.Fields) -> None:
         order_ref=placed.order_ref,
         account=placed.account or gw.account.account_id,
         outside_rth=placed.outside_rth,
+        trigger_method=placed.trigger_method,
     )
     gw.stats.inc("orders.placed")
     gw.dispatch(gw.engine.place(order, contract))
@@ -124,9 +125,11 @@ def req_auto_open_orders(s: Session, f: pin.Fields) -> None:
 
 
 def req_completed_orders(s: Session, f: pin.Fields) -> None:
-    stamp = out.tws_time(s.gw.clock.now())
+    now = s.gw.clock.now()
     for ev in s.gw.engine.completed_orders():
-        s.send(eo.completed_order(s.version, ev.order, ev.contract, ev.status, stamp))
+        stamp = out.tws_time(ev.completed_at or now)
+        s.send(eo.completed_order(s.version, ev.order, ev.contract, ev.status, stamp,
+                                  ev.completed_status))
     s.send(out.completed_orders_end())
 
 
@@ -176,7 +179,7 @@ def req_positions_multi(s: Session, f: pin.Fields) -> None:
 def send_account_update(s: Session) -> None:
     """Every account value, portfolio row and the account time (reqAccountUpdates payload)."""
     gw, acct = s.gw, s.gw.account.account_id
-    for key, value in gw.account.values(gw.mark).items():
+    for key, value in gw.account.values(gw.mark, gw.spot_of).items():
         s.send(out.account_value(key, value, "USD", acct))
     for row in gw.account.portfolio(gw.mark):
         s.send(
@@ -206,7 +209,7 @@ def req_account_updates(s: Session, f: pin.Fields) -> None:
 def req_account_updates_multi(s: Session, f: pin.Fields) -> None:
     req_id = pin.read_versioned_id(f)
     acct = s.gw.account.account_id
-    for key, value in s.gw.account.values(s.gw.mark).items():
+    for key, value in s.gw.account.values(s.gw.mark, s.gw.spot_of).items():
         s.send(out.account_update_multi(req_id, acct, key, value, "USD"))
     s.send(out.account_update_multi_end(req_id))
 
@@ -216,7 +219,7 @@ def req_account_summary(s: Session, f: pin.Fields) -> None:
     f.skip()  # group name
     tags = {t.strip() for t in f.str().split(",") if t.strip()}
     acct = s.gw.account.account_id
-    values = {"AccountType": "INDIVIDUAL", **s.gw.account.values(s.gw.mark)}
+    values = {"AccountType": "INDIVIDUAL", **s.gw.account.values(s.gw.mark, s.gw.spot_of)}
     for tag in SUMMARY_TAGS:
         if tag in values and (tag in tags or "All" in tags):
             s.send(

@@ -16,6 +16,11 @@ running sum, so what the gateway does every tick (forming bars, real-time bars, 
 the same at the close as at the open; only a forming bar spanning the session (daily bars)
 reads the session so far.
 
+Pinned quotes: ``pin_quote(key, bid, ask, last)`` holds one contract's bid/ask/last (key: an
+option's conId or a stock's symbol) until ``unpin_quote(key)``; quotes, streams, marks and the
+matching engine all see the pinned prices (a pinned stock's last is also its spot). Scripted
+scenarios and the simulator's own tests use it to move a contract's market exactly.
+
 Thread rule: every public method takes the market's lock, so the gateway loop may advance the
 market while other threads read it.
 """
@@ -26,7 +31,7 @@ import csv
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -193,6 +198,7 @@ class Market:
         self._sessions: dict[str, list[_Session]] = {s: [] for s in self.symbols}
         self._days: list[date] = []
         self._volume_sums: dict[str, tuple[int, int, int]] = {}  # symbol -> (open_s, k, shares)
+        self._pins: dict[int | str, dict[str, float]] = {}  # key -> quote fields held
         for day in calendar.session_days(calendar.current_session_day(self._now), history_days + 1):
             self._append(day)
 
@@ -205,6 +211,19 @@ class Market:
             while self._now >= self._next_open:  # one session at a time keeps memory bounded
                 self._append(calendar.next_session_day(self._days[-1]))
 
+    def pin_quote(self, key: int | str, bid: float, ask: float, last: float,
+                  bid_size: int | None = None, ask_size: int | None = None) -> None:
+        """Hold the quote of an option (key: conId) or a stock (key: symbol) at these prices
+        (and these displayed sizes when given; else the model's)."""
+        fields = dict(bid=bid, ask=ask, last=last, bid_size=bid_size, ask_size=ask_size)
+        with self._lock:
+            self._pins[key] = {k: v for k, v in fields.items() if v is not None}
+
+    def unpin_quote(self, key: int | str) -> None:
+        """Let a pinned quote follow the market again."""
+        with self._lock:
+            self._pins.pop(key, None)
+
     def now(self) -> datetime:
         """The time of the last advance (the start before any)."""
         with self._lock:
@@ -213,6 +232,8 @@ class Market:
     def spot(self, symbol: str) -> float:
         """Last trade price at now()."""
         with self._lock:
+            if symbol in self._pins:
+                return self._pins[symbol]["last"]
             session, k = self._locate(symbol)
             return int(session.cents[k]) / 100
 
@@ -223,7 +244,7 @@ class Market:
             last, spread = int(session.cents[k]), round(profile(symbol)[2] * 100)
             bid, ask = (last - spread, last) if session.at_ask[k] else (last, last + spread)
             h = stable_hash(self._seed, symbol, session.open_s + k)
-            return Quote(
+            quote = Quote(
                 bid=bid / 100,
                 ask=ask / 100,
                 last=last / 100,
@@ -232,6 +253,8 @@ class Market:
                 last_size=100 * (1 + (h >> 16) % 5),
                 volume=self._day_volume(symbol, session, k),
             )
+            pin = self._pins.get(symbol)
+            return quote if pin is None else replace(quote, **pin)
 
     def prior_close(self, symbol: str, day: date) -> float:
         """Close of the last kept session before `day` (the oldest kept open if none)."""
@@ -243,7 +266,9 @@ class Market:
     def option_quote(self, contract: SimContract) -> OptionQuote:
         """The option's quote from the underlying's spot at now()."""
         with self._lock:
-            return option_quote(contract, self.spot(contract.symbol), self._now, self._seed)
+            q = option_quote(contract, self.spot(contract.symbol), self._now, self._seed)
+            pin = self._pins.get(contract.con_id)
+            return q if pin is None else replace(q, **pin)
 
     def bars(
         self, symbol: str, end: datetime, duration_s: int, bar_s: int, what: str = "TRADES"

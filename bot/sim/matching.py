@@ -2,23 +2,42 @@
 
 Semantics (IB's, as ib_insync expects them):
 - Untransmitted orders (transmit=False) are held silently: IB reports nothing about them, so
-  place() returns []. When an order with transmit=True arrives that is the held order itself
-  (a modify) or a child of a held parent, the parent and all its held children go live
-  together, in placement order: openOrder + orderStatus for each, then a first match.
-- A parent and a standalone order are "Submitted" when live; a child is "PreSubmitted" until
-  its parent has a fill, then works the parent's filled quantity (see bot.sim.order_book for
-  the exact child quantity rule).
-- Children of one parent are implicitly one-cancels-other (IB brackets work so even without
-  an ocaGroup): a child's fill reduces each sibling by the filled quantity; a sibling left
-  with nothing is Cancelled once the parent is done.
-- Explicit OCA groups (oca_group): a fill of one member with ocaType 1 (or 0) cancels every
-  other live member; with ocaType 2 or 3 it reduces them by the filled quantity (Cancelled at
-  0). A parent and its own children are never OCA-cancelled by each other.
+  place() returns [] and they are never matched. An order with transmit=True transmits its
+  whole family: itself, its parent if held, and every held child of that parent (IB's "the
+  last child transmits the parent and its siblings"); a modify of a held order with
+  transmit=True does the same. They go live together, in placement order: openOrder +
+  orderStatus for each, then a first match.
+- A parent and a standalone order are "Submitted" when live; a child is "PreSubmitted" (never
+  matched) until its parent has a fill, then works the parent's filled quantity (see
+  bot.sim.order_book for the exact child quantity rule).
+- OCA groups follow IB's ocaType, and the children of one parent form an implicit group
+  (bot.sim.order_book has the rules: 0 = no group, 1 = any fill cancels the others, 2 and 3 =
+  partial fills reduce them; cancelling a member cancels the group).
 - cancel() of a parent without fills cancels its children; after a partial parent fill the
   children stay live for the filled quantity (so the position stays protected).
+- cancel() of a finished order answers 10148 "OrderId N that needs to be cancelled cannot be
+  cancelled, state: Filled." (the order stays as it was); of an unknown order 10147.
+- Modify (place() with the id of a working order): price, quantity, type and stop price
+  change in place; the order keeps its id, permId and status. A refused modification (bad
+  fields, margin) is an error only: the order keeps working unchanged, as at IB. A filled order answers 104
+  "Can't modify a filled order.", another finished one 10148.
 - Matching happens on place() (for the orders that just went live) and on on_market() (every
   working order, once, in placement order, so a child activated by its parent's fill is
   matched in the same pass). See bot.sim.fill_rules for prices and triggers.
+- Nothing fills outside the regular session (NYSE calendar): an order placed after the close
+  waits, working, for the next open, as at IB (a DAY order then works that next session).
+  Only a stock order with outsideRth may fill outside it (the extended session's hours are
+  not modelled). Options never trade outside it.
+- A parent or standalone order is checked when it is transmitted, as IB does before it
+  accepts an order: if the resulting position would leave the equity with loan value below
+  the initial margin (bot.sim.margin: a long option costs its whole premium out of the
+  available funds) it is rejected with 201 "Order rejected - reason:YOUR ORDER IS NOT
+  ACCEPTED. ..." and Cancelled, together with its children. Orders that only reduce a
+  position are never refused. A modify of a working parent or standalone order is checked
+  the same way for what remains to fill; a refused modification leaves the order as it was.
+- A new order or a modify with a limit or stop price off the contract's tick grid is
+  refused with 110 "The price does not conform to the minimum price variation for this
+  contract." (a new one is Cancelled; a modified one keeps working as it was).
 - reject_next() applies to the next new order (not to a modify).
 
 What is kept (a soak runs for weeks; nothing grows with the number of orders ever placed):
@@ -31,20 +50,14 @@ What is kept (a soak runs for weeks; nothing grows with the number of orders eve
   of its children does (a child's quantity derives from it). OCA groups act on live orders only.
 - order_of(order_id) answers for exactly the kept orders: the server takes an order's client
   and permId from it and keeps no per-order copy of its own.
+- Exec ids never repeat, not even across engines or gateway restarts (bot.sim.exec_log).
 - Executions and their commissions stay for the day they happened on, at most
   ``max_executions`` (bot.sim.exec_log): reqExecutions answers the current day's.
 - Beyond that an order id is unknown: cancel() answers 10147, a child of it 135, and a new
   order with an id at or below a forgotten one 103 "Duplicate order id" (IB wants new ids
   above all previous ones). The day is read from the clock at every public call.
 
-Event order per action (the server encodes them in this order):
-- placement / modify: OpenOrderEvent, OrderStatusEvent (per order going live), then any fills.
-- fill: ExecutionEvent, OrderStatusEvent, CommissionEvent, PositionEvent, then the resulting
-  updates of other orders (children activated: OpenOrderEvent + OrderStatusEvent; OCA
-  cancels: OrderStatusEvent "Cancelled").
-- cancel(): OrderStatusEvent "Cancelled", OrderRejectedEvent 202 "Order Canceled - reason:"
-  (a warning in ib_insync) for the order, then the same pair per cancelled child.
-- reject: OrderRejectedEvent (201 ...), OrderStatusEvent "Cancelled".
+Event order per action: see bot.sim.order_events (the server encodes them in that order).
 
 Thread rule: every public method takes the engine's lock; quote_of and clock are called
 under it and must not call back into the engine.
@@ -60,17 +73,23 @@ from datetime import datetime
 from typing import NamedTuple
 
 from bot.sim.account import SIGN_OF_SIDE, Account, multiplier_of
-from bot.sim.calendar import exchange_date
+from bot.sim.calendar import exchange_date, is_open
 from bot.sim.contracts import SimContract
-from bot.sim.exec_log import ExecutionLog
+from bot.sim.exec_log import ExecutionLog, exec_id, new_exec_prefix
 from bot.sim.fill_rules import (
+    DOUBLE_TRIGGERS,
     ORDER_KINDS,
     SIDE_OF_ACTION,
     CommissionSchedule,
+    check_price,
     fill_price,
+    mark_price,
+    off_grid,
     rejected_text,
     rejection,
-    stop_triggered,
+    resting_fill_price,
+    stop_reached,
+    trigger_method,
 )
 from bot.sim.order_book import HELD, OrderBook, OrderEntry
 from bot.sim.order_events import (
@@ -121,7 +140,8 @@ def _command(method):
 
 
 class MatchingEngine:
-    """Fills orders against quote_of(contract) -> (bid, ask, last) and books them in account."""
+    """Fills orders against quote_of(contract) -> (bid, ask, last), at most the displayed size
+    sizes_of(contract) -> (bid size, ask size) per look when given, and books them in account."""
 
     def __init__(
         self,
@@ -131,16 +151,20 @@ class MatchingEngine:
         commission_per_contract: float = 0.65,
         commission_per_share: float = 0.005,
         min_commission: float = 1.0,
-        exec_id_base: int = 0x6745B1F2,
+        exec_id_prefix: int | None = None,
+        sizes_of: Callable[[SimContract], tuple[float, float]] | None = None,
+        spot_of: Callable[[str], float | None] | None = None,
         max_finished_orders: int = MAX_FINISHED_ORDERS,
         max_executions: int = MAX_EXECUTIONS,
     ):
         self.account = account
         self._quote_of = quote_of
+        self._sizes_of = sizes_of
+        self._spot_of = spot_of or (lambda symbol: None)
         self._clock = clock
         self._fees = CommissionSchedule(commission_per_contract, commission_per_share,
                                         min_commission)
-        self._exec_id_base = exec_id_base
+        self._exec_prefix = new_exec_prefix() if exec_id_prefix is None else exec_id_prefix
         self._book = OrderBook(max_finished_orders)
         self._log = ExecutionLog(max_executions)
         self._last_scan = 0
@@ -159,9 +183,12 @@ class MatchingEngine:
         if order.order_id <= self._book.forgotten_up_to:
             return [OrderRejectedEvent(order.order_id, order.client_id, 103,
                                        "Duplicate order id")]
-        problem = self._take_pending_reject() or rejection(order) or self._parent_problem(order)
+        problem = (self._take_pending_reject() or rejection(order)
+                   or off_grid(contract, order) or self._book.parent_problem(order))
         if problem:
-            return self._reject_new(order, contract, *problem)
+            entry = OrderEntry(order, contract)
+            self._book.add(entry)
+            return self._book.reject([entry], *problem)
         entry = OrderEntry(order, contract)
         self._book.add(entry)
         return self._transmit(entry) if order.transmit else []
@@ -178,18 +205,17 @@ class MatchingEngine:
                     f"state: {entry.status}.")
             return [OrderRejectedEvent(order_id, entry.order.client_id, 10148, text)]
         if entry.status == HELD:
-            self._forget_held(entry)
+            self._book.forget_held(entry)
             return []
         return self._book.cancel_family(entry, notify=True)
 
     @_command
     def cancel_all(self) -> list[Event]:
-        """reqGlobalCancel: cancel every live order (as cancel() does), without errors for
-        children that their parent's cancel already took."""
+        """reqGlobalCancel: cancel every live order, each once, each with its 202 notice."""
         events: list[Event] = []
         for entry in self._book.working():
             if entry.status in Status.LIVE:
-                events += self._book.cancel_family(entry, notify=True)
+                events += self._book.cancel(entry, notify=True)
         return events
 
     @_command
@@ -269,8 +295,9 @@ class MatchingEngine:
 
     def _tidy(self) -> None:
         """Retire the orders that finished and forget what the kept window no longer covers."""
-        today = exchange_date(self._clock())
-        self._book.retire(today)
+        now = self._clock()
+        today = exchange_date(now)
+        self._book.retire(today, now)
         self._book.trim(today)
         self._log.trim(today)
 
@@ -280,27 +307,15 @@ class MatchingEngine:
         pending, self._pending_reject = self._pending_reject, None
         return pending
 
-    def _parent_problem(self, order: SimOrder) -> tuple[int, str] | None:
-        if not order.parent_id:
-            return None
-        parent = self._book.get(order.parent_id)
-        if parent is None:
-            return 135, f"Can't find order with id ={order.parent_id}"
-        if parent.status in Status.DONE and parent.filled == 0:
-            return 201, rejected_text(f"Parent order {order.parent_id} is {parent.status}")
-        return None
-
-    def _reject_new(self, order: SimOrder, contract: SimContract, code: int,
-                    text: str) -> list[Event]:
-        entry = OrderEntry(order, contract, status=Status.CANCELLED)
-        self._book.add(entry)
-        return [OrderRejectedEvent(order.order_id, order.client_id, code, text),
-                self._book.status_event(entry)]
-
     def _transmit(self, entry: OrderEntry) -> list[Event]:
-        parent = self._book.parent(entry)
-        root = parent if parent is not None and parent.status == HELD else entry
-        batch = [root] + [c for c in self._book.children(root) if c.status == HELD]
+        """Transmit entry's family: entry, its parent if held, and the parent's held children.
+        A parent or standalone order the account cannot afford is rejected, with its family."""
+        root = self._book.parent(entry) or entry
+        batch = [m for m in [root] + self._book.children(root) if m.status == HELD]
+        problem = (self._margin_problem(root.order, root.contract, root.order.total_qty)
+                   if batch and batch[0] is root else None)
+        if problem:
+            return self._book.reject(batch, *problem)
         events: list[Event] = []
         for member in batch:
             member.status = self._book.live_status(member)
@@ -309,6 +324,18 @@ class MatchingEngine:
             events += self._match(member)
         return events
 
+    def _margin_problem(self, order: SimOrder, contract: SimContract,
+                        qty: float) -> tuple[int, str] | None:
+        """(201, IB's text) when the account cannot afford qty of the order (bot.sim.margin)."""
+        price = check_price(order, *self._quote_of(contract))
+        if price is None or qty <= 0:
+            return None  # nothing to value it by
+        reason = self.account.order_check(
+            contract, SIDE_OF_ACTION[order.action], qty, price,
+            self._fees.of(contract.sec_type, qty),
+            lambda c: mark_price(*self._quote_of(c)), self._spot_of)
+        return (201, rejected_text(reason)) if reason else None
+
     def _modify(self, entry: OrderEntry, order: SimOrder) -> list[Event]:
         ident = (order.order_id, order.client_id)
         if entry.status in Status.DONE:
@@ -316,43 +343,63 @@ class MatchingEngine:
                 f"OrderId {order.order_id} that needs to be modified cannot be modified, "
                 f"state: {entry.status}.")))
             return [OrderRejectedEvent(*ident, code, text)]
-        problem = rejection(order)
+        problem = rejection(order) or off_grid(entry.contract, order)
         if problem is None and order.total_qty < entry.filled:
             problem = 201, rejected_text("Quantity below the filled quantity")
-        if problem:
+        if problem is None and entry.status != HELD and not entry.order.parent_id:
+            problem = self._margin_problem(order, entry.contract, order.total_qty - entry.filled)
+        if problem:  # the modification is refused; the order keeps working as it was
             return [OrderRejectedEvent(*ident, *problem)]
         old = entry.order
         if (old.order_type, old.aux_price) != (order.order_type, order.aux_price):
-            entry.triggered = False
+            entry.triggered, entry.stop_hits = False, 0
+        entry.resting = False  # a modified order arrives anew: marketable -> the touch
         entry.order = replace(order, parent_id=old.parent_id, perm_id=old.perm_id)
         if entry.status == HELD:
             return self._transmit(entry) if order.transmit else []
         self._book.settle(entry)
         return [self._book.open_event(entry), self._book.status_event(entry)] + self._match(entry)
 
-    def _forget_held(self, entry: OrderEntry) -> None:
-        for child in self._book.children(entry):
-            self._book.remove(child.order.order_id)
-        self._book.remove(entry.order.order_id)
-
     # ---- matching -------------------------------------------------------------------------
 
     def _match(self, entry: OrderEntry) -> list[Event]:
+        """One look at a working order against the current quote (see bot.sim.fill_rules)."""
         remaining = self._book.remaining(entry)
         if entry.status != Status.SUBMITTED or remaining <= 0:
             return []
         order = entry.order
+        if not (is_open(self._clock()) or order.outside_rth and entry.contract.sec_type == "STK"):
+            return []  # outside regular hours an order waits for the next session
         kind = ORDER_KINDS[order.order_type]
         bid, ask, last = self._quote_of(entry.contract)
         if kind.stop and not entry.triggered:
-            entry.triggered = stop_triggered(order.action, order.aux_price, bid, ask, last)
+            method = trigger_method(order.trigger_method, entry.contract.sec_type)
+            reached = stop_reached(order.action, order.aux_price, method, bid, ask, last)
+            entry.stop_hits = entry.stop_hits + 1 if reached else 0
+            entry.triggered = entry.stop_hits >= (2 if method in DOUBLE_TRIGGERS else 1)
             if not entry.triggered:
                 return []
-        price = fill_price(order.action, order.lmt_price if kind.limit else None, bid, ask)
+        limit = order.lmt_price if kind.limit else None
+        if limit is not None and entry.resting:
+            price = resting_fill_price(order.action, limit, bid, ask, last)
+        else:
+            price = fill_price(order.action, limit, bid, ask)
+            entry.resting = price is None and limit is not None
         if price is None:
             return []
-        qty = min(remaining, self._chunk) if self._chunk else remaining
+        qty = min(remaining, self._shown_size(entry))
+        if self._chunk:
+            qty = min(qty, self._chunk)
         return self._fill(entry, qty, price)
+
+    def _shown_size(self, entry: OrderEntry) -> float:
+        """The displayed size on the side the order takes (a buy the ask's, a sell the bid's):
+        at most that much fills per look; unlimited without a size source or a shown size."""
+        if self._sizes_of is None:
+            return float("inf")
+        bid_size, ask_size = self._sizes_of(entry.contract)
+        size = ask_size if entry.order.action == "BUY" else bid_size
+        return size if size > 0 else float("inf")
 
     def _fill(self, entry: OrderEntry, qty: float, price: float) -> list[Event]:
         order, contract = entry.order, entry.contract
@@ -366,7 +413,7 @@ class MatchingEngine:
         entry.filled, entry.last_fill_price = total, price
         self._book.settle(entry)
         execution = ExecutionEvent(
-            exec_id=f"0000e0d5.{self._exec_id_base + self._log.added:08x}.01.01",
+            exec_id=exec_id(self._exec_prefix, self._log.added + 1),
             order_id=order.order_id, client_id=order.client_id, perm_id=order.perm_id,
             contract=contract, time=self._clock(),
             account=order.account or self.account.account_id,
@@ -377,6 +424,8 @@ class MatchingEngine:
         report = CommissionEvent(execution.exec_id, commission,
                                  realized_pnl=realized if closing else UNSET_DOUBLE)
         self._log.add(execution, report)
-        events: list[Event] = [execution, self._book.status_event(entry), report,
-                               self.account.position_event(contract)]
+        events: list[Event] = [execution]
+        if entry.status == Status.FILLED:  # TWS repeats the order itself, now Filled
+            events.append(self._book.open_event(entry))
+        events += [self._book.status_event(entry), report, self.account.position_event(contract)]
         return events + self._book.after_fill(entry, qty)

@@ -17,6 +17,11 @@ RATE = 0.045
 SECONDS_PER_YEAR = 365.0 * 24 * 3600
 MIN_T_YEARS = 60.0 / SECONDS_PER_YEAR  # price anything closer to expiry as one minute out
 TICK = 0.01
+NICKEL = 0.05
+NICKEL_FROM = 3.00
+PENNY_CLASSES = frozenset({"SPY", "QQQ", "IWM"})
+"""Option classes of the Penny Interval Program quoted in 0.01 at every price; the others
+quote in 0.01 below 3.00 and in 0.05 from 3.00."""
 SMILE_Z_LIMIT = 4.0
 VOL_BOUNDS = (0.05, 3.0)
 SESSION_S = 6.5 * 3600
@@ -146,10 +151,18 @@ def years_to_expiry(expiry: str, now: datetime) -> float:
     return (expiry_close(expiry) - now).total_seconds() / SECONDS_PER_YEAR
 
 
-def _round_tick(price: float, up: bool) -> float:
-    ticks = price / TICK
-    ticks = math.ceil(ticks - 1e-9) if up else math.floor(ticks + 1e-9)
-    return round(ticks * TICK, 2)
+def option_tick(symbol: str, price: float) -> float:
+    """The minimum price variation of `symbol`'s options at `price` (0.01 or 0.05)."""
+    return TICK if symbol in PENNY_CLASSES or price < NICKEL_FROM else NICKEL
+
+
+def _round_tick(price: float, up: bool, symbol: str = "SPY") -> float:
+    """price on its class's tick grid, rounded up or down."""
+    for tick in (TICK, option_tick(symbol, price)):
+        ticks = price / tick
+        ticks = math.ceil(ticks - 1e-9) if up else math.floor(ticks + 1e-9)
+        price = round(ticks * tick, 2)
+    return price
 
 
 def _spread(model: float, intrinsic: float, z: float, t_years: float) -> float:
@@ -193,13 +206,15 @@ def option_quote(contract: SimContract, spot: float, now: datetime, seed: int) -
     intrinsic = bs_price(spot, contract.strike, 0.0, RATE, iv, contract.right)
     z = _moneyness_z(contract.symbol, spot, contract.strike, t_model)
     half = _spread(model, intrinsic, z, t_model) / 2.0
-    bid = max(TICK, _round_tick(model - half, up=False))
-    ask = max(round(bid + TICK, 2), _round_tick(model + half, up=True))
+    symbol = contract.symbol
+    bid = max(TICK, _round_tick(model - half, up=False, symbol=symbol))
+    ask = max(round(bid + option_tick(symbol, bid), 2),
+              _round_tick(model + half, up=True, symbol=symbol))
     bid_size, ask_size, pick, volume, open_interest = _activity(contract, z, t_model, seed, now)
     return OptionQuote(
         bid=bid,
         ask=ask,
-        last=(bid, ask, _round_tick(model, up=False) or TICK)[pick % 3],
+        last=(bid, ask, _round_tick(model, up=False, symbol=symbol) or TICK)[pick % 3],
         bid_size=bid_size,
         ask_size=ask_size,
         volume=volume,

@@ -8,9 +8,18 @@ It is "PreSubmitted" until the parent has a fill, then "Submitted". A live order
 is done; until then a child with nothing left stays "Submitted", waiting for more parent
 fills.
 
-Family and OCA rules: a fill reduces each bracket sibling by the filled quantity, and cancels
-the other live members of its OCA group (ocaType 1 or 0) or reduces them (ocaType 2 or 3); a
-cancel takes the order's children along unless the order has fills they protect.
+Family and OCA rules (IB's ocaType; an order is an OCA member only with a non-empty ocaGroup
+and ocaType 1, 2 or 3; ocaType 0 means "not in a group", so such orders never affect each other):
+- ocaType 1, cancel with block: any fill of a member, even a partial one, cancels every other
+  live member (a partly filled take-profit leaves its stop cancelled).
+- ocaType 2, reduce with block, and 3, reduce without block: a partial fill reduces every other
+  live member by the filled quantity; once the filling member is complete the others are
+  cancelled. "Block" is IB's overfill protection (one member routed at a time); the engine
+  matches one order at a time, so both behave alike here (no overfill is simulated).
+- Cancelling a member (by the client or at the close) cancels every other live member too.
+- The children of one parent form an implicit group (IB gives attached orders one): a child's
+  fill reduces each sibling by the filled quantity, and cancelling a child cancels its siblings.
+- A cancel takes the order's children along unless the order has fills they protect.
 
 Working set and history: orders not done (held or live) sit in a working set, in placement
 order, which is all that matching, cancelling and the child/OCA lookups scan. ``retire()``
@@ -26,9 +35,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 
 from bot.sim.contracts import SimContract
+from bot.sim.fill_rules import rejected_text
 from bot.sim.order_events import (
     Event,
     OpenOrderEvent,
@@ -40,8 +50,10 @@ from bot.sim.order_events import (
 
 HELD = ""
 """Status of an order placed with transmit=False and not yet transmitted (never reported)."""
+OCA_TYPES = frozenset({1, 2, 3})
+"""The ocaType values that make an order with an ocaGroup a member of that group."""
 OCA_REDUCES = frozenset({2, 3})
-"""OCA types whose fills reduce the other members instead of cancelling them."""
+"""OCA types whose partial fills reduce the other members instead of cancelling them."""
 
 
 @dataclass(slots=True, eq=False)
@@ -59,8 +71,21 @@ class OrderEntry:
     """Quantity removed by fills of OCA members or bracket siblings."""
     triggered: bool = False
     """A stop order whose trigger was reached (stays triggered)."""
+    stop_hits: int = 0
+    """Consecutive looks that found the stop price reached (double methods need two)."""
+    resting: bool = False
+    """A limit order that was not marketable when it started to work: fills at its limit."""
+    completed_status: str = ""
+    """TWS's completedStatus when it differs from the status ("Cancelled by Trader")."""
+    finished_at: datetime | None = None
+    """When retire() first saw the order done."""
     shown_qty: float = -1.0
     """total_qty of the last OpenOrderEvent, to tell whether a quantity change is news."""
+
+
+def is_oca_member(order: SimOrder) -> bool:
+    """An order belongs to an OCA group only with a group name and ocaType 1, 2 or 3."""
+    return bool(order.oca_group) and order.oca_type in OCA_TYPES
 
 
 class OrderBook:
@@ -109,12 +134,13 @@ class OrderBook:
         """(working orders, finished orders kept)."""
         return len(self._working), len(self._entries) - len(self._working)
 
-    def retire(self, today: date) -> None:
-        """Move every done working order into the history, finished `today`."""
+    def retire(self, today: date, now: datetime | None = None) -> None:
+        """Move every done working order into the history, finished `today` (at `now`)."""
         for entry in [e for e in self._working.values() if e.status in Status.DONE]:
             oid = entry.order.order_id
             del self._working[oid]
             self._finished.append((today, oid))
+            entry.finished_at = now
 
     def trim(self, today: date) -> None:
         """Forget finished orders from before `today` and the oldest beyond the maximum."""
@@ -200,30 +226,46 @@ class OrderBook:
             return [self.status_event(entry)]
         return [self.open_event(entry), self.status_event(entry)]
 
-    def after_fill(self, entry: OrderEntry, qty: float) -> list[Event]:
-        """What a fill of `qty` of entry does to the others: OCA members and bracket siblings
-        cancelled or reduced, then entry's children re-derived (they work its filled quantity)."""
+    def oca_members(self, entry: OrderEntry) -> list[OrderEntry]:
+        """The other live members of entry's OCA group ([] when entry is in none)."""
         order = entry.order
-        group = [e for e in self.live_others(entry)
-                 if order.oca_group and e.order.oca_group == order.oca_group]
-        siblings = [e for e in self.live_others(entry)
-                    if order.parent_id and e.order.parent_id == order.parent_id
-                    and e not in group]
-        reduce_group = order.oca_type in OCA_REDUCES
+        if not is_oca_member(order):
+            return []
+        return [e for e in self.live_others(entry)
+                if is_oca_member(e.order) and e.order.oca_group == order.oca_group]
+
+    def siblings(self, entry: OrderEntry) -> list[OrderEntry]:
+        """The other live children of entry's parent (the implicit group of attached orders)."""
+        pid = entry.order.parent_id
+        return [e for e in self.live_others(entry) if pid and e.order.parent_id == pid]
+
+    def after_fill(self, entry: OrderEntry, qty: float) -> list[Event]:
+        """What a fill of `qty` of entry does to the others: OCA members cancelled or reduced,
+        bracket siblings reduced, then entry's children re-derived (they work its fills)."""
+        group = self.oca_members(entry)
+        siblings = [e for e in self.siblings(entry) if e not in group]
+        reduce_group = entry.order.oca_type in OCA_REDUCES and self.remaining(entry) > 0
         events: list[Event] = []
-        for other in group + siblings:
-            if other in siblings or reduce_group:
+        for other in group:
+            if reduce_group:
                 other.reduced += qty
                 events += self.refresh(other)
             else:
                 events += self.cancel(other, notify=False)
+        for other in siblings:
+            other.reduced += qty
+            events += self.refresh(other)
         for child in self.children(entry):
             events += self.refresh(child)
         return events
 
     def cancel_family(self, entry: OrderEntry, notify: bool) -> list[Event]:
-        """Cancel entry; cancel its children too unless it has fills they protect."""
+        """Cancel entry and the rest of its OCA group and sibling children; cancel its own
+        children too unless it has fills they protect."""
         events = self.cancel(entry, notify)
+        for other in self.oca_members(entry) + self.siblings(entry):
+            if other.status in Status.LIVE:
+                events += self.cancel(other, notify=False)
         for child in self.children(entry):
             if entry.filled == 0:
                 events += self.cancel(child, notify)
@@ -231,11 +273,40 @@ class OrderBook:
                 events += self.refresh(child)
         return events
 
+    def parent_problem(self, order: SimOrder) -> tuple[int, str] | None:
+        """(code, text) when a new child's parent is unknown (135) or finished unfilled."""
+        if not order.parent_id:
+            return None
+        parent = self.get(order.parent_id)
+        if parent is None:
+            return 135, f"Can't find order with id ={order.parent_id}"
+        if parent.status in Status.DONE and parent.filled == 0:
+            return 201, rejected_text(f"Parent order {order.parent_id} is {parent.status}")
+        return None
+
+    def reject(self, batch: list[OrderEntry], code: int, text: str) -> list[Event]:
+        """The first order is rejected (the error, then Cancelled); the rest are Cancelled."""
+        first = batch[0].order
+        events: list[Event] = [OrderRejectedEvent(first.order_id, first.client_id, code, text)]
+        for member in batch:
+            member.status = Status.CANCELLED
+            events.append(self.status_event(member))
+        return events
+
+    def forget_held(self, entry: OrderEntry) -> None:
+        """Drop a held order and its held children without a trace (cancelled before
+        transmit: IB never heard of them)."""
+        for child in self.children(entry):
+            self.remove(child.order.order_id)
+        self.remove(entry.order.order_id)
+
     def cancel(self, entry: OrderEntry, notify: bool) -> list[Event]:
-        """Cancel one order: orderStatus, then (notify) the 202 warning a requested cancel gets."""
+        """Cancel one order: orderStatus, then (notify: the client asked) the 202 warning a
+        requested cancel gets; such an order completes "Cancelled by Trader"."""
         entry.status = Status.CANCELLED
         events: list[Event] = [self.status_event(entry)]
         if notify:
+            entry.completed_status = "Cancelled by Trader"
             events.append(OrderRejectedEvent(entry.order.order_id, entry.order.client_id, 202,
                                              "Order Canceled - reason:"))
         return events
@@ -246,7 +317,10 @@ class OrderBook:
         order = entry.order
         if qty != order.total_qty:
             order = replace(order, total_qty=qty)
-        return OpenOrderEvent(order, entry.contract, entry.status)
+        done = entry.status in Status.DONE
+        return OpenOrderEvent(order, entry.contract, entry.status,
+                              (entry.completed_status or entry.status) if done else "",
+                              entry.finished_at)
 
     def status_event(self, entry: OrderEntry) -> OrderStatusEvent:
         order = entry.order

@@ -3,6 +3,18 @@
 Plain frozen records, no behaviour. The matching engine (``bot.sim.matching``) takes a
 ``SimOrder`` and returns lists of the events below; the server encodes each event as the TWS
 message named in its docstring. ``bot.sim.matching`` re-exports every name here.
+
+Event order per action (the server encodes them in this order):
+- placement / modify: OpenOrderEvent, OrderStatusEvent (per order going live), then any fills.
+- fill: ExecutionEvent, OpenOrderEvent (only when the order is now Filled: TWS re-sends it),
+  OrderStatusEvent, CommissionEvent, PositionEvent, then the resulting updates of other
+  orders (children activated: OpenOrderEvent + OrderStatusEvent; OCA cancels: OrderStatusEvent
+  "Cancelled").
+- cancel(): OrderStatusEvent "Cancelled", OrderRejectedEvent 202 "Order Canceled - reason:"
+  (a warning in ib_insync) for the order; OrderStatusEvent "Cancelled" for each other member
+  of its OCA group and each sibling child; then the pair above per cancelled child.
+- reject: OrderRejectedEvent (201, 110, 135 ...), OrderStatusEvent "Cancelled" (and
+  "Cancelled" for each held child of a rejected parent).
 """
 
 from __future__ import annotations
@@ -54,6 +66,8 @@ class SimOrder:
     order_ref: str = ""
     account: str = ""
     outside_rth: bool = False
+    trigger_method: int = 0
+    """IB's triggerMethod for stops: 0 default (double bid/ask for options, last for stocks)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +88,16 @@ class OrderStatusEvent:
 
 @dataclass(frozen=True, slots=True)
 class OpenOrderEvent:
-    """An ``openOrder`` message: the order as the engine holds it now (current total_qty)."""
+    """An ``openOrder`` message: the order as the engine holds it now (current total_qty); for
+    a finished order also what reqCompletedOrders says about it."""
 
     order: SimOrder
     contract: SimContract
     status: str
+    completed_status: str = ""
+    """TWS's completedStatus: "Filled", "Cancelled by Trader" (a client's cancel), "Cancelled"."""
+    completed_at: datetime | None = None
+    """When the order finished (as far as the engine saw it)."""
 
 
 @dataclass(frozen=True, slots=True)

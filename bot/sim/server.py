@@ -6,6 +6,10 @@ tick loop (``streams.run_tick_loop``). ``start()``/``stop()`` may be called from
 everything else in the gateway runs on its loop thread, except ``counters()``,
 ``pacing_violations()``, ``kept()`` and the ``faults`` methods, which are thread-safe.
 
+What it simulates, in short, is ``bot.sim.cli.SIMULATED`` (the ``--help`` text); the order and
+account rules are in bot.sim.matching, bot.sim.order_book, bot.sim.fill_rules and
+bot.sim.margin.
+
 Per order the gateway keeps nothing that grows with the orders ever placed (a soak runs for
 weeks): an order's owner and permId are read from the matching engine, which keeps the orders
 it still answers for (``bot.sim.matching``, "What is kept"); the next valid id and the permId
@@ -90,7 +94,8 @@ class SimGateway:
         self.market = Market(options.symbols, options.seed, self.epoch, options.bars_csv)
         self.contracts = ContractRegistry(options.symbols, self.market)
         self.account = Account(options.account)
-        self.engine = MatchingEngine(self.account, self._quote_of, self.clock.now)
+        self.engine = MatchingEngine(self.account, self._quote_of, self.clock.now,
+                                     sizes_of=self._sizes_of, spot_of=self.spot_of)
         self.engine.set_partial_fills(options.partial_fills)
         self.faults = FaultInjector(self)
         if options.faults_file:
@@ -282,6 +287,15 @@ class SimGateway:
         else:
             q = self.market.quote(contract.symbol)
         return q.bid, q.ask, q.last
+
+    def spot_of(self, symbol: str) -> float | None:
+        """The underlying's price for option margin (None for an unknown symbol)."""
+        return self.market.spot(symbol) if symbol in self.market.symbols else None
+
+    def _sizes_of(self, contract) -> tuple[float, float]:
+        q = (self.market.option_quote(contract) if contract.sec_type == "OPT"
+             else self.market.quote(contract.symbol))
+        return q.bid_size, q.ask_size
 
     # ---- event routing ------------------------------------------------------------------------
 

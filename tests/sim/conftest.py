@@ -1,5 +1,6 @@
 """Fixtures for the simulated gateway tests: a gateway on 127.0.0.1 (free port), real ib_insync
-clients connected to it, a raw TWS socket client for malformed traffic, and a bounded wait."""
+clients connected to it, a raw TWS socket client for malformed traffic, a bounded wait, and a
+bare matching engine over a quote table (``engine``, ``quotes``)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from engine_helpers import NOW, OPT, OPT_QUOTE, STK
 from ib_insync import IB
 
 from bot.sim import wire
+from bot.sim.account import Account
+from bot.sim.matching import MatchingEngine
 from bot.sim.server import SimGateway
 
 START = datetime(2026, 11, 18, 14, 30, tzinfo=UTC)
@@ -151,3 +155,15 @@ def raw_client():
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def quotes() -> dict[int, tuple[float, float, float]]:
+    """The quote table the engine reads; tests move prices by assigning to it."""
+    return {OPT.con_id: OPT_QUOTE, STK.con_id: (500.00, 500.01, 500.00)}
+
+
+@pytest.fixture
+def engine(quotes) -> MatchingEngine:
+    """A matching engine on a fresh 100,000 USD account, reading `quotes`."""
+    return MatchingEngine(Account(), lambda c: quotes[c.con_id], lambda: NOW)

@@ -90,16 +90,21 @@ def test_positions_list_only_open_positions_in_first_traded_order():
             {"NetLiquidation": "100127.70", "TotalCashValue": "98577.70",
              "StockMarketValue": "1050.00", "OptionMarketValue": "500.00",
              "GrossPositionValue": "1550.00", "UnrealizedPnL": "127.70",
-             "RealizedPnL": "0.00", "InitMarginReq": "262.50", "AvailableFunds": "99865.20",
-             "BuyingPower": "399460.80"},
+             "RealizedPnL": "0.00",
+             # long options are no collateral: equity with loan = cash + stock only
+             "EquityWithLoanValue": "99627.70",
+             # Reg T: 50% of the stock initially, 25% maintenance
+             "InitMarginReq": "525.00", "MaintMarginReq": "262.50",
+             "AvailableFunds": "99102.70", "ExcessLiquidity": "99365.20",
+             "BuyingPower": "396410.80"},
         ),
-        (   # a short option: its value is owed, and held as margin
+        (   # a short option (no underlying price given): its value is held as margin
             [(OPT, "SLD", 1, 2.00, 1.00)],
             {OPT.con_id: 2.20},
             {"NetLiquidation": "99979.00", "TotalCashValue": "100199.00",
              "OptionMarketValue": "-220.00", "GrossPositionValue": "220.00",
-             "UnrealizedPnL": "-21.00", "InitMarginReq": "220.00",
-             "AvailableFunds": "99759.00"},
+             "UnrealizedPnL": "-21.00", "EquityWithLoanValue": "100199.00",
+             "InitMarginReq": "220.00", "AvailableFunds": "99979.00"},
         ),
         (   # no usable mark: valued at its own avg cost, so no fake loss
             [(OPT, "BOT", 1, 2.00, 1.00)],

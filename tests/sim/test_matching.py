@@ -1,74 +1,24 @@
-"""Specification of the simulator's matching engine (bot.sim.matching): fills, triggers,
-brackets, OCA, partial fills, faults, modify/cancel and the event order the server encodes."""
+"""Specification of the simulator's matching engine (bot.sim.matching): the event order the
+server encodes, brackets, transmit, faults, modify/cancel, listings and exec ids. Fill rules are
+in test_matching_fills.py, OCA groups in test_matching_oca.py."""
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
+from engine_helpers import NOW, OPT, STK, fills, kinds, order, place_bracket, states
 
 from bot.sim.account import Account
-from bot.sim.contracts import SimContract
 from bot.sim.matching import (
     UNSET_DOUBLE,
-    CommissionEvent,
-    ExecutionEvent,
     MatchingEngine,
     OpenOrderEvent,
     OrderRejectedEvent,
     OrderStatusEvent,
     PositionEvent,
-    SimOrder,
 )
-
-NOW = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
-OPT = SimContract(con_id=901, symbol="SPY", sec_type="OPT", multiplier="100",
-                  expiry="20260320", strike=500.0, right="C")
-STK = SimContract(con_id=11, symbol="SPY", sec_type="STK")
-OPT_QUOTE = (2.00, 2.10, 2.05)
-
-
-@pytest.fixture
-def quotes() -> dict[int, tuple[float, float, float]]:
-    """The quote table the engine reads; tests move prices by assigning to it."""
-    return {OPT.con_id: OPT_QUOTE, STK.con_id: (500.00, 500.01, 500.00)}
-
-
-@pytest.fixture
-def engine(quotes) -> MatchingEngine:
-    return MatchingEngine(Account(), lambda c: quotes[c.con_id], lambda: NOW)
-
-
-def order(oid: int, action: str, qty: float, order_type: str = "MKT", **fields) -> SimOrder:
-    return SimOrder(order_id=oid, client_id=1, perm_id=1000 + oid, action=action,
-                    total_qty=qty, order_type=order_type, **fields)
-
-
-def kinds(events) -> list[str]:
-    return [type(e).__name__.removesuffix("Event") for e in events]
-
-
-def states(events) -> list[tuple[int, str, float, float]]:
-    return [(e.order_id, e.status, e.filled, e.remaining)
-            for e in events if isinstance(e, OrderStatusEvent)]
-
-
-def fills(events) -> list[tuple[int, float, float]]:
-    return [(e.order_id, e.shares, e.price) for e in events if isinstance(e, ExecutionEvent)]
-
-
-def place_bracket(engine, parent_type="LMT", parent_price=2.10, qty=2, oca="") -> list:
-    """Parent BUY, take-profit SELL LMT 2.60, stop SELL STP 1.60; only the stop transmits."""
-    held = engine.place(order(1, "BUY", qty, parent_type, lmt_price=parent_price,
-                              transmit=False), OPT)
-    held += engine.place(order(2, "SELL", qty, "LMT", lmt_price=2.60, parent_id=1,
-                               oca_group=oca, oca_type=1, transmit=False), OPT)
-    assert held == []
-    return engine.place(order(3, "SELL", qty, "STP", aux_price=1.60, parent_id=1,
-                              oca_group=oca, oca_type=1), OPT)
 
 
 @pytest.mark.parametrize(
@@ -85,10 +35,11 @@ def test_market_order_fills_at_the_touch_in_ib_event_order(
 ):
     events = engine.place(order(1, action, qty), contract)
 
-    assert kinds(events) == ["OpenOrder", "OrderStatus", "Execution", "OrderStatus",
+    assert kinds(events) == ["OpenOrder", "OrderStatus", "Execution", "OpenOrder", "OrderStatus",
                              "Commission", "Position"]
     assert states(events) == [(1, "Submitted", 0, qty), (1, "Filled", qty, 0)]
-    execution, report, pos = events[2], events[4], events[5]
+    assert (events[3].status, events[3].completed_status) == ("Filled", "Filled")
+    execution, report, pos = events[2], events[5], events[6]
     assert (execution.side, execution.shares, execution.price) == (
         {"BUY": "BOT", "SELL": "SLD"}[action], qty, price)
     assert (execution.cum_qty, execution.avg_price, execution.time) == (qty, price, NOW)
@@ -96,71 +47,6 @@ def test_market_order_fills_at_the_touch_in_ib_event_order(
     assert report.commission == pytest.approx(commission)
     assert report.realized_pnl == UNSET_DOUBLE
     assert (pos.position, pos.avg_cost) == (position, pytest.approx(avg_cost))
-
-
-@pytest.mark.parametrize(
-    "action, limit, moved_quote, price",
-    [
-        ("BUY", 2.05, (1.98, 2.04, 2.00), 2.04),
-        ("BUY", 2.05, (1.99, 2.05, 2.02), 2.05),
-        ("SELL", 2.15, (2.16, 2.20, 2.18), 2.16),
-        ("SELL", 2.15, (2.15, 2.25, 2.20), 2.15),
-    ],
-)
-def test_limit_not_crossed_works_until_quotes_cross(engine, quotes, action, limit,
-                                                    moved_quote, price):
-    placed = engine.place(order(1, action, 1, "LMT", lmt_price=limit), OPT)
-    unchanged = engine.on_market()
-    quotes[OPT.con_id] = moved_quote
-
-    events = engine.on_market()
-
-    assert states(placed) == [(1, "Submitted", 0, 1)]
-    assert unchanged == []
-    assert fills(events) == [(1, 1, price)]
-    assert states(events) == [(1, "Filled", 1, 0)]
-
-
-@pytest.mark.parametrize("action, limit, price", [("BUY", 2.50, 2.10), ("SELL", 1.50, 2.00)])
-def test_marketable_limit_fills_at_the_touch_not_at_its_limit(engine, action, limit, price):
-    events = engine.place(order(1, action, 2, "LMT", lmt_price=limit), OPT)
-
-    assert fills(events) == [(1, 2, price)]
-
-
-@pytest.mark.parametrize(
-    "action, order_type, aux, lmt, moves, price",
-    [
-        ("SELL", "STP", 1.90, 0.0, [(1.85, 1.95, 1.95)], 1.85),  # bid reaches the stop
-        ("SELL", "STP", 1.90, 0.0, [(1.92, 2.00, 1.89)], 1.92),  # last reaches it
-        ("BUY", "STP", 2.20, 0.0, [(2.15, 2.25, 2.20)], 2.25),   # ask reaches it
-        ("BUY", "STP", 2.20, 0.0, [(2.10, 2.19, 2.21)], 2.19),   # last reaches it
-        # triggered at bid 1.85 but below the 1.88 limit; the trigger persists once the bid
-        # recovers above the stop, and the order fills at the limit-bounded bid
-        ("SELL", "STP LMT", 1.90, 1.88, [(1.85, 1.95, 1.95), (1.91, 1.96, 1.95)], 1.91),
-    ],
-)
-def test_stop_triggers_then_fills_at_the_touch(engine, quotes, action, order_type, aux, lmt,
-                                               moves, price):
-    placed = engine.place(order(1, action, 1, order_type, aux_price=aux, lmt_price=lmt), OPT)
-    events = []
-    for move in moves:
-        quotes[OPT.con_id] = move
-        events = engine.on_market()
-
-    assert fills(placed) == []
-    assert fills(events) == [(1, 1, price)]
-
-
-@pytest.mark.parametrize("quote", [(0.0, 0.0, 0.0), (math.nan, math.nan, math.nan),
-                                   (2.00, 0.0, 2.05), (2.00, -1.0, 2.05)])
-def test_buy_never_fills_against_a_missing_ask(engine, quotes, quote):
-    quotes[OPT.con_id] = quote
-
-    events = engine.place(order(1, "BUY", 1), OPT) + engine.on_market()
-
-    assert states(events) == [(1, "Submitted", 0, 1)]
-    assert engine.executions() == []
 
 
 @pytest.mark.parametrize("oca", ["", "B1"])
@@ -171,17 +57,19 @@ def test_bracket_take_profit_closes_with_exact_pnl_and_cancels_the_stop(engine, 
     events = engine.on_market()
 
     assert kinds(placed) == ["OpenOrder", "OrderStatus"] * 3 + [
-        "Execution", "OrderStatus", "Commission", "Position"] + ["OpenOrder", "OrderStatus"] * 2
+        "Execution", "OpenOrder", "OrderStatus", "Commission", "Position"] + [
+        "OpenOrder", "OrderStatus"] * 2
     assert states(placed) == [(1, "Submitted", 0, 2), (2, "PreSubmitted", 0, 2),
                               (3, "PreSubmitted", 0, 2), (1, "Filled", 2, 0),
                               (2, "Submitted", 0, 2), (3, "Submitted", 0, 2)]
     assert fills(placed) == [(1, 2, 2.10)]
-    assert kinds(events) == ["Execution", "OrderStatus", "Commission", "Position", "OrderStatus"]
+    assert kinds(events) == ["Execution", "OpenOrder", "OrderStatus", "Commission", "Position",
+                             "OrderStatus"]
     assert fills(events) == [(2, 2, 2.60)]
     assert [s[:2] for s in states(events)] == [(2, "Filled"), (3, "Cancelled")]
     # bought 2 @ 2.10 (420 + 1.30), sold 2 @ 2.60 (520 - 1.30)
-    assert events[2].realized_pnl == pytest.approx(97.40)
-    assert (events[3].position, events[3].avg_cost) == (0, 0)
+    assert events[3].realized_pnl == pytest.approx(97.40)
+    assert (events[4].position, events[4].avg_cost) == (0, 0)
     assert engine.account.realized_pnl == pytest.approx(97.40)
     assert engine.account.cash == pytest.approx(100_097.40)
     assert engine.account.positions() == []
@@ -192,8 +80,10 @@ def test_bracket_stop_loss_closes_with_exact_loss_and_cancels_the_take_profit(en
     place_bracket(engine)
     quotes[OPT.con_id] = (1.55, 1.65, 1.58)
 
+    first_look = engine.on_market()  # an option stop triggers on two bids in a row
     events = engine.on_market()
 
+    assert first_look == []
     assert fills(events) == [(3, 2, 1.55)]
     assert [s[:2] for s in states(events)] == [(3, "Filled"), (2, "Cancelled")]
     # sold 2 @ 1.55 (310 - 1.30) against a cost of 421.30
@@ -234,25 +124,6 @@ def test_cancelling_a_parent_cancels_its_children(engine):
     assert engine.open_orders() == []
     assert [(o.order.order_id, o.status) for o in engine.completed_orders()] == [
         (1, "Cancelled"), (2, "Cancelled"), (3, "Cancelled")]
-
-
-def test_partial_fills_report_filled_remaining_and_average_at_every_step(engine, quotes):
-    engine.set_partial_fills(True, chunk=2)
-    events = [engine.place(order(1, "BUY", 5), OPT)]
-    for ask in (2.20, 2.30):
-        quotes[OPT.con_id] = (ask - 0.10, ask, ask)
-        events.append(engine.on_market())
-
-    steps = [[s for s in states(step) if s[2] > 0] for step in events]
-    averages = [e.avg_fill_price for step in events for e in step
-                if isinstance(e, OrderStatusEvent) and e.filled > 0]
-    commissions = [e.commission for step in events for e in step
-                   if isinstance(e, CommissionEvent)]
-    assert steps == [[(1, "Submitted", 2, 3)], [(1, "Submitted", 4, 1)], [(1, "Filled", 5, 0)]]
-    assert averages == pytest.approx([2.10, 2.15, 2.18])
-    assert commissions == pytest.approx([1.30, 1.30, 1.00])
-    assert [(e.shares, e.cum_qty) for e in engine.executions()] == [(2, 2), (2, 4), (1, 5)]
-    assert engine.account.position(OPT.con_id) == 5
 
 
 def test_children_follow_a_partially_filled_parent(engine, quotes):
@@ -362,36 +233,6 @@ def test_cancel_of_unknown_or_filled_order_is_an_error(engine, setup, code, mess
     assert [(e.code, e.message) for e in events] == [(code, message)]
 
 
-@pytest.mark.parametrize(
-    "oca_type, other_state",
-    [(1, (2, "Cancelled", 0, 3)), (2, (2, "Submitted", 0, 2)), (3, (2, "Submitted", 0, 2))],
-)
-def test_oca_group_without_bracket(engine, quotes, oca_type, other_state):
-    engine.place(order(9, "BUY", 3), OPT)
-    engine.set_partial_fills(True, chunk=1)
-    group = dict(oca_group="G", oca_type=oca_type)
-    engine.place(order(1, "SELL", 3, "LMT", lmt_price=2.60, **group), OPT)
-    engine.place(order(2, "SELL", 3, "STP", aux_price=1.60, **group), OPT)
-    quotes[OPT.con_id] = (2.60, 2.65, 2.62)
-
-    events = engine.on_market()
-
-    assert fills(events) == [(1, 1, 2.60)]
-    assert states(events) == [(1, "Submitted", 1, 2), other_state]
-
-
-def test_oca_reduce_cancels_a_member_left_with_nothing(engine, quotes):
-    engine.place(order(9, "BUY", 3), OPT)
-    group = dict(oca_group="G", oca_type=2)
-    engine.place(order(1, "SELL", 3, "LMT", lmt_price=2.60, **group), OPT)
-    engine.place(order(2, "SELL", 3, "STP", aux_price=1.60, **group), OPT)
-    quotes[OPT.con_id] = (2.60, 2.65, 2.62)
-
-    events = engine.on_market()
-
-    assert states(events) == [(1, "Filled", 3, 0), (2, "Cancelled", 0, 0)]
-
-
 def test_listings_of_executions_and_orders(engine):
     engine.place(order(1, "BUY", 2, order_ref="intent-1"), OPT)
     engine.place(order(2, "SELL", 1, order_ref="intent-2"), OPT)
@@ -412,17 +253,28 @@ def test_listings_of_executions_and_orders(engine):
     assert [(o.order.order_id, o.status) for o in engine.open_orders()] == [(3, "Submitted")]
 
 
-def test_exec_ids_look_like_ibs_and_are_deterministic(quotes):
+def test_exec_ids_look_like_ibs_and_count_from_the_engines_prefix(quotes):
+    engine = MatchingEngine(Account(), lambda c: quotes[c.con_id], lambda: NOW,
+                            exec_id_prefix=0x6745B1F2)
+    engine.place(order(1, "BUY", 1), OPT)
+    engine.place(order(2, "SELL", 1), OPT)
+
+    ids = [e.exec_id for e in engine.executions()]
+
+    assert ids == ["6745b1f2.00000001.01.01", "6745b1f2.00000002.01.01"]
+
+
+def test_exec_ids_never_repeat_across_engines(quotes):
     def run() -> list[str]:
         engine = MatchingEngine(Account(), lambda c: quotes[c.con_id], lambda: NOW)
         engine.place(order(1, "BUY", 1), OPT)
         engine.place(order(2, "SELL", 1), OPT)
         return [e.exec_id for e in engine.executions()]
 
-    first, second = run(), run()
+    ids = [x for _ in range(50) for x in run()]  # engines created within the same millisecond
 
-    assert first == second == ["0000e0d5.6745b1f2.01.01", "0000e0d5.6745b1f3.01.01"]
-    assert all(re.fullmatch(r"[0-9a-f]{8}\.[0-9a-f]{8}\.01\.01", x) for x in first)
+    assert len(set(ids)) == len(ids) == 100
+    assert all(re.fullmatch(r"[0-9a-f]{8}\.[0-9a-f]{8}\.01\.01", x) for x in ids)
 
 
 def test_end_of_day_cancels_day_orders_with_their_children(engine):
@@ -465,3 +317,5 @@ def test_position_event_follows_each_fill(engine):
     positions = [(e.position, e.avg_cost) for e in events if isinstance(e, PositionEvent)]
 
     assert positions == [(2, pytest.approx(210.65)), (-1, pytest.approx(199.35))]
+
+

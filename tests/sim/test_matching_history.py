@@ -125,7 +125,7 @@ def test_executions_of_the_current_day_are_answered(clock, make_engine):
     engine = make_engine()
     for oid in range(1, 41):
         fill_one(engine, oid)
-        clock.now += timedelta(minutes=10)  # 10:30 .. 17:10 New York, one exchange day
+        clock.now += timedelta(minutes=5)  # 10:30 .. 13:45 New York, one session
 
     executions = engine.executions()
 
@@ -151,13 +151,13 @@ def test_a_day_change_forgets_the_previous_days_orders_and_executions(clock, mak
 
 
 def test_exec_ids_keep_counting_after_executions_are_forgotten(make_engine):
-    engine = make_engine(max_executions=2)
+    engine = make_engine(max_executions=2, exec_id_prefix=0xE0D5)
     for oid in range(1, 5):
         fill_one(engine, oid)
 
     exec_ids = [e.exec_id for e in engine.executions()]
 
-    assert exec_ids == ["0000e0d5.6745b1f4.01.01", "0000e0d5.6745b1f5.01.01"]
+    assert exec_ids == ["0000e0d5.00000003.01.01", "0000e0d5.00000004.01.01"]
 
 
 def test_a_parent_stays_while_its_children_work_its_filled_quantity(clock, quote, make_engine):
@@ -169,7 +169,8 @@ def test_a_parent_stays_while_its_children_work_its_filled_quantity(clock, quote
     engine.place(order(1, "BUY", 3, transmit=False), OPT)
     engine.place(order(2, "SELL", 3, "LMT", lmt_price=2.60, parent_id=1, tif="GTC",
                        transmit=False), OPT)
-    engine.place(order(3, "SELL", 3, "STP", aux_price=1.60, parent_id=1, tif="GTC"), OPT)
+    engine.place(order(3, "SELL", 3, "STP", aux_price=1.60, parent_id=1, tif="GTC",
+                       trigger_method=4), OPT)  # bid/ask: triggers on the first look
     engine.cancel(1)
     engine.set_partial_fills(False)
     clock.now = MONDAY + timedelta(days=1)

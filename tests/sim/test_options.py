@@ -196,3 +196,16 @@ def test_quote_is_deterministic_per_seed_and_has_no_volume_before_the_open():
     assert first == again
     assert (first.bid_size, first.volume) != (other.bid_size, other.volume)
     assert option_quote(contract, SPOT, pre_market, seed=7).volume == 0
+
+
+@pytest.mark.parametrize("strike", [150.0, 200.0, 230.0, 260.0])
+def test_options_outside_the_penny_program_quote_in_nickels_from_three_dollars(strike):
+    contract = SimContract(con_id=77, symbol="AAPL", sec_type="OPT", multiplier="100",
+                           expiry="20261218", strike=strike, right="C")
+
+    q = option_quote(contract, 230.0, NOW, seed=7)
+
+    for price in (q.bid, q.ask, q.last):
+        tick = 0.05 if price >= 3.0 else 0.01
+        assert abs(price / tick - round(price / tick)) < 1e-6, (price, tick)
+    assert q.bid <= q.last <= q.ask

@@ -68,3 +68,12 @@ def test_cli_serves_a_client_and_prints_counters_on_sigterm():
     assert rc == 0
     assert counters["req.reqContractDetails"] == 1
     assert counters["sessions.opened"] == 1
+
+
+def test_help_says_which_order_semantics_are_simulated(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+
+    text = capsys.readouterr().out
+    for phrase in ("ocaType 1", "double bid/ask", "10148", "Order", "never repeat"):
+        assert phrase in text

@@ -48,6 +48,7 @@ ORDER = SimpleNamespace(
     order_ref="intent-42",
     outside_rth=False,
     parent_id=5,
+    trigger_method=0,
 )
 
 
