@@ -59,6 +59,8 @@ class RiskActor(BotActor):
         super().on_start()
         if self.kill_switch:
             self.log.warning("kill_switch_engaged path={} at=start", self.cfg.kill_switch_path)
+            if not self.needs_journal:
+                self._publish_kill_switch_at_start()
         if self.tick_s:
             self.timer = Timer(self.actor_ref, "kill_switch", self.tick_s, self.clock).start()
 
@@ -100,6 +102,8 @@ class RiskActor(BotActor):
             case m.ReconcileFinished(first=True):
                 self.not_ready = self.unreconciled = None
                 self.log.info("entries_allowed after=reconciliation")
+                if self.kill_switch:  # after the recovered trades: flatten-on-kill reaches them
+                    self._publish_kill_switch_at_start()
             case m.ReconcileFinished():
                 self.unreconciled = None
                 self.log.info("entries_allowed after=reconciliation first=False")
@@ -203,6 +207,10 @@ class RiskActor(BotActor):
             reason = "file removed"
             self.log.warning("kill_switch_cleared path={}", path)
         self.publish(m.KillSwitchChanged(engaged, reason, self.clock()))
+
+    def _publish_kill_switch_at_start(self) -> None:
+        """A switch engaged before the start acts like one engaged now (cancel, flatten)."""
+        self.publish(m.KillSwitchChanged(True, _read_reason(self.cfg.kill_switch_path), self.clock()))
 
     def _save_if_changed(self) -> None:
         """Tell the journal the daily state after a change (never before it was restored)."""

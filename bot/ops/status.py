@@ -7,6 +7,11 @@ when there is no journal yet. ``collect`` gathers a plain dict (``--json`` print
 
 Which journal: ``--mode`` names it; otherwise the most recently written ``journal-*.sqlite3``
 in ``journal.dir`` (the mode the bot last ran in).
+
+Which bot: the one holding ``journal.dir``'s lock (``bot/ops/instance_lock.py``), whose lock
+file names the kill-switch path it watches and its heartbeat file, so ``status`` shows what
+that bot sees even when it was started from another directory. Without a running bot, the
+paths of the settings given.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from bot.app.config import Settings
 from bot.journal.read import fact, open_readonly, rows
 from bot.journal.schema import JournalError
 from bot.journal.write import journal_path
+from bot.ops.instance_lock import running_bot
 from bot.trading.market_hours import trading_day
 
 MODES = ("sim", "shadow", "paper", "live")
@@ -40,11 +46,15 @@ def find_journal(directory: Path, mode: str | None = None) -> Path | None:
 def collect(settings: Settings, now: datetime, mode: str | None = None) -> dict[str, Any]:
     """Everything ``status`` shows, as plain data."""
     path = find_journal(settings.journal.dir, mode)
+    holder = running_bot(settings.journal.dir) or {}
+    kill_path = Path(holder.get("kill_switch") or settings.risk.kill_switch_path)
+    beat_path = Path(holder.get("heartbeat") or settings.logging.dir / "heartbeat.json")
     out: dict[str, Any] = {
         "ts": now.isoformat(),
         "journal": str(path) if path else None,
-        "kill_switch": _kill_switch(settings.risk.kill_switch_path),
-        "heartbeat": _heartbeat(settings, now),
+        "running": holder or None,
+        "kill_switch": _kill_switch(kill_path),
+        "heartbeat": _heartbeat(beat_path, settings, now),
     }
     if path is None:
         out["problem"] = f"no journal yet in {settings.journal.dir} (the bot has not run there)"
@@ -157,8 +167,7 @@ def _kill_switch(path: Path) -> dict[str, Any]:
         return {"engaged": True, "path": str(path), "reason": f"unreadable: {exc}"}
 
 
-def _heartbeat(settings: Settings, now: datetime) -> dict[str, Any] | None:
-    path = settings.logging.dir / "heartbeat.json"
+def _heartbeat(path: Path, settings: Settings, now: datetime) -> dict[str, Any] | None:
     try:
         beat = json.loads(path.read_text(encoding="utf-8"))
         age = (now - datetime.fromisoformat(beat["ts"])).total_seconds()
@@ -191,7 +200,12 @@ def _alive(pid: Any) -> bool:
 
 
 def render(s: dict[str, Any]) -> str:
-    lines = [f"journal   {s['journal'] or '-'}"]
+    lines = [f"config    {s['config']}"] if s.get("config") else []
+    lines.append(f"journal   {s['journal'] or '-'}")
+    held = s.get("running")
+    if held:
+        lines.append(f"lock      held by pid {held.get('pid')} since {str(held.get('started'))[:19]}, "
+                     f"config {held.get('config')}")
     beat = s.get("heartbeat")
     if beat is None:
         lines.append("bot       no heartbeat yet (never ran with these logs)")
