@@ -28,6 +28,7 @@ from bot.sim.server import SimGateway
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_S = 30.0
+CRASH_AFTER_INTENT = (str(ROOT / "tests" / "crash_after_intent.py"),)
 POLL_S = 0.05
 
 
@@ -87,12 +88,13 @@ class BotProcess:
         self.config = tmp / "settings.yaml"
         self.config.write_text(yaml.safe_dump(config))
 
-    def start(self, *args: str, **env: str) -> BotProcess:
+    def start(self, *args: str, entry: tuple[str, ...] = ("-m", "bot"), **env: str) -> BotProcess:
+        """``entry``: how Python starts the bot (``CRASH_AFTER_INTENT`` for the crash test)."""
         self.runs += 1
         self.out = self.tmp / f"bot-{self.runs}.out"
         with self.out.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "--config", str(self.config), *args],
+                [sys.executable, *entry, "--config", str(self.config), *args],
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -264,7 +266,7 @@ def test_after_sigkill_with_a_bracket_working_the_restart_adopts_it_and_sends_no
 
 def test_killed_between_writing_an_intent_and_sending_it_it_is_sent_exactly_once(gateway, bots):
     gw = gateway()
-    bot = bots(gw.port).start(BOT_TEST_CRASH_AFTER_INTENT="1")
+    bot = bots(gw.port).start(entry=CRASH_AFTER_INTENT)
     assert bot.exit_code() == -signal.SIGKILL
     ((intent, status),) = query(
         bot.journal(), "SELECT intent_id, status FROM intents WHERE status = 'sent'"

@@ -141,6 +141,9 @@ class HealthSettings(_Section):
     heartbeat_seconds: float = Field(30.0, gt=0, le=3600)
     ping_timeout_s: float = Field(10.0, gt=0, le=600, description="no pong within: alarm")
     max_mailbox: int = Field(1000, ge=1, description="mailbox depth that raises an alarm")
+    journal_failure_stops_watchdog: bool = Field(
+        False, description="a journal that cannot be written stops WATCHDOG=1 (systemd restarts "
+                           "the bot); by default it only raises the journal=failed alarm")
 
 
 ROTATION = re.compile(

@@ -5,6 +5,10 @@ writes) and ``<logs>/heartbeat.json``. Works whether the bot runs or not, and sa
 when there is no journal yet. ``collect`` gathers a plain dict (``--json`` prints it);
 ``render`` makes the one screen a person reads at a glance.
 
+Working orders are the journal's, less those the last reconciliation reported missing at the
+broker (``order_missing``): the broker's word wins. In a sim run "today" is the simulated
+exchange day.
+
 Which journal: ``--mode`` names it; otherwise the most recently written ``journal-*.sqlite3``
 in ``journal.dir`` (the mode the bot last ran in).
 
@@ -73,13 +77,25 @@ def collect(settings: Settings, now: datetime, mode: str | None = None) -> dict[
     return out
 
 
+def _today(conn: sqlite3.Connection, mode: dict[str, Any] | None, now: datetime) -> str:
+    """The exchange day ``today`` means: the wall clock's, but in a sim run the simulated
+    exchange's (the latest day the sim journal's risk state was saved for: that journal is
+    new on every run, so its days are all simulated ones)."""
+    if (mode or {}).get("mode") == "sim":
+        row = conn.execute("SELECT MAX(day) FROM daily_risk").fetchone()
+        if row and row[0]:
+            return str(row[0])
+    return trading_day(now).isoformat()
+
+
 def _from_journal(conn: sqlite3.Connection, settings: Settings, now: datetime) -> dict[str, Any]:
-    day = trading_day(now)
-    risk_row = conn.execute("SELECT * FROM daily_risk WHERE day=?", (day.isoformat(),)).fetchone()
+    mode = fact(conn, "mode")
+    day = _today(conn, mode, now)
+    risk_row = conn.execute("SELECT * FROM daily_risk WHERE day=?", (day,)).fetchone()
     reconcile = fact(conn, "reconcile")
     since = reconcile["ts"] if reconcile else ""
     return {
-        "mode": fact(conn, "mode"),
+        "mode": mode,
         "positions": rows(
             conn,
             """
@@ -99,10 +115,14 @@ def _from_journal(conn: sqlite3.Connection, settings: Settings, now: datetime) -
                      AS price
             FROM orders o JOIN intents i ON i.intent_id = o.intent_id
             WHERE i.status IN ('sent','open') AND o.status IN ({",".join("?" * len(WORKING))})
+              AND NOT EXISTS (SELECT 1 FROM mismatches mm WHERE mm.kind = 'order_missing'
+                              AND mm.key = o.client_order_id AND mm.ts >= ?
+                              AND mm.ts >= o.updated_at)
             ORDER BY o.rowid""",
             *WORKING,
+            since,
         ),
-        "today": _today(dict(risk_row) if risk_row else None, settings, day.isoformat()),
+        "today": _day_figures(dict(risk_row) if risk_row else None, settings, day),
         "reconcile": reconcile,
         "mismatches": rows(
             conn,
@@ -115,7 +135,7 @@ def _from_journal(conn: sqlite3.Connection, settings: Settings, now: datetime) -
     }
 
 
-def _today(row: dict[str, Any] | None, settings: Settings, day: str) -> dict[str, Any]:
+def _day_figures(row: dict[str, Any] | None, settings: Settings, day: str) -> dict[str, Any]:
     risk = settings.risk
     if row is None:
         return {
@@ -181,6 +201,8 @@ def _heartbeat(path: Path, settings: Settings, now: datetime) -> dict[str, Any] 
         "stale": age > STALE_HEARTBEAT_FACTOR * settings.health.heartbeat_seconds,
         "broker": (beat.get("broker") or {}).get("state"),
         "alarms": beat.get("alarms", []),
+        "journal": (beat.get("journal") or {}).get("state"),
+        "journal_reason": (beat.get("journal") or {}).get("reason"),
         "orders_working": beat.get("orders_working"),
         "positions": beat.get("positions"),
     }
@@ -215,6 +237,9 @@ def render(s: dict[str, Any]) -> str:
             f"bot       {running}: last heartbeat {beat['age_s']:.0f}s ago, pid {beat['pid']}, "
             f"broker {beat['broker']}" + (f", ALARMS {beat['alarms']}" if beat["alarms"] else "")
         )
+    if beat is not None and beat.get("journal") == "failed":
+        lines.append(f"ALARM     journal=failed: {beat.get('journal_reason')} "
+                     f"(new entries refused until a restart)")
     ks = s["kill_switch"]
     lines.append(
         f"kill      {'ENGAGED: ' + ks.get('reason', '') if ks['engaged'] else 'off'} ({ks['path']})"
