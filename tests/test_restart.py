@@ -366,3 +366,11 @@ def test_a_journal_from_a_newer_schema_stops_the_bot_and_says_why(gateway, bots)
     )
     assert placed(gw) == 0
     assert query(bot.journal(), "SELECT count(*) FROM sqlite_master") == [(0,)]
+
+
+def test_the_production_code_holds_no_test_only_crash_hook():
+    sources = [*ROOT.joinpath("bot").rglob("*.py"), *ROOT.joinpath("actors").rglob("*.py")]
+
+    hooked = [str(p.relative_to(ROOT)) for p in sources if "BOT_TEST_" in p.read_text()]
+
+    assert hooked == []  # the crash is injected by tests/crash_after_intent.py
