@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import log_capture
 import pykka
 import pytest
+from log_capture import to_captured_stderr
 from loguru import logger
 
 from bot.sim.server import GatewayOptions, SimGateway
 
-_CAPTURING = True
-
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _CAPTURING
-    _CAPTURING = config.getoption("capture") != "no"
-
-
-def to_captured_stderr(message: Any) -> None:
-    """loguru's default sink holds the sys.stderr of import time, which bypasses pytest's
-    capture: write to whatever sys.stderr is at each message instead, so logs show only for
-    failures. An actor of a finished test may still log while pytest prints its progress (its
-    capture suspended, sys.stderr the terminal's again): that line is dropped, never printed
-    among the dots. With ``-s`` everything goes to the terminal."""
-    if _CAPTURING and sys.stderr is sys.__stderr__:
-        return
-    sys.stderr.write(message)
+    log_capture.CAPTURING = config.getoption("capture") != "no"
 
 
 logger.remove()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from conftest import to_captured_stderr
+from log_capture import to_captured_stderr
 
 
 def test_a_line_logged_while_capture_is_suspended_is_dropped(capfd, monkeypatch):

@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bot.app.config import DEFAULT_CONFIG_PATH, ConfigError, Settings, load_settings, redacted
-from bot.app.supervisor import EXIT_CONFIG
+from bot.app.exit_codes import EXIT_CONFIG
 
 COMMANDS = ("run", "check-config", "status", "kill", "gateway")
 CONFIG_ENV = "BOT_CONFIG"

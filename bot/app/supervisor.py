@@ -41,10 +41,10 @@ from loguru import logger
 
 from bot import messages as m
 from bot.app.config import Settings
+from bot.app.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_REFUSED
 from bot.app.routing import BROKER, EXECUTION, HEALTH, JOURNAL, RISK, STRATEGY, SUPERVISOR, Directory
 from bot.ops.kill_command import write_kill_switch
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_REFUSED = 0, 1, 2, 3
 POLICY = {STRATEGY: "restart", HEALTH: "restart", BROKER: "restart", RISK: "shutdown",
           EXECUTION: "shutdown", JOURNAL: "shutdown"}
 MAX_RESTARTS = 3
