@@ -17,6 +17,7 @@ from actor_harness import make_settings
 from bot import messages as m
 from bot.journal.schema import SCHEMA_VERSION
 from bot.journal.write import Journal, journal_path
+from bot.ops.instance_lock import acquire
 from bot.ops.status import collect, render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -242,3 +243,26 @@ def test_status_prints_the_effective_config_path(settings, tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
 
     assert done.stdout.splitlines()[0] == f"config    {config}"
+
+
+def test_status_reads_the_kill_switch_and_heartbeat_of_the_bot_holding_the_lock(settings,
+                                                                                tmp_path):
+    write_journal(settings)
+    elsewhere = tmp_path / "started-elsewhere"  # the running bot's own working directory
+    elsewhere.mkdir()
+    (elsewhere / "KILL").write_text("2026-11-20T15:59:00+00:00 from the other directory\n")
+    (elsewhere / "heartbeat.json").write_text(json.dumps(
+        {"ts": NOW.isoformat(), "pid": 4242, "broker": {"state": "connected"}, "alarms": []}))
+    lock = acquire(settings.journal.dir, {
+        "config": "/etc/ibkr-bot/settings.yaml", "kill_switch": str(elsewhere / "KILL"),
+        "heartbeat": str(elsewhere / "heartbeat.json"), "started": NOW.isoformat()})
+    try:
+        s = collect(settings, NOW)
+    finally:
+        lock.release()
+
+    assert s["running"]["config"] == "/etc/ibkr-bot/settings.yaml"
+    assert s["kill_switch"] == {"engaged": True, "path": str(elsewhere / "KILL"),
+                                "reason": "2026-11-20T15:59:00+00:00 from the other directory"}
+    assert s["heartbeat"]["pid"] == 4242
+    assert "lock      held by pid" in render(s)
