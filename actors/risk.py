@@ -21,6 +21,8 @@ journal's view of what rests at IB would be stale).
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import Directory
 from bot.trading import risk, sizing
+from bot.trading.market_hours import trading_day
 
 PAUSING_STATES = {"stale": "broker data stale", "disconnected": "broker disconnected"}
 RESNAPSHOT_STATES = frozenset({"connected", "disconnected"})
@@ -53,6 +56,8 @@ class RiskActor(BotActor):
         self.needs_journal = needs_journal
         self.unreconciled: str | None = None
         self.kill_switch = self.kill_switch_on()
+        self.market_ts: datetime | None = None
+        """Start of the last live bar: the exchange's clock (the simulated one in a sim run)."""
         self.last_saved: tuple[Any, ...] | None = None
 
     def on_start(self) -> None:
@@ -87,7 +92,7 @@ class RiskActor(BotActor):
             case m.ConnectionChanged():
                 self._on_connection_changed(message)
             case m.BarClosed() if self.state is not None:
-                self.state = risk.roll_day(self.state, message.bar.start)
+                self._on_bar_closed(message)
             case m.BarClosed():
                 pass
             case m.TradeRecovered() if self.not_ready and not (message.opened or message.adopted):
@@ -160,10 +165,27 @@ class RiskActor(BotActor):
     def _on_position_closed(self, event: m.PositionClosed) -> None:
         if self.state is None:
             return
-        self.state = risk.on_closed(risk.roll_day(self.state, event.ts), event.symbol, event.realized_pnl)
+        # the day by the market's clock: a sim run's PositionClosed carries the wall time
+        market = self.market_ts or event.ts
+        self.state = risk.on_closed(risk.roll_day(self.state, market), event.symbol, event.realized_pnl)
         self.log.info("pnl_realized intent={} pnl={:.2f} day_total={:.2f} losses_in_row={}",
                       event.intent_id, event.realized_pnl, self.state.realized_pnl,
                       self.state.consecutive_losses)
+
+    def _on_bar_closed(self, event: m.BarClosed) -> None:
+        """The risk day follows the exchange's date, not the wall clock's: in a sim run the
+        simulated market's. A day still untouched (taken from the wall clock when the account's
+        equity came in) moves to the first live bar's date; after that it only rolls forward."""
+        if not event.backfill:
+            first = self.market_ts is None
+            self.market_ts = event.bar.start
+            s, day = self.state, trading_day(event.bar.start)
+            untouched = not (s.trades or s.realized_pnl or s.pending or s.open_positions
+                             or s.consecutive_losses)
+            if first and untouched and day != s.day:
+                self.state = replace(s, day=day)
+                self.log.info("risk_day_from_market day={}", day)
+        self.state = risk.roll_day(self.state, event.bar.start)
 
     def _on_connection_changed(self, event: m.ConnectionChanged) -> None:
         self.paused = PAUSING_STATES.get(event.state)
