@@ -115,7 +115,7 @@ class ExecutionActor(BotActor):
                       approved.quantity, p.entry, p.take_profit, p.stop, trade.mode)
 
     def _route(self, client_order_id: str, step: Any, event: Any) -> None:
-        intent_id = client_order_id.rsplit(".", 1)[0]
+        intent_id = m.intent_of(client_order_id)
         trade = self.trades.get(intent_id)
         if trade is None and intent_id in self.finished:
             trade = self.finished[intent_id]
@@ -156,7 +156,8 @@ class ExecutionActor(BotActor):
         quote = event.quote
         if not isinstance(quote.instrument, m.OptionContract):
             return
-        problem = quotes.quote_problem(quote, self.clock(), max_age_s=30.0)
+        max_age_s = self.settings.options.max_quote_age_s
+        problem = quotes.quote_problem(quote, self.clock(), max_age_s=max_age_s)
         if problem:
             self.dropped.count(problem)
             return

@@ -39,6 +39,7 @@ from bot.app.config import Settings
 from bot.app.routing import BROKER, Directory
 from bot.journal.read import live_intents
 from bot.journal.reconcile import reconcile
+from bot.journal.schema import IntentStatus
 from bot.journal.write import Journal, JournalError, journal_path
 from bot.ops.repeats import RepeatSummary
 from bot.trading.market_hours import trading_day
@@ -141,7 +142,7 @@ class JournalActor(BotActor):
             manage_unknown=self.settings.execution.manage_unknown_positions,
         )
         for intent_id in plan.expired:
-            self._guarded(lambda i=intent_id: self.journal.set_intent(i, now, status="expired"))
+            self._guarded(lambda i=intent_id: self.journal.set_intent(i, now, status=IntentStatus.EXPIRED))
         for intent_id in plan.resent:  # counted BEFORE the resend goes out: never twice
             self._guarded(lambda i=intent_id: self.journal.set_intent(i, now, resent=True))
         for mismatch in plan.mismatches:
@@ -187,7 +188,7 @@ class JournalActor(BotActor):
     def _expire_shadow(self, now: datetime) -> None:
         for intent in live_intents(self.journal.conn):
             self._guarded(
-                lambda i=intent.intent_id: self.journal.set_intent(i, now, status="expired")
+                lambda i=intent.intent_id: self.journal.set_intent(i, now, status=IntentStatus.EXPIRED)
             )
             self.publish(
                 m.ReconcileMismatch(

@@ -173,16 +173,19 @@ class RiskActor(BotActor):
                       self.state.consecutive_losses)
 
     def _on_bar_closed(self, event: m.BarClosed) -> None:
-        """The risk day follows the exchange's date, not the wall clock's: in a sim run the
-        simulated market's. A day still untouched (taken from the wall clock when the account's
-        equity came in) moves to the first live bar's date; after that it only rolls forward."""
+        """The risk day follows the exchange's date, not the wall clock's: in a sim run
+        (``broker.kind: sim``, a fresh journal every run) the simulated market's. There a day
+        still untouched (taken from the wall clock when the account's equity came in) moves to
+        the first live bar's date; after that it only rolls forward. Elsewhere the saved day is
+        restored by the wall clock's date at the first connect, so it stays that."""
         if not event.backfill:
             first = self.market_ts is None
             self.market_ts = event.bar.start
             s, day = self.state, trading_day(event.bar.start)
             untouched = not (s.trades or s.realized_pnl or s.pending or s.open_positions
                              or s.consecutive_losses)
-            if first and untouched and day != s.day:
+            sim = self.settings.broker.kind == "sim"
+            if sim and first and untouched and day != s.day:
                 self.state = replace(s, day=day)
                 self.log.info("risk_day_from_market day={}", day)
         self.state = risk.roll_day(self.state, event.bar.start)

@@ -158,7 +158,8 @@ class StrategyActor(BotActor):
         self._become(PROPOSED, f"{chosen.contract.key} ask={q.ask:.2f}")
 
     def _on_quote_updated(self, event: m.QuoteUpdated) -> None:
-        problem = quotes.quote_problem(event.quote, self.clock(), max_age_s=30.0)
+        max_age_s = self.settings.options.max_quote_age_s
+        problem = quotes.quote_problem(event.quote, self.clock(), max_age_s=max_age_s)
         if problem:
             self.dropped.count(problem)
             return

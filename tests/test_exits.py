@@ -10,7 +10,7 @@ import pytest
 from pure_helpers import ny, risk_cfg
 
 from bot.trading.brackets import BracketPrices
-from bot.trading.exits import emulated_exit, realized_pnl, time_exit_reason
+from bot.trading.exits import emulated_exit, time_exit_reason
 
 CFG = risk_cfg()
 
@@ -92,25 +92,3 @@ PRICES = BracketPrices(entry=1.60, take_profit=2.08, stop=1.28)
 )
 def test_emulated_exit(bid: float, expected: str | None) -> None:
     assert emulated_exit(bid, PRICES) == expected
-
-
-@pytest.mark.parametrize(
-    ("entry", "exit_", "quantity", "multiplier", "commissions", "expected"),
-    [
-        (1.60, 2.08, 7, 100, 0.0, 336.0),
-        (1.60, 1.28, 7, 100, 0.0, -224.0),
-        (1.60, 1.95, 3, 100, 0.0, 105.0),          # floats alone give 104.99999999999996
-        (1.60, 1.95, 3, 100, 4.05, 100.95),
-        (1.60, 1.60, 2, 100, 1.30, -1.30),         # a scratch costs the commissions
-        (4.00, 5.20, 20, 10, 0.0, 240.0),          # mini options
-        (0.05, 0.0, 10, 100, 0.0, -50.0),          # expired worthless
-    ],
-)
-def test_realized_pnl(entry, exit_, quantity, multiplier, commissions, expected) -> None:
-    got = realized_pnl(entry, exit_, quantity, multiplier, commissions)
-
-    assert got == expected
-
-
-def test_realized_pnl_default_multiplier() -> None:
-    assert realized_pnl(1.10, 1.43, 1) == 33.0

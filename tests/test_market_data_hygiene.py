@@ -72,3 +72,28 @@ def test_a_signal_whose_option_quotes_are_all_bad_is_abandoned_not_traded(bot, c
     assert abandoned.reason == "no candidate passed: 1 nan, 1 zero, 1 negative, 1 stale"
     assert bot.commands(m.SubmitBracket) == ()
     assert [x for x in bot.probe.drain() if isinstance(x, m.EntryProposed)] == []
+
+
+@pytest.mark.parametrize(("max_age_s", "proposed"), [(30.0, False), (600.0, True)])
+def test_how_old_an_option_quote_may_be_is_one_setting(tmp_path, clock, max_age_s, proposed):
+    # Arrange: every candidate quoted sanely, but five minutes ago
+    options = {"max_dte": 7, "strike_window": 2, "max_spread_pct": 10, "min_volume": 10,
+               "max_quote_age_s": max_age_s}
+    bot = start_bot(make_settings(tmp_path, options=options), clock, chains={"SPY": CHAIN})
+    try:
+        bot.publish(m.AccountUpdated("DU1234567", 10_000.0, clock()))
+        bot.probe.expect(m.ChainReceived)
+        candidates = selection.candidate_contracts(CHAIN, 598.0, m.Right.CALL, DAY,
+                                                   bot.settings.options)
+        five_min_ago = clock() - timedelta(minutes=5)
+        bot.broker.set_option_quotes(tuple(
+            m.Quote(c, 1.55, 1.60, 1.60, five_min_ago, volume=500) for c in candidates)).get(timeout=5)
+
+        # Act
+        feed(bot, CLOSES)
+
+        # Assert
+        outcome = bot.probe.expect((m.EntryProposed, m.EntryAbandoned))
+        assert isinstance(outcome, m.EntryProposed) is proposed
+    finally:
+        bot.supervisor.stop()

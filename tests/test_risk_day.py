@@ -52,3 +52,15 @@ def test_a_day_with_trades_on_it_is_never_moved_back(tmp_path):
     bot.supervisor.stop()
 
     assert (stats["day"], stats["realized_pnl"]) == (WALL_DAY.isoformat(), -104.0)
+
+
+def test_against_a_gateway_the_day_stays_the_one_restored_by_the_wall_clock(tmp_path):
+    clock = Clock(ny(WALL_DAY, 10, 0))
+    bot = start_bot(make_settings(tmp_path, broker={"kind": "ib"}), clock)
+    bot.publish(m.AccountUpdated("DU1234567", 10_000.0, clock()))
+
+    bot.publish(bar(SIM_DAY))  # a simulated gateway's older market: paper mode all the same
+    stats = risk_stats(bot)
+    bot.supervisor.stop()
+
+    assert stats["day"] == WALL_DAY.isoformat()

@@ -89,6 +89,8 @@ class OptionSettings(_Section):
     min_volume: int = Field(10, ge=0)
     min_premium: float = Field(
         0.10, ge=0.05, description="skip options cheaper than this (a stop needs room above zero)")
+    max_quote_age_s: float = Field(
+        30.0, gt=0, le=600, description="an option quote older than this is stale: never traded on")
 
     @model_validator(mode="after")
     def _dte_ordered(self) -> OptionSettings:

@@ -5,7 +5,7 @@ Pure: the caller passes the time in (seconds on a monotonic clock). IB's limits
 
 | rule                                   | IB                      | governor (default)   |
 |----------------------------------------|-------------------------|----------------------|
-| messages per second                    | 50 (lines / 2)          | 40                   |
+| messages per second                    | 50 (lines / 2)          | 40, 5 per 0.125 s    |
 | identical historical request           | not within 15 s         | not within 16 s      |
 | historical, same contract and tick type| < 6 within 2 s          | <= 3 within 2.5 s    |
 | historical requests in 10 minutes      | 60 (BID_ASK counts 2)   | 50                   |
@@ -28,6 +28,26 @@ from typing import Any
 
 NOT_BEFORE_LINE_FREE = 1.0
 """Retry interval when every market data line is taken (freed only by a cancel)."""
+
+MESSAGE_BURST = 5
+MESSAGE_BURST_INTERVAL_S = 0.125
+"""Every outgoing message, smoothed: at most 5 in any 0.125 s, i.e. 40 per second in steps.
+
+IB counts messages per second as they ARRIVE. A limit of 40 per sliding second lets the
+client send 40 at once and 40 more one second later; when the first burst arrives a few
+milliseconds late (a busy gateway, a loaded Pi), IB sees up to 80 within one of its seconds,
+answers error 100 and closes the session at the third breach. In steps of 5 per 0.125 s, any
+one-second window of arrivals holds at most 45 messages even when arrivals bunch up by a
+tenth of a second."""
+
+
+def smooth_message_rate(client: Any) -> None:
+    """Set an ib_insync (or ib_async) ``Client``'s own throttle to the smooth steps above.
+
+    The client's throttle sees every message (orders, cancels, the connect sync), not only
+    the requests the governor books, so this is the one place the rate is enforced."""
+    client.MaxRequests = MESSAGE_BURST
+    client.RequestsInterval = MESSAGE_BURST_INTERVAL_S
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,7 @@ from typing import Any
 
 from bot import messages as m
 from bot.journal.reconcile import JournalIntent, JournalOrder
-from bot.journal.schema import SCHEMA_VERSION, JournalError
-
-LIVE_STATUSES = ("approved", "sent", "open")
+from bot.journal.schema import LIVE_STATUSES, SCHEMA_VERSION, JournalError
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -42,7 +40,8 @@ def live_intents(conn: sqlite3.Connection) -> list[JournalIntent]:
     """Every intent that may still have orders or a position at the broker, oldest first."""
     marks = ",".join("?" * len(LIVE_STATUSES))
     rows = conn.execute(
-        f"SELECT * FROM intents WHERE status IN ({marks}) ORDER BY created_at", LIVE_STATUSES
+        f"SELECT * FROM intents WHERE status IN ({marks}) ORDER BY created_at",
+        [s.value for s in LIVE_STATUSES],
     ).fetchall()
     return [_intent(conn, row) for row in rows]
 

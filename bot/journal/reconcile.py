@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot import messages as m
+from bot.journal.schema import IntentStatus
 from bot.trading.market_hours import trading_day
 
 S = m.OrderStatus
@@ -85,10 +86,6 @@ class _Builder:
         )
 
 
-def intent_of(client_order_id: str) -> str:
-    return client_order_id.rsplit(".", 1)[0]
-
-
 def reconcile(
     intents: list[JournalIntent],
     snapshot: m.BrokerSnapshot,
@@ -101,10 +98,10 @@ def reconcile(
     out = _Builder(now)
     orders = defaultdict(dict)
     for order in snapshot.orders:
-        orders[intent_of(order.client_order_id)][order.client_order_id] = order
+        orders[m.intent_of(order.client_order_id)][order.client_order_id] = order
     fills = defaultdict(list)
     for fill in snapshot.fills:
-        fills[intent_of(fill.client_order_id)].append(fill)
+        fills[m.intent_of(fill.client_order_id)].append(fill)
     live = {i.intent_id for i in intents}
     for intent in intents:
         _one_intent(
@@ -166,7 +163,7 @@ def _one_intent(
                 "status_differs", cid, f"journal {order.status}, broker {broker.status.value}"
             )
     fills = tuple(sorted(all_fills, key=lambda f: f.ts))
-    opened = intent.status == "open"
+    opened = intent.status == IntentStatus.OPEN
     out.recovered.append(_recovered(intent, tuple(legs), fills, opened, False, out.now))
 
 
@@ -186,7 +183,7 @@ def _unsent(out: _Builder, intent: JournalIntent, entry_timeout_s: float) -> Non
         and intent.sent_at is not None
         and trading_day(intent.sent_at) == trading_day(out.now)
     )
-    if young and intent.resends == 0 and intent.status == "sent":
+    if young and intent.resends == 0 and intent.status == IntentStatus.SENT:
         out.resent.append(intent.intent_id)
         out.mismatch(
             "resent",
@@ -209,7 +206,7 @@ def _unsent(out: _Builder, intent: JournalIntent, entry_timeout_s: float) -> Non
 
 def _untracked_orders(out: _Builder, orders: tuple[m.BrokerOrder, ...], live: set[str]) -> None:
     for order in orders:
-        if order.status in m.DONE_STATUSES or intent_of(order.client_order_id) in live:
+        if order.status in m.DONE_STATUSES or m.intent_of(order.client_order_id) in live:
             continue
         key = order.client_order_id or f"order {order.broker_order_id}"
         out.mismatch(

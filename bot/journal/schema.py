@@ -8,6 +8,27 @@ touched, because an older bot cannot know what the newer columns mean.
 from __future__ import annotations
 
 import sqlite3
+from enum import Enum
+
+
+class IntentStatus(str, Enum):
+    """Where one intent stands in the journal (the ``intents.status`` column).
+
+    PROPOSED -> APPROVED -> SENT -> OPEN -> CLOSED, or DENIED, or EXPIRED (never filled, or
+    given up at a restart). APPROVED, SENT and OPEN are live: reconciliation looks at them.
+    (The v1 schema's column comment also names "sending", which no bot ever wrote.)
+    """
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    DENIED = "denied"
+    SENT = "sent"
+    OPEN = "open"
+    CLOSED = "closed"
+    EXPIRED = "expired"
+
+
+LIVE_STATUSES: tuple[IntentStatus, ...] = (IntentStatus.APPROVED, IntentStatus.SENT, IntentStatus.OPEN)
 
 MIGRATIONS: tuple[str, ...] = (
     # v1: everything the bot decides and does, keyed by the intent id carried in orderRef.

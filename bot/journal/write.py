@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import messages as m
-from bot.journal.schema import JournalError, migrate
+from bot.journal.schema import IntentStatus, JournalError, migrate
 
 __all__ = ["Journal", "JournalError", "journal_path"]
 
@@ -75,12 +75,13 @@ class Journal:
         self.record(m.RiskStateChanged(day, start_equity, realized_pnl, trades, consecutive_losses,
                                        kill_switch, ts), ts)
 
-    def set_intent(self, intent_id: str, now: datetime, *, status: str | None = None,
+    def set_intent(self, intent_id: str, now: datetime, *, status: IntentStatus | None = None,
                    resent: bool = False) -> None:
         """Mark an intent during reconciliation (expired, or counted as sent once more)."""
         def write(conn: sqlite3.Connection, _: Any) -> None:
             conn.execute("UPDATE intents SET status=COALESCE(?, status), resends=resends+?, "
-                         "updated_at=? WHERE intent_id=?", (status, int(resent), _ts(now), intent_id))
+                         "updated_at=? WHERE intent_id=?",
+                         (status and status.value, int(resent), _ts(now), intent_id))
         self._write(write, None)
 
     def record_adopted(self, trade: m.TradeRecovered, now: datetime) -> None:
@@ -91,7 +92,7 @@ class Journal:
                          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                          (trade.intent_id, trade.correlation_id, trade.symbol, "adopted",
                           _json(trade.contract), trade.premium, int(trade.legs[0][0].quantity),
-                          _json(["adopted at restart: manage_unknown_positions"]), "open",
+                          _json(["adopted at restart: manage_unknown_positions"]), IntentStatus.OPEN.value,
                           _ts(now), _ts(now), _ts(now)))
             for spec, status, _filled_qty in trade.legs:
                 conn.execute("INSERT OR IGNORE INTO orders (client_order_id, intent_id, spec, status, "
@@ -120,10 +121,10 @@ class Journal:
         row = self.conn.execute("SELECT * FROM intents WHERE intent_id=?", (intent_id,)).fetchone()
         return dict(row) if row else None
 
-    def intents(self, *statuses: str) -> list[dict[str, Any]]:
+    def intents(self, *statuses: IntentStatus) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(statuses))
         rows = self.conn.execute(f"SELECT * FROM intents WHERE status IN ({marks}) ORDER BY created_at",
-                                 statuses)
+                                 [s.value for s in statuses])
         return [dict(r) for r in rows]
 
     def orders(self, intent_id: str) -> list[dict[str, Any]]:
@@ -139,19 +140,15 @@ class Journal:
         return dict(row) if row else None
 
 
-def _intent_of(client_order_id: str) -> str:
-    return client_order_id.rsplit(".", 1)[0]
-
-
 def _proposed(conn: sqlite3.Connection, e: m.EntryProposed, now: datetime) -> None:
     conn.execute("INSERT OR IGNORE INTO intents (intent_id, correlation_id, symbol, direction, "
                  "contract, premium, quantity, reasons, status, created_at, updated_at) "
                  "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                  (e.intent_id, e.correlation_id, e.symbol, e.direction.value, _json(e.contract),
-                  e.premium, None, _json(list(e.reasons)), "proposed", _ts(e.ts), _ts(e.ts)))
+                  e.premium, None, _json(list(e.reasons)), IntentStatus.PROPOSED.value, _ts(e.ts), _ts(e.ts)))
 
 
-def _decision(kind: str, status: str | None) -> Any:
+def _decision(kind: str, status: IntentStatus | None) -> Any:
     def write(conn: sqlite3.Connection, e: Any, now: datetime) -> None:
         detail = getattr(e, "reason", "") or f"quantity={getattr(e, 'quantity', '')}"
         intent_id = getattr(e, "intent_id", None)
@@ -159,7 +156,8 @@ def _decision(kind: str, status: str | None) -> Any:
                      "VALUES (?,?,?,?,?,?)", (intent_id, e.correlation_id, e.symbol, kind, detail, _ts(e.ts)))
         if status and intent_id:
             conn.execute("UPDATE intents SET status=?, quantity=COALESCE(?, quantity), updated_at=? "
-                         "WHERE intent_id=?", (status, getattr(e, "quantity", None), _ts(e.ts), intent_id))
+                         "WHERE intent_id=?",
+                         (status.value, getattr(e, "quantity", None), _ts(e.ts), intent_id))
     return write
 
 
@@ -175,7 +173,8 @@ def _submitted(conn: sqlite3.Connection, c: m.SubmitBracket | m.SubmitOrder, now
         conn.execute("INSERT OR IGNORE INTO orders (client_order_id, intent_id, spec, status, updated_at) "
                      "VALUES (?,?,?,?,?)", (spec.client_order_id, c.intent_id, _json(spec), "SUBMITTED",
                                             _ts(now)))
-    conn.execute("UPDATE intents SET status=CASE WHEN status='approved' THEN 'sent' ELSE status END, "
+    conn.execute(f"UPDATE intents SET status=CASE WHEN status='{IntentStatus.APPROVED.value}' "
+                 f"THEN '{IntentStatus.SENT.value}' ELSE status END, "
                  "sent_at=COALESCE(sent_at, ?), updated_at=? WHERE intent_id=?",
                  (_ts(now), _ts(now), c.intent_id))
 
@@ -204,11 +203,11 @@ def _rejected(conn: sqlite3.Connection, e: m.OrderRejected, now: datetime) -> No
 
 def _filled(conn: sqlite3.Connection, e: m.OrderFilled, now: datetime) -> None:
     conn.execute("INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?)",
-                 (e.exec_id, e.client_order_id, _intent_of(e.client_order_id), e.side.value,
+                 (e.exec_id, e.client_order_id, m.intent_of(e.client_order_id), e.side.value,
                   e.quantity, e.price, e.commission, _ts(e.ts)))
 
 
-def _position(event: str, status: str) -> Any:
+def _position(event: str, status: IntentStatus) -> Any:
     def write(conn: sqlite3.Connection, e: Any, now: datetime) -> None:
         price = getattr(e, "avg_price", None) or getattr(e, "exit_price", 0.0)
         conn.execute("INSERT INTO positions (intent_id, symbol, event, quantity, price, realized, "
@@ -216,7 +215,7 @@ def _position(event: str, status: str) -> Any:
                      (e.intent_id, e.symbol, event, getattr(e, "quantity", 0.0), price,
                       getattr(e, "realized_pnl", None), getattr(e, "reason", ""), _ts(e.ts)))
         conn.execute("UPDATE intents SET status=?, updated_at=? WHERE intent_id=?",
-                     (status, _ts(e.ts), e.intent_id))
+                     (status.value, _ts(e.ts), e.intent_id))
     return write
 
 
@@ -270,8 +269,8 @@ def _risk_state(conn: sqlite3.Connection, e: m.RiskStateChanged, now: datetime) 
 _WRITERS: dict[type, Any] = {
     m.SignalRaised: _signal,
     m.EntryProposed: _proposed,
-    m.EntryApproved: _decision("approved", "approved"),
-    m.EntryDenied: _decision("denied", "denied"),
+    m.EntryApproved: _decision("approved", IntentStatus.APPROVED),
+    m.EntryDenied: _decision("denied", IntentStatus.DENIED),
     m.EntryAbandoned: _decision("abandoned", None),
     m.SubmitBracket: _submitted,
     m.SubmitOrder: _submitted,
@@ -279,10 +278,10 @@ _WRITERS: dict[type, Any] = {
     m.OrderStatusChanged: _status,
     m.OrderRejected: _rejected,
     m.OrderFilled: _filled,
-    m.PositionOpened: _position("opened", "open"),
-    m.PositionClosed: _position("closed", "closed"),
-    m.EntryExpired: _position("expired", "expired"),
-    m.PositionRecovered: _position("recovered", "open"),
+    m.PositionOpened: _position("opened", IntentStatus.OPEN),
+    m.PositionClosed: _position("closed", IntentStatus.CLOSED),
+    m.EntryExpired: _position("expired", IntentStatus.EXPIRED),
+    m.PositionRecovered: _position("recovered", IntentStatus.OPEN),
     m.ReconcileMismatch: _mismatch,
     m.BrokerSnapshot: _snapshot,
     m.PositionChanged: _position_changed,

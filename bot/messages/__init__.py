@@ -16,5 +16,8 @@ from bot.messages.commands import *
 from bot.messages.events import *
 from bot.messages.health import *
 from bot.messages.ids import new_correlation_id as new_correlation_id
+from bot.messages.order_ref import OrderRef as OrderRef
+from bot.messages.order_ref import intent_of as intent_of
+from bot.messages.order_ref import parse_order_ref as parse_order_ref
 from bot.messages.restart import *
 from bot.messages.values import *

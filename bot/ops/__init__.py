@@ -1,3 +1,25 @@
-"""Operations: the heartbeat report, actor liveness, the systemd watchdog, process samples,
-logging set-up, ``status`` and the soak report.
+"""Operations: how the running bot shows it is healthy.
+
+- ``health_report``, ``liveness``: the heartbeat payload and line; who owes a pong.
+- ``watchdog``: systemd's sd_notify keep-alive.
+- ``proc_sample``: one psutil sample of the process.
+- ``logs``: console lines for people, JSON lines for machines, rotation.
+- ``status``: ``python -m bot status`` from the journal and the last heartbeat.
+- ``instance_lock``: one bot per journal directory (an flock naming who runs).
+- ``kill_command``: ``python -m bot kill``, reaching the bot that runs.
+- ``repeats``: a failure repeating on every write, logged once then summarised.
+- ``soak_report``: the soak run's figures and verdict.
 """
+
+__all__ = [
+    "health_report",
+    "instance_lock",
+    "kill_command",
+    "liveness",
+    "logs",
+    "proc_sample",
+    "repeats",
+    "soak_report",
+    "status",
+    "watchdog",
+]

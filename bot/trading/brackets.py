@@ -17,11 +17,11 @@ program (0.05 / 0.10) are not modelled: IB rejects an off-grid price, it never f
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from bot.messages import OptionContract, OrderSpec, OrderType, Side
+from bot.trading.decimals import to_decimal
 
 PENNY_PILOT: frozenset[str] = frozenset({"SPY", "QQQ", "IWM"})
 """Option classes quoted in 0.01 at every price."""
@@ -33,19 +33,13 @@ NOISE = Decimal("1e-6")
 _ROUNDING = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_UP}
 
 
-def _dec(x: float) -> Decimal:
-    if not math.isfinite(x):
-        raise ValueError(f"price must be finite, got {x}")
-    return Decimal(repr(float(x)))
-
-
 def _tick(symbol: str, price: Decimal) -> Decimal:
     return PENNY if symbol in PENNY_PILOT or price < NICKEL_FROM else NICKEL
 
 
 def tick_size(symbol: str, price: float) -> float:
     """The minimum price step for ``symbol``'s options at ``price`` (0.01 or 0.05)."""
-    return float(_tick(symbol, _dec(price)))
+    return float(_tick(symbol, to_decimal(price)))
 
 
 def _round(price: Decimal, tick: Decimal, mode: str) -> Decimal:
@@ -63,7 +57,7 @@ def round_to_tick(price: float, tick: float, mode: str) -> float:
     A price within a millionth of a tick of a grid point is that point, so float noise
     (0.1 + 0.2 = 0.30000000000000004) never moves a price by a whole tick.
     """
-    return float(_round(_dec(price), _dec(tick), mode))
+    return float(_round(to_decimal(price), to_decimal(tick), mode))
 
 
 def _on_grid(symbol: str, price: Decimal, mode: str) -> Decimal:
@@ -96,12 +90,12 @@ def bracket_prices(symbol: str, entry: float, take_profit_pct: float,
     """
     if not (take_profit_pct > 0 and stop_loss_pct > 0):
         raise ValueError(f"percentages must be positive, got {take_profit_pct}, {stop_loss_pct}")
-    price = _on_grid(symbol, _dec(entry), "nearest")
+    price = _on_grid(symbol, to_decimal(entry), "nearest")
     if price <= 0:
         raise ValueError(f"entry must be positive, got {entry}")
-    take_profit = _on_grid(symbol, price * (1 + _dec(take_profit_pct) / 100), "down")
+    take_profit = _on_grid(symbol, price * (1 + to_decimal(take_profit_pct) / 100), "down")
     take_profit = max(take_profit, _tick_above(symbol, price))
-    stop = _on_grid(symbol, price * (1 - _dec(stop_loss_pct) / 100), "up")
+    stop = _on_grid(symbol, price * (1 - to_decimal(stop_loss_pct) / 100), "up")
     stop = max(min(stop, _tick_below(symbol, price)), PENNY)
     if stop >= price:
         raise ValueError(f"entry {price} leaves no room for a stop above zero")
@@ -136,6 +130,6 @@ def exit_order(intent_id: str, leg: str, symbol: str, quantity: int, bid: float)
     """
     if quantity < 1:
         raise ValueError(f"quantity must be at least 1, got {quantity}")
-    price = max(_on_grid(symbol, _dec(bid), "down"), PENNY)
+    price = max(_on_grid(symbol, to_decimal(bid), "down"), PENNY)
     return OrderSpec(f"{intent_id}.{leg}", Side.SELL, quantity, OrderType.LIMIT,
                      limit_price=float(price))

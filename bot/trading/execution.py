@@ -216,7 +216,7 @@ def _settle(trade: Trade, wall: datetime, fill: m.OrderFilled | None = None) -> 
 
 
 def _has_role(trade: Trade, role: str) -> bool:
-    return any(g.role.startswith(role) for g in trade.legs[1:])
+    return any(g.role == role for g in trade.legs[1:])
 
 
 def _exits_cover(trade: Trade) -> bool:
@@ -255,7 +255,7 @@ MAX_EXIT_ATTEMPTS = 3
 
 def _send_close_if_clear(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
     """Send the closing order once nothing else can sell; give up after a few rejections."""
-    attempts = sum(1 for g in trade.legs if g.role.startswith("exit"))
+    attempts = sum(1 for g in trade.legs if g.role == "exit")
     if trade.working_exits or attempts >= MAX_EXIT_ATTEMPTS:
         return trade, []
     leg = f"exit{attempts + 1}"
@@ -288,7 +288,7 @@ def _close(trade: Trade, wall: datetime, fill: m.OrderFilled | None) -> tuple[Tr
     exit_price = trade.exit_proceeds / (sold * _mult(trade)) if sold else 0.0
     pnl = round(trade.exit_proceeds - trade.entry_cost - trade.commissions, 2)
     closer = next((g for g in reversed(trade.legs[1:]) if g.filled), None)
-    closer_role = closer.role.rstrip("0123456789") if closer else ""
+    closer_role = closer.role if closer else ""
     reason = trade.closing_reason or {"tp": "take profit", "sl": "stop"}.get(closer_role, "exit")
     ts = fill.ts if fill is not None else wall
     trade = replace(trade, finished=True, closing_reason=reason)
@@ -315,8 +315,7 @@ def restore(rec: m.TradeRecovered, settings: Settings, wall: datetime) -> tuple[
     risk = settings.risk
     prices = brackets.bracket_prices(rec.symbol, rec.premium, risk.take_profit_pct, risk.stop_loss_pct)
     legs = tuple(_restored_leg(spec, status, filled, wall) for spec, status, filled in rec.legs)
-    revision = max((int(d) for g in legs if (d := "".join(c for c in g.role if c.isdigit()))),
-                   default=0)
+    revision = max((g.revision for g in legs), default=0)
     trade = Trade(rec.intent_id, rec.correlation_id, rec.symbol, rec.contract,
                   settings.execution.oco_mode, prices, legs, revision=revision)
     if rec.resend:

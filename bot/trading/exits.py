@@ -1,15 +1,12 @@
-"""When to leave a position, and what it earned.
+"""When to leave a position.
 
-Premiums are dollars per share of the option; P&L is dollars for the whole position
-(premium difference * quantity * multiplier, less commissions); times are aware datetimes and
-minutes.
+Premiums are dollars per share of the option; times are aware datetimes and minutes.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import datetime
-from decimal import Decimal
 
 from bot.app.config import RiskSettings
 from bot.trading.brackets import BracketPrices
@@ -44,15 +41,3 @@ def emulated_exit(bid: float, prices: BracketPrices) -> str | None:
     if bid <= prices.stop:
         return "stop"
     return None
-
-
-def realized_pnl(entry_price: float, exit_price: float, quantity: float, multiplier: int = 100,
-                 commissions: float = 0.0) -> float:
-    """Dollars made by a long option position: (exit - entry) * quantity * multiplier - fees.
-
-    Computed in Decimal on the shortest decimal form of each input, so (1.95 - 1.60) * 3 * 100
-    is 105.0 rather than 104.99999999999996.
-    """
-    entry, exit_, qty, fees = (Decimal(repr(float(x)))
-                               for x in (entry_price, exit_price, quantity, commissions))
-    return float((exit_ - entry) * qty * multiplier - fees)

@@ -11,10 +11,10 @@ ignored rather than moving the order backwards: brokers deliver statuses out of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bot.messages import DONE_STATUSES, OrderSpec, OrderStatus
+from bot.messages import DONE_STATUSES, OrderSpec, OrderStatus, parse_order_ref
 
 S = OrderStatus
 ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
@@ -48,11 +48,17 @@ class Leg:
     reason: str = ""
     reported_filled: float = 0.0
     """What the broker's last status says is filled; executions may arrive after it."""
+    role: str = field(init=False)
+    """``entry``, ``tp``, ``sl``, ``exit`` ...: from the client order id (``bot.messages.order_ref``)."""
+    revision: int = field(init=False)
+    """Which exit pair or closing attempt this is: ``sl2`` is 2, ``sl`` is 0."""
 
-    @property
-    def role(self) -> str:
-        """``entry``, ``tp``, ``sl``, ``exit`` ... : the suffix of the client order id."""
-        return self.spec.client_order_id.rsplit(".", 1)[-1]
+    def __post_init__(self) -> None:
+        ref = parse_order_ref(self.spec.client_order_id)
+        if ref is None:
+            raise ValueError(f"not one of our order refs: {self.spec.client_order_id!r}")
+        object.__setattr__(self, "role", ref.role)
+        object.__setattr__(self, "revision", ref.revision)
 
     @property
     def done(self) -> bool:

@@ -122,15 +122,14 @@ def spread_pct(q: Quote) -> float:
     return (q.ask - q.bid) / mid * 100.0 if mid > 0 else math.inf
 
 
-def _rejection(q: Quote, right: Right, now: datetime, cfg: OptionSettings,
-               max_age_s: float) -> tuple[str, str] | None:
+def _rejection(q: Quote, right: Right, now: datetime, cfg: OptionSettings) -> tuple[str, str] | None:
     """(category for the summary, detail with figures), or None when the quote qualifies."""
     inst = q.instrument
     if not isinstance(inst, OptionContract):
         return "not an option", "not an option"
     if inst.right != right:
         return "wrong right", f"right {inst.right.value}, wanted {right.value}"
-    problem = quote_problem(q, now, max_age_s)
+    problem = quote_problem(q, now, cfg.max_quote_age_s)
     if problem:
         return problem, problem
     spread = round(spread_pct(q), TIE_DIGITS)  # a spread of exactly the limit passes
@@ -174,7 +173,7 @@ def _summary(categories: list[str]) -> str:
 
 
 def select_option(quotes: Sequence[Quote], spot: float, right: Right, now: datetime,
-                  cfg: OptionSettings, max_quote_age_s: float = 30.0) -> Selection:
+                  cfg: OptionSettings) -> Selection:
     """Filter the candidates' quotes and pick the best one (see the module table)."""
     if not (math.isfinite(spot) and spot > 0):
         return Selection(None, None, f"invalid spot {spot}", ())
@@ -182,7 +181,7 @@ def select_option(quotes: Sequence[Quote], spot: float, right: Right, now: datet
     rejected: list[tuple[str, str]] = []
     categories: list[str] = []
     for q in quotes:
-        why = _rejection(q, right, now, cfg, max_quote_age_s)
+        why = _rejection(q, right, now, cfg)
         if why is None:
             passed.append(q)
         else:

@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from bot.trading.decimals import to_decimal
+
 CENT = Decimal("0.01")
 
 
@@ -26,10 +28,6 @@ class SizeDecision:
     budget: float
     risk_per_contract: float
     reason: str
-
-
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
 
 
 def _cents(x: Decimal, rounding: str) -> str:
@@ -61,8 +59,8 @@ def size_entry(equity: float, risk_pct: float, premium: float, stop_pct: float,
     problem = _invalid(equity, risk_pct, premium, stop_pct, max_contracts, multiplier)
     if problem:
         return SizeDecision(0, 0.0, 0.0, problem)
-    budget = _dec(equity) * _dec(risk_pct) / 100
-    risk = _dec(premium) * multiplier * _dec(stop_pct) / 100
+    budget = to_decimal(equity) * to_decimal(risk_pct) / 100
+    risk = to_decimal(premium) * multiplier * to_decimal(stop_pct) / 100
     affordable = int((budget / risk).to_integral_value(rounding=ROUND_FLOOR))
     quantity = min(affordable, int(max_contracts))
     # Shown in cents, the budget rounded down and the risk up, so "<" in the text stays true.
