@@ -15,7 +15,8 @@ from loguru import logger
 
 from bot.app.config import Settings
 from bot.app.deferred_import import defer
-from bot.app.supervisor import EXIT_FAILED, EXIT_REFUSED, Supervisor, actor_specs
+from bot.app.exit_codes import EXIT_FAILED, EXIT_REFUSED
+from bot.app.supervisor import Supervisor, actor_specs
 from bot.journal.write import journal_path
 from bot.ops.instance_lock import InstanceLock, LockHeld, LockUnusable, acquire
 from bot.ops.logs import LogsUnusable, configure_logging
@@ -25,7 +26,8 @@ from bot.ops.watchdog import Watchdog
 def _fresh_sim_journal(settings: Settings) -> None:
     """The embedded simulator is a new market and a new account on every run, so the sim
     journal starts empty too (the previous run's is kept as ``.prev`` for inspection):
-    restoring yesterday's risk state against a fresh simulated account would be wrong."""
+    restoring yesterday's risk state against a fresh simulated account would be wrong.
+    Called only with the instance lock held: never under a bot still running on the file."""
     path = journal_path(settings.journal.dir, "sim")
     for suffix in ("", "-wal", "-shm"):
         old = path.with_name(path.name + suffix)
