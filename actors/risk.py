@@ -123,7 +123,8 @@ class RiskActor(BotActor):
     def stats(self) -> dict[str, Any]:
         s = self.state
         if s is None:
-            return {**super().stats(), "equity": None}
+            # the switch is known before the account: `python -m bot kill` confirms from it
+            return {**super().stats(), "equity": None, "kill_switch": self.kill_switch_on()}
         return {**super().stats(), "day": s.day.isoformat(), "realized_pnl": round(s.realized_pnl, 2),
                 "trades": s.trades, "open": s.open_positions, "pending": s.pending,
                 "consecutive_losses": s.consecutive_losses,

@@ -176,3 +176,13 @@ def test_a_switch_found_at_start_flattens_the_recovered_position(tmp_path):
 
     assert (changed.engaged, changed.reason) == (True, "2026-11-20T14:00:00 engaged while down")
     assert cancels == {f"{IID}.tp", f"{IID}.sl"}  # the exits go, then the position is sold
+
+
+def test_the_risk_report_shows_the_switch_before_the_account_is_known(settings):
+    settings.risk.kill_switch_path.write_text("engaged before the first connect\n")
+    bot = start_bot(settings, Clock(T0))
+
+    stats = bot.ref("risk").proxy().stats().get(timeout=WAIT_S)
+    bot.supervisor.stop()
+
+    assert (stats["equity"], stats["kill_switch"]) == (None, True)
