@@ -8,7 +8,12 @@ Emits: Ping (to every registered actor, ``reply_to`` itself); AlarmRaised (publi
     (``bot/ops/liveness.py``); a heartbeat every ``health.heartbeat_seconds``: one readable line,
     one JSON line (bound as ``heartbeat``) and ``<logs>/heartbeat.json`` for ``status`` tools
     (``bot/ops/health_report.py``); ``WATCHDOG=1`` to systemd on each tick, only while every
-    actor answers (``bot/ops/watchdog.py``; a no-op outside systemd).
+    actor answers and, with ``health.journal_failure_stops_watchdog``, the journal can be
+    written (``bot/ops/watchdog.py``; a no-op outside systemd).
+
+The heartbeat's figures are current: every actor is pinged again on the tick before a
+heartbeat is due, so its Pong reports are at most a tick old, and the broker's state comes
+from the last ConnectionChanged.
 Thread rule: its own pykka thread; it reads psutil figures and mailbox sizes, never blocks.
 
 Times here are wall/monotonic: health is about the process, not the market.
@@ -30,9 +35,9 @@ from actors.base import BotActor, utc_now
 from actors.timer import Timer
 from bot import messages as m
 from bot.app.config import Settings
-from bot.app.routing import HEALTH, SUPERVISOR, Directory
+from bot.app.routing import HEALTH, JOURNAL, SUPERVISOR, Directory
 from bot.ops.health_report import heartbeat_line, heartbeat_payload
-from bot.ops.liveness import Liveness
+from bot.ops.liveness import Liveness, ping_due
 from bot.ops.proc_sample import ProcessSampler
 from bot.ops.watchdog import Watchdog
 
@@ -97,9 +102,10 @@ class HealthActor(BotActor):
         now = self.monotonic()
         queued_s = (self.clock() - fired_at).total_seconds() if fired_at else 0.0
         self._check_liveness(now)
-        if self.liveness.healthy(now):
+        if self.liveness.healthy(now) and not self._journal_stops_watchdog():
             self.watchdog.keepalive()
-        if now - self.last_ping >= min(self.cfg.ping_timeout_s / 2, self.cfg.heartbeat_seconds):
+        period = min(self.cfg.ping_timeout_s / 2, self.cfg.heartbeat_seconds)
+        if ping_due(now, self.last_ping, self.next_beat, period, self.tick_s):
             self._ping_all(now)
         half_tick = (self.tick_s or 0.0) / 2
         if now >= self.next_beat - half_tick:  # the tick nearest the schedule
@@ -109,6 +115,10 @@ class HealthActor(BotActor):
             if self.next_beat <= now:  # fell a whole period behind: restart the schedule
                 self.next_beat = now + self.cfg.heartbeat_seconds
             self._emit_heartbeat(now, lag_s)
+
+    def _journal_stops_watchdog(self) -> bool:
+        failed = bool((self.reports.get(JOURNAL) or {}).get("failed"))
+        return failed and self.cfg.journal_failure_stops_watchdog
 
     def _watched(self) -> dict[str, Any]:
         """Every registered actor but the supervisor (it is the main thread, not an actor)."""

@@ -21,15 +21,15 @@ JournalFailed makes risk refuse new entries, loudly at ERROR. Exits and cancels 
 anyway (protecting an open position beats recording it), also at ERROR. Before the mode is
 known the file is not open: entries are refused, exits and cancels pass.
 
-Test-only fault hook: with the environment variable ``BOT_TEST_CRASH_AFTER_INTENT=1`` at start
-the process kills itself (SIGKILL) right after committing the first entry, before sending it,
-so tests can prove the intent is sent exactly once after a restart. Nothing else reads it.
+A failing journal fails on every write: ``journal_write_failed`` is logged at ERROR once, then
+``journal_write_failures count=N`` at most once a minute (``bot/ops/repeats.py``), never a
+line per write. The HealthActor shows ``journal=failed`` as an alarm (from ``stats``).
 """
 
 from __future__ import annotations
 
-import os
-import signal
+import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -41,9 +41,10 @@ from bot.journal.read import live_intents
 from bot.journal.reconcile import reconcile
 from bot.journal.schema import IntentStatus
 from bot.journal.write import Journal, JournalError, journal_path
+from bot.ops.repeats import RepeatSummary
 from bot.trading.market_hours import trading_day
 
-CRASH_HOOK = "BOT_TEST_CRASH_AFTER_INTENT"
+FAILURE_SUMMARY_S = 60.0
 ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder)
 
 
@@ -57,14 +58,16 @@ def is_entry(command: Any) -> bool:
 class JournalActor(BotActor):
     name = "journal"
 
-    def __init__(self, directory: Directory, settings: Settings, clock: Any = utc_now) -> None:
+    def __init__(self, directory: Directory, settings: Settings, clock: Any = utc_now,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         super().__init__(directory, clock)
         self.settings = settings
         self.journal: Journal | None = None
         self.mode = ""
         self.failed = ""
         self.written = 0
-        self.crash_after_intent = os.environ.get(CRASH_HOOK) == "1"
+        self.monotonic = monotonic
+        self.failures = RepeatSummary(FAILURE_SUMMARY_S)
 
     def on_stop(self) -> None:
         """Actor thread: close the file (the WAL is checkpointed by sqlite)."""
@@ -72,6 +75,8 @@ class JournalActor(BotActor):
             self.journal.close()
 
     def handle(self, message: Any) -> None:
+        if self.failed:
+            self._summarise(self.failures.due(self.monotonic()))
         match message:
             case m.ModeDecided():
                 self._on_mode_decided(message)
@@ -88,6 +93,7 @@ class JournalActor(BotActor):
             "mode": self.mode,
             "written": self.written,
             "failed": self.failed or None,
+            "failures": self.failures.total,
         }
 
     # -- opening ----------------------------------------------------------------------------
@@ -234,9 +240,6 @@ class JournalActor(BotActor):
             self.log.error(
                 "order_sent_unrecorded command={} why={}", type(command).__name__, problem
             )
-        elif entry and self.crash_after_intent:
-            self.log.warning("test_crash_after_intent intent={}", command.intent_id)
-            os.kill(os.getpid(), signal.SIGKILL)
         self.directory.tell(BROKER, command)
 
     def _reject(self, command: Any, problem: str) -> None:
@@ -278,6 +281,16 @@ class JournalActor(BotActor):
     def _failed(self, reason: str) -> None:
         first = not self.failed
         self.failed = reason
-        self.log.error("journal_write_failed reason={} new_entries=refused", reason)
+        self._summarise(self.failures.note(self.monotonic()))
         if first:
             self.publish(m.JournalFailed(reason, self.clock()))
+
+    def _summarise(self, said: tuple[str, int] | None) -> None:
+        if said is None:
+            return
+        if said[0] == "first":
+            self.log.error("journal_write_failed reason={} new_entries=refused", self.failed)
+        else:
+            self.log.error("journal_write_failures count={} period_s={:g} total={} reason={} "
+                           "new_entries=refused", said[1], self.failures.period_s,
+                           self.failures.total, self.failed)

@@ -1,6 +1,6 @@
 """A pykka inbox whose ``get()`` runs an asyncio event loop until mail arrives.
 
-This is how one thread owns both a pykka mailbox and an asyncio loop (DESIGN.md, measured:
+This is how one thread owns both a pykka mailbox and an asyncio loop (measured:
 0 % idle CPU, ~60 us per tell). pykka calls ``get()`` from the actor thread whenever it wants
 the next message; while the deque is empty, ``get()`` runs the loop, so sockets, timers and
 tasks make progress exactly while the actor is idle. ``put()`` may be called from any thread:

@@ -26,6 +26,8 @@ journal's view of what rests at IB would be stale).
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import Directory
 from bot.trading import risk
+from bot.trading.market_hours import trading_day
 
 PAUSING_STATES = {"stale": "broker data stale", "disconnected": "broker disconnected"}
 RESNAPSHOT_STATES = frozenset({"connected", "disconnected"})
@@ -58,12 +61,16 @@ class RiskActor(BotActor):
         self.needs_journal = needs_journal
         self.unreconciled: str | None = None
         self.kill_switch = self.kill_switch_on()
+        self.market_ts: datetime | None = None
+        """Start of the last live bar: the exchange's clock (the simulated one in a sim run)."""
         self.last_saved: tuple[Any, ...] | None = None
 
     def on_start(self) -> None:
         super().on_start()
         if self.kill_switch:
             self.log.warning("kill_switch_engaged path={} at=start", self.cfg.kill_switch_path)
+            if not self.needs_journal:
+                self._publish_kill_switch_at_start()
         if self.tick_s:
             self.timer = Timer(self.actor_ref, "kill_switch", self.tick_s, self.clock).start()
 
@@ -90,7 +97,7 @@ class RiskActor(BotActor):
             case m.ConnectionChanged():
                 self._on_connection_changed(message)
             case m.BarClosed() if self.state is not None:
-                self.state = risk.roll_day(self.state, message.bar.start)
+                self._on_bar_closed(message)
             case m.BarClosed():
                 pass
             case m.TradeRecovered():
@@ -102,6 +109,8 @@ class RiskActor(BotActor):
             case m.ReconcileFinished(first=True):
                 self.not_ready = self.unreconciled = None
                 self.log.info("entries_allowed after=reconciliation")
+                if self.kill_switch:  # after the recovered trades: flatten-on-kill reaches them
+                    self._publish_kill_switch_at_start()
             case m.ReconcileFinished():
                 self.unreconciled = None
                 self.log.info("entries_allowed after=reconciliation first=False")
@@ -116,7 +125,8 @@ class RiskActor(BotActor):
     def stats(self) -> dict[str, Any]:
         s = self.state
         if s is None:
-            return {**super().stats(), "equity": None}
+            # the switch is known before the account: `python -m bot kill` confirms from it
+            return {**super().stats(), "equity": None, "kill_switch": self.kill_switch_on()}
         return {**super().stats(), "day": s.day.isoformat(), "realized_pnl": round(s.realized_pnl, 2),
                 "trades": s.trades, "open": s.open_positions, "pending": s.pending,
                 "consecutive_losses": s.consecutive_losses,
@@ -174,10 +184,30 @@ class RiskActor(BotActor):
     def _on_position_closed(self, event: m.PositionClosed) -> None:
         if self.state is None:
             return
-        self.state = risk.on_closed(risk.roll_day(self.state, event.ts), event.symbol, event.realized_pnl)
+        # the day by the market's clock: a sim run's PositionClosed carries the wall time
+        market = self.market_ts or event.ts
+        self.state = risk.on_closed(risk.roll_day(self.state, market), event.symbol, event.realized_pnl)
         self.log.info("pnl_realized intent={} pnl={:.2f} day_total={:.2f} losses_in_row={}",
                       event.intent_id, event.realized_pnl, self.state.realized_pnl,
                       self.state.consecutive_losses)
+
+    def _on_bar_closed(self, event: m.BarClosed) -> None:
+        """The risk day follows the exchange's date, not the wall clock's: in a sim run
+        (``broker.kind: sim``, a fresh journal every run) the simulated market's. There a day
+        still untouched (taken from the wall clock when the account's equity came in) moves to
+        the first live bar's date; after that it only rolls forward. Elsewhere the saved day is
+        restored by the wall clock's date at the first connect, so it stays that."""
+        if not event.backfill:
+            first = self.market_ts is None
+            self.market_ts = event.bar.start
+            s, day = self.state, trading_day(event.bar.start)
+            untouched = not (s.trades or s.realized_pnl or s.pending or s.open_positions
+                             or s.consecutive_losses)
+            sim = self.settings.broker.kind == "sim"
+            if sim and first and untouched and day != s.day:
+                self.state = replace(s, day=day)
+                self.log.info("risk_day_from_market day={}", day)
+        self.state = risk.roll_day(self.state, event.bar.start)
 
     def _on_connection_changed(self, event: m.ConnectionChanged) -> None:
         self.paused = PAUSING_STATES.get(event.state)
@@ -221,6 +251,10 @@ class RiskActor(BotActor):
             reason = "file removed"
             self.log.warning("kill_switch_cleared path={}", path)
         self.publish(m.KillSwitchChanged(engaged, reason, self.clock()))
+
+    def _publish_kill_switch_at_start(self) -> None:
+        """A switch engaged before the start acts like one engaged now (cancel, flatten)."""
+        self.publish(m.KillSwitchChanged(True, _read_reason(self.cfg.kill_switch_path), self.clock()))
 
     def _save_if_changed(self) -> None:
         """Tell the journal the daily state after a change (never before it was restored)."""

@@ -120,14 +120,20 @@ def machine() -> str:
             f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
 
 
+NO_MATPLOTLIB = ("soak: no chart (rss_cpu.png): matplotlib is not installed; install it with "
+                 "`pip install -e '.[soak]'` (or `pip install matplotlib`) and run the soak again")
+
+
 def chart(samples: list[dict[str, Any]], speed: float, path: Path) -> bool:
-    """RSS and CPU over simulated hours as a PNG; False when matplotlib is not installed."""
+    """RSS and CPU over simulated hours as a PNG; False, saying so and how to install it on
+    stderr, when matplotlib is not installed."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        print(NO_MATPLOTLIB, file=sys.stderr)
         return False
     hours = [s["t"] * speed / 3600 for s in samples]
     fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(9, 5.5))
@@ -171,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
               target=f"gateway {args.gateway}" if args.gateway else "embedded simulator",
               machine=machine(), stderr_tracebacks=tracebacks)
     report = build_report(run, samples, summarize_log(read_log(out / "logs")))
-    report["chart"] = "rss_cpu.png" if chart(samples, args.speed, out / "rss_cpu.png") else None
+    drawn = chart(samples, args.speed, out / "rss_cpu.png")
+    report["chart"] = "rss_cpu.png" if drawn else f"none: {NO_MATPLOTLIB.removeprefix('soak: ')}"
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     (out / "report.md").write_text(markdown(report), encoding="utf-8")
     print(markdown(report))

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import log_capture
 import pykka
 import pytest
+from log_capture import to_captured_stderr
 from loguru import logger
 
 from bot.sim.server import GatewayOptions, SimGateway
 
-# loguru's default sink holds the sys.stderr of import time, which bypasses pytest's capture:
-# write to whatever sys.stderr is at each message instead, so logs show only for failures.
+
+def pytest_configure(config: pytest.Config) -> None:
+    log_capture.CAPTURING = config.getoption("capture") != "no"
+
+
 logger.remove()
-logger.add(lambda message: sys.stderr.write(message), level="INFO")
+logger.add(to_captured_stderr, level="INFO")
 
 
 @pytest.fixture(autouse=True)

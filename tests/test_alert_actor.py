@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import subprocess
 import sys
 import threading
@@ -151,9 +152,11 @@ def test_a_default_simulator_run_delivers_start_fill_exit_and_stop_alerts(tmp_pa
             f"alerts:\n  urls: ['{box.url}']\n  min_interval_s: 0\n"
             f"logging:\n  dir: {tmp_path / 'logs'}\njournal:\n  dir: {tmp_path / 'data'}\n"
             f"risk:\n  kill_switch_path: {tmp_path / 'KILL'}\n", encoding="utf-8")
-        bot = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(config),
-                                "--duration", "120"], cwd=tmp_path,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out = tmp_path / "bot.out"
+        with out.open("wb") as sink:
+            bot = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(config),
+                                    "--duration", "120"], cwd=tmp_path, stdout=sink,
+                                   stderr=subprocess.STDOUT)
         try:
             started = box.until("Bot started", timeout=60)
             entry = box.until("Entry filled", timeout=60)
@@ -161,6 +164,9 @@ def test_a_default_simulator_run_delivers_start_fill_exit_and_stop_alerts(tmp_pa
             bot.terminate()  # SIGTERM: a clean stop
             stopped = box.until("Bot stopped", timeout=30)
             assert bot.wait(timeout=30) == 0
+        except (AssertionError, queue.Empty) as exc:
+            tail = out.read_text(errors="replace").splitlines()[-40:]
+            raise AssertionError(f"{exc!r}; the bot's last lines:\n" + "\n".join(tail)) from exc
         finally:
             bot.kill()
 

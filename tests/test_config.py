@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
+from bot.app.cli import config_source
 from bot.app.config import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,3 +129,81 @@ def test_environment_values_are_converted_like_yaml_values(tmp_path, monkeypatch
     settings = load_settings(write(tmp_path, "dry_run: true\n"))
 
     assert (settings.dry_run, settings.broker.read_only) == (False, True)
+
+
+@pytest.mark.parametrize(("make", "problem"), [
+    (lambda d: d, "is a directory, not a settings file"),
+    (lambda d: (d / "latin1.yaml", (d / "latin1.yaml").write_bytes(b"symbols: [SP\xc9]\n"))[0],
+     "not UTF-8 text: byte 0xc9 at offset 12"),
+    (lambda d: write(d, "dry_run: true\nbroker:\n  port: 1\ndry_run: false\n"),
+     "found duplicate key 'dry_run' (first on line 1)"),
+    (lambda d: write(d, "broker:\n  port: 4001\n  port: 4002\n"),
+     "found duplicate key 'port' (first on line 2)"),
+])
+def test_a_config_that_cannot_be_read_as_settings_exits_2_naming_the_problem(tmp_path, make,
+                                                                              problem):
+    path = make(tmp_path)
+
+    done = run_cli("check-config", "--config", str(path))
+
+    assert done.returncode == 2
+    assert problem in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("rotation", ["10 MB", "500 KB", "1 GiB", "1 day", "12 hours", "1 week",
+                                      "daily", "weekly"])
+def test_a_rotation_the_settings_accept_is_one_the_log_writer_accepts(tmp_path, rotation):
+    from loguru import logger
+
+    settings = Settings.model_validate({"logging": {"rotation": rotation}})
+    sink = logger.add(tmp_path / "x.log", rotation=settings.logging.rotation)  # raises if not
+    logger.remove(sink)
+
+
+@pytest.mark.parametrize(("section", "problem"), [
+    ({"rotation": "banana"}, "logging.rotation: Value error, rotation must be a size"),
+    ({"rotation": "10 parsecs"}, "logging.rotation"),
+    ({"retention": "banana"}, "logging.retention"),
+    ({"retention": 0}, "logging.retention"),
+])
+def test_check_config_refuses_a_rotation_or_retention_the_log_writer_would_crash_on(
+        tmp_path, section, problem):
+    done = run_cli("check-config", "--config", str(write(tmp_path, yaml.safe_dump(
+        {"logging": section}))))
+
+    assert done.returncode == 2
+    assert problem in done.stderr
+
+
+@pytest.mark.parametrize(("given", "environ", "expected"), [
+    (Path("a.yaml"), {"BOT_CONFIG": "b.yaml"}, Path("a.yaml")),
+    (None, {"BOT_CONFIG": "b.yaml"}, Path("b.yaml")),
+    (None, {"BOT_CONFIG": ""}, Path("configs/settings.yaml")),
+    (None, {}, Path("configs/settings.yaml")),
+])
+def test_the_config_is_found_by_flag_then_environment_then_the_default(given, environ, expected):
+    assert config_source(given, environ) == expected
+
+
+def test_bot_config_is_used_from_any_directory_and_the_path_is_printed(tmp_path):
+    path = write(tmp_path, "dry_run: true\nsymbols: [AAPL]\n")
+    done = subprocess.run([sys.executable, "-m", "bot", "check-config"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": "", "PYTHONPATH": str(ROOT), "BOT_CONFIG": str(path)})
+
+    assert done.returncode == 0, done.stderr
+    assert '"AAPL"' in done.stdout
+    assert f"configuration ok ({path})" in done.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["kill", "--json"],
+    ["check-config", "--live"],
+    ["status", "--duration", "5"],
+    ["kill", "--mode", "paper"],
+])
+def test_flags_that_do_not_apply_to_the_command_are_refused(args):
+    done = run_cli(*args)
+
+    assert done.returncode == 2
+    assert "unrecognized arguments" in done.stderr

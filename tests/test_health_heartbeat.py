@@ -23,12 +23,13 @@ from actors.health import HealthActor
 from bot import messages as m
 from bot.app.routing import SUPERVISOR, Directory
 from bot.ops.health_report import heartbeat_line, heartbeat_payload, pacing_used_pct
-from bot.ops.liveness import Liveness
+from bot.ops.liveness import Liveness, ping_due
 from bot.ops.watchdog import Watchdog
 
 DAY = date(2026, 11, 18)
 BROKER_STATS = (("idle_s", 0.2), ("handled", 900), ("connection", "connected"), ("client_id", 18),
                 ("reconnects", 2), ("circuit", "closed"), ("circuit_failures", 0),
+                ("connect_failures", 0),
                 ("pacing", {"msgs_1s": 4, "hist_10min": 5, "hist_open": 0, "lines": 9,
                             "deferred": 0}),
                 ("lines", 9), ("loop_lag_ms", 0.4), ("loop_lag_max_ms", 3.2), ("timeouts", 1),
@@ -104,7 +105,8 @@ def test_the_payload_gathers_every_section_from_the_pong_reports():
 
     assert (beat["uptime_s"], beat["beat_lag_s"]) == (120.0, 0.012)
     assert (beat["rss_mib"], beat["uss_mib"], beat["sockets"]) == (52.3, 47.9, 2)
-    assert beat["broker"] == {"state": "connected", "circuit": "closed", "client_id": 18,
+    assert beat["broker"] == {"state": "connected", "circuit": "closed", "connect_failures": 0,
+                              "client_id": 18,
                               "reconnects": 2, "lines": 9, "loop_lag_ms": 0.4,
                               "loop_lag_max_ms": 3.2, "timeouts": 1, "faults": 0,
                               "snapshot": "published",
@@ -123,11 +125,11 @@ def test_the_payload_gathers_every_section_from_the_pong_reports():
 
 @pytest.mark.parametrize("field", [
     "up=120.0s", "rss=52.3MiB", "uss=47.9MiB", "cpu=0.8%", "threads=14", "fds=21", "sockets=2",
-    "broker=connected", "circuit=closed", "client_id=18", "reconnects=2",
+    "broker=connected", "circuit=closed", "connect_failures=0", "client_id=18", "reconnects=2",
     "pacing=msg_1s:10%,hist_10m:10%,hist_open:0%,lines:10%", "lines=9", "snapshot=published",
     "loop_lag=0.4/3.2ms",
     "orders_working=2", "positions=1", "unprotected=SPY-1", "pnl=-42.50", "loss_budget=14.2%",
-    "kill_switch=off",
+    "kill_switch=off", "journal=?",
     "mailbox_max=3@strategy:SPY", "idle_max=7.5s@strategy:QQQ", "ages=QQQ:?/?,SPY:31s/0s",
     "alarms=strategy:QQQ", "errors=ib_2104:1,timeout_reqSecDefOptParams:2",
 ])
@@ -136,6 +138,50 @@ def test_the_readable_line_holds_each_figure_as_key_value(field):
 
     assert line.startswith("heartbeat up=") and "\n" not in line
     assert f" {field} " in f" {line} "
+
+
+def payload_with(reports: dict, broker_state: str = "connected", alarmed=frozenset()) -> dict:
+    return heartbeat_payload(
+        ts="2026-11-18T15:00:00+00:00", pid=1, uptime_s=1.0, beat_lag_s=0.0, process={},
+        depths={name: 0 for name in reports}, reports=reports, last_answer_s={},
+        alarmed=set(alarmed), errors={}, broker_state=broker_state)
+
+
+@pytest.mark.parametrize(("journal", "state", "alarms"), [
+    (None, "?", "none"),
+    ({"written": 12, "failed": None, "failures": 0}, "ok", "none"),
+    ({"written": 12, "failed": "disk I/O error", "failures": 40}, "failed", "journal=failed"),
+])
+def test_a_journal_that_cannot_be_written_is_an_alarm_in_the_heartbeat(journal, state, alarms):
+    reports = {"journal": journal} if journal else {}
+
+    beat = payload_with(reports)
+    line = heartbeat_line(beat)
+
+    assert f" journal={state} " in line and f" alarms={alarms} " in f"{line} "
+    if journal and journal["failed"]:
+        assert beat["alarms"] == ["journal=failed"]
+        assert beat["journal"] == {"state": "failed", "reason": "disk I/O error", "written": 12,
+                                   "failures": 40}
+
+
+@pytest.mark.parametrize(("event_state", "reported", "shown"), [
+    ("connected", "disconnected", "connected"),  # the Pong is from before the reconnect
+    ("disconnected", "connected", "disconnected"),
+    ("unknown", "connected", "connected"),  # no ConnectionChanged heard yet
+])
+def test_the_broker_state_is_the_last_one_announced_not_the_last_pong(event_state, reported,
+                                                                       shown):
+    beat = payload_with({"broker": {"connection": reported}}, broker_state=event_state)
+
+    assert beat["broker"]["state"] == shown
+
+
+def test_failed_connects_show_in_the_heartbeat_line():
+    beat = payload_with({"broker": {**dict(BROKER_STATS), "connection": "disconnected",
+                                    "connect_failures": 12}}, broker_state="disconnected")
+
+    assert " connect_failures=12 " in heartbeat_line(beat)
 
 
 def test_an_empty_pacing_snapshot_reports_no_rules():
@@ -166,8 +212,10 @@ def test_a_heartbeat_tells_the_bots_state_from_every_actor(tmp_path, captured):
     clock.advance(30)
 
     health.tell(m.TimerFired("health", None))  # pings every actor
-    bot.sync()
+    health.proxy().beats.get(timeout=WAIT_S)  # barrier: the pings are sent
+    bot.sync()  # barrier: every actor answered, its Pong is in health's mailbox
     health.tell(m.Pong("p", "broker", mono.now, BROKER_STATS))  # as the real BrokerActor reports
+    health.proxy().beats.get(timeout=WAIT_S)  # barrier: every Pong handled at mono 100
     mono.now += 5
     health.tell(m.TimerFired("health", None))  # the heartbeat
     beat = health.proxy().last_heartbeat.get(timeout=WAIT_S)
@@ -252,3 +300,20 @@ def test_a_mailbox_growing_past_the_bound_raises_the_alarm_before_its_pings_time
     assert quiet == []
     assert alarm.actor == "risk"
     assert alarm.reason == "mailbox depth 12 over 5 and not draining for 2.0s"
+
+
+@pytest.mark.parametrize(("now", "last_ping", "due"), [
+    (105.0, 100.0, True),  # the ping period (5 s) is over
+    (103.0, 100.0, False),  # mid-period, the beat at 130 far away
+    (128.0, 125.0, False),  # two ticks before the beat: not yet
+    (128.5, 125.0, True),  # the tick before the beat (a tick may come half a tick early)
+    (129.0, 128.5, False),  # pinged less than a tick ago
+    (130.0, 129.0, True),  # the beat's own tick, last ping a tick old
+])
+def test_every_actor_is_pinged_on_the_tick_before_a_heartbeat_so_its_figures_are_current(
+        now, last_ping, due):
+    assert ping_due(now, last_ping, next_beat=130.0, period_s=5.0, tick_s=1.0) is due
+
+
+def test_without_ticks_only_the_ping_period_counts():
+    assert ping_due(129.0, 125.0, next_beat=130.0, period_s=5.0, tick_s=None) is False

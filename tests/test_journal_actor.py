@@ -12,9 +12,12 @@ from datetime import UTC, datetime
 
 import pykka
 import pytest
-from actor_harness import WAIT_S, Bot, Clock, make_settings, start_bot
+from actor_harness import WAIT_S, Bot, Clock, Monotonic, make_settings, start_bot
+from loguru import logger
 
+from actors.journal import JournalActor
 from bot import messages as m
+from bot.app.routing import Directory
 from bot.journal.schema import SCHEMA_VERSION
 from bot.journal.write import journal_path
 
@@ -192,3 +195,38 @@ def test_the_daily_loss_cap_holds_after_a_restart_and_resets_the_next_exchange_d
     assert capped.reason.startswith("daily loss cap reached: realized -")
     assert "2.0% of 10000.00" in capped.reason  # the saved start equity, not the 9940 after losses
     assert next_day.intent_id == "IWM-4"
+
+
+def test_a_journal_failing_on_every_write_logs_one_error_then_a_summary_a_minute(settings):
+    errors = []
+    sink = logger.add(lambda msg: errors.append(msg.record["message"]), level="ERROR")
+    mono = Monotonic()
+    journal = JournalActor.start(Directory(), settings, clock=Clock(T0), monotonic=mono)
+    journal.tell(m.ModeDecided("paper", "DU1", T0))
+    journal.proxy().written.get(timeout=WAIT_S)
+    conn = sqlite3.connect(journal_path(settings.journal.dir, "paper"))
+    conn.execute("DROP TABLE mismatches")  # every mismatch record fails from here
+    conn.close()
+
+    def failing_writes(count: int) -> None:
+        for i in range(count):
+            journal.tell(m.ReconcileMismatch("status_differs", f"k{i}", "test", T0))
+        journal.proxy().written.get(timeout=WAIT_S)
+
+    try:
+        failing_writes(50)  # at 100 s
+        mono.now += 30
+        failing_writes(50)  # at 130 s: still within the minute
+        quiet = list(errors)
+        mono.now += 31
+        failing_writes(1)  # at 161 s: the minute is over
+        stats = journal.proxy().stats().get(timeout=WAIT_S)
+    finally:
+        logger.remove(sink)
+        journal.stop()
+
+    assert len(quiet) == 1 and quiet[0].startswith("journal_write_failed reason=journal write")
+    # the 99 failures after the first line, summarised once the minute is over
+    assert errors[1].startswith("journal_write_failures count=99 period_s=60 total=100 reason=")
+    assert len(errors) == 2
+    assert stats["failures"] == 101 and stats["failed"].endswith("no such table: mismatches")

@@ -6,14 +6,19 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from actor_harness import WAIT_S, Clock, make_settings, start_bot
+from pydantic import ValidationError
 from test_journal_actor import T0, connect, propose
+from test_restart_actors import IID, held_trade
 
 from bot import messages as m
 from bot.app.cli import main
+from bot.app.config import Settings
 from bot.app.supervisor import Supervisor
+from bot.ops.kill_command import write_kill_switch
 
 
 @pytest.fixture
@@ -87,7 +92,7 @@ def test_the_switch_holds_across_a_restart_and_the_next_day_until_cleared(settin
     day_two = again.probe.expect(m.EntryDenied)
     settings.risk.kill_switch_path.unlink()
     tick_risk(again)
-    cleared = again.probe.expect(m.KillSwitchChanged)
+    cleared = again.probe.expect(m.KillSwitchChanged, lambda e: not e.engaged)
     propose(again, "SPY-3")
     allowed = again.probe.expect(m.EntryApproved)
     again.supervisor.stop()
@@ -120,16 +125,64 @@ def test_sigusr1_writes_the_file_with_the_time_and_the_reason(tmp_path):
         (["kill", "--clear"], False, "kill switch cleared"),
     ],
 )
-def test_the_kill_command_writes_and_clears_the_file(
+def test_without_a_running_bot_the_kill_command_writes_the_file_and_says_nobody_confirmed(
     tmp_path, monkeypatch, capsys, args, exists_after, says
 ):
     path = tmp_path / "KILL"
     path.write_text("earlier\n")
     monkeypatch.setenv("BOT__RISK__KILL_SWITCH_PATH", str(path))
+    monkeypatch.setenv("BOT__JOURNAL__DIR", str(tmp_path / "data"))
 
     code = main(args)
 
-    assert (code, path.exists()) == (0, exists_after)
-    assert capsys.readouterr().out.startswith(says)
+    out = capsys.readouterr().out
+    assert (code, path.exists()) == (1, exists_after)
+    assert out.startswith(says) and "no running bot holds" in out
     if exists_after:
         assert path.read_text().endswith(" maintenance\n")
+
+
+def test_a_second_kill_keeps_the_first_reason_and_appends_its_own(tmp_path):
+    path = tmp_path / "KILL"
+
+    write_kill_switch(path, "first: broker acting up", datetime(2026, 11, 20, 15, 0, tzinfo=UTC))
+    write_kill_switch(path, "second: leaving for the day", datetime(2026, 11, 20, 16, 0, tzinfo=UTC))
+
+    assert path.read_text().splitlines() == [
+        "2026-11-20T15:00:00+00:00 first: broker acting up",
+        "2026-11-20T16:00:00+00:00 second: leaving for the day",
+    ]
+
+
+@pytest.mark.parametrize("value", ["", " ", "."])
+def test_an_empty_kill_switch_path_is_a_config_error(value):
+    with pytest.raises(ValidationError, match="kill_switch_path"):
+        Settings.model_validate({"risk": {"kill_switch_path": value}})
+
+
+def test_a_switch_found_at_start_flattens_the_recovered_position(tmp_path):
+    settings = make_settings(tmp_path, journal={"dir": str(tmp_path / "data")},
+                             risk={"kill_switch_flatten": True})
+    settings.risk.kill_switch_path.write_text("2026-11-20T14:00:00 engaged while down\n")
+    bot = start_bot(settings, Clock(T0), journal=True)
+    bot.publish(held_trade(bot.clock()))  # what the journal recovers at the first connect
+    bot.probe.expect(m.PositionRecovered)
+
+    connect(bot)
+    changed = bot.probe.expect(m.KillSwitchChanged)
+    bot.sync(rounds=4)
+    cancels = {c.client_order_id for c in bot.broker.commands(m.CancelOrder).get(timeout=WAIT_S)}
+    bot.supervisor.stop()
+
+    assert (changed.engaged, changed.reason) == (True, "2026-11-20T14:00:00 engaged while down")
+    assert cancels == {f"{IID}.tp", f"{IID}.sl"}  # the exits go, then the position is sold
+
+
+def test_the_risk_report_shows_the_switch_before_the_account_is_known(settings):
+    settings.risk.kill_switch_path.write_text("engaged before the first connect\n")
+    bot = start_bot(settings, Clock(T0))
+
+    stats = bot.ref("risk").proxy().stats().get(timeout=WAIT_S)
+    bot.supervisor.stop()
+
+    assert (stats["equity"], stats["kill_switch"]) == (None, True)

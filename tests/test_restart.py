@@ -28,6 +28,7 @@ from bot.sim.server import SimGateway
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_S = 30.0
+CRASH_AFTER_INTENT = (str(ROOT / "tests" / "crash_after_intent.py"),)
 POLL_S = 0.05
 
 
@@ -87,12 +88,13 @@ class BotProcess:
         self.config = tmp / "settings.yaml"
         self.config.write_text(yaml.safe_dump(config))
 
-    def start(self, *args: str, **env: str) -> BotProcess:
+    def start(self, *args: str, entry: tuple[str, ...] = ("-m", "bot"), **env: str) -> BotProcess:
+        """``entry``: how Python starts the bot (``CRASH_AFTER_INTENT`` for the crash test)."""
         self.runs += 1
         self.out = self.tmp / f"bot-{self.runs}.out"
         with self.out.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "--config", str(self.config), *args],
+                [sys.executable, *entry, "--config", str(self.config), *args],
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -266,7 +268,7 @@ def test_killed_between_writing_an_intent_and_sending_it_it_is_sent_exactly_once
     gw = gateway()
     # The resend is re-priced from a fresh quote; whatever the simulated market did meanwhile,
     # it is allowed to go out (this test counts the sends; pricing: test_restart_trades.py).
-    bot = bots(gw.port, execution={"resend_max_rise_pct": 1000}).start(BOT_TEST_CRASH_AFTER_INTENT="1")
+    bot = bots(gw.port, execution={"resend_max_rise_pct": 1000}).start(entry=CRASH_AFTER_INTENT)
     assert bot.exit_code() == -signal.SIGKILL
     ((intent, status),) = query(
         bot.journal(), "SELECT intent_id, status FROM intents WHERE status = 'sent'"
@@ -346,7 +348,7 @@ def test_a_live_looking_account_without_live_refuses_to_start(gateway, bots):
 
     assert code == 3
     assert "not a paper account" in bot.tail(200)
-    assert not (bot.tmp / "data").exists() or not any((bot.tmp / "data").iterdir())
+    assert not list((bot.tmp / "data").glob("journal-*"))  # only the instance lock is there
 
 
 def test_a_journal_from_a_newer_schema_stops_the_bot_and_says_why(gateway, bots):
@@ -366,3 +368,11 @@ def test_a_journal_from_a_newer_schema_stops_the_bot_and_says_why(gateway, bots)
     )
     assert placed(gw) == 0
     assert query(bot.journal(), "SELECT count(*) FROM sqlite_master") == [(0,)]
+
+
+def test_the_production_code_holds_no_test_only_crash_hook():
+    sources = [*ROOT.joinpath("bot").rglob("*.py"), *ROOT.joinpath("actors").rglob("*.py")]
+
+    hooked = [str(p.relative_to(ROOT)) for p in sources if "BOT_TEST_" in p.read_text()]
+
+    assert hooked == []  # the crash is injected by tests/crash_after_intent.py

@@ -236,3 +236,23 @@ def test_the_soak_writes_a_config_the_bot_accepts(tmp_path, argv, kind, host, po
     assert (settings.broker.kind, settings.broker.host, settings.broker.port) == (kind, host, port)
     assert settings.dry_run is True and settings.logging.dir == tmp_path / "logs"
     assert settings.journal.dir == tmp_path / "data"
+
+
+def test_the_soak_says_when_matplotlib_is_missing_and_how_to_install_it(tmp_path, monkeypatch,
+                                                                         capsys):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "soak_script", Path(__file__).resolve().parent.parent / "scripts" / "soak.py")
+    soak = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(soak)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+
+    drawn = soak.chart([{"t": 0.0, "rss_mib": 40.0, "uss_mib": 35.0, "cpu_pct": 1.0}], 60.0,
+                       tmp_path / "rss_cpu.png")
+
+    assert drawn is False and not (tmp_path / "rss_cpu.png").exists()
+    err = capsys.readouterr().err
+    assert "matplotlib is not installed" in err and "pip install -e '.[soak]'" in err

@@ -17,6 +17,7 @@ from actor_harness import make_settings
 from bot import messages as m
 from bot.journal.schema import SCHEMA_VERSION
 from bot.journal.write import Journal, journal_path
+from bot.ops.instance_lock import acquire
 from bot.ops.status import collect, render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,3 +180,89 @@ def test_the_command_answers_in_under_a_second_with_and_without_a_journal(settin
     assert "no journal yet" in empty.stdout
     assert json.loads(full.stdout)["positions"][0]["intent_id"] == IID
     assert max(empty_s, full_s) < 1.0, f"status took {empty_s:.2f}s / {full_s:.2f}s"
+
+
+def test_orders_the_last_reconciliation_found_missing_are_not_listed_as_working(settings):
+    write_journal(settings)
+    later = NOW + timedelta(minutes=5)
+    j = Journal(journal_path(settings.journal.dir, "paper"))
+    for message in (
+        m.ReconcileMismatch("order_missing", TP.client_order_id,
+                            "journal says ACKED, the broker has no such order", later),
+        m.ReconcileMismatch("order_missing", SL.client_order_id,
+                            "journal says SUBMITTED, the broker has no such order", later),
+        m.ReconcileFinished(False, 1, 0, 0, 2, later),
+    ):
+        j.record(message, later)
+    j.close()
+
+    s = collect(settings, later)
+
+    assert s["working_orders"] == []
+    assert "orders    none working" in render(s)
+    assert f"  MISMATCH order_missing {TP.client_order_id}" in render(s)
+
+
+def test_in_a_sim_run_today_is_the_simulated_exchange_day(settings):
+    simulated = date(2026, 11, 13)  # the simulator's market, a week before the wall clock
+    j = Journal(journal_path(settings.journal.dir, "sim"))
+    for message in (
+        m.ModeDecided("sim", "DU1234567", NOW),
+        m.RiskStateChanged(simulated, 10_000.0, -50.0, 1, 1, False, NOW),
+    ):
+        j.record(message, NOW)
+    j.close()
+
+    today = collect(settings, NOW)["today"]
+
+    assert (today["day"], today["realized_pnl"], today["trades"]) == ("2026-11-13", -50.0, 1)
+
+
+def test_a_failed_journal_in_the_heartbeat_is_an_alarm_in_status(settings):
+    write_journal(settings)
+    settings.logging.dir.mkdir(parents=True, exist_ok=True)
+    beat = {"ts": NOW.isoformat(), "pid": 2**22 + 12345, "broker": {"state": "connected"},
+            "alarms": ["journal=failed"],
+            "journal": {"state": "failed", "reason": "database or disk is full"}}
+    (settings.logging.dir / "heartbeat.json").write_text(json.dumps(beat))
+
+    s = collect(settings, NOW)
+    screen = render(s)
+
+    assert s["heartbeat"]["journal"] == "failed"
+    assert "ALARMS ['journal=failed']" in screen
+    assert "ALARM     journal=failed: database or disk is full" in screen
+
+
+def test_status_prints_the_effective_config_path(settings, tmp_path):
+    config = tmp_path / "settings.yaml"
+    config.write_text(yaml.safe_dump({"journal": {"dir": str(settings.journal.dir)},
+                                      "logging": {"dir": str(settings.logging.dir)}}))
+
+    done = subprocess.run([sys.executable, "-m", "bot", "status", "--config", str(config)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert done.stdout.splitlines()[0] == f"config    {config}"
+
+
+def test_status_reads_the_kill_switch_and_heartbeat_of_the_bot_holding_the_lock(settings,
+                                                                                tmp_path):
+    write_journal(settings)
+    elsewhere = tmp_path / "started-elsewhere"  # the running bot's own working directory
+    elsewhere.mkdir()
+    (elsewhere / "KILL").write_text("2026-11-20T15:59:00+00:00 from the other directory\n")
+    (elsewhere / "heartbeat.json").write_text(json.dumps(
+        {"ts": NOW.isoformat(), "pid": 4242, "broker": {"state": "connected"}, "alarms": []}))
+    lock = acquire(settings.journal.dir, {
+        "config": "/etc/ibkr-bot/settings.yaml", "kill_switch": str(elsewhere / "KILL"),
+        "heartbeat": str(elsewhere / "heartbeat.json"), "started": NOW.isoformat()})
+    try:
+        s = collect(settings, NOW)
+    finally:
+        lock.release()
+
+    assert s["running"]["config"] == "/etc/ibkr-bot/settings.yaml"
+    assert s["kill_switch"] == {"engaged": True, "path": str(elsewhere / "KILL"),
+                                "reason": "2026-11-20T15:59:00+00:00 from the other directory"}
+    assert s["heartbeat"]["pid"] == 4242
+    assert "lock      held by pid" in render(s)

@@ -168,3 +168,22 @@ def test_keepalives_continue_while_every_actor_answers(gated, tmp_path):
 
     assert listener.pending() == ["WATCHDOG=1"] * 6
     assert [x for x in supervisor.drain() if isinstance(x, m.AlarmRaised)] == []
+
+
+@pytest.mark.parametrize(("stops", "expected"), [
+    (False, ["WATCHDOG=1"]),  # default: the alarm shows, systemd does not restart the bot
+    (True, []),  # configured: a journal that cannot be written gets the bot restarted
+])
+def test_a_failed_journal_stops_keepalives_only_when_configured(tmp_path, systemd, stops,
+                                                                expected):
+    path, listener = systemd
+    settings = make_settings(tmp_path, health={"heartbeat_seconds": 60, "ping_timeout_s": 3,
+                                               "journal_failure_stops_watchdog": stops})
+    mono = Monotonic(500.0)
+    health = HealthActor.start(Directory(), settings, monotonic=mono, tick_s=None,
+                               watchdog=Watchdog(path))
+    health.tell(m.Pong("p", "journal", mono.now, (("failed", "disk I/O error"), ("written", 5))))
+
+    tick(health, mono, 1.0)
+
+    assert listener.pending() == expected

@@ -194,6 +194,7 @@ class BrokerActor(LoopActor, BotActor):
             "mode": verdict.mode.value if verdict else "",
             "circuit": self.core.circuit.state.value,
             "circuit_failures": self.core.circuit.failures,
+            "connect_failures": self.link.reconnector.failures,
             "pacing": self.core.governor.snapshot(self.core.now()),
             "lines": self.core.governor.snapshot(self.core.now())["lines"],
             "streams": self.market.streams,

@@ -8,6 +8,7 @@ ignored setting. ``load_settings`` raises ``ConfigError`` listing every bad fiel
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -131,9 +132,18 @@ class RiskSettings(_Section):
         1.00, ge=0, le=100,
         description="ESTIMATED minimum commission per order (IB: 1.00 for US options); a side of "
                     "few contracts is reserved at this minimum")
-    kill_switch_path: Path = Path("logs/KILL")
+    kill_switch_path: Path = Field(
+        Path("logs/KILL"), description="while this file exists no new entry is taken")
     kill_switch_cancel_entries: bool = Field(True, description="kill switch: cancel working entries")
     kill_switch_flatten: bool = Field(False, description="kill switch: close open positions too")
+
+
+    @field_validator("kill_switch_path", mode="before")
+    @classmethod
+    def _kill_switch_named(cls, value: Any) -> Any:
+        if str(value).strip() in ("", "."):
+            raise ValueError("kill_switch_path must name a file (empty turns the kill switch off)")
+        return value
 
 
 class ExecutionSettings(_Section):
@@ -175,6 +185,16 @@ class HealthSettings(_Section):
     heartbeat_seconds: float = Field(30.0, gt=0, le=3600)
     ping_timeout_s: float = Field(10.0, gt=0, le=600, description="no pong within: alarm")
     max_mailbox: int = Field(1000, ge=1, description="mailbox depth that raises an alarm")
+    journal_failure_stops_watchdog: bool = Field(
+        False, description="a journal that cannot be written stops WATCHDOG=1 (systemd restarts "
+                           "the bot); by default it only raises the journal=failed alarm")
+
+
+ROTATION = re.compile(
+    r"\d+(\.\d+)?\s*[kmgt]?i?b"  # a size: 10 MB, 500 KB, 1 GiB
+    r"|\d+(\.\d+)?\s*(weeks?|w|days?|d|hours?|h|minutes?|mins?)"  # an age: 1 day, 12 hours
+    r"|hourly|daily|weekly|monthly",  # at the turn of the hour, day, week or month
+    re.IGNORECASE)
 
 
 class AlertSettings(_Section):
@@ -218,9 +238,18 @@ class AlertSettings(_Section):
 class LoggingSettings(_Section):
     level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
     dir: Path = Path("logs")
-    rotation: str = "10 MB"
+    rotation: str = Field("10 MB", description="start a new file at a size (10 MB), an age "
+                                               "(1 day) or hourly/daily/weekly/monthly")
     retention: int = Field(10, ge=1, le=1000, description="rotated files kept")
     json_file: bool = True
+
+    @field_validator("rotation")
+    @classmethod
+    def _rotation_understood(cls, value: str) -> str:
+        if not ROTATION.fullmatch(value.strip()):
+            raise ValueError("rotation must be a size (10 MB), an age (1 day) or "
+                             "hourly/daily/weekly/monthly")
+        return value.strip()
 
 
 class Settings(_Section):
@@ -286,16 +315,53 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{where}: {error['msg']}{got}"
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key given twice in one mapping is an error: plain PyYAML
+    keeps the last one silently (``dry_run: true`` ... ``dry_run: false`` ends as false)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # ``<<: *defaults`` is meant to be overridden
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:
+                continue  # an unhashable key fails below with PyYAML's own message
+            if first is not key_node:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark,
+                    f"found duplicate key {key!r} (first on line {first.start_mark.line + 1})",
+                    key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml_text(text: str) -> Any:
+    """YAML as data, refusing duplicate keys (``UniqueKeyLoader``)."""
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
-    """The mapping in a YAML file; a missing default file is an empty mapping."""
+    """The mapping in a YAML file; a missing default file is an empty mapping.
+
+    Whatever is wrong with the file (missing, a directory, unreadable, not UTF-8, not YAML,
+    a key given twice) is a ``ConfigError`` naming it."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if path == DEFAULT_CONFIG_PATH:
             return {}
         raise ConfigError(str(path), [f"file not found: {path}"]) from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), [f"{path} is a directory, not a settings file"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at "
+                                      f"offset {exc.start}"]) from None
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read {path}: {exc.strerror or exc}"]) from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml_text(text)
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from None
     if data is None:

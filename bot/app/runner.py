@@ -6,23 +6,28 @@ port and the real BrokerActor connects to it over TCP, exactly as it would to IB
 
 from __future__ import annotations
 
+import sys
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 
 from loguru import logger
 
 from bot.app.config import Settings
 from bot.app.deferred_import import defer
-from bot.app.supervisor import EXIT_FAILED, Supervisor, actor_specs
+from bot.app.exit_codes import EXIT_FAILED, EXIT_REFUSED
+from bot.app.supervisor import Supervisor, actor_specs
 from bot.journal.write import journal_path
-from bot.ops.logs import configure_logging
+from bot.ops.instance_lock import InstanceLock, LockHeld, LockUnusable, acquire
+from bot.ops.logs import LogsUnusable, configure_logging
 from bot.ops.watchdog import Watchdog
 
 
 def _fresh_sim_journal(settings: Settings) -> None:
     """The embedded simulator is a new market and a new account on every run, so the sim
     journal starts empty too (the previous run's is kept as ``.prev`` for inspection):
-    restoring yesterday's risk state against a fresh simulated account would be wrong."""
+    restoring yesterday's risk state against a fresh simulated account would be wrong.
+    Called only with the instance lock held: never under a bot still running on the file."""
     path = journal_path(settings.journal.dir, "sim")
     for suffix in ("", "-wal", "-shm"):
         old = path.with_name(path.name + suffix)
@@ -61,16 +66,58 @@ def defer_unused_packages(settings: Settings) -> None:
         defer("numpy")
 
 
-def run_bot(settings: Settings, *, duration_s: float | None = None, live_opt_in: bool = False) -> int:
-    """Run until Ctrl-C/SIGTERM or ``duration_s``; returns the process exit code."""
-    configure_logging(settings.logging)
+def intended_mode(settings: Settings) -> str:
+    """The mode the settings ask for (the safety gate decides paper or live at connect)."""
+    if settings.broker.kind == "sim":
+        return "sim"
+    return "shadow" if settings.dry_run else "paper/live"
+
+
+def take_instance_lock(settings: Settings, config: str) -> InstanceLock:
+    """The journal directory's lock, with what ``kill`` and ``status`` need to find this bot."""
+    return acquire(settings.journal.dir, {
+        "config": config,
+        "mode": intended_mode(settings),
+        "kill_switch": str(Path(settings.risk.kill_switch_path).absolute()),
+        "heartbeat": str((settings.logging.dir / "heartbeat.json").absolute()),
+        "heartbeat_seconds": settings.health.heartbeat_seconds,
+        "journal_dir": str(Path(settings.journal.dir).absolute()),
+        "started": datetime.now(UTC).isoformat(),
+    })
+
+
+def run_bot(settings: Settings, *, duration_s: float | None = None, live_opt_in: bool = False,
+            config: str = "(defaults)") -> int:
+    """Run until Ctrl-C/SIGTERM/SIGHUP or ``duration_s``; returns the process exit code.
+
+    The instance lock comes first, before the logs, the simulator or any journal rename: a
+    second bot on the same journal directory stops here (exit 3) and touches nothing. An
+    unusable journal or logs directory is one line on stderr and exit 3, no traceback."""
+    try:
+        lock = take_instance_lock(settings, config)
+    except (LockHeld, LockUnusable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    try:
+        return _run_locked(settings, duration_s, live_opt_in, config)
+    finally:
+        lock.release()
+
+
+def _run_locked(settings: Settings, duration_s: float | None, live_opt_in: bool, config: str) -> int:
+    try:
+        configure_logging(settings.logging)
+    except LogsUnusable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
     defer_unused_packages(settings)
     # Imported here, in the main thread, before any actor starts: it imports ib_insync, whose
     # eventkit grabs an event loop at import (actors/broker/actor.py explains why that matters).
     from actors.broker.actor import BrokerActor
 
-    logger.info("bot_starting kind={} dry_run={} read_only={} symbols={}", settings.broker.kind,
-                settings.dry_run, settings.broker.read_only, ",".join(settings.symbols))
+    logger.info("bot_starting config={} kind={} dry_run={} read_only={} symbols={} kill_switch={}",
+                config, settings.broker.kind, settings.dry_run, settings.broker.read_only,
+                ",".join(settings.symbols), Path(settings.risk.kill_switch_path).absolute())
     with ExitStack() as stack:
         try:
             host, port = (_start_gateway(settings, stack) if settings.broker.kind == "sim"

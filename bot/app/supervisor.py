@@ -17,8 +17,9 @@ Failure policy (``POLICY``), applied when an actor dies (``ActorFaulted``) or st
 - journal: a controlled shutdown (exit code 1): orders pass through it (write-ahead).
 - ``StartRefused`` (the safety gate, or a journal that cannot be opened): exit code 3.
 
+SIGINT, SIGTERM and SIGHUP (an SSH session dropping) stop the bot cleanly, exit code 0.
 SIGUSR1 engages the kill switch: the main thread writes ``risk.kill_switch_path`` (time and
-reason inside); the file, not the process, holds the state, so it survives restarts until it
+reason appended); the file, not the process, holds the state, so it survives restarts until it
 is deleted on purpose (``python -m bot kill --clear``).
 
 The supervisor runs in the main thread and receives its messages through a plain queue.
@@ -26,7 +27,6 @@ The supervisor runs in the main thread and receives its messages through a plain
 
 from __future__ import annotations
 
-import os
 import queue
 import signal
 import threading
@@ -41,6 +41,7 @@ from loguru import logger
 
 from bot import messages as m
 from bot.app.config import Settings
+from bot.app.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_REFUSED
 from bot.app.routing import (
     ALERT,
     BROKER,
@@ -52,8 +53,8 @@ from bot.app.routing import (
     SUPERVISOR,
     Directory,
 )
+from bot.ops.kill_command import write_kill_switch
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_REFUSED = 0, 1, 2, 3
 POLICY = {STRATEGY: "restart", HEALTH: "restart", BROKER: "restart", ALERT: "restart",
           RISK: "shutdown", EXECUTION: "shutdown", JOURNAL: "shutdown"}
 MAX_RESTARTS = 3
@@ -149,7 +150,10 @@ class Supervisor:
                 self.log.warning("message_unexpected type={}", type(message).__name__)
 
     def install_signal_handlers(self, kill_switch_path: Any = None) -> None:
-        """SIGINT/SIGTERM stop the bot cleanly; SIGUSR1 writes the kill-switch file (main thread)."""
+        """SIGINT/SIGTERM/SIGHUP stop the bot cleanly; SIGUSR1 writes the kill-switch file.
+
+        SIGHUP is what a dropped SSH session sends to a bot started in it: stop cleanly (the
+        same path as SIGTERM) rather than die mid-write. Handlers run in the main thread."""
         def on_signal(signum: int, _frame: Any) -> None:
             self.request_stop(EXIT_OK, signal.Signals(signum).name)
 
@@ -159,6 +163,7 @@ class Supervisor:
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGHUP, on_signal)
         if kill_switch_path is not None:
             signal.signal(signal.SIGUSR1, on_kill)
 
@@ -192,19 +197,6 @@ class Supervisor:
             return False
         window.append(now)
         return True
-
-
-def write_kill_switch(path: Any, reason: str) -> Any:
-    """Create the kill-switch file with the time and the reason (any thread, also a handler)."""
-    from datetime import UTC, datetime
-    from pathlib import Path
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(f"{datetime.now(UTC).isoformat()} {reason}\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
 
 
 def actor_specs(settings: Settings, broker: Factory, clock: Any = None,

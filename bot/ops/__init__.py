@@ -6,15 +6,21 @@
 - ``proc_sample``: one psutil sample of the process.
 - ``logs``: console lines for people, JSON lines for machines, rotation.
 - ``status``: ``python -m bot status`` from the journal and the last heartbeat.
+- ``instance_lock``: one bot per journal directory (an flock naming who runs).
+- ``kill_command``: ``python -m bot kill``, reaching the bot that runs.
+- ``repeats``: a failure repeating on every write, logged once then summarised.
 - ``soak_report``: the soak run's figures and verdict.
 """
 
 __all__ = [
     "alerts",
     "health_report",
+    "instance_lock",
+    "kill_command",
     "liveness",
     "logs",
     "proc_sample",
+    "repeats",
     "soak_report",
     "status",
     "watchdog",

@@ -9,15 +9,19 @@ and last Pong report (``BotActor.stats``), and the HealthActor's own counters. T
 | ``rss_mib`` ... ``sockets`` | the process (``ProcessSampler.sample``) |
 | ``actors`` | per actor: ``mailbox``, ``idle_s`` (idle before the last ping), |
 | | ``last_answer_s``, ``rtt_ms``, ``handled``, ``alarm`` |
-| ``broker`` | ``state``, ``circuit``, ``client_id``, ``reconnects``, ``lines``, ``loop_lag_ms``, |
+| ``broker`` | ``state`` (from the last ConnectionChanged, so current even between pings), |
+| | ``circuit`` (the request circuit breaker), ``connect_failures`` (failed connection |
+| | attempts since the last success), ``client_id``, ``reconnects``, ``lines``, ``loop_lag_ms``, |
 | | ``snapshot`` (asking, published, failed: the orders snapshot after the last connect), |
 | | ``pacing_pct`` (share of each pacing rule's budget in use) |
+| ``journal`` | ``state`` (ok, failed, or None before its first report), ``reason``, ``written``, |
+| | ``failures``; ``failed`` also puts ``journal=failed`` into ``alarms`` |
 | ``symbols`` | per symbol: ``bar_age_s``, ``quote_age_s``, ``state`` (from its strategy) |
 | ``orders_working``, ``positions`` | from the execution actor |
 | ``unprotected_position`` | intents holding a position without stops or a closing order past |
 | | ``execution.protect_within_s`` (the alarmed state; see ``bot/trading/execution.py``) |
 | ``risk`` | ``realized_pnl``, ``loss_budget_used_pct``, ``trades``, ``kill_switch`` |
-| ``errors``, ``alarms`` | counts by kind; actors in alarm |
+| ``errors``, ``alarms`` | counts by kind; actors in alarm, and ``journal=failed`` |
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from typing import Any
 
 from bot.ib.pacing import Limits
 
-BROKER, RISK, EXECUTION, STRATEGY_PREFIX = "broker", "risk", "execution", "strategy:"
+BROKER, RISK, EXECUTION, JOURNAL, STRATEGY_PREFIX = "broker", "risk", "execution", "journal", "strategy:"
+JOURNAL_FAILED_ALARM = "journal=failed"
 
 _LIMITS = Limits()  # the broker's governor runs with the default limits
 PACING_RULES = {  # governor snapshot key -> (short name, the governor's limit)
@@ -36,8 +41,8 @@ PACING_RULES = {  # governor snapshot key -> (short name, the governor's limit)
     "hist_open": ("hist_open", _LIMITS.hist_open_max),
     "lines": ("lines", _LIMITS.lines),
 }
-BROKER_KEYS = ("circuit", "client_id", "reconnects", "lines", "loop_lag_ms", "loop_lag_max_ms",
-               "timeouts", "faults", "snapshot")
+BROKER_KEYS = ("circuit", "connect_failures", "client_id", "reconnects", "lines", "loop_lag_ms",
+               "loop_lag_max_ms", "timeouts", "faults", "snapshot")
 RISK_KEYS = {"realized_pnl": "realized_pnl", "loss_budget_used_pct": "loss_budget_used_pct",
              "trades": "trades", "open": "open_positions", "kill_switch": "kill_switch"}
 ACTOR_KEYS = ("rtt_ms", "handled")
@@ -51,10 +56,21 @@ def pacing_used_pct(snapshot: Mapping[str, Any] | None) -> dict[str, float]:
 
 
 def broker_section(report: Mapping[str, Any], state: str) -> dict[str, Any]:
-    section = {"state": report.get("connection", state)}
+    """The broker's figures; its ``state`` from the last ConnectionChanged when one was heard
+    (a Pong report can be a ping period old: it said "disconnected" after the reconnect)."""
+    section = {"state": state if state != "unknown" else report.get("connection", state)}
     section.update({k: report.get(k) for k in BROKER_KEYS})
     section["pacing_pct"] = pacing_used_pct(report.get("pacing"))
     return section
+
+
+def journal_section(report: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Whether the journal can be written (from its Pong report; None before the first)."""
+    if not report:
+        return {"state": None, "reason": None, "written": None, "failures": None}
+    failed = report.get("failed")
+    return {"state": "failed" if failed else "ok", "reason": failed,
+            "written": report.get("written"), "failures": report.get("failures")}
 
 
 def symbols_section(reports: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -70,6 +86,8 @@ def heartbeat_payload(*, ts: str, pid: int, uptime_s: float, beat_lag_s: float,
                       errors: Mapping[str, int], broker_state: str) -> dict[str, Any]:
     """The whole heartbeat (see the module docstring for its keys)."""
     execution, risk = reports.get(EXECUTION, {}), reports.get(RISK, {})
+    journal = journal_section(reports.get(JOURNAL))
+    alarms = sorted(alarmed) + ([JOURNAL_FAILED_ALARM] if journal["state"] == "failed" else [])
     actors = {name: {"mailbox": depth, "idle_s": reports.get(name, {}).get("idle_s"),
                      "last_answer_s": last_answer_s.get(name), "alarm": name in alarmed,
                      **{k: reports.get(name, {}).get(k) for k in ACTOR_KEYS}}
@@ -84,8 +102,9 @@ def heartbeat_payload(*, ts: str, pid: int, uptime_s: float, beat_lag_s: float,
         "positions": len(execution.get("positions") or {}) if execution else None,
         "unprotected_position": list(execution.get("unprotected_position") or []),
         "risk": {out: risk.get(key) for key, out in RISK_KEYS.items()},
+        "journal": journal,
         "errors": dict(errors),
-        "alarms": sorted(alarmed),
+        "alarms": alarms,
     }
 
 
@@ -128,6 +147,7 @@ LINE_FIELDS: tuple[tuple[str, Any], ...] = (  # (key, how to render it from the 
     ("sockets", lambda b: _num(b.get("sockets"))),
     ("broker", lambda b: b["broker"]["state"]),
     ("circuit", lambda b: _num(b["broker"]["circuit"])),
+    ("connect_failures", lambda b: _num(b["broker"]["connect_failures"])),
     ("client_id", lambda b: _num(b["broker"]["client_id"])),
     ("reconnects", lambda b: _num(b["broker"]["reconnects"])),
     ("pacing", lambda b: _pairs(b["broker"]["pacing_pct"], "%")),
@@ -141,6 +161,7 @@ LINE_FIELDS: tuple[tuple[str, Any], ...] = (  # (key, how to render it from the 
     ("pnl", lambda b: _num(b["risk"]["realized_pnl"], digits=2)),
     ("loss_budget", lambda b: _num(b["risk"]["loss_budget_used_pct"], "%")),
     ("kill_switch", lambda b: _num(b["risk"]["kill_switch"])),
+    ("journal", lambda b: _num(b["journal"]["state"])),
     ("mailbox_max", lambda b: _worst(b["actors"], "mailbox", "")),
     ("idle_max", lambda b: _worst(b["actors"], "idle_s", "s")),
     ("ages", lambda b: _ages(b["symbols"])),

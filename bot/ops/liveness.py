@@ -81,3 +81,17 @@ class Liveness:
             return None
         return (f"mailbox depth {depth} over {self.max_mailbox} and not draining "
                 f"for {now - since:.1f}s")
+
+
+def ping_due(now: float, last_ping: float, next_beat: float, period_s: float,
+             tick_s: float | None) -> bool:
+    """Whether the HealthActor pings every actor on this tick.
+
+    Every ``period_s``; and again on the tick before a heartbeat is due (when the last ping is a
+    tick old), so the heartbeat's Pong figures (the circuit, the connect failures) are at most
+    a tick old rather than a whole ping period."""
+    if now - last_ping >= period_s:
+        return True
+    if not tick_s:
+        return False
+    return now >= next_beat - 1.5 * tick_s and now - last_ping >= tick_s

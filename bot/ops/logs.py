@@ -58,19 +58,35 @@ def _json_format(record: dict[str, Any]) -> str:
     return "{extra[json]}\n"
 
 
+class LogsUnusable(Exception):
+    """The logs directory or a log file cannot be created or written (one line: which and why)."""
+
+
 def configure_logging(settings: LoggingSettings, *, console: bool = True, files: bool = True) -> None:
-    """Replace every loguru sink with the bot's console and rotating file sinks."""
+    """Replace every loguru sink with the bot's console and rotating file sinks.
+
+    Raises ``LogsUnusable`` when the directory or a file cannot be written."""
     logger.remove()
     logger.configure(extra={"actor": "main"})
     if console:
         logger.add(sys.stderr, level=settings.level, format=READABLE, colorize=None)
     if files:
-        settings.dir.mkdir(parents=True, exist_ok=True)
-        common = dict(level=settings.level, rotation=settings.rotation,
-                      retention=settings.retention, enqueue=False, encoding="utf-8")
-        logger.add(settings.dir / "bot.log", format=READABLE, **common)
-        if settings.json_file:
-            logger.add(settings.dir / "bot.jsonl", format=_json_format, **common)
+        try:
+            _add_file_sinks(settings)
+        except OSError as exc:
+            logger.remove()
+            where = exc.filename or settings.dir
+            raise LogsUnusable(f"logs directory {settings.dir} is not usable: {where}: "
+                               f"{exc.strerror or exc}") from None
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.INFO, force=True)
     for noisy in ("ib_insync.wrapper", "ib_insync.client", "ib_insync.ib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _add_file_sinks(settings: LoggingSettings) -> None:
+    settings.dir.mkdir(parents=True, exist_ok=True)
+    common = dict(level=settings.level, rotation=settings.rotation,
+                  retention=settings.retention, enqueue=False, encoding="utf-8")
+    logger.add(settings.dir / "bot.log", format=READABLE, **common)
+    if settings.json_file:
+        logger.add(settings.dir / "bot.jsonl", format=_json_format, **common)

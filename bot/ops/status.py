@@ -5,8 +5,17 @@ writes) and ``<logs>/heartbeat.json``. Works whether the bot runs or not, and sa
 when there is no journal yet. ``collect`` gathers a plain dict (``--json`` prints it);
 ``render`` makes the one screen a person reads at a glance.
 
+Working orders are the journal's, less those the last reconciliation reported missing at the
+broker (``order_missing``): the broker's word wins. In a sim run "today" is the simulated
+exchange day.
+
 Which journal: ``--mode`` names it; otherwise the most recently written ``journal-*.sqlite3``
 in ``journal.dir`` (the mode the bot last ran in).
+
+Which bot: the one holding ``journal.dir``'s lock (``bot/ops/instance_lock.py``), whose lock
+file names the kill-switch path it watches and its heartbeat file, so ``status`` shows what
+that bot sees even when it was started from another directory. Without a running bot, the
+paths of the settings given.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from bot.app.config import Settings
 from bot.journal.read import fact, open_readonly, rows
 from bot.journal.schema import JournalError
 from bot.journal.write import journal_path
+from bot.ops.instance_lock import running_bot
 from bot.trading.market_hours import trading_day
 
 MODES = ("sim", "shadow", "paper", "live")
@@ -40,11 +50,15 @@ def find_journal(directory: Path, mode: str | None = None) -> Path | None:
 def collect(settings: Settings, now: datetime, mode: str | None = None) -> dict[str, Any]:
     """Everything ``status`` shows, as plain data."""
     path = find_journal(settings.journal.dir, mode)
+    holder = running_bot(settings.journal.dir) or {}
+    kill_path = Path(holder.get("kill_switch") or settings.risk.kill_switch_path)
+    beat_path = Path(holder.get("heartbeat") or settings.logging.dir / "heartbeat.json")
     out: dict[str, Any] = {
         "ts": now.isoformat(),
         "journal": str(path) if path else None,
-        "kill_switch": _kill_switch(settings.risk.kill_switch_path),
-        "heartbeat": _heartbeat(settings, now),
+        "running": holder or None,
+        "kill_switch": _kill_switch(kill_path),
+        "heartbeat": _heartbeat(beat_path, settings, now),
     }
     if path is None:
         out["problem"] = f"no journal yet in {settings.journal.dir} (the bot has not run there)"
@@ -63,13 +77,25 @@ def collect(settings: Settings, now: datetime, mode: str | None = None) -> dict[
     return out
 
 
+def _today(conn: sqlite3.Connection, mode: dict[str, Any] | None, now: datetime) -> str:
+    """The exchange day ``today`` means: the wall clock's, but in a sim run the simulated
+    exchange's (the latest day the sim journal's risk state was saved for: that journal is
+    new on every run, so its days are all simulated ones)."""
+    if (mode or {}).get("mode") == "sim":
+        row = conn.execute("SELECT MAX(day) FROM daily_risk").fetchone()
+        if row and row[0]:
+            return str(row[0])
+    return trading_day(now).isoformat()
+
+
 def _from_journal(conn: sqlite3.Connection, settings: Settings, now: datetime) -> dict[str, Any]:
-    day = trading_day(now)
-    risk_row = conn.execute("SELECT * FROM daily_risk WHERE day=?", (day.isoformat(),)).fetchone()
+    mode = fact(conn, "mode")
+    day = _today(conn, mode, now)
+    risk_row = conn.execute("SELECT * FROM daily_risk WHERE day=?", (day,)).fetchone()
     reconcile = fact(conn, "reconcile")
     since = reconcile["ts"] if reconcile else ""
     return {
-        "mode": fact(conn, "mode"),
+        "mode": mode,
         "positions": rows(
             conn,
             """
@@ -89,10 +115,14 @@ def _from_journal(conn: sqlite3.Connection, settings: Settings, now: datetime) -
                      AS price
             FROM orders o JOIN intents i ON i.intent_id = o.intent_id
             WHERE i.status IN ('sent','open') AND o.status IN ({",".join("?" * len(WORKING))})
+              AND NOT EXISTS (SELECT 1 FROM mismatches mm WHERE mm.kind = 'order_missing'
+                              AND mm.key = o.client_order_id AND mm.ts >= ?
+                              AND mm.ts >= o.updated_at)
             ORDER BY o.rowid""",
             *WORKING,
+            since,
         ),
-        "today": _today(dict(risk_row) if risk_row else None, settings, day.isoformat()),
+        "today": _day_figures(dict(risk_row) if risk_row else None, settings, day),
         "reconcile": reconcile,
         "mismatches": rows(
             conn,
@@ -105,7 +135,7 @@ def _from_journal(conn: sqlite3.Connection, settings: Settings, now: datetime) -
     }
 
 
-def _today(row: dict[str, Any] | None, settings: Settings, day: str) -> dict[str, Any]:
+def _day_figures(row: dict[str, Any] | None, settings: Settings, day: str) -> dict[str, Any]:
     risk = settings.risk
     if row is None:
         return {
@@ -157,8 +187,7 @@ def _kill_switch(path: Path) -> dict[str, Any]:
         return {"engaged": True, "path": str(path), "reason": f"unreadable: {exc}"}
 
 
-def _heartbeat(settings: Settings, now: datetime) -> dict[str, Any] | None:
-    path = settings.logging.dir / "heartbeat.json"
+def _heartbeat(path: Path, settings: Settings, now: datetime) -> dict[str, Any] | None:
     try:
         beat = json.loads(path.read_text(encoding="utf-8"))
         age = (now - datetime.fromisoformat(beat["ts"])).total_seconds()
@@ -172,6 +201,8 @@ def _heartbeat(settings: Settings, now: datetime) -> dict[str, Any] | None:
         "stale": age > STALE_HEARTBEAT_FACTOR * settings.health.heartbeat_seconds,
         "broker": (beat.get("broker") or {}).get("state"),
         "alarms": beat.get("alarms", []),
+        "journal": (beat.get("journal") or {}).get("state"),
+        "journal_reason": (beat.get("journal") or {}).get("reason"),
         "orders_working": beat.get("orders_working"),
         "positions": beat.get("positions"),
     }
@@ -191,7 +222,12 @@ def _alive(pid: Any) -> bool:
 
 
 def render(s: dict[str, Any]) -> str:
-    lines = [f"journal   {s['journal'] or '-'}"]
+    lines = [f"config    {s['config']}"] if s.get("config") else []
+    lines.append(f"journal   {s['journal'] or '-'}")
+    held = s.get("running")
+    if held:
+        lines.append(f"lock      held by pid {held.get('pid')} since {str(held.get('started'))[:19]}, "
+                     f"config {held.get('config')}")
     beat = s.get("heartbeat")
     if beat is None:
         lines.append("bot       no heartbeat yet (never ran with these logs)")
@@ -201,6 +237,9 @@ def render(s: dict[str, Any]) -> str:
             f"bot       {running}: last heartbeat {beat['age_s']:.0f}s ago, pid {beat['pid']}, "
             f"broker {beat['broker']}" + (f", ALARMS {beat['alarms']}" if beat["alarms"] else "")
         )
+    if beat is not None and beat.get("journal") == "failed":
+        lines.append(f"ALARM     journal=failed: {beat.get('journal_reason')} "
+                     f"(new entries refused until a restart)")
     ks = s["kill_switch"]
     lines.append(
         f"kill      {'ENGAGED: ' + ks.get('reason', '') if ks['engaged'] else 'off'} ({ks['path']})"

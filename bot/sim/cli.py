@@ -8,6 +8,7 @@ simulated (``SIMULATED``).
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import signal
 import sys
@@ -17,9 +18,15 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.sim.faults import FaultInjector, load_faults
 from bot.sim.server import GatewayOptions, SimGateway
 
 NY = ZoneInfo("America/New_York")
+FAULTS_HELP = (
+    "YAML (.yaml/.yml) or JSON list of scheduled faults, each "
+    "{at_sim_seconds: S | after_wall_seconds: S, action: NAME, args: {...}}; e.g. "
+    "'- {after_wall_seconds: 5, action: farm_status, args: {code: 2103}}'. Quote YAML keys "
+    "such as 'on' (YAML reads a bare on: as true). A bad file exits 2 naming the field.")
 
 SIMULATED = """\
 What is simulated (as strict as IB, so a client's money safety can be tested against it):
@@ -76,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", default="DU1234567", help="paper account id")
     p.add_argument("--symbols", default="SPY,QQQ,IWM", help="comma separated underlyings")
     p.add_argument("--bars", type=Path, default=None, help="CSV of 1-minute bars to replay")
-    p.add_argument("--faults", type=Path, default=None, help="YAML/JSON list of scheduled faults")
+    p.add_argument("--faults", type=Path, default=None, help=FAULTS_HELP)
     p.add_argument(
         "--tick-interval", type=float, default=0.25, help="wall seconds between market steps"
     )
@@ -99,9 +106,49 @@ def options_from(args: argparse.Namespace) -> GatewayOptions:
     )
 
 
+def faults_problems(path: Path) -> list[str]:
+    """What is wrong with a ``--faults`` file, one line each (empty when it is usable).
+
+    Beyond the file's own parsing, each entry is tried on an injector attached to nothing:
+    its arguments must fit the action, YAML booleans must not stand in for keys, and the
+    codes must be ones the action knows (the action raises on a bad one before it acts)."""
+    try:
+        faults = load_faults(path)
+    except FileNotFoundError:
+        return [f"faults file not found: {path}"]
+    except (OSError, UnicodeDecodeError) as exc:
+        return [f"faults file {path} cannot be read: {exc}"]
+    except ValueError as exc:  # bad JSON, unknown action, a missing time, unknown keys
+        return [f"faults file {path}: {exc}"]
+    except Exception as exc:  # noqa: BLE001 - YAML's own errors: say which and where
+        return [f"faults file {path}: not valid YAML: {exc}"]
+    problems = []
+    for i, fault in enumerate(faults):
+        where = f"faults file {path}: fault #{i} ({fault.action})"
+        odd = [k for k in fault.args if not isinstance(k, str)]
+        if odd:
+            problems.append(f"{where}: args key {odd[0]!r} is not a name (YAML reads a bare "
+                            f"on/off/yes/no as a boolean: quote it)")
+            continue
+        try:
+            inspect.signature(getattr(FaultInjector, fault.action)).bind(None, **fault.args)
+            getattr(FaultInjector(), fault.action)(**fault.args)
+        except TypeError as exc:
+            problems.append(f"{where}: args: {exc}")
+        except ValueError as exc:
+            problems.append(f"{where}: args: {exc}")
+        except RuntimeError:
+            pass  # valid; it needs a running gateway to act
+    return problems
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the gateway until Ctrl-C/SIGTERM; print counters; return 0 (2 on a bad start)."""
     args = build_parser().parse_args(argv)
+    problems = faults_problems(args.faults) if args.faults else []
+    if problems:
+        print("\n".join(f"error: {p}" for p in problems), file=sys.stderr)
+        return 2
     gateway = SimGateway(options_from(args))
     try:
         port = gateway.start()

@@ -2,7 +2,7 @@
 
 Each rule is a small class fed with timestamps (floats, seconds) by the session; none reads a
 clock itself. The per-second message cap runs on wall time, the historical pacing windows on
-simulated time (DESIGN.md: an accelerated run spends the same budget per simulated hour).
+simulated time (so an accelerated run spends the same budget per simulated hour).
 
 Rule names (used as ``violation.<name>`` counters): msg_rate, hist_identical,
 hist_same_contract, hist_10min, mkt_data_lines, client_id_in_use.
