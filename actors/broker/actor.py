@@ -18,8 +18,9 @@ OptionsQuoted, OrderStatusChanged, OrderFilled, OrderRejected, BrokerErrorReport
 ConnectionChanged, AccountUpdated, PositionChanged, RequestTimedOut, ActorFaulted, StartRefused,
 and after each connect ModeDecided (the gate's mode: the journal opens that mode's file) then BrokerSnapshot
 (orders of every client id via reqAllOpenOrders, completed orders, the day's executions and
-the positions ib_insync synchronised at connect) for the restart reconciliation: only once IB's
-answer is complete, never a partial one (see ``_publish_snapshot``).
+the positions, asked again with reqPositions) for the restart reconciliation: only once IB's
+answer is complete, never a partial one (see ``_publish_snapshot``). Only the first snapshot of
+the process is ``first``, also after a broker restart (``BrokerMemory``, passed in by the runner).
 
 Helpers, one concept each: ``broker_requests`` (the gate: pacing, circuit, timeouts),
 ``broker_link`` (connection lifecycle), ``broker_market`` (bars, quotes, chains),
@@ -39,6 +40,7 @@ import ib_insync
 from actors.base import BotActor, utc_now
 from actors.broker.link import Link
 from actors.broker.market import MarketData
+from actors.broker.memory import BrokerMemory, PendingCancel
 from actors.broker.orders import Orders
 from actors.broker.requests import BrokerCore, RequestFailed
 from actors.loop_inbox import LoopActor
@@ -58,6 +60,7 @@ LAG_INTERVAL_S = 1.0
 UNDERLYING_OWNER = "underlying"
 EXECUTION_OWNER = "execution"
 ALL_OPEN_ORDERS = Request("reqAllOpenOrders")
+POSITIONS = Request("reqPositions")
 SNAPSHOT_FAILED_CODE = 0
 """``BrokerErrorReported.code`` for a snapshot that could not be completed. Not IB's: ours, like
 the journal's OrderRejected code 0; the heartbeat counts it under ``errors`` as ``ib_0``."""
@@ -78,6 +81,7 @@ class BrokerActor(LoopActor, BotActor):
         live_opt_in: bool = False,
         clock: Callable[[], Any] = utc_now,
         rng_seed: int | None = None,
+        memory: BrokerMemory | None = None,
     ) -> None:
         super().__init__(directory, clock)
         self.settings = settings
@@ -89,7 +93,9 @@ class BrokerActor(LoopActor, BotActor):
         self.lag_max_s = 0.0
         self.faults = 0
         self._last_net_liq: float | None = None
-        self._snapshots = 0
+        self.memory = memory if memory is not None else BrokerMemory()
+        """The process's broker memory (first snapshot, shadow book, pending cancels): the
+        runner passes the same one to every BrokerActor it starts, so a restart keeps it."""
         self._snapshot_task: asyncio.Task[None] | None = None
         self.snapshot_state = "none"  # asking, published, failed (still asking, slowly)
 
@@ -116,7 +122,8 @@ class BrokerActor(LoopActor, BotActor):
             circuit=CircuitBreaker(b.circuit_failures, b.circuit_cooldown_s),
         )
         self.market = MarketData(self.core, on_quote=self._on_quote)
-        self.orders = Orders(self.core, self.market)
+        self.orders = Orders(self.core, self.market, self.memory,
+                             client_id=lambda: self.link.client_id)
         reconnector = Reconnector(
             b.client_id, b.client_id_attempts, b.reconnect_min_s, b.reconnect_max_s, self.rng
         )
@@ -126,11 +133,12 @@ class BrokerActor(LoopActor, BotActor):
             self.port,
             reconnector,
             self._on_connected,
-            self.market.lost,
+            self._on_lost,
             lambda: self.market.restore(first=False),
         )
         self._wire_events()
         self.market.start(self.settings.symbols)
+        self.orders.rewatch()
         self.link.start()
         self.loop.call_later(LAG_INTERVAL_S, self._lag_probe, self.loop.time() + LAG_INTERVAL_S)
         self.log.info(
@@ -147,11 +155,28 @@ class BrokerActor(LoopActor, BotActor):
         self._shutdown()
 
     def _shutdown(self) -> None:
+        self._keep_unhandled_cancels()
         if hasattr(self, "link"):
             self.link.stop()
             self.core.cancel_tasks()
         self.actor_inbox.close()
         self.log.info("broker_stopped")
+
+    def _keep_unhandled_cancels(self) -> None:
+        """Cancels still in the mailbox of a stopping actor go to the process's memory: the
+        next BrokerActor sends them after its snapshot (a restart must not lose a cancel)."""
+        for envelope in list(getattr(self.actor_inbox, "_mail", ())):
+            message = getattr(envelope, "message", None)
+            if isinstance(message, m.CancelOrder) and hasattr(self, "orders"):
+                self.memory.pending_cancels.setdefault(
+                    message.client_order_id,
+                    PendingCancel(message.correlation_id, self.clock()))
+                self.log.warning("cancel_kept client_order_id={} reason=broker stopping",
+                                 message.client_order_id)
+
+    def _on_lost(self) -> None:
+        self.orders.snapshot_complete = False
+        self.market.lost()
 
     def _wire_events(self) -> None:
         ib, guard = self.ib, self._guard
@@ -209,6 +234,8 @@ class BrokerActor(LoopActor, BotActor):
             "mailbox": self.actor_inbox.qsize(),
             "faults": self.faults,
             "snapshot": self.snapshot_state,
+            "pending_cancels": sorted(self.memory.pending_cancels),
+            "orphan_orders": {str(k): v for k, v in self.orders.orphans.items()},
         }
 
     # -- ib_insync events (actor thread, inside the loop) -----------------------------------
@@ -262,7 +289,7 @@ class BrokerActor(LoopActor, BotActor):
         retry = SnapshotRetry(b.reconnect_min_s, b.reconnect_max_s)
         failures = 0
         self.snapshot_state = "asking"
-        while not await self._ask_all_open_orders():
+        while not await self._ask_snapshot():
             failures += 1
             if not self.core.connected:
                 return
@@ -270,19 +297,24 @@ class BrokerActor(LoopActor, BotActor):
                 self.snapshot_state = "failed"
                 self._snapshot_failed(failures, retry.max_s)
             await asyncio.sleep(retry.delay(failures))
-        snapshot = self.orders.snapshot(first=self._snapshots == 0)
-        self._snapshots += 1
+        snapshot = self.orders.snapshot(first=self.memory.snapshots == 0)
+        self.memory.snapshots += 1
         self.snapshot_state = "published"
         self.log.info("broker_snapshot first={} attempts={} orders={} fills={} positions={}",
                       snapshot.first, failures + 1, len(snapshot.orders), len(snapshot.fills),
                       len(snapshot.positions))
         self.publish(snapshot)
+        self.orders.resend_cancels()
 
-    async def _ask_all_open_orders(self) -> bool:
-        """One reqAllOpenOrders through the request gate; True when IB answered in full (its
-        openOrderEnd came: every order it sent is in ``ib.trades()``)."""
+    async def _ask_snapshot(self) -> bool:
+        """reqAllOpenOrders and reqPositions through the request gate; True when IB answered
+        both in full (openOrderEnd and positionEnd came: every order and position it sent is in
+        ``ib.trades()`` and ``ib.positions()``). ib_insync's own position sync at connect only
+        logs a timeout, and an empty answer taken for "no positions" would close trades that
+        are still open (``bot/journal/reconcile.py``): unknown is never empty."""
         try:
             await self.core.request(ALL_OPEN_ORDERS, self.ib.reqAllOpenOrdersAsync)
+            await self.core.request(POSITIONS, self.ib.reqPositionsAsync)
         except RequestFailed:
             return False  # RequestTimedOut is published
         return True

@@ -8,8 +8,23 @@ per connection by the safety gate (``bot/ib/safety.py``), applied here and nowhe
   streams (it subscribes the contract's quotes itself while orders work);
 - otherwise (read-only, refused, not connected yet): every leg is answered ``OrderRejected``.
 
-Never twice: every client order id that was sent is remembered for the life of the actor, and
-after a reconnect IB's open orders are re-adopted by their ``orderRef``, never resent.
+The gate (``place_refusal`` / ``cancel_refusal`` in ``bot/ib/safety.py``) is applied to every
+order and every cancel: read-only sends neither, ever, and logs ``order_withheld`` instead.
+
+Never twice: every client order id that was sent is remembered for the life of the process
+(``BrokerMemory``, which outlives a restarted actor), and after a reconnect IB's open orders are
+re-adopted by their ``orderRef``, never resent.
+
+Cancels until confirmed: a cancel stays pending until IB reports the order done (Cancelled,
+Filled, Inactive); it is sent at once when connected, and again after every reconnect's
+snapshot (``resend_cancels``), also by a restarted actor. IB lets a client cancel only the
+orders it placed itself (same client id); an order of ours working under another client id
+(after a move forced by error 326) is an orphan: reported (``orphan_orders client_id=...``,
+heartbeat ``orphan_orders``), its cancel kept pending until the bot is back on that id, and
+never sent under the wrong id (IB would take the order id as one of the new client's own).
+
+Late commissions: a fill published without its commission (the report came after
+``COMMISSION_WAIT_S``) is completed by ``CommissionReported`` when the report arrives.
 
 Fills before the status that counts them: IB may report ``Filled`` before the execution (and
 its commission report) arrives. A status whose filled quantity exceeds the fills published so
@@ -19,43 +34,50 @@ far waits until they are published (at most ``COMMISSION_WAIT_S``), so consumers
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from actors.broker.market import MarketData
+from actors.broker.memory import BrokerMemory, PendingCancel
 from actors.broker.requests import BrokerCore
 from bot import messages as m
 from bot.ib import translate as tr
-from bot.ib.safety import Verdict
-from bot.ib.shadow import ShadowBook
+from bot.ib.safety import Verdict, cancel_refusal, place_refusal
 
 SHADOW_OWNER = "shadow"
 COMMISSION_WAIT_S = 2.0
 """How long a fill waits for its commission report before it is published without one."""
-
-
-@dataclass
-class _Placed:
-    correlation_id: str
-    contract: m.OptionContract | None = None
+DONE_AT_IB = frozenset({"Cancelled", "ApiCancelled", "Filled", "Inactive"})
+"""IB statuses after which an order can no longer fill: a pending cancel is settled."""
 
 
 class Orders:
     """Our orders at IB (or in the shadow book), keyed by client order id (IB's orderRef)."""
 
-    def __init__(self, core: BrokerCore, market: MarketData) -> None:
+    def __init__(self, core: BrokerCore, market: MarketData, memory: BrokerMemory,
+                 client_id: Callable[[], int] = lambda: 0) -> None:
         self.core = core
         self.market = market
+        self.memory = memory
+        self.client_id = client_id
         self.verdict: Verdict | None = None
-        self.shadow = ShadowBook()
-        self.sent: set[str] = set()
-        self._placed: dict[str, _Placed] = {}
+        self.shadow = memory.shadow
+        self.sent = memory.sent
+        self.snapshot_complete = False
+        """IB's answer to reqAllOpenOrders came on this connection: what it lacks, it lacks."""
+        self.orphans: dict[int, list[str]] = {}
         self._ref_of_id: dict[int, str] = {}
         self._last_status: dict[str, tuple[Any, ...]] = {}
-        self._fills_published: set[str] = set()
         self._shadow_keys: dict[str, m.OptionContract] = {}
-        self._fill_qty: dict[str, float] = {}
         self._deferred: dict[str, Any] = {}
+
+    def _correlation(self, ref: str) -> str:
+        return self.memory.correlation.setdefault(ref, ref)
+
+    def rewatch(self) -> None:
+        """A restarted actor: the shadow book's working orders need their quotes again."""
+        for contract in self.shadow.contracts():
+            self._watch(contract)
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -64,7 +86,7 @@ class Orders:
         if not self._accepted(cmd.correlation_id, legs):
             return
         for leg in legs:
-            self._placed[leg.client_order_id] = _Placed(cmd.correlation_id, cmd.contract)
+            self.memory.correlation[leg.client_order_id] = cmd.correlation_id
             self.sent.add(leg.client_order_id)
         if self.verdict is not None and self.verdict.shadow_fills:
             self._log_shadowed(legs)
@@ -79,7 +101,7 @@ class Orders:
         legs = (cmd.order,)
         if not self._accepted(cmd.correlation_id, legs):
             return
-        self._placed[cmd.order.client_order_id] = _Placed(cmd.correlation_id, cmd.contract)
+        self.memory.correlation[cmd.order.client_order_id] = cmd.correlation_id
         self.sent.add(cmd.order.client_order_id)
         if self.verdict is not None and self.verdict.shadow_fills:
             self._log_shadowed(legs)
@@ -93,24 +115,77 @@ class Orders:
         )
 
     def cancel(self, cmd: m.CancelOrder) -> None:
+        """Cancel by client order id: withheld when read-only, else pending until confirmed."""
         ref = cmd.client_order_id
+        withheld = cancel_refusal(self.verdict, self.core.settings)
+        if withheld:
+            self.core.log.warning("order_withheld reason={} action=cancel client_order_id={} "
+                                  "sent=no", withheld, ref)
+            return
         if self.shadow.knows(ref):
             self._publish_all(self.shadow.cancel(ref, self.core.clock()))
             return
-        trades = (
-            [t for t in self.core.ib.openTrades() if t.order.orderRef == ref]
-            if self.core.connected
-            else []
-        )
-        if not trades:
-            self.core.log.warning(
-                "cancel_unknown client_order_id={} connected={}", ref, self.core.connected
-            )
+        self.memory.pending_cancels.setdefault(ref, PendingCancel(cmd.correlation_id,
+                                                                  self.core.clock()))
+        self._send_cancel(ref)
+
+    def resend_cancels(self) -> None:
+        """After a reconnect's snapshot: every cancel not yet confirmed goes out again."""
+        self.snapshot_complete = True
+        self._find_orphans()
+        for ref in list(self.memory.pending_cancels):
+            self._send_cancel(ref)
+
+    def _send_cancel(self, ref: str) -> None:
+        pending = self.memory.pending_cancels.get(ref)
+        if pending is None:
             return
-        for trade in trades:
+        if not self.core.connected or self.verdict is None:
+            self.core.log.warning("cancel_pending client_order_id={} reason=not connected", ref)
+            return
+        known = [t for t in self.core.ib.trades() if t.order.orderRef == ref]
+        working = [t for t in known if t.orderStatus.status not in DONE_AT_IB]
+        if known and not working:
+            self._settle_cancel(ref, known[-1].orderStatus.status)
+            return
+        if not working:
+            if self.snapshot_complete:  # IB answered in full and has no such order
+                del self.memory.pending_cancels[ref]
+                self.core.log.warning("cancel_unknown client_order_id={} reason=IB has no such "
+                                      "order", ref)
+            else:
+                self.core.log.info("cancel_pending client_order_id={} reason=waiting for the "
+                                   "snapshot", ref)
+            return
+        mine = self.client_id()
+        for trade in working:
+            owner = trade.order.clientId
+            if owner != mine:
+                self.core.log.warning("cancel_blocked client_order_id={} placed_by_client_id={} "
+                                      "client_id={} reason=IB cancels only a client's own orders",
+                                      ref, owner, mine)
+                continue
             self.core.governor.record_message(self.core.now())
             self.core.ib.cancelOrder(trade.order)
-        self.core.log.info("cancel_requested client_order_id={}", ref)
+            pending.sends += 1
+            self.core.log.info("cancel_requested client_order_id={} sends={}", ref, pending.sends)
+
+    def _settle_cancel(self, ref: str, ib_status: str) -> None:
+        if self.memory.pending_cancels.pop(ref, None) is not None:
+            self.core.log.info("cancel_settled client_order_id={} status={}", ref, ib_status)
+
+    def _find_orphans(self) -> None:
+        """Our working orders that another client id placed (we had to move after 326)."""
+        mine = self.client_id()
+        orphans: dict[int, list[str]] = {}
+        for trade in self.core.ib.openTrades():
+            if trade.order.orderRef and trade.order.clientId != mine:
+                orphans.setdefault(trade.order.clientId, []).append(trade.order.orderRef)
+        self.orphans = orphans
+        for client_id, refs in orphans.items():
+            self.core.log.warning("orphan_orders client_id={} count={} client_order_ids={} "
+                                  "our_client_id={} cancel=blocked until back on client_id={}",
+                                  client_id, len(refs), refs, mine, client_id)
 
     def _log_shadowed(self, legs: tuple[m.OrderSpec, ...]) -> None:
         """Dry run: the line ``order_placed`` would be, for an order that stays in the bot."""
@@ -144,9 +219,16 @@ class Orders:
         )
 
     def _refuse(self, correlation_id: str, legs: tuple[m.OrderSpec, ...]) -> bool:
-        reason = self._refusal()
+        reason = place_refusal(self.verdict, self.core.connected, self.core.settings)
         if not reason:
             return False
+        if self.core.settings.broker.read_only:
+            for spec in legs:
+                self.core.log.warning(
+                    "order_withheld reason=read_only action=place client_order_id={} type={} "
+                    "side={} qty={} limit={} stop={} sent=no", spec.client_order_id,
+                    spec.order_type.value, spec.side.value, spec.quantity, spec.limit_price,
+                    spec.stop_price)
         self.core.log.warning(
             "order_refused reason={!r} legs={}", reason, [s.client_order_id for s in legs]
         )
@@ -155,20 +237,6 @@ class Orders:
                 m.OrderRejected(correlation_id, spec.client_order_id, 0, reason, self.core.clock())
             )
         return True
-
-    def _refusal(self) -> str:
-        verdict = self.verdict
-        if verdict is None or (verdict.sends_orders and not self.core.connected):
-            return "broker not connected"
-        if verdict.refused:
-            return f"start refused: {verdict.refusal}"
-        if verdict.read_only:
-            return "read_only: orders are forbidden"
-        return (
-            ""
-            if verdict.sends_orders or verdict.shadow_fills
-            else "orders are not allowed in this mode"
-        )
 
     def _malformed(self, correlation_id: str, legs: tuple[m.OrderSpec, ...]) -> bool:
         """A spec IB would refuse (a limit without its price): rejected here, never raised."""
@@ -202,7 +270,7 @@ class Orders:
             if ref:
                 self.sent.add(ref)
                 self._ref_of_id[trade.order.orderId] = ref
-                self._placed.setdefault(ref, _Placed(ref))
+                self._correlation(ref)
                 adopted.append(ref)
         self.core.log.info("orders_adopted count={} client_order_ids={}", len(adopted), adopted)
 
@@ -215,22 +283,24 @@ class Orders:
         for fill in ib.fills():
             ref = fill.execution.orderRef
             if ref and fill.contract.secType == "OPT":
-                placed = self._placed.setdefault(ref, _Placed(ref))
-                fills.append(tr.fill_event(fill, placed.correlation_id, ref))
+                fills.append(tr.fill_event(fill, self._correlation(ref), ref))
         positions = tuple(tr.broker_position(p) for p in ib.positions())
-        return m.BrokerSnapshot(first, orders, tuple(fills), positions, self.core.clock())
+        return m.BrokerSnapshot(first, orders, tuple(fills), positions, self.core.clock(),
+                                handled=frozenset(self.sent))
 
     def on_status(self, trade: Any) -> None:
         """ib_insync orderStatusEvent (and right after placing)."""
         ref = trade.order.orderRef
         if not ref:
             return
-        self._placed.setdefault(ref, _Placed(ref))
+        self._correlation(ref)
         self._ref_of_id[trade.order.orderId] = ref
+        if ref in self.memory.pending_cancels and trade.orderStatus.status in DONE_AT_IB:
+            self._settle_cancel(ref, trade.orderStatus.status)
         for fill in trade.fills:  # executions whose commission is already known
             if fill.commissionReport.execId == fill.execution.execId:
                 self._publish_fill(trade, fill)
-        if trade.orderStatus.filled > self._fill_qty.get(ref, 0.0) + 1e-9:
+        if trade.orderStatus.filled > self.memory.fill_qty.get(ref, 0.0) + 1e-9:
             if ref not in self._deferred:
                 self.core.loop.call_later(COMMISSION_WAIT_S, self._flush_status, ref, True)
             self._deferred[ref] = trade
@@ -246,9 +316,7 @@ class Orders:
             and entry is not None
             and tr.is_order_rejection(entry.errorCode)
         )
-        event = tr.status_event(
-            trade, self._placed[ref].correlation_id, self.core.clock(), rejected
-        )
+        event = tr.status_event(trade, self._correlation(ref), self.core.clock(), rejected)
         key = (event.status, event.filled, event.remaining)
         if self._last_status.get(ref) != key:
             self._last_status[ref] = key
@@ -258,7 +326,7 @@ class Orders:
         """Publish a deferred status once its fills are out (``force``: publish them as is)."""
         trade = self._deferred.get(ref)
         if trade is None or (
-            not force and trade.orderStatus.filled > self._fill_qty.get(ref, 0.0) + 1e-9
+            not force and trade.orderStatus.filled > self.memory.fill_qty.get(ref, 0.0) + 1e-9
         ):
             return
         del self._deferred[ref]
@@ -271,18 +339,32 @@ class Orders:
         """A fill: published with its commission, or without one if the report is late."""
         self.core.loop.call_later(COMMISSION_WAIT_S, self._publish_fill, trade, fill)
 
-    def on_commission(self, trade: Any, fill: Any, _report: Any) -> None:
-        self._publish_fill(trade, fill)
+    def on_commission(self, trade: Any, fill: Any, report: Any) -> None:
+        """IB's commission report: the fill goes out with it, or, when the fill went out
+        without one already, ``CommissionReported`` completes it."""
+        exec_id = fill.execution.execId
+        ref = trade.order.orderRef or fill.execution.orderRef
+        published = self.memory.fills.get(exec_id)
+        if published is None or not ref:
+            self._publish_fill(trade, fill)
+            return
+        commission = float(report.commission)
+        if published == 0.0 and commission != 0.0:
+            self.memory.fills[exec_id] = commission
+            self.core.log.info("commission_reported client_order_id={} exec_id={} "
+                               "commission={:.2f}", ref, exec_id, commission)
+            self.core.publish(m.CommissionReported(self._correlation(ref), ref, exec_id,
+                                                   commission, self.core.clock()))
 
     def _publish_fill(self, trade: Any, fill: Any) -> None:
         exec_id = fill.execution.execId
         ref = trade.order.orderRef or fill.execution.orderRef
-        if exec_id in self._fills_published or not ref:
+        if exec_id in self.memory.fills or not ref:
             return
-        self._fills_published.add(exec_id)
-        placed = self._placed.setdefault(ref, _Placed(ref))
-        self._fill_qty[ref] = self._fill_qty.get(ref, 0.0) + float(fill.execution.shares)
-        self.core.publish(tr.fill_event(fill, placed.correlation_id, ref))
+        event = tr.fill_event(fill, self._correlation(ref), ref)
+        self.memory.fills[exec_id] = event.commission
+        self.memory.fill_qty[ref] = self.memory.fill_qty.get(ref, 0.0) + event.quantity
+        self.core.publish(event)
         self._flush_status(ref, force=False)
 
     def on_error(self, req_id: int, code: int, text: str) -> bool:
@@ -292,9 +374,8 @@ class Orders:
         if ref is None:
             return False
         if tr.is_order_rejection(code):
-            placed = self._placed.get(ref, _Placed(ref))
             self.core.publish(
-                m.OrderRejected(placed.correlation_id, ref, code, text, self.core.clock())
+                m.OrderRejected(self._correlation(ref), ref, code, text, self.core.clock())
             )
             return True
         return code == tr.ORDER_CANCELLED

@@ -207,6 +207,11 @@ def _filled(conn: sqlite3.Connection, e: m.OrderFilled, now: datetime) -> None:
                   e.quantity, e.price, e.commission, _ts(e.ts)))
 
 
+def _commission(conn: sqlite3.Connection, e: m.CommissionReported, now: datetime) -> None:
+    """IB's late commission report completes the fill recorded without one."""
+    conn.execute("UPDATE fills SET commission=? WHERE exec_id=?", (e.commission, e.exec_id))
+
+
 def _position(event: str, status: IntentStatus) -> Any:
     def write(conn: sqlite3.Connection, e: Any, now: datetime) -> None:
         price = getattr(e, "avg_price", None) or getattr(e, "exit_price", 0.0)
@@ -278,6 +283,7 @@ _WRITERS: dict[type, Any] = {
     m.OrderStatusChanged: _status,
     m.OrderRejected: _rejected,
     m.OrderFilled: _filled,
+    m.CommissionReported: _commission,
     m.PositionOpened: _position("opened", IntentStatus.OPEN),
     m.PositionClosed: _position("closed", IntentStatus.CLOSED),
     m.EntryExpired: _position("expired", IntentStatus.EXPIRED),

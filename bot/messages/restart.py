@@ -70,6 +70,10 @@ class BrokerSnapshot:
     fills: tuple[OrderFilled, ...]
     positions: tuple[BrokerPosition, ...]
     ts: datetime
+    handled: frozenset[str] = frozenset()
+    """Every client order id this process's broker had handled (placed, shadowed or refused)
+    when the snapshot was built. A leg the journal forwarded that is not in here was still on
+    its way to the broker: the snapshot cannot say it is gone."""
 
 
 @_frozen
