@@ -4,7 +4,9 @@ Accepts: ModeDecided (opens ``journal-<mode>.sqlite3`` in ``journal.dir``), Brok
     (reconciles it, ``bot/journal/reconcile.py``), SubmitBracket / SubmitOrder / CancelOrder (from
     execution: recorded, then forwarded to the broker), every event the routing table sends to
     JOURNAL (recorded), Ping.
-Emits: the order commands to BROKER; RiskRestored (first snapshot), TradeRecovered,
+Emits: the order commands to BROKER (exits and cancels the broker could not take while it
+    restarted are kept and sent after its next snapshot; cancels of the exits of a position
+    closed outside the bot); RiskRestored (first snapshot), TradeRecovered,
     ReconcileMismatch, ReconcileFinished, JournalFailed, StartRefused (published);
     OrderRejected (code 0) for an entry that could not be recorded.
 Thread rule: its own pykka thread owns the sqlite connection; a write is one short
@@ -47,6 +49,14 @@ CRASH_HOOK = "BOT_TEST_CRASH_AFTER_INTENT"
 ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder)
 
 
+def _client_order_ids(command: Any) -> list[str]:
+    if isinstance(command, m.SubmitBracket):
+        return [s.client_order_id for s in (command.parent, command.take_profit, command.stop)]
+    if isinstance(command, m.SubmitOrder):
+        return [command.order.client_order_id]
+    return []
+
+
 def is_entry(command: Any) -> bool:
     """A command that opens a position (the parent of a bracket, or an entry alone)."""
     if isinstance(command, m.SubmitBracket):
@@ -64,6 +74,12 @@ class JournalActor(BotActor):
         self.mode = ""
         self.failed = ""
         self.written = 0
+        self.forwarded: set[str] = set()
+        """Client order ids forwarded to the broker by this process (what a snapshot may not
+        have seen yet: ``bot/journal/reconcile.py``)."""
+        self.undelivered: list[Any] = []
+        """Exits and cancels the broker could not take (it was restarting): sent again after
+        its next snapshot, never dropped."""
         self.crash_after_intent = os.environ.get(CRASH_HOOK) == "1"
 
     def on_stop(self) -> None:
@@ -134,7 +150,10 @@ class JournalActor(BotActor):
             now,
             entry_timeout_s=self.settings.execution.entry_timeout_s,
             manage_unknown=self.settings.execution.manage_unknown_positions,
+            forwarded=frozenset(self.forwarded),
         )
+        for intent_id in plan.closed_outside:
+            self._guarded(lambda i=intent_id: self.journal.set_intent(i, now, status=IntentStatus.CLOSED))
         for intent_id in plan.expired:
             self._guarded(lambda i=intent_id: self.journal.set_intent(i, now, status=IntentStatus.EXPIRED))
         for intent_id in plan.resent:  # counted BEFORE the resend goes out: never twice
@@ -161,6 +180,9 @@ class JournalActor(BotActor):
                 trade.adopted,
             )
             self.publish(trade)
+        for cancel in plan.cancels:  # exits of a position closed outside the bot
+            self._on_command(cancel)
+        self._redeliver()
         finished = m.ReconcileFinished(
             snapshot.first,
             len(plan.recovered),
@@ -237,26 +259,41 @@ class JournalActor(BotActor):
         elif entry and self.crash_after_intent:
             self.log.warning("test_crash_after_intent intent={}", command.intent_id)
             os.kill(os.getpid(), signal.SIGKILL)
-        self.directory.tell(BROKER, command)
+        self._forward(command, entry)
 
-    def _reject(self, command: Any, problem: str) -> None:
+    def _forward(self, command: Any, entry: bool) -> None:
+        """Tell the broker; if it is not there (being restarted) keep exits and cancels for its
+        next snapshot, and answer an entry as rejected (a late entry is a stale one)."""
+        self.forwarded.update(_client_order_ids(command))
+        if self.directory.tell(BROKER, command):
+            return
+        if entry:
+            self.log.error("entry_not_sent intent={} why=broker unavailable", command.intent_id)
+            self._reject(command, "broker unavailable", logged=True)
+            return
+        self.log.warning("order_undelivered command={} client_order_ids={} kept_for=next snapshot",
+                         type(command).__name__, _client_order_ids(command))
+        self.undelivered.append(command)
+
+    def _redeliver(self) -> None:
+        waiting, self.undelivered = self.undelivered, []
+        for command in waiting:
+            self.log.info("order_redelivered command={} client_order_ids={}",
+                          type(command).__name__, _client_order_ids(command))
+            self._forward(command, False)
+
+    def _reject(self, command: Any, problem: str, logged: bool = False) -> None:
         specs = (
             (command.parent, command.take_profit, command.stop)
             if isinstance(command, m.SubmitBracket)
             else (command.order,)
         )
-        self.log.error(
-            "entry_not_sent intent={} why=journal write failed: {}", command.intent_id, problem
-        )
+        why = problem if logged else f"journal write failed: {problem}"
+        if not logged:
+            self.log.error("entry_not_sent intent={} why={}", command.intent_id, why)
         for spec in specs:
             self.publish(
-                m.OrderRejected(
-                    command.correlation_id,
-                    spec.client_order_id,
-                    0,
-                    f"journal write failed: {problem}",
-                    self.clock(),
-                )
+                m.OrderRejected(command.correlation_id, spec.client_order_id, 0, why, self.clock())
             )
 
     # -- recording --------------------------------------------------------------------------

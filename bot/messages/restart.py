@@ -99,6 +99,9 @@ class TradeRecovered:
     ts: datetime
     adopted: bool = False
     """A position the journal never knew, taken over because the config says so."""
+    held: float | None = None
+    """What the broker holds for this trade when that is less than its fills say (closed in
+    part outside the bot): exits are armed for this quantity only. None: the fills hold."""
 
 
 @_frozen

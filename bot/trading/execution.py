@@ -331,6 +331,8 @@ def restore(rec: m.TradeRecovered, settings: Settings, wall: datetime) -> tuple[
     for fill in rec.fills:
         trade, more = on_fill(trade, fill, wall)
         effects += more
+    if rec.held is not None and trade.position > rec.held:  # the broker holds less: never oversell
+        trade = replace(trade, position=rec.held)
     trade, more = _settle(trade, wall)
     effects += more
     if (not trade.finished and trade.position > 0 and not trade.closing_reason
