@@ -125,7 +125,8 @@ class BrokerActor(LoopActor, BotActor):
         self.orders = Orders(self.core, self.market, self.memory,
                              client_id=lambda: self.link.client_id)
         reconnector = Reconnector(
-            b.client_id, b.client_id_attempts, b.reconnect_min_s, b.reconnect_max_s, self.rng
+            b.client_id, b.client_id_attempts, b.reconnect_min_s, b.reconnect_max_s, self.rng,
+            client_id_wait_s=b.client_id_wait_s,
         )
         self.link = Link(
             self.core,

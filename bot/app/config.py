@@ -45,6 +45,11 @@ class BrokerSettings(_Section):
     reconnect_min_s: float = Field(1.0, gt=0, le=60)
     reconnect_max_s: float = Field(60.0, gt=0, le=900)
     client_id_attempts: int = Field(5, ge=1, le=32, description="client ids tried on error 326")
+    client_id_wait_s: float = Field(
+        90.0, ge=0, le=600,
+        description="after error 326, keep asking for the same client id this long (IB frees it "
+        "about a minute after the old session died) before moving to the next: IB lets a client "
+        "cancel only the orders it placed itself; 0 moves at once")
     circuit_failures: int = Field(5, ge=1, le=100, description="failures that open the circuit")
     circuit_cooldown_s: float = Field(30.0, gt=0, le=3600)
     sim: SimSettings = SimSettings()
