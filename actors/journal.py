@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 import signal
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from actors.base import BotActor, utc_now
@@ -77,6 +77,9 @@ class JournalActor(BotActor):
         self.forwarded: set[str] = set()
         """Client order ids forwarded to the broker by this process (what a snapshot may not
         have seen yet: ``bot/journal/reconcile.py``)."""
+        self.market_offset: timedelta | None = None
+        """IB's server time minus this clock at the last snapshot: commands are stamped with
+        the exchange's clock too (the crash-resend window is market time)."""
         self.undelivered: list[Any] = []
         """Exits and cancels the broker could not take (it was restarting): sent again after
         its next snapshot, never dropped."""
@@ -139,6 +142,8 @@ class JournalActor(BotActor):
             self.log.error("snapshot_without_journal first={}", snapshot.first)
             return
         now = self.clock()
+        if snapshot.market_ts is not None:
+            self.market_offset = snapshot.market_ts - now
         if snapshot.first and self.mode == "shadow":
             self._expire_shadow(now)
         # shadow fills live in the broker's memory only: after a restart there is nothing to adopt
@@ -244,7 +249,9 @@ class JournalActor(BotActor):
         problem = self.failed or ("" if self.journal else "journal not open yet (mode unknown)")
         if not problem:
             try:
-                self.journal.record(command, self.clock())
+                now = self.clock()
+                market = now + self.market_offset if self.market_offset is not None else None
+                self.journal.record(command, now, market=market)
                 self.written += 1
             except JournalError as exc:
                 problem = str(exc)

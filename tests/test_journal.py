@@ -130,8 +130,9 @@ def test_a_v1_journal_is_migrated_in_place_and_keeps_its_records(tmp_path):
 
     assert migrated.found_version == 1
     row = migrated.intent("SPY-1")
-    assert (row["status"], row["sent_at"], row["resends"]) == ("open", None, 0)
-    assert migrated.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert (row["status"], row["sent_at"], row["resends"], row["sent_market_at"]) == (
+        "open", None, 0, None)
+    assert migrated.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     migrated.close()
 
 

@@ -192,3 +192,23 @@ def test_the_daily_loss_cap_holds_after_a_restart_and_resets_the_next_exchange_d
     assert capped.reason.startswith("daily loss cap reached: realized -")
     assert "2.0% of 10000.00" in capped.reason  # the saved start equity, not the 9820 after losses
     assert next_day.intent_id == "IWM-4"
+
+
+def test_an_entry_is_stamped_with_the_exchanges_clock_from_the_last_snapshot(bot, settings):
+    # Arrange: IB's server time is 90 minutes ahead of this host's clock
+    now = bot.clock()
+    bot.publish(m.ModeDecided("paper", "DU1", now))
+    bot.publish(m.AccountUpdated("DU1", 10_000.0, now))
+    bot.publish(m.BrokerSnapshot(True, (), (), (), now, market_ts=now.replace(hour=16, minute=30)))
+    bot.probe.expect(m.ReconcileFinished)
+
+    # Act
+    propose(bot, "SPY-1")
+    bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.sl")
+    bot.sync(rounds=4)
+
+    # Assert
+    path = journal_path(settings.journal.dir, "paper")
+    assert rows(path, "SELECT sent_at, sent_market_at FROM intents") == [
+        (now.isoformat(), now.replace(hour=16, minute=30).isoformat())
+    ]

@@ -308,3 +308,25 @@ def test_after_a_restart_exits_never_sell_more_than_the_broker_holds(broker_hold
     sells = [e.order.quantity for e in effects
              if isinstance(e, m.SubmitOrder) and e.order.side is m.Side.SELL]
     assert sells == ([broker_holds] * 2 if broker_holds else [])
+
+
+@pytest.mark.parametrize(
+    ("wall_age_s", "market_age_s", "resent"),
+    [
+        (3600, 20, True),  # the host's clock stepped an hour after a reboot: the market says 20 s
+        (20, 600, False),  # 20 s on the host, but the exchange moved 10 minutes (a fast simulator)
+    ],
+    ids=["host-clock-stepped", "market-ran-ahead"],
+)
+def test_the_crash_resend_window_is_market_time(wall_age_s, market_age_s, resent):
+    market_now = NOW + timedelta(hours=2)  # the exchange's clock is not the host's
+    written = replace(
+        intent("sent", orders=tuple(JournalOrder(s, "SUBMITTED") for s in (ENTRY, TP, SL)),
+               fills=(), sent_ago_s=wall_age_s),
+        sent_market_at=market_now - timedelta(seconds=market_age_s),
+    )
+    snap = replace(snapshot(first=True), market_ts=market_now)
+
+    plan = plan_for([written], snap)
+
+    assert (plan.resent, plan.expired) == (((IID,), ()) if resent else ((), (IID,)))

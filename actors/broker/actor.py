@@ -61,6 +61,7 @@ UNDERLYING_OWNER = "underlying"
 EXECUTION_OWNER = "execution"
 ALL_OPEN_ORDERS = Request("reqAllOpenOrders")
 POSITIONS = Request("reqPositions")
+CURRENT_TIME = Request("reqCurrentTime")
 SNAPSHOT_FAILED_CODE = 0
 """``BrokerErrorReported.code`` for a snapshot that could not be completed. Not IB's: ours, like
 the journal's OrderRejected code 0; the heartbeat counts it under ``errors`` as ``ib_0``."""
@@ -97,6 +98,8 @@ class BrokerActor(LoopActor, BotActor):
         """The process's broker memory (first snapshot, shadow book, pending cancels): the
         runner passes the same one to every BrokerActor it starts, so a restart keeps it."""
         self._snapshot_task: asyncio.Task[None] | None = None
+        self.market_ts: Any = None
+        """IB's server time at the last snapshot (the exchange's clock, for the journal)."""
         self.snapshot_state = "none"  # asking, published, failed (still asking, slowly)
 
     # -- lifecycle (actor thread) -----------------------------------------------------------
@@ -298,7 +301,7 @@ class BrokerActor(LoopActor, BotActor):
                 self.snapshot_state = "failed"
                 self._snapshot_failed(failures, retry.max_s)
             await asyncio.sleep(retry.delay(failures))
-        snapshot = self.orders.snapshot(first=self.memory.snapshots == 0)
+        snapshot = self.orders.snapshot(self.memory.snapshots == 0, self.market_ts)
         self.memory.snapshots += 1
         self.snapshot_state = "published"
         self.log.info("broker_snapshot first={} attempts={} orders={} fills={} positions={}",
@@ -308,14 +311,16 @@ class BrokerActor(LoopActor, BotActor):
         self.orders.resend_cancels()
 
     async def _ask_snapshot(self) -> bool:
-        """reqAllOpenOrders and reqPositions through the request gate; True when IB answered
-        both in full (openOrderEnd and positionEnd came: every order and position it sent is in
+        """reqAllOpenOrders, reqPositions and reqCurrentTime (the exchange's clock for the
+        crash-resend window) through the request gate; True when IB answered them in full
+        (openOrderEnd and positionEnd came: every order and position it sent is in
         ``ib.trades()`` and ``ib.positions()``). ib_insync's own position sync at connect only
         logs a timeout, and an empty answer taken for "no positions" would close trades that
         are still open (``bot/journal/reconcile.py``): unknown is never empty."""
         try:
             await self.core.request(ALL_OPEN_ORDERS, self.ib.reqAllOpenOrdersAsync)
             await self.core.request(POSITIONS, self.ib.reqPositionsAsync)
+            self.market_ts = await self.core.request(CURRENT_TIME, self.ib.reqCurrentTimeAsync)
         except RequestFailed:
             return False  # RequestTimedOut is published
         return True

@@ -274,7 +274,7 @@ class Orders:
                 adopted.append(ref)
         self.core.log.info("orders_adopted count={} client_order_ids={}", len(adopted), adopted)
 
-    def snapshot(self, first: bool) -> m.BrokerSnapshot:
+    def snapshot(self, first: bool, market_ts: Any = None) -> m.BrokerSnapshot:
         """What IB holds now: every order it told us about (open and completed, ours by
         orderRef and anyone else's), the day's executions of our orders, and the positions."""
         ib = self.core.ib
@@ -286,6 +286,7 @@ class Orders:
                 fills.append(tr.fill_event(fill, self._correlation(ref), ref))
         positions = tuple(tr.broker_position(p) for p in ib.positions())
         return m.BrokerSnapshot(first, orders, tuple(fills), positions, self.core.clock(),
+                                market_ts=tr.as_utc(market_ts) if market_ts else None,
                                 handled=frozenset(self.sent))
 
     def on_status(self, trade: Any) -> None:

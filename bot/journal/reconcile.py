@@ -11,12 +11,20 @@ The rules, per live intent (approved, sent or open in the journal):
 | approved, no order written      | -                                        | expired (never sent)  |
 | orders written                  | knows some order or execution            | recovered (adopted)   |
 | orders written, never resent,   | knows nothing, first connect, sent less  | resent once           |
-|   never opened                  |   than ``entry_timeout_s`` ago, same day |                       |
+|   never opened                  |   than ``entry_timeout_s`` ago (market   |                       |
+|                                 |   time), same exchange day               |                       |
 | orders written                  | knows nothing, otherwise                 | expired               |
 | fills say a position is held    | holds none of it (closed by hand)        | closed_outside        |
 | fills say N held                | holds fewer, M > 0                       | recovered, held = M   |
 | a leg sent in this process      | had not reached the broker when the      | not judged (in flight)|
 |                                 |   snapshot was built                     |                       |
+
+The resend window is market time: the snapshot's ``market_ts`` (IB's server time) against the
+intent's ``sent_market_at`` (the journal's estimate of IB's time when it wrote it), never the
+host's clock, which a Raspberry Pi without a battery clock may have wrong after a reboot and
+which runs slower than an accelerated simulator. Without both (an old journal) the wall clock
+is used as before. Any error of that estimate makes an intent look older, never younger: it
+is expired rather than sent twice.
 
 Write-ahead makes this safe: an order leaves only after its intent is committed, so "the
 broker knows nothing" means the process died between the commit and the send (or the order
@@ -75,6 +83,8 @@ class JournalIntent:
     resends: int
     orders: tuple[JournalOrder, ...] = ()
     fills: tuple[m.OrderFilled, ...] = ()
+    sent_market_at: datetime | None = None
+    """When it was first sent on the exchange's clock (None in journals written before v3)."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,7 @@ def reconcile(
             snapshot.first,
             entry_timeout_s,
             in_flight,
+            snapshot.market_ts,
         )
     _untracked_orders(out, snapshot.orders, live)
     expected = _share_positions(out, snapshot.positions, orders)
@@ -155,6 +166,7 @@ def _one_intent(
     first: bool,
     entry_timeout_s: float,
     in_flight: frozenset[str] = frozenset(),
+    market_now: datetime | None = None,
 ) -> None:
     known = {f.exec_id for f in intent.fills}
     new_fills = [f for f in broker_fills if f.exec_id not in known]
@@ -167,7 +179,7 @@ def _one_intent(
     flying = {o.spec.client_order_id for o in intent.orders} & in_flight
     if not at_broker and not all_fills:
         if first and not flying:
-            _unsent(out, intent, entry_timeout_s)
+            _unsent(out, intent, entry_timeout_s, market_now)
         return
     if new_fills:
         out.mismatch(
@@ -210,13 +222,18 @@ def _recovered(intent: JournalIntent, legs: tuple[tuple[m.OrderSpec, m.OrderStat
                             intent.contract, intent.premium, legs, fills, opened, resend, now)
 
 
-def _unsent(out: _Builder, intent: JournalIntent, entry_timeout_s: float) -> None:
+def _unsent(out: _Builder, intent: JournalIntent, entry_timeout_s: float,
+            market_now: datetime | None = None) -> None:
     """Written but never reached the broker: send once more while young, else expire."""
-    age = (out.now - intent.sent_at).total_seconds() if intent.sent_at else float("inf")
+    if market_now is not None and intent.sent_market_at is not None:
+        sent, now = intent.sent_market_at, market_now
+    else:
+        sent, now = intent.sent_at, out.now
+    age = (now - sent).total_seconds() if sent else float("inf")
     young = (
         0 <= age <= entry_timeout_s
-        and intent.sent_at is not None
-        and trading_day(intent.sent_at) == trading_day(out.now)
+        and sent is not None
+        and trading_day(sent) == trading_day(now)
     )
     if young and intent.resends == 0 and intent.status == IntentStatus.SENT:
         out.resent.append(intent.intent_id)

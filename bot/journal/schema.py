@@ -154,6 +154,12 @@ MIGRATIONS: tuple[str, ...] = (
         ts          TEXT NOT NULL
     );
     """,
+    # v3: when an intent was first sent on the exchange's clock (IB's server time at the last
+    # connect carried forward), so the crash-resend window is market time, not the host's
+    # clock (a Raspberry Pi has no battery clock; the simulator runs faster than the host).
+    """
+    ALTER TABLE intents ADD COLUMN sent_market_at TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -61,14 +61,21 @@ class Journal:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def record(self, message: Any, now: datetime) -> bool:
+    def record(self, message: Any, now: datetime, market: datetime | None = None) -> bool:
         """Write what ``message`` means; False for a message the journal does not keep.
 
-        ``now`` stamps commands, which carry no time of their own."""
+        ``now`` stamps commands, which carry no time of their own; ``market`` (the exchange's
+        clock, when known) is kept as the intent's first send time on that clock."""
         writer = _WRITERS.get(type(message))
         if writer is None:
             return False
-        self._write(lambda conn, msg: writer(conn, msg, now), message)
+
+        def write(conn: sqlite3.Connection, msg: Any) -> None:
+            writer(conn, msg, now)
+            if market is not None and isinstance(msg, m.SubmitBracket | m.SubmitOrder):
+                conn.execute("UPDATE intents SET sent_market_at=COALESCE(sent_market_at, ?) "
+                             "WHERE intent_id=?", (_ts(market), msg.intent_id))
+        self._write(write, message)
         return True
 
     def save_daily_risk(self, day: date, start_equity: float, realized_pnl: float, trades: int,

@@ -70,6 +70,8 @@ class BrokerSnapshot:
     fills: tuple[OrderFilled, ...]
     positions: tuple[BrokerPosition, ...]
     ts: datetime
+    market_ts: datetime | None = None
+    """IB's server time (the exchange's clock) when the snapshot was built; None if unknown."""
     handled: frozenset[str] = frozenset()
     """Every client order id this process's broker had handled (placed, shadowed or refused)
     when the snapshot was built. A leg the journal forwarded that is not in here was still on
