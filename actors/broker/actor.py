@@ -40,9 +40,10 @@ import ib_insync
 from actors.base import BotActor, utc_now
 from actors.broker.link import Link
 from actors.broker.market import MarketData
-from actors.broker.memory import BrokerMemory, PendingCancel
+from actors.broker.memory import BrokerMemory
 from actors.broker.orders import Orders
 from actors.broker.requests import BrokerCore, RequestFailed
+from actors.broker.verifier import Verifier
 from actors.loop_inbox import LoopActor
 from bot import messages as m
 from bot.app.config import Settings
@@ -99,6 +100,7 @@ class BrokerActor(LoopActor, BotActor):
         runner passes the same one to every BrokerActor it starts, so a restart keeps it."""
         self._snapshot_task: asyncio.Task[None] | None = None
         self.market_ts: Any = None
+
         """IB's server time at the last snapshot (the exchange's clock, for the journal)."""
         self.snapshot_state = "none"  # asking, published, failed (still asking, slowly)
 
@@ -127,6 +129,7 @@ class BrokerActor(LoopActor, BotActor):
         self.market = MarketData(self.core, on_quote=self._on_quote)
         self.orders = Orders(self.core, self.market, self.memory,
                              client_id=lambda: self.link.client_id)
+        self.verifier = Verifier(self.core, self.orders, self._publish_position)
         reconnector = Reconnector(
             b.client_id, b.client_id_attempts, b.reconnect_min_s, b.reconnect_max_s, self.rng,
             client_id_wait_s=b.client_id_wait_s,
@@ -145,6 +148,7 @@ class BrokerActor(LoopActor, BotActor):
         self.orders.rewatch()
         self.link.start()
         self.loop.call_later(LAG_INTERVAL_S, self._lag_probe, self.loop.time() + LAG_INTERVAL_S)
+        self.loop.call_later(self.settings.execution.verify_every_s, self._verify_tick)
         self.log.info(
             "broker_started host={} port={} client_id={}", self.host, self.port, b.client_id
         )
@@ -169,17 +173,12 @@ class BrokerActor(LoopActor, BotActor):
     def _keep_unhandled_cancels(self) -> None:
         """Cancels still in the mailbox of a stopping actor go to the process's memory: the
         next BrokerActor sends them after its snapshot (a restart must not lose a cancel)."""
-        for envelope in list(getattr(self.actor_inbox, "_mail", ())):
-            message = getattr(envelope, "message", None)
-            if isinstance(message, m.CancelOrder) and hasattr(self, "orders"):
-                self.memory.pending_cancels.setdefault(
-                    message.client_order_id,
-                    PendingCancel(message.correlation_id, self.clock()))
-                self.log.warning("cancel_kept client_order_id={} reason=broker stopping",
-                                 message.client_order_id)
+        if hasattr(self, "orders"):
+            mail = [getattr(e, "message", None) for e in getattr(self.actor_inbox, "_mail", ())]
+            self.orders.cancels.keep([c for c in mail if isinstance(c, m.CancelOrder)])
 
     def _on_lost(self) -> None:
-        self.orders.snapshot_complete = False
+        self.orders.cancels.lost()
         self.market.lost()
 
     def _wire_events(self) -> None:
@@ -239,7 +238,8 @@ class BrokerActor(LoopActor, BotActor):
             "faults": self.faults,
             "snapshot": self.snapshot_state,
             "pending_cancels": sorted(self.memory.pending_cancels),
-            "orphan_orders": {str(k): v for k, v in self.orders.orphans.items()},
+            "verify": dict(self.verifier.figures),
+            "orphan_orders": {str(k): v for k, v in self.orders.cancels.orphans.items()},
         }
 
     # -- ib_insync events (actor thread, inside the loop) -----------------------------------
@@ -307,8 +307,9 @@ class BrokerActor(LoopActor, BotActor):
         self.log.info("broker_snapshot first={} attempts={} orders={} fills={} positions={}",
                       snapshot.first, failures + 1, len(snapshot.orders), len(snapshot.fills),
                       len(snapshot.positions))
+        self.verifier.reported_positions = {p.description: p.quantity for p in snapshot.positions}
         self.publish(snapshot)
-        self.orders.resend_cancels()
+        self.orders.cancels.resend()
 
     async def _ask_snapshot(self) -> bool:
         """reqAllOpenOrders, reqPositions and reqCurrentTime (the exchange's clock for the
@@ -348,7 +349,29 @@ class BrokerActor(LoopActor, BotActor):
         self.publish(m.AccountUpdated(value.account, net_liq, self.clock()))
 
     def _on_position(self, position: Any) -> None:
-        self.publish(m.PositionChanged(tr.broker_position(position), self.clock()))
+        self._publish_position(tr.broker_position(position))
+
+    def _publish_position(self, position: m.BrokerPosition) -> None:
+        self.verifier.reported_positions[position.description] = position.quantity
+        self.publish(m.PositionChanged(position, self.clock()))
+
+    # -- the periodic check (invariant 3: actors/broker/verifier.py) ----------------------------
+
+    def _verify_tick(self) -> None:
+        self.loop.call_later(self.settings.execution.verify_every_s, self._verify_tick)
+        self.verify_now()
+
+    def verify_now(self) -> None:
+        """One check now (also what the timer runs every ``execution.verify_every_s``)."""
+        self.verifier.check()
+
+    @property
+    def reported_positions(self) -> dict[str, float]:
+        return self.verifier.reported_positions
+
+    @reported_positions.setter
+    def reported_positions(self, value: dict[str, float]) -> None:
+        self.verifier.reported_positions = value
 
     def _on_quote(self, quote: m.Quote) -> None:
         self.orders.on_quote(quote)

@@ -37,8 +37,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from actors.broker.cancels import Cancels
 from actors.broker.market import MarketData
-from actors.broker.memory import BrokerMemory, PendingCancel
+from actors.broker.memory import BrokerMemory
 from actors.broker.requests import BrokerCore
 from bot import messages as m
 from bot.ib import translate as tr
@@ -47,8 +48,6 @@ from bot.ib.safety import Verdict, cancel_refusal, place_refusal
 SHADOW_OWNER = "shadow"
 COMMISSION_WAIT_S = 2.0
 """How long a fill waits for its commission report before it is published without one."""
-DONE_AT_IB = frozenset({"Cancelled", "ApiCancelled", "Filled", "Inactive"})
-"""IB statuses after which an order can no longer fill: a pending cancel is settled."""
 
 
 class Orders:
@@ -63,11 +62,11 @@ class Orders:
         self.verdict: Verdict | None = None
         self.shadow = memory.shadow
         self.sent = memory.sent
-        self.snapshot_complete = False
-        """IB's answer to reqAllOpenOrders came on this connection: what it lacks, it lacks."""
-        self.orphans: dict[int, list[str]] = {}
+        self.cancels = Cancels(core, memory, client_id, lambda: self.verdict is not None)
         self._ref_of_id: dict[int, str] = {}
         self._last_status: dict[str, tuple[Any, ...]] = {}
+        self.reported: dict[str, str] = {}
+        """Client order id -> the status value last reported (events or the snapshot)."""
         self._shadow_keys: dict[str, m.OptionContract] = {}
         self._deferred: dict[str, Any] = {}
 
@@ -125,67 +124,7 @@ class Orders:
         if self.shadow.knows(ref):
             self._publish_all(self.shadow.cancel(ref, self.core.clock()))
             return
-        self.memory.pending_cancels.setdefault(ref, PendingCancel(cmd.correlation_id,
-                                                                  self.core.clock()))
-        self._send_cancel(ref)
-
-    def resend_cancels(self) -> None:
-        """After a reconnect's snapshot: every cancel not yet confirmed goes out again."""
-        self.snapshot_complete = True
-        self._find_orphans()
-        for ref in list(self.memory.pending_cancels):
-            self._send_cancel(ref)
-
-    def _send_cancel(self, ref: str) -> None:
-        pending = self.memory.pending_cancels.get(ref)
-        if pending is None:
-            return
-        if not self.core.connected or self.verdict is None:
-            self.core.log.warning("cancel_pending client_order_id={} reason=not connected", ref)
-            return
-        known = [t for t in self.core.ib.trades() if t.order.orderRef == ref]
-        working = [t for t in known if t.orderStatus.status not in DONE_AT_IB]
-        if known and not working:
-            self._settle_cancel(ref, known[-1].orderStatus.status)
-            return
-        if not working:
-            if self.snapshot_complete:  # IB answered in full and has no such order
-                del self.memory.pending_cancels[ref]
-                self.core.log.warning("cancel_unknown client_order_id={} reason=IB has no such "
-                                      "order", ref)
-            else:
-                self.core.log.info("cancel_pending client_order_id={} reason=waiting for the "
-                                   "snapshot", ref)
-            return
-        mine = self.client_id()
-        for trade in working:
-            owner = trade.order.clientId
-            if owner != mine:
-                self.core.log.warning("cancel_blocked client_order_id={} placed_by_client_id={} "
-                                      "client_id={} reason=IB cancels only a client's own orders",
-                                      ref, owner, mine)
-                continue
-            self.core.governor.record_message(self.core.now())
-            self.core.ib.cancelOrder(trade.order)
-            pending.sends += 1
-            self.core.log.info("cancel_requested client_order_id={} sends={}", ref, pending.sends)
-
-    def _settle_cancel(self, ref: str, ib_status: str) -> None:
-        if self.memory.pending_cancels.pop(ref, None) is not None:
-            self.core.log.info("cancel_settled client_order_id={} status={}", ref, ib_status)
-
-    def _find_orphans(self) -> None:
-        """Our working orders that another client id placed (we had to move after 326)."""
-        mine = self.client_id()
-        orphans: dict[int, list[str]] = {}
-        for trade in self.core.ib.openTrades():
-            if trade.order.orderRef and trade.order.clientId != mine:
-                orphans.setdefault(trade.order.clientId, []).append(trade.order.orderRef)
-        self.orphans = orphans
-        for client_id, refs in orphans.items():
-            self.core.log.warning("orphan_orders client_id={} count={} client_order_ids={} "
-                                  "our_client_id={} cancel=blocked until back on client_id={}",
-                                  client_id, len(refs), refs, mine, client_id)
+        self.cancels.ask(ref, cmd.correlation_id)
 
     def _log_shadowed(self, legs: tuple[m.OrderSpec, ...]) -> None:
         """Dry run: the line ``order_placed`` would be, for an order that stays in the bot."""
@@ -285,6 +224,8 @@ class Orders:
             if ref and fill.contract.secType == "OPT":
                 fills.append(tr.fill_event(fill, self._correlation(ref), ref))
         positions = tuple(tr.broker_position(p) for p in ib.positions())
+        self.reported.update({o.client_order_id: o.status.value for o in orders
+                              if o.client_order_id})
         return m.BrokerSnapshot(first, orders, tuple(fills), positions, self.core.clock(),
                                 market_ts=tr.as_utc(market_ts) if market_ts else None,
                                 handled=frozenset(self.sent))
@@ -296,8 +237,7 @@ class Orders:
             return
         self._correlation(ref)
         self._ref_of_id[trade.order.orderId] = ref
-        if ref in self.memory.pending_cancels and trade.orderStatus.status in DONE_AT_IB:
-            self._settle_cancel(ref, trade.orderStatus.status)
+        self.cancels.on_status(ref, trade.orderStatus.status)
         for fill in trade.fills:  # executions whose commission is already known
             if fill.commissionReport.execId == fill.execution.execId:
                 self._publish_fill(trade, fill)
@@ -309,7 +249,8 @@ class Orders:
         self._deferred.pop(ref, None)
         self._emit_status(trade)
 
-    def _emit_status(self, trade: Any) -> None:
+    def status_of(self, trade: Any) -> m.OrderStatusChanged:
+        """The order's status as we report it (a Cancelled after a rejection is REJECTED)."""
         ref = trade.order.orderRef
         entry = trade.log[-1] if trade.log else None
         rejected = (
@@ -317,11 +258,27 @@ class Orders:
             and entry is not None
             and tr.is_order_rejection(entry.errorCode)
         )
-        event = tr.status_event(trade, self._correlation(ref), self.core.clock(), rejected)
+        return tr.status_event(trade, self._correlation(ref), self.core.clock(), rejected)
+
+    def _emit_status(self, trade: Any, force: bool = False) -> None:
+        ref = trade.order.orderRef
+        event = self.status_of(trade)
         key = (event.status, event.filled, event.remaining)
-        if self._last_status.get(ref) != key:
+        if force or self._last_status.get(ref) != key:
             self._last_status[ref] = key
+            self.reported[ref] = event.status.value
             self.core.publish(event)
+
+    def republish(self, ref: str) -> None:
+        """The periodic check found IB's status of ``ref`` unreported: publish it now."""
+        for trade in [t for t in self.core.ib.trades() if t.order.orderRef == ref][-1:]:
+            self._emit_status(trade, force=True)
+
+    def held_statuses(self) -> dict[str, str]:
+        """Our orders as ib_insync holds them now (no request), minus those whose status waits
+        for its fills (``_deferred``: reported within ``COMMISSION_WAIT_S``)."""
+        return {t.order.orderRef: self.status_of(t).status.value for t in self.core.ib.trades()
+                if t.order.orderRef and t.order.orderRef not in self._deferred}
 
     def _flush_status(self, ref: str, force: bool) -> None:
         """Publish a deferred status once its fills are out (``force``: publish them as is)."""

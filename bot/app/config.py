@@ -126,6 +126,10 @@ class ExecutionSettings(_Section):
     cancel_timeout_s: float = Field(10.0, gt=0, le=300)
     manage_unknown_positions: bool = Field(
         False, description="adopt option positions the journal does not know (arm their exits)")
+    verify_every_s: float = Field(
+        30.0, gt=0, le=3600,
+        description="compare the positions and orders ib_insync holds with what the broker "
+        "reported (no request to IB); a difference is a verify_* mismatch")
 
 
 class JournalSettings(_Section):
