@@ -218,6 +218,16 @@ def test_a_position_closed_by_hand_is_closed_outside_and_no_exit_is_armed(at_bro
     assert ("position_missing", CONTRACT.key) not in kinds(plan)
 
 
+def test_after_a_reconnect_a_missing_position_is_reported_not_closed():
+    # the running execution actor holds the trade: closing it only in the journal would split
+    # the bot's view in two, so a reconnect reports the difference and changes nothing
+    plan = plan_for([intent()], snapshot(WORKING_BRACKET, [ENTRY_FILL], [], first=False))
+
+    assert (plan.closed_outside, plan.cancels) == ((), ())
+    assert [r.intent_id for r in plan.recovered] == [IID]
+    assert kinds(plan) == [("position_missing", CONTRACT.key)]
+
+
 def test_a_position_reduced_by_hand_is_recovered_with_what_the_broker_holds():
     plan = plan_for([intent()], snapshot(CANCELLED_EXITS, [ENTRY_FILL], [held(1)]))
 

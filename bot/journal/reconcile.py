@@ -34,12 +34,14 @@ before it goes out, and a counted intent is expired on the next restart instead.
 Only on the first connect of a process are intents resent or expired; after a reconnect the
 running execution actor holds the truth and the snapshot only adds what it may have missed.
 
-Exits are only ever armed for what the broker holds. The broker's positions (complete: the
-snapshot is published only once IB answered reqPositions) are shared out per contract among
-the recovered trades, oldest first; a trade gets ``held`` = its share. A trade whose fills say
-it holds a position of which the broker holds nothing was closed outside the bot (by hand, in
-TWS): it is closed as ``closed_outside``, nothing is armed, and its exits still working at the
-broker are cancelled (a SELL without the position would open a short one).
+Exits are only ever armed for what the broker holds. At the first snapshot of a process the
+broker's positions (complete: the snapshot is published only once IB answered reqPositions)
+are shared out per contract among the recovered trades, oldest first; a trade gets ``held`` =
+its share. A trade whose fills say it holds a position of which the broker holds nothing was
+closed outside the bot (by hand, in TWS): it is closed as ``closed_outside``, nothing is armed,
+and its exits still working at the broker are cancelled (a SELL without the position would
+open a short one). After a reconnect the running execution actor holds the trade, so there a
+difference is only reported.
 
 Sequence, not time: a snapshot is built at one moment, while the journal keeps forwarding legs.
 A leg this process forwarded that the broker had not handled when it built the snapshot
@@ -153,7 +155,7 @@ def reconcile(
             snapshot.market_ts,
         )
     _untracked_orders(out, snapshot.orders, live)
-    expected = _share_positions(out, snapshot.positions, orders)
+    expected = _share_positions(out, snapshot.positions, orders, snapshot.first)
     _positions(out, snapshot.positions, manage_unknown, expected)
     return out.plan()
 
@@ -274,9 +276,16 @@ def _fills_position(trade: m.TradeRecovered) -> float:
 
 
 def _share_positions(out: _Builder, positions: tuple[m.BrokerPosition, ...],
-                     orders: dict[str, dict[str, m.BrokerOrder]]) -> dict[str, float]:
+                     orders: dict[str, dict[str, m.BrokerOrder]],
+                     first: bool) -> dict[str, float] | None:
     """Share what the broker holds per contract among the recovered trades, oldest first;
-    close the trades it holds nothing of. Returns what the trades now explain per contract."""
+    close the trades it holds nothing of. Returns what the trades now explain per contract.
+
+    Only at the first snapshot of a process: after a reconnect the running execution actor
+    holds the trade and would not hear that the journal closed it, so a difference is only
+    reported there (``position_missing`` / ``position_differs``)."""
+    if not first:
+        return None
     left: dict[str, float] = defaultdict(float)
     for position in positions:
         if position.contract is not None:
@@ -321,8 +330,12 @@ def _closed_outside(out: _Builder, trade: m.TradeRecovered, want: float,
 
 
 def _positions(out: _Builder, positions: tuple[m.BrokerPosition, ...], manage: bool,
-               explained: dict[str, float]) -> None:
-    expected: dict[str, float] = defaultdict(float, explained)
+               explained: dict[str, float] | None) -> None:
+    expected: dict[str, float] = defaultdict(float, explained or {})
+    if explained is None:  # a reconnect: what the recovered trades' fills say
+        for trade in out.recovered:
+            if not trade.resend:
+                expected[trade.contract.key] += _fills_position(trade)
     for position in positions:
         key = position.contract.key if position.contract else position.description
         held = expected.pop(key, 0.0)
@@ -343,6 +356,11 @@ def _positions(out: _Builder, positions: tuple[m.BrokerPosition, ...], manage: b
             key,
             f"broker holds {position.quantity:g}, the journal explains {held:g}: left alone",
         )
+    for key, held in expected.items():
+        if abs(held) > QTY_EPS:
+            out.mismatch("position_missing", key,
+                         f"the journal explains {held:g}, the broker holds none: left to the "
+                         "running trade (cancel its exits in TWS if it was closed by hand)")
 
 
 def adopted_intent_id(contract: m.OptionContract) -> str:
