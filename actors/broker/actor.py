@@ -163,19 +163,21 @@ class BrokerActor(LoopActor, BotActor):
         self._shutdown()
 
     def _shutdown(self) -> None:
-        self._keep_unhandled_cancels()
+        self._keep_unhandled_orders()
         if hasattr(self, "link"):
             self.link.stop()
             self.core.cancel_tasks()
         self.actor_inbox.close()
         self.log.info("broker_stopped")
 
-    def _keep_unhandled_cancels(self) -> None:
-        """Cancels still in the mailbox of a stopping actor go to the process's memory: the
-        next BrokerActor sends them after its snapshot (a restart must not lose a cancel)."""
+    def _keep_unhandled_orders(self) -> None:
+        """Order commands still in the mailbox of a stopping actor go to the process's memory:
+        the next BrokerActor handles them after its snapshot (a restart must not lose a cancel
+        or an exit; an entry is answered rejected there, a late one would be stale)."""
         if hasattr(self, "orders"):
             mail = [getattr(e, "message", None) for e in getattr(self.actor_inbox, "_mail", ())]
             self.orders.cancels.keep([c for c in mail if isinstance(c, m.CancelOrder)])
+            self.orders.keep([c for c in mail if isinstance(c, m.SubmitOrder | m.SubmitBracket)])
 
     def _on_lost(self) -> None:
         self.orders.cancels.lost()
@@ -310,6 +312,7 @@ class BrokerActor(LoopActor, BotActor):
         self.verifier.reported_positions = {p.description: p.quantity for p in snapshot.positions}
         self.publish(snapshot)
         self.orders.cancels.resend()
+        self.orders.send_kept()
 
     async def _ask_snapshot(self) -> bool:
         """reqAllOpenOrders, reqPositions and reqCurrentTime (the exchange's clock for the

@@ -14,6 +14,8 @@ a new ``IB()`` and a new event loop, but some facts belong to the process, not t
 - ``pending_cancels``: cancels not yet confirmed by IB (a Cancelled or Filled status). They
   are sent again after every reconnect and survive an actor restart, so a cancel sent while
   disconnected or while the actor restarts is never lost.
+- ``kept``: order commands a stopping actor never handled (still in its mailbox): the next
+  actor sends the exits after its snapshot and answers the entries rejected.
 - ``correlation``: the correlation id of each client order id (events echo it).
 - ``fills``: exec id -> commission published so far (a late commission report is applied as
   ``CommissionReported``, and an execution is never published twice).
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bot.ib.shadow import ShadowBook
 
@@ -48,5 +51,6 @@ class BrokerMemory:
     sent: set[str] = field(default_factory=set)
     correlation: dict[str, str] = field(default_factory=dict)
     pending_cancels: dict[str, PendingCancel] = field(default_factory=dict)
+    kept: list[Any] = field(default_factory=list)
     fills: dict[str, float] = field(default_factory=dict)
     fill_qty: dict[str, float] = field(default_factory=dict)

@@ -73,6 +73,30 @@ class Orders:
     def _correlation(self, ref: str) -> str:
         return self.memory.correlation.setdefault(ref, ref)
 
+    def keep(self, commands: list[Any]) -> None:
+        """Order commands a stopping actor never handled: for the next actor (``send_kept``)."""
+        for cmd in commands:
+            self.core.log.warning("order_kept command={} intent={} reason=broker stopping",
+                                  type(cmd).__name__, cmd.intent_id)
+        self.memory.kept.extend(commands)
+
+    def send_kept(self) -> None:
+        """After a snapshot: exits a stopped actor never sent go out now (through the gate and
+        the duplicate check); entries are answered rejected, a late entry would be stale."""
+        kept, self.memory.kept = self.memory.kept, []
+        for cmd in kept:
+            if isinstance(cmd, m.SubmitBracket) or cmd.order.client_order_id.endswith(".entry"):
+                legs = ((cmd.parent, cmd.take_profit, cmd.stop)
+                        if isinstance(cmd, m.SubmitBracket) else (cmd.order,))
+                self.core.log.warning("entry_not_sent intent={} why=broker restarted before "
+                                      "sending it", cmd.intent_id)
+                for spec in legs:
+                    self.core.publish(m.OrderRejected(
+                        cmd.correlation_id, spec.client_order_id, 0,
+                        "broker restarted before sending it: not sent", self.core.clock()))
+            else:
+                self.submit(cmd)
+
     def rewatch(self) -> None:
         """A restarted actor: the shadow book's working orders need their quotes again."""
         for contract in self.shadow.contracts():

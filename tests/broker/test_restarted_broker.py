@@ -46,3 +46,27 @@ def test_shadow_orders_survive_a_broker_restart(gateway, broker) -> None:
     }
     assert cancelled == {"R1-entry", "R1-tp", "R1-stop"}
     assert gw.counters().get("orders.placed", 0) == 0
+
+
+def test_orders_left_in_a_stopped_brokers_mailbox_are_handled_by_the_next_one(gateway, broker):
+    # Arrange: what a broker that died with mail waiting leaves in the process's memory
+    gw = gateway(speed=1.0)
+    option = near_the_money(gw, "SPY")
+    memory = BrokerMemory()
+    exit_order = m.SubmitOrder("c-R2", "R2", option,
+                               m.OrderSpec("R2.sl1", m.Side.SELL, 1, m.OrderType.STOP,
+                                           stop_price=0.01))
+    entry = bracket("R3", option, entry=0.05, take_profit=50.0, stop=0.01)
+    memory.kept.extend([exit_order, entry])
+
+    # Act: the next broker actor connects
+    _, probe = broker(gw, kind="ib", dry_run=False, client_id=43, memory=memory)
+    probe.expect(m.BrokerSnapshot, timeout=15)
+
+    # Assert: the exit is placed, the stale entry answered rejected, nothing kept any more
+    probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "R2.sl1", timeout=10)
+    rejected = {probe.expect(m.OrderRejected, lambda e, r=r: e.client_order_id == r).client_order_id
+                for r in ("R3-entry", "R3-tp", "R3-stop")}
+    assert rejected == {"R3-entry", "R3-tp", "R3-stop"}
+    assert gw.counters()["orders.placed"] == 1
+    assert memory.kept == []
