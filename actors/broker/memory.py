@@ -8,9 +8,10 @@ a new ``IB()`` and a new event loop, but some facts belong to the process, not t
   actor must never apply first-connect rules mid-run.
 - ``shadow``: the dry-run order book. Its orders exist nowhere else; a restart must not
   forget them (a shadow position would lose its exits).
-- ``sent``: every client order id this process handled (placed, shadowed or refused). Never
-  sent twice, and the snapshot says which of the journal's legs the broker had seen when it
-  was built (``bot/journal/reconcile.py``: a leg still in flight is not "gone").
+- ``sent``: every client order id this process placed or shadowed: never sent twice.
+- ``handled``: ``sent`` plus the refused ones: the snapshot says which of the journal's legs
+  the broker had seen when it was built (``bot/journal/reconcile.py``: a leg still in flight
+  is not "gone").
 - ``pending_cancels``: cancels not yet confirmed by IB (a Cancelled or Filled status). They
   are sent again after every reconnect and survive an actor restart, so a cancel sent while
   disconnected or while the actor restarts is never lost.
@@ -49,6 +50,9 @@ class BrokerMemory:
     snapshots: int = 0
     shadow: ShadowBook = field(default_factory=ShadowBook)
     sent: set[str] = field(default_factory=set)
+    handled: set[str] = field(default_factory=set)
+    """Every client order id a SubmitBracket/SubmitOrder of this process named (sent,
+    refused, duplicate or malformed): what ``BrokerSnapshot.handled`` reports."""
     correlation: dict[str, str] = field(default_factory=dict)
     pending_cancels: dict[str, PendingCancel] = field(default_factory=dict)
     kept: list[Any] = field(default_factory=list)

@@ -15,13 +15,8 @@ Never twice: every client order id that was sent is remembered for the life of t
 (``BrokerMemory``, which outlives a restarted actor), and after a reconnect IB's open orders are
 re-adopted by their ``orderRef``, never resent.
 
-Cancels until confirmed: a cancel stays pending until IB reports the order done (Cancelled,
-Filled, Inactive); it is sent at once when connected, and again after every reconnect's
-snapshot (``resend_cancels``), also by a restarted actor. IB lets a client cancel only the
-orders it placed itself (same client id); an order of ours working under another client id
-(after a move forced by error 326) is an orphan: reported (``orphan_orders client_id=...``,
-heartbeat ``orphan_orders``), its cancel kept pending until the bot is back on that id, and
-never sent under the wrong id (IB would take the order id as one of the new client's own).
+Cancels are kept until IB confirms them and never sent under a client id that did not place
+the order (``actors/broker/cancels.py``).
 
 Late commissions: a fill published without its commission (the report came after
 ``COMMISSION_WAIT_S``) is completed by ``CommissionReported`` when the report arrives.
@@ -175,6 +170,7 @@ class Orders:
 
     def _accepted(self, correlation_id: str, legs: tuple[m.OrderSpec, ...]) -> bool:
         """Allowed by the gate, never sent before, well formed (else answered or ignored)."""
+        self.memory.handled.update(s.client_order_id for s in legs)
         return not (
             self._refuse(correlation_id, legs)
             or self._duplicate(legs)
@@ -252,7 +248,7 @@ class Orders:
                               if o.client_order_id})
         return m.BrokerSnapshot(first, orders, tuple(fills), positions, self.core.clock(),
                                 market_ts=tr.as_utc(market_ts) if market_ts else None,
-                                handled=frozenset(self.sent))
+                                handled=frozenset(self.memory.handled | self.sent))
 
     def on_status(self, trade: Any) -> None:
         """ib_insync orderStatusEvent (and right after placing)."""
