@@ -7,14 +7,19 @@ Accepts: EntryApproved, OrderStatusChanged, OrderFilled, CommissionReported, Ord
 Emits: SubmitBracket, SubmitOrder, CancelOrder (to the journal, which records them and then
     forwards them to the broker: write-ahead; straight to the broker without a journal),
     SubscribeQuotes, UnsubscribeQuotes (to the broker); PositionOpened, PositionRecovered,
-    PositionClosed, EntryExpired (published).
+    PositionClosed, EntryExpired (published); the kill-switch file when a position stays
+    unprotected and ``execution.on_unprotected`` is ``kill_switch``.
 Thread rule: its own pykka thread; every handler is one pure transition of a ``Trade``
-    (``bot/trading/execution.py``); a 1-second timer drives order timeouts and time exits.
+    (``bot/trading/execution.py``, the invariants are written there); a 1-second timer drives
+    order timeouts, cancel retries, re-pricing, the protection deadline and time exits.
+Stats: ``unprotected_position`` lists the intents in the alarmed state (the heartbeat shows it).
 
-Market time comes from live bars only. Backfill bars (history sent at each subscription) are
-ignored: after a restart the recovered trades can arrive before the backfill, whose first
-sessions end at an earlier 16:00, and a clock set from them would close a position "before
-the close" that is hours away.
+Market time comes from live bars only, extrapolated between them (``exits.market_clock``: the
+last bar's end plus the wall time since it arrived times the simulator's speed, 1 for a real
+gateway), so max hold and flat-before-close still fire when bars stall. Backfill bars (history
+sent at each subscription) are ignored: after a restart the recovered trades can arrive before
+the backfill, whose first sessions end at an earlier 16:00, and a clock set from them would
+close a position "before the close" that is hours away.
 
 Order reports for an intent it does not hold yet (after a restart they can arrive before the
 journal's ``TradeRecovered``) are kept, at most ``MAX_ORPHANS``, and replayed once it arrives.
@@ -23,6 +28,7 @@ journal's ``TradeRecovered``) are kept, at most ``MAX_ORPHANS``, and replayed on
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from actors.base import BotActor, utc_now
@@ -30,7 +36,7 @@ from actors.timer import Timer
 from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import BROKER, JOURNAL, Directory
-from bot.trading import execution, quotes
+from bot.trading import execution, exits, quotes
 
 COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder, m.SubscribeQuotes, m.UnsubscribeQuotes)
 ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder)
@@ -51,7 +57,9 @@ class ExecutionActor(BotActor):
         self.tick_s = tick_s
         self.trades: dict[str, execution.Trade] = {}
         self.finished: dict[str, execution.Trade] = {}
-        self.market_now: datetime | None = None
+        self.last_bar_end: datetime | None = None
+        self.last_bar_at: datetime | None = None
+        self.speed = settings.broker.sim.speed if settings.broker.kind == "sim" else 1.0
         self.dropped = quotes.DropCounter()
         self.timer: Timer | None = None
 
@@ -71,7 +79,8 @@ class ExecutionActor(BotActor):
             case m.OrderStatusChanged():
                 self._route(message.client_order_id, execution.on_status, message)
             case m.OrderFilled():
-                self._route(message.client_order_id, execution.on_fill, message)
+                self._route(message.client_order_id,
+                            partial(execution.on_fill, market=self.market_now()), message)
             case m.OrderRejected():
                 self._route(message.client_order_id, execution.on_rejected, message)
             case m.CommissionReported():
@@ -79,9 +88,7 @@ class ExecutionActor(BotActor):
             case m.QuoteUpdated():
                 self._on_quote_updated(message)
             case m.BarClosed(backfill=False):
-                end = message.bar.start + BAR
-                self.market_now = max(self.market_now or end, end)
-                self._on_clock()
+                self._on_bar_closed(message)
             case m.BarClosed():
                 pass  # history: its times are not the market's now (see the module docstring)
             case m.TimerFired():
@@ -100,8 +107,14 @@ class ExecutionActor(BotActor):
     def stats(self) -> dict[str, Any]:
         working = sum(1 for t in self.trades.values() for g in t.legs if g.working)
         positions = {t.intent_id: t.position for t in self.trades.values() if t.position > 0}
+        unprotected = sorted(t.intent_id for t in self.trades.values() if t.alarmed)
         return {**super().stats(), "orders_working": working, "positions": positions,
+                "unprotected_position": unprotected,
                 "option_quotes_dropped": self.dropped.snapshot()}
+
+    def market_now(self) -> datetime | None:
+        """Exchange time: the last live bar's end, extrapolated by the wall time since."""
+        return exits.market_clock(self.last_bar_end, self.last_bar_at, self.clock(), self.speed)
 
     # -- handlers ---------------------------------------------------------------------------
 
@@ -117,12 +130,23 @@ class ExecutionActor(BotActor):
                       "stop={:.2f} mode={}", trade.intent_id, trade.contract.key,
                       approved.quantity, p.entry, p.take_profit, p.stop, trade.mode)
 
+    def _on_bar_closed(self, event: m.BarClosed) -> None:
+        end = event.bar.start + BAR
+        if self.last_bar_end is None or end >= self.last_bar_end:  # bars are the authority
+            self.last_bar_end, self.last_bar_at = end, self.clock()
+        self._on_clock()
+
     def _route(self, client_order_id: str, step: Any, event: Any) -> None:
         intent_id = m.intent_of(client_order_id)
         trade = self.trades.get(intent_id)
         if trade is None and intent_id in self.finished:
-            trade = self.finished[intent_id]
-            self.finished[intent_id], _ = step(trade, event, self.clock())
+            # late reports (OCA sibling cancels) change nothing; a late entry fill revives it
+            trade, effects = step(self.finished[intent_id], event, self.clock())
+            if trade.finished:
+                self.finished[intent_id] = trade
+            else:
+                self.finished.pop(intent_id)
+                self._apply(trade, effects)
             return
         if trade is None:
             self.log.warning("order_unknown client_order_id={} event={} kept_for_recovery",
@@ -169,9 +193,10 @@ class ExecutionActor(BotActor):
                 self._apply(*execution.on_quote(trade, quote, self.clock()))
 
     def _on_clock(self) -> None:
+        market = self.market_now()
         for trade in list(self.trades.values()):
             if not trade.finished:
-                self._apply(*execution.on_clock(trade, self.settings, self.clock(), self.market_now))
+                self._apply(*execution.on_clock(trade, self.settings, self.clock(), market))
 
     def _apply(self, trade: execution.Trade, effects: list[Any]) -> None:
         self.trades[trade.intent_id] = trade
@@ -183,7 +208,11 @@ class ExecutionActor(BotActor):
 
     def _emit(self, effects: list[Any]) -> None:
         for message in effects:
-            if isinstance(message, ORDER_COMMANDS) and self.write_ahead:
+            if isinstance(message, execution.Note):
+                self.log.log(message.level, message.text)
+            elif isinstance(message, execution.EngageKillSwitch):
+                self._engage_kill_switch(message.reason)
+            elif isinstance(message, ORDER_COMMANDS) and self.write_ahead:
                 self._write_ahead(message)
             elif isinstance(message, COMMANDS):
                 self.directory.tell(BROKER, message)
@@ -191,6 +220,13 @@ class ExecutionActor(BotActor):
                 self.log.info("{} intent={} {}", type(message).__name__, message.intent_id,
                               _summary(message))
                 self.publish(message)
+
+    def _engage_kill_switch(self, reason: str) -> None:
+        """Write the kill-switch file as ``python -m bot kill`` does; risk notices it."""
+        from bot.app.supervisor import write_kill_switch  # the supervisor imports the actors
+
+        path = write_kill_switch(self.settings.risk.kill_switch_path, reason)
+        self.log.error("kill_switch_engaged_by_execution path={} reason={}", path, reason)
 
     def _write_ahead(self, command: Any) -> None:
         """Through the journal; if it is gone, exits and cancels still go, entries never."""

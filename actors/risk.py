@@ -8,6 +8,11 @@ Emits: EntryApproved or EntryDenied; RiskStateChanged after every change of the 
 Thread rule: its own pykka thread; each handler is one pure transition of ``RiskState``
     (``bot/trading/risk.py``) plus a stat of the kill-switch file, never a wait.
 
+Approvals are serial and every limit is hard: each approval reserves the entry's worst case
+(entry - stop, times size, plus estimated commissions) against the daily loss cap until the
+position closes or the entry expires, and counts at once against the trade, position and
+losing-streak limits (``risk.gate_entry``). Recovered trades are reserved again after a restart.
+
 The trading day is the exchange date (America/New_York) of the market timestamps it sees.
 Entries pause while the broker link is stale or down, and stop while the kill-switch file
 exists (checked on every proposal and by a 1-second timer, which tells execution to cancel
@@ -29,7 +34,7 @@ from actors.timer import Timer
 from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import Directory
-from bot.trading import risk, sizing
+from bot.trading import risk
 
 PAUSING_STATES = {"stale": "broker data stale", "disconnected": "broker disconnected"}
 RESNAPSHOT_STATES = frozenset({"connected", "disconnected"})
@@ -75,7 +80,7 @@ class RiskActor(BotActor):
             case m.EntryProposed():
                 self._on_entry_proposed(message)
             case m.PositionOpened():
-                self._transition(risk.on_opened, message.symbol)
+                self._on_position_opened(message)
             case m.PositionClosed():
                 self._on_position_closed(message)
             case m.EntryExpired():
@@ -88,11 +93,8 @@ class RiskActor(BotActor):
                 self.state = risk.roll_day(self.state, message.bar.start)
             case m.BarClosed():
                 pass
-            case m.TradeRecovered() if self.not_ready and not (message.opened or message.adopted):
-                # sent before the restart and not filled yet: pending again until it fills or expires
-                self._transition(risk.on_approved, message.symbol)
             case m.TradeRecovered():
-                pass
+                self._on_trade_recovered(message)
             case m.PositionRecovered():
                 self._transition(risk.on_recovered, message.symbol)
             case m.RiskRestored():
@@ -119,6 +121,7 @@ class RiskActor(BotActor):
                 "trades": s.trades, "open": s.open_positions, "pending": s.pending,
                 "consecutive_losses": s.consecutive_losses,
                 "loss_budget_used_pct": round(risk.budget_used_pct(s, self.cfg), 1),
+                "reserved_worst_case": round(risk.reserved_total(s), 2),
                 "kill_switch": self.kill_switch_on(),
                 "paused": self.paused or self.not_ready or self.unreconciled or self.journal_failed}
 
@@ -133,25 +136,40 @@ class RiskActor(BotActor):
             return
         self.state = risk.roll_day(self.state, p.ts)
         paused = self.journal_failed or self.not_ready or self.paused or self.unreconciled
-        reason = risk.entry_denial(self.state, self.cfg, p.symbol,
-                                   kill_switch=self.kill_switch_on(), paused_reason=paused)
-        if reason:
-            self._deny(p, reason)
+        gate = risk.gate_entry(self.state, self.cfg, p.symbol, p.premium, p.contract.multiplier,
+                               now=p.ts, kill_switch=self.kill_switch_on(), paused_reason=paused)
+        if gate.quantity <= 0:
+            self._deny(p, gate.reason)
             return
-        size = sizing.size_entry(self.state.equity, self.cfg.max_risk_pct_per_trade, p.premium,
-                                 self.cfg.stop_loss_pct, self.cfg.max_contracts, p.contract.multiplier)
-        if size.quantity <= 0:
-            self._deny(p, size.reason)
-            return
-        self.state = risk.on_approved(self.state, p.symbol)
+        self.state = risk.on_approved(self.state, p.symbol, gate.worst_case)
         self.publish(m.EntryApproved(p.correlation_id, p.intent_id, p.symbol, p.contract,
-                                     size.quantity, p.premium, p.ts))  # before the line: on the order's path
-        self.log.info("entry_approved intent={} contract={} qty={} premium={:.2f} {}", p.intent_id,
-                      p.contract.key, size.quantity, p.premium, size.reason)
+                                     gate.quantity, p.premium, p.ts))  # before the line: on the order's path
+        self.log.info("entry_approved intent={} contract={} qty={} premium={:.2f} reserved={:.2f} {}",
+                      p.intent_id, p.contract.key, gate.quantity, p.premium,
+                      risk.reserved_total(self.state), gate.reason)
 
     def _deny(self, p: m.EntryProposed, reason: str) -> None:
         self.log.info("entry_denied intent={} reason={}", p.intent_id, reason)
         self.publish(m.EntryDenied(p.correlation_id, p.intent_id, p.symbol, reason, p.ts))
+
+    def _on_position_opened(self, event: m.PositionOpened) -> None:
+        if self.state is None:
+            return
+        worst = risk.worst_case_loss(event.symbol, event.avg_price, int(event.quantity),
+                                     event.contract.multiplier, self.cfg)
+        self.state = risk.on_opened(self.state, event.symbol, worst)
+
+    def _on_trade_recovered(self, rec: m.TradeRecovered) -> None:
+        """Reserve a recovered trade's worst case; one sent before the restart and not filled
+        yet is pending again until it fills or expires."""
+        if self.state is None:
+            return
+        entry_quantity = rec.legs[0][0].quantity if rec.legs else int(sum(
+            f.quantity for f in rec.fills if f.side is m.Side.BUY))
+        worst = risk.worst_case_loss(rec.symbol, rec.premium, entry_quantity,
+                                     rec.contract.multiplier, self.cfg)
+        pending = bool(self.not_ready) and not (rec.opened or rec.adopted)
+        self.state = risk.on_recovered_trade(self.state, rec.symbol, worst, pending=pending)
 
     def _on_position_closed(self, event: m.PositionClosed) -> None:
         if self.state is None:

@@ -8,9 +8,19 @@ Emits: RequestChain, QuoteOptions (to the broker); SignalRaised, EntryProposed,
 Thread rule: its own pykka thread; handlers only update indicators and call pure functions
     (O(1) per bar), never wait for an answer: each request's answer arrives as a message.
 
-Per symbol it is idle, selecting (candidates sent for quotes), proposed (waiting for risk),
-or holding; it proposes only when idle, holds nothing, and the cooldown since its last
-proposal has passed. Backfill bars warm the indicators but are never traded.
+Per symbol it is idle, selecting (candidates sent for quotes), proposed (waiting for risk and
+the entry order), or holding; it proposes only when idle, holds nothing, and the cooldown since
+its last proposal has passed. Backfill bars warm the indicators but are never traded.
+
+Every state but idle has a deadline on the wall clock (``selection.stage_timeout_s``), checked
+before each message is handled: an answer lost in a broker restart cannot leave the symbol stuck.
+On expiry it logs ``selection_expired`` and is idle again (the cooldown counts from the
+selection as usual); answers (OptionsQuoted, EntryDenied, EntryExpired, PositionOpened,
+PositionClosed) for any correlation id but the current one are ignored, so a late answer to an
+expired request never moves the state of a newer one. One exception: a PositionOpened that
+finds the strategy idle (the fill of an expired proposal) makes it hold, since the position is
+real. Risk refuses a second entry on a symbol that is still pending or held, so giving up
+waiting never doubles a position.
 """
 
 from __future__ import annotations
@@ -24,9 +34,10 @@ from bot.app.config import Settings
 from bot.app.routing import BROKER, Directory
 from bot.trading import market_hours, quotes, selection, signals
 from bot.trading.indicators import IndicatorSet
+from bot.trading.selection import HOLDING, PROPOSED, SELECTING
 
 BAR = timedelta(minutes=1)
-IDLE, SELECTING, PROPOSED, HOLDING = "idle", "selecting", "proposed", "holding"
+IDLE = "idle"
 RIGHTS = {m.Direction.CALL: m.Right.CALL, m.Direction.PUT: m.Right.PUT}
 
 
@@ -45,11 +56,15 @@ class StrategyActor(BotActor):
         self.chain: m.OptionChain | None = None
         self.chain_day = None
         self.state = IDLE
+        self.state_since = self.clock()
+        self.active: str | None = None
+        """Correlation id of the request behind the current state (None when idle)."""
         self.pending: tuple[str, m.Direction, tuple[str, ...], datetime] | None = None
         self.bars_since_entry = settings.strategy.cooldown_bars
         self.dropped = quotes.DropCounter()
 
     def handle(self, message: Any) -> None:
+        self._expire_if_overdue()
         match message:
             case m.BarClosed():
                 self._on_bar_closed(message)
@@ -61,12 +76,15 @@ class StrategyActor(BotActor):
                 self._on_options_quoted(message)
             case m.RequestTimedOut():
                 self._on_request_timed_out(message)
-            case m.EntryDenied() | m.EntryExpired():
+            case m.EntryDenied() | m.EntryExpired() if self._is_current(message):
                 self._become(IDLE, f"{type(message).__name__} {message.reason}")
-            case m.PositionOpened():
+            case m.PositionOpened() if self.state == IDLE or self._is_current(message):
+                self.active = message.correlation_id  # idle: a late fill is still a held position
                 self._become(HOLDING, f"position opened {message.quantity:g}")
-            case m.PositionClosed():
+            case m.PositionClosed() if self._is_current(message):
                 self._become(IDLE, f"position closed pnl={message.realized_pnl:.2f}")
+            case m.EntryDenied() | m.EntryExpired() | m.PositionOpened() | m.PositionClosed():
+                pass  # the answer to a request that expired (logged by _is_current)
             case m.ConnectionChanged(state="connected" | "restored"):
                 self._request_chain()
             case m.ConnectionChanged():
@@ -80,7 +98,8 @@ class StrategyActor(BotActor):
         def age(seen: datetime | None) -> float | None:
             return None if seen is None else round((now - seen).total_seconds(), 1)
 
-        return {**super().stats(), "state": self.state, "last_bar": self.last_bar,
+        return {**super().stats(), "state": self.state, "state_age_s": age(self.state_since),
+                "last_bar": self.last_bar,
                 "bar_age_s": age(self.bar_seen_at), "quote_age_s": age(self.quote_seen_at),
                 "dropped": self.dropped.snapshot()}
 
@@ -137,11 +156,14 @@ class StrategyActor(BotActor):
             self.publish(m.EntryAbandoned(cid, self.symbol, "no expiry/strike in the window", ts))
             return "no expiry/strike in the window"
         self.pending = (cid, signal.direction, signal.reasons, ts)
+        self.active = cid
         self.bars_since_entry = 0
         return m.QuoteOptions(cid, self.symbol, candidates)
 
     def _on_options_quoted(self, event: m.OptionsQuoted) -> None:
         if self.pending is None or event.correlation_id != self.pending[0]:
+            self.log.info("answer_ignored symbol={} kind=OptionsQuoted cid={} current={}",
+                          self.symbol, event.correlation_id, self.active)
             return
         cid, direction, reasons, ts = self.pending
         self.pending = None
@@ -183,7 +205,32 @@ class StrategyActor(BotActor):
     def _request_chain(self) -> None:
         self.directory.tell(BROKER, m.RequestChain(m.new_correlation_id(self.symbol), self.symbol))
 
+    def _is_current(self, answer: Any) -> bool:
+        """True when ``answer`` belongs to the request behind the current state."""
+        if self.active is not None and answer.correlation_id == self.active:
+            return True
+        self.log.info("answer_ignored symbol={} kind={} cid={} current={}", self.symbol,
+                      type(answer).__name__, answer.correlation_id, self.active)
+        return False
+
+    def _expire_if_overdue(self) -> None:
+        """Give up a state whose deadline passed: idle again, its request forgotten."""
+        now = self.clock()
+        after = selection.stage_overdue_s(self.state, self.state_since, now, self.settings)
+        if after is None:
+            return
+        self.log.warning("selection_expired symbol={} state={} after_s={:.0f} cid={}", self.symbol,
+                         self.state, after, self.active)
+        if self.state == SELECTING and self.pending is not None:
+            self.publish(m.EntryAbandoned(self.pending[0], self.symbol,
+                                          f"no answer within {after:.0f}s", now))
+        self.pending = None
+        self._become(IDLE, "deadline passed")
+
     def _become(self, state: str, why: str) -> None:
         if state != self.state:
             self.log.info("strategy_state from={} to={} why={}", self.state, state, why)
+            self.state_since = self.clock()
+        if state == IDLE:
+            self.active = None
         self.state = state

@@ -149,9 +149,11 @@ class Bot:
         return self.broker.commands(kind).get(timeout=WAIT_S)
 
     def tick(self, seconds: float = 0.0) -> None:
-        """Move the wall clock and fire the execution actor's timer once."""
+        """Move the wall clock and fire the execution actor's timer once, and wait until it is
+        handled (the actor reads the shared clock: a second tick must not overtake the first)."""
         now = self.clock.advance(seconds)
         self.ref("execution").tell(m.TimerFired("orders", now))
+        self.ref("execution").ask(m.Ping("tick", 0.0, _NullReply()), timeout=WAIT_S)
 
 
 class _NullReply:

@@ -112,7 +112,7 @@ def test_bracket_prices_refuses_impossible_brackets(entry, tp_pct, sl_pct) -> No
         bracket_prices("SPY", entry, tp_pct, sl_pct)
 
 
-def test_build_bracket() -> None:
+def test_build_bracket_children_reduce_each_other_oca_type_3() -> None:
     prices = BracketPrices(1.60, 2.08, 1.28)
 
     parent, take_profit, stop = build_bracket("i-42", option(590), 7, prices)
@@ -120,9 +120,9 @@ def test_build_bracket() -> None:
     assert parent == OrderSpec("i-42.entry", Side.BUY, 7, OrderType.LIMIT, limit_price=1.60,
                                stop_price=None, tif="DAY", oca_group="")
     assert take_profit == OrderSpec("i-42.tp", Side.SELL, 7, OrderType.LIMIT, limit_price=2.08,
-                                    tif="DAY", oca_group="oca-i-42")
+                                    tif="DAY", oca_group="oca-i-42", oca_type=3)
     assert stop == OrderSpec("i-42.sl", Side.SELL, 7, OrderType.STOP, limit_price=None,
-                             stop_price=1.28, tif="DAY", oca_group="oca-i-42")
+                             stop_price=1.28, tif="DAY", oca_group="oca-i-42", oca_type=3)
 
 
 def test_build_bracket_refuses_zero_contracts() -> None:

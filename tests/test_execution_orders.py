@@ -66,7 +66,7 @@ def test_a_partly_filled_entry_that_times_out_gets_exits_sized_to_the_filled_qua
     assert closed.realized_pnl == pytest.approx(3 * 100 * (2.08 - 1.60))
 
 
-def test_an_order_never_acknowledged_is_cancelled_and_the_entry_expires(tmp_path, clock):
+def test_an_order_never_acknowledged_is_cancelled_and_expires_once_the_broker_confirms(tmp_path, clock):
     bot = run_bot(tmp_path, clock, auto_ack=False)
     enter(bot)
     entry_id = commands(bot, m.SubmitBracket)[0].parent.client_order_id
@@ -75,7 +75,10 @@ def test_an_order_never_acknowledged_is_cancelled_and_the_entry_expires(tmp_path
     assert commands(bot, m.CancelOrder) == ()
     bot.tick(1)  # ack_timeout_s=10 reached
     assert [c.client_order_id for c in commands(bot, m.CancelOrder)] == [entry_id]
-    bot.tick(10)  # the cancel is not answered either (cancel_timeout_s=10)
+    bot.tick(10)  # the cancel is not answered (cancel_timeout_s=10): unknown is not cancelled
+    bot.sync()
+    assert [x for x in bot.probe.drain() if isinstance(x, m.EntryExpired)] == []
+    bot.broker.cancel(entry_id).get(timeout=5)  # the broker confirms at last
 
     expired = bot.probe.expect(m.EntryExpired)
     assert expired.reason == "not acknowledged within 10s"

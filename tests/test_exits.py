@@ -10,7 +10,7 @@ import pytest
 from pure_helpers import ny, risk_cfg
 
 from bot.trading.brackets import BracketPrices
-from bot.trading.exits import emulated_exit, time_exit_reason
+from bot.trading.exits import closing_terms, emulated_exit, market_clock, time_exit_reason
 
 CFG = risk_cfg()
 
@@ -92,3 +92,42 @@ PRICES = BracketPrices(entry=1.60, take_profit=2.08, stop=1.28)
 )
 def test_emulated_exit(bid: float, expected: str | None) -> None:
     assert emulated_exit(bid, PRICES) == expected
+
+
+@pytest.mark.parametrize(
+    ("step", "bid", "minutes_left", "expected"),
+    [
+        (0, 1.70, 60, 1.70),          # at the bid
+        (1, 1.70, 60, 1.69),          # one tick lower per step
+        (2, 1.70, 60, 1.68),
+        (3, 1.70, 60, 1.65),          # reprice_steps done: marketable, 5 ticks under the bid
+        (9, 1.70, 60, 1.65),          # bounded: never lower than that
+        (9, 1.50, 60, 1.45),          # follows the bid down
+        (9, 0.03, 60, 0.01),          # never under one tick
+        (0, 1.70, 2, None),           # market order within 2 min of the close
+        (0, 1.70, None, 1.70),        # no market time known yet: a limit
+        (0, 0.0, 60, None),           # no usable bid: market
+        (0, math.nan, 60, None),
+        (0, None, 60, None),
+    ],
+)
+def test_closing_terms_escalate_from_the_bid_to_a_bounded_marketable_limit_then_market(
+        step, bid, minutes_left, expected) -> None:
+    got = closing_terms(step, bid, 0.01, reprice_steps=3, marketable_ticks=5,
+                        minutes_left=minutes_left, market_before_close_min=2)
+    assert got == (None if expected is None else pytest.approx(expected))
+
+
+@pytest.mark.parametrize(("elapsed_s", "speed", "expected_min"), [
+    (0, 60, 0), (30, 60, 30), (90, 1, 1.5), (-5, 60, 0),
+])
+def test_market_clock_runs_on_from_the_last_bar_at_the_feeds_speed(elapsed_s, speed, expected_min):
+    bar_end, received = ny(2026, 11, 18, 10, 0), utc(2026, 11, 18, 15, 0, 2)
+
+    now = market_clock(bar_end, received, received + timedelta(seconds=elapsed_s), speed)
+
+    assert now == bar_end + timedelta(minutes=expected_min)
+
+
+def test_market_clock_is_unknown_before_the_first_bar() -> None:
+    assert market_clock(None, None, utc(2026, 11, 18, 15, 0), 60) is None

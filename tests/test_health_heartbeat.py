@@ -85,7 +85,7 @@ def sample_payload() -> dict:
         "strategy:QQQ": {"idle_s": 7.5, "handled": 38, "state": "idle", "bar_age_s": None,
                          "quote_age_s": None},
         "execution": {"idle_s": 0.1, "handled": 70, "orders_working": 2,
-                      "positions": {"SPY-1": 3.0}},
+                      "positions": {"SPY-1": 3.0}, "unprotected_position": ["SPY-1"]},
         "risk": {"idle_s": 1.0, "handled": 12, "realized_pnl": -42.5, "trades": 1, "open": 1,
                  "loss_budget_used_pct": 14.2, "kill_switch": False},
     }
@@ -113,6 +113,7 @@ def test_the_payload_gathers_every_section_from_the_pong_reports():
     assert beat["symbols"] == {"QQQ": {"bar_age_s": None, "quote_age_s": None, "state": "idle"},
                                "SPY": {"bar_age_s": 31.0, "quote_age_s": 0.4, "state": "holding"}}
     assert (beat["orders_working"], beat["positions"]) == (2, 1)
+    assert beat["unprotected_position"] == ["SPY-1"]
     assert beat["risk"] == {"realized_pnl": -42.5, "loss_budget_used_pct": 14.2, "trades": 1,
                             "open_positions": 1, "kill_switch": False}
     assert beat["actors"]["strategy:SPY"] == {"mailbox": 3, "idle_s": 0.5, "last_answer_s": None,
@@ -125,7 +126,8 @@ def test_the_payload_gathers_every_section_from_the_pong_reports():
     "broker=connected", "circuit=closed", "client_id=18", "reconnects=2",
     "pacing=msg_1s:10%,hist_10m:10%,hist_open:0%,lines:10%", "lines=9", "snapshot=published",
     "loop_lag=0.4/3.2ms",
-    "orders_working=2", "positions=1", "pnl=-42.50", "loss_budget=14.2%", "kill_switch=off",
+    "orders_working=2", "positions=1", "unprotected=SPY-1", "pnl=-42.50", "loss_budget=14.2%",
+    "kill_switch=off",
     "mailbox_max=3@strategy:SPY", "idle_max=7.5s@strategy:QQQ", "ages=QQQ:?/?,SPY:31s/0s",
     "alarms=strategy:QQQ", "errors=ib_2104:1,timeout_reqSecDefOptParams:2",
 ])

@@ -197,12 +197,14 @@ def test_net_liquidation(tag: str, value: str, currency: str, expected: float | 
 
 SPECS = {
     "parent": m.OrderSpec("I1-entry", m.Side.BUY, 3, m.OrderType.LIMIT, limit_price=2.15),
-    "tp": m.OrderSpec("I1-tp", m.Side.SELL, 3, m.OrderType.LIMIT, limit_price=2.80),
-    "stop": m.OrderSpec("I1-stop", m.Side.SELL, 3, m.OrderType.STOP, stop_price=1.72),
+    "tp": m.OrderSpec("I1-tp", m.Side.SELL, 3, m.OrderType.LIMIT, limit_price=2.80,
+                      oca_group="oca-I1", oca_type=3),
+    "stop": m.OrderSpec("I1-stop", m.Side.SELL, 3, m.OrderType.STOP, stop_price=1.72,
+                        oca_group="oca-I1", oca_type=3),
 }
 
 
-def test_bracket_is_parent_lmt_then_oca_children_last_transmits() -> None:
+def test_bracket_is_parent_lmt_then_oca_children_of_their_spec_type_last_transmits() -> None:
     cmd = m.SubmitBracket("c-1", "I1", SPY_CALL, SPECS["parent"], SPECS["tp"], SPECS["stop"])
     parent, tp, stop = t.bracket_orders(cmd, (101, 102, 103), account="DU1")
     rows = [
@@ -223,8 +225,8 @@ def test_bracket_is_parent_lmt_then_oca_children_last_transmits() -> None:
     ]
     assert rows == [
         (101, "BUY", 3.0, "LMT", 2.15, 0, False, "", 0, "I1-entry", "DU1"),
-        (102, "SELL", 3.0, "LMT", 2.80, 101, False, "oca-I1", 1, "I1-tp", "DU1"),
-        (103, "SELL", 3.0, "STP", 1.72, 101, True, "oca-I1", 1, "I1-stop", "DU1"),
+        (102, "SELL", 3.0, "LMT", 2.80, 101, False, "oca-I1", 3, "I1-tp", "DU1"),
+        (103, "SELL", 3.0, "STP", 1.72, 101, True, "oca-I1", 3, "I1-stop", "DU1"),
     ]
 
 
@@ -238,6 +240,13 @@ def test_bracket_is_parent_lmt_then_oca_children_last_transmits() -> None:
 def test_order_without_its_price_is_refused(spec: m.OrderSpec, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         t.ib_order(spec)
+
+
+@pytest.mark.parametrize("oca_type", [1, 2, 3])
+def test_a_single_order_carries_its_spec_oca_type(oca_type: int) -> None:
+    order = t.ib_order(m.OrderSpec("I2.sl2", m.Side.SELL, 2, m.OrderType.STOP, stop_price=1.0,
+                                   oca_group="oca-I2-2", oca_type=oca_type))
+    assert (order.ocaGroup, order.ocaType) == ("oca-I2-2", oca_type)
 
 
 def test_market_order_with_its_own_oca_group() -> None:

@@ -168,29 +168,29 @@ def test_the_daily_loss_cap_holds_after_a_restart_and_resets_the_next_exchange_d
     propose(first, "SPY-1")
     first.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.sl")
     first.broker.fill("SPY-1.entry", 3, 1.60).get(timeout=WAIT_S)
-    first.broker.fill("SPY-1.sl", 3, 1.00).get(timeout=WAIT_S)  # -180: 90% of the 200 cap
+    first.broker.fill("SPY-1.sl", 3, 1.40).get(timeout=WAIT_S)  # -60 of the 200 cap
     first.probe.expect(m.PositionClosed)
     first.sync(rounds=4)
     first.supervisor.stop()
     pykka.ActorRegistry.stop_all(timeout=10)
 
     again = start_bot(settings, clock, journal=True)
-    connect(again, equity=9_820.0)
-    propose(again, "QQQ-2", symbol="QQQ")
+    connect(again, equity=9_940.0)
+    propose(again, "QQQ-2", symbol="QQQ")  # 60 restored + 99.90 worst case fits the 200 cap
     approved = again.probe.expect(m.EntryApproved)
     again.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "QQQ-2.sl")
     again.broker.fill("QQQ-2.entry", approved.quantity, 1.60).get(timeout=WAIT_S)
-    again.broker.fill("QQQ-2.sl", approved.quantity, 1.50).get(timeout=WAIT_S)
+    again.broker.fill("QQQ-2.sl", approved.quantity, 1.00).get(timeout=WAIT_S)  # -180 through a gap
     again.probe.expect(m.PositionClosed)
     propose(again, "IWM-3", symbol="IWM")
     capped = again.probe.expect(m.EntryDenied)
-    clock.advance(24 * 3600)
+    clock.advance(3 * 24 * 3600)  # Friday -> Monday, the next exchange day
     propose(again, "IWM-4", symbol="IWM")
     next_day = again.probe.expect(m.EntryApproved)
     again.supervisor.stop()
 
     assert capped.reason.startswith("daily loss cap reached: realized -")
-    assert "2.0% of 10000.00" in capped.reason  # the saved start equity, not the 9820 after losses
+    assert "2.0% of 10000.00" in capped.reason  # the saved start equity, not the 9940 after losses
     assert next_day.intent_id == "IWM-4"
 
 

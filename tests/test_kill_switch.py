@@ -80,7 +80,7 @@ def test_the_switch_holds_across_a_restart_and_the_next_day_until_cleared(settin
     day_one = first.probe.expect(m.EntryDenied)
     first.supervisor.stop()
 
-    clock.advance(24 * 3600)
+    clock.advance(3 * 24 * 3600)  # Friday -> Monday, the next exchange day
     again = start_bot(settings, clock, journal=True)
     connect(again)
     propose(again, "SPY-2")

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,17 @@ def test_a_broken_rule_is_reported_by_module_and_import() -> None:
     found = [("bot.trading.risk", {"sqlite3", "math"}), ("bot.trading.signals", {"bot.messages"})]
 
     assert violations(found, lambda imp: top(imp) in IMPURE) == ["bot.trading.risk imports sqlite3"]
+
+
+@pytest.mark.parametrize(
+    "package",
+    ["bot/trading", "bot/ib", "bot/journal", "bot/ops", "bot/app", "actors", "actors/broker"],
+)
+def test_each_package_lists_its_modules_in_its_curated_surface(package) -> None:
+    folder = REPO / package
+    on_disk = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_")) + sorted(
+        p.name for p in folder.iterdir() if (p / "__init__.py").exists())
+    module = importlib.import_module(package.replace("/", "."))
+
+    assert sorted(module.__all__) == sorted(on_disk)
+    assert module.__doc__ and all(f"``{name}``" in module.__doc__ for name in on_disk)

@@ -264,8 +264,11 @@ def test_after_sigkill_with_a_bracket_working_the_restart_adopts_it_and_sends_no
 
 def test_killed_between_writing_an_intent_and_sending_it_it_is_sent_exactly_once(gateway, bots):
     gw = gateway()
-    # the resend window is market time: at 60x, 1800 s of market are 30 s of this test's time
-    bot = bots(gw.port, execution={"entry_timeout_s": 1800}).start(BOT_TEST_CRASH_AFTER_INTENT="1")
+    # The resend is re-priced from a fresh quote; whatever the simulated market did meanwhile,
+    # it is allowed to go out (this test counts the sends; pricing: test_restart_trades.py).
+    # The resend window is market time: at 60x, 1800 s of market are 30 s of this test's time.
+    bot = bots(gw.port, execution={"resend_max_rise_pct": 1000, "entry_timeout_s": 1800}).start(
+        BOT_TEST_CRASH_AFTER_INTENT="1")
     assert bot.exit_code() == -signal.SIGKILL
     ((intent, status),) = query(
         bot.journal(), "SELECT intent_id, status FROM intents WHERE status = 'sent'"

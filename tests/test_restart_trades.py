@@ -111,17 +111,70 @@ def test_a_held_position_whose_exits_are_gone_gets_a_fresh_oco_pair(settings):
     assert (orders[0].limit_price, orders[1].stop_price) == (2.08, 1.28)
 
 
-def test_a_resend_sends_the_same_bracket_again(settings):
+def resent(settings):
     rec = recovered(
         [(ENTRY, S.CREATED, 0), (TP, S.CREATED, 0), (SL, S.CREATED, 0)], opened=False, resend=True
     )
+    return execution.restore(rec, settings, WALL)
 
-    trade, effects = execution.restore(rec, settings, WALL)
 
-    (command,) = effects
-    assert isinstance(command, m.SubmitBracket)
-    assert (command.parent, command.take_profit, command.stop) == (ENTRY, TP, SL)
+def option_quote(bid: float, ask: float, at: datetime = WALL) -> m.Quote:
+    return m.Quote(CONTRACT, bid, ask, bid, at, volume=100)
+
+
+def test_a_resend_sends_nothing_at_the_journaled_price_and_waits_for_a_fresh_quote(settings):
+    trade, effects = resent(settings)
+
+    assert names(effects) == ["Note", "SubscribeQuotes"]
+    assert effects[0].event == "resend_waiting_quote"
+    assert trade.awaiting_quote_since == WALL and not trade.finished
+
+
+def test_a_resend_is_repriced_from_the_fresh_ask_with_its_exits_rederived(settings):
+    trade, _ = resent(settings)
+
+    trade, effects = execution.on_quote(trade, option_quote(1.45, 1.50), WALL + timedelta(seconds=2))
+
+    (command,) = [e for e in effects if isinstance(e, m.SubmitBracket)]
+    assert [s.client_order_id for s in (command.parent, command.take_profit, command.stop)] == [
+        ENTRY.client_order_id, TP.client_order_id, SL.client_order_id]
+    # 1.50 entry: take-profit +30 % = 1.95, stop -20 % = 1.20; the quantity approved stays
+    assert (command.parent.limit_price, command.take_profit.limit_price, command.stop.stop_price) == (
+        1.50, 1.95, 1.20)
+    assert command.parent.quantity == 2 and command.stop.oca_type == 3
     assert [g.status for g in trade.legs] == [S.SUBMITTED] * 3
+
+
+@pytest.mark.parametrize("ask", [1.50, 1.60, 1.76])
+def test_a_resend_keeps_the_approved_quantity_within_the_allowed_rise(settings, ask):
+    trade, _ = resent(settings)
+
+    _, effects = execution.on_quote(trade, option_quote(ask - 0.05, ask), WALL)
+
+    (command,) = [e for e in effects if isinstance(e, m.SubmitBracket)]
+    assert [s.quantity for s in (command.parent, command.take_profit, command.stop)] == [2] * 3
+    assert command.parent.limit_price == ask
+
+
+@pytest.mark.parametrize(("quote_at_s", "ask", "reason"), [
+    (None, None, "no fresh quote within 10s of the resend"),
+    (3, 1.77, "ask 1.77 more than 10% above the approved 1.60"),
+])
+def test_a_resend_expires_without_a_fresh_quote_or_above_the_approved_price(
+        settings, quote_at_s, ask, reason):
+    trade, _ = resent(settings)
+
+    if ask is not None:
+        trade, effects = execution.on_quote(trade, option_quote(ask - 0.05, ask),
+                                            WALL + timedelta(seconds=quote_at_s))
+    else:
+        trade, effects = execution.on_clock(trade, settings, WALL + timedelta(seconds=9.9), None)
+        assert effects == []
+        trade, effects = execution.on_clock(trade, settings, WALL + timedelta(seconds=10), None)
+
+    assert names(effects) == ["EntryExpired", "UnsubscribeQuotes"]
+    assert effects[0].reason == reason and trade.finished
+    assert not any(isinstance(e, m.SubmitBracket | m.SubmitOrder) for e in effects)
 
 
 def test_an_emulated_trade_watches_its_stop_again_after_a_restart(tmp_path):

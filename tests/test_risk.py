@@ -19,6 +19,7 @@ from bot.trading.risk import (
     on_closed,
     on_expired,
     on_opened,
+    reserved_total,
     roll_day,
     with_equity,
 )
@@ -79,7 +80,7 @@ def test_initial_state_uses_the_new_york_date() -> None:
     ],
 )
 def test_entry_denial_rules(state: RiskState, kwargs: dict, expected: str | None) -> None:
-    kwargs = {"kill_switch": False, **kwargs}
+    kwargs = {"kill_switch": False, "now": MONDAY, **kwargs}
 
     assert entry_denial(state, CFG, "SPY", **kwargs) == expected
 
@@ -94,52 +95,57 @@ def test_the_first_failing_rule_is_reported() -> None:
         ({"kill_switch": False}, "IWM", CAP_REACHED.format(-500.0)),
     ]
     for kwargs, symbol, expected in rules:
-        assert entry_denial(everything_wrong, CFG, symbol, **kwargs) == expected
+        assert entry_denial(everything_wrong, CFG, symbol, now=MONDAY, **kwargs) == expected
     no_loss = replace(everything_wrong, realized_pnl=0.0)
-    assert entry_denial(no_loss, CFG, "IWM", kill_switch=False) == "trades per day: 6 of 6"
+    assert entry_denial(no_loss, CFG, "IWM", kill_switch=False, now=MONDAY) == "trades per day: 6 of 6"
 
 
 def test_float_noise_does_not_hide_a_reached_cap() -> None:
     state = FRESH
     for pnl in (-34.81, -91.82, -130.54, -42.83):  # exactly -300.00 in cents
-        state = on_closed(on_opened(on_approved(state, "SPY"), "SPY"), "SPY", pnl)
+        state = on_closed(on_opened(on_approved(state, "SPY", 50.0), "SPY", 50.0), "SPY", pnl)
 
     assert state.realized_pnl == -299.99999999999994  # what plain float addition gives
     fresh_counts = replace(state, trades=0, consecutive_losses=0)
-    assert entry_denial(fresh_counts, CFG, "SPY", kill_switch=False) == CAP_REACHED.format(-300.0)
+    assert entry_denial(fresh_counts, CFG, "SPY", kill_switch=False, now=MONDAY) == CAP_REACHED.format(-300.0)
 
 
 def test_zero_limits_deny_everything() -> None:
     cfg = risk_cfg(max_trades_per_day=0)
 
-    assert entry_denial(FRESH, cfg, "SPY", kill_switch=False) == "trades per day: 0 of 0"
+    assert entry_denial(FRESH, cfg, "SPY", kill_switch=False, now=MONDAY) == "trades per day: 0 of 0"
 
 
-def test_a_trade_life_cycle() -> None:
-    approved = on_approved(FRESH, "SPY")
-    opened = on_opened(approved, "SPY")
+def test_a_trade_life_cycle_reserves_its_worst_case_until_the_close() -> None:
+    approved = on_approved(FRESH, "SPY", 99.9)
+    opened = on_opened(approved, "SPY", 33.3)  # a first partial: the approved size may still fill
     closed = on_closed(opened, "SPY", -125.0)
 
     assert (approved.pending, approved.pending_symbols) == (1, frozenset({"SPY"}))
     assert approved.trades == 0
+    assert reserved_total(approved) == 99.9
     assert (opened.pending, opened.open_positions, opened.trades) == (0, 1, 1)
     assert (opened.pending_symbols, opened.open_symbols) == (frozenset(), frozenset({"SPY"}))
+    assert reserved_total(opened) == 99.9
     assert closed == replace(FRESH, trades=1, realized_pnl=-125.0, equity=9_875.0,
                              consecutive_losses=1)
+    assert reserved_total(closed) == 0.0
 
 
-def test_an_entry_that_never_fills() -> None:
-    expired = on_expired(on_approved(FRESH, "SPY"), "SPY")
+def test_an_entry_that_never_fills_releases_its_reservation() -> None:
+    expired = on_expired(on_approved(FRESH, "SPY", 99.9), "SPY")
 
     assert expired == FRESH
+    assert reserved_total(expired) == 0.0
     assert on_expired(FRESH, "SPY") == FRESH  # not pending: nothing to undo
 
 
 def test_a_fill_that_was_not_pending_and_a_repeated_fill() -> None:
-    adopted = on_opened(FRESH, "QQQ")
+    adopted = on_opened(FRESH, "QQQ", 40.0)
 
     assert (adopted.pending, adopted.open_positions, adopted.trades) == (0, 1, 1)
-    assert on_opened(adopted, "QQQ") == adopted
+    assert reserved_total(adopted) == 40.0
+    assert on_opened(adopted, "QQQ", 80.0) == adopted
 
 
 @pytest.mark.parametrize(
@@ -155,7 +161,7 @@ def test_closing_tracks_pnl_and_the_losing_streak(pnls: list[float], streak: int
                                                    realized: float) -> None:
     state = FRESH
     for pnl in pnls:
-        state = on_closed(on_opened(on_approved(state, "SPY"), "SPY"), "SPY", pnl)
+        state = on_closed(on_opened(on_approved(state, "SPY", 50.0), "SPY", 50.0), "SPY", pnl)
 
     assert (state.consecutive_losses, state.realized_pnl) == (streak, realized)
     assert state.equity == 10_000 + realized
@@ -170,7 +176,7 @@ def test_roll_day_resets_the_day_and_keeps_positions() -> None:
 
     assert rolled == replace(busy, day=date(2024, 6, 11), start_equity=9_700.0, realized_pnl=0.0,
                              trades=0, consecutive_losses=0)
-    assert entry_denial(rolled, CFG, "IWM", kill_switch=False) == "open positions: 2 of 2"
+    assert entry_denial(rolled, CFG, "IWM", kill_switch=False, now=MONDAY) == "open positions: 2 of 2"
 
 
 @pytest.mark.parametrize(

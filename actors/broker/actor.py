@@ -50,12 +50,10 @@ from bot.app.config import Settings
 from bot.app.routing import Directory
 from bot.ib import translate as tr
 from bot.ib.circuit import CircuitBreaker
-from bot.ib.pacing import Governor, Request
+from bot.ib.pacing import Governor, Request, limit_message_rate
 from bot.ib.reconnect import Reconnector, SnapshotRetry
 from bot.ib.safety import decide
 
-MAX_MESSAGES_PER_S = 40
-"""All messages to IB per second (ib_insync's throttle; IB closes the session past 50)."""
 LAG_INTERVAL_S = 1.0
 """The loop-lag probe: a callback scheduled every second records how late it ran."""
 UNDERLYING_OWNER = "underlying"
@@ -112,10 +110,7 @@ class BrokerActor(LoopActor, BotActor):
         self.loop.set_exception_handler(self._loop_error)
         b = self.settings.broker
         self.ib = ib_insync.IB()
-        # Every message, not only the requests the governor sees (orders, cancels, the connect
-        # sync), goes through ib_insync's own throttle: 40 per second leaves IB's 50 a margin
-        # for sends that a busy loop flushes in one burst.
-        self.ib.client.MaxRequests = MAX_MESSAGES_PER_S
+        limit_message_rate(self.ib.client)  # every message (see bot/ib/pacing.py)
         self.core = BrokerCore(
             self.ib,
             self.loop,

@@ -1,3 +1,19 @@
-"""The application: settings, the routing directory, the supervisor that starts and stops the
-actors, the run loop and the command line.
+"""The application: settings, wiring and the command line.
+
+- ``config``: the settings models (YAML, then environment variables on top).
+- ``routing``: the actor directory and who hears which published event.
+- ``supervisor``: starts the actors in dependency order, applies the failure policy, stops
+  them in reverse.
+- ``runner``: ``python -m bot``: logs, broker side (embedded simulator or a gateway), supervisor.
+- ``cli``: the commands (run, check-config, status, kill, gateway).
+- ``deferred_import``: keeps a package the bot never uses from loading.
 """
+
+__all__ = [
+    "cli",
+    "config",
+    "deferred_import",
+    "routing",
+    "runner",
+    "supervisor",
+]

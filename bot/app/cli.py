@@ -10,6 +10,9 @@
     python -m bot kill [--reason TEXT] | kill --clear [--config PATH]
         Engage the kill switch (write its file; the running bot notices within a second and
         it holds across restarts) or clear it on purpose. SIGUSR1 to the bot does the same.
+    python -m bot alert-test [--config PATH]
+        Send one test message to every alert target (``alerts.urls``) and print the result per
+        target (exit 1 if any failed).
     python -m bot gateway [--port 4002] [--seed N] [--speed X] ...
         Run the simulated IB Gateway alone (see ``bot/sim/cli.py``).
 
@@ -27,7 +30,7 @@ from pathlib import Path
 from bot.app.config import ConfigError, Settings, load_settings, redacted
 from bot.app.supervisor import EXIT_CONFIG
 
-COMMANDS = ("run", "check-config", "status", "kill", "gateway")
+COMMANDS = ("run", "check-config", "status", "kill", "alert-test", "gateway")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +76,26 @@ def kill(settings: Settings, clear: bool, reason: str) -> int:
     return 0
 
 
+def alert_test(settings: Settings) -> int:
+    """One test message to each alert target, one line per target; 1 if any failed."""
+    from actors.alert import apprise_sender
+    from bot.ops.alerts import Alert, scheme_of
+
+    urls = settings.alerts.urls
+    if not urls:
+        print("no alert targets configured (alerts.urls or BOT__ALERTS__URLS)")
+        return 1
+    failed = 0
+    for n, url in enumerate(urls, 1):
+        try:
+            ok = apprise_sender((url,))(Alert("test", "ibkr-options-bot test", "alerts reach you"))
+        except ValueError:
+            ok = False
+        failed += not ok
+        print(f"target {n} ({scheme_of(url)}): {'sent' if ok else 'FAILED'}")
+    return 1 if failed else 0
+
+
 def load_or_exit(path: Path | None) -> Settings:
     """Valid settings, or a message naming every bad field and exit code 2."""
     try:
@@ -98,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status(settings, args.json, args.mode)
     if args.command == "kill":
         return kill(settings, args.clear, args.reason)
+    if args.command == "alert-test":
+        return alert_test(settings)
     from bot.app.runner import run_bot
 
     return run_bot(settings, duration_s=args.duration, live_opt_in=args.live)

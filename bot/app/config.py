@@ -15,6 +15,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.ops.alerts import KINDS as ALERT_KINDS
+from bot.ops.alerts import scheme_of
+
 SCHEMA_VERSION = 1
 DEFAULT_CONFIG_PATH = Path("configs/settings.yaml")
 ENV_PREFIX = "BOT__"
@@ -72,6 +75,12 @@ class StrategySettings(_Section):
     rsi_oversold: float = Field(25.0, ge=0, le=100, description="no puts below this RSI")
     require_vwap: bool = Field(True, description="calls only above VWAP, puts only below")
     cooldown_bars: int = Field(5, ge=0, le=390, description="bars to wait after an entry")
+    selection_timeout_s: float = Field(
+        60.0, gt=0, le=3600,
+        description="wall seconds a selection (the candidates' quotes) may wait for its answer; "
+                    "then the strategy is idle again and a late answer is ignored. A proposal "
+                    "waits this plus the execution timeouts, a held position this plus "
+                    "max_hold_minutes (must exceed broker.request_timeout_s)")
 
     @model_validator(mode="after")
     def _periods_ordered(self) -> StrategySettings:
@@ -112,8 +121,21 @@ class RiskSettings(_Section):
     take_profit_pct: float = Field(30.0, gt=0, le=1000, description="of the option premium")
     stop_loss_pct: float = Field(20.0, gt=0, lt=100, description="of the option premium")
     max_hold_minutes: int = Field(20, ge=1, le=390)
-    flat_before_close_minutes: int = Field(10, ge=0, le=120)
+    flat_before_close_minutes: int = Field(
+        10, ge=0, le=120,
+        description="minutes before the close (16:00 New York, 13:00 on early-close days) when "
+                    "open positions are closed and no entry is taken any more")
     max_contracts: int = Field(10, ge=1, le=1000, description="hard cap whatever the budget")
+    commission_per_contract: float = Field(
+        0.65, ge=0, le=50,
+        description="ESTIMATED commission per contract and side, reserved twice (entry and exit) in "
+                    "each entry's worst case against the daily loss cap (0.65: IB's US options rate "
+                    "for premiums >= 0.10 up to 10,000 contracts a month; exchange and regulatory "
+                    "fees are not included)")
+    commission_min_per_order: float = Field(
+        1.00, ge=0, le=100,
+        description="ESTIMATED minimum commission per order (IB: 1.00 for US options); a side of "
+                    "few contracts is reserved at this minimum")
     kill_switch_path: Path = Path("logs/KILL")
     kill_switch_cancel_entries: bool = Field(True, description="kill switch: cancel working entries")
     kill_switch_flatten: bool = Field(False, description="kill switch: close open positions too")
@@ -123,9 +145,29 @@ class ExecutionSettings(_Section):
     oco_mode: Literal["native", "emulated"] = "native"
     ack_timeout_s: float = Field(10.0, gt=0, le=300, description="submitted -> acknowledged")
     entry_timeout_s: float = Field(60.0, gt=0, le=3600, description="entry not filled -> cancel")
-    cancel_timeout_s: float = Field(10.0, gt=0, le=300)
+    cancel_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="a cancel not confirmed within: sent again (never assumed done)")
     manage_unknown_positions: bool = Field(
         False, description="adopt option positions the journal does not know (arm their exits)")
+    protect_within_s: float = Field(
+        5.0, gt=0, le=300, description="a held position without stops or a closing order for its "
+        "whole quantity longer than this (wall seconds): alarm unprotected_position and act")
+    on_unprotected: Literal["flatten", "kill_switch"] = Field(
+        "flatten", description="exits rejected 3 times: close at market, or engage the kill switch")
+    reprice_every_s: float = Field(
+        3.0, gt=0, le=300, description="a closing limit not filled within: re-priced at the bid")
+    reprice_steps: int = Field(
+        3, ge=0, le=20, description="re-prices (one tick lower each) before the marketable limit")
+    marketable_ticks: int = Field(
+        5, ge=1, le=50, description="the marketable limit: this many ticks below the bid")
+    market_order_before_close_min: float = Field(
+        2.0, ge=0, le=60, description="closing orders are market orders this close to the close")
+    resend_quote_within_s: float = Field(
+        10.0, gt=0, le=300, description="an entry resent after a crash waits this long for a fresh "
+        "quote to re-price from, then expires")
+    resend_max_rise_pct: float = Field(
+        10.0, ge=0, le=1000, description="that resend expires when the fresh ask is more than this "
+        "above the approved premium (the risk at the stop grows with it)")
     verify_every_s: float = Field(
         30.0, gt=0, le=3600,
         description="compare the positions and orders ib_insync holds with what the broker "
@@ -142,6 +184,44 @@ class HealthSettings(_Section):
     heartbeat_seconds: float = Field(30.0, gt=0, le=3600)
     ping_timeout_s: float = Field(10.0, gt=0, le=600, description="no pong within: alarm")
     max_mailbox: int = Field(1000, ge=1, description="mailbox depth that raises an alarm")
+
+
+class AlertSettings(_Section):
+    """Alerts to the owner's phone through apprise (``bot/ops/alerts.py`` lists the kinds).
+
+    ``urls`` are apprise URLs (``tgram://TOKEN/CHAT``, ``ntfy://topic``, ``json://host/``...);
+    they hold secrets, so they may come from ``BOT__ALERTS__URLS`` and are never logged (only
+    their scheme is). No URL: no alert actor, apprise is not even imported."""
+
+    urls: tuple[str, ...] = ()
+    events: tuple[str, ...] = Field(ALERT_KINDS, description="which kinds to send")
+    min_interval_s: float = Field(60.0, ge=0, le=86400, description="per kind; held back ones are counted")
+    disconnect_after_s: float = Field(120.0, gt=0, le=86400)
+    queue_size: int = Field(100, ge=1, le=10000, description="oldest dropped (and counted) beyond")
+    retries: int = Field(3, ge=0, le=10)
+    retry_backoff_s: float = Field(2.0, gt=0, le=300, description="doubles after each failure")
+
+    @field_validator("urls", "events", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: "a,b"
+            return tuple(s.strip() for s in value.split(",") if s.strip())
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _known_kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [k for k in value if k not in ALERT_KINDS]
+        if unknown:
+            raise ValueError(f"unknown alert kinds {unknown}; known: {', '.join(ALERT_KINDS)}")
+        return value
+
+    @field_validator("urls")
+    @classmethod
+    def _have_scheme(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any("://" not in url for url in value):
+            raise ValueError("each alert URL needs a scheme, like tgram://... or ntfy://...")
+        return value
 
 
 class LoggingSettings(_Section):
@@ -166,6 +246,14 @@ class Settings(_Section):
     health: HealthSettings = HealthSettings()
     journal: JournalSettings = JournalSettings()
     logging: LoggingSettings = LoggingSettings()
+    alerts: AlertSettings = AlertSettings()
+
+    @model_validator(mode="after")
+    def _selection_outlives_requests(self) -> Settings:
+        if self.strategy.selection_timeout_s <= self.broker.request_timeout_s:
+            raise ValueError("strategy.selection_timeout_s must exceed broker.request_timeout_s "
+                             "(the broker's own timeout answers first)")
+        return self
 
     @field_validator("symbols", mode="before")
     @classmethod
@@ -195,10 +283,15 @@ class ConfigError(Exception):
         super().__init__(f"invalid configuration ({source}):\n{lines}")
 
 
+SECRET_FIELDS = (("alerts", "urls"),)
+"""Fields whose values are never echoed in an error (they hold tokens)."""
+
+
 def _describe(error: dict[str, Any]) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "(top level)"
     shown = error.get("input")
-    got = "" if isinstance(shown, dict) else f" (got {shown!r})"
+    secret = any(tuple(error["loc"][:len(f)]) == f for f in SECRET_FIELDS)
+    got = "" if isinstance(shown, dict) or secret else f" (got {shown!r})"
     return f"{where}: {error['msg']}{got}"
 
 
@@ -264,5 +357,8 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
 
 
 def redacted(settings: Settings) -> dict[str, Any]:
-    """The effective settings as plain data, safe to print (no secrets are stored today)."""
-    return settings.model_dump(mode="json")
+    """The effective settings as plain data, safe to print: alert URLs (they carry tokens)
+    show their scheme only."""
+    data = settings.model_dump(mode="json")
+    data["alerts"]["urls"] = [f"{scheme_of(url)}://(redacted)" for url in settings.alerts.urls]
+    return data

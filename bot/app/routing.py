@@ -1,7 +1,7 @@
 """Who hears what: the actor directory and the routing table for published events.
 
 Actors never hold each other directly; they hold the ``Directory`` and address roles
-(``broker``, ``risk``, ``execution``, ``health``, ``supervisor``) or a symbol's strategy. The
+(``broker``, ``risk``, ``execution``, ``health``, ``supervisor``, ``alert``) or a symbol's strategy. The
 supervisor registers each actor as it starts; the routing table below decides which roles
 receive each published event. Anything with a ``tell`` method can be registered, which is
 how tests plug in a probe.
@@ -23,6 +23,8 @@ EXECUTION = "execution"
 HEALTH = "health"
 SUPERVISOR = "supervisor"
 JOURNAL = "journal"
+ALERT = "alert"
+"""Registered only when alert targets are configured (``alerts.urls``)."""
 STRATEGY = "strategy"
 """Pseudo-role: the strategy of the message's symbol."""
 STRATEGIES = "strategies"
@@ -56,9 +58,10 @@ def _quote_roles(message: m.QuoteUpdated) -> tuple[str, ...]:
 
 _ORDER_EVENTS = (EXECUTION, JOURNAL)
 _POSITION_EVENTS = (RISK, STRATEGY, JOURNAL)
+_FILLED_POSITION_EVENTS = (*_POSITION_EVENTS, ALERT)
 
 ROUTES: dict[type, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
-    m.BarClosed: (STRATEGY, EXECUTION, RISK),
+    m.BarClosed: (STRATEGY, EXECUTION, RISK, ALERT),
     m.QuoteUpdated: _quote_roles,
     m.ChainReceived: (STRATEGY,),
     m.OptionsQuoted: (STRATEGY,),
@@ -66,33 +69,33 @@ ROUTES: dict[type, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
     m.OrderFilled: _ORDER_EVENTS,
     m.CommissionReported: _ORDER_EVENTS,
     m.OrderRejected: _ORDER_EVENTS,
-    m.ConnectionChanged: (RISK, EXECUTION, HEALTH, STRATEGIES),
+    m.ConnectionChanged: (RISK, EXECUTION, HEALTH, STRATEGIES, ALERT),
     m.AccountUpdated: (RISK, HEALTH),
-    m.BrokerErrorReported: (HEALTH,),
+    m.BrokerErrorReported: (HEALTH, ALERT),
     m.RequestTimedOut: (STRATEGY, HEALTH),
-    m.ActorFaulted: (HEALTH, SUPERVISOR),
+    m.ActorFaulted: (HEALTH, SUPERVISOR, ALERT),
     m.SignalRaised: (JOURNAL,),
     m.EntryProposed: (RISK, JOURNAL),
     m.EntryApproved: (EXECUTION, JOURNAL),
-    m.EntryDenied: (STRATEGY, JOURNAL),
+    m.EntryDenied: (STRATEGY, JOURNAL, ALERT),
     m.EntryAbandoned: (JOURNAL,),
-    m.PositionOpened: _POSITION_EVENTS,
-    m.PositionClosed: _POSITION_EVENTS,
+    m.PositionOpened: _FILLED_POSITION_EVENTS,
+    m.PositionClosed: _FILLED_POSITION_EVENTS,
     m.EntryExpired: _POSITION_EVENTS,
-    m.AlarmRaised: (SUPERVISOR,),
+    m.AlarmRaised: (SUPERVISOR, ALERT),
     m.StartRefused: (SUPERVISOR, HEALTH),
     # restart safety (bot/messages/restart.py)
-    m.ModeDecided: (JOURNAL,),
+    m.ModeDecided: (JOURNAL, ALERT),
     m.BrokerSnapshot: (JOURNAL,),
     m.PositionChanged: (JOURNAL,),
     m.TradeRecovered: (RISK, EXECUTION),  # risk first: it must hear it before what execution says next
     m.PositionRecovered: (RISK, JOURNAL),
-    m.ReconcileMismatch: (JOURNAL,),
+    m.ReconcileMismatch: (JOURNAL, ALERT),
     m.ReconcileFinished: (RISK, JOURNAL),
     m.RiskRestored: (RISK,),
     m.RiskStateChanged: (JOURNAL,),
-    m.JournalFailed: (RISK,),
-    m.KillSwitchChanged: (EXECUTION, JOURNAL),
+    m.JournalFailed: (RISK, ALERT),
+    m.KillSwitchChanged: (EXECUTION, JOURNAL, ALERT),
 }
 
 

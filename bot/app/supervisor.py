@@ -6,7 +6,7 @@ broker stops feeding first and every actor drains what it already holds.
 
 Failure policy (``POLICY``), applied when an actor dies (``ActorFaulted``) or stops answering
 (``AlarmRaised``):
-- strategy, health, broker: restarted, at most ``MAX_RESTARTS`` times in ``RESTART_WINDOW_S``
+- strategy, health, broker, alert: restarted, at most ``MAX_RESTARTS`` times in ``RESTART_WINDOW_S``
   per actor; a restarted strategy warms its indicators again from live bars, a restarted broker
   reconnects and restores every subscription.
 - risk, execution: a controlled shutdown (exit code 1). They hold the day's limits and the
@@ -41,11 +41,21 @@ from loguru import logger
 
 from bot import messages as m
 from bot.app.config import Settings
-from bot.app.routing import BROKER, EXECUTION, HEALTH, JOURNAL, RISK, STRATEGY, SUPERVISOR, Directory
+from bot.app.routing import (
+    ALERT,
+    BROKER,
+    EXECUTION,
+    HEALTH,
+    JOURNAL,
+    RISK,
+    STRATEGY,
+    SUPERVISOR,
+    Directory,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_REFUSED = 0, 1, 2, 3
-POLICY = {STRATEGY: "restart", HEALTH: "restart", BROKER: "restart", RISK: "shutdown",
-          EXECUTION: "shutdown", JOURNAL: "shutdown"}
+POLICY = {STRATEGY: "restart", HEALTH: "restart", BROKER: "restart", ALERT: "restart",
+          RISK: "shutdown", EXECUTION: "shutdown", JOURNAL: "shutdown"}
 MAX_RESTARTS = 3
 RESTART_WINDOW_S = 600.0
 
@@ -222,5 +232,10 @@ def actor_specs(settings: Settings, broker: Factory, clock: Any = None,
     for symbol in settings.symbols:
         specs.append(ActorSpec(f"{STRATEGY}:{symbol}",
                                lambda d, s=symbol: StrategyActor.start(d, settings, s, **kw)))
+    if settings.alerts.urls:
+        from actors.alert import AlertActor
+
+        # before the broker, so "started" and the first fills are heard
+        specs.append(ActorSpec(ALERT, lambda d: AlertActor.start(d, settings.alerts, tick_s=tick_s, **kw)))
     specs.append(ActorSpec(BROKER, broker))
     return specs

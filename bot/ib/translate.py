@@ -272,11 +272,11 @@ def ib_order(
     order_id: int = 0,
     parent_id: int = 0,
     transmit: bool = True,
-    oca_group: str = "",
-    oca_type: int = 0,
     account: str = "",
 ) -> Order:
-    """The ib_insync Order for one of our specs; ``orderRef`` carries the client order id."""
+    """The ib_insync Order for one of our specs; ``orderRef`` carries the client order id.
+
+    The OCA group and type come from the spec (``OrderSpec.oca_type``); no group is no OCA."""
     order = Order(
         orderId=order_id,
         action=spec.side.value,
@@ -286,8 +286,8 @@ def ib_order(
         orderRef=spec.client_order_id,
         parentId=parent_id,
         transmit=transmit,
-        ocaGroup=oca_group or spec.oca_group,
-        ocaType=oca_type if (oca_group or spec.oca_group) else 0,
+        ocaGroup=spec.oca_group,
+        ocaType=spec.oca_type if spec.oca_group else 0,
         account=account,
     )
     if spec.order_type is m.OrderType.LIMIT:
@@ -306,16 +306,17 @@ def _required(value: float | None, spec: m.OrderSpec, name: str) -> float:
 def bracket_orders(
     cmd: m.SubmitBracket, ids: tuple[int, int, int], account: str = ""
 ) -> tuple[Order, ...]:
-    """Parent (held, transmit False) + take-profit + stop children in one OCA group (type 1).
+    """Parent (held, transmit False) + take-profit + stop children in one OCA group.
 
     The last child transmits the whole bracket, so IB never sees a parent without its exits.
+    The children's OCA group and type are their specs' (``brackets.build_bracket``: type 3, so a
+    partial take-profit reduces the stop instead of cancelling it).
     """
     parent_id, tp_id, stop_id = ids
-    oca = cmd.take_profit.oca_group or cmd.stop.oca_group or f"oca-{cmd.intent_id}"
 
     def child(spec: m.OrderSpec, order_id: int, transmit: bool) -> Order:
         return ib_order(spec, order_id=order_id, parent_id=parent_id, transmit=transmit,
-                        oca_group=oca, oca_type=1, account=account)
+                        account=account)
 
     return (
         ib_order(cmd.parent, order_id=parent_id, transmit=False, account=account),

@@ -1,3 +1,14 @@
-"""The durable record: SQLite schema and migrations, the writer, read-only queries, and the
-pure reconciliation of the journal against what the broker reports.
+"""The durable record of what the bot decided and did.
+
+- ``schema``: SQLite tables, migrations, intent statuses.
+- ``write``: the journal the JournalActor writes (WAL, one writer).
+- ``read``: read-only queries for reconciliation and ``status``.
+- ``reconcile``: pure: the journal's intents against what the broker holds, as a plan.
 """
+
+__all__ = [
+    "read",
+    "reconcile",
+    "schema",
+    "write",
+]

@@ -143,3 +143,7 @@ class OrderSpec:
     stop_price: float | None = None
     tif: str = "DAY"
     oca_group: str = ""
+    oca_type: int = 0
+    """IB's ocaType for ``oca_group``: 1 a fill (even partial) cancels the other members, 2 and 3
+    reduce them by the filled quantity (2 with overfill protection, 3 without); 0 or no group is
+    not OCA at all (every member may fill)."""

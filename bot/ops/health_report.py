@@ -14,6 +14,8 @@ and last Pong report (``BotActor.stats``), and the HealthActor's own counters. T
 | | ``pacing_pct`` (share of each pacing rule's budget in use) |
 | ``symbols`` | per symbol: ``bar_age_s``, ``quote_age_s``, ``state`` (from its strategy) |
 | ``orders_working``, ``positions`` | from the execution actor |
+| ``unprotected_position`` | intents holding a position without stops or a closing order past |
+| | ``execution.protect_within_s`` (the alarmed state; see ``bot/trading/execution.py``) |
 | ``risk`` | ``realized_pnl``, ``loss_budget_used_pct``, ``trades``, ``kill_switch`` |
 | ``errors``, ``alarms`` | counts by kind; actors in alarm |
 """
@@ -80,6 +82,7 @@ def heartbeat_payload(*, ts: str, pid: int, uptime_s: float, beat_lag_s: float,
         "symbols": symbols_section(reports),
         "orders_working": execution.get("orders_working"),
         "positions": len(execution.get("positions") or {}) if execution else None,
+        "unprotected_position": list(execution.get("unprotected_position") or []),
         "risk": {out: risk.get(key) for key, out in RISK_KEYS.items()},
         "errors": dict(errors),
         "alarms": sorted(alarmed),
@@ -134,6 +137,7 @@ LINE_FIELDS: tuple[tuple[str, Any], ...] = (  # (key, how to render it from the 
                            f"{_num(b['broker']['loop_lag_max_ms'], 'ms')}"),
     ("orders_working", lambda b: _num(b["orders_working"])),
     ("positions", lambda b: _num(b["positions"])),
+    ("unprotected", lambda b: ",".join(b.get("unprotected_position") or []) or "none"),
     ("pnl", lambda b: _num(b["risk"]["realized_pnl"], digits=2)),
     ("loss_budget", lambda b: _num(b["risk"]["loss_budget_used_pct"], "%")),
     ("kill_switch", lambda b: _num(b["risk"]["kill_switch"])),

@@ -1,6 +1,34 @@
-"""Pure trading logic: indicators, signals, option selection, sizing, risk limits, brackets and
-exits, the trade lifecycle, quote hygiene, market hours and the NYSE calendar.
+"""Pure trading logic: what to trade, how much, and when to leave.
 
-No pykka, no ib_insync, no sqlite, no I/O; time is passed in. Everything here is a function of
-its arguments, so the same code runs live, in the simulator and under test.
+No pykka, no ib_insync, no sqlite, no I/O and no clock of its own: time is passed in, so the
+same code runs live, in the simulator and under test (``tests/test_layout.py`` enforces it).
+
+Modules (import the one you need: ``from bot.trading import risk``):
+- ``indicators``, ``signals``: EMA, RSI and VWAP on 1-minute bars; call, put or hold.
+- ``selection``: the expiry and the option to buy from the weekly chain.
+- ``sizing``, ``risk``: contracts from the risk budget; daily limits and the kill switch.
+- ``brackets``, ``exits``, ``execution``, ``trade``, ``recovery``, ``order_state``: orders priced
+  on the option premium, time exits, the life of one trade (its transitions, its model, its
+  restart after a crash), one order's state machine.
+- ``quotes``: malformed market data is named and dropped.
+- ``market_hours``, ``exchange_calendar``: the New York session on the NYSE calendar.
+- ``decimals``: exact decimal money arithmetic.
 """
+
+__all__ = [
+    "brackets",
+    "decimals",
+    "exchange_calendar",
+    "execution",
+    "exits",
+    "indicators",
+    "market_hours",
+    "order_state",
+    "quotes",
+    "recovery",
+    "risk",
+    "selection",
+    "signals",
+    "sizing",
+    "trade",
+]

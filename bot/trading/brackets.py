@@ -31,6 +31,10 @@ NICKEL_FROM = Decimal("3.00")
 NOISE = Decimal("1e-6")
 """Fractions of a tick below this are float noise, not price."""
 _ROUNDING = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_UP}
+EXIT_OCA_TYPE = 3
+"""IB's OCA type for every exit pair: a fill (even partial) of one member reduces the others by
+the filled quantity. Type 1 would cancel the whole stop on a partial take-profit (the rest of the
+position unprotected); no type (0) is not OCA at all (both legs could fill: short)."""
 
 
 def _tick(symbol: str, price: Decimal) -> Decimal:
@@ -106,7 +110,8 @@ def build_bracket(intent_id: str, contract: OptionContract, quantity: int,
                   prices: BracketPrices) -> tuple[OrderSpec, OrderSpec, OrderSpec]:
     """Parent BUY limit, take-profit SELL limit and stop SELL stop, day orders.
 
-    The children share the OCA group ``oca-<intent_id>``; client order ids are
+    The children share the OCA group ``oca-<intent_id>`` of type ``EXIT_OCA_TYPE`` (3: a partial
+    fill of one reduces the other); client order ids are
     ``<intent_id>.entry``, ``.tp`` and ``.sl``. ``contract`` is what the orders are for (the
     caller sends it alongside); it is not copied into the specs.
     """
@@ -116,9 +121,10 @@ def build_bracket(intent_id: str, contract: OptionContract, quantity: int,
     parent = OrderSpec(f"{intent_id}.entry", Side.BUY, quantity, OrderType.LIMIT,
                        limit_price=prices.entry)
     take_profit = OrderSpec(f"{intent_id}.tp", Side.SELL, quantity, OrderType.LIMIT,
-                            limit_price=prices.take_profit, oca_group=oca)
+                            limit_price=prices.take_profit, oca_group=oca,
+                            oca_type=EXIT_OCA_TYPE)
     stop = OrderSpec(f"{intent_id}.sl", Side.SELL, quantity, OrderType.STOP,
-                     stop_price=prices.stop, oca_group=oca)
+                     stop_price=prices.stop, oca_group=oca, oca_type=EXIT_OCA_TYPE)
     return parent, take_profit, stop
 
 

@@ -1,75 +1,76 @@
 """The life of one approved entry (a "trade"), as pure transitions.
 
 Each function takes a ``Trade`` and an input (an order report, a fill, a quote, the time) and
-returns the new ``Trade`` plus the messages to send: commands for the broker and events to
-publish. The ExecutionActor only routes them. Times: ``wall`` is the wall clock (order
-timeouts), ``market`` is exchange time from bars and fills (max hold, flat before the close).
+returns the new ``Trade`` plus the messages to send: commands for the broker, events to publish
+and ``Note`` log lines. The ExecutionActor only routes them. Times: ``wall`` is the wall clock
+(order round trips: timeouts, re-pricing, the protection deadline), ``market`` is exchange time
+(max hold, flat before the close), extrapolated by the actor when bars stall.
+
+The invariants this module keeps (and what happens when one is broken):
+
+1. Protected: every position held for an intent has, within ``execution.protect_within_s``, a
+   working (acknowledged) protective stop for its whole quantity, or a working closing order.
+   Otherwise the trade is *unprotected*: an ERROR ``unprotected_position`` line, the intent
+   listed under ``unprotected_position`` in the heartbeat, and the bot keeps acting: a partly
+   filled entry (whose bracket children IB holds until the parent fills) has its rest
+   cancelled; exits that do not cover are cancelled and, once confirmed, a pair sized to the
+   position is armed; rejected exits are retried with backoff, and after ``MAX_EXIT_REJECTIONS``
+   ``execution.on_unprotected`` closes at market (flatten) or engages the kill switch.
+2. Never more: working exits never cover more than the position held. Exit pairs are one OCA
+   group of type 3 (a fill, even partial, of one reduces the other), re-armed pairs are sized to
+   ``trade.position``, and a closing order goes out only after every other exit is confirmed done.
+5. Unknown is never empty: an order is working until the broker says it is done. A cancel not
+   confirmed within ``cancel_timeout_s`` is logged ``cancel_unconfirmed`` and sent again; the
+   leg (and an entry's trade) stays alive, so a fill that arrives late is applied and protected.
+   A cancel IB refuses because the order filled (10148) or is done (161) is not a rejection.
+
+(3, 4: the broker's view is compared after reconnects by ``bot/journal/reconcile.py``, and an
+entry is sent at most once by the journal's write-ahead record.)
 
 OCO modes:
-- native: one ``SubmitBracket`` (entry + take-profit + stop in one OCA group at the broker).
+- native: one ``SubmitBracket`` (entry + take-profit + stop, the exits in one OCA group).
 - emulated: the entry alone; once it is filled the take-profit rests at the broker and the stop
   is watched here on the option's bid. When the stop triggers, the take-profit is cancelled
   first and the exit is sent only after the broker confirms, so the two can never both fill.
-Partial entries: exits are always sized to the quantity actually held.
+
+Closing (time exits, the emulated stop, the kill switch's flatten, on_unprotected): one SELL for
+the position, at the bid, re-priced every ``reprice_every_s`` by cancel-confirm-replace (the
+broker actor treats a re-sent client order id as a duplicate, so there is no modify), one tick
+lower per step, then a marketable limit, and a market order near the close (``exits.closing_terms``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot import messages as m
 from bot.app.config import Settings
 from bot.trading import brackets, exits
 from bot.trading.order_state import Leg
+from bot.trading.trade import (
+    CANCEL_REFUSED,
+    MAX_BACKOFF_S,
+    MAX_EXIT_REJECTIONS,
+    PROTECTIVE,
+    Effects,
+    EngageKillSwitch,
+    Note,
+    Trade,
+    bracket_child,
+    closing_price,
+    closing_spec,
+    covered,
+    mult,
+    open_quantity,
+    protected,
+    unprotected_why,
+)
 
+__all__ = ["EngageKillSwitch", "Note", "Trade", "begin_exit", "kill_switch", "merge", "on_clock",
+           "on_fill", "on_quote", "on_rejected", "on_status", "open_trade", "restore"]
 S = m.OrderStatus
-Effects = list[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Trade:
-    intent_id: str
-    correlation_id: str
-    symbol: str
-    contract: m.OptionContract
-    mode: str
-    prices: brackets.BracketPrices
-    legs: tuple[Leg, ...]
-    position: float = 0.0
-    entry_cost: float = 0.0
-    exit_proceeds: float = 0.0
-    commissions: float = 0.0
-    opened_at: datetime | None = None
-    closing_reason: str = ""
-    """Set when an exit is under way (time exit, emulated stop, re-arming after a partial)."""
-    last_bid: float | None = None
-    seen_execs: frozenset[str] = frozenset()
-    revision: int = 0
-    finished: bool = False
-
-    def leg(self, client_order_id: str) -> Leg | None:
-        return next((g for g in self.legs if g.spec.client_order_id == client_order_id), None)
-
-    @property
-    def entry(self) -> Leg:
-        return self.legs[0]
-
-    @property
-    def working_exits(self) -> tuple[Leg, ...]:
-        return tuple(g for g in self.legs[1:] if g.working or g.status is S.CREATED)
-
-    def with_leg(self, new: Leg) -> Trade:
-        cid = new.spec.client_order_id
-        if self.leg(cid) is None:
-            return replace(self, legs=self.legs + (new,))
-        return replace(self, legs=tuple(new if g.spec.client_order_id == cid else g for g in self.legs))
-
-
-def _mult(trade: Trade) -> int:
-    return trade.contract.multiplier
-
 
 def open_trade(approved: m.EntryApproved, settings: Settings, wall: datetime) -> tuple[Trade, Effects]:
     """Price the bracket on the option premium and send the entry."""
@@ -88,44 +89,82 @@ def open_trade(approved: m.EntryApproved, settings: Settings, wall: datetime) ->
     else:
         legs = (Leg(entry).sent(wall),)
         command = m.SubmitOrder(cid, iid, contract, entry)
-    trade = Trade(iid, cid, approved.symbol, contract, mode, prices, legs)
+    trade = Trade(iid, cid, approved.symbol, contract, mode, prices, legs, settings)
     return trade, [command]
+
+
+# -- broker reports -----------------------------------------------------------------------------
 
 
 def on_status(trade: Trade, event: m.OrderStatusChanged, wall: datetime) -> tuple[Trade, Effects]:
     leg = trade.leg(event.client_order_id)
     if leg is None:
         return trade, []
+    if event.status is S.REJECTED and _cancel_refused(event.reason):
+        # ib_insync marks an order Cancelled on IB's "cannot cancel" error when it has not seen
+        # the fill yet, and the broker reports that as REJECTED: the order filled, wait for it
+        return trade, [Note("WARNING", "cancel_refused", (
+            ("intent", trade.intent_id), ("client_order_id", leg.spec.client_order_id),
+            ("status", "REJECTED ignored")))]
     trade = trade.with_leg(leg.reported(event.status, wall, event.reason, event.filled))
     return _settle(trade, wall)
+
+
+def _cancel_refused(reason: str) -> bool:
+    """IB's error text (``Error 10148, reqId ...``) says a cancel was refused (``CANCEL_REFUSED``)."""
+    return any(f"Error {code}," in reason for code in CANCEL_REFUSED)
 
 
 def on_rejected(trade: Trade, event: m.OrderRejected, wall: datetime) -> tuple[Trade, Effects]:
     leg = trade.leg(event.client_order_id)
     if leg is None:
         return trade, []
+    if event.code in CANCEL_REFUSED:  # our cancel came too late: the fill (or status) follows
+        note = Note("WARNING", "cancel_refused", (("intent", trade.intent_id),
+                    ("client_order_id", leg.spec.client_order_id), ("code", event.code)))
+        return trade, [note]
     reason = f"rejected {event.code}: {event.reason}"
     trade = trade.with_leg(leg.reported(S.REJECTED, wall, reason))
-    return _settle(trade, wall)
+    effects: Effects = []
+    if leg.role != "entry" and trade.leg(leg.spec.client_order_id).status is S.REJECTED:
+        backoff = min(trade.settings.execution.cancel_timeout_s * 2 ** (trade.exit_rejections - 1),
+                      MAX_BACKOFF_S)
+        trade = replace(trade, retry_at=wall + timedelta(seconds=backoff))
+        effects.append(Note("WARNING", "exit_rejected", (
+            ("intent", trade.intent_id), ("client_order_id", leg.spec.client_order_id),
+            ("code", event.code), ("rejections", trade.exit_rejections), ("retry_in_s", backoff))))
+    trade, more = _settle(trade, wall)
+    return trade, effects + more
 
 
-def on_fill(trade: Trade, fill: m.OrderFilled, wall: datetime) -> tuple[Trade, Effects]:
-    """Account one execution (duplicates, known by exec id, are ignored)."""
+def on_fill(trade: Trade, fill: m.OrderFilled, wall: datetime,
+            market: datetime | None = None) -> tuple[Trade, Effects]:
+    """Account one execution (duplicates, known by exec id, are ignored).
+
+    ``market`` is the exchange time the actor holds when the fill arrives: the position's
+    ``opened_at`` is on that clock, the one max-hold is judged on (``fill.ts`` is the time the
+    broker received the report, a different clock under the simulator). An entry fill for a
+    trade already finished (it arrived after its cancel was given up on) revives the trade.
+    """
     leg = trade.leg(fill.client_order_id)
     if leg is None or fill.exec_id in trade.seen_execs:
         return trade, []
-    value = fill.quantity * fill.price * _mult(trade)
+    effects: Effects = []
+    if trade.finished and leg.role == "entry" and trade.position <= 0:
+        trade = replace(trade, finished=False, closing_reason="")
+        effects.append(Note("WARNING", "late_fill_revived", (("intent", trade.intent_id),
+                            ("qty", f"{fill.quantity:g}"), ("price", fill.price))))
+    value = fill.quantity * fill.price * mult(trade)
     trade = replace(
         trade.with_leg(leg.filled_by(fill.quantity, fill.price)),
         seen_execs=trade.seen_execs | {fill.exec_id},
         commissions=trade.commissions + fill.commission,
     )
-    effects: Effects = []
     if leg.role == "entry":
         first = trade.opened_at is None
         trade = replace(trade, position=trade.position + fill.quantity, entry_cost=trade.entry_cost + value)
         if first:
-            trade = replace(trade, opened_at=fill.ts)
+            trade = replace(trade, opened_at=market or fill.ts)
             effects += [
                 m.PositionOpened(trade.correlation_id, trade.intent_id, trade.symbol, trade.contract,
                                  trade.position, fill.price, fill.ts),
@@ -148,6 +187,9 @@ def on_commission(trade: Trade, event: m.CommissionReported, wall: datetime) -> 
 def on_quote(trade: Trade, quote: m.Quote, wall: datetime) -> tuple[Trade, Effects]:
     """Remember the bid; in emulated mode the stop is watched here."""
     trade = replace(trade, last_bid=quote.bid)
+    if trade.awaiting_quote_since is not None:
+        from bot.trading import recovery  # a resend waits for this quote (import cycle)
+        return recovery.reprice_resend(trade, quote, wall)
     if trade.mode != "emulated" or trade.position <= 0 or trade.closing_reason:
         return trade, []
     if exits.emulated_exit(quote.bid, trade.prices) == "stop":
@@ -155,40 +197,129 @@ def on_quote(trade: Trade, quote: m.Quote, wall: datetime) -> tuple[Trade, Effec
     return trade, []
 
 
+# -- the clock ----------------------------------------------------------------------------------
+
+
 def on_clock(
     trade: Trade, settings: Settings, wall: datetime, market: datetime | None,
 ) -> tuple[Trade, Effects]:
-    """Order timeouts (wall clock) and time exits (market clock)."""
-    effects: Effects = []
+    """Order timeouts, unconfirmed cancels and re-pricing (wall clock), time exits (market
+    clock), and the protection deadline."""
+    trade = replace(trade, market=market or trade.market)
     ex = settings.execution
-    entry = trade.entry
-    if entry.working and entry.cancel_sent_at is None and entry.sent_at is not None:
-        waited = (wall - entry.sent_at).total_seconds()
-        unacked = entry.acked_at is None and waited >= ex.ack_timeout_s
-        unfilled = waited >= ex.entry_timeout_s
-        if unacked or unfilled:
-            why = f"not acknowledged within {ex.ack_timeout_s:g}s" if unacked else (
-                f"not filled within {ex.entry_timeout_s:g}s")
-            trade, effects = _cancel(trade, entry, wall, why)
-    elif (entry.cancel_sent_at is not None and entry.working
-          and (wall - entry.cancel_sent_at).total_seconds() >= ex.cancel_timeout_s):
-        # The broker never answered the cancel: treat the entry as dead so risk can release it.
-        trade = trade.with_leg(replace(entry, status=S.CANCELLED))
-        trade, more = _settle(trade, wall)
-        effects += more
+    if trade.awaiting_quote_since is not None:
+        from bot.trading import recovery
+        return recovery.expire_stale_resend(trade, wall)
+    trade, effects = _order_timeouts(trade, wall)
+    trade, more = _resend_unconfirmed_cancels(trade, wall)
+    effects += more
     if market is not None and trade.opened_at is not None and trade.position > 0 and not trade.closing_reason:
         why = exits.time_exit_reason(trade.opened_at, market, settings.risk)
         if why:
             trade, more = begin_exit(trade, why, wall)
             effects += more
+    if trade.closing_reason and not trade.finished:
+        trade, more = _reprice_closing(trade, wall)
+        effects += more
+    if not trade.finished:
+        trade, more = _settle(trade, wall)  # retries after a backoff
+        effects += more
+        trade, more = _check_protection(trade, wall, ex.protect_within_s)
+        effects += more
     return trade, effects
 
 
+def _order_timeouts(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
+    """An entry not acknowledged or not filled in time, an exit not acknowledged: cancel."""
+    ex = trade.settings.execution
+    effects: Effects = []
+    for leg in trade.legs:
+        if not leg.working or leg.cancel_sent_at is not None or leg.sent_at is None:
+            continue
+        if bracket_child(trade, leg):
+            continue  # it lives and dies with its parent
+        waited = (wall - leg.sent_at).total_seconds()
+        unacked = leg.acked_at is None and waited >= ex.ack_timeout_s
+        unfilled = leg.role == "entry" and waited >= ex.entry_timeout_s
+        if unacked or unfilled:
+            why = f"not acknowledged within {ex.ack_timeout_s:g}s" if unacked else (
+                f"not filled within {ex.entry_timeout_s:g}s")
+            trade, more = _cancel(trade, leg, wall, why)
+            effects += more
+    return trade, effects
+
+
+def _resend_unconfirmed_cancels(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
+    """A cancel the broker never answered: the order may still fill, so it is sent again."""
+    timeout = trade.settings.execution.cancel_timeout_s
+    effects: Effects = []
+    for leg in trade.legs:
+        if leg.working and leg.cancel_sent_at is not None and (
+                wall - leg.cancel_sent_at).total_seconds() >= timeout:
+            trade = trade.with_leg(replace(leg, cancel_sent_at=wall))
+            effects += [
+                Note("WARNING", "cancel_unconfirmed", (
+                    ("intent", trade.intent_id), ("client_order_id", leg.spec.client_order_id),
+                    ("waited_s", f"{timeout:g}"), ("action", "cancel sent again"))),
+                m.CancelOrder(trade.correlation_id, leg.spec.client_order_id),
+            ]
+    return trade, effects
+
+
+def _check_protection(trade: Trade, wall: datetime, within_s: float) -> tuple[Trade, Effects]:
+    """Invariant 1: alarm (once per episode) when a position stays unprotected too long, and act."""
+    if trade.position <= 0 or protected(trade):
+        if trade.alarmed:
+            note = Note("WARNING", "position_protected", (("intent", trade.intent_id),
+                        ("position", f"{trade.position:g}")))
+            return replace(trade, unprotected_since=None, alarmed=False), [note]
+        return replace(trade, unprotected_since=None), []
+    since = trade.unprotected_since or wall
+    trade = replace(trade, unprotected_since=since)
+    if (wall - since).total_seconds() < within_s:
+        return trade, []
+    effects: Effects = []
+    if not trade.alarmed:
+        trade = replace(trade, alarmed=True)
+        effects.append(Note("ERROR", "unprotected_position", (
+            ("intent", trade.intent_id), ("position", f"{trade.position:g}"),
+            ("covered", f"{covered(trade):g}"), ("since", since.isoformat()),
+            ("why", unprotected_why(trade)))))
+    entry = trade.entry
+    if entry.working:  # IB holds the bracket's exits until the parent fills: stop buying
+        trade, more = _cancel(trade, entry, wall, "position unprotected while the entry works")
+        effects += more
+    if trade.exit_rejections >= MAX_EXIT_REJECTIONS and not trade.acted_unprotected:
+        trade, more = _act_unprotected(trade, wall)
+        effects += more
+    return trade, effects
+
+
+def _act_unprotected(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
+    """``execution.on_unprotected`` after repeated rejections: flatten at market or kill switch."""
+    action = trade.settings.execution.on_unprotected
+    trade = replace(trade, acted_unprotected=True)
+    why = f"unprotected: exits rejected {trade.exit_rejections} times"
+    note = Note("ERROR", "unprotected_action", (("intent", trade.intent_id), ("action", action)))
+    if action == "kill_switch":
+        return trade, [note, EngageKillSwitch(f"{why} ({trade.intent_id})")]
+    trade = replace(trade, force_market=True, retry_at=None)
+    if trade.closing_reason:
+        trade, more = _settle(trade, wall)
+        return trade, [note, *more]
+    trade, more = begin_exit(trade, why, wall)
+    return trade, [note, *more]
+
+
+# -- exits --------------------------------------------------------------------------------------
+
+
 def begin_exit(trade: Trade, reason: str, wall: datetime) -> tuple[Trade, Effects]:
-    """Cancel the resting exits; the closing order goes out once they are confirmed done."""
+    """Cancel a working entry and the resting exits; the closing order goes out once the exits
+    are confirmed done."""
     trade = replace(trade, closing_reason=reason)
     effects: Effects = []
-    for leg in trade.working_exits:
+    for leg in (trade.entry, *trade.working_exits) if trade.entry.working else trade.working_exits:
         trade, more = _cancel(trade, leg, wall, reason)
         effects += more
     trade, more = _settle(trade, wall)
@@ -204,7 +335,7 @@ def _cancel(trade: Trade, leg: Leg, wall: datetime, reason: str) -> tuple[Trade,
 
 def _settle(trade: Trade, wall: datetime, fill: m.OrderFilled | None = None) -> tuple[Trade, Effects]:
     """After any change: close, expire, arm or re-arm exits as the legs now require."""
-    if trade.finished:
+    if trade.finished or trade.awaiting_quote_since is not None:
         return trade, []
     entry = trade.entry
     if entry.ended_unfilled:
@@ -213,33 +344,31 @@ def _settle(trade: Trade, wall: datetime, fill: m.OrderFilled | None = None) -> 
         return _close(trade, wall, fill)
     if trade.position <= 0:
         return trade, []
+    if any(g.reported_filled > g.filled + 1e-9 for g in trade.legs[1:]):
+        return trade, []  # the broker reported exit fills whose executions are still on the way
     if trade.closing_reason:
         return _send_close_if_clear(trade, wall)
-    if trade.mode == "emulated" and entry.done and not _has_role(trade, "tp"):
-        return _arm(trade, wall, ("tp",))
-    if trade.mode == "native" and entry.status is S.CANCELLED and not _exits_cover(trade):
-        return _rearm_native(trade, wall)
-    return trade, []
+    if entry.working:
+        return trade, []  # the bracket's exits wait for the parent; the deadline watches it
+    return _protect(trade, wall)
 
 
-def _has_role(trade: Trade, role: str) -> bool:
-    return any(g.role == role for g in trade.legs[1:])
-
-
-def _exits_cover(trade: Trade) -> bool:
-    """Some working exit would sell exactly what is held."""
-    return any(g.spec.quantity - g.filled == trade.position for g in trade.working_exits)
-
-
-def _rearm_native(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
-    """A partly filled entry was cancelled: replace the exits with a pair sized to the fill."""
+def _protect(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
+    """Exits that do not cover exactly the position are cancelled; once none works, a fresh
+    set sized to ``trade.position`` is armed (after the backoff of a rejection)."""
+    role = PROTECTIVE[trade.mode]
+    fitting = [g for g in trade.working_exits
+               if g.role in ("tp", role) and g.cancel_sent_at is None
+               and abs(open_quantity(trade, g) - trade.position) < 1e-9]
+    if any(g.role == role for g in fitting):
+        return trade, []
     effects: Effects = []
     for leg in trade.working_exits:
-        trade, more = _cancel(trade, leg, wall, "resize to the filled quantity")
+        trade, more = _cancel(trade, leg, wall, f"resize to the {trade.position:g} held")
         effects += more
-    if trade.working_exits:
-        return trade, effects  # wait until the old pair is confirmed cancelled
-    trade, more = _arm(trade, wall, ("tp", "sl"))
+    if trade.working_exits or (trade.retry_at is not None and wall < trade.retry_at):
+        return trade, effects  # wait for the cancels to be confirmed (or the backoff)
+    trade, more = _arm(trade, wall, ("tp", "sl") if trade.mode == "native" else ("tp",))
     return trade, effects + more
 
 
@@ -250,29 +379,46 @@ def _arm(trade: Trade, wall: datetime, roles: tuple[str, ...]) -> tuple[Trade, E
     wanted = {"tp": tp, "sl": sl}
     effects: Effects = []
     for role in roles:
+        paired = len(roles) > 1
         spec = replace(wanted[role], client_order_id=f"{trade.intent_id}.{role}{revision}",
-                       oca_group=group if len(roles) > 1 else "")
+                       oca_group=group if paired else "",
+                       oca_type=brackets.EXIT_OCA_TYPE if paired else 0)
         trade = trade.with_leg(Leg(spec).sent(wall))
         effects.append(m.SubmitOrder(trade.correlation_id, trade.intent_id, trade.contract, spec))
     return replace(trade, revision=revision), effects
 
 
-MAX_EXIT_ATTEMPTS = 3
-
-
 def _send_close_if_clear(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
-    """Send the closing order once nothing else can sell; give up after a few rejections."""
-    attempts = sum(1 for g in trade.legs if g.role == "exit")
-    if trade.working_exits or attempts >= MAX_EXIT_ATTEMPTS:
+    """Send the closing order once nothing else can sell (after a rejection, after a backoff)."""
+    if trade.working_exits or (trade.retry_at is not None and wall < trade.retry_at):
         return trade, []
-    leg = f"exit{attempts + 1}"
-    quantity = int(trade.position)
-    if trade.last_bid and trade.last_bid > 0:
-        spec = brackets.exit_order(trade.intent_id, leg, trade.symbol, quantity, trade.last_bid)
-    else:  # no usable quote: close at market rather than stay exposed
-        spec = m.OrderSpec(f"{trade.intent_id}.{leg}", m.Side.SELL, quantity, m.OrderType.MARKET)
+    attempt = 1 + max((g.revision for g in trade.legs if g.role == "exit"), default=0)
+    spec = closing_spec(trade, f"exit{attempt}", trade.close_step)
     trade = trade.with_leg(Leg(spec).sent(wall))
-    return trade, [m.SubmitOrder(trade.correlation_id, trade.intent_id, trade.contract, spec)]
+    effects: Effects = [m.SubmitOrder(trade.correlation_id, trade.intent_id, trade.contract, spec)]
+    if attempt > 1:
+        price = "MKT" if spec.limit_price is None else f"{spec.limit_price:.2f}"
+        effects.append(Note("INFO", "exit_repriced", (("intent", trade.intent_id),
+                            ("step", trade.close_step), ("price", price), ("qty", spec.quantity))))
+    return trade, effects
+
+
+def _reprice_closing(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
+    """A closing limit not filled within ``reprice_every_s``: cancel it; its successor (next
+    step, priced on the bid then) goes out once the broker confirms the cancel. Bounded: once
+    at the marketable floor for the current bid it is left alone."""
+    every = trade.settings.execution.reprice_every_s
+    for leg in trade.working_exits:
+        if (leg.role == "exit" and leg.spec.order_type is m.OrderType.LIMIT
+                and leg.cancel_sent_at is None and leg.sent_at is not None
+                and (wall - leg.sent_at).total_seconds() >= every):
+            nxt = closing_price(trade, trade.close_step + 1)
+            if nxt is not None and leg.spec.limit_price is not None and abs(
+                    nxt - leg.spec.limit_price) < 1e-9:
+                continue
+            trade = replace(trade, close_step=trade.close_step + 1)
+            return _cancel(trade, leg, wall, "reprice")
+    return trade, []
 
 
 def _expire(trade: Trade, wall: datetime, reason: str) -> tuple[Trade, Effects]:
@@ -287,98 +433,24 @@ def _expire(trade: Trade, wall: datetime, reason: str) -> tuple[Trade, Effects]:
 
 def _close(trade: Trade, wall: datetime, fill: m.OrderFilled | None) -> tuple[Trade, Effects]:
     effects: Effects = []
-    for leg in trade.working_exits:
-        if not leg.spec.oca_group:  # OCA siblings are cancelled by the broker itself
+    for leg in trade.working_exits:  # OCA siblings shrink to 0 at the broker; cancel the rest
+        if open_quantity(trade, leg) > 0:
             trade, more = _cancel(trade, leg, wall, "position closed")
             effects += more
     sold = sum(g.filled for g in trade.legs[1:])
-    exit_price = trade.exit_proceeds / (sold * _mult(trade)) if sold else 0.0
+    exit_price = trade.exit_proceeds / (sold * mult(trade)) if sold else 0.0
     pnl = round(trade.exit_proceeds - trade.entry_cost - trade.commissions, 2)
     closer = next((g for g in reversed(trade.legs[1:]) if g.filled), None)
     closer_role = closer.role if closer else ""
     reason = trade.closing_reason or {"tp": "take profit", "sl": "stop"}.get(closer_role, "exit")
     ts = fill.ts if fill is not None else wall
-    trade = replace(trade, finished=True, closing_reason=reason)
+    trade = replace(trade, finished=True, closing_reason=reason, alarmed=False)
     effects += [
         m.PositionClosed(trade.correlation_id, trade.intent_id, trade.symbol, trade.contract,
                          sold, trade.entry.avg_price, round(exit_price, 4), pnl, reason, ts),
         m.UnsubscribeQuotes(trade.correlation_id, trade.contract),
     ]
     return trade, effects
-
-
-# -- after a restart ----------------------------------------------------------------------------
-
-
-def restore(rec: m.TradeRecovered, settings: Settings, wall: datetime) -> tuple[Trade, Effects]:
-    """Rebuild a trade the journal and the broker still know (see ``bot/journal/reconcile.py``).
-
-    The legs take the broker's statuses, then every fill is applied in time order, so a
-    position that closed while the bot was down becomes ``PositionClosed`` with its P&L. A held
-    position without working exits gets a fresh pair (native) or take-profit (emulated; the stop
-    is watched again from quotes). ``PositionOpened`` is replaced by ``PositionRecovered`` when
-    risk already counted the trade before the restart. ``resend`` sends the legs once more.
-    """
-    risk = settings.risk
-    prices = brackets.bracket_prices(rec.symbol, rec.premium, risk.take_profit_pct, risk.stop_loss_pct)
-    legs = tuple(_restored_leg(spec, status, filled, wall) for spec, status, filled in rec.legs)
-    revision = max((g.revision for g in legs), default=0)
-    trade = Trade(rec.intent_id, rec.correlation_id, rec.symbol, rec.contract,
-                  settings.execution.oco_mode, prices, legs, revision=revision)
-    if rec.resend:
-        return _resend(trade, wall)
-    effects: Effects = []
-    for fill in rec.fills:
-        trade, more = on_fill(trade, fill, wall)
-        effects += more
-    if rec.held is not None and trade.position > rec.held:  # the broker holds less: never oversell
-        trade = replace(trade, position=rec.held)
-    trade, more = _settle(trade, wall)
-    effects += more
-    if (not trade.finished and trade.position > 0 and not trade.closing_reason
-            and not trade.entry.working and not trade.working_exits):
-        trade, more = _arm(trade, wall, ("tp", "sl") if trade.mode == "native" else ("tp",))
-        effects += more
-    if rec.opened or rec.adopted:
-        effects = [_recovered(e) if isinstance(e, m.PositionOpened) else e for e in effects]
-    return trade, effects
-
-
-def merge(trade: Trade, rec: m.TradeRecovered, wall: datetime) -> tuple[Trade, Effects]:
-    """A reconnect's snapshot for a trade this process already runs: add what it missed."""
-    effects: Effects = []
-    for fill in rec.fills:
-        trade, more = on_fill(trade, fill, wall)
-        effects += more
-    for spec, status, filled in rec.legs:
-        if status is not S.CREATED and not trade.finished:
-            report = m.OrderStatusChanged(trade.correlation_id, spec.client_order_id, status,
-                                          filled, 0.0, 0.0, wall)
-            trade, more = on_status(trade, report, wall)
-            effects += more
-    return trade, effects
-
-
-def _restored_leg(spec: m.OrderSpec, status: m.OrderStatus, filled: float, wall: datetime) -> Leg:
-    acked = wall if status in (S.ACKED, S.PARTIAL, S.FILLED) else None
-    if status is S.CREATED:
-        return Leg(spec)
-    return Leg(spec, status=status, sent_at=wall, acked_at=acked, reported_filled=filled)
-
-
-def _resend(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
-    trade = replace(trade, legs=tuple(g.sent(wall) for g in trade.legs))
-    specs = [g.spec for g in trade.legs]
-    if [g.role for g in trade.legs] == ["entry", "tp", "sl"]:
-        command: Any = m.SubmitBracket(trade.correlation_id, trade.intent_id, trade.contract, *specs)
-    else:
-        command = m.SubmitOrder(trade.correlation_id, trade.intent_id, trade.contract, specs[0])
-    return trade, [command]
-
-
-def _recovered(opened: m.PositionOpened) -> m.PositionRecovered:
-    return m.PositionRecovered(opened.intent_id, opened.symbol, opened.contract, opened.quantity,
-                               opened.ts)
 
 
 def kill_switch(trade: Trade, settings: Settings, wall: datetime) -> tuple[Trade, Effects]:
@@ -391,3 +463,15 @@ def kill_switch(trade: Trade, settings: Settings, wall: datetime) -> tuple[Trade
         trade, more = begin_exit(trade, "kill switch", wall)
         effects += more
     return trade, effects
+
+
+def restore(rec: m.TradeRecovered, settings: Settings, wall: datetime) -> tuple[Trade, Effects]:
+    """See ``bot.trading.recovery.restore``."""
+    from bot.trading import recovery
+    return recovery.restore(rec, settings, wall)
+
+
+def merge(trade: Trade, rec: m.TradeRecovered, wall: datetime) -> tuple[Trade, Effects]:
+    """See ``bot.trading.recovery.merge``."""
+    from bot.trading import recovery
+    return recovery.merge(trade, rec, wall)

@@ -14,6 +14,17 @@ Ranking (lowest tuple wins, so the choice is deterministic):
 
 so two strikes equally far from spot go to the tighter spread, then the busier contract, then
 the lower strike. Distances are rounded to 1e-6 first so float noise never decides a tie.
+
+Deadlines (``stage_timeout_s``): a strategy waiting for an answer never waits forever (a broker
+restart can lose any answer). Wall seconds from entering the stage:
+
+| stage | deadline |
+|---|---|
+| ``selecting`` (candidates' quotes asked) | ``strategy.selection_timeout_s`` |
+| ``proposed`` (risk, then the entry) | that + execution ack, entry and cancel timeouts |
+| ``holding`` (a position open) | the ``proposed`` deadline + ``risk.max_hold_minutes`` |
+
+Risk still refuses a second entry on a symbol held or pending, so giving up waiting is safe.
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from bot.app.config import OptionSettings
+from bot.app.config import OptionSettings, Settings
 from bot.messages import OptionChain, OptionContract, Quote, Right
 from bot.trading import exchange_calendar
 from bot.trading.quotes import quote_problem
@@ -116,7 +127,7 @@ class Selection:
     rejected: tuple[tuple[str, str], ...]
 
 
-def spread_pct(q: Quote) -> float:
+def _spread_pct(q: Quote) -> float:
     """(ask - bid) / mid in percent; infinite when the mid is not positive."""
     mid = q.mid
     return (q.ask - q.bid) / mid * 100.0 if mid > 0 else math.inf
@@ -132,7 +143,7 @@ def _rejection(q: Quote, right: Right, now: datetime, cfg: OptionSettings) -> tu
     problem = quote_problem(q, now, cfg.max_quote_age_s)
     if problem:
         return problem, problem
-    spread = round(spread_pct(q), TIE_DIGITS)  # a spread of exactly the limit passes
+    spread = round(_spread_pct(q), TIE_DIGITS)  # a spread of exactly the limit passes
     if spread > cfg.max_spread_pct:
         return f"spread>{cfg.max_spread_pct:g}%", f"spread {spread:.1f}% > {cfg.max_spread_pct:g}%"
     if q.volume < cfg.min_volume:
@@ -151,7 +162,7 @@ def _rank(q: Quote, spot: float, cfg: OptionSettings) -> tuple[float, float, flo
         distance = abs(abs(q.delta) - cfg.target_delta)
     else:
         distance = abs(strike - spot)
-    return (round(distance, TIE_DIGITS), round(spread_pct(q), TIE_DIGITS), -q.volume, strike)
+    return (round(distance, TIE_DIGITS), round(_spread_pct(q), TIE_DIGITS), -q.volume, strike)
 
 
 def _why_chosen(q: Quote, spot: float, cfg: OptionSettings) -> str:
@@ -160,7 +171,7 @@ def _why_chosen(q: Quote, spot: float, cfg: OptionSettings) -> str:
         nearest = f"delta {abs(q.delta):.2f} nearest to target {cfg.target_delta:.2f}"
     else:
         nearest = f"strike {inst.strike:g} nearest to spot {spot:.2f}"
-    return (f"{inst.key}: {nearest}, spread {spread_pct(q):.1f}%, volume {q.volume:g}, "
+    return (f"{inst.key}: {nearest}, spread {_spread_pct(q):.1f}%, volume {q.volume:g}, "
             f"ask {q.ask:.2f}")
 
 
@@ -191,3 +202,22 @@ def select_option(quotes: Sequence[Quote], spot: float, right: Right, now: datet
         return Selection(None, None, _summary(categories), tuple(rejected))
     best = min(passed, key=lambda q: _rank(q, spot, cfg))
     return Selection(best.instrument, best, _why_chosen(best, spot, cfg), tuple(rejected))
+
+
+SELECTING, PROPOSED, HOLDING = "selecting", "proposed", "holding"
+
+
+def stage_timeout_s(stage: str, settings: Settings) -> float | None:
+    """Wall seconds the strategy may stay in ``stage`` (see the module table); None for idle."""
+    selecting = settings.strategy.selection_timeout_s
+    ex = settings.execution
+    proposed = selecting + ex.ack_timeout_s + ex.entry_timeout_s + ex.cancel_timeout_s
+    return {SELECTING: selecting, PROPOSED: proposed,
+            HOLDING: proposed + settings.risk.max_hold_minutes * 60.0}.get(stage)
+
+
+def stage_overdue_s(stage: str, since: datetime, now: datetime, settings: Settings) -> float | None:
+    """Seconds spent in ``stage`` since ``since`` once its deadline passed (inclusive), else None."""
+    limit = stage_timeout_s(stage, settings)
+    spent = (now - since).total_seconds()
+    return spent if limit is not None and spent >= limit else None
