@@ -1,6 +1,7 @@
 """ExecutionActor: turns approved entries into bracket orders and manages them as OCO.
 
-Accepts: EntryApproved, OrderStatusChanged, OrderFilled, OrderRejected, QuoteUpdated (options),
+Accepts: EntryApproved, OrderStatusChanged, OrderFilled, CommissionReported, OrderRejected,
+    QuoteUpdated (options),
     BarClosed (live bars: market time for time exits), ConnectionChanged, TimerFired, TradeRecovered
     (after a restart or reconnect), KillSwitchChanged, Ping.
 Emits: SubmitBracket, SubmitOrder, CancelOrder (to the journal, which records them and then
@@ -82,6 +83,8 @@ class ExecutionActor(BotActor):
                             partial(execution.on_fill, market=self.market_now()), message)
             case m.OrderRejected():
                 self._route(message.client_order_id, execution.on_rejected, message)
+            case m.CommissionReported():
+                self._route(message.client_order_id, execution.on_commission, message)
             case m.QuoteUpdated():
                 self._on_quote_updated(message)
             case m.BarClosed(backfill=False):

@@ -4,7 +4,9 @@ Accepts: ModeDecided (opens ``journal-<mode>.sqlite3`` in ``journal.dir``), Brok
     (reconciles it, ``bot/journal/reconcile.py``), SubmitBracket / SubmitOrder / CancelOrder (from
     execution: recorded, then forwarded to the broker), every event the routing table sends to
     JOURNAL (recorded), Ping.
-Emits: the order commands to BROKER; RiskRestored (first snapshot), TradeRecovered,
+Emits: the order commands to BROKER (exits and cancels the broker could not take while it
+    restarted are kept and sent after its next snapshot; cancels of the exits of a position
+    closed outside the bot); RiskRestored (first snapshot), TradeRecovered,
     ReconcileMismatch, ReconcileFinished, JournalFailed, StartRefused (published);
     OrderRejected (code 0) for an entry that could not be recorded.
 Thread rule: its own pykka thread owns the sqlite connection; a write is one short
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from actors.base import BotActor, utc_now
@@ -46,6 +48,14 @@ from bot.trading.market_hours import trading_day
 
 FAILURE_SUMMARY_S = 60.0
 ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder)
+
+
+def _client_order_ids(command: Any) -> list[str]:
+    if isinstance(command, m.SubmitBracket):
+        return [s.client_order_id for s in (command.parent, command.take_profit, command.stop)]
+    if isinstance(command, m.SubmitOrder):
+        return [command.order.client_order_id]
+    return []
 
 
 def is_entry(command: Any) -> bool:
@@ -68,6 +78,15 @@ class JournalActor(BotActor):
         self.written = 0
         self.monotonic = monotonic
         self.failures = RepeatSummary(FAILURE_SUMMARY_S)
+        self.forwarded: set[str] = set()
+        """Client order ids forwarded to the broker by this process (what a snapshot may not
+        have seen yet: ``bot/journal/reconcile.py``)."""
+        self.market_offset: timedelta | None = None
+        """IB's server time minus this clock at the last snapshot: commands are stamped with
+        the exchange's clock too (the crash-resend window is market time)."""
+        self.undelivered: list[Any] = []
+        """Exits and cancels the broker could not take (it was restarting): sent again after
+        its next snapshot, never dropped."""
 
     def on_stop(self) -> None:
         """Actor thread: close the file (the WAL is checkpointed by sqlite)."""
@@ -129,6 +148,8 @@ class JournalActor(BotActor):
             self.log.error("snapshot_without_journal first={}", snapshot.first)
             return
         now = self.clock()
+        if snapshot.market_ts is not None:
+            self.market_offset = snapshot.market_ts - now
         if snapshot.first and self.mode == "shadow":
             self._expire_shadow(now)
         # shadow fills live in the broker's memory only: after a restart there is nothing to adopt
@@ -140,7 +161,10 @@ class JournalActor(BotActor):
             now,
             entry_timeout_s=self.settings.execution.entry_timeout_s,
             manage_unknown=self.settings.execution.manage_unknown_positions,
+            forwarded=frozenset(self.forwarded),
         )
+        for intent_id in plan.closed_outside:
+            self._guarded(lambda i=intent_id: self.journal.set_intent(i, now, status=IntentStatus.CLOSED))
         for intent_id in plan.expired:
             self._guarded(lambda i=intent_id: self.journal.set_intent(i, now, status=IntentStatus.EXPIRED))
         for intent_id in plan.resent:  # counted BEFORE the resend goes out: never twice
@@ -167,6 +191,9 @@ class JournalActor(BotActor):
                 trade.adopted,
             )
             self.publish(trade)
+        for cancel in plan.cancels:  # exits of a position closed outside the bot
+            self._on_command(cancel)
+        self._redeliver()
         finished = m.ReconcileFinished(
             snapshot.first,
             len(plan.recovered),
@@ -228,7 +255,9 @@ class JournalActor(BotActor):
         problem = self.failed or ("" if self.journal else "journal not open yet (mode unknown)")
         if not problem:
             try:
-                self.journal.record(command, self.clock())
+                now = self.clock()
+                market = now + self.market_offset if self.market_offset is not None else None
+                self.journal.record(command, now, market=market)
                 self.written += 1
             except JournalError as exc:
                 problem = str(exc)
@@ -240,26 +269,41 @@ class JournalActor(BotActor):
             self.log.error(
                 "order_sent_unrecorded command={} why={}", type(command).__name__, problem
             )
-        self.directory.tell(BROKER, command)
+        self._forward(command, entry)
 
-    def _reject(self, command: Any, problem: str) -> None:
+    def _forward(self, command: Any, entry: bool) -> None:
+        """Tell the broker; if it is not there (being restarted) keep exits and cancels for its
+        next snapshot, and answer an entry as rejected (a late entry is a stale one)."""
+        self.forwarded.update(_client_order_ids(command))
+        if self.directory.tell(BROKER, command):
+            return
+        if entry:
+            self.log.error("entry_not_sent intent={} why=broker unavailable", command.intent_id)
+            self._reject(command, "broker unavailable", logged=True)
+            return
+        self.log.warning("order_undelivered command={} client_order_ids={} kept_for=next snapshot",
+                         type(command).__name__, _client_order_ids(command))
+        self.undelivered.append(command)
+
+    def _redeliver(self) -> None:
+        waiting, self.undelivered = self.undelivered, []
+        for command in waiting:
+            self.log.info("order_redelivered command={} client_order_ids={}",
+                          type(command).__name__, _client_order_ids(command))
+            self._forward(command, False)
+
+    def _reject(self, command: Any, problem: str, logged: bool = False) -> None:
         specs = (
             (command.parent, command.take_profit, command.stop)
             if isinstance(command, m.SubmitBracket)
             else (command.order,)
         )
-        self.log.error(
-            "entry_not_sent intent={} why=journal write failed: {}", command.intent_id, problem
-        )
+        why = problem if logged else f"journal write failed: {problem}"
+        if not logged:
+            self.log.error("entry_not_sent intent={} why={}", command.intent_id, why)
         for spec in specs:
             self.publish(
-                m.OrderRejected(
-                    command.correlation_id,
-                    spec.client_order_id,
-                    0,
-                    f"journal write failed: {problem}",
-                    self.clock(),
-                )
+                m.OrderRejected(command.correlation_id, spec.client_order_id, 0, why, self.clock())
             )
 
     # -- recording --------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from bot.journal.write import Journal  # noqa: E402
 _record = Journal.record
 
 
-def _record_then_crash_after_an_entry(self, message, now):
-    written = _record(self, message, now)
+def _record_then_crash_after_an_entry(self, message, *args, **kwargs):
+    written = _record(self, message, *args, **kwargs)
     if is_entry(message):
         os.kill(os.getpid(), signal.SIGKILL)
     return written

@@ -281,6 +281,19 @@ def test_fill_event(report_id: str, side: str, commission: float, ours: m.Side) 
     )
 
 
+def test_fill_time_is_the_executions_time_not_the_local_receive_time() -> None:
+    # Arrange: ib_insync stamps a live Fill with the moment its socket read the message
+    received_late = TS + timedelta(seconds=7)
+    fill = make_fill()
+    fill = Fill(fill.contract, fill.execution, fill.commissionReport, received_late)
+
+    # Act
+    event = t.fill_event(fill, "c-1", "I1-tp")
+
+    # Assert: the exchange's execution time is what max-hold and the journal see
+    assert event.ts == TS
+
+
 def make_trade(status: str, filled: float, remaining: float, log: str = "") -> Trade:
     order = Order(orderId=101, orderRef="I1-entry", totalQuantity=3)
     trade = Trade(

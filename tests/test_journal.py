@@ -130,8 +130,9 @@ def test_a_v1_journal_is_migrated_in_place_and_keeps_its_records(tmp_path):
 
     assert migrated.found_version == 1
     row = migrated.intent("SPY-1")
-    assert (row["status"], row["sent_at"], row["resends"]) == ("open", None, 0)
-    assert migrated.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert (row["status"], row["sent_at"], row["resends"], row["sent_market_at"]) == (
+        "open", None, 0, None)
+    assert migrated.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     migrated.close()
 
 
@@ -167,3 +168,56 @@ def test_broker_position_changes_keep_the_broker_positions_table_current(journal
 
     assert [tuple(r) for r in rows] == [("SPY 20261118 598C", 3.0, 160.65)]
     assert journal.conn.execute("SELECT count(*) FROM broker_positions").fetchone()[0] == 0
+
+
+PROPOSED = m.EntryProposed("c1", "SPY-1", "SPY", m.Direction.CALL, CONTRACT, 1.60, 1.55, 1.60, T0,
+                           ("trigger: ema cross up",))
+APPROVED = m.EntryApproved("c1", "SPY-1", "SPY", CONTRACT, 3, 1.60, T0)
+BRACKET = m.SubmitBracket("c1", "SPY-1", CONTRACT, ENTRY, TP, SL)
+OPENED = m.PositionOpened("c1", "SPY-1", "SPY", CONTRACT, 3, 1.60, T0)
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        (PROPOSED, APPROVED, BRACKET, OPENED),  # the usual order
+        (PROPOSED, BRACKET, APPROVED, OPENED),  # execution's command before risk's approval
+        (PROPOSED, OPENED, APPROVED, BRACKET),  # the fill's news before both
+        (OPENED, BRACKET, APPROVED, PROPOSED),  # the strategy's proposal written last
+    ],
+    ids=["usual", "bracket-first", "opened-first", "proposal-last"],
+)
+def test_an_intents_status_does_not_depend_on_which_actor_reached_the_journal_first(
+    journal, order
+):
+    for message in order:
+        journal.record(message, T0)
+
+    intent = journal.intent("SPY-1")
+    assert (intent["status"], intent["quantity"], intent["direction"], intent["premium"]) == (
+        "open", 3, "call", 1.60)
+    assert intent["sent_at"] is not None
+    assert [o["client_order_id"] for o in journal.orders("SPY-1")] == [
+        "SPY-1.entry", "SPY-1.tp", "SPY-1.sl"]
+
+
+def test_a_stored_order_status_never_moves_backwards(journal):
+    S = m.OrderStatus
+    journal.record(BRACKET, T0)
+    journal.record(m.OrderStatusChanged("c1", "SPY-1.entry", S.FILLED, 3, 0, 1.60, T0, 11), T0)
+
+    journal.record(m.OrderStatusChanged("c1", "SPY-1.entry", S.ACKED, 0, 3, 0.0, T0, 11), T0)
+    journal.record(m.BrokerSnapshot(False, (m.BrokerOrder("SPY-1.entry", 11, S.ACKED, 0, 3, 0.0),),
+                                    (), (), T0), T0)
+
+    entry = journal.orders("SPY-1")[0]
+    assert (entry["status"], entry["filled"], entry["avg_fill_price"]) == ("FILLED", 3, 1.60)
+
+
+def test_an_entry_written_before_its_approval_is_still_sent_for_the_restart(journal):
+    # execution's SubmitBracket reached the journal before risk's EntryApproved: after a crash
+    # here the intent must read "sent" (reconcile resends or expires it), not "approved"
+    for message in (PROPOSED, BRACKET, APPROVED):
+        journal.record(message, T0)
+
+    assert journal.intent("SPY-1")["status"] == "sent"

@@ -230,3 +230,45 @@ def test_a_journal_failing_on_every_write_logs_one_error_then_a_summary_a_minute
     assert errors[1].startswith("journal_write_failures count=99 period_s=60 total=100 reason=")
     assert len(errors) == 2
     assert stats["failures"] == 101 and stats["failed"].endswith("no such table: mismatches")
+
+
+def test_an_entry_is_stamped_with_the_exchanges_clock_from_the_last_snapshot(bot, settings):
+    # Arrange: IB's server time is 90 minutes ahead of this host's clock
+    now = bot.clock()
+    bot.publish(m.ModeDecided("paper", "DU1", now))
+    bot.publish(m.AccountUpdated("DU1", 10_000.0, now))
+    bot.publish(m.BrokerSnapshot(True, (), (), (), now, market_ts=now.replace(hour=16, minute=30)))
+    bot.probe.expect(m.ReconcileFinished)
+
+    # Act
+    propose(bot, "SPY-1")
+    bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.sl")
+    bot.sync(rounds=4)
+
+    # Assert
+    path = journal_path(settings.journal.dir, "paper")
+    assert rows(path, "SELECT sent_at, sent_market_at FROM intents") == [
+        (now.isoformat(), now.replace(hour=16, minute=30).isoformat())
+    ]
+
+
+def test_a_cancel_the_broker_could_not_take_while_restarting_is_sent_after_its_snapshot(
+    bot, settings
+):
+    # Arrange: the broker actor is gone (the supervisor is about to start a new one)
+    from doubles.stub_broker import StubBroker
+
+    connect(bot)
+    bot.ref("broker").stop()
+    bot.ref("journal").tell(m.CancelOrder("c-SPY-1", "SPY-1.tp"))
+    bot.ref("journal").ask(m.Ping("x", 0.0, bot.probe))  # the journal handled it
+
+    # Act: the new broker connects and publishes its snapshot
+    new_broker = StubBroker.start(bot.directory, bot.clock)
+    bot.publish(m.BrokerSnapshot(False, (), (), (), bot.clock()))
+    bot.probe.expect(m.ReconcileFinished, lambda e: not e.first)
+
+    # Assert
+    cancels = new_broker.proxy().commands(m.CancelOrder).get(timeout=WAIT_S)
+    new_broker.stop()
+    assert [c.client_order_id for c in cancels] == ["SPY-1.tp"]

@@ -186,13 +186,110 @@ def test_with_manage_unknown_positions_a_long_option_position_is_adopted():
     assert kinds(plan) == [("unknown_position", other.key)]
 
 
-@pytest.mark.parametrize(("broker_qty", "kind"), [(1, "position_differs"), (0, "position_missing")])
-def test_a_position_that_does_not_match_the_fills_is_reported(broker_qty, kind):
-    positions = [held(broker_qty)] if broker_qty else []
+def test_a_position_larger_than_the_fills_explain_is_reported_and_left_alone():
+    plan = plan_for([intent()], snapshot(WORKING_BRACKET, [ENTRY_FILL], [held(5)]))
 
-    plan = plan_for([intent()], snapshot(WORKING_BRACKET, [ENTRY_FILL], positions))
+    assert kinds(plan) == [("position_differs", CONTRACT.key)]
+    assert plan.recovered[0].held is None
 
-    assert kinds(plan) == [(kind, CONTRACT.key)]
+
+CANCELLED_EXITS = (order(ENTRY, S.FILLED, 2), order(TP, S.CANCELLED), order(SL, S.CANCELLED))
+
+
+@pytest.mark.parametrize(
+    ("at_broker", "cancelled"),
+    [
+        (CANCELLED_EXITS, ()),  # exits cancelled by hand too
+        (WORKING_BRACKET, (TP.client_order_id, SL.client_order_id)),  # exits left working
+    ],
+)
+def test_a_position_closed_by_hand_is_closed_outside_and_no_exit_is_armed(at_broker, cancelled):
+    # Arrange: the journal's trade holds 2; someone sold them in TWS; the broker holds none
+    snap = snapshot(at_broker, [ENTRY_FILL], positions=[])
+
+    # Act
+    plan = plan_for([intent()], snap)
+
+    # Assert: nothing to rebuild (execution would arm SELL exits and go short)
+    assert plan.recovered == ()
+    assert plan.closed_outside == (IID,)
+    assert [c.client_order_id for c in plan.cancels] == list(cancelled)
+    assert ("closed_outside", IID) in kinds(plan)
+    assert ("position_missing", CONTRACT.key) not in kinds(plan)
+
+
+def test_after_a_reconnect_a_missing_position_is_reported_not_closed():
+    # the running execution actor holds the trade: closing it only in the journal would split
+    # the bot's view in two, so a reconnect reports the difference and changes nothing
+    plan = plan_for([intent()], snapshot(WORKING_BRACKET, [ENTRY_FILL], [], first=False))
+
+    assert (plan.closed_outside, plan.cancels) == ((), ())
+    assert [r.intent_id for r in plan.recovered] == [IID]
+    assert kinds(plan) == [("position_missing", CONTRACT.key)]
+
+
+def test_a_position_reduced_by_hand_is_recovered_with_what_the_broker_holds():
+    plan = plan_for([intent()], snapshot(CANCELLED_EXITS, [ENTRY_FILL], [held(1)]))
+
+    (rec,) = plan.recovered
+    assert rec.held == 1
+    assert kinds(plan)[-1] == ("position_differs", IID)
+
+
+def test_two_trades_on_one_contract_share_what_the_broker_holds_oldest_first():
+    older = intent()
+    newer_id = f"{IID}x"
+    e2, t2, s2 = bracket_specs(newer_id)
+    newer = replace(intent(), intent_id=newer_id, correlation_id="c2",
+                    orders=(JournalOrder(e2, "FILLED"), JournalOrder(t2, "ACKED"),
+                            JournalOrder(s2, "ACKED")),
+                    fills=(fill(e2, "e9", m.Side.BUY, 1.70),))
+    broker = CANCELLED_EXITS + (order(e2, S.FILLED, 2), order(t2, S.CANCELLED),
+                                order(s2, S.CANCELLED))
+
+    plan = plan_for([older, newer], snapshot(broker, [ENTRY_FILL], [held(2)]))
+
+    assert [(r.intent_id, r.held) for r in plan.recovered] == [(IID, None)]
+    assert plan.closed_outside == (newer_id,)
+
+
+def test_a_leg_still_in_flight_when_the_snapshot_was_built_is_not_marked_cancelled():
+    # Arrange: a reconnect; execution re-armed tp2 after the broker built its snapshot
+    tp2 = replace(TP, client_order_id=f"{IID}.tp2")
+    orders = BRACKET + (JournalOrder(tp2, "SUBMITTED"),)
+    snap = replace(snapshot(WORKING_BRACKET, [ENTRY_FILL], [held(2)], first=False),
+                   handled=frozenset(o.spec.client_order_id for o in BRACKET))
+
+    # Act
+    plan = plan_for([intent(orders=orders)], snap,
+                    forwarded=frozenset(o.spec.client_order_id for o in orders))
+
+    # Assert: no word on tp2 (CREATED: execution keeps its own view), no mismatch about it
+    (rec,) = plan.recovered
+    assert [(s.client_order_id, st) for s, st, _ in rec.legs][-1] == (tp2.client_order_id, S.CREATED)
+    assert kinds(plan) == []
+
+
+def test_a_leg_the_broker_handled_and_does_not_know_is_gone():
+    tp2 = replace(TP, client_order_id=f"{IID}.tp2")
+    orders = BRACKET + (JournalOrder(tp2, "SUBMITTED"),)
+    ids = frozenset(o.spec.client_order_id for o in orders)
+    snap = replace(snapshot(WORKING_BRACKET, [ENTRY_FILL], [held(2)], first=False), handled=ids)
+
+    plan = plan_for([intent(orders=orders)], snap, forwarded=ids)
+
+    assert [st for _, st, _ in plan.recovered[0].legs][-1] is S.CANCELLED
+    assert kinds(plan) == [("order_missing", tp2.client_order_id)]
+
+
+def test_an_intent_whose_legs_are_in_flight_is_never_resent():
+    written = intent("sent", orders=tuple(JournalOrder(s, "SUBMITTED") for s in (ENTRY, TP, SL)),
+                     fills=(), sent_ago_s=1)
+
+    plan = plan_for([written], snapshot(first=True),
+                    forwarded=frozenset(s.client_order_id for s in (ENTRY, TP, SL)))
+
+    assert (plan.resent, plan.expired, plan.recovered) == ((), (), ())
 
 
 def test_a_working_order_that_is_no_live_intent_is_reported_once():
@@ -202,3 +299,44 @@ def test_a_working_order_that_is_no_live_intent_is_reported_once():
     plan = plan_for([], snapshot([stray, done]))
 
     assert kinds(plan) == [("unknown_order", "order 99")]
+
+
+@pytest.mark.parametrize("broker_holds", [0, 1, 2])
+def test_after_a_restart_exits_never_sell_more_than_the_broker_holds(broker_holds):
+    # Arrange: the journal's trade bought 2; its exits are gone; the broker holds broker_holds
+    from bot.app.config import Settings
+    from bot.trading import execution
+
+    positions = [held(broker_holds)] if broker_holds else []
+    plan = plan_for([intent()], snapshot(CANCELLED_EXITS, [ENTRY_FILL], positions))
+    settings = Settings.model_validate({})
+
+    # Act: execution rebuilds every recovered trade
+    effects = [e for rec in plan.recovered for e in execution.restore(rec, settings, NOW)[1]]
+
+    # Assert: one exit pair (OCA: either leg sells it all) sized to what is held, or none
+    sells = [e.order.quantity for e in effects
+             if isinstance(e, m.SubmitOrder) and e.order.side is m.Side.SELL]
+    assert sells == ([broker_holds] * 2 if broker_holds else [])
+
+
+@pytest.mark.parametrize(
+    ("wall_age_s", "market_age_s", "resent"),
+    [
+        (3600, 20, True),  # the host's clock stepped an hour after a reboot: the market says 20 s
+        (20, 600, False),  # 20 s on the host, but the exchange moved 10 minutes (a fast simulator)
+    ],
+    ids=["host-clock-stepped", "market-ran-ahead"],
+)
+def test_the_crash_resend_window_is_market_time(wall_age_s, market_age_s, resent):
+    market_now = NOW + timedelta(hours=2)  # the exchange's clock is not the host's
+    written = replace(
+        intent("sent", orders=tuple(JournalOrder(s, "SUBMITTED") for s in (ENTRY, TP, SL)),
+               fills=(), sent_ago_s=wall_age_s),
+        sent_market_at=market_now - timedelta(seconds=market_age_s),
+    )
+    snap = replace(snapshot(first=True), market_ts=market_now)
+
+    plan = plan_for([written], snap)
+
+    assert (plan.resent, plan.expired) == (((IID,), ()) if resent else ((), (IID,)))

@@ -56,6 +56,17 @@ def test_326_rotation_wraps_and_then_backs_off() -> None:
     assert plans[2].delay_s >= 2.0  # third failure in a row, wrapped: back off
 
 
+def test_326_keeps_asking_for_the_same_id_until_the_wait_is_over_then_moves() -> None:
+    reconnector = Reconnector(17, 3, 1.0, 8.0, random.Random(3), client_id_wait_s=10.0)
+
+    plans = [reconnector.plan_after_failure(error_code=326) for _ in range(5)]
+
+    ids = [p.client_id for p in plans]
+    waited = sum(p.delay_s for p in plans if p.client_id == 17)
+    assert ids[0] == 17 and ids[-1] == 18 and ids == sorted(ids)
+    assert waited == pytest.approx(10.0)
+
+
 def test_other_errors_keep_the_client_id() -> None:
     reconnector = make()
     assert reconnector.plan_after_failure(error_code=1100).client_id == 17

@@ -268,7 +268,9 @@ def test_killed_between_writing_an_intent_and_sending_it_it_is_sent_exactly_once
     gw = gateway()
     # The resend is re-priced from a fresh quote; whatever the simulated market did meanwhile,
     # it is allowed to go out (this test counts the sends; pricing: test_restart_trades.py).
-    bot = bots(gw.port, execution={"resend_max_rise_pct": 1000}).start(entry=CRASH_AFTER_INTENT)
+    # The resend window is market time: at 60x, 1800 s of market are 30 s of this test's time.
+    bot = bots(gw.port, execution={"resend_max_rise_pct": 1000, "entry_timeout_s": 1800}).start(
+        entry=CRASH_AFTER_INTENT)
     assert bot.exit_code() == -signal.SIGKILL
     ((intent, status),) = query(
         bot.journal(), "SELECT intent_id, status FROM intents WHERE status = 'sent'"

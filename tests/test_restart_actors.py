@@ -157,3 +157,47 @@ def test_the_restored_day_reaches_risk_before_a_trade_that_closed_while_down(tmp
     finally:
         conn.close()
     assert day == [("2026-11-20", -180.0, 1, 1)]
+
+
+def test_a_position_closed_by_hand_while_down_is_closed_outside_and_nothing_is_sent(tmp_path):
+    # Arrange: a trade opened with its bracket; while the bot is down someone sells the
+    # position in TWS and cancels the exits; the broker holds nothing
+    settings = make_settings(tmp_path, journal={"dir": str(tmp_path / "data")})
+    clock = Clock(ny(DAY, 10, 0))
+    first = start_bot(settings, clock, journal=True)
+    connect(first)
+    first.publish(
+        m.EntryProposed("c1", IID, "SPY", m.Direction.CALL, CONTRACT, 1.60, 1.55, 1.60, clock())
+    )
+    qty = first.probe.expect(m.EntryApproved).quantity
+    first.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == SL.client_order_id)
+    first.broker.fill(ENTRY.client_order_id, qty, 1.60, exec_id="e1").get(timeout=WAIT_S)
+    first.probe.expect(m.PositionOpened)
+    first.sync(rounds=4)
+    first.supervisor.stop()
+    pykka.ActorRegistry.stop_all(timeout=10)
+    fills = [m.OrderFilled("c1", ENTRY.client_order_id, "e1", CONTRACT, m.Side.BUY, qty, 1.60,
+                           ny(DAY, 10, 0))]
+    orders = [
+        m.BrokerOrder(ENTRY.client_order_id, 1, S.FILLED, qty, 0, 1.60),
+        m.BrokerOrder(TP.client_order_id, 2, S.CANCELLED, 0, qty, 0.0),
+        m.BrokerOrder(SL.client_order_id, 3, S.CANCELLED, 0, qty, 0.0),
+    ]
+
+    # Act: the restart's snapshot (positions: none)
+    again = start_bot(settings, clock, journal=True)
+    connect(again, orders, fills)
+    mismatch = again.probe.expect(m.ReconcileMismatch, lambda e: e.kind == "closed_outside")
+    again.sync(rounds=4)
+    sent = again.commands(m.SubmitOrder)
+    again.supervisor.stop()
+
+    # Assert: no exit armed (it would have sold what is not held: a short position)
+    assert mismatch.key == IID
+    assert sent == ()
+    conn = sqlite3.connect(journal_path(settings.journal.dir, "paper"))
+    try:
+        status = conn.execute("SELECT status FROM intents WHERE intent_id=?", (IID,)).fetchall()
+    finally:
+        conn.close()
+    assert status == [("closed",)]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bot.app.config import Settings
-from bot.ib.safety import Mode, choose_account, decide, is_paper
+from bot.ib.safety import Mode, cancel_refusal, choose_account, decide, is_paper, place_refusal
 
 
 def settings(
@@ -113,3 +113,29 @@ def test_unmanaged_configured_account_refuses_start() -> None:
 )
 def test_is_paper(account: str, paper: bool) -> None:
     assert is_paper(account) is paper
+
+
+ORDER_GATE = [
+    # kind, dry_run, read_only, verdict known, connected, place refusal, cancel refusal
+    ("sim", True, False, True, True, "", ""),
+    ("ib", True, False, True, False, "", ""),  # shadow: the book works without the socket
+    ("ib", False, False, True, False, "broker not connected", ""),  # a cancel waits, pending
+    ("ib", False, False, False, False, "broker not connected", ""),
+    ("ib", False, True, True, True, "read_only: orders are forbidden", "read_only"),
+    ("ib", True, True, True, True, "read_only: orders are forbidden", "read_only"),
+    ("ib", False, True, False, False, "read_only: orders are forbidden", "read_only"),  # before the gate
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "dry_run", "read_only", "known", "connected", "place", "cancel"), ORDER_GATE
+)
+def test_the_order_gate_never_lets_a_read_only_bot_place_or_cancel(
+    kind: str, dry_run: bool, read_only: bool, known: bool, connected: bool, place: str,
+    cancel: str,
+) -> None:
+    config = settings(kind, dry_run, read_only)
+    verdict = decide(config, ["DU1234567"], False) if known else None
+
+    assert place_refusal(verdict, connected, config) == place
+    assert cancel_refusal(verdict, config) == cancel

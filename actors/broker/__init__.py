@@ -1,16 +1,22 @@
 """The BrokerActor and its parts; with ``bot.ib.translate`` the only code that imports ib_insync.
 
 - ``actor``: the actor, its One Rule (only its thread touches the loop and ``IB()``).
+- ``cancels``: cancels kept until IB confirms them; orders of an earlier client id (orphans).
 - ``link``: connect, lose, reconnect; IB's connectivity codes.
 - ``market``: bars, conflated quotes, option chains and option quotes.
+- ``memory``: what outlives a restarted BrokerActor (first snapshot, shadow book, cancels).
 - ``orders``: place, cancel, re-adopt by orderRef, and what IB says about them.
 - ``requests``: the one gate every request passes (pacing, circuit, timeout).
+- ``verifier``: the periodic check of IB's held data against what was reported.
 """
 
 __all__ = [
     "actor",
+    "cancels",
     "link",
     "market",
+    "memory",
     "orders",
     "requests",
+    "verifier",
 ]

@@ -18,8 +18,9 @@ OptionsQuoted, OrderStatusChanged, OrderFilled, OrderRejected, BrokerErrorReport
 ConnectionChanged, AccountUpdated, PositionChanged, RequestTimedOut, ActorFaulted, StartRefused,
 and after each connect ModeDecided (the gate's mode: the journal opens that mode's file) then BrokerSnapshot
 (orders of every client id via reqAllOpenOrders, completed orders, the day's executions and
-the positions ib_insync synchronised at connect) for the restart reconciliation: only once IB's
-answer is complete, never a partial one (see ``_publish_snapshot``).
+the positions, asked again with reqPositions) for the restart reconciliation: only once IB's
+answer is complete, never a partial one (see ``_publish_snapshot``). Only the first snapshot of
+the process is ``first``, also after a broker restart (``BrokerMemory``, passed in by the runner).
 
 Helpers, one concept each: ``broker_requests`` (the gate: pacing, circuit, timeouts),
 ``broker_link`` (connection lifecycle), ``broker_market`` (bars, quotes, chains),
@@ -39,8 +40,10 @@ import ib_insync
 from actors.base import BotActor, utc_now
 from actors.broker.link import Link
 from actors.broker.market import MarketData
+from actors.broker.memory import BrokerMemory
 from actors.broker.orders import Orders
 from actors.broker.requests import BrokerCore, RequestFailed
+from actors.broker.verifier import Verifier
 from actors.loop_inbox import LoopActor
 from bot import messages as m
 from bot.app.config import Settings
@@ -56,6 +59,8 @@ LAG_INTERVAL_S = 1.0
 UNDERLYING_OWNER = "underlying"
 EXECUTION_OWNER = "execution"
 ALL_OPEN_ORDERS = Request("reqAllOpenOrders")
+POSITIONS = Request("reqPositions")
+CURRENT_TIME = Request("reqCurrentTime")
 SNAPSHOT_FAILED_CODE = 0
 """``BrokerErrorReported.code`` for a snapshot that could not be completed. Not IB's: ours, like
 the journal's OrderRejected code 0; the heartbeat counts it under ``errors`` as ``ib_0``."""
@@ -76,6 +81,7 @@ class BrokerActor(LoopActor, BotActor):
         live_opt_in: bool = False,
         clock: Callable[[], Any] = utc_now,
         rng_seed: int | None = None,
+        memory: BrokerMemory | None = None,
     ) -> None:
         super().__init__(directory, clock)
         self.settings = settings
@@ -87,8 +93,13 @@ class BrokerActor(LoopActor, BotActor):
         self.lag_max_s = 0.0
         self.faults = 0
         self._last_net_liq: float | None = None
-        self._snapshots = 0
+        self.memory = memory if memory is not None else BrokerMemory()
+        """The process's broker memory (first snapshot, shadow book, pending cancels): the
+        runner passes the same one to every BrokerActor it starts, so a restart keeps it."""
         self._snapshot_task: asyncio.Task[None] | None = None
+        self.market_ts: Any = None
+
+        """IB's server time at the last snapshot (the exchange's clock, for the journal)."""
         self.snapshot_state = "none"  # asking, published, failed (still asking, slowly)
 
     # -- lifecycle (actor thread) -----------------------------------------------------------
@@ -111,9 +122,12 @@ class BrokerActor(LoopActor, BotActor):
             circuit=CircuitBreaker(b.circuit_failures, b.circuit_cooldown_s),
         )
         self.market = MarketData(self.core, on_quote=self._on_quote)
-        self.orders = Orders(self.core, self.market)
+        self.orders = Orders(self.core, self.market, self.memory,
+                             client_id=lambda: self.link.client_id)
+        self.verifier = Verifier(self.core, self.orders, self._publish_position)
         reconnector = Reconnector(
-            b.client_id, b.client_id_attempts, b.reconnect_min_s, b.reconnect_max_s, self.rng
+            b.client_id, b.client_id_attempts, b.reconnect_min_s, b.reconnect_max_s, self.rng,
+            client_id_wait_s=b.client_id_wait_s,
         )
         self.link = Link(
             self.core,
@@ -121,13 +135,15 @@ class BrokerActor(LoopActor, BotActor):
             self.port,
             reconnector,
             self._on_connected,
-            self.market.lost,
+            self._on_lost,
             lambda: self.market.restore(first=False),
         )
         self._wire_events()
         self.market.start(self.settings.symbols)
+        self.orders.rewatch()
         self.link.start()
         self.loop.call_later(LAG_INTERVAL_S, self._lag_probe, self.loop.time() + LAG_INTERVAL_S)
+        self.loop.call_later(self.settings.execution.verify_every_s, self._verify_tick)
         self.log.info(
             "broker_started host={} port={} client_id={}", self.host, self.port, b.client_id
         )
@@ -142,11 +158,25 @@ class BrokerActor(LoopActor, BotActor):
         self._shutdown()
 
     def _shutdown(self) -> None:
+        self._keep_unhandled_orders()
         if hasattr(self, "link"):
             self.link.stop()
             self.core.cancel_tasks()
         self.actor_inbox.close()
         self.log.info("broker_stopped")
+
+    def _keep_unhandled_orders(self) -> None:
+        """Order commands still in the mailbox of a stopping actor go to the process's memory:
+        the next BrokerActor handles them after its snapshot (a restart must not lose a cancel
+        or an exit; an entry is answered rejected there, a late one would be stale)."""
+        if hasattr(self, "orders"):
+            mail = [getattr(e, "message", None) for e in getattr(self.actor_inbox, "_mail", ())]
+            self.orders.cancels.keep([c for c in mail if isinstance(c, m.CancelOrder)])
+            self.orders.keep([c for c in mail if isinstance(c, m.SubmitOrder | m.SubmitBracket)])
+
+    def _on_lost(self) -> None:
+        self.orders.cancels.lost()
+        self.market.lost()
 
     def _wire_events(self) -> None:
         ib, guard = self.ib, self._guard
@@ -205,6 +235,9 @@ class BrokerActor(LoopActor, BotActor):
             "mailbox": self.actor_inbox.qsize(),
             "faults": self.faults,
             "snapshot": self.snapshot_state,
+            "pending_cancels": sorted(self.memory.pending_cancels),
+            "verify": dict(self.verifier.figures),
+            "orphan_orders": {str(k): v for k, v in self.orders.cancels.orphans.items()},
         }
 
     # -- ib_insync events (actor thread, inside the loop) -----------------------------------
@@ -258,7 +291,7 @@ class BrokerActor(LoopActor, BotActor):
         retry = SnapshotRetry(b.reconnect_min_s, b.reconnect_max_s)
         failures = 0
         self.snapshot_state = "asking"
-        while not await self._ask_all_open_orders():
+        while not await self._ask_snapshot():
             failures += 1
             if not self.core.connected:
                 return
@@ -266,19 +299,28 @@ class BrokerActor(LoopActor, BotActor):
                 self.snapshot_state = "failed"
                 self._snapshot_failed(failures, retry.max_s)
             await asyncio.sleep(retry.delay(failures))
-        snapshot = self.orders.snapshot(first=self._snapshots == 0)
-        self._snapshots += 1
+        snapshot = self.orders.snapshot(self.memory.snapshots == 0, self.market_ts)
+        self.memory.snapshots += 1
         self.snapshot_state = "published"
         self.log.info("broker_snapshot first={} attempts={} orders={} fills={} positions={}",
                       snapshot.first, failures + 1, len(snapshot.orders), len(snapshot.fills),
                       len(snapshot.positions))
+        self.verifier.reported_positions = {p.description: p.quantity for p in snapshot.positions}
         self.publish(snapshot)
+        self.orders.cancels.resend()
+        self.orders.send_kept()
 
-    async def _ask_all_open_orders(self) -> bool:
-        """One reqAllOpenOrders through the request gate; True when IB answered in full (its
-        openOrderEnd came: every order it sent is in ``ib.trades()``)."""
+    async def _ask_snapshot(self) -> bool:
+        """reqAllOpenOrders, reqPositions and reqCurrentTime (the exchange's clock for the
+        crash-resend window) through the request gate; True when IB answered them in full
+        (openOrderEnd and positionEnd came: every order and position it sent is in
+        ``ib.trades()`` and ``ib.positions()``). ib_insync's own position sync at connect only
+        logs a timeout, and an empty answer taken for "no positions" would close trades that
+        are still open (``bot/journal/reconcile.py``): unknown is never empty."""
         try:
             await self.core.request(ALL_OPEN_ORDERS, self.ib.reqAllOpenOrdersAsync)
+            await self.core.request(POSITIONS, self.ib.reqPositionsAsync)
+            self.market_ts = await self.core.request(CURRENT_TIME, self.ib.reqCurrentTimeAsync)
         except RequestFailed:
             return False  # RequestTimedOut is published
         return True
@@ -306,7 +348,29 @@ class BrokerActor(LoopActor, BotActor):
         self.publish(m.AccountUpdated(value.account, net_liq, self.clock()))
 
     def _on_position(self, position: Any) -> None:
-        self.publish(m.PositionChanged(tr.broker_position(position), self.clock()))
+        self._publish_position(tr.broker_position(position))
+
+    def _publish_position(self, position: m.BrokerPosition) -> None:
+        self.verifier.reported_positions[position.description] = position.quantity
+        self.publish(m.PositionChanged(position, self.clock()))
+
+    # -- the periodic check (invariant 3: actors/broker/verifier.py) ----------------------------
+
+    def _verify_tick(self) -> None:
+        self.loop.call_later(self.settings.execution.verify_every_s, self._verify_tick)
+        self.verify_now()
+
+    def verify_now(self) -> None:
+        """One check now (also what the timer runs every ``execution.verify_every_s``)."""
+        self.verifier.check()
+
+    @property
+    def reported_positions(self) -> dict[str, float]:
+        return self.verifier.reported_positions
+
+    @reported_positions.setter
+    def reported_positions(self, value: dict[str, float]) -> None:
+        self.verifier.reported_positions = value
 
     def _on_quote(self, quote: m.Quote) -> None:
         self.orders.on_quote(quote)

@@ -31,6 +31,15 @@ GATE_POLL_S = 0.25
 """Re-check interval while waiting for the connection or a half-open circuit's trial."""
 
 
+def _raise_if_cancelled() -> None:
+    """``asyncio.wait_for`` (3.11) returns the answer instead of raising CancelledError when
+    the answer and the cancel come in the same loop turn; a caller cancelled on shutdown would
+    then go on to its next request and outlive the loop. Honour the cancel here."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class RequestFailed(Exception):
     """A request ended without an answer; the failure event was already published."""
 
@@ -116,6 +125,7 @@ class BrokerCore:
                 if req.historical:
                     self.governor.historical_done()
             self.circuit.record_success()
+            _raise_if_cancelled()
             return result
 
     async def send(

@@ -49,6 +49,11 @@ class BrokerSettings(_Section):
     reconnect_min_s: float = Field(1.0, gt=0, le=60)
     reconnect_max_s: float = Field(60.0, gt=0, le=900)
     client_id_attempts: int = Field(5, ge=1, le=32, description="client ids tried on error 326")
+    client_id_wait_s: float = Field(
+        90.0, ge=0, le=600,
+        description="after error 326, keep asking for the same client id this long (IB frees it "
+        "about a minute after the old session died) before moving to the next: IB lets a client "
+        "cancel only the orders it placed itself; 0 moves at once")
     circuit_failures: int = Field(5, ge=1, le=100, description="failures that open the circuit")
     circuit_cooldown_s: float = Field(30.0, gt=0, le=3600)
     sim: SimSettings = SimSettings()
@@ -173,6 +178,10 @@ class ExecutionSettings(_Section):
     resend_max_rise_pct: float = Field(
         10.0, ge=0, le=1000, description="that resend expires when the fresh ask is more than this "
         "above the approved premium (the risk at the stop grows with it)")
+    verify_every_s: float = Field(
+        30.0, gt=0, le=3600,
+        description="compare the positions and orders ib_insync holds with what the broker "
+        "reported (no request to IB); a difference is a verify_* mismatch")
 
 
 class JournalSettings(_Section):

@@ -67,6 +67,7 @@ ROUTES: dict[type, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
     m.OptionsQuoted: (STRATEGY,),
     m.OrderStatusChanged: _ORDER_EVENTS,
     m.OrderFilled: _ORDER_EVENTS,
+    m.CommissionReported: _ORDER_EVENTS,
     m.OrderRejected: _ORDER_EVENTS,
     m.ConnectionChanged: (RISK, EXECUTION, HEALTH, STRATEGIES, ALERT),
     m.AccountUpdated: (RISK, HEALTH),

@@ -114,6 +114,7 @@ def _run_locked(settings: Settings, duration_s: float | None, live_opt_in: bool,
     # Imported here, in the main thread, before any actor starts: it imports ib_insync, whose
     # eventkit grabs an event loop at import (actors/broker/actor.py explains why that matters).
     from actors.broker.actor import BrokerActor
+    from actors.broker.memory import BrokerMemory
 
     logger.info("bot_starting config={} kind={} dry_run={} read_only={} symbols={} kill_switch={}",
                 config, settings.broker.kind, settings.dry_run, settings.broker.read_only,
@@ -126,8 +127,12 @@ def _run_locked(settings: Settings, duration_s: float | None, live_opt_in: bool,
             logger.error("gateway_failed error={}", exc)
             return EXIT_FAILED
 
+        memory = BrokerMemory()  # the process's: a restarted broker keeps its first-snapshot
+        # flag, shadow book and pending cancels (actors/broker/memory.py)
+
         def broker(directory):
-            return BrokerActor.start(directory, settings, host=host, port=port, live_opt_in=live_opt_in)
+            return BrokerActor.start(directory, settings, host=host, port=port, live_opt_in=live_opt_in,
+                                     memory=memory)
 
         supervisor = Supervisor(actor_specs(settings, broker, journal=True))
         supervisor.install_signal_handlers(settings.risk.kill_switch_path)

@@ -7,6 +7,7 @@
 - ``safety``: the gate that decides the mode (sim, shadow, paper, live) and refuses a live
   account without ``--live``.
 - ``shadow``: dry-run fills from live quotes; nothing is sent to IB.
+- ``verify``: the periodic check that what IB holds equals what the broker reported.
 
 Nothing is imported eagerly: importing ``bot.ib.pacing`` must not load ib_insync.
 """
@@ -18,4 +19,5 @@ __all__ = [
     "safety",
     "shadow",
     "translate",
+    "verify",
 ]

@@ -9,9 +9,12 @@ Backoff: attempt ``n`` (0-based) waits a uniform random time in ``[base/2, base]
 spreads out, and no wait is ever shorter than half the nominal one.
 
 Client ids: error 326 means another session holds our id (after a restart IB keeps the old
-session for about a minute). The next id of ``first .. first + attempts - 1`` is tried at once
-rather than waiting; the rotation wraps around, so a bot never cycles through ids endlessly
-without also backing off.
+session for about a minute). IB lets a client cancel only the orders it placed itself, so the
+bot prefers to wait for its own id: it tries the same id again with backoff until it has waited
+``client_id_wait_s`` in all (planned delays, no clock read), and only then moves to the next id
+of ``first .. first + attempts - 1`` (at once; the rotation wraps around and then backs off, so
+a bot never cycles through ids endlessly). Orders placed under an id it had to leave are
+reported as orphans by the broker (``actors/broker/orders.py``).
 
 The broker snapshot after a connect (every client id's open orders) is retried the same way,
 without jitter (one bot, one request): ``SnapshotRetry``.
@@ -75,12 +78,16 @@ class Reconnector:
     min_s: float = 1.0
     max_s: float = 60.0
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+    client_id_wait_s: float = 0.0
+    """How long to keep asking for the same id after 326 before moving to the next one."""
     failures: int = 0
     """Failed attempts since the last successful connection."""
     reconnects: int = 0
     """Successful connections after the first one."""
     connections: int = 0
     _index: int = 0
+    _waited_s: float = 0.0
+    """Delays planned since this id was first refused with 326."""
 
     @property
     def client_id(self) -> int:
@@ -93,8 +100,13 @@ class Reconnector:
 
     def plan_after_failure(self, error_code: int = 0, reason: str = "") -> ReconnectPlan:
         """A connection failed or was lost (``error_code`` the last IB error seen, 0 if none)."""
-        if error_code == ERR_CLIENT_ID_IN_USE:
+        if error_code == ERR_CLIENT_ID_IN_USE and self._waited_s < self.client_id_wait_s:
+            delay = min(self.backoff(self.failures), self.client_id_wait_s - self._waited_s)
+            self._waited_s += delay
+            reason = reason or "client id in use: waiting for IB to free it"
+        elif error_code == ERR_CLIENT_ID_IN_USE:
             self._index = (self._index + 1) % self.client_id_attempts
+            self._waited_s = 0.0
             wrapped = self._index == 0
             delay = self.backoff(self.failures) if wrapped else 0.0
             reason = reason or "client id in use"
@@ -109,3 +121,4 @@ class Reconnector:
             self.reconnects += 1
         self.connections += 1
         self.failures = 0
+        self._waited_s = 0.0

@@ -16,6 +16,11 @@ A live-looking account that would receive orders always needs ``--live``, also b
 ``kind: sim`` (a sim config pointed at a real gateway must not trade money). ``read_only``
 forbids orders in every mode; a read-only or shadow session never sends one, so it may watch a
 live account without ``--live``.
+
+The order gate (``place_refusal``, ``cancel_refusal``) is applied by the broker to every order
+it would place and every cancel it would send. Read-only means neither, ever: not a cancel
+either, because a cancelled stop leaves a position that a read-only bot can then not close.
+The broker logs what it would have done (``order_withheld reason=read_only ...``) instead.
 """
 
 from __future__ import annotations
@@ -56,6 +61,33 @@ class Verdict:
     @property
     def orders_allowed(self) -> bool:
         return not self.read_only and not self.refused
+
+
+READ_ONLY = "read_only"
+
+
+def place_refusal(verdict: Verdict | None, connected: bool, settings: Settings) -> str:
+    """Why an order may not be placed now (empty when it may): read-only, refused, not
+    connected (a real order needs the socket), or a mode that neither sends nor shadows."""
+    if settings.broker.read_only or (verdict is not None and verdict.read_only):
+        return f"{READ_ONLY}: orders are forbidden"
+    if verdict is None or (verdict.sends_orders and not connected):
+        return "broker not connected"
+    if verdict.refused:
+        return f"start refused: {verdict.refusal}"
+    return "" if verdict.sends_orders or verdict.shadow_fills else "orders are not allowed in this mode"
+
+
+def cancel_refusal(verdict: Verdict | None, settings: Settings) -> str:
+    """Why a cancel may never be sent (empty when it may, now or once connected).
+
+    Read-only is known from the settings before the first connection, so a cancel that
+    arrives before the gate's verdict is withheld too."""
+    if settings.broker.read_only or (verdict is not None and verdict.read_only):
+        return READ_ONLY
+    if verdict is not None and verdict.refused:
+        return f"start refused: {verdict.refusal}"
+    return ""
 
 
 def is_paper(account: str) -> bool:

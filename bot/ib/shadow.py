@@ -131,6 +131,10 @@ class ShadowBook:
     def knows(self, client_order_id: str) -> bool:
         return client_order_id in self._orders
 
+    def contracts(self) -> list[m.OptionContract]:
+        """The contracts with working shadow orders, each once."""
+        return list({w.contract.key: w.contract for w in self._orders.values()}.values())
+
     def instruments(self) -> set[str]:
         """Keys of the contracts with working shadow orders (they need quotes)."""
         return {w.contract.key for w in self._orders.values()}

@@ -326,7 +326,11 @@ def bracket_orders(
 
 
 def fill_event(fill: Fill, correlation_id: str, client_order_id: str) -> m.OrderFilled:
-    """One execution as ``OrderFilled`` (commission 0.0 until IB reports it)."""
+    """One execution as ``OrderFilled`` (commission 0.0 until IB reports it).
+
+    ``ts`` is the execution's own time (IB's ``Execution.time``, the exchange's report), not
+    ``Fill.time``: for a live execution ib_insync sets that to the moment its socket read the
+    message, a host clock that max-hold and the journal must not mix with market time."""
     execution, report = fill.execution, fill.commissionReport
     commission = report.commission if report.execId == execution.execId else 0.0
     return m.OrderFilled(
@@ -337,7 +341,7 @@ def fill_event(fill: Fill, correlation_id: str, client_order_id: str) -> m.Order
         side=SIDE_OF_EXEC.get(execution.side, m.Side.BUY),
         quantity=float(execution.shares),
         price=float(execution.price),
-        ts=as_utc(fill.time or execution.time),
+        ts=as_utc(execution.time or fill.time),
         commission=float(commission),
     )
 

@@ -81,6 +81,7 @@ def _intent(conn: sqlite3.Connection, row: sqlite3.Row) -> JournalIntent:
         row["resends"],
         orders,
         fills,
+        _dt(row["sent_market_at"]),
     )
 
 

@@ -11,8 +11,20 @@ The rules, per live intent (approved, sent or open in the journal):
 | approved, no order written      | -                                        | expired (never sent)  |
 | orders written                  | knows some order or execution            | recovered (adopted)   |
 | orders written, never resent,   | knows nothing, first connect, sent less  | resent once           |
-|   never opened                  |   than ``entry_timeout_s`` ago, same day |                       |
+|   never opened                  |   than ``entry_timeout_s`` ago (market   |                       |
+|                                 |   time), same exchange day               |                       |
 | orders written                  | knows nothing, otherwise                 | expired               |
+| fills say a position is held    | holds none of it (closed by hand)        | closed_outside        |
+| fills say N held                | holds fewer, M > 0                       | recovered, held = M   |
+| a leg sent in this process      | had not reached the broker when the      | not judged (in flight)|
+|                                 |   snapshot was built                     |                       |
+
+The resend window is market time: the snapshot's ``market_ts`` (IB's server time) against the
+intent's ``sent_market_at`` (the journal's estimate of IB's time when it wrote it), never the
+host's clock, which a Raspberry Pi without a battery clock may have wrong after a reboot and
+which runs slower than an accelerated simulator. Without both (an old journal) the wall clock
+is used as before. Any error of that estimate makes an intent look older, never younger: it
+is expired rather than sent twice.
 
 Write-ahead makes this safe: an order leaves only after its intent is committed, so "the
 broker knows nothing" means the process died between the commit and the send (or the order
@@ -21,6 +33,20 @@ before it goes out, and a counted intent is expired on the next restart instead.
 
 Only on the first connect of a process are intents resent or expired; after a reconnect the
 running execution actor holds the truth and the snapshot only adds what it may have missed.
+
+Exits are only ever armed for what the broker holds. At the first snapshot of a process the
+broker's positions (complete: the snapshot is published only once IB answered reqPositions)
+are shared out per contract among the recovered trades, oldest first; a trade gets ``held`` =
+its share. A trade whose fills say it holds a position of which the broker holds nothing was
+closed outside the bot (by hand, in TWS): it is closed as ``closed_outside``, nothing is armed,
+and its exits still working at the broker are cancelled (a SELL without the position would
+open a short one). After a reconnect the running execution actor holds the trade, so there a
+difference is only reported.
+
+Sequence, not time: a snapshot is built at one moment, while the journal keeps forwarding legs.
+A leg this process forwarded that the broker had not handled when it built the snapshot
+(``in_flight``: forwarded, not in ``BrokerSnapshot.handled``) is not "gone": it is left to the
+order events that follow, never marked cancelled, and its intent is never resent.
 Positions the broker holds beyond what the recovered trades explain are reported; with
 ``manage_unknown`` an option position held long is adopted (its exits are armed) instead.
 """
@@ -28,7 +54,7 @@ Positions the broker holds beyond what the recovered trades explain are reported
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot import messages as m
@@ -59,6 +85,8 @@ class JournalIntent:
     resends: int
     orders: tuple[JournalOrder, ...] = ()
     fills: tuple[m.OrderFilled, ...] = ()
+    sent_market_at: datetime | None = None
+    """When it was first sent on the exchange's clock (None in journals written before v3)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +95,10 @@ class Plan:
     resent: tuple[str, ...] = ()
     expired: tuple[str, ...] = ()
     mismatches: tuple[m.ReconcileMismatch, ...] = ()
+    closed_outside: tuple[str, ...] = ()
+    """Intents whose position the broker no longer holds: closed, nothing armed."""
+    cancels: tuple[m.CancelOrder, ...] = ()
+    """Exits of those intents still working at the broker: they would sell what is not held."""
 
 
 @dataclass
@@ -76,13 +108,16 @@ class _Builder:
     resent: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
     mismatches: list[m.ReconcileMismatch] = field(default_factory=list)
+    closed_outside: list[str] = field(default_factory=list)
+    cancels: list[m.CancelOrder] = field(default_factory=list)
 
     def mismatch(self, kind: str, key: str, detail: str) -> None:
         self.mismatches.append(m.ReconcileMismatch(kind, key, detail, self.now))
 
     def plan(self) -> Plan:
         return Plan(
-            tuple(self.recovered), tuple(self.resent), tuple(self.expired), tuple(self.mismatches)
+            tuple(self.recovered), tuple(self.resent), tuple(self.expired), tuple(self.mismatches),
+            tuple(self.closed_outside), tuple(self.cancels),
         )
 
 
@@ -93,9 +128,14 @@ def reconcile(
     *,
     entry_timeout_s: float,
     manage_unknown: bool = False,
+    forwarded: frozenset[str] = frozenset(),
 ) -> Plan:
-    """The plan for one broker snapshot (see the module docstring for the rules)."""
+    """The plan for one broker snapshot (see the module docstring for the rules).
+
+    ``forwarded``: the client order ids this process's journal forwarded to the broker; those
+    the snapshot's ``handled`` lacks were still in flight when it was built."""
     out = _Builder(now)
+    in_flight = forwarded - snapshot.handled
     orders = defaultdict(dict)
     for order in snapshot.orders:
         orders[m.intent_of(order.client_order_id)][order.client_order_id] = order
@@ -111,9 +151,12 @@ def reconcile(
             fills.get(intent.intent_id, []),
             snapshot.first,
             entry_timeout_s,
+            in_flight,
+            snapshot.market_ts,
         )
     _untracked_orders(out, snapshot.orders, live)
-    _positions(out, snapshot.positions, manage_unknown)
+    expected = _share_positions(out, snapshot.positions, orders, snapshot.first)
+    _positions(out, snapshot.positions, manage_unknown, expected)
     return out.plan()
 
 
@@ -124,6 +167,8 @@ def _one_intent(
     broker_fills: list[m.OrderFilled],
     first: bool,
     entry_timeout_s: float,
+    in_flight: frozenset[str] = frozenset(),
+    market_now: datetime | None = None,
 ) -> None:
     known = {f.exec_id for f in intent.fills}
     new_fills = [f for f in broker_fills if f.exec_id not in known]
@@ -133,9 +178,10 @@ def _one_intent(
             out.expired.append(intent.intent_id)
             out.mismatch("expired", intent.intent_id, "approved but no order was ever written")
         return
+    flying = {o.spec.client_order_id for o in intent.orders} & in_flight
     if not at_broker and not all_fills:
-        if first:
-            _unsent(out, intent, entry_timeout_s)
+        if first and not flying:
+            _unsent(out, intent, entry_timeout_s, market_now)
         return
     if new_fills:
         out.mismatch(
@@ -148,6 +194,9 @@ def _one_intent(
     for order in intent.orders:
         cid = order.spec.client_order_id
         broker = at_broker.get(cid)
+        if broker is None and cid in flying:
+            legs.append((order.spec, S.CREATED, 0.0))  # not at the broker yet: no word on it
+            continue
         if broker is None:
             legs.append((order.spec, S.CANCELLED, 0.0))
             if order.status not in ("CANCELLED", "REJECTED", "FILLED"):
@@ -175,13 +224,18 @@ def _recovered(intent: JournalIntent, legs: tuple[tuple[m.OrderSpec, m.OrderStat
                             intent.contract, intent.premium, legs, fills, opened, resend, now)
 
 
-def _unsent(out: _Builder, intent: JournalIntent, entry_timeout_s: float) -> None:
+def _unsent(out: _Builder, intent: JournalIntent, entry_timeout_s: float,
+            market_now: datetime | None = None) -> None:
     """Written but never reached the broker: send once more while young, else expire."""
-    age = (out.now - intent.sent_at).total_seconds() if intent.sent_at else float("inf")
+    if market_now is not None and intent.sent_market_at is not None:
+        sent, now = intent.sent_market_at, market_now
+    else:
+        sent, now = intent.sent_at, out.now
+    age = (now - sent).total_seconds() if sent else float("inf")
     young = (
         0 <= age <= entry_timeout_s
-        and intent.sent_at is not None
-        and trading_day(intent.sent_at) == trading_day(out.now)
+        and sent is not None
+        and trading_day(sent) == trading_day(now)
     )
     if young and intent.resends == 0 and intent.status == IntentStatus.SENT:
         out.resent.append(intent.intent_id)
@@ -217,14 +271,71 @@ def _untracked_orders(out: _Builder, orders: tuple[m.BrokerOrder, ...], live: se
         )
 
 
-def _positions(out: _Builder, positions: tuple[m.BrokerPosition, ...], manage: bool) -> None:
+def _fills_position(trade: m.TradeRecovered) -> float:
+    return sum(f.quantity if f.side is m.Side.BUY else -f.quantity for f in trade.fills)
+
+
+def _share_positions(out: _Builder, positions: tuple[m.BrokerPosition, ...],
+                     orders: dict[str, dict[str, m.BrokerOrder]],
+                     first: bool) -> dict[str, float] | None:
+    """Share what the broker holds per contract among the recovered trades, oldest first;
+    close the trades it holds nothing of. Returns what the trades now explain per contract.
+
+    Only at the first snapshot of a process: after a reconnect the running execution actor
+    holds the trade and would not hear that the journal closed it, so a difference is only
+    reported there (``position_missing`` / ``position_differs``)."""
+    if not first:
+        return None
+    left: dict[str, float] = defaultdict(float)
+    for position in positions:
+        if position.contract is not None:
+            left[position.contract.key] += position.quantity
     expected: dict[str, float] = defaultdict(float)
+    kept = []
     for trade in out.recovered:
-        if trade.resend:
+        want = 0.0 if trade.resend else _fills_position(trade)
+        key = trade.contract.key
+        if want <= QTY_EPS:
+            kept.append(trade)
             continue
-        for fill in trade.fills:
-            sign = 1 if fill.side is m.Side.BUY else -1
-            expected[trade.contract.key] += sign * fill.quantity
+        share = max(0.0, min(want, left[key]))
+        left[key] -= share
+        expected[key] += share
+        if share <= QTY_EPS:
+            _closed_outside(out, trade, want, orders.get(trade.intent_id, {}))
+            continue
+        if share < want - QTY_EPS:
+            out.mismatch("position_differs", trade.intent_id,
+                         f"the fills explain {want:g} held, the broker holds {share:g} of "
+                         f"{key} for it: exits armed for {share:g} only")
+            trade = replace(trade, held=share)
+        kept.append(trade)
+    out.recovered[:] = kept
+    return expected
+
+
+def _closed_outside(out: _Builder, trade: m.TradeRecovered, want: float,
+                    at_broker: dict[str, m.BrokerOrder]) -> None:
+    """Fills say ``want`` is held, the broker holds none: closed outside the bot."""
+    working = [o for o in at_broker.values()
+               if o.status not in m.DONE_STATUSES and not o.client_order_id.endswith(".entry")]
+    out.closed_outside.append(trade.intent_id)
+    out.cancels.extend(m.CancelOrder(trade.correlation_id, o.client_order_id) for o in working)
+    out.mismatch(
+        "closed_outside", trade.intent_id,
+        f"the fills explain {want:g} of {trade.contract.key} held, the broker holds none: "
+        "closed outside the bot, no exit armed"
+        + (f"; its working exits cancelled: {', '.join(o.client_order_id for o in working)}"
+           if working else ""))
+
+
+def _positions(out: _Builder, positions: tuple[m.BrokerPosition, ...], manage: bool,
+               explained: dict[str, float] | None) -> None:
+    expected: dict[str, float] = defaultdict(float, explained or {})
+    if explained is None:  # a reconnect: what the recovered trades' fills say
+        for trade in out.recovered:
+            if not trade.resend:
+                expected[trade.contract.key] += _fills_position(trade)
     for position in positions:
         key = position.contract.key if position.contract else position.description
         held = expected.pop(key, 0.0)
@@ -247,9 +358,9 @@ def _positions(out: _Builder, positions: tuple[m.BrokerPosition, ...], manage: b
         )
     for key, held in expected.items():
         if abs(held) > QTY_EPS:
-            out.mismatch(
-                "position_missing", key, f"the journal explains {held:g}, the broker holds none"
-            )
+            out.mismatch("position_missing", key,
+                         f"the journal explains {held:g}, the broker holds none: left to the "
+                         "running trade (cancel its exits in TWS if it was closed by hand)")
 
 
 def adopted_intent_id(contract: m.OptionContract) -> str:

@@ -28,6 +28,27 @@ class IntentStatus(str, Enum):
     EXPIRED = "expired"
 
 
+INTENT_RANK: dict[IntentStatus, int] = {
+    IntentStatus.PROPOSED: 0,
+    IntentStatus.APPROVED: 1,
+    IntentStatus.DENIED: 2,
+    IntentStatus.SENT: 2,
+    IntentStatus.EXPIRED: 3,
+    IntentStatus.OPEN: 4,
+    IntentStatus.CLOSED: 5,
+}
+"""An intent's status only moves up this rank. Actors reach the journal in no fixed order
+(execution's SubmitBracket or PositionOpened may come before risk's EntryApproved): a lower
+status arriving late never overwrites a higher one. EXPIRED ranks below OPEN because a fill
+that arrives after the entry was given up still opened a position (the broker is the truth)."""
+
+
+def rank_sql(column: str) -> str:
+    """``INTENT_RANK`` as an SQL expression over ``column`` (-1 for an unknown value)."""
+    whens = " ".join(f"WHEN '{s.value}' THEN {r}" for s, r in INTENT_RANK.items())
+    return f"(CASE {column} {whens} ELSE -1 END)"
+
+
 LIVE_STATUSES: tuple[IntentStatus, ...] = (IntentStatus.APPROVED, IntentStatus.SENT, IntentStatus.OPEN)
 
 MIGRATIONS: tuple[str, ...] = (
@@ -132,6 +153,12 @@ MIGRATIONS: tuple[str, ...] = (
         value       TEXT NOT NULL,
         ts          TEXT NOT NULL
     );
+    """,
+    # v3: when an intent was first sent on the exchange's clock (IB's server time at the last
+    # connect carried forward), so the crash-resend window is market time, not the host's
+    # clock (a Raspberry Pi has no battery clock; the simulator runs faster than the host).
+    """
+    ALTER TABLE intents ADD COLUMN sent_market_at TEXT;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

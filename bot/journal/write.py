@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from bot import messages as m
-from bot.journal.schema import IntentStatus, JournalError, migrate
+from bot.journal.schema import IntentStatus, JournalError, migrate, rank_sql
+from bot.trading.order_state import advance
 
 __all__ = ["Journal", "JournalError", "journal_path"]
 
@@ -60,14 +61,21 @@ class Journal:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def record(self, message: Any, now: datetime) -> bool:
+    def record(self, message: Any, now: datetime, market: datetime | None = None) -> bool:
         """Write what ``message`` means; False for a message the journal does not keep.
 
-        ``now`` stamps commands, which carry no time of their own."""
+        ``now`` stamps commands, which carry no time of their own; ``market`` (the exchange's
+        clock, when known) is kept as the intent's first send time on that clock."""
         writer = _WRITERS.get(type(message))
         if writer is None:
             return False
-        self._write(lambda conn, msg: writer(conn, msg, now), message)
+
+        def write(conn: sqlite3.Connection, msg: Any) -> None:
+            writer(conn, msg, now)
+            if market is not None and isinstance(msg, m.SubmitBracket | m.SubmitOrder):
+                conn.execute("UPDATE intents SET sent_market_at=COALESCE(sent_market_at, ?) "
+                             "WHERE intent_id=?", (_ts(market), msg.intent_id))
+        self._write(write, message)
         return True
 
     def save_daily_risk(self, day: date, start_equity: float, realized_pnl: float, trades: int,
@@ -79,9 +87,10 @@ class Journal:
                    resent: bool = False) -> None:
         """Mark an intent during reconciliation (expired, or counted as sent once more)."""
         def write(conn: sqlite3.Connection, _: Any) -> None:
-            conn.execute("UPDATE intents SET status=COALESCE(?, status), resends=resends+?, "
-                         "updated_at=? WHERE intent_id=?",
-                         (status and status.value, int(resent), _ts(now), intent_id))
+            if status is not None:
+                _advance_intent(conn, intent_id, status, now)
+            conn.execute("UPDATE intents SET resends=resends+?, updated_at=? WHERE intent_id=?",
+                         (int(resent), _ts(now), intent_id))
         self._write(write, None)
 
     def record_adopted(self, trade: m.TradeRecovered, now: datetime) -> None:
@@ -140,10 +149,34 @@ class Journal:
         return dict(row) if row else None
 
 
-def _proposed(conn: sqlite3.Connection, e: m.EntryProposed, now: datetime) -> None:
+_ADVANCE = (f"UPDATE intents SET status=CASE WHEN {rank_sql('?')} > {rank_sql('status')} "
+            "THEN ? ELSE status END, updated_at=? WHERE intent_id=?")
+
+
+def _advance_intent(conn: sqlite3.Connection, intent_id: str, status: IntentStatus,
+                    ts: datetime) -> None:
+    """Move an intent's status up ``INTENT_RANK``, never down (a late message changes nothing)."""
+    conn.execute(_ADVANCE, (status.value, status.value, _ts(ts), intent_id))
+
+
+def _ensure_intent(conn: sqlite3.Connection, e: Any, premium: float, ts: datetime) -> None:
+    """The intent's row, if its EntryProposed has not been written yet (another actor's message
+    came first): what ``e`` knows, completed when the proposal arrives."""
     conn.execute("INSERT OR IGNORE INTO intents (intent_id, correlation_id, symbol, direction, "
                  "contract, premium, quantity, reasons, status, created_at, updated_at) "
-                 "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                 "VALUES (?,?,?,'',?,?,NULL,'[]',?,?,?)",
+                 (e.intent_id, getattr(e, "correlation_id", e.intent_id),
+                  getattr(e, "symbol", e.contract.symbol),
+                  _json(e.contract), premium, IntentStatus.PROPOSED.value, _ts(ts), _ts(ts)))
+
+
+def _proposed(conn: sqlite3.Connection, e: m.EntryProposed, now: datetime) -> None:
+    conn.execute("INSERT INTO intents (intent_id, correlation_id, symbol, direction, "
+                 "contract, premium, quantity, reasons, status, created_at, updated_at) "
+                 "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(intent_id) DO UPDATE SET "
+                 "direction=excluded.direction, contract=excluded.contract, "
+                 "premium=excluded.premium, reasons=excluded.reasons, "
+                 "created_at=MIN(created_at, excluded.created_at)",
                  (e.intent_id, e.correlation_id, e.symbol, e.direction.value, _json(e.contract),
                   e.premium, None, _json(list(e.reasons)), IntentStatus.PROPOSED.value, _ts(e.ts), _ts(e.ts)))
 
@@ -155,9 +188,11 @@ def _decision(kind: str, status: IntentStatus | None) -> Any:
         conn.execute("INSERT INTO decisions (intent_id, correlation_id, symbol, kind, detail, ts) "
                      "VALUES (?,?,?,?,?,?)", (intent_id, e.correlation_id, e.symbol, kind, detail, _ts(e.ts)))
         if status and intent_id:
-            conn.execute("UPDATE intents SET status=?, quantity=COALESCE(?, quantity), updated_at=? "
-                         "WHERE intent_id=?",
-                         (status.value, getattr(e, "quantity", None), _ts(e.ts), intent_id))
+            if hasattr(e, "contract"):
+                _ensure_intent(conn, e, getattr(e, "premium", 0.0), e.ts)
+            conn.execute("UPDATE intents SET quantity=COALESCE(?, quantity) WHERE intent_id=?",
+                         (getattr(e, "quantity", None), intent_id))
+            _advance_intent(conn, intent_id, status, e.ts)
     return write
 
 
@@ -173,10 +208,12 @@ def _submitted(conn: sqlite3.Connection, c: m.SubmitBracket | m.SubmitOrder, now
         conn.execute("INSERT OR IGNORE INTO orders (client_order_id, intent_id, spec, status, updated_at) "
                      "VALUES (?,?,?,?,?)", (spec.client_order_id, c.intent_id, _json(spec), "SUBMITTED",
                                             _ts(now)))
-    conn.execute(f"UPDATE intents SET status=CASE WHEN status='{IntentStatus.APPROVED.value}' "
-                 f"THEN '{IntentStatus.SENT.value}' ELSE status END, "
-                 "sent_at=COALESCE(sent_at, ?), updated_at=? WHERE intent_id=?",
-                 (_ts(now), _ts(now), c.intent_id))
+    premium = specs[0].limit_price or 0.0
+    _ensure_intent(conn, c, premium, now)
+    conn.execute("UPDATE intents SET sent_at=COALESCE(sent_at, ?) WHERE intent_id=?",
+                 (_ts(now), c.intent_id))
+    if isinstance(c, m.SubmitBracket) or specs[0].client_order_id.endswith(".entry"):
+        _advance_intent(conn, c.intent_id, IntentStatus.SENT, now)
 
 
 def _cancel(conn: sqlite3.Connection, c: m.CancelOrder, now: datetime) -> None:
@@ -184,27 +221,51 @@ def _cancel(conn: sqlite3.Connection, c: m.CancelOrder, now: datetime) -> None:
                  "reason, ts) VALUES (?,'CANCEL_REQUESTED',0,0,0,'',?)", (c.client_order_id, _ts(now)))
 
 
+def _order_update(conn: sqlite3.Connection, client_order_id: str, status: m.OrderStatus,
+                  filled: float, avg_fill_price: float, broker_order_id: int, ts: datetime) -> None:
+    """The stored order moves as ``order_state.advance`` allows, never backwards: a late
+    "Submitted" after "Filled" (or an older snapshot) changes nothing but adds to what is known."""
+    row = conn.execute("SELECT status FROM orders WHERE client_order_id=?",
+                       (client_order_id,)).fetchone()
+    if row is None:
+        return
+    try:
+        stored = m.OrderStatus(row["status"] if isinstance(row, sqlite3.Row) else row[0])
+    except ValueError:
+        stored = m.OrderStatus.SUBMITTED
+    new = advance(stored, status)
+    conn.execute("UPDATE orders SET status=?, filled=MAX(filled, ?), "
+                 "avg_fill_price=CASE WHEN ? > 0 THEN ? ELSE avg_fill_price END, "
+                 "broker_order_id=CASE WHEN ? > 0 THEN ? ELSE broker_order_id END, updated_at=? "
+                 "WHERE client_order_id=?",
+                 (new.value, filled, avg_fill_price, avg_fill_price, broker_order_id,
+                  broker_order_id, _ts(ts), client_order_id))
+
+
 def _status(conn: sqlite3.Connection, e: m.OrderStatusChanged, now: datetime) -> None:
     conn.execute("INSERT INTO order_events (client_order_id, status, filled, remaining, avg_fill_price, "
                  "reason, ts) VALUES (?,?,?,?,?,?,?)", (e.client_order_id, e.status.value, e.filled,
                                                         e.remaining, e.avg_fill_price, e.reason, _ts(e.ts)))
-    conn.execute("UPDATE orders SET status=?, filled=?, avg_fill_price=?, broker_order_id=?, updated_at=? "
-                 "WHERE client_order_id=?", (e.status.value, e.filled, e.avg_fill_price,
-                                             e.broker_order_id, _ts(e.ts), e.client_order_id))
+    _order_update(conn, e.client_order_id, e.status, e.filled, e.avg_fill_price,
+                  e.broker_order_id, e.ts)
 
 
 def _rejected(conn: sqlite3.Connection, e: m.OrderRejected, now: datetime) -> None:
     conn.execute("INSERT INTO order_events (client_order_id, status, filled, remaining, avg_fill_price, "
                  "reason, ts) VALUES (?,?,0,0,0,?,?)", (e.client_order_id, "REJECTED",
                                                        f"{e.code}: {e.reason}", _ts(e.ts)))
-    conn.execute("UPDATE orders SET status='REJECTED', updated_at=? WHERE client_order_id=?",
-                 (_ts(e.ts), e.client_order_id))
+    _order_update(conn, e.client_order_id, m.OrderStatus.REJECTED, 0.0, 0.0, 0, e.ts)
 
 
 def _filled(conn: sqlite3.Connection, e: m.OrderFilled, now: datetime) -> None:
     conn.execute("INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?)",
                  (e.exec_id, e.client_order_id, m.intent_of(e.client_order_id), e.side.value,
                   e.quantity, e.price, e.commission, _ts(e.ts)))
+
+
+def _commission(conn: sqlite3.Connection, e: m.CommissionReported, now: datetime) -> None:
+    """IB's late commission report completes the fill recorded without one."""
+    conn.execute("UPDATE fills SET commission=? WHERE exec_id=?", (e.commission, e.exec_id))
 
 
 def _position(event: str, status: IntentStatus) -> Any:
@@ -214,8 +275,9 @@ def _position(event: str, status: IntentStatus) -> Any:
                      "reason, ts) VALUES (?,?,?,?,?,?,?,?)",
                      (e.intent_id, e.symbol, event, getattr(e, "quantity", 0.0), price,
                       getattr(e, "realized_pnl", None), getattr(e, "reason", ""), _ts(e.ts)))
-        conn.execute("UPDATE intents SET status=?, updated_at=? WHERE intent_id=?",
-                     (status.value, _ts(e.ts), e.intent_id))
+        if hasattr(e, "contract"):
+            _ensure_intent(conn, e, price or 0.0, e.ts)
+        _advance_intent(conn, e.intent_id, status, e.ts)
     return write
 
 
@@ -239,11 +301,10 @@ def _snapshot(conn: sqlite3.Connection, e: m.BrokerSnapshot, now: datetime) -> N
                      [(p.description, p.quantity, p.avg_cost, _ts(e.ts)) for p in e.positions])
     for fill in e.fills:
         _filled(conn, fill, now)
-    conn.executemany(  # the broker's word on each of our orders (reported as mismatches first)
-        "UPDATE orders SET status=?, filled=?, avg_fill_price=?, broker_order_id=?, updated_at=? "
-        "WHERE client_order_id=?",
-        [(o.status.value, o.filled, o.avg_fill_price, o.broker_order_id, _ts(e.ts), o.client_order_id)
-         for o in e.orders if o.client_order_id])
+    for o in e.orders:  # the broker's word on each of our orders (reported as mismatches first)
+        if o.client_order_id:
+            _order_update(conn, o.client_order_id, o.status, o.filled, o.avg_fill_price,
+                          o.broker_order_id, e.ts)
 
 
 def _position_changed(conn: sqlite3.Connection, e: m.PositionChanged, now: datetime) -> None:
@@ -278,6 +339,7 @@ _WRITERS: dict[type, Any] = {
     m.OrderStatusChanged: _status,
     m.OrderRejected: _rejected,
     m.OrderFilled: _filled,
+    m.CommissionReported: _commission,
     m.PositionOpened: _position("opened", IntentStatus.OPEN),
     m.PositionClosed: _position("closed", IntentStatus.CLOSED),
     m.EntryExpired: _position("expired", IntentStatus.EXPIRED),

@@ -82,6 +82,19 @@ class OrderFilled:
 
 
 @_frozen
+class CommissionReported:
+    """IB's commission for an execution already published as ``OrderFilled`` without one (its
+    report came after the broker stopped waiting): the journal updates the fill, execution
+    adds it to the trade's commissions."""
+
+    correlation_id: str
+    client_order_id: str
+    exec_id: str
+    commission: float
+    ts: datetime
+
+
+@_frozen
 class OrderRejected:
     correlation_id: str
     client_order_id: str

@@ -70,6 +70,12 @@ class BrokerSnapshot:
     fills: tuple[OrderFilled, ...]
     positions: tuple[BrokerPosition, ...]
     ts: datetime
+    market_ts: datetime | None = None
+    """IB's server time (the exchange's clock) when the snapshot was built; None if unknown."""
+    handled: frozenset[str] = frozenset()
+    """Every client order id this process's broker had handled (placed, shadowed or refused)
+    when the snapshot was built. A leg the journal forwarded that is not in here was still on
+    its way to the broker: the snapshot cannot say it is gone."""
 
 
 @_frozen
@@ -95,6 +101,9 @@ class TradeRecovered:
     ts: datetime
     adopted: bool = False
     """A position the journal never knew, taken over because the config says so."""
+    held: float | None = None
+    """What the broker holds for this trade when that is less than its fills say (closed in
+    part outside the bot): exits are armed for this quantity only. None: the fills hold."""
 
 
 @_frozen

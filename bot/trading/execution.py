@@ -177,6 +177,13 @@ def on_fill(trade: Trade, fill: m.OrderFilled, wall: datetime,
     return trade, effects + more
 
 
+def on_commission(trade: Trade, event: m.CommissionReported, wall: datetime) -> tuple[Trade, Effects]:
+    """A commission IB reported after its execution was applied without one: add it."""
+    if event.exec_id not in trade.seen_execs:
+        return trade, []
+    return replace(trade, commissions=trade.commissions + event.commission), []
+
+
 def on_quote(trade: Trade, quote: m.Quote, wall: datetime) -> tuple[Trade, Effects]:
     """Remember the bid; in emulated mode the stop is watched here."""
     trade = replace(trade, last_bid=quote.bid)

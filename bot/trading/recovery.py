@@ -47,7 +47,7 @@ def restore(rec: m.TradeRecovered, settings: Settings, wall: datetime) -> tuple[
                     ("within_s", f"{settings.execution.resend_quote_within_s:g}")))
         return trade, [note, m.SubscribeQuotes(trade.correlation_id, trade.contract)]
     effects: Effects = []
-    for fill in rec.fills:
+    for fill in _within_held(rec):
         trade, more = on_fill(trade, fill, wall)
         effects += more
     trade, more = _settle(trade, wall)
@@ -55,6 +55,24 @@ def restore(rec: m.TradeRecovered, settings: Settings, wall: datetime) -> tuple[
     if rec.opened or rec.adopted:
         effects = [_recovered(e) if isinstance(e, m.PositionOpened) else e for e in effects]
     return trade, effects
+
+
+def _within_held(rec: m.TradeRecovered) -> tuple[m.OrderFilled, ...]:
+    """The fills, with the latest buys trimmed so that they hold no more than ``rec.held``
+    (the broker holds less: part was sold outside the bot). Exits are then armed for what is
+    held, never for more (``bot/journal/reconcile.py`` sets ``held``)."""
+    held = sum(f.quantity if f.side is m.Side.BUY else -f.quantity for f in rec.fills)
+    excess = held - rec.held if rec.held is not None else 0.0
+    trimmed = []
+    for fill in reversed(rec.fills):
+        if excess > 1e-9 and fill.side is m.Side.BUY:
+            cut = min(excess, fill.quantity)
+            excess -= cut
+            if fill.quantity - cut <= 1e-9:
+                continue
+            fill = replace(fill, quantity=fill.quantity - cut)
+        trimmed.append(fill)
+    return tuple(reversed(trimmed))
 
 
 def merge(trade: Trade, rec: m.TradeRecovered, wall: datetime) -> tuple[Trade, Effects]:

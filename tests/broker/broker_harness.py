@@ -80,6 +80,7 @@ def stats(ref: pykka.ActorRef, probe: Probe) -> dict[str, Any]:
 
 def make_settings(symbols: tuple[str, ...] = SYMBOLS, **broker: Any) -> Settings:
     dry_run = broker.pop("dry_run", True)
+    execution = broker.pop("execution", {})
     base = {
         "request_timeout_s": 5.0,
         "reconnect_min_s": 0.1,
@@ -87,7 +88,8 @@ def make_settings(symbols: tuple[str, ...] = SYMBOLS, **broker: Any) -> Settings
         "connect_timeout_s": 3.0,
     }
     return Settings.model_validate(
-        {"dry_run": dry_run, "symbols": list(symbols), "broker": {**base, **broker}}
+        {"dry_run": dry_run, "symbols": list(symbols), "broker": {**base, **broker},
+         "execution": execution}
     )
 
 

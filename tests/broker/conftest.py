@@ -1,7 +1,8 @@
 """Fixtures for the BrokerActor against the simulated gateway (bot/sim) on a free loopback port.
 
 ``gateway(**options)`` starts a SimGateway and stops it after the test; ``broker(gw, **settings)``
-starts a BrokerActor connected to it with a ``Probe`` registered for every role, and stops it.
+starts a BrokerActor connected to it with a ``Probe`` registered for every role, and stops it;
+``memory=`` hands it a ``BrokerMemory`` (the runner gives every restarted broker the same one).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from broker_harness import SYMBOLS, Probe, make_settings
 
 import actors.broker.actor  # noqa: F401 - import ib_insync in the main thread first (eventkit)
 from actors.broker.actor import BrokerActor
+from actors.broker.memory import BrokerMemory
 from bot.app.routing import EXECUTION, HEALTH, JOURNAL, RISK, SUPERVISOR, Directory
 from bot.sim.server import SimGateway
 
@@ -29,7 +31,12 @@ def broker() -> Iterator[Callable[..., tuple[pykka.ActorRef, Probe]]]:
     refs: list[pykka.ActorRef] = []
 
     def start(
-        gw: SimGateway, *, live_opt_in: bool = False, port: int | None = None, **settings: Any
+        gw: SimGateway,
+        *,
+        live_opt_in: bool = False,
+        port: int | None = None,
+        memory: BrokerMemory | None = None,
+        **settings: Any,
     ) -> tuple[pykka.ActorRef, Probe]:
         symbols = settings.pop("symbols", gw.options.symbols)
         probe = Probe()
@@ -45,6 +52,7 @@ def broker() -> Iterator[Callable[..., tuple[pykka.ActorRef, Probe]]]:
             port=gw.port if port is None else port,
             live_opt_in=live_opt_in,
             rng_seed=5,
+            memory=memory,
         )
         refs.append(ref)
         return ref, probe

@@ -63,12 +63,27 @@ def test_dropped_and_refused_connection_reconnects_restores_and_never_resends(
 def test_client_id_in_use_moves_to_the_next_id(gateway, broker) -> None:
     gw = gateway()
     gw.faults.hold_client_id(17)
-    ref, probe = broker(gw)
+    ref, probe = broker(gw, client_id_wait_s=0)
     event = connected(probe)
     assert event.client_id == 18
     assert stats(ref, probe)["client_id"] == 18
     assert gw.counters()["violation.client_id_in_use"] == 1
     assert probe.expect(m.BrokerErrorReported, lambda e: e.code == 326).request_id == -1
+
+
+def test_client_id_in_use_is_waited_for_before_moving(gateway, broker) -> None:
+    # Arrange: the old session still holds 17 (IB frees it about a minute after a crash)
+    gw = gateway()
+    gw.faults.hold_client_id(17)
+    ref, probe = broker(gw, client_id_wait_s=30)
+
+    # Act: IB refuses 17 once, then frees it
+    probe.expect(m.BrokerErrorReported, lambda e: e.code == 326)
+    gw.faults.release_client_id(17)
+
+    # Assert: the bot came back as 17, so it can still cancel the orders it placed as 17
+    assert connected(probe).client_id == 17
+    assert stats(ref, probe)["client_id"] == 17
 
 
 def test_1101_resubmits_every_bar_and_quote_subscription(gateway, broker) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 from broker_harness import bracket, near_the_money
 
 from bot import messages as m
@@ -50,3 +52,17 @@ def test_shadow_mode_is_decided_without_sending_anything(gateway, broker):
 
     assert (mode.mode, snapshot.orders, snapshot.positions) == ("shadow", (), ())
     assert gw.counters().get("orders.placed", 0) == 0
+
+
+def test_the_snapshot_carries_ibs_server_time_not_the_hosts(gateway, broker):
+    # the simulated exchange starts at a session open days before, and runs 60x the host's pace
+    gw = gateway(speed=60.0, start=datetime(2026, 11, 20, 14, 30, tzinfo=UTC))
+    _, probe = broker(gw, kind="ib", dry_run=False)
+
+    snapshot = probe.expect(m.BrokerSnapshot, timeout=10)
+
+    gateway_now = gw.clock.now()
+    assert snapshot.market_ts is not None
+    assert abs((gateway_now - snapshot.market_ts).total_seconds()) < 600  # 10 s of host time
+    assert snapshot.market_ts.date() == date(2026, 11, 20)  # the exchange's, not the host's
+    assert snapshot.ts.date() != date(2026, 11, 20)

@@ -1,0 +1,120 @@
+"""Cancels for the BrokerActor: kept until IB confirms them, never sent under a wrong client id.
+
+Actor thread only (see the One Rule in ``actors/broker/actor.py``). A cancel is pending from
+the moment it is asked until IB reports the order done (Cancelled, Filled, Inactive): it is
+sent at once when connected, and again after every reconnect's snapshot (``resend``), also by
+a restarted actor (the pending set lives in ``BrokerMemory``). While the answer is unknown (no
+socket, the snapshot not complete) nothing is concluded: "unknown" is never "empty".
+
+IB lets a client cancel only the orders it placed itself (same client id; TWS's own orders
+with client id 0). An order of ours working under another id (the bot had to move after error
+326) is an orphan: reported (``orphan_orders client_id=...``, heartbeat ``orphan_orders``),
+its cancel kept pending until the bot is back on that id, never sent under the wrong id (IB
+would take the order id for one of the new client's own orders).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from actors.broker.memory import BrokerMemory, PendingCancel
+from actors.broker.requests import BrokerCore
+from bot import messages as m
+
+DONE_AT_IB = frozenset({"Cancelled", "ApiCancelled", "Filled", "Inactive"})
+"""IB statuses after which an order can no longer fill: a pending cancel is settled."""
+
+
+class Cancels:
+    """The pending cancels of the process and this connection's orphans."""
+
+    def __init__(self, core: BrokerCore, memory: BrokerMemory, client_id: Callable[[], int],
+                 gate_known: Callable[[], bool]) -> None:
+        self.core = core
+        self.memory = memory
+        self.client_id = client_id
+        self.gate_known = gate_known
+        self.snapshot_complete = False
+        """IB's answer to reqAllOpenOrders came on this connection: what it lacks, it lacks."""
+        self.orphans: dict[int, list[str]] = {}
+
+    def ask(self, ref: str, correlation_id: str) -> None:
+        """A cancel of ``ref``: pending until IB confirms, sent now if it can be."""
+        self.memory.pending_cancels.setdefault(ref, PendingCancel(correlation_id,
+                                                                  self.core.clock()))
+        self.send(ref)
+
+    def on_status(self, ref: str, ib_status: str) -> None:
+        """Every order status from IB: a done order settles its pending cancel."""
+        if ref in self.memory.pending_cancels and ib_status in DONE_AT_IB:
+            self._settle(ref, ib_status)
+
+    def lost(self) -> None:
+        self.snapshot_complete = False
+
+    def keep(self, commands: list[m.CancelOrder]) -> None:
+        """Cancels a stopping actor never handled: pending for the next actor."""
+        for cmd in commands:
+            self.memory.pending_cancels.setdefault(
+                cmd.client_order_id, PendingCancel(cmd.correlation_id, self.core.clock()))
+            self.core.log.warning("cancel_kept client_order_id={} reason=broker stopping",
+                                  cmd.client_order_id)
+
+    def resend(self) -> None:
+        """After a reconnect's snapshot: every cancel not yet confirmed goes out again."""
+        self.snapshot_complete = True
+        self._find_orphans()
+        for ref in list(self.memory.pending_cancels):
+            self.send(ref)
+
+    def send(self, ref: str) -> None:
+        pending = self.memory.pending_cancels.get(ref)
+        if pending is None:
+            return
+        if not self.core.connected or not self.gate_known():
+            self.core.log.warning("cancel_pending client_order_id={} reason=not connected", ref)
+            return
+        known = [t for t in self.core.ib.trades() if t.order.orderRef == ref]
+        working = [t for t in known if t.orderStatus.status not in DONE_AT_IB]
+        if known and not working:
+            self._settle(ref, known[-1].orderStatus.status)
+            return
+        if not working:
+            if self.snapshot_complete:  # IB answered in full and has no such order
+                del self.memory.pending_cancels[ref]
+                self.core.log.warning("cancel_unknown client_order_id={} reason=IB has no such "
+                                      "order", ref)
+            else:
+                self.core.log.info("cancel_pending client_order_id={} reason=waiting for the "
+                                   "snapshot", ref)
+            return
+        mine = self.client_id()
+        for trade in working:
+            owner = trade.order.clientId
+            if owner != mine:
+                self.core.log.warning("cancel_blocked client_order_id={} placed_by_client_id={} "
+                                      "client_id={} reason=IB cancels only a client's own orders",
+                                      ref, owner, mine)
+                continue
+            self.core.governor.record_message(self.core.now())
+            self.core.ib.cancelOrder(trade.order)
+            pending.sends += 1
+            self.core.log.info("cancel_requested client_order_id={} sends={}", ref, pending.sends)
+
+    def _settle(self, ref: str, ib_status: str) -> None:
+        if self.memory.pending_cancels.pop(ref, None) is not None:
+            self.core.log.info("cancel_settled client_order_id={} status={}", ref, ib_status)
+
+    def _find_orphans(self) -> None:
+        """Our working orders that another client id placed (we had to move after 326)."""
+        mine = self.client_id()
+        orphans: dict[int, list[str]] = {}
+        for trade in self.core.ib.openTrades():
+            if trade.order.orderRef and trade.order.clientId != mine:
+                orphans.setdefault(trade.order.clientId, []).append(trade.order.orderRef)
+        self.orphans = orphans
+        for client_id, refs in orphans.items():
+            self.core.log.warning("orphan_orders client_id={} count={} client_order_ids={} "
+                                  "our_client_id={} cancel=blocked until back on client_id={}",
+                                  client_id, len(refs), refs, mine, client_id)
+
