@@ -37,5 +37,5 @@ def test_re_armed_exits_in_one_oca_group_cancel_each_other(make_gateway, make_ib
     assert until(ib, lambda: tp.isDone(), 5)
     # Assert: IB cancelled the stop with the fill (one position, one exit)
     ticks = gateway.counters().get("tick.steps", 0)
-    assert until(ib, lambda: sl.isDone() or gateway.counters()["tick.steps"] >= ticks + 3, 5)
+    assert until(ib, lambda: sl.isDone() or gateway.counters().get("tick.steps", 0) >= ticks + 3, 5)
     assert sl.orderStatus.status == "Cancelled"
