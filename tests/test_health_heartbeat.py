@@ -33,7 +33,8 @@ BROKER_STATS = (("idle_s", 0.2), ("handled", 900), ("connection", "connected"), 
                 ("pacing", {"msgs_1s": 4, "hist_10min": 5, "hist_open": 0, "lines": 9,
                             "deferred": 0}),
                 ("lines", 9), ("loop_lag_ms", 0.4), ("loop_lag_max_ms", 3.2), ("timeouts", 1),
-                ("faults", 0), ("snapshot", "published"))
+                ("faults", 0), ("snapshot", "published"), ("pending_cancels", ["SPY-1.tp"]),
+                ("orphan_orders", {"17": ["SPY-0.sl"]}), ("verify", {"checks": 4, "mismatches": 0}))
 
 
 # -- liveness rules (pure) -----------------------------------------------------------------------
@@ -109,7 +110,9 @@ def test_the_payload_gathers_every_section_from_the_pong_reports():
                               "client_id": 18,
                               "reconnects": 2, "lines": 9, "loop_lag_ms": 0.4,
                               "loop_lag_max_ms": 3.2, "timeouts": 1, "faults": 0,
-                              "snapshot": "published",
+                              "snapshot": "published", "pending_cancels": ["SPY-1.tp"],
+                              "orphan_orders": {"17": ["SPY-0.sl"]},
+                              "verify": {"checks": 4, "mismatches": 0},
                               "pacing_pct": {"msg_1s": 10.0, "hist_10m": 10.0, "hist_open": 0.0,
                                              "lines": 10.0}}
     assert beat["symbols"] == {"QQQ": {"bar_age_s": None, "quote_age_s": None, "state": "idle"},
@@ -127,7 +130,7 @@ def test_the_payload_gathers_every_section_from_the_pong_reports():
     "up=120.0s", "rss=52.3MiB", "uss=47.9MiB", "cpu=0.8%", "threads=14", "fds=21", "sockets=2",
     "broker=connected", "circuit=closed", "connect_failures=0", "client_id=18", "reconnects=2",
     "pacing=msg_1s:10%,hist_10m:10%,hist_open:0%,lines:10%", "lines=9", "snapshot=published",
-    "loop_lag=0.4/3.2ms",
+    "loop_lag=0.4/3.2ms", "cancels_pending=1", "orphans=1",
     "orders_working=2", "positions=1", "unprotected=SPY-1", "pnl=-42.50", "loss_budget=14.2%",
     "kill_switch=off", "journal=?",
     "mailbox_max=3@strategy:SPY", "idle_max=7.5s@strategy:QQQ", "ages=QQQ:?/?,SPY:31s/0s",

@@ -13,7 +13,9 @@ and last Pong report (``BotActor.stats``), and the HealthActor's own counters. T
 | | ``circuit`` (the request circuit breaker), ``connect_failures`` (failed connection |
 | | attempts since the last success), ``client_id``, ``reconnects``, ``lines``, ``loop_lag_ms``, |
 | | ``snapshot`` (asking, published, failed: the orders snapshot after the last connect), |
-| | ``pacing_pct`` (share of each pacing rule's budget in use) |
+| | ``pacing_pct`` (share of each pacing rule's budget in use), ``pending_cancels`` (cancels |
+| | sent and not yet confirmed by IB), ``orphan_orders`` (orders of an earlier client id, by |
+| | id), ``verify`` (the periodic check of the broker's view) |
 | ``journal`` | ``state`` (ok, failed, or None before its first report), ``reason``, ``written``, |
 | | ``failures``; ``failed`` also puts ``journal=failed`` into ``alarms`` |
 | ``symbols`` | per symbol: ``bar_age_s``, ``quote_age_s``, ``state`` (from its strategy) |
@@ -42,7 +44,8 @@ PACING_RULES = {  # governor snapshot key -> (short name, the governor's limit)
     "lines": ("lines", _LIMITS.lines),
 }
 BROKER_KEYS = ("circuit", "connect_failures", "client_id", "reconnects", "lines", "loop_lag_ms",
-               "loop_lag_max_ms", "timeouts", "faults", "snapshot")
+               "loop_lag_max_ms", "timeouts", "faults", "snapshot", "pending_cancels",
+               "orphan_orders", "verify")
 RISK_KEYS = {"realized_pnl": "realized_pnl", "loss_budget_used_pct": "loss_budget_used_pct",
              "trades": "trades", "open": "open_positions", "kill_switch": "kill_switch"}
 ACTOR_KEYS = ("rtt_ms", "handled")
@@ -155,6 +158,8 @@ LINE_FIELDS: tuple[tuple[str, Any], ...] = (  # (key, how to render it from the 
     ("snapshot", lambda b: _num(b["broker"]["snapshot"])),
     ("loop_lag", lambda b: f"{_num(b['broker']['loop_lag_ms'])}/"
                            f"{_num(b['broker']['loop_lag_max_ms'], 'ms')}"),
+    ("cancels_pending", lambda b: _count(b["broker"].get("pending_cancels"))),
+    ("orphans", lambda b: _count(b["broker"].get("orphan_orders"))),
     ("orders_working", lambda b: _num(b["orders_working"])),
     ("positions", lambda b: _num(b["positions"])),
     ("unprotected", lambda b: ",".join(b.get("unprotected_position") or []) or "none"),
@@ -168,6 +173,15 @@ LINE_FIELDS: tuple[tuple[str, Any], ...] = (  # (key, how to render it from the 
     ("alarms", lambda b: ",".join(b["alarms"]) or "none"),
     ("errors", lambda b: _pairs(b["errors"])),
 )
+
+
+def _count(items: Any) -> str:
+    """How many of a reported collection (a list, or a mapping of lists); ``?`` if unknown."""
+    if items is None:
+        return "?"
+    if isinstance(items, Mapping):
+        return str(sum(len(v) if isinstance(v, list | tuple) else 1 for v in items.values()))
+    return str(len(items))
 
 
 def heartbeat_line(beat: Mapping[str, Any]) -> str:
