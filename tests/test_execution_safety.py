@@ -216,16 +216,22 @@ def test_exits_rejected_three_times_raise_the_alarm_and_act(tmp_path, clock, lin
         assert "unprotected" in bot.settings.risk.kill_switch_path.read_text()
 
 
-# -- closing orders are re-priced -------------------------------------------------------------
-
-
-def test_a_time_exit_is_repriced_down_to_a_marketable_limit_then_stays_there(tmp_path, clock, lines):
+def held_past_max_hold(tmp_path, clock):
+    """A bot holding 7 contracts bought at 1.60 (bid 1.70), whose max hold just ran out."""
     bot = run_bot(tmp_path, clock)
     b = enter(bot)
     fill(bot, b.parent.client_order_id, 7, 1.60)
     quote(bot, 1.70, 1.75)
     bot.publish(m.BarClosed(m.Bar("SPY", ny(DAY, 10, 19), 597, 597, 597, 597, 100)))  # max hold
     bot.sync()
+    return bot
+
+
+# -- closing orders are re-priced -------------------------------------------------------------
+
+
+def test_a_time_exit_is_repriced_down_to_a_marketable_limit_then_stays_there(tmp_path, clock, lines):
+    bot = held_past_max_hold(tmp_path, clock)
 
     prices = [bot.commands(m.SubmitOrder)[-1].order.limit_price]
     for _ in range(5):
@@ -299,12 +305,7 @@ def test_the_market_clock_extrapolation_uses_the_configured_speed(tmp_path, cloc
 
 def test_a_closing_order_that_filled_while_its_reprice_cancel_was_on_the_way_is_not_sold_again(
         tmp_path, clock):
-    bot = run_bot(tmp_path, clock)
-    b = enter(bot)
-    fill(bot, b.parent.client_order_id, 7, 1.60)
-    quote(bot, 1.70, 1.75)
-    bot.publish(m.BarClosed(m.Bar("SPY", ny(DAY, 10, 19), 597, 597, 597, 597, 100)))  # max hold
-    bot.sync()
+    bot = held_past_max_hold(tmp_path, clock)
     exit1 = bot.commands(m.SubmitOrder)[-1].order
     fill(bot, exit1.client_order_id, 7, 1.70, report=False)  # filled; the report is late
 

@@ -104,7 +104,9 @@ def connect(bot: Bot, orders=(), fills=()) -> None:
     bot.probe.expect(m.ReconcileFinished)
 
 
-def test_the_restored_day_reaches_risk_before_a_trade_that_closed_while_down(tmp_path):
+def open_a_bracket_then_stop(tmp_path):
+    """A bot with a journal opens IID's bracket, its entry fills at 1.60, and the bot stops:
+    (settings, clock, filled quantity) for the bot that starts next."""
     settings = make_settings(tmp_path, journal={"dir": str(tmp_path / "data")})
     clock = Clock(ny(DAY, 10, 0))
     first = start_bot(settings, clock, journal=True)
@@ -119,6 +121,11 @@ def test_the_restored_day_reaches_risk_before_a_trade_that_closed_while_down(tmp
     first.sync(rounds=4)
     first.supervisor.stop()
     pykka.ActorRegistry.stop_all(timeout=10)
+    return settings, clock, qty
+
+
+def test_the_restored_day_reaches_risk_before_a_trade_that_closed_while_down(tmp_path):
+    settings, clock, qty = open_a_bracket_then_stop(tmp_path)
     # while down: the stop sold the position at 1.00
     fills = [
         m.OrderFilled("c1", cid, exec_id, CONTRACT, side, qty, price, ny(DAY, 10, t))
@@ -162,20 +169,7 @@ def test_the_restored_day_reaches_risk_before_a_trade_that_closed_while_down(tmp
 def test_a_position_closed_by_hand_while_down_is_closed_outside_and_nothing_is_sent(tmp_path):
     # Arrange: a trade opened with its bracket; while the bot is down someone sells the
     # position in TWS and cancels the exits; the broker holds nothing
-    settings = make_settings(tmp_path, journal={"dir": str(tmp_path / "data")})
-    clock = Clock(ny(DAY, 10, 0))
-    first = start_bot(settings, clock, journal=True)
-    connect(first)
-    first.publish(
-        m.EntryProposed("c1", IID, "SPY", m.Direction.CALL, CONTRACT, 1.60, 1.55, 1.60, clock())
-    )
-    qty = first.probe.expect(m.EntryApproved).quantity
-    first.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == SL.client_order_id)
-    first.broker.fill(ENTRY.client_order_id, qty, 1.60, exec_id="e1").get(timeout=WAIT_S)
-    first.probe.expect(m.PositionOpened)
-    first.sync(rounds=4)
-    first.supervisor.stop()
-    pykka.ActorRegistry.stop_all(timeout=10)
+    settings, clock, qty = open_a_bracket_then_stop(tmp_path)
     fills = [m.OrderFilled("c1", ENTRY.client_order_id, "e1", CONTRACT, m.Side.BUY, qty, 1.60,
                            ny(DAY, 10, 0))]
     orders = [
