@@ -199,3 +199,21 @@ def test_a_view_difference_that_settles_within_the_settle_time_is_no_violation()
     assert checker.observe(stale, 0) == [] and checker.observe(agreed, 29) == []
     assert checker.observe(stale, 30) == []
     assert [v.invariant for v in checker.observe(stale, 60)] == [VIEWS_AGREE]
+
+
+def test_a_restarted_bot_gets_its_full_grace_period_from_its_reconnect():
+    checker = InvariantChecker(protect_within_s=5, settle_s=30)
+    bare = snap(10, bot=BotView({CON: 10}, frozenset()))
+
+    assert checker.observe(bare, 0, acting_since=0) == []
+    assert checker.observe(bare, 8, acting_since=6) == []  # reconnected at 6: until 11
+    assert [v.invariant for v in checker.observe(bare, 11, acting_since=6)] == [PROTECTED]
+
+
+def test_a_bot_that_stays_down_is_judged_from_when_the_condition_appeared():
+    checker = InvariantChecker(protect_within_s=5, settle_s=30)
+    bare = snap(10)  # the bot's view unreadable: it is down
+
+    checker.observe(bare, 100, acting_since=0)
+
+    assert [v.invariant for v in checker.observe(bare, 105, acting_since=0)] == [PROTECTED]

@@ -1,5 +1,10 @@
 """Fault injection for the simulated gateway, scriptable from tests and from a ``--faults`` file.
 
+Chaos (``scripts/chaos.py``) draws its gateway faults from ``ACTIONS``: ``stall_streams`` /
+``resume_streams`` stop and restart every streaming push (bars and quotes: a data outage while
+orders still work), ``gateway_restart`` drops every connection and refuses new ones for a
+while (IB's daily restart, from the client's side: the account and its orders survive).
+
 ``FaultInjector`` is thread-safe: tests call it from their own thread. Flags (never answer,
 drop the next N, duplicate execDetails) are read by sessions; actions that touch sessions are
 handed to the gateway (``FaultTarget``), which runs them on its own loop thread; order faults
@@ -33,6 +38,9 @@ ACTIONS = frozenset(
         "duplicate_exec_details",
         "hold_client_id",
         "release_client_id",
+        "stall_streams",
+        "resume_streams",
+        "gateway_restart",
     }
 )
 CONNECTIVITY_CODES = frozenset({1100, 1101, 1102, 2110})
@@ -111,6 +119,7 @@ class FaultInjector:
         self._never_answer: set[str] = set()
         self._drop_next: dict[str, int] = {}
         self._duplicate_exec = False
+        self._streams_stalled = False
         self._schedule: list[ScheduledFault] = []
 
     def attach(self, target: FaultTarget) -> None:
@@ -132,6 +141,11 @@ class FaultInjector:
         if code not in FARM_CODES:
             raise ValueError(f"farm status code must be one of {sorted(FARM_CODES)}")
         self._require().fault_broadcast_status(code)
+
+    def gateway_restart(self, seconds: float) -> None:
+        """Every connection dropped, new ones refused for ``seconds`` (wall); state survives."""
+        self.drop_all_connections()
+        self.refuse_connections(seconds)
 
     def hold_client_id(self, client_id: int) -> None:
         self._require().fault_hold_client_id(int(client_id), True)
@@ -179,6 +193,21 @@ class FaultInjector:
     def duplicating_execs(self) -> bool:
         with self._lock:
             return self._duplicate_exec
+
+    # --- stream faults ---
+    def stall_streams(self) -> None:
+        """Push no bar or quote updates (the tick loop still matches orders) until resumed."""
+        with self._lock:
+            self._streams_stalled = True
+
+    def resume_streams(self) -> None:
+        with self._lock:
+            self._streams_stalled = False
+
+    @property
+    def streams_stalled(self) -> bool:
+        with self._lock:
+            return self._streams_stalled
 
     # --- scripted faults ---
     def schedule(self, faults: list[ScheduledFault]) -> None:

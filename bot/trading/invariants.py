@@ -30,8 +30,7 @@ children of one bracket parent (IB treats them as one-cancels-other). An order o
 (IB: not OCA at all) or without a group counts in full. Only active orders count: ``Submitted``
 (a ``PreSubmitted`` bracket child waits for its parent's fill and cannot sell yet).
 
-Times are seconds on whatever clock the caller uses (the chaos harness passes market seconds
-during which the bot was connected, so a grace period never runs out while the bot cannot act).
+Times are seconds on whatever clock the caller uses (the chaos harness passes market seconds).
 """
 
 from __future__ import annotations
@@ -258,8 +257,13 @@ class InvariantChecker:
         self._reported: set[tuple[str, str]] = set()
         self.violations: list[Violation] = []
 
-    def observe(self, snap: Snapshot, now: float) -> list[Violation]:
-        """Check one snapshot at time ``now``; return the violations it newly establishes."""
+    def observe(self, snap: Snapshot, now: float, acting_since: float = 0.0) -> list[Violation]:
+        """Check one snapshot at time ``now``; return the violations it newly establishes.
+
+        ``acting_since`` is when the bot last became able to act (connected); a grace period
+        never ends before ``acting_since + grace``, so a restarted bot gets its full grace for
+        what happened while it was down, while a bot that stays down is judged from the moment
+        the condition appeared."""
         alarmed = snap.bot is not None and snap.bot.alarmed_unprotected
         graced = {
             (ALARMED if alarmed else PROTECTED, str(k)): (v, self.protect_within_s)
@@ -278,7 +282,7 @@ class InvariantChecker:
         new: list[Violation] = []
         for key, (detail, grace) in graced.items():
             since = self._since.setdefault(key, now)
-            if now - since >= grace and key not in self._reported:
+            if now - max(since, acting_since) >= grace and key not in self._reported:
                 self._reported.add(key)
                 new.append(Violation(key[0], key[1], f"{detail} for {now - since:g}s", now))
         for key, detail in hard.items():
