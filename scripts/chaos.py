@@ -38,7 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,17 +61,25 @@ from bot.sim.server import GatewayOptions, SimGateway  # noqa: E402
 from bot.trading.invariants import INVARIANTS, InvariantChecker, Violation  # noqa: E402
 
 NY = ZoneInfo("America/New_York")
+SYMBOLS = ("SPY", "QQQ", "IWM", "AAPL", "MSFT", "NVDA")
 SESSION_DAY = date(2026, 11, 18)
 """A full regular session (a Wednesday): a seed is the same market whatever today is."""
 PROTECT_WITHIN_S = 5.0
 VERIFY_EVERY_S = 30.0
 POLL_S = 0.1
-JUDGE_EVERY_S = 1.0
+JUDGE_EVERY_S = 0.25
 FAULTS_UNTIL = 0.8
 """Faults fire in the first 80% of a run; the rest lets the bot settle before the last check."""
 GATEWAY_FAULTS = ("partial_fills", "drop_order", "cancel_lost", "socket_drop", "gateway_restart",
                   "reject", "stall_bars", "connectivity_lost")
 HARNESS_FAULTS = ("bot_kill", "manual_close")
+ALL_FAULTS = GATEWAY_FAULTS + HARNESS_FAULTS
+BREAK = "stop_bot_and_cancel_all"
+"""Not drawn: the deliberate break of the self-test (the bot killed for good, then another
+client cancels every order, so the positions lose their stops and nobody can protect them)."""
+WAIT_FOR_POSITION = frozenset({"bot_kill", "manual_close", BREAK})
+WAIT_FOR_POSITION_S = 120.0
+"""A kill or a manual trade waits up to this long (simulated) for a position to hit."""
 _PACE = threading.Event()  # never set: its wait paces the polls
 
 
@@ -93,8 +101,9 @@ class Plan:
     faults: tuple[Fault, ...]
 
 
-def plan(seed: int, minutes: float, faults_per_10min: float = 6.0) -> Plan:
-    """Everything random about a run, drawn from the seed alone."""
+def plan(seed: int, minutes: float, faults_per_10min: float = 6.0,
+         kinds: tuple[str, ...] = ALL_FAULTS) -> Plan:
+    """Everything random about a run, drawn from the seed alone (and the kinds allowed)."""
     rng = random.Random(seed)
     duration = minutes * 60.0
     open_, close = (datetime.combine(SESSION_DAY, t, NY) for t in
@@ -106,10 +115,10 @@ def plan(seed: int, minutes: float, faults_per_10min: float = 6.0) -> Plan:
     settings = {"risk": {"max_hold_minutes": rng.choice([2, 4, 8, 20]),
                          "take_profit_pct": rng.choice([6, 15, 40]),
                          "stop_loss_pct": rng.choice([6, 15, 40]),
-                         "max_open_positions": rng.choice([1, 2])},
-                "symbols": rng.choice([["SPY"], ["SPY", "QQQ"]])}
-    count = max(1, round(minutes / 10 * faults_per_10min))
-    kinds = GATEWAY_FAULTS + HARNESS_FAULTS
+                         "max_open_positions": rng.choice([1, 2, 3])}}
+    market_seed = rng.randrange(1, 2**31)
+    rng = random.Random(seed * 1_000_003 + 1)  # faults: the market never depends on the kinds
+    count = max(1, round(minutes / 10 * faults_per_10min)) if kinds else 0
     faults = []
     for _ in range(count):
         at = round(rng.uniform(0.1, FAULTS_UNTIL) * duration, 1)
@@ -127,7 +136,7 @@ def plan(seed: int, minutes: float, faults_per_10min: float = 6.0) -> Plan:
             args["fraction"] = rng.choice([0.5, 1.0])
         faults.append(Fault(at, kind, args))
     faults.sort(key=lambda f: f.at)
-    return Plan(seed, rng.randrange(1, 2**31), start, duration, settings, tuple(faults))
+    return Plan(seed, market_seed, start, duration, settings, tuple(faults))
 
 
 def gateway_entries(fault: Fault) -> list[dict[str, Any]]:
@@ -184,24 +193,29 @@ class Run:
         self.checker = InvariantChecker(max(PROTECT_WITHIN_S, wall_grace * speed),
                                         max(VERIFY_EVERY_S, 1.5 * wall_grace * speed))
         self.log: list[str] = []
+        self.events: list[str] = []
+        """Fills and violations in the order seen, written to ``events.log`` for diagnosis."""
 
     def execute(self) -> RunResult:
         wall0 = time.monotonic()
         p = self.plan
         gw = SimGateway(GatewayOptions(host="127.0.0.1", port=0, seed=p.market_seed,
                                        speed=self.speed, start=p.start,
-                                       symbols=tuple(p.settings["symbols"]),
+                                       symbols=SYMBOLS,
                                        tick_interval_s=0.1))
         faults = sorted(p.faults + self.extra, key=lambda f: f.at)
         gw.faults.schedule(parse_faults([e for f in faults for e in gateway_entries(f)]))
         port = gw.start()
-        bot = BotProcess(self.tmp, bot_settings(self.tmp, port, **p.settings))
+        settings = {"symbols": list(SYMBOLS), **p.settings}
+        bot = BotProcess(self.tmp, bot_settings(self.tmp, port, self.speed, **settings))
         try:
             self._drive(gw, bot, [f for f in faults if f.kind not in GATEWAY_FAULTS])
         finally:
             bot.stop()
             gw.stop()
         counters = gw.counters()
+        (self.tmp / "events.log").write_text("\n".join(sorted(
+            self.events + self.log, key=lambda s: float(s.split("s ")[0]))) + "\n")
         self.log += [f"{f.at:g}s {f.kind} {f.args}" for f in faults if f.kind in GATEWAY_FAULTS]
         return RunResult(p.seed, self.checker.violations, self.checker.by_invariant(),
                          sorted(self.log, key=lambda s: float(s.split("s ")[0])), bot.exits,
@@ -224,7 +238,12 @@ class Run:
                 break
             _PACE.wait(POLL_S)
             while pending and pending[0].at <= now:
-                fault = pending.pop(0)
+                fault = pending[0]
+                patience = self.plan.duration_s if fault.kind == BREAK else WAIT_FOR_POSITION_S
+                if (fault.kind in WAIT_FOR_POSITION and not broker.long_positions()
+                        and now < fault.at + patience):
+                    break  # aimed at a held position: wait for one (a while)
+                pending.pop(0)
                 restart_at = self._harness_fault(fault, now, bot, broker, manual, restart_at)
             if restart_at is not None and now >= restart_at:
                 restart_at = None
@@ -239,9 +258,14 @@ class Run:
                 acting_since = now
             was_connected = connected
             snap = broker.snapshot(view.view() if connected else None)
+            for fill in broker.new_fills:
+                self.events.append(f"{now:.1f}s fill {fill.ref or '-'} con_id={fill.con_id} "
+                                   f"{fill.side} {fill.qty:g} position_now="
+                                   f"{snap.positions.get(fill.con_id, 0):g}")
             key = repr((snap.positions, snap.orders, len(snap.fills), snap.bot))
             if key != last_key or now - last_judged >= JUDGE_EVERY_S * self.speed:
-                self.checker.observe(snap, now, acting_since)
+                for v in self.checker.observe(snap, now, acting_since):
+                    self.events.append(f"{now:.1f}s VIOLATION {v.invariant} {v.key}: {v.detail}")
                 last_key, last_judged = key, now
         now = self._elapsed(gw)
         connected = bot.running and broker.bot_connected()
@@ -253,21 +277,21 @@ class Run:
         if fault.kind == "bot_kill":
             if bot.running:
                 bot.kill()
-                self.log.append(f"{fault.at:g}s bot_kill (restart after {fault.args['down_s']}s)")
+                self.log.append(f"{now:g}s bot_kill (restart after {fault.args['down_s']}s)")
                 return now + fault.args["down_s"]
             return restart_at
         if fault.kind == "manual_close":
             longs = broker.long_positions()
             if not longs:
-                self.log.append(f"{fault.at:g}s manual_close: nothing held")
+                self.log.append(f"{now:g}s manual_close: nothing held")
                 return restart_at
             con_id, qty = longs[0]
             sell = max(1, int(qty * fault.args["fraction"]))
-            self.log.append(f"{fault.at:g}s {manual.sell(con_id, sell)}")
+            self.log.append(f"{now:g}s {manual.sell(con_id, sell)}")
             return restart_at
-        if fault.kind == "stop_bot_and_cancel_all":  # the deliberate break of the self-test
+        if fault.kind == BREAK:
             bot.kill()
-            self.log.append(f"{fault.at:g}s bot stopped; {manual.cancel_everything()}")
+            self.log.append(f"{now:g}s bot stopped; {manual.cancel_everything()}")
             return None
         raise ValueError(f"unknown harness fault {fault.kind}")
 
@@ -277,13 +301,20 @@ class Run:
 
 
 def run_seed(seed: int, minutes: float, speed: float, out: Path | None, wall_grace: float,
-             extra: tuple[Fault, ...] = ()) -> RunResult:
+             extra: tuple[Fault, ...] = (), kinds: tuple[str, ...] = ALL_FAULTS,
+             settings: dict[str, Any] | None = None) -> RunResult:
     """Run one seed in a fresh directory (under ``out`` if given, else a temporary one that is
-    removed unless the run found a violation)."""
+    removed unless the run found a violation). ``extra`` faults are added to the seed's,
+    ``settings`` sections are merged over the seed's bot settings."""
     base = out if out is not None else Path(tempfile.gettempdir())
     base.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix=f"chaos-seed{seed}-", dir=base))
-    result = Run(plan(seed, minutes), speed, workdir, wall_grace, extra).execute()
+    p = plan(seed, minutes, kinds=kinds)
+    if settings:
+        merged = {k: {**p.settings.get(k, {}), **v} if isinstance(v, dict) else v
+                  for k, v in settings.items()}
+        p = replace(p, settings={**p.settings, **merged})
+    result = Run(p, speed, workdir, wall_grace, extra).execute()
     if out is None and not result.violations:
         shutil.rmtree(workdir, ignore_errors=True)
     return result
@@ -303,7 +334,8 @@ def summary(results: list[RunResult]) -> dict[str, Any]:
     return {"runs": len(results), "violations": sum(by.values()), "by_invariant": by,
             "first_failure": first, "failing_seeds": [r.seed for r in failing],
             "orders_placed": sum(r.orders_placed for r in results),
-            "fills": sum(r.fills for r in results)}
+            "fills": sum(r.fills for r in results),
+            "runs_without_fills": sum(1 for r in results if not r.fills)}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -314,8 +346,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=None, help="run this one seed only")
     p.add_argument("--minutes", type=float, default=10.0, help="simulated minutes per run")
     p.add_argument("--speed", type=float, default=60.0, help="simulated seconds per wall second")
-    p.add_argument("--wall-grace", type=float, default=2.0,
-                   help="grace periods are at least this many wall seconds (default 2)")
+    p.add_argument("--wall-grace", type=float, default=1.0,
+                   help="grace periods are at least this many wall seconds (default 1)")
+    p.add_argument("--only", default=None, metavar="KIND[,KIND]",
+                   help=f"draw faults of these kinds only ({', '.join(ALL_FAULTS)})")
     p.add_argument("--keep", action="store_true",
                    help=f"keep every run's directory under {REPO / 'logs' / 'chaos'}")
     return p.parse_args(argv)
@@ -323,12 +357,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from loguru import logger
+
+    logger.remove()  # the in-process gateway's lines would drown the report
     seeds = [args.seed] if args.seed is not None else list(
         range(args.seed_base, args.seed_base + args.seeds))
+    kinds = tuple(args.only.split(",")) if args.only else ALL_FAULTS
+    if unknown := set(kinds) - set(ALL_FAULTS):
+        print(f"chaos: unknown fault kinds {sorted(unknown)}", file=sys.stderr)
+        return 2
     out = REPO / "logs" / "chaos" / datetime.now().strftime("%Y%m%d-%H%M%S") if args.keep else None
     results = []
     for seed in seeds:
-        r = run_seed(seed, args.minutes, args.speed, out, args.wall_grace)
+        r = run_seed(seed, args.minutes, args.speed, out, args.wall_grace, kinds=kinds)
         results.append(r)
         print(json.dumps({"seed": seed, "violations": len(r.violations), "wall_s": r.wall_s,
                           "orders": r.orders_placed, "fills": r.fills, "bot_exits": r.bot_exits,

@@ -50,6 +50,8 @@ class BrokerObserver:
         self.gw = gw
         self._fills: dict[str, BrokerFill] = {}
         self._entries: dict[str, set[int]] = defaultdict(set)
+        self.new_fills: list[BrokerFill] = []
+        """The executions first seen by the last snapshot()."""
 
     def snapshot(self, bot: BotView | None) -> Snapshot:
         gw = self.gw
@@ -62,9 +64,12 @@ class BrokerObserver:
             orders.append(BrokerOrder(o.order_id, o.order_ref, ev.contract.con_id, o.action,
                                       remaining, o.order_type, ev.status, o.oca_group,
                                       o.oca_type, o.parent_id))
+        self.new_fills = []
         for ex in gw.engine.executions():
-            self._fills.setdefault(ex.exec_id, BrokerFill(ex.order_ref, ex.contract.con_id,
-                                                          ex.side, ex.shares))
+            if ex.exec_id not in self._fills:
+                fill = BrokerFill(ex.order_ref, ex.contract.con_id, ex.side, ex.shares)
+                self._fills[ex.exec_id] = fill
+                self.new_fills.append(fill)
         for ev in gw.engine.open_orders() + gw.engine.completed_orders():
             ref = parse_ref(ev.order.order_ref)
             if ref is not None and ref.role == "entry":
@@ -141,15 +146,21 @@ class BotObserver:
         return _found(beat, "unprotected_position")
 
 
-def bot_settings(tmp: Path, port: int, **overrides: Any) -> dict[str, Any]:
+def bot_settings(tmp: Path, port: int, speed: float, **overrides: Any) -> dict[str, Any]:
     """The bot's settings for a chaos run: a paper account at the simulated gateway, orders
-    really sent (dry_run off), entries frequent (short indicators), everything else default."""
+    really sent (dry_run off), entries frequent (short indicators), everything else default.
+
+    The bot's order timeouts are wall seconds; at ``speed`` they would be ``speed`` times
+    longer in market time than in a real session, so they are divided by the speed (at least
+    one wall second: the bot's real latency does not shrink)."""
+    defaults = {"ack_timeout_s": 10.0, "entry_timeout_s": 60.0, "cancel_timeout_s": 10.0}
     config: dict[str, Any] = {
         "dry_run": False,
-        "symbols": ["SPY"],
+        "symbols": ["SPY", "QQQ", "IWM"],
+        "execution": {k: max(1.0, v / speed) for k, v in defaults.items()},
         "broker": {"kind": "ib", "host": "127.0.0.1", "port": port,
                    "client_id": BOT_CLIENT_ID, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
-        "strategy": {"ema_fast": 3, "ema_slow": 5, "rsi_period": 3, "rsi_call_min": 50,
+        "strategy": {"ema_fast": 2, "ema_slow": 3, "rsi_period": 3, "rsi_call_min": 50,
                      "rsi_overbought": 100, "rsi_put_max": 40, "rsi_oversold": 0,
                      "require_vwap": False, "cooldown_bars": 0},
         "risk": {"kill_switch_path": str(tmp / "KILL"), "max_consecutive_losses": 50,
@@ -243,6 +254,9 @@ class ManualClient:
                 return f"manual_sell con_id={con_id}: no position"
             contract = held[0].contract
             contract.exchange = contract.exchange or "SMART"
+            qty = min(qty, held[0].position)  # never more than this client sees held
+            if qty <= 0:
+                return f"manual_sell con_id={con_id}: no long position"
             trade = ib.placeOrder(contract, MarketOrder("SELL", qty, orderRef="manual"))
             for _ in range(int(wait_s / 0.05)):
                 if trade.isDone():

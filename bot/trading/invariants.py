@@ -9,8 +9,10 @@ from whatever it observes and passes the time in. The invariants (README, "Safet
    ``unprotected_position`` itself is in a stated, alarmed state: still counted, separately,
    as ``1_alarmed``.
 2. **No oversell.** Our working SELL orders on a contract never cover more than the broker
-   holds there (an excess must be gone within ``settle_s``: a manual trade can create one no
-   bot can prevent), and a contract we trade is never short at the broker (at once).
+   holds there, and a contract we trade is never short at the broker. Both are judged after
+   ``settle_s``: a manual trade racing an exit can make either for a moment, which no bot can
+   prevent; a bot that then leaves the excess working or the short open has broken it (and
+   a short made by the bot's own exits never goes away by itself, so it is always caught).
 3. **Views agree.** The bot's positions (per contract) and working orders (per orderRef) equal
    the broker's; a difference must be gone within ``settle_s``.
 4. **Entry once.** At most one entry order is ever placed at the broker per intent, across
@@ -246,9 +248,9 @@ def duplicate_entries(entries_placed: Mapping[str, frozenset[int]]) -> dict[str,
 
 class InvariantChecker:
     """Judges a stream of snapshots: a condition with a grace period is a violation once it has
-    held continuously for that long; each episode (a key from the moment it appears until it is
-    gone) is reported once. Hard conditions (a short position, a second entry) are reported at
-    once, once per key."""
+    held continuously for that long (a condition that goes away starts its grace period anew
+    when it comes back). Each (invariant, key) is reported once per checker, so a count says
+    how many distinct things went wrong. A second entry is reported at once."""
 
     def __init__(self, protect_within_s: float, settle_s: float) -> None:
         self.protect_within_s = protect_within_s
@@ -271,14 +273,14 @@ class InvariantChecker:
         }
         graced |= {(NO_OVERSELL, f"exits:{k}"): (v, self.settle_s)
                    for k, v in oversold(snap).items()}
+        graced |= {(NO_OVERSELL, f"short:{k}"): (v, self.settle_s)
+                   for k, v in short_positions(snap).items()}
         graced |= {(VIEWS_AGREE, k): (v, self.settle_s)
                    for k, v in view_differences(snap).items()}
-        hard = {(NO_OVERSELL, f"short:{k}"): v for k, v in short_positions(snap).items()}
-        hard |= {(ENTRY_ONCE, k): v for k, v in duplicate_entries(snap.entries_placed).items()}
+        hard = {(ENTRY_ONCE, k): v for k, v in duplicate_entries(snap.entries_placed).items()}
 
         for key in [k for k in self._since if k not in graced]:
             del self._since[key]  # the episode ended: a new one starts a new grace period
-            self._reported.discard(key)
         new: list[Violation] = []
         for key, (detail, grace) in graced.items():
             since = self._since.setdefault(key, now)
