@@ -8,6 +8,7 @@ trades. Used by ``scripts/chaos.py`` and ``tests/test_chaos.py``; judging is in
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -94,12 +95,13 @@ class BrokerObserver:
 
 
 def _found(value: Any, key: str) -> bool:
-    """Whether ``key`` appears anywhere in a JSON document with a truthy value."""
+    """Whether ``key`` appears anywhere in a JSON document: as a key with a truthy value, or as
+    a string (an alarm listed by name)."""
     if isinstance(value, dict):
         return any((k == key and bool(v)) or _found(v, key) for k, v in value.items())
     if isinstance(value, list):
         return any(_found(v, key) for v in value)
-    return False
+    return isinstance(value, str) and value.startswith(key)
 
 
 class BotObserver:
@@ -239,6 +241,7 @@ class ManualClient:
     def _connected(self):
         from ib_insync import IB
 
+        logging.getLogger("ib_insync").setLevel(logging.CRITICAL)  # its rejects are ours to log
         ib = IB()
         ib.connect("127.0.0.1", self.port, clientId=self.client_id, timeout=10)
         return ib
