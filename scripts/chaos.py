@@ -10,7 +10,8 @@ Per seed: the gateway runs in this process (``SimGateway``, a market from the se
 a fixed session day so a seed means the same market on any date), the bot runs as
 ``python -m bot`` (broker.kind ib, dry_run off, the sim's paper account) and a fault schedule
 drawn from the seed fires on the simulated clock: partial fills, a dropped order, a lost
-cancel, a socket drop, a gateway restart, a reject, stalled bars and quotes, IB connectivity
+cancel, a delayed order or cancel, a socket drop whose reconnect's open-orders query is answered
+late, a socket drop, a gateway restart, a reject, stalled bars and quotes, IB connectivity
 lost, a bot SIGKILL and restart, a manual trade by another client, and (some seeds) the clock
 running into the close. The harness reads the broker's positions, working orders and
 executions in-process and the bot's view from its journal and heartbeat every ``POLL_S`` wall
@@ -30,8 +31,10 @@ only with 0 violations. ``1_alarmed`` (a position unprotected past the grace per
 bot itself reports ``unprotected_position``: the stated, alarmed state invariant 1 allows) is
 listed in ``by_invariant`` and as ``alarmed`` but not counted as a violation.
 Per-run lines go to stderr. A failing seed is reproducible with
-``--seed S`` (same market, same faults at the same simulated times; the bot's reactions are
-wall-clock work and may land a market tick apart).
+``--seed S`` (same market, same faults at the same simulated times). The simulated clock runs
+on the wall clock and the bot's reactions are wall-clock work, so a rerun's orders can land a
+market second or two apart and a fault aimed at "the next order" can hit another one: a
+failing seed fails again often, not always; ``--seed S --repeat 5`` shows how often.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ JUDGE_EVERY_S = 0.25
 FAULTS_UNTIL = 0.8
 """Faults fire in the first 80% of a run; the rest lets the bot settle before the last check."""
 GATEWAY_FAULTS = ("partial_fills", "drop_order", "cancel_lost", "socket_drop", "gateway_restart",
-                  "reject", "stall_bars", "connectivity_lost")
+                  "reject", "stall_bars", "connectivity_lost", "delayed_order", "slow_snapshot")
 HARNESS_FAULTS = ("bot_kill", "manual_close")
 ALL_FAULTS = GATEWAY_FAULTS + HARNESS_FAULTS
 BREAK = "stop_bot_and_cancel_all"
@@ -145,6 +148,10 @@ def plan(seed: int, minutes: float, faults_per_10min: float = 6.0,
             args["down_s"] = rng.choice([10, 60, 180])
         if kind == "manual_close":
             args["fraction"] = rng.choice([0.5, 1.0])
+        if kind == "delayed_order":
+            args["request"] = rng.choice(["placeOrder", "cancelOrder"])
+        if kind in ("delayed_order", "slow_snapshot"):
+            args["wall_s"] = rng.choice([0.5, 2.0, 5.0])
         faults.append(Fault(at, kind, args))
     faults.sort(key=lambda f: f.at)
     return Plan(seed, market_seed, start, duration, settings, tuple(faults))
@@ -173,6 +180,11 @@ def gateway_entries(fault: Fault) -> list[dict[str, Any]]:
             return [entry(at, "reject_next_order", reason="chaos reject", code=201)]
         case "stall_bars":
             return [entry(at, "stall_streams"), entry(at + a["for_s"], "resume_streams")]
+        case "delayed_order":
+            return [entry(at, "delay_next", request=a["request"], seconds=a["wall_s"])]
+        case "slow_snapshot":  # the reconnect's open-orders query answered late
+            return [entry(at, "delay_next", request="reqAllOpenOrders", seconds=a["wall_s"]),
+                    entry(at, "drop_all_connections")]
         case "connectivity_lost":
             return [entry(at, "connectivity", code=1100), entry(at + a["for_s"], "connectivity",
                                                                  code=1102)]
@@ -358,6 +370,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, default=20, help="how many seeds to run")
     p.add_argument("--seed-base", type=int, default=1, help="the first seed (default 1)")
     p.add_argument("--seed", type=int, default=None, help="run this one seed only")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run each seed this many times (a seed's market and faults repeat "
+                        "exactly; the bot's wall-clock reactions do not)")
     p.add_argument("--minutes", type=float, default=10.0, help="simulated minutes per run")
     p.add_argument("--speed", type=float, default=60.0, help="simulated seconds per wall second")
     p.add_argument("--wall-grace", type=float, default=1.0,
@@ -376,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.remove()  # the in-process gateway's lines would drown the report
     seeds = [args.seed] if args.seed is not None else list(
         range(args.seed_base, args.seed_base + args.seeds))
+    seeds = [s for s in seeds for _ in range(max(1, args.repeat))]
     kinds = tuple(args.only.split(",")) if args.only else ALL_FAULTS
     if unknown := set(kinds) - set(ALL_FAULTS):
         print(f"chaos: unknown fault kinds {sorted(unknown)}", file=sys.stderr)

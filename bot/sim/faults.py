@@ -2,7 +2,8 @@
 
 Chaos (``scripts/chaos.py``) draws its gateway faults from ``ACTIONS``: ``stall_streams`` /
 ``resume_streams`` stop and restart every streaming push (bars and quotes: a data outage while
-orders still work), ``gateway_restart`` drops every connection and refuses new ones for a
+orders still work), ``delay_next`` holds a request (and the client's requests behind it) for
+a while, ``gateway_restart`` drops every connection and refuses new ones for a
 while (IB's daily restart, from the client's side: the account and its orders survive).
 
 ``FaultInjector`` is thread-safe: tests call it from their own thread. Flags (never answer,
@@ -33,6 +34,7 @@ ACTIONS = frozenset(
         "never_answer",
         "answer_again",
         "drop_next",
+        "delay_next",
         "reject_next_order",
         "partial_fills",
         "duplicate_exec_details",
@@ -118,6 +120,7 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._never_answer: set[str] = set()
         self._drop_next: dict[str, int] = {}
+        self._delay_next: dict[str, list[float]] = {}
         self._duplicate_exec = False
         self._streams_stalled = False
         self._schedule: list[ScheduledFault] = []
@@ -166,6 +169,19 @@ class FaultInjector:
         """Leave the next ``count`` requests named ``request`` unanswered, then answer again."""
         with self._lock:
             self._drop_next[request] = self._drop_next.get(request, 0) + int(count)
+
+    def delay_next(self, request: str, seconds: float, count: int = 1) -> None:
+        """Handle the next ``count`` requests named ``request`` ``seconds`` (wall) late; the
+        client's later requests wait behind each one, as behind a slow gateway."""
+        with self._lock:
+            self._delay_next.setdefault(request, []).extend([float(seconds)] * int(count))
+
+    def delay_of(self, request: str) -> float:
+        """How long to hold this request (0: at once); the session asks once per request, so
+        a positive answer uses up one of the ``delay_next`` count."""
+        with self._lock:
+            waiting = self._delay_next.get(request)
+            return waiting.pop(0) if waiting else 0.0
 
     def is_silenced(self, request: str) -> bool:
         """Whether the gateway swallows this request; the session asks once per request it

@@ -238,3 +238,18 @@ def test_gateway_restart_drops_every_session_and_refuses_connections_for_a_while
     with pytest.raises(OSError):
         refused.connect("127.0.0.1", gateway.port, clientId=3, timeout=1)
     assert gateway.counters()["faults.drop_all"] == gateway.counters()["faults.refuse"] == 1
+
+
+def test_delay_next_holds_a_request_and_the_clients_requests_behind_it(gateway, ib):
+    spy = Stock("SPY", "SMART", "USD")
+    gateway.faults.delay_next("reqContractDetails", 1.0)
+    ib.RequestTimeout = 0.3
+
+    with pytest.raises(TimeoutError):  # not answered within 0.3 s: it waits for 1 s
+        ib.qualifyContracts(spy)
+    ib.RequestTimeout = 5.0
+    again = ib.qualifyContracts(Stock("QQQ", "SMART", "USD"))  # queued behind the held one
+
+    assert again[0].conId > 0
+    assert gateway.counters()["delayed.reqContractDetails"] == 1
+    assert gateway.counters()["req.reqContractDetails"] == 2  # both answered, in order
