@@ -27,9 +27,10 @@ grace period is never over before the bot has had it in full since its last (re)
 ``InvariantChecker.observe``).
 
 Prints one JSON line: ``{"runs", "violations", "by_invariant", "first_failure", ...}``; exit 0
-only with 0 violations. ``1_alarmed`` (a position unprotected past the grace period while the
-bot itself reports ``unprotected_position``: the stated, alarmed state invariant 1 allows) is
-listed in ``by_invariant`` and as ``alarmed`` but not counted as a violation.
+only with 0 violations (2 when the bot refused to start: a harness error). ``1_alarmed`` (a
+position unprotected past the grace period while the bot itself reports
+``unprotected_position``: the stated, alarmed state invariant 1 allows) is listed in
+``by_invariant`` and as ``alarmed`` but not counted as a violation.
 Per-run lines go to stderr. A failing seed is reproducible with
 ``--seed S`` (same market, same faults at the same simulated times). The simulated clock runs
 on the wall clock and the bot's reactions are wall-clock work, so a rerun's orders can land a
@@ -361,7 +362,9 @@ def summary(results: list[RunResult]) -> dict[str, Any]:
             "first_failure": first, "failing_seeds": [r.seed for r in failing],
             "orders_placed": sum(r.orders_placed for r in results),
             "fills": sum(r.fills for r in results),
-            "runs_without_fills": sum(1 for r in results if not r.fills)}
+            "runs_without_fills": sum(1 for r in results if not r.fills),
+            "bot_crashes": sum(1 for r in results for c in r.bot_exits if c not in (0, -9)),
+            "bot_refused": sum(1 for r in results if set(r.bot_exits) & set(NO_RESTART_CODES))}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -407,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr, flush=True)
     report = summary(results)
     print(json.dumps(report), flush=True)
+    if report["bot_refused"]:
+        return 2  # the bot would not run with the harness's settings: nothing was proven
     return 0 if report["violations"] == 0 else 1
 
 

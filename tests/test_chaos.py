@@ -4,6 +4,7 @@ current bot's violations on those seeds are stated."""
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 import chaos  # noqa: E402
 
+from bot.sim.faults import FaultInjector  # noqa: E402
 from bot.trading.invariants import NO_OVERSELL, PROTECTED  # noqa: E402
 
 SPEED = 60.0
@@ -22,6 +24,26 @@ WIDE_EXITS = {"risk": {"take_profit_pct": 300, "stop_loss_pct": 90, "max_hold_mi
 
 def run(seed: int, tmp_path: Path, minutes: float, **kw) -> chaos.RunResult:
     return chaos.run_seed(seed, minutes, SPEED, tmp_path, wall_grace=1.0, **kw)
+
+
+def test_a_seed_is_the_same_market_and_the_same_fault_schedule_every_time():
+    first, again, other = chaos.plan(7, 10), chaos.plan(7, 10), chaos.plan(8, 10)
+    managed = chaos.plan(7, 10, kinds=("manual_close",))
+
+    assert first == again and first != other
+    assert first.faults and all(0 < f.at <= 0.8 * 600 for f in first.faults)
+    assert (managed.market_seed, managed.start) == (first.market_seed, first.start)
+    assert {f.kind for f in managed.faults} == {"manual_close"}
+
+
+def test_each_gateway_fault_becomes_scheduled_gateway_actions():
+    for kind in chaos.GATEWAY_FAULTS:
+        fault = next(f for s in range(1, 200) for f in chaos.plan(s, 30).faults if f.kind == kind)
+        entries = chaos.gateway_entries(fault)
+        assert entries and all(e["at_sim_seconds"] >= fault.at for e in entries), kind
+        for scheduled in chaos.parse_faults(entries):  # an action the injector has...
+            method = getattr(FaultInjector, scheduled.action)
+            inspect.signature(method).bind(None, **scheduled.args)  # ...taking these arguments
 
 
 def test_the_harness_detects_a_position_left_without_its_stop_while_the_bot_is_stopped(tmp_path):
