@@ -363,7 +363,7 @@ def summary(results: list[RunResult]) -> dict[str, Any]:
             "orders_placed": sum(r.orders_placed for r in results),
             "fills": sum(r.fills for r in results),
             "runs_without_fills": sum(1 for r in results if not r.fills),
-            "bot_crashes": sum(1 for r in results for c in r.bot_exits if c not in (0, -9)),
+            "bot_crashes": sum(1 for r in results for c in r.bot_exits if c > 0),
             "bot_refused": sum(1 for r in results if set(r.bot_exits) & set(NO_RESTART_CODES))}
 
 
