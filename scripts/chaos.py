@@ -381,7 +381,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--wall-grace", type=float, default=1.0,
                    help="grace periods are at least this many wall seconds (default 1)")
     p.add_argument("--only", default=None, metavar="KIND[,KIND]",
-                   help=f"draw faults of these kinds only ({', '.join(ALL_FAULTS)})")
+                   help=f"draw faults of these kinds only ({', '.join(ALL_FAULTS)}), or "
+                        "none: the baseline without faults")
     p.add_argument("--keep", action="store_true",
                    help=f"keep every run's directory under {REPO / 'logs' / 'chaos'}")
     return p.parse_args(argv)
@@ -395,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [args.seed] if args.seed is not None else list(
         range(args.seed_base, args.seed_base + args.seeds))
     seeds = [s for s in seeds for _ in range(max(1, args.repeat))]
-    kinds = tuple(args.only.split(",")) if args.only else ALL_FAULTS
+    kinds = ALL_FAULTS if not args.only else () if args.only == "none" else tuple(
+        args.only.split(","))
     if unknown := set(kinds) - set(ALL_FAULTS):
         print(f"chaos: unknown fault kinds {sorted(unknown)}", file=sys.stderr)
         return 2
