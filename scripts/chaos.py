@@ -19,8 +19,8 @@ seconds and judges each snapshot that differs from the previous one (and every s
 for the grace periods).
 
 Grace periods are market seconds: 5 to protect a position (``protect_within_s``) and 30 for
-the views to agree and an excess exit to go (``verify_every_s``), but never less than
-``--wall-grace`` (1) and 1.5 x ``--wall-grace`` wall seconds times the speed: at 60x a wall
+the views to agree and an excess exit or a short to go (``verify_every_s``), but never less
+than ``--wall-grace`` (1) and 3 x ``--wall-grace`` wall seconds times the speed: at 60x a wall
 second is a market minute, and the bot's reactions take wall time. The bot's own order
 timeouts are scaled down by the speed for the same reason (``chaos_observe.bot_settings``). A
 grace period is never over before the bot has had it in full since its last (re)connect (see
@@ -44,6 +44,7 @@ import argparse
 import json
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -81,6 +82,9 @@ SESSION_DAY = date(2026, 11, 18)
 """A full regular session (a Wednesday): a seed is the same market whatever today is."""
 PROTECT_WITHIN_S = 5.0
 VERIFY_EVERY_S = 30.0
+SETTLE_WALL_FACTOR = 3.0
+"""The settle grace is this many wall graces: above the bot's own (scaled) one-second order
+timeouts plus its timer period, so the bot's timeouts resolve an unknown order first."""
 POLL_S = 0.1
 JUDGE_EVERY_S = 0.25
 FAULTS_UNTIL = 0.8
@@ -215,7 +219,7 @@ class Run:
         self.tmp = workdir
         self.extra = extra
         self.checker = InvariantChecker(max(PROTECT_WITHIN_S, wall_grace * speed),
-                                        max(VERIFY_EVERY_S, 1.5 * wall_grace * speed))
+                                        max(VERIFY_EVERY_S, SETTLE_WALL_FACTOR * wall_grace * speed))
         self.log: list[str] = []
         self.events: list[str] = []
         """Fills and violations in the order seen, written to ``events.log`` for diagnosis."""
@@ -390,6 +394,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so each run's finally stops its bot
     from loguru import logger
 
     logger.remove()  # the in-process gateway's lines would drown the report
