@@ -27,7 +27,8 @@ grace period is never over before the bot has had it in full since its last (re)
 ``InvariantChecker.observe``).
 
 Prints one JSON line: ``{"runs", "violations", "by_invariant", "first_failure", ...}``; exit 0
-only with 0 violations (2 when the bot refused to start: a harness error). ``1_alarmed`` (a
+only with 0 violations (2 when a run could not be judged: the bot refused to start, or the
+harness itself failed; ``harness_errors`` names the seed). ``1_alarmed`` (a
 position unprotected past the grace period while the bot itself reports
 ``unprotected_position``: the stated, alarmed state invariant 1 allows) is listed in
 ``by_invariant`` and as ``alarmed`` but not counted as a violation.
@@ -407,17 +408,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chaos: unknown fault kinds {sorted(unknown)}", file=sys.stderr)
         return 2
     out = REPO / "logs" / "chaos" / datetime.now().strftime("%Y%m%d-%H%M%S") if args.keep else None
-    results = []
+    results, errors = [], []
     for seed in seeds:
-        r = run_seed(seed, args.minutes, args.speed, out, args.wall_grace, kinds=kinds)
+        try:
+            r = run_seed(seed, args.minutes, args.speed, out, args.wall_grace, kinds=kinds)
+        except Exception as exc:  # noqa: BLE001 - one broken run must not hide the others
+            errors.append({"seed": seed, "error": repr(exc)})
+            print(json.dumps(errors[-1]), file=sys.stderr, flush=True)
+            continue
         results.append(r)
         print(json.dumps({"seed": seed, "violations": len(r.violations), "wall_s": r.wall_s,
                           "orders": r.orders_placed, "fills": r.fills, "bot_exits": r.bot_exits,
                           "faults": r.faults, "found": [asdict(v) for v in r.violations][:5]}),
               file=sys.stderr, flush=True)
-    report = summary(results)
+    report = {**summary(results), "harness_errors": errors}
     print(json.dumps(report), flush=True)
-    if report["bot_refused"]:
+    if report["bot_refused"] or errors:
         return 2  # the bot would not run with the harness's settings: nothing was proven
     return 0 if report["violations"] == 0 else 1
 

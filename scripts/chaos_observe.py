@@ -247,7 +247,14 @@ class ManualClient:
         return ib
 
     def sell(self, con_id: int, qty: float, wait_s: float = 5.0) -> str:
-        """SELL ``qty`` of ``con_id`` at market; returns what happened."""
+        """SELL ``qty`` of ``con_id`` at market; returns what happened (a gateway that refuses
+        the connection, e.g. while it restarts, is what happened too)."""
+        try:
+            return self._sell(con_id, qty, wait_s)
+        except (OSError, TimeoutError, ConnectionError) as exc:
+            return f"manual_sell con_id={con_id}: could not trade ({exc!r})"
+
+    def _sell(self, con_id: int, qty: float, wait_s: float) -> str:
         from ib_insync import MarketOrder
 
         ib = self._connected()
@@ -271,6 +278,7 @@ class ManualClient:
             ib.disconnect()
 
     def cancel_everything(self) -> str:
+        """reqGlobalCancel from this client (the self-test's deliberate break)."""
         ib = self._connected()
         try:
             ib.reqGlobalCancel()
