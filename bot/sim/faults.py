@@ -1,5 +1,11 @@
 """Fault injection for the simulated gateway, scriptable from tests and from a ``--faults`` file.
 
+Chaos (``scripts/chaos.py``) draws its gateway faults from ``ACTIONS``: ``stall_streams`` /
+``resume_streams`` stop and restart every streaming push (bars and quotes: a data outage while
+orders still work), ``delay_next`` holds a request (and the client's requests behind it) for
+a while, ``gateway_restart`` drops every connection and refuses new ones for a
+while (IB's daily restart, from the client's side: the account and its orders survive).
+
 ``FaultInjector`` is thread-safe: tests call it from their own thread. Flags (never answer,
 drop the next N, duplicate execDetails) are read by sessions; actions that touch sessions are
 handed to the gateway (``FaultTarget``), which runs them on its own loop thread; order faults
@@ -28,11 +34,15 @@ ACTIONS = frozenset(
         "never_answer",
         "answer_again",
         "drop_next",
+        "delay_next",
         "reject_next_order",
         "partial_fills",
         "duplicate_exec_details",
         "hold_client_id",
         "release_client_id",
+        "stall_streams",
+        "resume_streams",
+        "gateway_restart",
     }
 )
 CONNECTIVITY_CODES = frozenset({1100, 1101, 1102, 2110})
@@ -110,7 +120,9 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._never_answer: set[str] = set()
         self._drop_next: dict[str, int] = {}
+        self._delay_next: dict[str, list[float]] = {}
         self._duplicate_exec = False
+        self._streams_stalled = False
         self._schedule: list[ScheduledFault] = []
 
     def attach(self, target: FaultTarget) -> None:
@@ -133,6 +145,11 @@ class FaultInjector:
             raise ValueError(f"farm status code must be one of {sorted(FARM_CODES)}")
         self._require().fault_broadcast_status(code)
 
+    def gateway_restart(self, seconds: float) -> None:
+        """Every connection dropped, new ones refused for ``seconds`` (wall); state survives."""
+        self.drop_all_connections()
+        self.refuse_connections(seconds)
+
     def hold_client_id(self, client_id: int) -> None:
         self._require().fault_hold_client_id(int(client_id), True)
 
@@ -152,6 +169,19 @@ class FaultInjector:
         """Leave the next ``count`` requests named ``request`` unanswered, then answer again."""
         with self._lock:
             self._drop_next[request] = self._drop_next.get(request, 0) + int(count)
+
+    def delay_next(self, request: str, seconds: float, count: int = 1) -> None:
+        """Handle the next ``count`` requests named ``request`` ``seconds`` (wall) late; the
+        client's later requests wait behind each one, as behind a slow gateway."""
+        with self._lock:
+            self._delay_next.setdefault(request, []).extend([float(seconds)] * int(count))
+
+    def delay_of(self, request: str) -> float:
+        """How long to hold this request (0: at once); the session asks once per request, so
+        a positive answer uses up one of the ``delay_next`` count."""
+        with self._lock:
+            waiting = self._delay_next.get(request)
+            return waiting.pop(0) if waiting else 0.0
 
     def is_silenced(self, request: str) -> bool:
         """Whether the gateway swallows this request; the session asks once per request it
@@ -179,6 +209,21 @@ class FaultInjector:
     def duplicating_execs(self) -> bool:
         with self._lock:
             return self._duplicate_exec
+
+    # --- stream faults ---
+    def stall_streams(self) -> None:
+        """Push no bar or quote updates (the tick loop still matches orders) until resumed."""
+        with self._lock:
+            self._streams_stalled = True
+
+    def resume_streams(self) -> None:
+        with self._lock:
+            self._streams_stalled = False
+
+    @property
+    def streams_stalled(self) -> bool:
+        with self._lock:
+            return self._streams_stalled
 
     # --- scripted faults ---
     def schedule(self, faults: list[ScheduledFault]) -> None:

@@ -91,6 +91,7 @@ class Session:
                     if isinstance(msg, wire.Handshake):
                         self._on_handshake(msg)
                     else:
+                        await self._delay_if_asked(msg)
                         self._on_message(msg)
             if self._linger:
                 await self._discard_input()
@@ -101,6 +102,15 @@ class Session:
             pass
         finally:
             self.close()
+
+    async def _delay_if_asked(self, fields: list[str]) -> None:
+        """Fault ``delay_next``: hold this request, and so everything after it from this
+        client, for a while (a slow gateway; answers and streams keep flowing)."""
+        name = REQUEST_NAMES.get(int(fields[0])) if fields and fields[0].isdigit() else None
+        delay = self.gw.faults.delay_of(name) if name else 0.0
+        if delay > 0:
+            self.gw.stats.inc(f"delayed.{name}")
+            await asyncio.sleep(delay)
 
     def close(self) -> None:
         """Stop serving and drop the socket now."""

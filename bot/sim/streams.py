@@ -171,7 +171,8 @@ def tick_once(gw) -> None:
     gw.market.advance(now)
     expire_day_orders(gw, now)
     gw.dispatch(gw.engine.on_market())
-    for session in list(gw.sessions):
+    stalled = gw.faults.streams_stalled  # a data outage: orders still match, nothing streams
+    for session in [] if stalled else list(gw.sessions):
         if session.client_id is None or session.closed:
             continue
         session.send_stream(session.subs.changes(gw.market, now))

@@ -202,3 +202,54 @@ def test_hold_client_id_makes_connect_fail_with_326(gateway):
         assert freed.isConnected()
     finally:
         freed.disconnect()
+
+
+def test_stall_streams_stops_quote_updates_until_resume_streams(make_gateway, make_ib, until):
+    gateway = make_gateway(speed=60.0, tick_interval_s=0.05)
+    ib = make_ib(gateway)
+    spy = _spy(ib)
+    ib.reqMktData(spy)
+    assert until(ib, lambda: gateway.counters().get("stream.messages", 0) > 0, 5)
+
+    def steps() -> int:
+        return gateway.counters().get("tick.steps", 0)
+
+    gateway.faults.stall_streams()
+    before = steps()
+    assert until(ib, lambda: steps() >= before + 2, 5)  # a step under way has ended
+    stalled = gateway.counters()["stream.messages"]
+    assert until(ib, lambda: steps() >= before + 10, 5)
+    during = gateway.counters()["stream.messages"] - stalled
+    gateway.faults.resume_streams()
+    resumed = until(ib, lambda: gateway.counters()["stream.messages"] > stalled, 5)
+
+    assert (during, resumed) == (0, True)
+
+
+def test_gateway_restart_drops_every_session_and_refuses_connections_for_a_while(
+    gateway, make_ib, until
+):
+    ib = make_ib(gateway)
+
+    gateway.faults.gateway_restart(0.5)
+
+    assert until(ib, lambda: not ib.isConnected(), 5)
+    refused = IB()
+    with pytest.raises(OSError):
+        refused.connect("127.0.0.1", gateway.port, clientId=3, timeout=1)
+    assert gateway.counters()["faults.drop_all"] == gateway.counters()["faults.refuse"] == 1
+
+
+def test_delay_next_holds_a_request_and_the_clients_requests_behind_it(gateway, ib):
+    spy = Stock("SPY", "SMART", "USD")
+    gateway.faults.delay_next("reqContractDetails", 1.0)
+    ib.RequestTimeout = 0.3
+
+    with pytest.raises(TimeoutError):  # not answered within 0.3 s: it waits for 1 s
+        ib.qualifyContracts(spy)
+    ib.RequestTimeout = 5.0
+    again = ib.qualifyContracts(Stock("QQQ", "SMART", "USD"))  # queued behind the held one
+
+    assert again[0].conId > 0
+    assert gateway.counters()["delayed.reqContractDetails"] == 1
+    assert gateway.counters()["req.reqContractDetails"] == 2  # both answered, in order

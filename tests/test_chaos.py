@@ -1,0 +1,83 @@
+"""The chaos harness (``scripts/chaos.py``) on a few fixed seeds, through the script's own code:
+it can fail (a deliberate break is detected), it runs the whole bot under faults, and the
+current bot's violations on those seeds are stated."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+
+import chaos  # noqa: E402
+
+from bot.sim.faults import FaultInjector  # noqa: E402
+from bot.trading.invariants import NO_OVERSELL, PROTECTED  # noqa: E402
+
+SPEED = 60.0
+WIDE_EXITS = {"risk": {"take_profit_pct": 300, "stop_loss_pct": 90, "max_hold_minutes": 390}}
+"""Positions that stay open, so a fault aimed at one finds one."""
+
+
+def run(seed: int, tmp_path: Path, minutes: float, **kw) -> chaos.RunResult:
+    return chaos.run_seed(seed, minutes, SPEED, tmp_path, wall_grace=1.0, **kw)
+
+
+def test_a_seed_is_the_same_market_and_the_same_fault_schedule_every_time():
+    first, again, other = chaos.plan(7, 10), chaos.plan(7, 10), chaos.plan(8, 10)
+    managed = chaos.plan(7, 10, kinds=("manual_close",))
+
+    assert first == again and first != other
+    assert first.faults and all(0 < f.at <= 0.8 * 600 for f in first.faults)
+    assert (managed.market_seed, managed.start) == (first.market_seed, first.start)
+    assert {f.kind for f in managed.faults} == {"manual_close"}
+
+
+def test_each_gateway_fault_becomes_scheduled_gateway_actions():
+    for kind in chaos.GATEWAY_FAULTS:
+        fault = next(f for s in range(1, 200) for f in chaos.plan(s, 30).faults if f.kind == kind)
+        entries = chaos.gateway_entries(fault)
+        assert entries and all(e["at_sim_seconds"] >= fault.at for e in entries), kind
+        for scheduled in chaos.parse_faults(entries):  # an action the injector has...
+            method = getattr(FaultInjector, scheduled.action)
+            inspect.signature(method).bind(None, **scheduled.args)  # ...taking these arguments
+
+
+def test_the_harness_detects_a_position_left_without_its_stop_while_the_bot_is_stopped(tmp_path):
+    stop_and_cancel = chaos.Fault(60.0, chaos.BREAK)
+
+    result = run(4, tmp_path, minutes=6, kinds=(), extra=(stop_and_cancel,), settings=WIDE_EXITS)
+
+    assert any("manual_global_cancel" in line for line in result.faults), result.faults
+    assert result.by_invariant[PROTECTED] >= 1, result.faults
+    found = next(v for v in result.violations if v.invariant == PROTECTED)
+    assert "stop_or_close_covers=0" in found.detail
+
+
+@pytest.mark.parametrize("seed", [13, 19])
+def test_a_chaos_run_drives_the_whole_bot_through_its_faults_and_reports(seed, tmp_path, capsys):
+    result = run(seed, tmp_path, minutes=5)
+    report = chaos.summary([result])
+
+    with capsys.disabled():
+        print(f"\nchaos seed {seed}: {report['violations']} violations "
+              f"{report['by_invariant']} faults={result.faults}")
+    assert result.orders_placed > 0 and result.fills > 0
+    assert result.faults, "the seed's faults fired"
+    assert report["runs"] == 1 and report["violations"] == len(result.violations)
+    assert (report["first_failure"] is None) == (not result.violations)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "2_no_oversell: after another client sells part or all of a position, the bot's take-profit "
+    "and stop stay at the old quantity (it never resizes exits to what the broker holds), so "
+    "the next exit fill leaves the account short; the bot's view keeps the old quantity (3)"))
+def test_a_manual_close_by_another_client_leaves_no_violation(tmp_path):
+    result = run(6, tmp_path, minutes=10, kinds=("manual_close",), settings=WIDE_EXITS)
+
+    assert any("manual_sell" in line and "Filled" in line for line in result.faults)
+    assert result.violations == [], [v.detail for v in result.violations]
+    assert result.by_invariant[NO_OVERSELL] == 0
