@@ -13,6 +13,7 @@ Modules (import the one you need: ``from bot.trading import risk``):
 - ``quotes``: malformed market data is named and dropped.
 - ``market_hours``, ``exchange_calendar``: the New York session on the NYSE calendar.
 - ``decimals``: exact decimal money arithmetic.
+- ``invariants``: the money-safety invariants as pure checks over broker and bot records.
 """
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "execution",
     "exits",
     "indicators",
+    "invariants",
     "market_hours",
     "order_state",
     "quotes",
