@@ -3,7 +3,8 @@
 Accepts: EntryApproved, OrderStatusChanged, OrderFilled, CommissionReported, OrderRejected,
     QuoteUpdated (options),
     BarClosed (live bars: market time for time exits), ConnectionChanged, TimerFired, TradeRecovered
-    (after a restart or reconnect), KillSwitchChanged, Ping.
+    (after a restart or reconnect), KillSwitchChanged, ModeDecided, PositionChanged (what the
+    broker holds: a position sold outside the bot shrinks the trade), Ping.
 Emits: SubmitBracket, SubmitOrder, CancelOrder (to the journal, which records them and then
     forwards them to the broker: write-ahead; straight to the broker without a journal),
     SubscribeQuotes, UnsubscribeQuotes (to the broker); PositionOpened, PositionRecovered,
@@ -37,6 +38,7 @@ from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import BROKER, JOURNAL, Directory
 from bot.trading import execution, exits, quotes
+from bot.trading.trade import shortfalls
 
 COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder, m.SubscribeQuotes, m.UnsubscribeQuotes)
 ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder)
@@ -62,6 +64,10 @@ class ExecutionActor(BotActor):
         self.speed = settings.broker.sim.speed if settings.broker.kind == "sim" else 1.0
         self.dropped = quotes.DropCounter()
         self.timer: Timer | None = None
+        self.mode = ""
+        """The safety gate's mode: positions are compared with the broker's except in shadow."""
+        self.broker_holds: dict[str, tuple[float, datetime]] = {}
+        """Per option: what the broker last reported holding, and when that report came."""
 
     def on_start(self) -> None:
         super().on_start()
@@ -100,6 +106,12 @@ class ExecutionActor(BotActor):
             case m.KillSwitchChanged(engaged=True):
                 self._on_kill_switch()
             case m.KillSwitchChanged():
+                pass
+            case m.ModeDecided(mode=mode):
+                self.mode = mode
+            case m.PositionChanged(position=p) if p.contract is not None:
+                self.broker_holds[p.contract.key] = (p.quantity, self.clock())
+            case m.PositionChanged():
                 pass
             case _:
                 self.unexpected(message)
@@ -197,6 +209,23 @@ class ExecutionActor(BotActor):
         for trade in list(self.trades.values()):
             if not trade.finished:
                 self._apply(*execution.on_clock(trade, self.settings, self.clock(), market))
+        self._check_broker_positions()
+
+    def _check_broker_positions(self) -> None:
+        """Invariant 3 while running: a position the broker reports smaller than our trades',
+        for longer than ``OUTSIDE_GRACE_S`` (our own fill reports may trail its position
+        report; their order statuses, which come first, are counted at once), was sold outside
+        the bot: the trades shrink to it (``on_position_reduced``). Shadow trades live only
+        here, so a dry run never compares."""
+        if self.mode in ("", "shadow"):
+            return
+        wall = self.clock()
+        for key, (holds, since) in self.broker_holds.items():
+            if (wall - since).total_seconds() < OUTSIDE_GRACE_S:
+                continue
+            mine = [t for t in self.trades.values() if t.contract.key == key and not t.finished]
+            for intent_id, held in shortfalls(mine, holds).items():
+                self._apply(*execution.on_position_reduced(self.trades[intent_id], held, wall))
 
     def _apply(self, trade: execution.Trade, effects: list[Any]) -> None:
         self.trades[trade.intent_id] = trade
@@ -243,6 +272,10 @@ class ExecutionActor(BotActor):
         for spec in specs:
             self.actor_ref.tell(m.OrderRejected(command.correlation_id, spec.client_order_id, 0,
                                                 "journal unavailable", self.clock()))
+
+
+OUTSIDE_GRACE_S = 2.0
+"""How long a broker position report may run ahead of our own fill reports (wall seconds)."""
 
 
 def _summary(message: Any) -> str:

@@ -85,9 +85,9 @@ ROUTES: dict[type, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
     m.AlarmRaised: (SUPERVISOR, ALERT),
     m.StartRefused: (SUPERVISOR, HEALTH),
     # restart safety (bot/messages/restart.py)
-    m.ModeDecided: (JOURNAL, ALERT),
+    m.ModeDecided: (JOURNAL, EXECUTION, ALERT),
     m.BrokerSnapshot: (JOURNAL,),
-    m.PositionChanged: (JOURNAL,),
+    m.PositionChanged: (JOURNAL, EXECUTION),
     m.TradeRecovered: (RISK, EXECUTION),  # risk first: it must hear it before what execution says next
     m.PositionRecovered: (RISK, JOURNAL),
     m.ReconcileMismatch: (JOURNAL, ALERT),

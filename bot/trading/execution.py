@@ -24,8 +24,10 @@ The invariants this module keeps (and what happens when one is broken):
    leg (and an entry's trade) stays alive, so a fill that arrives late is applied and protected.
    A cancel IB refuses because the order filled (10148) or is done (161) is not a rejection.
 
-(3, 4: the broker's view is compared after reconnects by ``bot/journal/reconcile.py``, and an
-entry is sent at most once by the journal's write-ahead record.)
+3. The bot's view is the broker's: after reconnects ``bot/journal/reconcile.py`` compares them;
+   while running, a position the broker reports smaller than a trade's (sold outside the bot)
+   becomes the trade's position (``on_position_reduced``) and its exits are resized to it.
+(4: an entry is sent at most once by the journal's write-ahead record.)
 
 OCO modes:
 - native: one ``SubmitBracket`` (entry + take-profit + stop, the exits in one OCA group).
@@ -69,7 +71,8 @@ from bot.trading.trade import (
 )
 
 __all__ = ["EngageKillSwitch", "Note", "Trade", "begin_exit", "kill_switch", "merge", "on_clock",
-           "on_fill", "on_quote", "on_rejected", "on_status", "open_trade", "restore"]
+           "on_fill", "on_position_reduced", "on_quote", "on_rejected", "on_status", "open_trade",
+           "restore"]
 S = m.OrderStatus
 
 def open_trade(approved: m.EntryApproved, settings: Settings, wall: datetime) -> tuple[Trade, Effects]:
@@ -451,6 +454,31 @@ def _close(trade: Trade, wall: datetime, fill: m.OrderFilled | None) -> tuple[Tr
         m.UnsubscribeQuotes(trade.correlation_id, trade.contract),
     ]
     return trade, effects
+
+
+def on_position_reduced(trade: Trade, held: float, wall: datetime) -> tuple[Trade, Effects]:
+    """The broker holds less of the option than the trade, and no report of ours explains it:
+    someone sold outside the bot (TWS, another program). The position is what the broker holds,
+    so no exit may sell more: exits that would are cancelled and, once confirmed, a set sized
+    to what is left is armed (a closing order resent for it); with nothing left the trade closes
+    as "closed outside the bot", its P&L counted on what the bot itself sold."""
+    if trade.finished or trade.opened_at is None or held >= trade.position - 1e-9:
+        return trade, []
+    held = max(held, 0.0)
+    note = Note("WARNING", "position_reduced_outside", (
+        ("intent", trade.intent_id), ("bot_held", trade.position), ("broker_holds", held)))
+    gone = trade.position - held
+    trade = replace(trade, position=held,
+                    entry_cost=trade.entry_cost - gone * trade.entry.avg_price * mult(trade))
+    effects: Effects = [note]
+    for leg in trade.working_exits:
+        if open_quantity(trade, leg) > held + 1e-9:
+            trade, more = _cancel(trade, leg, wall, f"the broker holds {held:g}")
+            effects += more
+    if held <= 1e-9:
+        trade = replace(trade, closing_reason=trade.closing_reason or "closed outside the bot")
+    trade, more = _settle(trade, wall)
+    return trade, effects + more
 
 
 def kill_switch(trade: Trade, settings: Settings, wall: datetime) -> tuple[Trade, Effects]:

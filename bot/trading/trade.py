@@ -128,6 +128,27 @@ def open_quantity(trade: Trade, leg: Leg) -> float:
     return max(rest - sibling_fills, 0.0)
 
 
+def expected_held(trade: Trade) -> float:
+    """What the broker should hold for ``trade`` once the exit fills it already reported (its
+    order statuses run ahead of the executions) are counted."""
+    pending = sum(max(g.reported_filled - g.filled, 0.0) for g in trade.legs[1:])
+    return max(trade.position - pending, 0.0)
+
+
+def shortfalls(trades: list[Trade], broker_holds: float) -> dict[str, float]:
+    """Trades of one contract that the broker's quantity no longer covers: intent -> what the
+    broker holds for it. The quantity is shared oldest first, so a sale outside the bot reduces
+    the newest trades first."""
+    found: dict[str, float] = {}
+    left = max(broker_holds, 0.0)
+    for trade in sorted(trades, key=lambda t: (t.opened_at is None, t.opened_at or 0)):
+        share = min(left, expected_held(trade))
+        if share < expected_held(trade) - 1e-9:
+            found[trade.intent_id] = share + (trade.position - expected_held(trade))
+        left -= share
+    return found
+
+
 def bracket_child(trade: Trade, leg: Leg) -> bool:
     return trade.mode == "native" and leg.revision == 0 and leg.role in ("tp", "sl")
 

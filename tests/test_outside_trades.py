@@ -1,0 +1,117 @@
+"""A position changed outside the bot (sold in TWS, by another program): the broker's quantity
+is the truth. The bot never leaves exits that would sell more than is held (a SELL beyond the
+position opens a short), shrinks its trade to what is held and protects that, or closes the
+trade when nothing is left (invariants 2 and 3 in ``bot/trading/execution.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from actor_harness import Clock, ny
+from test_execution_safety import CONTRACT, DAY, IID, enter, fill, run_bot, working
+
+from bot import messages as m
+from bot.app.config import Settings
+from bot.trading import execution
+from bot.trading.trade import shortfalls
+
+S = m.OrderStatus
+
+
+def held(bot, quantity: float) -> None:
+    """The broker actor reports the account's position in the option."""
+    bot.publish(m.PositionChanged(m.BrokerPosition(CONTRACT, CONTRACT.key, quantity, 160.0),
+                                  bot.clock()))
+    bot.sync()
+
+
+@pytest.fixture
+def clock():
+    return Clock(ny(DAY, 10, 0))
+
+
+def opened(tmp_path, clock, mode="paper"):
+    bot = run_bot(tmp_path, clock)
+    bot.publish(m.ModeDecided(mode, "DU1234567", clock()))
+    b = enter(bot)
+    fill(bot, b.parent.client_order_id, 7, 1.60)
+    held(bot, 7)
+    return bot, b
+
+
+def test_a_position_partly_sold_outside_gets_exits_sized_to_what_is_left(tmp_path, clock):
+    bot, b = opened(tmp_path, clock)
+
+    held(bot, 3)  # someone sold 4 in TWS
+    bot.tick(3)  # past OUTSIDE_GRACE_S: our own reports would have explained it by now
+    bot.sync(rounds=6)  # the old pair's cancels confirmed, then a pair for 3 sent and acked
+
+    orders = working(bot)
+    assert b.take_profit.client_order_id not in orders and b.stop.client_order_id not in orders
+    assert sorted((kind, rem) for kind, rem, _ in orders.values()) == [
+        (m.OrderType.LIMIT, 3), (m.OrderType.STOP, 3)]
+    assert bot.ref("execution").proxy().stats().get(timeout=5)["positions"] == {IID: 3}
+
+
+def test_a_position_sold_outside_entirely_closes_the_trade_and_cancels_its_exits(tmp_path, clock):
+    bot, _ = opened(tmp_path, clock)
+
+    held(bot, 0)
+    bot.tick(3)
+
+    closed = bot.probe.expect(m.PositionClosed)
+    assert closed.reason == "closed outside the bot"
+    assert closed.realized_pnl == pytest.approx(0.0)  # nothing sold by the bot, nothing counted
+    assert working(bot) == {}
+
+
+def test_a_broker_report_that_only_trails_our_own_fills_changes_nothing(tmp_path, clock):
+    bot, b = opened(tmp_path, clock)
+
+    held(bot, 3)  # the position report of our own take-profit's partial fill arrives first...
+    fill(bot, b.take_profit.client_order_id, 4, 2.08)  # ...then its execution
+    bot.tick(3)
+
+    assert bot.ref("execution").proxy().stats().get(timeout=5)["positions"] == {IID: 3}
+    assert b.stop.client_order_id in working(bot)  # the type-3 stop shrank to 3 at the broker
+
+
+def test_a_dry_run_never_compares_its_shadow_trades_with_the_account(tmp_path, clock):
+    bot, b = opened(tmp_path, clock, mode="shadow")
+
+    held(bot, 0)  # the real account holds nothing: shadow fills never reach it
+    bot.tick(3)
+
+    assert bot.ref("execution").proxy().stats().get(timeout=5)["positions"] == {IID: 7}
+    assert b.stop.client_order_id in working(bot)
+
+
+# -- the pure rules ---------------------------------------------------------------------------
+
+T0 = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
+
+
+def trade(intent: str, position: float, minutes: int, reported_exit_fills: float = 0.0):
+    approved = m.EntryApproved("c", intent, "SPY", CONTRACT, int(position), 1.60, T0)
+    t, _ = execution.open_trade(approved, Settings(), T0)
+    legs = list(t.legs)
+    legs[1] = replace(legs[1], reported_filled=reported_exit_fills)
+    return replace(t, position=position, opened_at=T0 + timedelta(minutes=minutes), legs=tuple(legs))
+
+
+@pytest.mark.parametrize(
+    ("trades", "broker_holds", "expected"),
+    [
+        ([("A", 5, 0)], 5, {}),
+        ([("A", 5, 0)], 7, {}),                      # more at the broker: not ours to judge
+        ([("A", 5, 0)], 2, {"A": 2}),
+        ([("A", 5, 0), ("B", 3, 1)], 6, {"B": 1}),   # the newest shrinks first
+        ([("A", 5, 0), ("B", 3, 1)], 0, {"A": 0, "B": 0}),
+        ([("A", 5, 0, 2)], 3, {}),                   # 2 sold by our own exit, reported already
+        ([("A", 5, 0, 2)], 1, {"A": 3}),             # 2 ours + 2 outside: 1 held, 2 on the way
+    ],
+)
+def test_the_broker_quantity_is_shared_oldest_first(trades, broker_holds, expected):
+    assert shortfalls([trade(*t) for t in trades], broker_holds) == expected
