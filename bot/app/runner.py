@@ -118,8 +118,9 @@ def _run_locked(settings: Settings, duration_s: float | None, live_opt_in: bool,
     from actors.broker.actor import BrokerActor
     from actors.broker.memory import BrokerMemory
 
-    logger.info("bot_starting config={} kind={} dry_run={} read_only={} symbols={} kill_switch={}",
-                config, settings.broker.kind, settings.dry_run, settings.broker.read_only,
+    logger.info("bot_starting config={} kind={} client={} dry_run={} read_only={} symbols={} "
+                "kill_switch={}", config, settings.broker.kind, client.library().__name__,
+                settings.dry_run, settings.broker.read_only,
                 ",".join(settings.symbols), Path(settings.risk.kill_switch_path).absolute())
     with ExitStack() as stack:
         try:
