@@ -84,7 +84,7 @@ def test_a_chosen_client_that_is_not_installed_exits_2_with_how_to_install_it(
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "broker.client is ib_async, but ib_async is not installed" in err
-    assert "pip install -e '.[ib_async]'" in err
+    assert "pip install -e '.[ib-async]'" in err
     assert not (tmp_path / "logs").exists()
     assert not (tmp_path / "data").exists()
 

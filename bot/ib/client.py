@@ -22,6 +22,10 @@ Differences handled elsewhere, each where it bites:
 - aeventkit (ib_async's event library) installs as the same ``eventkit`` package, with the
   same numpy import ``bot/app/deferred_import.py`` defers.
 - Library logger names: ``LOGGERS`` (``bot/ops/logs.py`` quiets them).
+- ``qualifyContractsAsync`` (ib_async answers None for a contract it cannot qualify) is never
+  called: ``reqContractDetails`` is, and only a single answer counts.
+- ``util.getLoop()``: ib_async 2.1 prefers the running loop, then the thread's; the broker's
+  thread sets its loop as the thread's (``actors/loop_inbox.py``), so both clients find it.
 
 Importing this module imports no client library: ``installed`` only looks the package up.
 """
@@ -38,7 +42,7 @@ ClientName = Literal["ib_insync", "ib_async"]
 CLIENTS: Final[tuple[ClientName, ...]] = ("ib_insync", "ib_async")
 DEFAULT: Final[ClientName] = "ib_insync"
 ENV_VAR: Final = "BOT__BROKER__CLIENT"
-EXTRA: Final[dict[str, str]] = {"ib_insync": "pip install -e .", "ib_async": "pip install -e '.[ib_async]'"}
+EXTRA: Final[dict[str, str]] = {"ib_insync": "pip install -e .", "ib_async": "pip install -e '.[ib-async]'"}
 """How to install each client (the error message of ``check-config`` says it)."""
 LOGGERS: Final[dict[str, tuple[str, ...]]] = {
     name: (f"{name}.wrapper", f"{name}.client", f"{name}.ib") for name in CLIENTS
