@@ -307,10 +307,17 @@ class MarketData:
         if symbol in self._con_ids:
             return self._con_ids[symbol]
         asking = self._asking_con_id.get(symbol)
-        if asking is None or asking.done():
+        shared = asking is not None and not asking.done()
+        if not shared:
             asking = self.core.spawn(self._ask_con_id(symbol, cid), f"con-id-{symbol}")
             self._asking_con_id[symbol] = asking
-        return await asyncio.shield(asking)
+        try:
+            return await asyncio.shield(asking)
+        except RequestFailed:
+            if shared and cid:  # the timeout was published for the caller that asked first
+                self.core.publish(m.RequestTimedOut(cid, "reqContractDetails", self.core.timeout_s,
+                                                    self.core.clock(), symbol))
+            raise
 
     async def _ask_con_id(self, symbol: str, cid: str) -> int:
         details = await self._details(tr.stock_contract(symbol), cid, symbol)
