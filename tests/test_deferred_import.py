@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,11 +78,16 @@ def test_the_bot_defers_numpy_unless_its_simulator_needs_it(kind, loaded):
     assert out.stdout.strip() == loaded  # ib: the stand-in only; sim: imported when used
 
 
-def test_the_broker_imports_without_loading_numpy_once_deferred():
+@pytest.mark.parametrize("client_name", ["ib_insync", "ib_async"])
+def test_the_broker_imports_without_loading_numpy_once_deferred(client_name):
+    # eventkit (ib_insync) and aeventkit (ib_async, same package name) both import numpy
     code = ("import sys; from bot.app.deferred_import import defer; defer('numpy'); "
             "import actors.broker.actor; "
-            "print(sorted(k for k in sys.modules if k == 'numpy' or k.startswith('numpy.')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+            "print(sorted(k for k in sys.modules if k == 'numpy' or k.startswith('numpy.')), "
+            "sorted(k for k in sys.modules if k in ('ib_insync', 'ib_async')))")
+    env = {**os.environ, "BOT__BROKER__CLIENT": client_name}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=60, check=True, cwd=Path(__file__).resolve().parent.parent)
 
-    assert out.stdout.strip() == "['numpy']"  # the stand-in only, none of numpy's modules
+    # the stand-in only, none of numpy's modules; and only the chosen client was imported
+    assert out.stdout.strip() == f"['numpy'] ['{client_name}']"

@@ -1,24 +1,35 @@
-"""Translation tables between ib_insync objects and our frozen messages, without a connection."""
+"""Translation tables between the IB client's objects and our frozen messages, without a
+connection; built from the chosen client's classes (ib_insync, or ib_async when CI runs this
+file again with ``BOT__BROKER__CLIENT=ib_async``)."""
 
 from __future__ import annotations
 
 import math
+import sys
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
-from ib_insync import Contract, Option, OptionChain, OrderStatus, Ticker, Trade
-from ib_insync.objects import (
-    BarData,
-    CommissionReport,
-    Execution,
-    Fill,
-    OptionComputation,
-    TradeLogEntry,
-)
-from ib_insync.order import Order
 
 from bot import messages as m
+from bot.ib import client
 from bot.ib import translate as t
+
+_ib, _objects = client.library(), client.objects()
+Contract, Option, OptionChain, OrderStatus = _ib.Contract, _ib.Option, _ib.OptionChain, _ib.OrderStatus
+Ticker, Trade, Order = _ib.Ticker, _ib.Trade, _ib.Order
+BarData, CommissionReport, Execution = _objects.BarData, _objects.CommissionReport, _objects.Execution
+Fill, OptionComputation, TradeLogEntry = _objects.Fill, _objects.OptionComputation, _objects.TradeLogEntry
+
+
+def ticker_with(**fields: float) -> Ticker:
+    """A ticker as the client's wrapper fills it: created empty, then its fields set (ib_async's
+    ``Ticker.__post_init__`` resets constructor values to ``IBDefaults.unset``)."""
+    ticker = Ticker()
+    for name, value in fields.items():
+        setattr(ticker, name, value)
+    return ticker
+
 
 TS = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 SPY_CALL = m.OptionContract(
@@ -158,7 +169,7 @@ def test_daily_bar_date_is_midnight_utc() -> None:
 
 
 def test_quote_from_option_ticker_with_greeks() -> None:
-    ticker = Ticker(
+    ticker = ticker_with(
         contract=t.option_contract(SPY_CALL),
         bid=2.10,
         ask=2.15,
@@ -174,11 +185,45 @@ def test_quote_from_option_ticker_with_greeks() -> None:
 
 def test_quote_missing_sides_are_zero_and_no_price_is_none() -> None:
     stock = m.Stock("SPY")
-    half = Ticker(bid=600.0, ask=math.nan, last=-1.0, bidSize=math.nan)
+    half = ticker_with(bid=600.0, ask=math.nan, last=-1.0, bidSize=math.nan)
     assert t.quote_from_ticker(stock, half, TS) == m.Quote(stock, 600.0, 0.0, 0.0, TS)
     assert t.quote_from_ticker(stock, Ticker(), TS) is None
     assert t.is_two_sided(half) is False
-    assert t.is_two_sided(Ticker(bid=1.0, ask=1.1)) is True
+    assert t.is_two_sided(ticker_with(bid=1.0, ask=1.1)) is True
+
+
+UNSET_DOUBLE = sys.float_info.max
+"""Both clients' marker of an unset double (``util.UNSET_DOUBLE``)."""
+
+
+@pytest.mark.parametrize(
+    ("value", "as_price", "as_size"),
+    [
+        (2.15, 2.15, 2.15),
+        (Decimal("3"), 3.0, 3.0),
+        (7, 7.0, 7.0),
+        (None, None, 0.0),
+        (math.nan, None, 0.0),  # unset (both clients' IBDefaults.unset)
+        (-1.0, None, 0.0),  # IB's empty price (ib_async's IBDefaults.emptyPrice)
+        (0.0, None, 0.0),  # an empty size (IBDefaults.emptySize); never a price
+        (math.inf, None, 0.0),
+        (UNSET_DOUBLE, None, 0.0),  # an unset order or tick field
+    ],
+)
+def test_every_empty_value_of_either_client_reads_as_no_price_and_no_size(
+    value: object, as_price: float | None, as_size: float
+) -> None:
+    assert (t.price(value), t.size(value)) == (as_price, as_size)
+
+
+def test_a_quote_with_unset_double_sides_has_no_price() -> None:
+    stock = m.Stock("SPY")
+    unset = ticker_with(bid=UNSET_DOUBLE, ask=UNSET_DOUBLE, last=600.0, bidSize=UNSET_DOUBLE)
+
+    quote = t.quote_from_ticker(stock, unset, TS)
+
+    assert (quote.bid, quote.ask, quote.last, quote.bid_size) == (0.0, 0.0, 600.0, 0.0)
+    assert t.is_two_sided(unset) is False
 
 
 @pytest.mark.parametrize(

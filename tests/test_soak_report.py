@@ -78,10 +78,12 @@ def test_growth_compares_the_last_tenth_with_the_first(values, expected):
 # -- the log --------------------------------------------------------------------------------------
 
 
-def test_the_log_summary_reads_heartbeats_errors_counters_and_ib_codes():
+@pytest.mark.parametrize("library", ["ib_insync", "ib_async"])
+def test_the_log_summary_reads_heartbeats_errors_counters_and_ib_codes(library):
     lines = [
         json.dumps({"level": "INFO", "msg": "heartbeat up=5s", "heartbeat": {"beat_lag_s": 0.01}}),
-        json.dumps({"level": "ERROR", "actor": "ib_insync", "msg": "Error 100, reqId -1: rate"}),
+        # the client's own echo of an IB error the broker reports by code: not an error of ours
+        json.dumps({"level": "ERROR", "actor": library, "msg": "Error 100, reqId -1: rate"}),
         json.dumps({"level": "WARNING", "actor": "broker", "msg": "broker_error code=100 x"}),
         json.dumps({"level": "WARNING", "actor": "health", "msg": "broker_error code=100 message"}),
         json.dumps({"level": "WARNING", "actor": "broker", "msg": "broker_error code=2104 x"}),

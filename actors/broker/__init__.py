@@ -1,4 +1,5 @@
-"""The BrokerActor and its parts; with ``bot.ib.translate`` the only code that imports ib_insync.
+"""The BrokerActor and its parts; with ``bot.ib`` the only code that uses an IB client library
+(ib_insync or ib_async, as ``bot/ib/client.py`` chose).
 
 - ``actor``: the actor, its One Rule (only its thread touches the loop and ``IB()``).
 - ``cancels``: cancels kept until IB confirms them; orders of an earlier client id (orphans).

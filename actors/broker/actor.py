@@ -1,4 +1,5 @@
-"""BrokerActor: the bot's only link to IB (or the simulated gateway), on ib_insync.
+"""BrokerActor: the bot's only link to IB (or the simulated gateway), on ib_insync or ib_async
+(``bot/ib/client.py`` chooses; the code path is the same, the text below says ib_insync for both).
 
 The One Rule: only this actor's thread touches ib_insync. The thread owns the asyncio loop
 (``LoopInbox`` runs it while the actor waits for mail) and the ``IB()`` object, created in
@@ -8,8 +9,9 @@ the loop: requests run as tasks (``BrokerCore.request``) whose results come back
 events. Never ``util.startLoop()``, ``nest_asyncio``, ``ib.sleep``/``ib.run`` or a blocking
 sync ib method here: they would make handlers re-entrant or stall the socket.
 
-Import this module in the main thread before starting the actor: eventkit grabs an event loop
-when ib_insync is imported, which must not happen in the actor thread first (measured).
+Import this module in the main thread before starting the actor: eventkit (aeventkit under
+ib_async) grabs an event loop when ib_insync is imported, which must not happen in the actor
+thread first (measured).
 
 Accepts: RequestChain, QuoteOptions, SubscribeQuotes, UnsubscribeQuotes, SubmitBracket,
 SubmitOrder, CancelOrder, TimerFired (ignored), Ping (answered by ``BotActor``).
@@ -35,8 +37,6 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-import ib_insync
-
 from actors.base import BotActor, utc_now
 from actors.broker.link import Link
 from actors.broker.market import MarketData
@@ -48,6 +48,7 @@ from actors.loop_inbox import LoopActor
 from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import Directory
+from bot.ib import client
 from bot.ib import translate as tr
 from bot.ib.circuit import CircuitBreaker
 from bot.ib.pacing import Governor, Request, limit_message_rate
@@ -109,7 +110,7 @@ class BrokerActor(LoopActor, BotActor):
         super().on_start()
         self.loop.set_exception_handler(self._loop_error)
         b = self.settings.broker
-        self.ib = ib_insync.IB()
+        self.ib = client.library().IB()
         limit_message_rate(self.ib.client)  # every message (see bot/ib/pacing.py)
         self.core = BrokerCore(
             self.ib,

@@ -69,6 +69,7 @@ class MarketData:
         self._flush_scheduled = False
         self._chains: dict[tuple[str, date], m.OptionChain] = {}
         self._con_ids: dict[str, int] = {}
+        self._asking_con_id: dict[str, asyncio.Task[int]] = {}
 
     # -- subscriptions ----------------------------------------------------------------------
 
@@ -121,9 +122,9 @@ class MarketData:
         stream.task = self.core.spawn(self._stream_task(stream), f"mktdata-{stream.instrument.key}")
 
     async def _stream_task(self, stream: _Stream) -> None:
-        contract = tr.ib_contract(stream.instrument)
         req = Request("reqMktData", line=stream.instrument.key)
         try:
+            contract = await self._qualified(stream.instrument)
             ticker = await self.core.send(
                 req, lambda: self.core.ib.reqMktData(contract), symbol=stream.instrument.symbol
             )
@@ -179,7 +180,6 @@ class MarketData:
         )
 
     async def _bars_task(self, symbol: str, duration: str) -> None:
-        contract = tr.stock_contract(symbol, self._con_ids.get(symbol, 0))
         req = Request(
             "reqHistoricalData",
             query=(symbol, duration, "1 min", "TRADES", True, "keepUpToDate"),
@@ -192,6 +192,7 @@ class MarketData:
             )
 
         try:
+            contract = await self._qualified(m.Stock(symbol))
             bars = await self.core.request(req, call, symbol=symbol)
         except RequestFailed:
             self.core.loop.call_later(self.core.timeout_s, self._retry_bars, symbol)
@@ -287,11 +288,41 @@ class MarketData:
             self._chains[key] = chain
         self.core.publish(m.ChainReceived(cid, chain))
 
+    async def _qualified(self, instrument: m.Instrument) -> Any:
+        """The client contract of ``instrument`` with its conId, asking IB for an underlying's
+        once per symbol: tickers and bar lists are keyed by the contract's hash, which ib_async
+        refuses without a conId (ib_insync would key every unqualified stock alike). Raises
+        ``RequestFailed`` when IB did not answer or named no single contract (retried later)."""
+        if instrument.con_id or not isinstance(instrument, m.Stock):
+            return tr.ib_contract(instrument)
+        con_id = await self._underlying_con_id(instrument.symbol, "")
+        if not con_id:
+            self.core.log.warning("underlying_unqualified symbol={}", instrument.symbol)
+            raise RequestFailed(f"no single contract for {instrument.symbol}")
+        return tr.stock_contract(instrument.symbol, con_id)
+
     async def _underlying_con_id(self, symbol: str, cid: str) -> int:
-        if symbol not in self._con_ids:
-            details = await self._details(tr.stock_contract(symbol), cid, symbol)
-            if len(details) == 1:
-                self._con_ids[symbol] = details[0].contract.conId
+        """The stock's conId (0 when IB named no single contract); concurrent callers (the
+        quote stream, the bars, a chain) share one reqContractDetails."""
+        if symbol in self._con_ids:
+            return self._con_ids[symbol]
+        asking = self._asking_con_id.get(symbol)
+        shared = asking is not None and not asking.done()
+        if not shared:
+            asking = self.core.spawn(self._ask_con_id(symbol, cid), f"con-id-{symbol}")
+            self._asking_con_id[symbol] = asking
+        try:
+            return await asyncio.shield(asking)
+        except RequestFailed:
+            if shared and cid:  # the timeout was published for the caller that asked first
+                self.core.publish(m.RequestTimedOut(cid, "reqContractDetails", self.core.timeout_s,
+                                                    self.core.clock(), symbol))
+            raise
+
+    async def _ask_con_id(self, symbol: str, cid: str) -> int:
+        details = await self._details(tr.stock_contract(symbol), cid, symbol)
+        if len(details) == 1:
+            self._con_ids[symbol] = details[0].contract.conId
         return self._con_ids.get(symbol, 0)
 
     async def _details(self, contract: Any, cid: str, symbol: str) -> list[Any]:

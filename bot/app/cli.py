@@ -3,7 +3,8 @@
     python -m bot [run] [--config PATH] [--duration SECONDS] [--live]
         Run the bot (default: the embedded simulated gateway, dry-run settings).
     python -m bot check-config [--config PATH]
-        Validate the configuration and print the effective settings (exit 2 if invalid).
+        Validate the configuration and print the effective settings (exit 2 if invalid, or
+        when ``broker.client`` names an IB client library that is not installed).
     python -m bot status [--json] [--mode MODE] [--config PATH]
         Where the bot stands: positions, working orders, today's P&L and loss budget, limits
         hit, kill switch, broker state, restart mismatches, heartbeat age (read-only).
@@ -37,6 +38,7 @@ from pathlib import Path
 
 from bot.app.config import DEFAULT_CONFIG_PATH, ConfigError, Settings, load_settings, redacted
 from bot.app.exit_codes import EXIT_CONFIG
+from bot.ib import client
 
 COMMANDS = ("run", "check-config", "status", "kill", "alert-test", "gateway")
 CONFIG_ENV = "BOT_CONFIG"
@@ -134,6 +136,14 @@ def load_or_exit(path: Path) -> Settings:
         raise SystemExit(EXIT_CONFIG) from None
 
 
+def client_or_exit(settings: Settings) -> None:
+    """Exit 2 with one clear line when ``broker.client`` names a library that is not installed
+    (looked up, not imported: check-config stays fast)."""
+    if not client.installed(settings.broker.client):
+        print(f"error: {client.missing_message(settings.broker.client)}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     if args_in[:1] == ["gateway"]:
@@ -147,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(args_in)
     source = config_source(args.config, os.environ)
     settings = load_or_exit(source)
+    if args.command in ("check-config", "run"):
+        client_or_exit(settings)
     if args.command == "check-config":
         print(json.dumps(redacted(settings), indent=2))
         print(f"configuration ok ({describe_source(source)})", file=sys.stderr)

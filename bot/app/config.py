@@ -39,6 +39,10 @@ class SimSettings(_Section):
 
 class BrokerSettings(_Section):
     kind: Literal["sim", "ib"] = "sim"
+    client: Literal["ib_insync", "ib_async"] = Field(
+        "ib_insync",
+        description="the IB client library: ib_insync 0.9.86 (the default) or ib_async 2.1 (its "
+        "maintained fork; pip install -e '.[ib-async]'); same behaviour, one code path")
     host: str = "127.0.0.1"
     port: int = Field(4002, ge=0, le=65535, description="0 = the embedded simulator's free port")
     client_id: int = Field(17, ge=0, le=999_999)

@@ -1,6 +1,7 @@
 """Defer a heavy package that the bot imports only indirectly and never uses.
 
-eventkit (ib_insync's event library) imports numpy when it is imported, for an ``Array``
+eventkit (ib_insync's event library; aeventkit, ib_async's, installs under the same name and
+does the same) imports numpy when it is imported, for an ``Array``
 operator the bot never uses. numpy adds about 12 MiB of RSS, which is a fifth of the bot's
 60 MiB budget on a Pi.
 

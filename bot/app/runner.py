@@ -17,6 +17,7 @@ from bot.app.config import Settings
 from bot.app.deferred_import import defer
 from bot.app.exit_codes import EXIT_FAILED, EXIT_REFUSED
 from bot.app.supervisor import Supervisor, actor_specs
+from bot.ib import client
 from bot.journal.write import journal_path
 from bot.ops.instance_lock import InstanceLock, LockHeld, LockUnusable, acquire
 from bot.ops.logs import LogsUnusable, configure_logging
@@ -111,13 +112,15 @@ def _run_locked(settings: Settings, duration_s: float | None, live_opt_in: bool,
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     defer_unused_packages(settings)
+    client.choose(settings.broker.client)  # before the broker (and translate) load a library
     # Imported here, in the main thread, before any actor starts: it imports ib_insync, whose
     # eventkit grabs an event loop at import (actors/broker/actor.py explains why that matters).
     from actors.broker.actor import BrokerActor
     from actors.broker.memory import BrokerMemory
 
-    logger.info("bot_starting config={} kind={} dry_run={} read_only={} symbols={} kill_switch={}",
-                config, settings.broker.kind, settings.dry_run, settings.broker.read_only,
+    logger.info("bot_starting config={} kind={} client={} dry_run={} read_only={} symbols={} "
+                "kill_switch={}", config, settings.broker.kind, client.library().__name__,
+                settings.dry_run, settings.broker.read_only,
                 ",".join(settings.symbols), Path(settings.risk.kill_switch_path).absolute())
     with ExitStack() as stack:
         try:

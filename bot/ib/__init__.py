@@ -1,7 +1,8 @@
 """IB plumbing that needs no connection: testable tables and rules.
 
-- ``translate``: ib_insync objects to our messages and back (the only module of ``bot`` that
-  imports ib_insync).
+- ``client``: which IB client library the process uses (ib_insync, or ib_async), chosen once.
+- ``translate``: the client's objects to our messages and back (with ``client``, the only code
+  of ``bot`` that imports an IB client library).
 - ``pacing``, ``circuit``, ``reconnect``: IB's request limits, the circuit breaker, the
   reconnect schedule and client-id rotation.
 - ``safety``: the gate that decides the mode (sim, shadow, paper, live) and refuses a live
@@ -9,11 +10,13 @@
 - ``shadow``: dry-run fills from live quotes; nothing is sent to IB.
 - ``verify``: the periodic check that what IB holds equals what the broker reported.
 
-Nothing is imported eagerly: importing ``bot.ib.pacing`` must not load ib_insync.
+Nothing is imported eagerly: importing ``bot.ib.pacing`` or ``bot.ib.client`` must not load a
+client library (``bot.ib.client`` only looks packages up until ``library()`` is called).
 """
 
 __all__ = [
     "circuit",
+    "client",
     "pacing",
     "reconnect",
     "safety",

@@ -1,8 +1,13 @@
-"""Translation between ib_insync's live objects and the bot's frozen messages: tables only.
+"""Translation between the IB client's live objects and the bot's frozen messages: tables only.
 
-With ``actors/broker/actor.py`` this is the only module that imports ib_insync. Everything here is a
-pure function of its arguments (no connection, no clock), so it is unit tested on hand-built
-ib_insync objects. Nothing that leaves this module holds an ib_insync object.
+The client is ib_insync or ib_async (``bot/ib/client.py`` chooses; both have the same classes
+and fields), so this module takes its classes from ``client.library()``. With
+``actors/broker`` it is the only code that touches a client library. Everything here is a pure
+function of its arguments (no connection, no clock), so it is unit tested on hand-built client
+objects. Nothing that leaves this module holds a client object.
+
+Empty values: a price or size read here may be nan (unset), -1 (IB's "no value"), None,
+``UNSET_DOUBLE`` or ``Decimal``; ``price`` and ``size`` turn them into None / 0.0 and floats.
 
 Tables: IB order status strings -> ``OrderStatus``; error codes -> ``ErrorKind`` and, for the
 connectivity codes, the ``ConnectionChanged`` state; execution sides -> ``Side``; our order
@@ -17,11 +22,15 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
-from ib_insync import Contract, Option, Order, Stock, Ticker, Trade
-from ib_insync import OptionChain as IbOptionChain
-from ib_insync.objects import BarData, Fill
-
 from bot import messages as m
+from bot.ib import client
+
+_ib = client.library()
+Contract, Option, Order, Stock = _ib.Contract, _ib.Option, _ib.Order, _ib.Stock
+Ticker, Trade, IbOptionChain = _ib.Ticker, _ib.Trade, _ib.OptionChain
+BarData, Fill = client.objects().BarData, client.objects().Fill
+UNSET_DOUBLE = client.unset_double()
+"""The clients' marker of an unset double (float max): never a price or a size."""
 
 # -- order status -------------------------------------------------------------------------------
 
@@ -214,15 +223,25 @@ def bar_from_ib(symbol: str, bar: BarData) -> m.Bar:
     )
 
 
-def price(value: float | None) -> float | None:
-    """A usable price, or None for IB's "no value" (nan, None, -1)."""
-    if value is None or math.isnan(value) or value <= 0:
+def price(value: Any) -> float | None:
+    """A usable price, or None for a client's "no value": None, nan, -1 (IB's empty price and
+    ib_async's ``IBDefaults.emptyPrice``), 0, infinity or ``UNSET_DOUBLE``. Decimals become floats."""
+    if value is None:
         return None
-    return float(value)
+    number = float(value)
+    if not math.isfinite(number) or number <= 0 or number >= UNSET_DOUBLE:
+        return None
+    return number
 
 
-def _size(value: float | None) -> float:
-    return 0.0 if value is None or math.isnan(value) or value < 0 else float(value)
+def size(value: Any) -> float:
+    """A size as a float, 0.0 for "no value" (None, nan, negative, infinity, ``UNSET_DOUBLE``).
+    Neither ib_insync 0.9.86 nor ib_async 2.1 sends ``Decimal`` sizes (both decode floats);
+    one would still become a float here."""
+    if value is None:
+        return 0.0
+    number = float(value)
+    return number if math.isfinite(number) and 0 <= number < UNSET_DOUBLE else 0.0
 
 
 def is_two_sided(ticker: Ticker) -> bool:
@@ -243,9 +262,9 @@ def quote_from_ticker(instrument: m.Instrument, ticker: Ticker, ts: datetime) ->
         ask=ask or 0.0,
         last=last or 0.0,
         ts=ts,
-        bid_size=_size(ticker.bidSize),
-        ask_size=_size(ticker.askSize),
-        volume=_size(ticker.volume),
+        bid_size=size(ticker.bidSize),
+        ask_size=size(ticker.askSize),
+        volume=size(ticker.volume),
         delta=delta,
         iv=iv,
     )

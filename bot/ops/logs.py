@@ -3,7 +3,7 @@
 Console and ``logs/bot.log`` get ``HH:MM:SS.mmm LEVEL actor message``; ``logs/bot.jsonl`` gets
 one compact JSON object per line with the bound fields (``actor``, ``symbol``, and any
 structured payload bound as ``data``). Both files rotate and keep ``retention`` old files.
-Standard-library logging (pykka, ib_insync, asyncio) is routed into loguru once.
+Standard-library logging (pykka, ib_insync or ib_async, asyncio) is routed into loguru once.
 
 The file sinks write synchronously into buffered files (loguru locks each sink, so lines from
 different threads never interleave). Measured per line, both files: 24 us this way, 175 us with
@@ -21,6 +21,7 @@ from typing import Any
 from loguru import logger
 
 from bot.app.config import LoggingSettings
+from bot.ib import client
 
 READABLE = "{time:HH:mm:ss.SSS} {level:<7} {extra[actor]:<12} {message}"
 
@@ -79,7 +80,7 @@ def configure_logging(settings: LoggingSettings, *, console: bool = True, files:
             raise LogsUnusable(f"logs directory {settings.dir} is not usable: {where}: "
                                f"{exc.strerror or exc}") from None
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.INFO, force=True)
-    for noisy in ("ib_insync.wrapper", "ib_insync.client", "ib_insync.ib"):
+    for noisy in (name for names in client.LOGGERS.values() for name in names):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

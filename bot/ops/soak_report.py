@@ -122,10 +122,11 @@ def summarize_log(lines: Iterable[str]) -> LogSummary:
 
 
 def _ib_error_echo(record: Mapping[str, Any]) -> bool:
-    """ib_insync's own ``Error 100, reqId -1: ...`` line: the broker receives the same error
+    """The IB client's own ``Error 100, reqId -1: ...`` line (ib_insync or ib_async: same
+    text, the logger named after the library): the broker receives the same error
     through errorEvent and reports it by code (``broker_error``), so it is handled, not lost."""
     msg = str(record.get("msg", ""))
-    return record.get("actor") == "ib_insync" and msg.startswith("Error ") and ", reqId" in msg
+    return record.get("actor") in ("ib_insync", "ib_async") and msg.startswith("Error ") and ", reqId" in msg
 
 
 def _mark_window(out: LogSummary, event: str, epoch: float) -> None:

@@ -176,3 +176,25 @@ def test_a_bar_subscription_that_got_no_answer_is_tried_again(gateway, broker) -
         probe.expect(m.BarClosed, lambda e, s=symbol: e.bar.symbol == s and e.backfill, timeout=10)
     assert timed_out.request == "reqHistoricalData"
     assert gw.counters()["req.reqHistoricalData"] >= 2 * len(SYMBOLS)
+
+
+def test_an_unanswered_underlying_lookup_times_out_every_waiter_and_is_asked_again(
+    gateway, broker
+) -> None:
+    # Arrange: IB names no contract at first; the quote streams and bars ask for the conIds
+    gw = gateway()
+    gw.faults.never_answer("reqContractDetails")
+    ref, probe = broker(gw, request_timeout_s=1.0)
+    connected(probe)
+
+    # Act: a chain waits on the same SPY lookup the stream and bars started
+    ref.tell(m.RequestChain("c-1", "SPY"))
+    timed_out = probe.expect(m.RequestTimedOut, lambda e: e.correlation_id == "c-1", timeout=5)
+    gw.faults.answer_again("reqContractDetails")
+
+    # Assert: the chain heard of its timeout; once IB answers, every symbol is qualified and
+    # its bars arrive (no reqMktData or bars went out for an unqualified underlying)
+    assert (timed_out.request, timed_out.symbol) == ("reqContractDetails", "SPY")
+    for symbol in SYMBOLS:
+        probe.expect(m.BarClosed, lambda e, s=symbol: e.bar.symbol == s and e.backfill, timeout=10)
+    assert gw.counters()["req.reqContractDetails"] >= 2 * len(SYMBOLS)

@@ -64,7 +64,9 @@ def test_orders_left_in_a_stopped_brokers_mailbox_are_handled_by_the_next_one(ga
     probe.expect(m.BrokerSnapshot, timeout=15)
 
     # Assert: the exit is placed, the stale entry answered rejected, nothing kept any more
-    probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "R2.sl1", timeout=10)
+    # acked: the gateway has placed it (the broker's own SUBMITTED comes before IB sees it)
+    probe.expect(m.OrderStatusChanged,
+                 lambda e: e.client_order_id == "R2.sl1" and e.status is S.ACKED, timeout=10)
     rejected = {probe.expect(m.OrderRejected, lambda e, r=r: e.client_order_id == r).client_order_id
                 for r in ("R3-entry", "R3-tp", "R3-stop")}
     assert rejected == {"R3-entry", "R3-tp", "R3-stop"}
