@@ -68,6 +68,9 @@ class ExecutionActor(BotActor):
         """The safety gate's mode: positions are compared with the broker's except in shadow."""
         self.broker_holds: dict[str, tuple[float, datetime]] = {}
         """Per option: what the broker last reported holding, and when that report came."""
+        self.covers: dict[str, int] = {}
+        """Per option: how many buy-backs of a short were sent (each is ``<intent>.coverN``)."""
+        self.cover_sent_at: dict[str, datetime] = {}
 
     def on_start(self) -> None:
         super().on_start()
@@ -226,6 +229,27 @@ class ExecutionActor(BotActor):
             mine = [t for t in self.trades.values() if t.contract.key == key and not t.finished]
             for intent_id, held in shortfalls(mine, holds).items():
                 self._apply(*execution.on_position_reduced(self.trades[intent_id], held, wall))
+            if holds < 0:
+                self._cover_short(key, -holds, wall)
+
+    def _cover_short(self, key: str, quantity: float, wall: datetime) -> None:
+        """Invariant 2 broken at the broker: short an option one of our intents traded (an
+        exit filled just after a sale outside the bot, faster than any cancel). Buy it back at
+        market, once per ``COVER_RETRY_S`` while the short lasts; an ERROR line each time."""
+        last = self.cover_sent_at.get(key)
+        if last is not None and (wall - last).total_seconds() < COVER_RETRY_S:
+            return
+        ours = [t for t in (*self.trades.values(), *self.finished.values()) if t.contract.key == key]
+        if not ours:
+            return  # not an option the bot traded: reported by reconciliation, left alone
+        trade = max(ours, key=lambda t: t.opened_at or wall)
+        self.covers[key] = self.covers.get(key, 0) + 1
+        self.cover_sent_at[key] = wall
+        spec = m.OrderSpec(f"{trade.intent_id}.cover{self.covers[key]}", m.Side.BUY,
+                           int(round(quantity)), m.OrderType.MARKET)
+        self.log.error("short_position_covered contract={} qty={:g} order={}", key, quantity,
+                       spec.client_order_id)
+        self._emit([m.SubmitOrder(trade.correlation_id, trade.intent_id, trade.contract, spec)])
 
     def _apply(self, trade: execution.Trade, effects: list[Any]) -> None:
         self.trades[trade.intent_id] = trade
@@ -274,8 +298,10 @@ class ExecutionActor(BotActor):
                                                 "journal unavailable", self.clock()))
 
 
-OUTSIDE_GRACE_S = 2.0
+OUTSIDE_GRACE_S = 1.0
 """How long a broker position report may run ahead of our own fill reports (wall seconds)."""
+COVER_RETRY_S = 30.0
+"""A short still reported this long after its buy-back was sent is bought back again."""
 
 
 def _summary(message: Any) -> str:

@@ -71,10 +71,6 @@ def test_a_chaos_run_drives_the_whole_bot_through_its_faults_and_reports(seed, t
     assert (report["first_failure"] is None) == (not result.violations)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "2_no_oversell: after another client sells part or all of a position, the bot's take-profit "
-    "and stop stay at the old quantity (it never resizes exits to what the broker holds), so "
-    "the next exit fill leaves the account short; the bot's view keeps the old quantity (3)"))
 def test_a_manual_close_by_another_client_leaves_no_violation(tmp_path):
     result = run(6, tmp_path, minutes=10, kinds=("manual_close",), settings=WIDE_EXITS)
 

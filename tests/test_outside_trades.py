@@ -115,3 +115,30 @@ def trade(intent: str, position: float, minutes: int, reported_exit_fills: float
 )
 def test_the_broker_quantity_is_shared_oldest_first(trades, broker_holds, expected):
     assert shortfalls([trade(*t) for t in trades], broker_holds) == expected
+
+
+def test_a_short_left_by_an_exit_racing_an_outside_sale_is_bought_back_once(tmp_path, clock):
+    # Arrange: someone sold the 7 in TWS a moment before our stop filled for 7: short 7
+    bot, b = opened(tmp_path, clock)
+    fill(bot, b.stop.client_order_id, 7, 1.28)
+    held(bot, -7)
+
+    # Act
+    bot.tick(3)
+    bot.tick(3)  # still short: the buy-back is on its way, not sent twice
+
+    # Assert
+    covers = [c.order for c in bot.commands(m.SubmitOrder) if ".cover" in c.order.client_order_id]
+    assert [(o.side, o.quantity, o.order_type) for o in covers] == [
+        (m.Side.BUY, 7, m.OrderType.MARKET)]
+    assert covers[0].client_order_id == f"{IID}.cover1"
+
+
+def test_a_short_in_an_option_the_bot_never_traded_is_left_alone(tmp_path, clock):
+    bot, _ = opened(tmp_path, clock)
+    other = m.OptionContract("SPY", "20261118", 600.0, m.Right.PUT)
+    bot.publish(m.PositionChanged(m.BrokerPosition(other, other.key, -2, 50.0), bot.clock()))
+
+    bot.tick(3)
+
+    assert [c for c in bot.commands(m.SubmitOrder) if ".cover" in c.order.client_order_id] == []
