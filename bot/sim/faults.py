@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from loguru import logger
+
 ACTIONS = frozenset(
     {
         "drop_all_connections",
@@ -231,12 +233,17 @@ class FaultInjector:
             self._schedule.extend(faults)
 
     def run_due(self, sim_elapsed: float, wall_elapsed: float) -> list[ScheduledFault]:
-        """Run (and forget) every scheduled fault whose time has come; return them."""
+        """Run (and forget) every scheduled fault whose time has come, in file order; return
+        them. Faults due at the same moment are all applied: one that fails (a gateway
+        stopping, say) is logged and the others still run."""
         with self._lock:
             due = [f for f in self._schedule if f.due(sim_elapsed, wall_elapsed)]
-            self._schedule = [f for f in self._schedule if f not in due]
+            self._schedule = [f for f in self._schedule if not f.due(sim_elapsed, wall_elapsed)]
         for fault in due:
-            getattr(self, fault.action)(**fault.args)
+            try:
+                getattr(self, fault.action)(**fault.args)
+            except Exception as exc:  # a fault script must not stop the others
+                logger.error("fault_failed action={} error={!r}", fault.action, exc)
         return due
 
     def _require(self) -> FaultTarget:

@@ -7,7 +7,7 @@ import json
 import pytest
 from ib_insync import IB, LimitOrder, MarketOrder, Stock
 
-from bot.sim.faults import ScheduledFault, load_faults, parse_faults
+from bot.sim.faults import FaultInjector, ScheduledFault, load_faults, parse_faults
 
 FROZEN = dict(tick_interval_s=30.0)
 
@@ -253,3 +253,37 @@ def test_delay_next_holds_a_request_and_the_clients_requests_behind_it(gateway, 
     assert again[0].conId > 0
     assert gateway.counters()["delayed.reqContractDetails"] == 1
     assert gateway.counters()["req.reqContractDetails"] == 2  # both answered, in order
+
+
+class _Recorder:
+    """A stand-in gateway for the injector: records the faults it is asked to apply; the
+    first drop of all connections fails, as it would on a gateway that is stopping."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def fault_drop_all(self) -> None:
+        self.calls.append(("drop_all",))
+        if len(self.calls) == 1:
+            raise ConnectionError("gateway stopping")
+
+    def fault_refuse(self, seconds: float) -> None:
+        self.calls.append(("refuse", seconds))
+
+
+def test_faults_due_at_the_same_moment_are_all_applied_even_when_one_fails():
+    target = _Recorder()
+    injector = FaultInjector(target)
+    injector.schedule([
+        ScheduledFault("drop_all_connections", {}, at_sim_seconds=10.0),
+        ScheduledFault("drop_all_connections", {}, at_sim_seconds=10.0),
+        ScheduledFault("refuse_connections", {"seconds": 5.0}, at_sim_seconds=10.0),
+        ScheduledFault("refuse_connections", {"seconds": 9.0}, at_sim_seconds=20.0),
+    ])
+
+    ran = injector.run_due(sim_elapsed=10.0, wall_elapsed=0.0)
+
+    assert [f.action for f in ran] == ["drop_all_connections", "drop_all_connections",
+                                       "refuse_connections"]
+    assert target.calls == [("drop_all",), ("drop_all",), ("refuse", 5.0)]
+    assert [f.action for f in injector.run_due(20.0, 0.0)] == ["refuse_connections"]
