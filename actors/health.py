@@ -145,7 +145,7 @@ class HealthActor(BotActor):
         watched = self._watched()
         self.liveness.forget(set(watched))
         for name, ref in watched.items():
-            reason = self.liveness.check(name, mailbox_depth(ref), now)
+            reason = self.liveness.check(name, _mailbox_depth(ref), now)
             if reason:
                 self.log.error("alarm_raised actor={} reason={}", name, reason)
                 self.publish(m.AlarmRaised(name, reason, self.clock()))
@@ -158,7 +158,7 @@ class HealthActor(BotActor):
         return heartbeat_payload(
             ts=self.clock().isoformat(), pid=self.sampler.pid, uptime_s=now - self.started,
             beat_lag_s=lag_s, process=self.sampler.sample(),
-            depths={name: mailbox_depth(ref) for name, ref in watched.items()},
+            depths={name: _mailbox_depth(ref) for name, ref in watched.items()},
             reports=self.reports,
             last_answer_s={name: self.liveness.last_answer_s(name, now) for name in watched},
             alarmed=self.liveness.alarmed, errors=self.errors, broker_state=self.broker_state)
@@ -173,7 +173,7 @@ class HealthActor(BotActor):
         _write_atomic(self.heartbeat_path, beat)
 
 
-def mailbox_depth(ref: Any) -> int:
+def _mailbox_depth(ref: Any) -> int:
     inbox = getattr(ref, "actor_inbox", None)
     try:
         return int(inbox.qsize()) if inbox is not None else 0

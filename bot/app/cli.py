@@ -82,7 +82,7 @@ def config_source(given: Path | None, environ: Mapping[str, str]) -> Path:
     return DEFAULT_CONFIG_PATH
 
 
-def describe_source(path: Path) -> str:
+def _describe_source(path: Path) -> str:
     """The effective settings file as printed at start and by ``status``."""
     if path == DEFAULT_CONFIG_PATH and not path.exists():
         return f"(defaults: no {path.absolute()})"
@@ -107,7 +107,7 @@ def kill(settings: Settings, clear: bool, reason: str, wait_s: float | None) -> 
     return engage_or_clear(settings, clear=clear, reason=reason, wait_s=wait_s, out=print)
 
 
-def alert_test(settings: Settings) -> int:
+def _alert_test(settings: Settings) -> int:
     """One test message to each alert target, one line per target; 1 if any failed."""
     from actors.alert import apprise_sender
     from bot.ops.alerts import Alert, scheme_of
@@ -127,7 +127,7 @@ def alert_test(settings: Settings) -> int:
     return 1 if failed else 0
 
 
-def load_or_exit(path: Path) -> Settings:
+def _load_or_exit(path: Path) -> Settings:
     """Valid settings, or a message naming every bad field and exit code 2."""
     try:
         return load_settings(path)
@@ -136,7 +136,7 @@ def load_or_exit(path: Path) -> Settings:
         raise SystemExit(EXIT_CONFIG) from None
 
 
-def client_or_exit(settings: Settings) -> None:
+def _client_or_exit(settings: Settings) -> None:
     """Exit 2 with one clear line when ``broker.client`` names a library that is not installed
     (looked up, not imported: check-config stays fast)."""
     if not client.installed(settings.broker.client):
@@ -156,20 +156,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_in = ["run", *args_in]
     args = _parser().parse_args(args_in)
     source = config_source(args.config, os.environ)
-    settings = load_or_exit(source)
+    settings = _load_or_exit(source)
     if args.command in ("check-config", "run"):
-        client_or_exit(settings)
+        _client_or_exit(settings)
     if args.command == "check-config":
         print(json.dumps(redacted(settings), indent=2))
-        print(f"configuration ok ({describe_source(source)})", file=sys.stderr)
+        print(f"configuration ok ({_describe_source(source)})", file=sys.stderr)
         return 0
     if args.command == "status":
-        return status(settings, args.json, args.mode, describe_source(source))
+        return status(settings, args.json, args.mode, _describe_source(source))
     if args.command == "kill":
         return kill(settings, args.clear, args.reason, args.wait)
     if args.command == "alert-test":
-        return alert_test(settings)
+        return _alert_test(settings)
     from bot.app.runner import run_bot
 
     return run_bot(settings, duration_s=args.duration, live_opt_in=args.live,
-                   config=describe_source(source))
+                   config=_describe_source(source))

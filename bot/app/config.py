@@ -328,7 +328,7 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{where}: {error['msg']}{got}"
 
 
-class UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(yaml.SafeLoader):
     """PyYAML's safe loader, but a key given twice in one mapping is an error: plain PyYAML
     keeps the last one silently (``dry_run: true`` ... ``dry_run: false`` ends as false)."""
 
@@ -350,12 +350,12 @@ class UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def load_yaml_text(text: str) -> Any:
-    """YAML as data, refusing duplicate keys (``UniqueKeyLoader``)."""
-    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+def _load_yaml_text(text: str) -> Any:
+    """YAML as data, refusing duplicate keys (``_UniqueKeyLoader``)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path) -> dict[str, Any]:
     """The mapping in a YAML file; a missing default file is an empty mapping.
 
     Whatever is wrong with the file (missing, a directory, unreadable, not UTF-8, not YAML,
@@ -374,7 +374,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read {path}: {exc.strerror or exc}"]) from None
     try:
-        data = load_yaml_text(text)
+        data = _load_yaml_text(text)
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from None
     if data is None:
@@ -384,7 +384,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     """``BOT__BROKER__PORT=4002`` as ``{"broker": {"port": "4002"}}`` (keys lower-cased).
 
     Values stay text: validation converts them ("4002" -> 4002, "false" -> False). A variable
@@ -418,7 +418,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     The environment beats the file. (pydantic-settings does the same, but importing it costs
     5.4 MiB of RSS on the Pi, where the whole bot is meant to fit in 60.)"""
     source = path or DEFAULT_CONFIG_PATH
-    data = _merged(read_yaml(source), env_overrides(os.environ if environ is None else environ))
+    data = _merged(_read_yaml(source), _env_overrides(os.environ if environ is None else environ))
     try:
         return Settings(**data)
     except ValidationError as exc:

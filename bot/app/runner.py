@@ -67,18 +67,18 @@ def defer_unused_packages(settings: Settings) -> None:
         defer("numpy")
 
 
-def intended_mode(settings: Settings) -> str:
+def _intended_mode(settings: Settings) -> str:
     """The mode the settings ask for (the safety gate decides paper or live at connect)."""
     if settings.broker.kind == "sim":
         return "sim"
     return "shadow" if settings.dry_run else "paper/live"
 
 
-def take_instance_lock(settings: Settings, config: str) -> InstanceLock:
+def _take_instance_lock(settings: Settings, config: str) -> InstanceLock:
     """The journal directory's lock, with what ``kill`` and ``status`` need to find this bot."""
     return acquire(settings.journal.dir, {
         "config": config,
-        "mode": intended_mode(settings),
+        "mode": _intended_mode(settings),
         "kill_switch": str(Path(settings.risk.kill_switch_path).absolute()),
         "heartbeat": str((settings.logging.dir / "heartbeat.json").absolute()),
         "heartbeat_seconds": settings.health.heartbeat_seconds,
@@ -95,7 +95,7 @@ def run_bot(settings: Settings, *, duration_s: float | None = None, live_opt_in:
     second bot on the same journal directory stops here (exit 3) and touches nothing. An
     unusable journal or logs directory is one line on stderr and exit 3, no traceback."""
     try:
-        lock = take_instance_lock(settings, config)
+        lock = _take_instance_lock(settings, config)
     except (LockHeld, LockUnusable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REFUSED

@@ -23,13 +23,13 @@ def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def contract_from_json(text: str) -> m.OptionContract:
+def _contract_from_json(text: str) -> m.OptionContract:
     data = json.loads(text)
     data["right"] = m.Right(data["right"])
     return m.OptionContract(**data)
 
 
-def spec_from_json(text: str) -> m.OrderSpec:
+def _spec_from_json(text: str) -> m.OrderSpec:
     data = json.loads(text)
     data["side"] = m.Side(data["side"])
     data["order_type"] = m.OrderType(data["order_type"])
@@ -47,9 +47,9 @@ def live_intents(conn: sqlite3.Connection) -> list[JournalIntent]:
 
 
 def _intent(conn: sqlite3.Connection, row: sqlite3.Row) -> JournalIntent:
-    contract = contract_from_json(row["contract"])
+    contract = _contract_from_json(row["contract"])
     orders = tuple(
-        JournalOrder(spec_from_json(o["spec"]), o["status"])
+        JournalOrder(_spec_from_json(o["spec"]), o["status"])
         for o in conn.execute(
             "SELECT spec, status FROM orders WHERE intent_id=? ORDER BY rowid", (row["intent_id"],)
         )

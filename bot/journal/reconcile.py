@@ -363,14 +363,14 @@ def _positions(out: _Builder, positions: tuple[m.BrokerPosition, ...], manage: b
                          "running trade (cancel its exits in TWS if it was closed by hand)")
 
 
-def adopted_intent_id(contract: m.OptionContract) -> str:
+def _adopted_intent_id(contract: m.OptionContract) -> str:
     return f"ADOPT-{contract.symbol}-{contract.expiry}{contract.right.value}{contract.strike:g}"
 
 
 def _adopted(position: m.BrokerPosition, now: datetime) -> m.TradeRecovered:
     contract = position.contract
     assert contract is not None
-    intent_id = adopted_intent_id(contract)
+    intent_id = _adopted_intent_id(contract)
     premium = position.avg_cost / contract.multiplier
     quantity = int(position.quantity)
     entry = m.OrderSpec(

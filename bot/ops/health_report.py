@@ -58,7 +58,7 @@ def pacing_used_pct(snapshot: Mapping[str, Any] | None) -> dict[str, float]:
             for key, (short, limit) in PACING_RULES.items() if key in snapshot}
 
 
-def broker_section(report: Mapping[str, Any], state: str) -> dict[str, Any]:
+def _broker_section(report: Mapping[str, Any], state: str) -> dict[str, Any]:
     """The broker's figures; its ``state`` from the last ConnectionChanged when one was heard
     (a Pong report can be a ping period old: it said "disconnected" after the reconnect)."""
     section = {"state": state if state != "unknown" else report.get("connection", state)}
@@ -67,7 +67,7 @@ def broker_section(report: Mapping[str, Any], state: str) -> dict[str, Any]:
     return section
 
 
-def journal_section(report: Mapping[str, Any] | None) -> dict[str, Any]:
+def _journal_section(report: Mapping[str, Any] | None) -> dict[str, Any]:
     """Whether the journal can be written (from its Pong report; None before the first)."""
     if not report:
         return {"state": None, "reason": None, "written": None, "failures": None}
@@ -76,7 +76,7 @@ def journal_section(report: Mapping[str, Any] | None) -> dict[str, Any]:
             "written": report.get("written"), "failures": report.get("failures")}
 
 
-def symbols_section(reports: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def _symbols_section(reports: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     keys = ("bar_age_s", "quote_age_s", "state")
     return {name.removeprefix(STRATEGY_PREFIX): {k: r.get(k) for k in keys}
             for name, r in sorted(reports.items()) if name.startswith(STRATEGY_PREFIX)}
@@ -89,7 +89,7 @@ def heartbeat_payload(*, ts: str, pid: int, uptime_s: float, beat_lag_s: float,
                       errors: Mapping[str, int], broker_state: str) -> dict[str, Any]:
     """The whole heartbeat (see the module docstring for its keys)."""
     execution, risk = reports.get(EXECUTION, {}), reports.get(RISK, {})
-    journal = journal_section(reports.get(JOURNAL))
+    journal = _journal_section(reports.get(JOURNAL))
     alarms = sorted(alarmed) + ([JOURNAL_FAILED_ALARM] if journal["state"] == "failed" else [])
     actors = {name: {"mailbox": depth, "idle_s": reports.get(name, {}).get("idle_s"),
                      "last_answer_s": last_answer_s.get(name), "alarm": name in alarmed,
@@ -99,8 +99,8 @@ def heartbeat_payload(*, ts: str, pid: int, uptime_s: float, beat_lag_s: float,
         "ts": ts, "pid": pid, "uptime_s": round(uptime_s, 1), "beat_lag_s": round(beat_lag_s, 3),
         **process,
         "actors": actors,
-        "broker": broker_section(reports.get(BROKER, {}), broker_state),
-        "symbols": symbols_section(reports),
+        "broker": _broker_section(reports.get(BROKER, {}), broker_state),
+        "symbols": _symbols_section(reports),
         "orders_working": execution.get("orders_working"),
         "positions": len(execution.get("positions") or {}) if execution else None,
         "unprotected_position": list(execution.get("unprotected_position") or []),

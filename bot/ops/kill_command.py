@@ -70,7 +70,7 @@ def engage_or_clear(settings: Settings, *, clear: bool, reason: str, wait_s: flo
             f"not this configuration's {own_path}")
     period = float(holder.get("heartbeat_seconds") or settings.health.heartbeat_seconds)
     timeout = 2 * period + 5 if wait_s is None else wait_s
-    beat = wait_for_heartbeat(Path(holder.get("heartbeat") or ""), holder.get("pid"), changed_at,
+    beat = _wait_for_heartbeat(Path(holder.get("heartbeat") or ""), holder.get("pid"), changed_at,
                               engaged=not clear, timeout_s=timeout, monotonic=monotonic)
     if beat is None:
         out(f"no heartbeat of the running bot (pid {holder.get('pid')}) confirmed it within "
@@ -81,13 +81,13 @@ def engage_or_clear(settings: Settings, *, clear: bool, reason: str, wait_s: flo
     return 0
 
 
-def wait_for_heartbeat(path: Path, pid: Any, after: datetime, *, engaged: bool, timeout_s: float,
+def _wait_for_heartbeat(path: Path, pid: Any, after: datetime, *, engaged: bool, timeout_s: float,
                        monotonic: Callable[[], float] = time.monotonic) -> dict[str, Any] | None:
     """The first heartbeat of ``pid`` written after ``after`` whose kill switch reads
     ``engaged``, or None when none comes within ``timeout_s``."""
     deadline = monotonic() + timeout_s
     while True:
-        beat = confirming(read_heartbeat(path), pid, after, engaged)
+        beat = _confirming(_read_heartbeat(path), pid, after, engaged)
         if beat is not None:
             return beat
         if monotonic() >= deadline:
@@ -95,7 +95,7 @@ def wait_for_heartbeat(path: Path, pid: Any, after: datetime, *, engaged: bool, 
         time.sleep(POLL_S)  # polling a file another process writes; bounded by the deadline
 
 
-def confirming(beat: dict[str, Any] | None, pid: Any, after: datetime,
+def _confirming(beat: dict[str, Any] | None, pid: Any, after: datetime,
                engaged: bool) -> dict[str, Any] | None:
     """``beat`` if it is ``pid``'s, newer than ``after`` and shows the switch as ``engaged``."""
     if not beat or beat.get("pid") != pid:
@@ -108,7 +108,7 @@ def confirming(beat: dict[str, Any] | None, pid: Any, after: datetime,
     return beat if (beat.get("risk") or {}).get("kill_switch") is engaged else None
 
 
-def read_heartbeat(path: Path) -> dict[str, Any] | None:
+def _read_heartbeat(path: Path) -> dict[str, Any] | None:
     try:
         beat = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

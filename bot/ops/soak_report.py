@@ -67,7 +67,7 @@ def growth(values: Sequence[float]) -> float | None:
     return statistics.median(values[-n:]) - statistics.median(values[:n])
 
 
-def by_hour(hours: Sequence[float], values: Sequence[float]) -> list[float]:
+def _by_hour(hours: Sequence[float], values: Sequence[float]) -> list[float]:
     """The last value within each whole simulated hour (shows whether growth is slowing)."""
     last: dict[int, float] = {}
     for h, v in zip(hours, values, strict=True):
@@ -137,7 +137,7 @@ def _mark_window(out: LogSummary, event: str, epoch: float) -> None:
         out.running = (start, epoch)
 
 
-def running_samples(samples: Sequence[Mapping[str, Any]],
+def _running_samples(samples: Sequence[Mapping[str, Any]],
                     window: tuple[float | None, float | None]) -> list[Mapping[str, Any]]:
     """The samples taken while the actors ran (start-up and shutdown left out), when known."""
     start, stop = window
@@ -185,7 +185,7 @@ def _rounded(value: float | None, digits: int = 3) -> float | None:
 def build_report(run: Run, samples: Sequence[Mapping[str, Any]], log: LogSummary) -> dict[str, Any]:
     """The whole report. ``samples``: ``{"t": wall s, "ts": epoch s, "rss_mib": ...}``, one a
     second; only those inside the bot's running window count, hours measured from the first."""
-    samples = running_samples(samples, log.running)
+    samples = _running_samples(samples, log.running)
     t0 = samples[0]["t"] if samples else 0.0
     hours = [(s["t"] - t0) * run.speed / 3600.0 for s in samples]
     steady = [s for s, h in zip(samples, hours, strict=True) if h >= run.warmup_sim_hours]
@@ -218,7 +218,7 @@ def build_report(run: Run, samples: Sequence[Mapping[str, Any]], log: LogSummary
         "run": {**run.__dict__, "samples": len(samples), "steady_samples": len(steady),
                 "sim_hours_sampled": _rounded(hours[-1] if hours else 0.0, 2)},
         "rss_mib": {**_span(rss), "slope_per_sim_hour": rss_slope,
-                    "by_sim_hour": by_hour(hours, rss)},
+                    "by_sim_hour": _by_hour(hours, rss)},
         "uss_mib": _span(_series(samples, "uss_mib")),
         "cpu_pct": {"mean": _rounded(statistics.fmean(cpu) if cpu else None, 2),
                     "p95": _rounded(percentile(cpu, 95), 2), "max": max(cpu, default=None)},

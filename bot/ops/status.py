@@ -40,7 +40,7 @@ STALE_HEARTBEAT_FACTOR = 3
 """A heartbeat older than this many heartbeat periods means the bot is not running (or stuck)."""
 
 
-def find_journal(directory: Path, mode: str | None = None) -> Path | None:
+def _find_journal(directory: Path, mode: str | None = None) -> Path | None:
     if mode:
         return journal_path(directory, mode)
     found = [p for p in (journal_path(directory, m) for m in MODES) if p.exists()]
@@ -49,7 +49,7 @@ def find_journal(directory: Path, mode: str | None = None) -> Path | None:
 
 def collect(settings: Settings, now: datetime, mode: str | None = None) -> dict[str, Any]:
     """Everything ``status`` shows, as plain data."""
-    path = find_journal(settings.journal.dir, mode)
+    path = _find_journal(settings.journal.dir, mode)
     holder = running_bot(settings.journal.dir) or {}
     kill_path = Path(holder.get("kill_switch") or settings.risk.kill_switch_path)
     beat_path = Path(holder.get("heartbeat") or settings.logging.dir / "heartbeat.json")

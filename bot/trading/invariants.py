@@ -144,7 +144,7 @@ def _sign(side: str) -> int:
     return 1 if side in ("BUY", "BOT") else -1
 
 
-def held_by_us(fills: Iterable[BrokerFill]) -> dict[int, float]:
+def _held_by_us(fills: Iterable[BrokerFill]) -> dict[int, float]:
     """Net contracts our intents bought per con_id (their fills; others' trades excluded)."""
     held: dict[int, float] = defaultdict(float)
     for fill in fills:
@@ -183,7 +183,7 @@ def _protective(order: BrokerOrder) -> bool:
 def unprotected(snap: Snapshot) -> dict[int, str]:
     """Invariant 1, now: con_id -> why, for each long position of ours not fully covered."""
     out: dict[int, str] = {}
-    ours = held_by_us(snap.fills)
+    ours = _held_by_us(snap.fills)
     for con_id, qty in snap.positions.items():
         target = min(qty, ours.get(con_id, 0.0))
         if target <= EPS:
@@ -199,7 +199,7 @@ def unprotected(snap: Snapshot) -> dict[int, str]:
 
 def short_positions(snap: Snapshot) -> dict[int, str]:
     """Invariant 2 (hard): con_id -> why, for each contract our intents traded that is short."""
-    ours = held_by_us(snap.fills)
+    ours = _held_by_us(snap.fills)
     return {con_id: f"con_id={con_id} position={snap.positions.get(con_id, 0.0):g} (short)"
             for con_id in ours if snap.positions.get(con_id, 0.0) < -EPS}
 
@@ -223,7 +223,7 @@ def view_differences(snap: Snapshot) -> dict[str, str]:
     if snap.bot is None:
         return {}
     out: dict[str, str] = {}
-    ours = held_by_us(snap.fills)
+    ours = _held_by_us(snap.fills)
     for con_id in set(ours) | set(snap.bot.positions):
         broker = snap.positions.get(con_id, 0.0)
         bot = snap.bot.positions.get(con_id, 0.0)

@@ -128,7 +128,7 @@ def open_quantity(trade: Trade, leg: Leg) -> float:
     return max(rest - sibling_fills, 0.0)
 
 
-def expected_held(trade: Trade) -> float:
+def _expected_held(trade: Trade) -> float:
     """What the broker should hold for ``trade`` once the exit fills it already reported (its
     order statuses run ahead of the executions) are counted."""
     pending = sum(max(g.reported_filled - g.filled, 0.0) for g in trade.legs[1:])
@@ -142,9 +142,9 @@ def shortfalls(trades: list[Trade], broker_holds: float) -> dict[str, float]:
     found: dict[str, float] = {}
     left = max(broker_holds, 0.0)
     for trade in sorted(trades, key=lambda t: (t.opened_at is None, t.opened_at or 0)):
-        share = min(left, expected_held(trade))
-        if share < expected_held(trade) - 1e-9:
-            found[trade.intent_id] = share + (trade.position - expected_held(trade))
+        share = min(left, _expected_held(trade))
+        if share < _expected_held(trade) - 1e-9:
+            found[trade.intent_id] = share + (trade.position - _expected_held(trade))
         left -= share
     return found
 
