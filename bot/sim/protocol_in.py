@@ -95,6 +95,25 @@ REQUEST_NAMES: dict[int, str] = {
     104: "reqUserInfo",
 }
 
+_VERSIONED_ID = (1, 2, 4, 7, 9, 10, 11, 21, 23, 25, 50, 51, 52, 53, 54, 55, 56, 57, 62, 63, 67,
+                 68, 69, 70, 74, 75, 76, 77)
+_PLAIN_ID = (20, 22, 78, 79, 81, 83, 84, 86, 87, 88, 89, 90, 92, 93, 94, 95, 96, 97, 98, 100,
+             101, 102, 103, 104)
+REQ_ID_FIELD: dict[int, int] = {**{m: 2 for m in _VERSIONED_ID}, **{m: 1 for m in _PLAIN_ID},
+                                19: 4}
+"""Where a request carries its request (or order/ticker) id: field index by message id, after
+ib_insync's ``client.py`` (``[msgId, version, reqId, ...]`` -> 2, ``[msgId, reqId, ...]`` -> 1,
+replaceFA's id comes last). Requests not listed carry none; IB answers those with id -1."""
+
+
+def request_id_of(fields: list[str]) -> int:
+    """The request id of a raw request, -1 when it carries none (or it cannot be read)."""
+    try:
+        index = REQ_ID_FIELD.get(int(fields[0]))
+        return -1 if index is None else int(fields[index])
+    except (ValueError, IndexError):
+        return -1
+
 
 class MalformedRequest(ValueError):
     """A request whose fields are missing or cannot be parsed."""

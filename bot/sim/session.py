@@ -13,7 +13,9 @@ fails the client's next write and can discard the error it has not read yet.
 
 Request handlers live in ``handlers_data`` (contracts, quotes, bars) and ``handlers_account``
 (orders, positions, account); ``HANDLERS`` maps request names to them. A handler that raises
-``MalformedRequest`` yields error 320; a request the simulator does not serve yields 321.
+``MalformedRequest`` yields error 320; a request the simulator does not serve yields 321. Both
+errors carry the request's own id (``protocol_in.REQ_ID_FIELD``), so a client waiting on that
+id is answered instead of left hanging; only requests without an id get -1.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from bot.sim import protocol_out as out
 from bot.sim import rules, wire
 from bot.sim.handlers_account import ACCOUNT_HANDLERS
 from bot.sim.handlers_data import DATA_HANDLERS
-from bot.sim.protocol_in import REQUEST_NAMES, Fields, MalformedRequest
+from bot.sim.protocol_in import REQUEST_NAMES, Fields, MalformedRequest, request_id_of
 from bot.sim.streams import Subscriptions
 
 if TYPE_CHECKING:
@@ -51,6 +53,14 @@ IGNORED = frozenset(
         "startApi",
     }
 )
+
+ERR_UNSUPPORTED = 321
+
+
+def text_unsupported(name: str) -> str:
+    """IB's error 321 text for a request this gateway does not serve."""
+    return f"Error validating request.-'{name}' : cause - not supported by the simulated gateway"
+
 
 Handler = Callable[["Session", Fields], None]
 HANDLERS: dict[str, Handler] = {**DATA_HANDLERS, **ACCOUNT_HANDLERS}
@@ -220,18 +230,15 @@ class Session:
         handler = HANDLERS.get(name)
         if handler is None:
             if name not in IGNORED:
-                self.error(
-                    -1,
-                    321,
-                    f"Error validating request.-'{name}' : cause - "
-                    "not supported by the simulated gateway",
-                )
+                self.gw.stats.inc("req.unsupported")
+                self.error(request_id_of(fields), ERR_UNSUPPORTED, text_unsupported(name))
             return
         try:
             handler(self, Fields(fields))
         except MalformedRequest as exc:
             self.gw.stats.inc("req.malformed")
-            self.error(-1, 320, f"Error reading request. Message id {msg_id}: {exc}")
+            text = f"Error reading request. Message id {msg_id}: {exc}"
+            self.error(request_id_of(fields), 320, text)
 
     def _on_start_api(self, f: Fields) -> None:
         if self.client_id is not None:
