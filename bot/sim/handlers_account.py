@@ -13,6 +13,7 @@ from bot.sim import protocol_in as pin
 from bot.sim import protocol_out as out
 from bot.sim.decode_order import decode_place_order
 from bot.sim.handlers_data import resolve_one
+from bot.sim.matching import WhatIf
 from bot.sim.order_events import SimOrder
 
 if TYPE_CHECKING:
@@ -55,20 +56,36 @@ def place_order(s: Session, f: pin.Fields) -> None:
     if owner is not None and owner != s.client_id:
         s.error(placed.order_id, 103, "Duplicate order id")
         return
-    if placed.what_if:
-        s.error(
-            placed.order_id,
-            321,
-            "Error validating request.-'bd' : cause - what-if orders are not simulated",
-        )
-        return
     contract = resolve_one(s, placed.order_id, placed.contract)
     if contract is None:
         return
-    order = SimOrder(
+    if placed.what_if:
+        _answer_what_if(s, placed, contract)
+        return
+    order = _sim_order(s, placed, gw.perm_id_for(placed.order_id, s.client_id))
+    gw.stats.inc("orders.placed")
+    gw.dispatch(gw.engine.place(order, contract))
+
+
+def _answer_what_if(s: Session, placed, contract) -> None:
+    """whatIf: the order is not placed; one openOrder (status PreSubmitted, whatIf set) carries
+    its margin and commission figures (``MatchingEngine.what_if``). Its id counts as used."""
+    s.gw.use_order_id(placed.order_id)
+    s.gw.stats.inc("orders.what_if")
+    order = _sim_order(s, placed, 0)
+    answer = s.gw.engine.what_if(order, contract)
+    if not isinstance(answer, WhatIf):
+        s.error(placed.order_id, *answer)
+        return
+    s.send(eo.open_order(s.version, order, contract, "PreSubmitted", what_if=answer))
+
+
+def _sim_order(s: Session, placed, perm_id: int) -> SimOrder:
+    """The engine's order record of a decoded placeOrder."""
+    return SimOrder(
         order_id=placed.order_id,
         client_id=s.client_id,
-        perm_id=gw.perm_id_for(placed.order_id, s.client_id),
+        perm_id=perm_id,
         action=placed.action,
         total_qty=placed.total_qty,
         order_type=placed.order_type,
@@ -80,12 +97,10 @@ def place_order(s: Session, f: pin.Fields) -> None:
         oca_group=placed.oca_group,
         oca_type=placed.oca_type,
         order_ref=placed.order_ref,
-        account=placed.account or gw.account.account_id,
+        account=placed.account or s.gw.account.account_id,
         outside_rth=placed.outside_rth,
         trigger_method=placed.trigger_method,
     )
-    gw.stats.inc("orders.placed")
-    gw.dispatch(gw.engine.place(order, contract))
 
 
 def cancel_order(s: Session, f: pin.Fields) -> None:

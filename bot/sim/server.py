@@ -254,6 +254,10 @@ class SimGateway:
         """Above every order id ever placed, forgotten ones included."""
         return self._next_id
 
+    def use_order_id(self, order_id: int) -> None:
+        """Count an id as used without keeping an order under it (a what-if order)."""
+        self._next_id = max(self._next_id, order_id + 1)
+
     def order_owner(self, order_id: int) -> int | None:
         """The client of a kept order; None if the engine does not keep it (any more)."""
         order = self.engine.order_of(order_id)
