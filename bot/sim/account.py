@@ -123,6 +123,12 @@ class Account:
             self._commissions += commission
             return realized
 
+    def realized_of(self, con_id: int) -> float:
+        """Realized P&L of one contract so far (0 when never traded)."""
+        with self._lock:
+            holding = self._holdings.get(con_id)
+            return holding.realized if holding else 0.0
+
     def position(self, con_id: int) -> float:
         """Signed position in a contract (0 when none)."""
         with self._lock:

@@ -6,6 +6,7 @@ matching engine; its events are routed by ``SimGateway.dispatch`` to the owning 
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from bot.sim import encode_orders as eo
@@ -15,6 +16,8 @@ from bot.sim.decode_order import decode_place_order
 from bot.sim.handlers_data import resolve_one
 from bot.sim.matching import WhatIf
 from bot.sim.order_events import SimOrder
+from bot.sim.pnl import PnLSub
+from bot.sim.streams import pnl_changes
 
 if TYPE_CHECKING:
     from bot.sim.session import Session
@@ -245,7 +248,32 @@ def req_account_summary(s: Session, f: pin.Fields) -> None:
     s.send(out.account_summary_end(req_id))
 
 
+def req_pnl(s: Session, f: pin.Fields) -> None:
+    """reqPnL: the account's daily/unrealized/realized P&L now, then about once a second."""
+    _subscribe_pnl(s, PnLSub(pin.read_plain_id(f)))
+
+
+def req_pnl_single(s: Session, f: pin.Fields) -> None:
+    """reqPnLSingle: one contract's position, P&L and value now, then about once a second."""
+    req_id = pin.read_plain_id(f)
+    f.skip(2)  # account, modelCode
+    _subscribe_pnl(s, PnLSub(req_id, f.int()))
+
+
+def _subscribe_pnl(s: Session, sub: PnLSub) -> None:
+    s.subs.pnl[sub.req_id] = sub
+    s.send_batch(pnl_changes(s.gw, {sub.req_id: sub}, time.monotonic()))
+
+
+def cancel_pnl(s: Session, f: pin.Fields) -> None:
+    s.subs.pnl.pop(pin.read_plain_id(f), None)
+
+
 ACCOUNT_HANDLERS = {
+    "reqPnL": req_pnl,
+    "cancelPnL": cancel_pnl,
+    "reqPnLSingle": req_pnl_single,
+    "cancelPnLSingle": cancel_pnl,
     "placeOrder": place_order,
     "cancelOrder": cancel_order,
     "reqGlobalCancel": global_cancel,

@@ -358,3 +358,12 @@ def open_order_end() -> list:
 
 def completed_orders_end() -> list:
     return [102]
+
+
+def pnl(req_id: int, daily: float, unrealized: float, realized: float) -> list:
+    return [94, req_id, daily, unrealized, realized]
+
+
+def pnl_single(req_id: int, pos: float, daily: float, unrealized: float, realized: float,
+               value: float) -> list:
+    return [95, req_id, pos, daily, unrealized, realized, value]

@@ -49,6 +49,7 @@ from bot.sim.order_events import (
     PositionEvent,
     Status,
 )
+from bot.sim.pnl import DayBaseline
 from bot.sim.rules import ClientIds, Counters, HistoricalPacing, MarketDataLines
 from bot.sim.session import Session
 from bot.sim.streams import run_tick_loop
@@ -104,6 +105,8 @@ class SimGateway:
         self.lines = MarketDataLines(options.market_data_lines)
         self.client_ids = ClientIds()
         self.hist_pacing = HistoricalPacing()
+        self.pnl = DayBaseline()  # reqPnL's daily baseline (bot.sim.pnl), from the start
+        self.pnl.roll(calendar.exchange_date(self.epoch), [], 0.0)
         self.port = 0
         self.sessions: set[Session] = set()
         self._ready: dict[int, Session] = {}

@@ -1,5 +1,7 @@
 """Streaming subscriptions of one session and the messages each one pushes.
 
+P&L subscriptions (``bot.sim.pnl``) are pushed from ``tick_once`` too, by ``pnl_changes``.
+
 A subscription remembers the last message it sent per tick key, so each market step pushes
 only what changed (quotes), the forming bar (keepUpToDate) or the newly completed 5-second
 bars (real-time bars). Everything here runs on the gateway's loop thread.
@@ -16,6 +18,7 @@ from loguru import logger
 
 from bot.sim import calendar
 from bot.sim import protocol_out as out
+from bot.sim.pnl import PnLSub
 
 OPEN_INTEREST_TICK = {"C": 27, "P": 28}
 """Option open interest tick types by right (ib_insync: callOpenInterest / putOpenInterest)."""
@@ -133,6 +136,7 @@ class Subscriptions:
     quotes: dict[int, QuoteSub] = field(default_factory=dict)
     bars: dict[int, BarSub] = field(default_factory=dict)
     rt_bars: dict[int, RealTimeBarSub] = field(default_factory=dict)
+    pnl: dict[int, PnLSub] = field(default_factory=dict)
 
     def changes(self, market, now: datetime) -> list[list]:
         msgs: list[list] = []
@@ -145,6 +149,33 @@ class Subscriptions:
         self.quotes.clear()
         self.bars.clear()
         self.rt_bars.clear()
+        self.pnl.clear()
+
+
+def _money(x: float) -> float:
+    return round(x, 2) + 0.0  # no -0.0
+
+
+def pnl_changes(gw, subs, wall_t: float) -> list[list]:
+    """pnl / pnlSingle messages of the subscriptions that are due and whose figures changed
+    (``bot.sim.pnl``): the account's P&L now against the exchange day's baseline."""
+    due = [sub for sub in subs.values() if sub.due(wall_t)]
+    if not due:
+        return []
+    rows = gw.account.portfolio(gw.mark)
+    realized = gw.account.realized_pnl
+    gw.pnl.roll(calendar.exchange_date(gw.clock.now()), rows, realized)
+    msgs: list[list] = []
+    for sub in due:
+        if sub.con_id is None:
+            f = gw.pnl.account(rows, realized)
+            msg = out.pnl(sub.req_id, _money(f.daily), _money(f.unrealized), _money(f.realized))
+        else:
+            f = gw.pnl.single(sub.con_id, rows, gw.account.realized_of(sub.con_id))
+            msg = out.pnl_single(sub.req_id, f.position, _money(f.daily), _money(f.unrealized),
+                                 _money(f.realized), _money(f.value))
+        msgs += sub.take(msg, wall_t)
+    return msgs
 
 
 async def run_tick_loop(gw, stopping: asyncio.Event) -> None:
@@ -169,12 +200,16 @@ def tick_once(gw) -> None:
     """One market step (see ``run_tick_loop``)."""
     now = gw.clock.now()
     gw.market.advance(now)
+    if gw.pnl.day != calendar.exchange_date(now):  # the day's P&L baseline, before any fill
+        gw.pnl.roll(calendar.exchange_date(now), gw.account.portfolio(gw.mark),
+                    gw.account.realized_pnl)
     expire_day_orders(gw, now)
     gw.dispatch(gw.engine.on_market())
     for session in list(gw.sessions):
         if session.client_id is None or session.closed:
             continue
-        session.send_stream(session.subs.changes(gw.market, now))
+        session.send_stream(session.subs.changes(gw.market, now)
+                            + pnl_changes(gw, session.subs.pnl, time.monotonic()))
     gw.stats.inc("tick.steps")
     sim_elapsed = (now - gw.epoch).total_seconds()
     gw.faults.run_due(sim_elapsed, time.monotonic() - gw.wall_start)
