@@ -1,5 +1,6 @@
 """Request handlers for reference and market data: contract details, option chains, quotes,
-historical bars, real-time bars and the current time.
+historical bars, real-time bars, the head time stamp, option computations (Black-Scholes of
+``bot.sim.options``) and the current time.
 
 Each handler is ``handler(session, fields)``; it runs on the gateway loop thread and answers
 through ``session.send`` / ``session.error``. Unknown contracts get error 200.
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bot.sim import calendar, hist_params, rules
+from bot.sim import calendar, hist_params, options, rules
 from bot.sim import protocol_in as pin
 from bot.sim import protocol_out as out
 from bot.sim.streams import BarSub, QuoteSub, RealTimeBarSub, quote_messages
@@ -256,6 +257,64 @@ def cancel_real_time_bars(s: Session, f: pin.Fields) -> None:
     s.gw.lines.release((s, "rtb", req_id))
 
 
+def req_head_time_stamp(s: Session, f: pin.Fields) -> None:
+    """reqHeadTimeStamp: the start of the earliest bar served for the contract (the oldest
+    session the market keeps); an expired option has none."""
+    req = pin.decode_head_time_stamp(f)
+    contract = resolve_one(s, req.req_id, req.contract)
+    if contract is None:
+        return
+    if req.what not in hist_params.WHAT_TO_SHOW:
+        _hist_error(s, req.req_id, f"Invalid what to show: {req.what}")
+        return
+    if contract.sec_type == "OPT" and options.years_to_expiry(contract.expiry, s.gw.clock.now()) <= 0:
+        _hist_error(s, req.req_id, "No head time stamp")
+        return
+    head = s.gw.market.head_time(contract.symbol)
+    s.send(out.head_timestamp(req.req_id, out.bar_time(head, req.format_date)))
+
+
+def _option_calc(s: Session, f: pin.Fields, given_vol: bool) -> None:
+    """calculateOptionPrice (given_vol) or calculateImpliedVolatility: one tickOptionComputation
+    (tick type 53) from the simulator's Black-Scholes at the given underlying price; an implied
+    volatility no price can have is sent as IB's "not computed" (-1, greeks -2)."""
+    req = pin.decode_option_calc(f)
+    contract = resolve_one(s, req.req_id, req.contract)
+    if contract is None:
+        return
+    if contract.sec_type != "OPT":
+        s.error(req.req_id, 321, "Error validating request.-'calculate' : cause - "
+                                 "option computations need an option contract")
+        return
+    t = options.years_to_expiry(contract.expiry, s.gw.market.now())
+    t = max(t, options.MIN_T_YEARS) if t > 0 else 0.0
+    spot, k, right = req.under_price, contract.strike, contract.right
+    if given_vol:
+        vol: float | None = req.value
+        price = options.bs_price(spot, k, t, options.RATE, req.value, right)
+    else:
+        vol, price = options.solve_vol(req.value, spot, k, t, options.RATE, right), req.value
+    if vol is None or not vol > 0:
+        s.send(out.tick_option_computation(req.req_id, out.CUST_OPTION_COMPUTATION, -1.0, -2.0,
+                                           price, -2.0, -2.0, -2.0, spot))
+        return
+    g = options.bs_greeks(spot, k, t, options.RATE, vol, right)
+    s.send(out.tick_option_computation(req.req_id, out.CUST_OPTION_COMPUTATION, vol, g.delta,
+                                       price, g.gamma, g.vega, g.theta, spot))
+
+
+def calculate_implied_volatility(s: Session, f: pin.Fields) -> None:
+    _option_calc(s, f, given_vol=False)
+
+
+def calculate_option_price(s: Session, f: pin.Fields) -> None:
+    _option_calc(s, f, given_vol=True)
+
+
+def _no_op(s: Session, f: pin.Fields) -> None:
+    """A cancel of a one-shot request already answered: nothing to stop."""
+
+
 def req_current_time(s: Session, f: pin.Fields) -> None:
     s.send(out.current_time(int(s.gw.clock.now().timestamp())))
 
@@ -271,4 +330,10 @@ DATA_HANDLERS = {
     "reqRealTimeBars": req_real_time_bars,
     "cancelRealTimeBars": cancel_real_time_bars,
     "reqCurrentTime": req_current_time,
+    "reqHeadTimeStamp": req_head_time_stamp,
+    "cancelHeadTimeStamp": _no_op,
+    "calculateImpliedVolatility": calculate_implied_volatility,
+    "cancelCalculateImpliedVolatility": _no_op,
+    "calculateOptionPrice": calculate_option_price,
+    "cancelCalculateOptionPrice": _no_op,
 }

@@ -290,6 +290,11 @@ class Market:
                         symbol, session, bar_s, what, lo, elapsed, earliest, limit))
             return out
 
+    def head_time(self, symbol: str) -> datetime:
+        """The start of the earliest bar the market still serves (the oldest kept session)."""
+        with self._lock:
+            return datetime.fromtimestamp(self._sessions[symbol][0].open_s, UTC)
+
     def partial_bar(self, symbol: str, bar_s: int) -> Bar:
         """The TRADES bar forming at now(); outside regular hours nothing forms, so this is the
         last bar of the most recent session (its time stays put until the next open)."""

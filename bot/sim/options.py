@@ -25,6 +25,8 @@ quote in 0.01 below 3.00 and in 0.05 from 3.00."""
 SMILE_Z_LIMIT = 4.0
 VOL_BOUNDS = (0.05, 3.0)
 SESSION_S = 6.5 * 3600
+SOLVE_BOUNDS = (0.001, 5.0)
+"""The volatilities ``solve_vol`` searches between."""
 
 # annualised volatility the market's random walk uses; implied vols sit on top of it
 BASE_VOLS = {
@@ -124,6 +126,28 @@ def bs_greeks(
         vega=spot * _pdf(d1) * root_t / 100.0,
         theta=theta / 365.0,
     )
+
+
+def solve_vol(price: float, spot: float, strike: float, t_years: float, rate: float,
+              right: str) -> float | None:
+    """The Black-Scholes volatility that prices the option at ``price`` (bisection within
+    ``SOLVE_BOUNDS``, to a thousandth of a cent); None when no volatility does: the price is at
+    or below the value at the lowest volatility or above the highest's, or it has expired."""
+    if t_years <= 0 or price <= 0 or spot <= 0 or strike <= 0:
+        return None
+    lo, hi = SOLVE_BOUNDS
+    if not bs_price(spot, strike, t_years, rate, lo, right) < price < bs_price(
+            spot, strike, t_years, rate, hi, right):
+        return None
+    for _ in range(100):  # each halves the bracket: far below any price resolution
+        mid = (lo + hi) / 2
+        if bs_price(spot, strike, t_years, rate, mid, right) < price:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-7:
+            break
+    return (lo + hi) / 2
 
 
 def _moneyness_z(symbol: str, spot: float, strike: float, t_years: float) -> float:

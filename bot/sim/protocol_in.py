@@ -305,3 +305,33 @@ def read_versioned_id(f: Fields) -> int:
 def read_plain_id(f: Fields) -> int:
     """``[msgId, reqId, ...]`` requests (no version field): the request id."""
     return f.int()
+
+
+@dataclass(frozen=True, slots=True)
+class HeadTimeStampReq:
+    req_id: int
+    contract: ReqContract
+    include_expired: bool
+    use_rth: bool
+    what: str
+    format_date: int
+
+
+def decode_head_time_stamp(f: Fields) -> HeadTimeStampReq:
+    return HeadTimeStampReq(f.int(), read_contract(f), f.bool(), f.bool(), f.str(), f.int(1))
+
+
+@dataclass(frozen=True, slots=True)
+class OptionCalcReq:
+    """calculateImpliedVolatility (value = option price) or calculateOptionPrice (value =
+    volatility), each with the underlying's price."""
+
+    req_id: int
+    contract: ReqContract
+    value: float
+    under_price: float
+
+
+def decode_option_calc(f: Fields) -> OptionCalcReq:
+    f.skip()  # version
+    return OptionCalcReq(f.int(), read_contract(f), f.float(), f.float())  # options: unused

@@ -28,6 +28,8 @@ BID_SIZE, BID, ASK, ASK_SIZE, LAST, LAST_SIZE, HIGH, LOW, VOLUME, CLOSE = (
     9,
 )
 BID_OPTION, ASK_OPTION, LAST_OPTION, MODEL_OPTION = 10, 11, 12, 13
+CUST_OPTION_COMPUTATION = 53
+"""The tick type of calculateImpliedVolatility / calculateOptionPrice answers."""
 OPEN, LAST_TIMESTAMP, OPTION_OPEN_INTEREST, HALTED = 14, 45, 27, 49
 
 FARM_TEXTS: dict[int, str] = {
@@ -367,3 +369,7 @@ def pnl(req_id: int, daily: float, unrealized: float, realized: float) -> list:
 def pnl_single(req_id: int, pos: float, daily: float, unrealized: float, realized: float,
                value: float) -> list:
     return [95, req_id, pos, daily, unrealized, realized, value]
+
+
+def head_timestamp(req_id: int, stamp: str) -> list:
+    return [88, req_id, stamp]
