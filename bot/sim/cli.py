@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tick-interval", type=float, default=0.25, help="wall seconds between market steps"
     )
+    p.add_argument(
+        "--pacing", choices=("ib", "strict"), default="ib",
+        help="historical data pacing: 'ib' (default) refuses with 162 only bars of 30 s or "
+        "less and delays larger ones, as IB documents; 'strict' refuses every bar size",
+    )
     return p
 
 
@@ -103,6 +108,7 @@ def options_from(args: argparse.Namespace) -> GatewayOptions:
         bars_csv=args.bars,
         faults_file=args.faults,
         tick_interval_s=args.tick_interval,
+        pacing=args.pacing,
     )
 
 

@@ -8,10 +8,11 @@ through ``session.send`` / ``session.error``. Unknown contracts get error 200.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bot.sim import calendar, hist_params, options, rules
+from bot.sim import calendar, hist_bars, hist_params, options, rules
 from bot.sim import protocol_in as pin
 from bot.sim import protocol_out as out
 from bot.sim.streams import BarSub, QuoteSub, RealTimeBarSub, quote_messages
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 ERR_NO_SECURITY = 200
 TEXT_NO_SECURITY = "No security definition has been found for the request"
 HIST_PREFIX = "Historical Market Data Service error message:"
+SOFT_DELAY_S = 1.0
+"""Wall seconds a soft-paced historical request waits before it is answered."""
 
 
 def resolve(s: Session, c: pin.ReqContract) -> list:
@@ -146,13 +149,22 @@ def _hist_error(s: Session, req_id: int, text: str) -> None:
     s.error(req_id, rules.ERR_HIST, HIST_PREFIX + text)
 
 
-def _paced(s: Session, req_id: int, contract, what: str, query: tuple) -> bool:
-    """Apply IB's historical pacing on the simulated clock; False (error 162 sent) if violated."""
+def _paced(s: Session, req_id: int, contract, what: str, query: tuple,
+           bar_s: int | None = None) -> bool | None:
+    """Apply IB's historical pacing on the simulated clock. True: answer now; None: answer
+    after ``SOFT_DELAY_S`` (a bar above 30 seconds over the limits, under ``pacing="ib"``:
+    IB throttles those rather than refusing them); False: error 162 sent (the hard rules, for
+    bars of 30 seconds or less, and for every size under ``pacing="strict"``)."""
     key = (contract.con_id, contract.exchange)
     t = (s.gw.clock.now() - s.gw.epoch).total_seconds()
     violated = s.gw.hist_pacing.check(rules.HistRequest(key, what, query), t)
     if violated is None:
         return True
+    soft = (s.gw.options.pacing == "ib" and bar_s is not None
+            and bar_s > hist_params.SMALL_BAR_S)
+    if soft:
+        s.gw.stats.inc(f"pacing.soft.{violated}")
+        return None
     s.gw.stats.inc(f"violation.{violated}")
     s.error(req_id, rules.ERR_HIST, rules.TEXT_HIST_PACING)
     return False
@@ -164,13 +176,29 @@ def req_historical_data(s: Session, f: pin.Fields) -> None:
     if contract is None:
         return
     query = (req.end, req.bar_size, req.duration, req.use_rth, req.format_date, req.keep_up_to_date)
-    if not _paced(s, req.req_id, contract, req.what, query):
-        return
     bar_s = hist_params.bar_seconds(req.bar_size)
-    now = s.gw.market.now()
+    paced = _paced(s, req.req_id, contract, req.what, query, bar_s)
+    if paced is None:
+        asyncio.get_running_loop().call_later(SOFT_DELAY_S, _answer_historical, s, req, contract)
+    elif paced:
+        _answer_historical(s, req, contract)
+
+
+def _window(req: pin.HistReq, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """(start, end) of a request; useRTH=0 day counts begin at 04:00 of their first day."""
     end = now if req.keep_up_to_date else hist_params.end_time(req.end, now)
     end = None if end is None else min(end, now)
     start = None if end is None else hist_params.window_start(req.duration, end)
+    if start is not None and not req.use_rth and req.duration.strip().endswith("D"):
+        start = min(start, hist_bars.extended_open(calendar.exchange_date(start)))
+    return start, end
+
+
+def _answer_historical(s: Session, req: pin.HistReq, contract) -> None:
+    bar_s = hist_params.bar_seconds(req.bar_size)
+    start, end = _window(req, s.gw.market.now())
+    option = contract.sec_type == "OPT"
+    whats = hist_params.OPTION_WHAT_TO_SHOW if option else hist_params.WHAT_TO_SHOW
     problem = (
         "Invalid bar size"
         if bar_s is None
@@ -179,19 +207,23 @@ def req_historical_data(s: Session, f: pin.Fields) -> None:
         else "Invalid duration"
         if start is None
         else f"Invalid what to show: {req.what}"
-        if req.what not in hist_params.WHAT_TO_SHOW
-        else "HMDS query returned no data: options have no bar history here"
-        if contract.sec_type == "OPT"
+        if req.what not in whats
         else None
     )
     if problem:
         _hist_error(s, req.req_id, problem)
         return
     duration_s = (end - start).total_seconds()
-    bars = s.gw.market.bars(contract.symbol, end, duration_s, bar_s, req.what)
-    if req.keep_up_to_date:
+    bars = hist_bars.serve(s.gw.market, contract, end, duration_s, bar_s, req.what,
+                           req.use_rth, s.gw.options.seed)
+    if bars is None:  # an expired option
+        _hist_error(s, req.req_id, f"HMDS query returned no data: {contract.local_symbol}"
+                                   f"@{contract.exchange} {req.what}")
+        return
+    keep = req.keep_up_to_date and not option and bar_s < hist_params.WEEK_S
+    if keep:
         bars += _forming_bar(s, contract.symbol, bar_s, start, bars)
-    if not bars and not req.keep_up_to_date:
+    if not bars and not keep:
         _hist_error(
             s,
             req.req_id,
@@ -203,13 +235,13 @@ def req_historical_data(s: Session, f: pin.Fields) -> None:
             req.req_id, out.tws_time(start), out.tws_time(end), bars, req.format_date
         )
     )
-    if req.keep_up_to_date:
+    if keep:
         s.subs.bars[req.req_id] = BarSub(
             req.req_id,
             contract.symbol,
             bar_s,
             req.format_date,
-            req.what,
+            req.what if req.what in hist_params.REAL_TIME_WHAT else "TRADES",
             last_time=bars[-1].time if bars else None,
         )
 
@@ -233,7 +265,7 @@ def req_real_time_bars(s: Session, f: pin.Fields) -> None:
     contract = resolve_one(s, req.req_id, req.contract)
     if contract is None:
         return
-    if contract.sec_type == "OPT" or req.what not in hist_params.WHAT_TO_SHOW:
+    if contract.sec_type == "OPT" or req.what not in hist_params.REAL_TIME_WHAT:
         s.error(req.req_id, 420, "Invalid Real-time Query:" + f"{req.what} bars are not available")
         return
     if not _paced(s, req.req_id, contract, req.what, ("rtb", req.bar_size, req.use_rth)):
@@ -267,10 +299,12 @@ def req_head_time_stamp(s: Session, f: pin.Fields) -> None:
     if req.what not in hist_params.WHAT_TO_SHOW:
         _hist_error(s, req.req_id, f"Invalid what to show: {req.what}")
         return
+    head = s.gw.market.head_time(contract.symbol)
+    if not req.use_rth:
+        head = hist_bars.extended_open(calendar.exchange_date(head))
     if contract.sec_type == "OPT" and options.years_to_expiry(contract.expiry, s.gw.clock.now()) <= 0:
         _hist_error(s, req.req_id, "No head time stamp")
         return
-    head = s.gw.market.head_time(contract.symbol)
     s.send(out.head_timestamp(req.req_id, out.bar_time(head, req.format_date)))
 
 

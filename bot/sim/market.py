@@ -290,6 +290,18 @@ class Market:
                         symbol, session, bar_s, what, lo, elapsed, earliest, limit))
             return out
 
+    def session_edges(self, symbol: str) -> list[tuple[int, int, float, float]]:
+        """(open, close epoch seconds, previous close, close) of each kept session, oldest first:
+        what extended-hours bars (``bot.sim.hist_bars``) need, as prices do not move outside
+        regular hours."""
+        with self._lock:
+            sessions = self._sessions[symbol]
+            edges = []
+            for i, s in enumerate(sessions):
+                prev = int(sessions[i - 1].cents[-1] if i else s.cents[0]) / 100
+                edges.append((s.open_s, s.close_s, prev, int(s.cents[-1]) / 100))
+            return edges
+
     def head_time(self, symbol: str) -> datetime:
         """The start of the earliest bar the market still serves (the oldest kept session)."""
         with self._lock:

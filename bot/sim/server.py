@@ -54,6 +54,7 @@ from bot.sim.rules import ClientIds, Counters, HistoricalPacing, MarketDataLines
 from bot.sim.session import Session
 from bot.sim.streams import run_tick_loop
 
+PACING_MODES = ("ib", "strict")
 FIRST_ORDER_ID = 1
 PERM_ID_BASE = 1_000_000
 
@@ -75,6 +76,7 @@ class GatewayOptions:
     partial_fills: bool = False
     market_data_lines: int = 100
     msg_rate_limit: int = 50
+    pacing: str = "ib"  # "ib": hard historical pacing for bars <= 30 s only; "strict": all
 
 
 class GatewayKept(NamedTuple):
@@ -88,6 +90,8 @@ class SimGateway:
     """The simulated IB Gateway. Runs its own asyncio loop in a daemon thread."""
 
     def __init__(self, options: GatewayOptions) -> None:
+        if options.pacing not in PACING_MODES:
+            raise ValueError(f"pacing must be one of {PACING_MODES}, not {options.pacing!r}")
         self.options = options
         self.epoch = options.start or calendar.default_start(datetime.now(UTC))
         self.clock = SimClock(self.epoch, options.speed)

@@ -62,3 +62,11 @@ def test_solve_vol_inverts_black_scholes():
             price = options.bs_price(100.0, 105.0, 0.25, options.RATE, vol, right)
             assert options.solve_vol(price, 100.0, 105.0, 0.25, options.RATE, right) == (
                 pytest.approx(vol, abs=1e-5))
+
+
+def test_head_time_stamp_outside_regular_hours_is_the_pre_market_open(gateway, ib):
+    ib.RequestTimeout = 5
+    spy = Stock("SPY", "SMART", "USD")
+    ib.qualifyContracts(spy)
+    head = ib.reqHeadTimeStamp(spy, "TRADES", useRTH=False, formatDate=2)
+    assert head == datetime(2026, 11, 13, 9, 0, tzinfo=UTC)  # 04:00 New York
