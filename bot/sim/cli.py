@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--tick-interval", type=float, default=0.25, help="wall seconds between market steps"
     )
     p.add_argument(
+        "--market-data", choices=("live", "delayed"), default="live",
+        help="the account's market data: 'live' (default) serves live data whatever "
+        "reqMarketDataType asked; 'delayed' refuses live requests with 354 and serves types "
+        "3/4 under IB's delayed tick ids",
+    )
+    p.add_argument(
         "--pacing", choices=("ib", "strict"), default="ib",
         help="historical data pacing: 'ib' (default) refuses with 162 only bars of 30 s or "
         "less and delays larger ones, as IB documents; 'strict' refuses every bar size",
@@ -109,6 +115,7 @@ def options_from(args: argparse.Namespace) -> GatewayOptions:
         faults_file=args.faults,
         tick_interval_s=args.tick_interval,
         pacing=args.pacing,
+        market_data=args.market_data,
     )
 
 

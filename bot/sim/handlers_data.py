@@ -108,26 +108,63 @@ def req_sec_def_opt_params(s: Session, f: pin.Fields) -> None:
     s.send(out.sec_def_opt_params_end(req.req_id))
 
 
+ERR_NOT_SUBSCRIBED = 354
+TEXT_NOT_SUBSCRIBED = "Requested market data is not subscribed. Delayed market data is available."
+WARN_DELAYED = 10167
+TEXT_DELAYED = "Requested market data is not subscribed. Displaying delayed market data."
+
+
+def _served_type(s: Session, req_id: int) -> int | None:
+    """The market data type IB serves this request with, or None after error 354: a gateway
+    with live data serves live data (1, or 2 frozen) whatever was asked; one without
+    (``market_data="delayed"``) refuses live requests and serves 3/4 as delayed, with IB's
+    warning 10167."""
+    frozen = s.data_type in (2, 4)
+    if s.gw.options.market_data == "live":
+        return 2 if frozen else 1
+    if s.data_type in (1, 2):
+        s.error(req_id, ERR_NOT_SUBSCRIBED, TEXT_NOT_SUBSCRIBED)
+        return None
+    s.error(req_id, WARN_DELAYED, TEXT_DELAYED)
+    return 4 if frozen else 3
+
+
+def _nearest_chain(s: Session, contract) -> tuple:
+    """A stock's options of its nearest expiry (for generic ticks 100/101)."""
+    today = calendar.exchange_date(s.gw.clock.now())
+    params = s.gw.contracts.chain_params(contract.symbol, today)
+    if not params:
+        return ()
+    _, _, _, expiries, strikes = params[0]
+    expiry = min(expiries)
+    found = (s.gw.contracts.option(contract.symbol, expiry, k, r)
+             for k in sorted(strikes) for r in ("C", "P"))
+    return tuple(c for c in found if c is not None)
+
+
 def req_mkt_data(s: Session, f: pin.Fields) -> None:
     req = pin.decode_mkt_data(f)
     contract = resolve_one(s, req.req_id, req.contract)
     if contract is None:
         return
-    s.send(out.market_data_type(req.req_id, s.data_type))
+    served = _served_type(s, req.req_id)
+    if served is None:
+        return
+    generic = frozenset(t.strip() for t in req.generic_ticks.split(",") if t.strip())
+    chain = _nearest_chain(s, contract) if contract.sec_type != "OPT" and (
+        generic & {"100", "101"}) else ()
+    delayed = served in (3, 4)
+    s.send(out.market_data_type(req.req_id, served))
     s.send(out.tick_req_params(req.req_id, contract.min_tick))
     if req.snapshot or req.regulatory:
-        s.send_batch(
-            [
-                *quote_messages(req.req_id, contract, s.gw.market).values(),
-                out.tick_snapshot_end(req.req_id),
-            ]
-        )
+        msgs = quote_messages(req.req_id, contract, s.gw.market, generic, chain, delayed)
+        s.send_batch([*msgs.values(), out.tick_snapshot_end(req.req_id)])
         return
     if not s.gw.lines.acquire((s, "mkt", req.req_id)):
         s.gw.stats.inc("violation.mkt_data_lines")
         s.error(req.req_id, rules.ERR_MAX_TICKERS, rules.TEXT_MAX_TICKERS)
         return
-    sub = QuoteSub(req.req_id, contract)
+    sub = QuoteSub(req.req_id, contract, generic, chain, delayed)
     s.subs.quotes[req.req_id] = sub
     s.send_batch(sub.changes(s.gw.market, s.gw.market.now()))
 
@@ -141,8 +178,6 @@ def cancel_mkt_data(s: Session, f: pin.Fields) -> None:
 def req_market_data_type(s: Session, f: pin.Fields) -> None:
     f.skip()
     s.data_type = f.int(1)
-    for req_id in s.subs.quotes:
-        s.send(out.market_data_type(req_id, s.data_type))
 
 
 def _hist_error(s: Session, req_id: int, text: str) -> None:

@@ -76,6 +76,7 @@ class GatewayOptions:
     partial_fills: bool = False
     market_data_lines: int = 100
     msg_rate_limit: int = 50
+    market_data: str = "live"  # "delayed": an account without live market data subscriptions
     pacing: str = "ib"  # "ib": hard historical pacing for bars <= 30 s only; "strict": all
 
 
@@ -92,6 +93,8 @@ class SimGateway:
     def __init__(self, options: GatewayOptions) -> None:
         if options.pacing not in PACING_MODES:
             raise ValueError(f"pacing must be one of {PACING_MODES}, not {options.pacing!r}")
+        if options.market_data not in ("live", "delayed"):
+            raise ValueError(f"market_data must be live or delayed, not {options.market_data!r}")
         self.options = options
         self.epoch = options.start or calendar.default_start(datetime.now(UTC))
         self.clock = SimClock(self.epoch, options.speed)

@@ -16,35 +16,27 @@ from datetime import datetime
 
 from loguru import logger
 
-from bot.sim import calendar
+from bot.sim import calendar, ticks
 from bot.sim import protocol_out as out
 from bot.sim.pnl import PnLSub
 
-OPEN_INTEREST_TICK = {"C": 27, "P": 28}
-"""Option open interest tick types by right (ib_insync: callOpenInterest / putOpenInterest)."""
 
-
-def quote_messages(req_id: int, contract, market) -> dict[object, list]:
-    """Every tick message describing the contract's quote now, keyed by tick type."""
+def quote_messages(req_id: int, contract, market, generic: frozenset[str] = frozenset(),
+                   chain: tuple = (), delayed: bool = False) -> dict[object, list]:
+    """Every tick message describing the contract's quote now, keyed by tick type: top of
+    book, option computations per price, the generic ticks asked for (``bot.sim.ticks``),
+    under IB's delayed tick ids when ``delayed``."""
     if contract.sec_type == "OPT":
         q = market.option_quote(contract)
         msgs = _price_ticks(req_id, q.bid, q.ask, q.last, q.bid_size, q.ask_size, 0, q.volume)
-        greeks = (q.iv, q.delta, q.gamma, q.vega, q.theta, q.und_price)
-        for tick, price in (
-            (out.BID_OPTION, q.bid),
-            (out.ASK_OPTION, q.ask),
-            (out.LAST_OPTION, q.last),
-            (out.MODEL_OPTION, q.model_price),
-        ):
-            iv, delta, gamma, vega, theta, und = greeks
-            msgs[tick] = out.tick_option_computation(
-                req_id, tick, iv, delta, price, gamma, vega, theta, und
-            )
-        oi_tick = OPEN_INTEREST_TICK.get(contract.right, 27)
-        msgs[oi_tick] = out.tick_size(req_id, oi_tick, q.open_interest)
-        return msgs
-    q = market.quote(contract.symbol)
-    return _price_ticks(req_id, q.bid, q.ask, q.last, q.bid_size, q.ask_size, q.last_size, q.volume)
+        msgs.update(ticks.option_computations(req_id, contract, q, market.now()))
+    else:
+        q = market.quote(contract.symbol)
+        msgs = _price_ticks(req_id, q.bid, q.ask, q.last, q.bid_size, q.ask_size, q.last_size,
+                            q.volume)
+    if generic:
+        msgs.update(ticks.generic_ticks(req_id, contract, generic, market, chain))
+    return {k: ticks.delayed(m) for k, m in msgs.items()} if delayed else msgs
 
 
 def _price_ticks(
@@ -67,18 +59,21 @@ class QuoteSub:
 
     req_id: int
     contract: object
+    generic: frozenset = frozenset()
+    chain: tuple = ()
+    delayed: bool = False
     sent: dict = field(default_factory=dict)
 
     def changes(self, market, now: datetime) -> list[list]:
-        msgs = quote_messages(self.req_id, self.contract, market)
+        msgs = quote_messages(self.req_id, self.contract, market, self.generic, self.chain,
+                              self.delayed)
         fresh = [m for k, m in msgs.items() if self.sent.get(k) != m]
         if fresh:
             self.sent.update(msgs)
             if out.LAST in msgs and self.sent.get("ts") != msgs[out.LAST]:
                 self.sent["ts"] = msgs[out.LAST]
-                fresh.append(
-                    out.tick_string(self.req_id, out.LAST_TIMESTAMP, str(int(now.timestamp())))
-                )
+                stamp = out.tick_string(self.req_id, out.LAST_TIMESTAMP, str(int(now.timestamp())))
+                fresh.append(ticks.delayed(stamp) if self.delayed else stamp)
         return fresh
 
 
