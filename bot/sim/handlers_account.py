@@ -62,6 +62,9 @@ def place_order(s: Session, f: pin.Fields) -> None:
     contract = resolve_one(s, placed.order_id, placed.contract)
     if contract is None:
         return
+    if contract.sec_type == "IND":  # an index is a value, not an instrument
+        s.error(placed.order_id, 201, "Order rejected - reason:Index contracts cannot be traded")
+        return
     if placed.what_if:
         _answer_what_if(s, placed, contract)
         return

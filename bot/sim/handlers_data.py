@@ -56,6 +56,10 @@ def details_extra(s: Session, c) -> dict:
     """contractDetails fields beyond the contract: hours, underlying, expiry."""
     today = calendar.exchange_date(s.gw.clock.now())
     liquid = calendar.liquid_hours(today)
+    if c.sec_type == "IND":
+        return {"liquidHours": liquid, "tradingHours": liquid, "industry": "Indices",
+                "category": "Broad Range Equity Index" if c.symbol == "SPX" else "Volatility",
+                "orderTypes": "", "validExchanges": "CBOE", "stockType": ""}
     if c.sec_type != "OPT":
         return {
             "liquidHours": liquid,

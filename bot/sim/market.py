@@ -49,6 +49,7 @@ PROFILES: dict[str, tuple[float, int, float]] = {
     "NVDA": (140.0, 250_000_000, 0.01), "AMZN": (200.0, 40_000_000, 0.01),
     "TSLA": (330.0, 90_000_000, 0.02), "META": (580.0, 12_000_000, 0.03),
     "GOOGL": (170.0, 25_000_000, 0.01), "AMD": (140.0, 40_000_000, 0.01),
+    "SPX": (5900.0, 0, 0.0), "VIX": (16.0, 0, 0.0),  # indexes: no volume, no quoted spread
 }  # fmt: skip
 TRADING_SECONDS_PER_YEAR = 252 * 23_400
 GAP_FRACTION = 0.5  # overnight gap sigma as a fraction of one day's sigma

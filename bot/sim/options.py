@@ -32,6 +32,7 @@ SOLVE_BOUNDS = (0.001, 5.0)
 BASE_VOLS = {
     "SPY": 0.15, "QQQ": 0.20, "IWM": 0.22, "DIA": 0.14, "AAPL": 0.25, "MSFT": 0.23,
     "NVDA": 0.35, "AMZN": 0.28, "TSLA": 0.35, "META": 0.30, "GOOGL": 0.27, "AMD": 0.35,
+    "SPX": 0.15, "VIX": 0.85,
 }  # fmt: skip
 IMPLIED_PREMIUM = 1.10  # implied vol trades above realised vol
 # relative option liquidity (ATM contracts traded per day for a weekly = 40,000 x this)

@@ -35,7 +35,7 @@ from bot.sim import encode_orders as eo
 from bot.sim import protocol_out as out
 from bot.sim.account import Account
 from bot.sim.clock import SimClock
-from bot.sim.contracts import ContractRegistry
+from bot.sim.contracts import INDEXES, ContractRegistry
 from bot.sim.faults import FaultInjector, load_faults
 from bot.sim.handlers_account import send_account_update
 from bot.sim.market import Market
@@ -99,7 +99,8 @@ class SimGateway:
         self.epoch = options.start or calendar.default_start(datetime.now(UTC))
         self.clock = SimClock(self.epoch, options.speed)
         self.next_close = calendar.next_close(self.epoch)  # DAY orders expire there
-        self.market = Market(options.symbols, options.seed, self.epoch, options.bars_csv)
+        self.market = Market((*options.symbols, *INDEXES), options.seed, self.epoch,
+                             options.bars_csv)
         self.contracts = ContractRegistry(options.symbols, self.market)
         self.account = Account(options.account)
         self.engine = MatchingEngine(self.account, self._quote_of, self.clock.now,

@@ -30,6 +30,8 @@ def quote_messages(req_id: int, contract, market, generic: frozenset[str] = froz
         q = market.option_quote(contract)
         msgs = _price_ticks(req_id, q.bid, q.ask, q.last, q.bid_size, q.ask_size, 0, q.volume)
         msgs.update(ticks.option_computations(req_id, contract, q, market.now()))
+    elif contract.sec_type == "IND":  # an index: a value, no book and no volume
+        msgs = {out.LAST: out.tick_price(req_id, out.LAST, market.spot(contract.symbol), 0)}
     else:
         q = market.quote(contract.symbol)
         msgs = _price_ticks(req_id, q.bid, q.ask, q.last, q.bid_size, q.ask_size, q.last_size,
