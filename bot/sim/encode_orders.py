@@ -10,6 +10,7 @@ Order/contract/event arguments are the engine's records (duck-typed: ``SimOrder`
 from __future__ import annotations
 
 from bot.sim.protocol_out import contract_fields, tws_time
+from bot.sim.wire import UNSET_DOUBLE
 
 E = ""
 """An empty field: the client keeps its default for it."""
@@ -104,7 +105,7 @@ def exec_details(version: int, req_id: int, ev) -> list:
         11,
         req_id,
         ev.order_id,
-        *contract_fields(ev.contract),
+        *contract_fields(ev.contract, ev.exchange),  # the venue, as TWS sends it, not SMART
         ev.exec_id,
         tws_time(ev.time),
         ev.account,
@@ -127,4 +128,6 @@ def exec_details(version: int, req_id: int, ev) -> list:
 
 
 def commission_report(ev) -> list:
-    return [59, 1, ev.exec_id, ev.commission, ev.currency, ev.realized_pnl, E, E]
+    """commissionReport as TWS sends it for a stock or option: the realized P&L unset
+    (1.7976931348623157E308) on an opening execution, the yield unset, no redemption date."""
+    return [59, 1, ev.exec_id, ev.commission, ev.currency, ev.realized_pnl, UNSET_DOUBLE, E]

@@ -7,9 +7,11 @@ matching engine; its events are routed by ``SimGateway.dispatch`` to the owning 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.sim import encode_orders as eo
+from bot.sim import hist_params
 from bot.sim import protocol_in as pin
 from bot.sim import protocol_out as out
 from bot.sim.decode_order import decode_place_order
@@ -154,16 +156,31 @@ def req_completed_orders(s: Session, f: pin.Fields) -> None:
     s.send(out.completed_orders_end())
 
 
+def _execution_wanted(flt: pin.ExecFilterReq, ev, since: datetime | None) -> bool:
+    """IB's ExecutionFilter: every set field must match (case-blind text; clientId 0, empty
+    text and an empty time match all); time keeps executions at or after it."""
+    def same(wanted: str, actual: str) -> bool:
+        return not wanted or wanted.upper() == actual.upper()
+
+    side = {"BUY": "BOT", "SELL": "SLD"}.get(flt.side.upper(), flt.side)
+    return (
+        (not flt.client_id or flt.client_id == ev.client_id)
+        and same(flt.account, ev.account)
+        and same(flt.symbol, ev.contract.symbol)
+        and same(flt.sec_type, ev.contract.sec_type)
+        and same(flt.exchange, ev.exchange)
+        and same(side, ev.side)
+        and (since is None or ev.time >= since)
+    )
+
+
 def req_executions(s: Session, f: pin.Fields) -> None:
     flt = pin.decode_executions(f)
+    since = hist_params.end_time(flt.time, s.gw.clock.now()) if flt.time.strip() else None
+    if flt.time.strip() and since is None:
+        raise pin.MalformedRequest(f"execution filter time {flt.time!r} is not a time")
     for ev in s.gw.engine.executions():
-        wanted = (
-            (not flt.client_id or flt.client_id == ev.client_id)
-            and flt.symbol in ("", ev.contract.symbol)
-            and flt.sec_type in ("", ev.contract.sec_type)
-            and flt.side in ("", ev.side, {"BUY": "BOT", "SELL": "SLD"}.get(flt.side))
-        )
-        if wanted:
+        if _execution_wanted(flt, ev, since):
             s.send(eo.exec_details(s.version, flt.req_id, ev))
             commission = s.gw.engine.commission_of(ev.exec_id)
             if commission is not None:

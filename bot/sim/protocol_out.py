@@ -102,6 +102,12 @@ def contract_fields(c, exchange: str | None = None) -> list:
     ]
 
 
+def listing_exchange(c) -> str:
+    """Where a contract is listed, which position messages carry instead of SMART: a stock's
+    primary exchange, CBOE for options and indexes."""
+    return c.primary_exchange or "CBOE"
+
+
 def contract_details(version: int, req_id: int, c, d: dict) -> list:
     """One contractDetails message; ``d`` carries liquidHours, tradingHours, underConId..."""
     head = [10] if version >= 164 else [10, 8]
@@ -283,7 +289,7 @@ def real_time_bar(req_id: int, b) -> list:
 
 
 def position(account: str, c, pos: float, avg_cost: float) -> list:
-    return [61, 3, account, *contract_fields(c), pos, avg_cost]
+    return [61, 3, account, *contract_fields(c, listing_exchange(c)), pos, avg_cost]
 
 
 def position_end() -> list:
@@ -291,7 +297,7 @@ def position_end() -> list:
 
 
 def position_multi(req_id: int, account: str, c, pos: float, avg_cost: float) -> list:
-    return [71, 1, req_id, account, *contract_fields(c), pos, avg_cost, ""]
+    return [71, 1, req_id, account, *contract_fields(c, listing_exchange(c)), pos, avg_cost, ""]
 
 
 def position_multi_end(req_id: int) -> list:
