@@ -335,3 +335,29 @@ class OptionCalcReq:
 def decode_option_calc(f: Fields) -> OptionCalcReq:
     f.skip()  # version
     return OptionCalcReq(f.int(), read_contract(f), f.float(), f.float())  # options: unused
+
+
+@dataclass(frozen=True, slots=True)
+class DepthReq:
+    req_id: int
+    contract: ReqContract
+    rows: int
+    smart: bool
+
+
+def decode_mkt_depth(f: Fields) -> DepthReq:
+    f.skip()  # version
+    return DepthReq(f.int(), read_contract(f), f.int(), f.bool())  # options text: unused
+
+
+@dataclass(frozen=True, slots=True)
+class TickByTickReq:
+    req_id: int
+    contract: ReqContract
+    tick_type: str
+    number_of_ticks: int
+    ignore_size: bool
+
+
+def decode_tick_by_tick(f: Fields) -> TickByTickReq:
+    return TickByTickReq(f.int(), read_contract(f), f.str(), f.int(), f.bool())

@@ -18,6 +18,7 @@ from loguru import logger
 
 from bot.sim import calendar, ticks
 from bot.sim import protocol_out as out
+from bot.sim.depth import DepthSub, TickByTickSub
 from bot.sim.pnl import PnLSub
 
 
@@ -134,10 +135,12 @@ class Subscriptions:
     bars: dict[int, BarSub] = field(default_factory=dict)
     rt_bars: dict[int, RealTimeBarSub] = field(default_factory=dict)
     pnl: dict[int, PnLSub] = field(default_factory=dict)
+    depth: dict[int, DepthSub] = field(default_factory=dict)
+    tick_by_tick: dict[int, TickByTickSub] = field(default_factory=dict)
 
     def changes(self, market, now: datetime) -> list[list]:
         msgs: list[list] = []
-        for group in (self.quotes, self.bars, self.rt_bars):
+        for group in (self.quotes, self.bars, self.rt_bars, self.depth, self.tick_by_tick):
             for sub in list(group.values()):
                 msgs += sub.changes(market, now)
         return msgs
@@ -147,6 +150,8 @@ class Subscriptions:
         self.bars.clear()
         self.rt_bars.clear()
         self.pnl.clear()
+        self.depth.clear()
+        self.tick_by_tick.clear()
 
 
 def _money(x: float) -> float:
