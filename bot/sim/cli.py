@@ -51,7 +51,24 @@ What is simulated (as strict as IB, so a client's money safety can be tested aga
   account    cash, positions, P&L, Reg T margin (long options are no collateral):
              AvailableFunds, ExcessLiquidity, BuyingPower; exec ids never repeat, not even
              after a restart; completed orders with TWS's completedStatus
-  rules      pacing of historical requests, market data lines, message rate, client ids
+  data       quotes with option computations solved per price (bid, ask, last, model);
+             generic ticks 100/101/104/106 only when asked; live data whatever
+             reqMarketDataType asked (--market-data delayed: 354 for live, delayed tick ids
+             66-76 for types 3/4, current prices); VIX and SPX indexes on CBOE; depth
+             (stocks, 3 requests at most: 309); tick-by-tick Last/BidAsk/MidPoint (live only)
+  history    every legal bar size (1 secs .. 1 month); TRADES, MIDPOINT, BID, ASK, BID_ASK,
+             ADJUSTED_LAST, HISTORICAL_VOLATILITY, OPTION_IMPLIED_VOLATILITY; useRTH=0 adds
+             04:00-20:00 with thin volume (prices move in regular hours only); options:
+             TRADES/MIDPOINT until expiry; reqHeadTimeStamp; calculateImpliedVolatility,
+             calculateOptionPrice (Black-Scholes, r 4.5%, no dividends)
+  requests   whatIfOrder (margin before/change/after, commission; not placed); reqPnL,
+             reqPnLSingle (daily, unrealized, realized; at most once a second); reqExecutions
+             with every filter field; positions and fills name the venue, not SMART
+  rules      pacing of historical requests (hard for bars <= 30 s, delayed above; all hard
+             with --pacing strict), market data lines, message rate, client ids
+  answered   every other known request gets error 321 with its own request id (not
+             simulated: fundamentals, news, scanners, histograms, historical ticks, FA,
+             display groups, WSH, matching symbols, market rules, smart components)
 """
 
 
