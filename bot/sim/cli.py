@@ -54,7 +54,7 @@ What is simulated (as strict as IB, so a client's money safety can be tested aga
   data       quotes with option computations solved per price (bid, ask, last, model);
              generic ticks 100/101/104/106 only when asked; live data whatever
              reqMarketDataType asked (--market-data delayed: 354 for live, delayed tick ids
-             66-76 for types 3/4, current prices); VIX and SPX indexes on CBOE; depth
+             66-76 for types 3/4, 15 minutes old); VIX and SPX indexes on CBOE; depth
              (stocks, 3 requests at most: 309); tick-by-tick Last/BidAsk/MidPoint (live only)
   history    every legal bar size (1 secs .. 1 month); TRADES, MIDPOINT, BID, ASK, BID_ASK,
              ADJUSTED_LAST, HISTORICAL_VOLATILITY, OPTION_IMPLIED_VOLATILITY; useRTH=0 adds

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from loguru import logger
 
@@ -27,14 +27,16 @@ def quote_messages(req_id: int, contract, market, generic: frozenset[str] = froz
     """Every tick message describing the contract's quote now, keyed by tick type: top of
     book, option computations per price, the generic ticks asked for (``bot.sim.ticks``),
     under IB's delayed tick ids when ``delayed``."""
+    lag = ticks.DELAY_S if delayed else 0
     if contract.sec_type == "OPT":
-        q = market.option_quote(contract)
+        q = market.option_quote(contract, lag)
         msgs = _price_ticks(req_id, q.bid, q.ask, q.last, q.bid_size, q.ask_size, 0, q.volume)
-        msgs.update(ticks.option_computations(req_id, contract, q, market.now()))
+        msgs.update(ticks.option_computations(
+            req_id, contract, q, market.now() - timedelta(seconds=lag)))
     elif contract.sec_type == "IND":  # an index: a value, no book and no volume
-        msgs = {out.LAST: out.tick_price(req_id, out.LAST, market.spot(contract.symbol), 0)}
+        msgs = {out.LAST: out.tick_price(req_id, out.LAST, market.spot(contract.symbol, lag), 0)}
     else:
-        q = market.quote(contract.symbol)
+        q = market.quote(contract.symbol, lag)
         msgs = _price_ticks(req_id, q.bid, q.ask, q.last, q.bid_size, q.ask_size, q.last_size,
                             q.volume)
     if generic:

@@ -13,8 +13,8 @@ generic ticks on request, and IB's delayed tick ids. Pure functions of their arg
   model volatility, a stock's 30-day at-the-money volatility).
 - Delayed data (reqMarketDataType 3 or 4 on a gateway run with ``market_data="delayed"``):
   the same ticks under IB's delayed ids (66-76 for prices and sizes, 80-83 for option
-  computations, 88 for the last timestamp). The prices are the current ones: the simulator
-  does not hold them back 15 minutes.
+  computations, 88 for the last timestamp), with the prices of ``DELAY_S`` (15 minutes) ago.
+  Generic ticks stay current.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ HIST_VOL_TICK, IMPLIED_VOL_TICK = 23, 24
 DELAYED_IDS = {0: 69, 1: 66, 2: 67, 3: 70, 4: 68, 5: 71, 6: 72, 7: 73, 8: 74, 9: 75, 14: 76,
                10: 80, 11: 81, 12: 82, 13: 83, 45: 88}
 """Live tick type -> IB's delayed tick type."""
+DELAY_S = 15 * 60
+"""How far delayed market data lags the market."""
 NOT_COMPUTED = (-1.0, -2.0, -2.0, -2.0, -2.0)
 """(implied vol, delta, gamma, vega, theta) when IB cannot compute them."""
 

@@ -5,8 +5,10 @@ implied volatility of each price, generic ticks only when asked, and IB's market
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 import pytest
+from conftest import START
 from ib_insync import Option, Stock
 
 from bot.sim import options
@@ -80,8 +82,8 @@ def test_a_live_account_gets_live_data_when_delayed_is_asked(gateway, ib, until)
 
 
 def test_an_account_without_live_data_gets_delayed_tick_ids(make_gateway, raw_client):
-    # Arrange
-    gateway = make_gateway(market_data="delayed")
+    # Arrange: an hour into the session, the market frozen there
+    gateway = make_gateway(market_data="delayed", start=START + timedelta(hours=1), **FROZEN)
     client = raw_client(gateway)
     client.start_api(1)
     con_id = gateway.contracts.stock("SPY").con_id
@@ -96,5 +98,8 @@ def test_an_account_without_live_data_gets_delayed_tick_ids(make_gateway, raw_cl
     assert refused[3] == "354"
     assert ["58", "1", "6", "3"] in msgs
     assert any(m[0] == "4" and m[2:4] == ["6", "10167"] for m in msgs)
-    prices = {m[3] for m in msgs if m[0] == "1" and m[2] == "6"}
-    assert prices <= {"66", "67", "68"} and {"66", "67"} <= prices
+    prices = {m[3]: float(m[4]) for m in msgs if m[0] == "1" and m[2] == "6"}
+    assert set(prices) <= {"66", "67", "68"} and {"66", "67"} <= set(prices)
+    then = gateway.market.quote("SPY", lag_s=15 * 60)  # the quote of 15 minutes before
+    live = gateway.market.quote("SPY")
+    assert (prices["66"], prices["67"]) == (then.bid, then.ask) != (live.bid, live.ask)
