@@ -66,9 +66,11 @@ What is simulated (as strict as IB, so a client's money safety can be tested aga
              with every filter field; positions and fills name the venue, not SMART
   rules      pacing of historical requests (hard for bars <= 30 s, delayed above; all hard
              with --pacing strict), market data lines, message rate, client ids
+  reference  reqMarketRule (the increments contract details name), reqMktDepthExchanges;
+             reqFamilyCodes, reqNewsProviders, reqSoftDollarTiers answered empty
   answered   every other known request gets error 321 with its own request id (not
              simulated: fundamentals, news, scanners, histograms, historical ticks, FA,
-             display groups, WSH, matching symbols, market rules, smart components)
+             display groups, WSH, matching symbols, smart components)
 """
 
 

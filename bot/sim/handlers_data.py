@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from bot.sim import calendar, hist_bars, hist_params, options, rules
 from bot.sim import protocol_in as pin
 from bot.sim import protocol_out as out
+from bot.sim.handlers_reference import market_rule_ids
 from bot.sim.streams import BarSub, QuoteSub, RealTimeBarSub, quote_messages
 
 if TYPE_CHECKING:
@@ -87,7 +88,8 @@ def req_contract_details(s: Session, f: pin.Fields) -> None:
         s.error(req_id, ERR_NO_SECURITY, TEXT_NO_SECURITY)
         return
     for c in found:
-        s.send(out.contract_details(s.version, req_id, c, details_extra(s, c)))
+        extra = {**details_extra(s, c), "marketRuleIds": market_rule_ids(c)}
+        s.send(out.contract_details(s.version, req_id, c, extra))
     s.send(out.contract_details_end(req_id))
 
 
