@@ -51,7 +51,8 @@ What is simulated (as strict as IB, so a client's money safety can be tested aga
   account    cash, positions, P&L, Reg T margin (long options are no collateral):
              AvailableFunds, ExcessLiquidity, BuyingPower; exec ids never repeat, not even
              after a restart; completed orders with TWS's completedStatus
-  data       quotes with option computations solved per price (bid, ask, last, model);
+  data       quotes with the day's open/high/low and the prior close; option computations
+             solved per price (bid, ask, last, model);
              generic ticks 100/101/104/106 only when asked; live data whatever
              reqMarketDataType asked (--market-data delayed: 354 for live, delayed tick ids
              66-76 for types 3/4, 15 minutes old); VIX and SPX indexes on CBOE; depth

@@ -39,9 +39,22 @@ def quote_messages(req_id: int, contract, market, generic: frozenset[str] = froz
         q = market.quote(contract.symbol, lag)
         msgs = _price_ticks(req_id, q.bid, q.ask, q.last, q.bid_size, q.ask_size, q.last_size,
                             q.volume)
+    if contract.sec_type != "OPT":
+        msgs.update(_day_ticks(req_id, contract.symbol, market, lag))
     if generic:
         msgs.update(ticks.generic_ticks(req_id, contract, generic, market, chain))
     return {k: ticks.delayed(m) for k, m in msgs.items()} if delayed else msgs
+
+
+def _day_ticks(req_id: int, symbol: str, market, lag: int) -> dict[object, list]:
+    """Open, high and low of the latest session so far and the previous session's close, as
+    IB sends them (tick types 14, 6, 7, 9; no size). Delayed data skips them."""
+    if lag:
+        return {}
+    day = market.partial_bar(symbol, 86_400)
+    close = market.prior_close(symbol, day.time.astimezone(out.NY).date())
+    return {tick: out.tick_price(req_id, tick, price, 0) for tick, price in (
+        (out.OPEN, day.open), (out.HIGH, day.high), (out.LOW, day.low), (out.CLOSE, close))}
 
 
 def _price_ticks(

@@ -103,3 +103,19 @@ def test_an_account_without_live_data_gets_delayed_tick_ids(make_gateway, raw_cl
     then = gateway.market.quote("SPY", lag_s=15 * 60)  # the quote of 15 minutes before
     live = gateway.market.quote("SPY")
     assert (prices["66"], prices["67"]) == (then.bid, then.ask) != (live.bid, live.ask)
+
+
+def test_a_stock_quote_carries_the_days_open_high_low_and_the_prior_close(make_gateway,
+                                                                         make_ib, until):
+    # Arrange: two hours into Wednesday's session, the market frozen there
+    gateway = make_gateway(start=START + timedelta(hours=2), **FROZEN)
+    ib = make_ib(gateway)
+    ib.qualifyContracts(SPY)
+    # Act
+    ticker = ib.reqMktData(SPY)
+    assert until(ib, lambda: not math.isnan(ticker.close) and not math.isnan(ticker.open), 5)
+    # Assert
+    day = gateway.market.bars("SPY", gateway.market.now(), 3 * 3600, 60)
+    assert ticker.open == day[0].open
+    assert ticker.low <= min(b.low for b in day) and ticker.high >= max(b.high for b in day)
+    assert ticker.close == gateway.market.prior_close("SPY", START.date())
