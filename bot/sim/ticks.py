@@ -44,7 +44,8 @@ def option_computations(req_id: int, contract, q, now) -> dict[int, list]:
     msgs = {}
     for tick, price in ((out.BID_OPTION, q.bid), (out.ASK_OPTION, q.ask),
                         (out.LAST_OPTION, q.last)):
-        vol = options.solve_vol(price, spot, k, t, options.RATE, right) if price > 0 else None
+        vol = (options.solve_vol(price, spot, k, t, options.RATE, right, guess=q.iv)
+               if price > 0 else None)
         if vol is None:
             iv, delta, gamma, vega, theta = NOT_COMPUTED
         else:

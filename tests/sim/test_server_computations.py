@@ -70,3 +70,11 @@ def test_head_time_stamp_outside_regular_hours_is_the_pre_market_open(gateway, i
     ib.qualifyContracts(spy)
     head = ib.reqHeadTimeStamp(spy, "TRADES", useRTH=False, formatDate=2)
     assert head == datetime(2026, 11, 13, 9, 0, tzinfo=UTC)  # 04:00 New York
+
+
+def test_solve_vol_from_a_guess_agrees_with_bisection():
+    for guess in (0.1, 0.25, 1.5):
+        price = options.bs_price(100.0, 95.0, 0.1, options.RATE, 0.3, "P")
+        assert options.solve_vol(price, 100.0, 95.0, 0.1, options.RATE, "P", guess=guess) == (
+            pytest.approx(options.solve_vol(price, 100.0, 95.0, 0.1, options.RATE, "P"),
+                          abs=1e-6))
