@@ -11,11 +11,11 @@ end of stream, and the client's further requests are read and discarded for up t
 ``LINGER_S``. Closing a socket with unread input makes the kernel answer with a reset, which
 fails the client's next write and can discard the error it has not read yet.
 
-Request handlers live in ``handlers_data`` (contracts, quotes, bars), ``handlers_account``
-(orders, positions, account), ``handlers_depth`` (depth, tick-by-tick) and
-``handlers_reference`` (market rules and other id-less reference requests); ``HANDLERS`` maps
-request names to them. A handler that raises ``MalformedRequest`` yields error 320; a request
-the simulator does not serve yields 321. Both errors carry the request's own id
+Request handlers live in ``handlers_data`` (contracts, quotes), ``handlers_history`` (bars),
+``handlers_account`` (orders, positions, account), ``handlers_depth`` (depth, tick-by-tick)
+and ``handlers_reference`` (market rules and other id-less reference requests); ``HANDLERS``
+maps request names to them. A handler that raises ``MalformedRequest`` yields error 320; a
+request the simulator does not serve yields 321. Both errors carry the request's own id
 (``protocol_in.REQ_ID_FIELD``), so a client waiting on that id is answered instead of left
 hanging; only requests without an id get -1.
 """
@@ -34,6 +34,7 @@ from bot.sim import rules, wire
 from bot.sim.handlers_account import ACCOUNT_HANDLERS
 from bot.sim.handlers_data import DATA_HANDLERS
 from bot.sim.handlers_depth import DEPTH_HANDLERS
+from bot.sim.handlers_history import HISTORY_HANDLERS
 from bot.sim.handlers_reference import REFERENCE_HANDLERS
 from bot.sim.protocol_in import REQUEST_NAMES, Fields, MalformedRequest, request_id_of
 from bot.sim.streams import Subscriptions
@@ -67,8 +68,8 @@ def text_unsupported(name: str) -> str:
 
 
 Handler = Callable[["Session", Fields], None]
-HANDLERS: dict[str, Handler] = {**DATA_HANDLERS, **ACCOUNT_HANDLERS, **DEPTH_HANDLERS,
-                               **REFERENCE_HANDLERS}
+HANDLERS: dict[str, Handler] = {**DATA_HANDLERS, **HISTORY_HANDLERS, **ACCOUNT_HANDLERS,
+                               **DEPTH_HANDLERS, **REFERENCE_HANDLERS}
 
 
 class Session:
