@@ -137,9 +137,13 @@ def test_a_long_option_is_paid_out_of_the_available_funds(option_client, until):
     assert until(ib, lambda: trade.isDone() and ib.positions(), 5)
 
     tags = ("NetLiquidation", "EquityWithLoanValue", "AvailableFunds", "BuyingPower")
-    assert until(ib, lambda: all(v.tag != "AvailableFunds" or v.value == "78935.00"
-                                 for v in ib.accountValues()), 5)
-    values = {v.tag: v.value for v in ib.accountValues() if v.tag in tags}
-    assert values == {"NetLiquidation": "99435.00",  # marked at the 2.05 mid
-                      "EquityWithLoanValue": "78935.00", "AvailableFunds": "78935.00",
-                      "BuyingPower": "315740.00"}
+    expected = {"NetLiquidation": "99435.00",  # marked at the 2.05 mid
+                "EquityWithLoanValue": "78935.00", "AvailableFunds": "78935.00",
+                "BuyingPower": "315740.00"}
+
+    def values() -> dict[str, str]:
+        return {v.tag: v.value for v in ib.accountValues() if v.tag in tags}
+
+    # each account value is its own message: wait for the whole update, not its first keys
+    until(ib, lambda: values() == expected, 5)
+    assert values() == expected
