@@ -31,11 +31,14 @@ def _stop_all_actors():
 @pytest.fixture
 def start_gateway() -> Iterator[Callable[..., SimGateway]]:
     """Factory: ``start_gateway(**options)`` starts a simulated gateway on a free loopback port
-    (``GatewayOptions`` fields); every gateway it started is stopped after the test."""
+    (``GatewayOptions`` fields); every gateway it started is stopped after the test. Pacing is
+    strict unless a test asks otherwise: the bot must stay inside IB's hard historical limits
+    for every bar size, not only where IB enforces them."""
     started: list[SimGateway] = []
 
     def start(**options: Any) -> SimGateway:
-        gw = SimGateway(GatewayOptions(**{"host": "127.0.0.1", "port": 0, **options}))
+        defaults = {"host": "127.0.0.1", "port": 0, "pacing": "strict"}
+        gw = SimGateway(GatewayOptions(**{**defaults, **options}))
         gw.start()
         started.append(gw)
         return gw

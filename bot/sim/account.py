@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.sim.contracts import SimContract
-from bot.sim.margin import Figures, Holding, figures, order_check
+from bot.sim.margin import Figures, Holding, figures, figures_after, order_check
 from bot.sim.order_events import PositionEvent
 
 SIGN_OF_SIDE = {"BOT": 1, "BUY": 1, "SLD": -1, "SELL": -1}
@@ -123,6 +123,12 @@ class Account:
             self._commissions += commission
             return realized
 
+    def realized_of(self, con_id: int) -> float:
+        """Realized P&L of one contract so far (0 when never traded)."""
+        with self._lock:
+            holding = self._holdings.get(con_id)
+            return holding.realized if holding else 0.0
+
     def position(self, con_id: int) -> float:
         """Signed position in a contract (0 when none)."""
         with self._lock:
@@ -190,6 +196,17 @@ class Account:
         order = Holding(contract, SIGN_OF_SIDE[side] * qty, price, multiplier_of(contract))
         with self._lock:
             return order_check(self._cash, self.holdings(mark), order, commission, spot)
+
+    def what_if(self, contract: SimContract, side: str, qty: float, price: float,
+                commission: float, mark: Callable[[SimContract], float],
+                spot: Callable[[str], float | None] = lambda symbol: None
+                ) -> tuple[Figures, Figures]:
+        """The margin figures now and once an order of qty at price has filled."""
+        order = Holding(contract, SIGN_OF_SIDE[side] * qty, price, multiplier_of(contract))
+        with self._lock:
+            cash, holdings = self._cash, self.holdings(mark)
+            return figures(cash, holdings, spot), figures_after(cash, holdings, order,
+                                                                 commission, spot)
 
     def values(self, mark: Callable[[SimContract], float],
                spot: Callable[[str], float | None] = lambda symbol: None) -> dict[str, str]:

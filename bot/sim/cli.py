@@ -51,7 +51,27 @@ What is simulated (as strict as IB, so a client's money safety can be tested aga
   account    cash, positions, P&L, Reg T margin (long options are no collateral):
              AvailableFunds, ExcessLiquidity, BuyingPower; exec ids never repeat, not even
              after a restart; completed orders with TWS's completedStatus
-  rules      pacing of historical requests, market data lines, message rate, client ids
+  data       quotes with the day's open/high/low and the prior close; option computations
+             solved per price (bid, ask, last, model);
+             generic ticks 100/101/104/106 only when asked; live data whatever
+             reqMarketDataType asked (--market-data delayed: 354 for live, delayed tick ids
+             66-76 for types 3/4, 15 minutes old); VIX and SPX indexes on CBOE; depth
+             (stocks, 3 requests at most: 309); tick-by-tick Last/BidAsk/MidPoint (live only)
+  history    every legal bar size (1 secs .. 1 month); TRADES, MIDPOINT, BID, ASK, BID_ASK,
+             ADJUSTED_LAST, HISTORICAL_VOLATILITY, OPTION_IMPLIED_VOLATILITY; useRTH=0 adds
+             04:00-20:00 with thin volume (prices move in regular hours only); options:
+             TRADES/MIDPOINT until expiry; reqHeadTimeStamp; calculateImpliedVolatility,
+             calculateOptionPrice (Black-Scholes, r 4.5%, no dividends)
+  requests   whatIfOrder (margin before/change/after, commission; not placed); reqPnL,
+             reqPnLSingle (daily, unrealized, realized; at most once a second); reqExecutions
+             with every filter field; positions and fills name the venue, not SMART
+  rules      pacing of historical requests (hard for bars <= 30 s, delayed above; all hard
+             with --pacing strict), market data lines, message rate, client ids
+  reference  reqMarketRule (the increments contract details name), reqMktDepthExchanges;
+             reqFamilyCodes, reqNewsProviders, reqSoftDollarTiers answered empty
+  answered   every other known request gets error 321 with its own request id (not
+             simulated: fundamentals, news, scanners, histograms, historical ticks, FA,
+             display groups, WSH, matching symbols, smart components)
 """
 
 
@@ -87,6 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tick-interval", type=float, default=0.25, help="wall seconds between market steps"
     )
+    p.add_argument(
+        "--market-data", choices=("live", "delayed"), default="live",
+        help="the account's market data: 'live' (default) serves live data whatever "
+        "reqMarketDataType asked; 'delayed' refuses live requests with 354 and serves types "
+        "3/4 under IB's delayed tick ids",
+    )
+    p.add_argument(
+        "--pacing", choices=("ib", "strict"), default="ib",
+        help="historical data pacing: 'ib' (default) refuses with 162 only bars of 30 s or "
+        "less and delays larger ones, as IB documents; 'strict' refuses every bar size",
+    )
     return p
 
 
@@ -103,6 +134,8 @@ def options_from(args: argparse.Namespace) -> GatewayOptions:
         bars_csv=args.bars,
         faults_file=args.faults,
         tick_interval_s=args.tick_interval,
+        pacing=args.pacing,
+        market_data=args.market_data,
     )
 
 

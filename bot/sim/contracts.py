@@ -48,6 +48,13 @@ PROFILES: dict[str, tuple[int, str, str]] = {
     "GOOGL": (11, "NASDAQ", "ALPHABET INC-CL A"),
     "AMD": (12, "NASDAQ", "ADVANCED MICRO DEVICES"),
 }
+INDEXES: dict[str, tuple[int, str]] = {
+    "SPX": (416904, "S&P 500 Stock Index"),
+    "VIX": (13455763, "CBOE Volatility Index"),
+}
+"""Indexes every simulated gateway quotes (secType IND on CBOE): symbol -> (IB's conId, name).
+They have quotes (last only, no bid/ask), bars and contract details, but no orders."""
+INDEX_EXCHANGE = "CBOE"
 EXPIRY_WEEKDAYS: dict[str, frozenset[int]] = {
     "SPY": frozenset(range(5)),
     "QQQ": frozenset(range(5)),
@@ -68,7 +75,7 @@ class SimContract:
 
     con_id: int
     symbol: str
-    sec_type: str  # "STK" | "OPT"
+    sec_type: str  # "STK" | "OPT" | "IND"
     exchange: str = "SMART"
     primary_exchange: str = "ARCA"
     currency: str = "USD"
@@ -168,7 +175,12 @@ class ContractRegistry:
         self._symbol_of_code = {code: s for s, code in self._codes.items()}
         self._chains: dict[tuple[str, date], tuple[tuple[date, ...], frozenset[float]]] = {}
         self._stocks = {s: self._make_stock(s) for s in self._symbols}
-        self._by_id: dict[int, SimContract] = {c.con_id: c for c in self._stocks.values()}
+        self._indexes = {s: SimContract(con_id=con_id, symbol=s, sec_type="IND",
+                                        exchange=INDEX_EXCHANGE, primary_exchange="",
+                                        local_symbol=s, trading_class=s, long_name=name)
+                         for s, (con_id, name) in INDEXES.items()}
+        self._by_id: dict[int, SimContract] = {
+            c.con_id: c for c in (*self._stocks.values(), *self._indexes.values())}
 
     def stock(self, symbol: str) -> SimContract | None:
         """The stock or ETF contract of `symbol`, None if it is not simulated."""
@@ -264,6 +276,8 @@ class ContractRegistry:
             expiry, strike, right = expiry or occ[1], strike or occ[2], right or occ[3]
         symbols = [symbol] if symbol else list(self._symbols)
         found: list[SimContract] = []
+        if sec_type in ("", "IND") and not (expiry or strike or right):
+            found += [self._indexes[s] for s in symbols if s in self._indexes]
         option_fields = bool(expiry or strike or right)
         for name in (s for s in symbols if s in self._codes):
             if sec_type in ("", "STK"):

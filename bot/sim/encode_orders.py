@@ -10,6 +10,7 @@ Order/contract/event arguments are the engine's records (duck-typed: ``SimOrder`
 from __future__ import annotations
 
 from bot.sim.protocol_out import contract_fields, tws_time
+from bot.sim.wire import UNSET_DOUBLE
 
 E = ""
 """An empty field: the client keeps its default for it."""
@@ -25,8 +26,22 @@ def _tail_170(version: int) -> list:
     return [E] * 5 if version >= 170 else []
 
 
-def open_order(version: int, o, c, status: str) -> list:
-    """One openOrder message for order ``o`` on contract ``c`` in state ``status``."""
+def what_if_state(w) -> list:
+    """The 14 order state fields after the status of a what-if answer (``matching.WhatIf``):
+    init/maint margin and equity with loan before, change and after (strings, as TWS sends
+    them), commission, min and max commission, its currency and no warning text."""
+    b, a = w.before, w.after
+    triples = [(b.initial_margin, a.initial_margin), (b.maintenance_margin, a.maintenance_margin),
+               (b.equity_with_loan, a.equity_with_loan)]
+    money = [f"{round(x, 2) + 0.0:.2f}" for x in (
+        *(x for x, _ in triples), *(y - x for x, y in triples), *(y for _, y in triples))]
+    return [*money, w.commission, w.commission, w.commission, "USD", E]
+
+
+def open_order(version: int, o, c, status: str, what_if=None) -> list:
+    """One openOrder message for order ``o`` on contract ``c`` in state ``status``; with
+    ``what_if`` (``matching.WhatIf``) the answer to a what-if order, whatIf set and the order
+    state carrying its margin and commission figures."""
     f = [5, o.order_id, *contract_fields(c)]
     f += [o.action, o.total_qty, o.order_type, o.lmt_price, o.aux_price, o.tif, o.oca_group]
     f += [o.account, "O", 0, o.order_ref, o.client_id, o.perm_id, o.outside_rth, False]
@@ -38,7 +53,8 @@ def open_order(version: int, o, c, status: str) -> list:
     f += [0, 0, 0]  # combo legs, order combo legs, smart combo routing params
     f += [E, E, E, E]  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement, hedgeType
     f += [False, E, E, False, 0, E]  # optOutSmartRouting, clearing x2, notHeld, dnc, algo
-    f += [False, False, status, *[E] * 14]  # solicited, whatIf, order state .. warningText
+    state = [E] * 14 if what_if is None else what_if_state(what_if)
+    f += [False, what_if is not None, status, *state]  # solicited, whatIf, state .. warningText
     f += [False, False, 0]  # randomizeSize, randomizePrice, conditions
     f += [E] * 12  # adjustedOrderType .. softDollarTier (name, value, display), cashQty
     f += [False, False, False, False]  # dontUseAutoPriceForHedge .. usePriceMgmtAlgo
@@ -89,7 +105,7 @@ def exec_details(version: int, req_id: int, ev) -> list:
         11,
         req_id,
         ev.order_id,
-        *contract_fields(ev.contract),
+        *contract_fields(ev.contract, ev.exchange),  # the venue, as TWS sends it, not SMART
         ev.exec_id,
         tws_time(ev.time),
         ev.account,
@@ -112,4 +128,6 @@ def exec_details(version: int, req_id: int, ev) -> list:
 
 
 def commission_report(ev) -> list:
-    return [59, 1, ev.exec_id, ev.commission, ev.currency, ev.realized_pnl, E, E]
+    """commissionReport as TWS sends it for a stock or option: the realized P&L unset
+    (1.7976931348623157E308) on an opening execution, the yield unset, no redemption date."""
+    return [59, 1, ev.exec_id, ev.commission, ev.currency, ev.realized_pnl, UNSET_DOUBLE, E]

@@ -6,14 +6,20 @@ matching engine; its events are routed by ``SimGateway.dispatch`` to the owning 
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.sim import encode_orders as eo
+from bot.sim import hist_params
 from bot.sim import protocol_in as pin
 from bot.sim import protocol_out as out
 from bot.sim.decode_order import decode_place_order
 from bot.sim.handlers_data import resolve_one
+from bot.sim.matching import WhatIf
 from bot.sim.order_events import SimOrder
+from bot.sim.pnl import PnLSub
+from bot.sim.streams import pnl_changes
 
 if TYPE_CHECKING:
     from bot.sim.session import Session
@@ -55,20 +61,39 @@ def place_order(s: Session, f: pin.Fields) -> None:
     if owner is not None and owner != s.client_id:
         s.error(placed.order_id, 103, "Duplicate order id")
         return
-    if placed.what_if:
-        s.error(
-            placed.order_id,
-            321,
-            "Error validating request.-'bd' : cause - what-if orders are not simulated",
-        )
-        return
     contract = resolve_one(s, placed.order_id, placed.contract)
     if contract is None:
         return
-    order = SimOrder(
+    if contract.sec_type == "IND":  # an index is a value, not an instrument
+        s.error(placed.order_id, 201, "Order rejected - reason:Index contracts cannot be traded")
+        return
+    if placed.what_if:
+        _answer_what_if(s, placed, contract)
+        return
+    order = _sim_order(s, placed, gw.perm_id_for(placed.order_id, s.client_id))
+    gw.stats.inc("orders.placed")
+    gw.dispatch(gw.engine.place(order, contract))
+
+
+def _answer_what_if(s: Session, placed, contract) -> None:
+    """whatIf: the order is not placed; one openOrder (status PreSubmitted, whatIf set) carries
+    its margin and commission figures (``MatchingEngine.what_if``). Its id counts as used."""
+    s.gw.use_order_id(placed.order_id)
+    s.gw.stats.inc("orders.what_if")
+    order = _sim_order(s, placed, 0)
+    answer = s.gw.engine.what_if(order, contract)
+    if not isinstance(answer, WhatIf):
+        s.error(placed.order_id, *answer)
+        return
+    s.send(eo.open_order(s.version, order, contract, "PreSubmitted", what_if=answer))
+
+
+def _sim_order(s: Session, placed, perm_id: int) -> SimOrder:
+    """The engine's order record of a decoded placeOrder."""
+    return SimOrder(
         order_id=placed.order_id,
         client_id=s.client_id,
-        perm_id=gw.perm_id_for(placed.order_id, s.client_id),
+        perm_id=perm_id,
         action=placed.action,
         total_qty=placed.total_qty,
         order_type=placed.order_type,
@@ -80,12 +105,10 @@ def place_order(s: Session, f: pin.Fields) -> None:
         oca_group=placed.oca_group,
         oca_type=placed.oca_type,
         order_ref=placed.order_ref,
-        account=placed.account or gw.account.account_id,
+        account=placed.account or s.gw.account.account_id,
         outside_rth=placed.outside_rth,
         trigger_method=placed.trigger_method,
     )
-    gw.stats.inc("orders.placed")
-    gw.dispatch(gw.engine.place(order, contract))
 
 
 def cancel_order(s: Session, f: pin.Fields) -> None:
@@ -133,16 +156,31 @@ def req_completed_orders(s: Session, f: pin.Fields) -> None:
     s.send(out.completed_orders_end())
 
 
+def _execution_wanted(flt: pin.ExecFilterReq, ev, since: datetime | None) -> bool:
+    """IB's ExecutionFilter: every set field must match (case-blind text; clientId 0, empty
+    text and an empty time match all); time keeps executions at or after it."""
+    def same(wanted: str, actual: str) -> bool:
+        return not wanted or wanted.upper() == actual.upper()
+
+    side = {"BUY": "BOT", "SELL": "SLD"}.get(flt.side.upper(), flt.side)
+    return (
+        (not flt.client_id or flt.client_id == ev.client_id)
+        and same(flt.account, ev.account)
+        and same(flt.symbol, ev.contract.symbol)
+        and same(flt.sec_type, ev.contract.sec_type)
+        and same(flt.exchange, ev.exchange)
+        and same(side, ev.side)
+        and (since is None or ev.time >= since)
+    )
+
+
 def req_executions(s: Session, f: pin.Fields) -> None:
     flt = pin.decode_executions(f)
+    since = hist_params.end_time(flt.time, s.gw.clock.now()) if flt.time.strip() else None
+    if flt.time.strip() and since is None:
+        raise pin.MalformedRequest(f"execution filter time {flt.time!r} is not a time")
     for ev in s.gw.engine.executions():
-        wanted = (
-            (not flt.client_id or flt.client_id == ev.client_id)
-            and flt.symbol in ("", ev.contract.symbol)
-            and flt.sec_type in ("", ev.contract.sec_type)
-            and flt.side in ("", ev.side, {"BUY": "BOT", "SELL": "SLD"}.get(flt.side))
-        )
-        if wanted:
+        if _execution_wanted(flt, ev, since):
             s.send(eo.exec_details(s.version, flt.req_id, ev))
             commission = s.gw.engine.commission_of(ev.exec_id)
             if commission is not None:
@@ -230,7 +268,32 @@ def req_account_summary(s: Session, f: pin.Fields) -> None:
     s.send(out.account_summary_end(req_id))
 
 
+def req_pnl(s: Session, f: pin.Fields) -> None:
+    """reqPnL: the account's daily/unrealized/realized P&L now, then about once a second."""
+    _subscribe_pnl(s, PnLSub(pin.read_plain_id(f)))
+
+
+def req_pnl_single(s: Session, f: pin.Fields) -> None:
+    """reqPnLSingle: one contract's position, P&L and value now, then about once a second."""
+    req_id = pin.read_plain_id(f)
+    f.skip(2)  # account, modelCode
+    _subscribe_pnl(s, PnLSub(req_id, f.int()))
+
+
+def _subscribe_pnl(s: Session, sub: PnLSub) -> None:
+    s.subs.pnl[sub.req_id] = sub
+    s.send_batch(pnl_changes(s.gw, {sub.req_id: sub}, time.monotonic()))
+
+
+def cancel_pnl(s: Session, f: pin.Fields) -> None:
+    s.subs.pnl.pop(pin.read_plain_id(f), None)
+
+
 ACCOUNT_HANDLERS = {
+    "reqPnL": req_pnl,
+    "cancelPnL": cancel_pnl,
+    "reqPnLSingle": req_pnl_single,
+    "cancelPnLSingle": cancel_pnl,
     "placeOrder": place_order,
     "cancelOrder": cancel_order,
     "reqGlobalCancel": global_cancel,

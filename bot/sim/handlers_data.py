@@ -1,5 +1,6 @@
 """Request handlers for reference and market data: contract details, option chains, quotes,
-historical bars, real-time bars and the current time.
+option computations (Black-Scholes of ``bot.sim.options``) and the current time. Historical
+data is in ``handlers_history``.
 
 Each handler is ``handler(session, fields)``; it runs on the gateway loop thread and answers
 through ``session.send`` / ``session.error``. Unknown contracts get error 200.
@@ -7,20 +8,19 @@ through ``session.send`` / ``session.error``. Unknown contracts get error 200.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bot.sim import calendar, hist_params, rules
+from bot.sim import calendar, options, rules
 from bot.sim import protocol_in as pin
 from bot.sim import protocol_out as out
-from bot.sim.streams import BarSub, QuoteSub, RealTimeBarSub, quote_messages
+from bot.sim.handlers_reference import market_rule_ids
+from bot.sim.streams import QuoteSub, quote_messages
 
 if TYPE_CHECKING:
     from bot.sim.session import Session
 
 ERR_NO_SECURITY = 200
 TEXT_NO_SECURITY = "No security definition has been found for the request"
-HIST_PREFIX = "Historical Market Data Service error message:"
 
 
 def resolve(s: Session, c: pin.ReqContract) -> list:
@@ -52,6 +52,10 @@ def details_extra(s: Session, c) -> dict:
     """contractDetails fields beyond the contract: hours, underlying, expiry."""
     today = calendar.exchange_date(s.gw.clock.now())
     liquid = calendar.liquid_hours(today)
+    if c.sec_type == "IND":
+        return {"liquidHours": liquid, "tradingHours": liquid, "industry": "Indices",
+                "category": "Broad Range Equity Index" if c.symbol == "SPX" else "Volatility",
+                "orderTypes": "", "validExchanges": "CBOE", "stockType": ""}
     if c.sec_type != "OPT":
         return {
             "liquidHours": liquid,
@@ -79,7 +83,8 @@ def req_contract_details(s: Session, f: pin.Fields) -> None:
         s.error(req_id, ERR_NO_SECURITY, TEXT_NO_SECURITY)
         return
     for c in found:
-        s.send(out.contract_details(s.version, req_id, c, details_extra(s, c)))
+        extra = {**details_extra(s, c), "marketRuleIds": market_rule_ids(c)}
+        s.send(out.contract_details(s.version, req_id, c, extra))
     s.send(out.contract_details_end(req_id))
 
 
@@ -104,26 +109,63 @@ def req_sec_def_opt_params(s: Session, f: pin.Fields) -> None:
     s.send(out.sec_def_opt_params_end(req.req_id))
 
 
+ERR_NOT_SUBSCRIBED = 354
+TEXT_NOT_SUBSCRIBED = "Requested market data is not subscribed. Delayed market data is available."
+WARN_DELAYED = 10167
+TEXT_DELAYED = "Requested market data is not subscribed. Displaying delayed market data."
+
+
+def _served_type(s: Session, req_id: int) -> int | None:
+    """The market data type IB serves this request with, or None after error 354: a gateway
+    with live data serves live data (1, or 2 frozen) whatever was asked; one without
+    (``market_data="delayed"``) refuses live requests and serves 3/4 as delayed, with IB's
+    warning 10167."""
+    frozen = s.data_type in (2, 4)
+    if s.gw.options.market_data == "live":
+        return 2 if frozen else 1
+    if s.data_type in (1, 2):
+        s.error(req_id, ERR_NOT_SUBSCRIBED, TEXT_NOT_SUBSCRIBED)
+        return None
+    s.error(req_id, WARN_DELAYED, TEXT_DELAYED)
+    return 4 if frozen else 3
+
+
+def _nearest_chain(s: Session, contract) -> tuple:
+    """A stock's options of its nearest expiry (for generic ticks 100/101)."""
+    today = calendar.exchange_date(s.gw.clock.now())
+    params = s.gw.contracts.chain_params(contract.symbol, today)
+    if not params:
+        return ()
+    _, _, _, expiries, strikes = params[0]
+    expiry = min(expiries)
+    found = (s.gw.contracts.option(contract.symbol, expiry, k, r)
+             for k in sorted(strikes) for r in ("C", "P"))
+    return tuple(c for c in found if c is not None)
+
+
 def req_mkt_data(s: Session, f: pin.Fields) -> None:
     req = pin.decode_mkt_data(f)
     contract = resolve_one(s, req.req_id, req.contract)
     if contract is None:
         return
-    s.send(out.market_data_type(req.req_id, s.data_type))
+    served = _served_type(s, req.req_id)
+    if served is None:
+        return
+    generic = frozenset(t.strip() for t in req.generic_ticks.split(",") if t.strip())
+    chain = _nearest_chain(s, contract) if contract.sec_type != "OPT" and (
+        generic & {"100", "101"}) else ()
+    delayed = served in (3, 4)
+    s.send(out.market_data_type(req.req_id, served))
     s.send(out.tick_req_params(req.req_id, contract.min_tick))
     if req.snapshot or req.regulatory:
-        s.send_batch(
-            [
-                *quote_messages(req.req_id, contract, s.gw.market).values(),
-                out.tick_snapshot_end(req.req_id),
-            ]
-        )
+        msgs = quote_messages(req.req_id, contract, s.gw.market, generic, chain, delayed)
+        s.send_batch([*msgs.values(), out.tick_snapshot_end(req.req_id)])
         return
     if not s.gw.lines.acquire((s, "mkt", req.req_id)):
         s.gw.stats.inc("violation.mkt_data_lines")
         s.error(req.req_id, rules.ERR_MAX_TICKERS, rules.TEXT_MAX_TICKERS)
         return
-    sub = QuoteSub(req.req_id, contract)
+    sub = QuoteSub(req.req_id, contract, generic, chain, delayed)
     s.subs.quotes[req.req_id] = sub
     s.send_batch(sub.changes(s.gw.market, s.gw.market.now()))
 
@@ -137,123 +179,47 @@ def cancel_mkt_data(s: Session, f: pin.Fields) -> None:
 def req_market_data_type(s: Session, f: pin.Fields) -> None:
     f.skip()
     s.data_type = f.int(1)
-    for req_id in s.subs.quotes:
-        s.send(out.market_data_type(req_id, s.data_type))
 
 
-def _hist_error(s: Session, req_id: int, text: str) -> None:
-    s.error(req_id, rules.ERR_HIST, HIST_PREFIX + text)
-
-
-def _paced(s: Session, req_id: int, contract, what: str, query: tuple) -> bool:
-    """Apply IB's historical pacing on the simulated clock; False (error 162 sent) if violated."""
-    key = (contract.con_id, contract.exchange)
-    t = (s.gw.clock.now() - s.gw.epoch).total_seconds()
-    violated = s.gw.hist_pacing.check(rules.HistRequest(key, what, query), t)
-    if violated is None:
-        return True
-    s.gw.stats.inc(f"violation.{violated}")
-    s.error(req_id, rules.ERR_HIST, rules.TEXT_HIST_PACING)
-    return False
-
-
-def req_historical_data(s: Session, f: pin.Fields) -> None:
-    req = pin.decode_historical(f)
+def _option_calc(s: Session, f: pin.Fields, given_vol: bool) -> None:
+    """calculateOptionPrice (given_vol) or calculateImpliedVolatility: one tickOptionComputation
+    (tick type 53) from the simulator's Black-Scholes at the given underlying price; an implied
+    volatility no price can have is sent as IB's "not computed" (-1, greeks -2)."""
+    req = pin.decode_option_calc(f)
     contract = resolve_one(s, req.req_id, req.contract)
     if contract is None:
         return
-    query = (req.end, req.bar_size, req.duration, req.use_rth, req.format_date, req.keep_up_to_date)
-    if not _paced(s, req.req_id, contract, req.what, query):
+    if contract.sec_type != "OPT":
+        s.error(req.req_id, 321, "Error validating request.-'calculate' : cause - "
+                                 "option computations need an option contract")
         return
-    bar_s = hist_params.bar_seconds(req.bar_size)
-    now = s.gw.market.now()
-    end = now if req.keep_up_to_date else hist_params.end_time(req.end, now)
-    end = None if end is None else min(end, now)
-    start = None if end is None else hist_params.window_start(req.duration, end)
-    problem = (
-        "Invalid bar size"
-        if bar_s is None
-        else "Invalid end date/time"
-        if end is None
-        else "Invalid duration"
-        if start is None
-        else f"Invalid what to show: {req.what}"
-        if req.what not in hist_params.WHAT_TO_SHOW
-        else "HMDS query returned no data: options have no bar history here"
-        if contract.sec_type == "OPT"
-        else None
-    )
-    if problem:
-        _hist_error(s, req.req_id, problem)
+    t = options.years_to_expiry(contract.expiry, s.gw.market.now())
+    t = max(t, options.MIN_T_YEARS) if t > 0 else 0.0
+    spot, k, right = req.under_price, contract.strike, contract.right
+    if given_vol:
+        vol: float | None = req.value
+        price = options.bs_price(spot, k, t, options.RATE, req.value, right)
+    else:
+        vol, price = options.solve_vol(req.value, spot, k, t, options.RATE, right), req.value
+    if vol is None or not vol > 0:
+        s.send(out.tick_option_computation(req.req_id, out.CUST_OPTION_COMPUTATION, -1.0, -2.0,
+                                           price, -2.0, -2.0, -2.0, spot))
         return
-    duration_s = (end - start).total_seconds()
-    bars = s.gw.market.bars(contract.symbol, end, duration_s, bar_s, req.what)
-    if req.keep_up_to_date:
-        bars += _forming_bar(s, contract.symbol, bar_s, start, bars)
-    if not bars and not req.keep_up_to_date:
-        _hist_error(
-            s,
-            req.req_id,
-            f"HMDS query returned no data: {contract.symbol}@{contract.exchange} {req.what}",
-        )
-        return
-    s.send(
-        out.historical_data(
-            req.req_id, out.tws_time(start), out.tws_time(end), bars, req.format_date
-        )
-    )
-    if req.keep_up_to_date:
-        s.subs.bars[req.req_id] = BarSub(
-            req.req_id,
-            contract.symbol,
-            bar_s,
-            req.format_date,
-            req.what,
-            last_time=bars[-1].time if bars else None,
-        )
+    g = options.bs_greeks(spot, k, t, options.RATE, vol, right)
+    s.send(out.tick_option_computation(req.req_id, out.CUST_OPTION_COMPUTATION, vol, g.delta,
+                                       price, g.gamma, g.vega, g.theta, spot))
 
 
-def _forming_bar(s: Session, symbol: str, bar_s: int, start: datetime, bars: list) -> list:
-    """A keepUpToDate answer ends with the bar still forming, as IB's does (its updates then
-    replace it); none when it lies before the window or is the last completed bar (closed
-    market). ib_insync ignores updates of an empty bar list, so at the open this bar is what
-    lets a "1 D" subscription stream at all."""
-    bar = s.gw.market.partial_bar(symbol, bar_s)
-    newer = not bars or bar.time > bars[-1].time
-    return [bar] if bar.time >= start and newer else []
+def calculate_implied_volatility(s: Session, f: pin.Fields) -> None:
+    _option_calc(s, f, given_vol=False)
 
 
-def cancel_historical_data(s: Session, f: pin.Fields) -> None:
-    s.subs.bars.pop(pin.read_versioned_id(f), None)
+def calculate_option_price(s: Session, f: pin.Fields) -> None:
+    _option_calc(s, f, given_vol=True)
 
 
-def req_real_time_bars(s: Session, f: pin.Fields) -> None:
-    req = pin.decode_real_time_bars(f)
-    contract = resolve_one(s, req.req_id, req.contract)
-    if contract is None:
-        return
-    if contract.sec_type == "OPT" or req.what not in hist_params.WHAT_TO_SHOW:
-        s.error(req.req_id, 420, "Invalid Real-time Query:" + f"{req.what} bars are not available")
-        return
-    if not _paced(s, req.req_id, contract, req.what, ("rtb", req.bar_size, req.use_rth)):
-        return
-    if not s.gw.lines.acquire((s, "rtb", req.req_id)):
-        s.gw.stats.inc("violation.mkt_data_lines")
-        s.error(req.req_id, rules.ERR_MAX_TICKERS, rules.TEXT_MAX_TICKERS)
-        return
-    now = s.gw.market.now()
-    last_done = (
-        int(now.timestamp()) // RealTimeBarSub.BAR_S * RealTimeBarSub.BAR_S - RealTimeBarSub.BAR_S
-    )
-    s.subs.rt_bars[req.req_id] = RealTimeBarSub(
-        req.req_id, contract.symbol, req.what, datetime.fromtimestamp(last_done, UTC)
-    )
-
-
-def cancel_real_time_bars(s: Session, f: pin.Fields) -> None:
-    req_id = pin.read_versioned_id(f)
-    s.subs.rt_bars.pop(req_id, None)
-    s.gw.lines.release((s, "rtb", req_id))
+def _no_op(s: Session, f: pin.Fields) -> None:
+    """A cancel of a one-shot request already answered: nothing to stop."""
 
 
 def req_current_time(s: Session, f: pin.Fields) -> None:
@@ -266,9 +232,9 @@ DATA_HANDLERS = {
     "reqMktData": req_mkt_data,
     "cancelMktData": cancel_mkt_data,
     "reqMarketDataType": req_market_data_type,
-    "reqHistoricalData": req_historical_data,
-    "cancelHistoricalData": cancel_historical_data,
-    "reqRealTimeBars": req_real_time_bars,
-    "cancelRealTimeBars": cancel_real_time_bars,
     "reqCurrentTime": req_current_time,
+    "calculateImpliedVolatility": calculate_implied_volatility,
+    "cancelCalculateImpliedVolatility": _no_op,
+    "calculateOptionPrice": calculate_option_price,
+    "cancelCalculateOptionPrice": _no_op,
 }

@@ -8,6 +8,12 @@ from zoneinfo import ZoneInfo
 from bot.sim import calendar
 
 NY = ZoneInfo("America/New_York")
+DAY_S = 86_400
+WEEK_S = 7 * DAY_S
+MONTH_S = 31 * DAY_S
+"""Bar sizes of one bar per session, per calendar week and per calendar month (as seconds)."""
+SMALL_BAR_S = 30
+"""Bars of this size or smaller fall under IB's hard pacing rules; larger ones are soft."""
 UNIT_SECONDS: dict[str, int] = {
     "sec": 1,
     "secs": 1,
@@ -15,6 +21,9 @@ UNIT_SECONDS: dict[str, int] = {
     "mins": 60,
     "hour": 3600,
     "hours": 3600,
+    "day": 86_400,
+    "week": WEEK_S,
+    "month": MONTH_S,
 }
 DURATION_SECONDS: dict[str, int] = {
     "S": 1,
@@ -23,13 +32,21 @@ DURATION_SECONDS: dict[str, int] = {
     "M": 30 * 86_400,
     "Y": 365 * 86_400,
 }
-BAR_SIZES = frozenset({1, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900, 1200, 1800, 3600})
-"""Bar sizes (seconds) the simulator serves; IB's intraday sizes."""
-WHAT_TO_SHOW = frozenset({"TRADES", "MIDPOINT", "BID", "ASK"})
+BAR_SIZES = frozenset({1, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900, 1200, 1800, 3600, 7200,
+                       10_800, 14_400, 28_800, DAY_S, WEEK_S, MONTH_S})
+"""The bar sizes IB lists as legal (1 secs ... 1 month), in seconds."""
+WHAT_TO_SHOW = frozenset({"TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST",
+                          "HISTORICAL_VOLATILITY", "OPTION_IMPLIED_VOLATILITY"})
+"""whatToShow values served for stocks and indexes."""
+OPTION_WHAT_TO_SHOW = frozenset({"TRADES", "MIDPOINT"})
+"""whatToShow values served for (unexpired) options."""
+REAL_TIME_WHAT = frozenset({"TRADES", "MIDPOINT", "BID", "ASK"})
+"""whatToShow values of reqRealTimeBars."""
 
 
 def bar_seconds(text: str) -> int | None:
-    """``'1 min'`` -> 60, ``'5 secs'`` -> 5; None when not an intraday IB bar size we serve."""
+    """``'1 min'`` -> 60, ``'5 secs'`` -> 5, ``'1 day'`` -> DAY_S; None when not a bar size IB
+    lists as legal."""
     parts = text.split()
     if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in UNIT_SECONDS:
         return None

@@ -19,6 +19,11 @@ the equity with loan value below the initial margin, with error 201 "Order rejec
 reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION YOUR EQUITY WITH
 LOAN VALUE [x USD] MUST EXCEED THE INITIAL MARGIN [y USD]". So a long option costs its full
 premium out of AvailableFunds. An order that only reduces a position is never refused.
+
+What-if (``figures_after``): the same figures once an order has filled, which is what IB's
+what-if order state reports (before, change, after). A long option adds no margin
+requirement; its premium and commission leave the equity with loan value. A stock order
+requires Reg T's 50% of its value; a short option the requirement above.
 """
 
 from __future__ import annotations
@@ -112,6 +117,18 @@ def figures(cash: float, holdings: Sequence[Holding],
     )
 
 
+def figures_after(cash: float, holdings: Sequence[Holding], order: Holding, commission: float,
+                  spot: Callable[[str], float | None]) -> Figures:
+    """The margin figures once the order (a Holding of the signed quantity it adds, at its
+    price) has filled and its commission is paid; the position stays marked at its mark."""
+    current = next((h for h in holdings if h.contract.con_id == order.contract.con_id), None)
+    after = (current.position if current else 0.0) + order.position
+    others = [h for h in holdings if h.contract.con_id != order.contract.con_id]
+    price = current.price if current else order.price
+    resulting = [*others, Holding(order.contract, after, price, order.multiplier)]
+    return figures(cash - order.value - commission, resulting, spot)
+
+
 def order_check(cash: float, holdings: Sequence[Holding], order: Holding, commission: float,
                 spot: Callable[[str], float | None]) -> str | None:
     """IB's reason text when the order (a Holding of the signed quantity it adds, at its
@@ -121,11 +138,7 @@ def order_check(cash: float, holdings: Sequence[Holding], order: Holding, commis
     after = before + order.position
     if abs(after) <= abs(before) and after * before >= 0:
         return None  # only reduces the position
-    others = [h for h in holdings if h.contract.con_id != order.contract.con_id]
-    price = current.price if current else order.price
-    resulting = [*others, Holding(order.contract, after, price, order.multiplier)]
-    cash_after = cash - order.value - commission
-    result = figures(cash_after, resulting, spot)
+    result = figures_after(cash, holdings, order, commission, spot)
     if result.equity_with_loan >= result.initial_margin:
         return None
     return (

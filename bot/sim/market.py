@@ -32,7 +32,7 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,7 @@ PROFILES: dict[str, tuple[float, int, float]] = {
     "NVDA": (140.0, 250_000_000, 0.01), "AMZN": (200.0, 40_000_000, 0.01),
     "TSLA": (330.0, 90_000_000, 0.02), "META": (580.0, 12_000_000, 0.03),
     "GOOGL": (170.0, 25_000_000, 0.01), "AMD": (140.0, 40_000_000, 0.01),
+    "SPX": (5900.0, 0, 0.0), "VIX": (16.0, 0, 0.0),  # indexes: no volume, no quoted spread
 }  # fmt: skip
 TRADING_SECONDS_PER_YEAR = 252 * 23_400
 GAP_FRACTION = 0.5  # overnight gap sigma as a fraction of one day's sigma
@@ -229,18 +230,19 @@ class Market:
         with self._lock:
             return self._now
 
-    def spot(self, symbol: str) -> float:
-        """Last trade price at now()."""
+    def spot(self, symbol: str, lag_s: int = 0) -> float:
+        """Last trade price at now() (``lag_s`` seconds earlier: delayed data)."""
         with self._lock:
             if symbol in self._pins:
                 return self._pins[symbol]["last"]
-            session, k = self._locate(symbol)
+            session, k = self._locate(symbol, lag_s)
             return int(session.cents[k]) / 100
 
-    def quote(self, symbol: str) -> Quote:
-        """Underlying quote at now(): the last trade is on the bid or the ask; seeded sizes."""
+    def quote(self, symbol: str, lag_s: int = 0) -> Quote:
+        """Underlying quote at now() (``lag_s`` seconds earlier: delayed data): the last trade
+        is on the bid or the ask; seeded sizes."""
         with self._lock:
-            session, k = self._locate(symbol)
+            session, k = self._locate(symbol, lag_s)
             last, spread = int(session.cents[k]), round(profile(symbol)[2] * 100)
             bid, ask = (last - spread, last) if session.at_ask[k] else (last, last + spread)
             h = stable_hash(self._seed, symbol, session.open_s + k)
@@ -251,7 +253,8 @@ class Market:
                 bid_size=100 * (1 + h % 40),
                 ask_size=100 * (1 + (h >> 8) % 40),
                 last_size=100 * (1 + (h >> 16) % 5),
-                volume=self._day_volume(symbol, session, k),
+                volume=(self._day_volume(symbol, session, k) if not lag_s
+                        else int(session.volume[: k + 1].sum())),
             )
             pin = self._pins.get(symbol)
             return quote if pin is None else replace(quote, **pin)
@@ -263,10 +266,11 @@ class Market:
             before = [s for s in sessions if s.day < day]
             return int(before[-1].cents[-1] if before else sessions[0].cents[0]) / 100
 
-    def option_quote(self, contract: SimContract) -> OptionQuote:
-        """The option's quote from the underlying's spot at now()."""
+    def option_quote(self, contract: SimContract, lag_s: int = 0) -> OptionQuote:
+        """The option's quote from the underlying's spot at now() (or ``lag_s`` earlier)."""
         with self._lock:
-            q = option_quote(contract, self.spot(contract.symbol), self._now, self._seed)
+            then = self._now - timedelta(seconds=lag_s)
+            q = option_quote(contract, self.spot(contract.symbol, lag_s), then, self._seed)
             pin = self._pins.get(contract.con_id)
             return q if pin is None else replace(q, **pin)
 
@@ -289,6 +293,23 @@ class Market:
                     out.extend(self._session_bars(
                         symbol, session, bar_s, what, lo, elapsed, earliest, limit))
             return out
+
+    def session_edges(self, symbol: str) -> list[tuple[int, int, float, float]]:
+        """(open, close epoch seconds, previous close, close) of each kept session, oldest first:
+        what extended-hours bars (``bot.sim.hist_bars``) need, as prices do not move outside
+        regular hours."""
+        with self._lock:
+            sessions = self._sessions[symbol]
+            edges = []
+            for i, s in enumerate(sessions):
+                prev = int(sessions[i - 1].cents[-1] if i else s.cents[0]) / 100
+                edges.append((s.open_s, s.close_s, prev, int(s.cents[-1]) / 100))
+            return edges
+
+    def head_time(self, symbol: str) -> datetime:
+        """The start of the earliest bar the market still serves (the oldest kept session)."""
+        with self._lock:
+            return datetime.fromtimestamp(self._sessions[symbol][0].open_s, UTC)
 
     def partial_bar(self, symbol: str, bar_s: int) -> Bar:
         """The TRADES bar forming at now(); outside regular hours nothing forms, so this is the
@@ -327,9 +348,12 @@ class Market:
         self._volume_sums[symbol] = (session.open_s, k, total)
         return total
 
-    def _locate(self, symbol: str) -> tuple[_Session, int]:
-        session = self._sessions[symbol][-1]
-        k = int(self._now.timestamp()) - session.open_s
+    def _locate(self, symbol: str, lag_s: int = 0) -> tuple[_Session, int]:
+        """The session and second of now() - lag_s (the latest session opened by then)."""
+        t = int(self._now.timestamp()) - lag_s
+        sessions = self._sessions[symbol]
+        session = next((x for x in reversed(sessions) if x.open_s <= t), sessions[0])
+        k = t - session.open_s
         return session, max(0, min(k, len(session.cents) - 1))
 
     def _series(self, symbol: str, session: _Session, what: str, lo: int, n: int) -> np.ndarray:

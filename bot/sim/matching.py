@@ -91,6 +91,7 @@ from bot.sim.fill_rules import (
     stop_reached,
     trigger_method,
 )
+from bot.sim.margin import Figures
 from bot.sim.order_book import HELD, OrderBook, OrderEntry
 from bot.sim.order_events import (
     UNSET_DOUBLE,
@@ -137,6 +138,14 @@ def _command(method):
             return events
 
     return run
+
+
+class WhatIf(NamedTuple):
+    """A what-if order's answer: margin figures before and after the fill, its commission."""
+
+    before: Figures
+    after: Figures
+    commission: float
 
 
 class MatchingEngine:
@@ -323,6 +332,21 @@ class MatchingEngine:
         for member in batch:
             events += self._match(member)
         return events
+
+    def what_if(self, order: SimOrder, contract: SimContract) -> WhatIf | tuple[int, str]:
+        """IB's what-if answer for an order, without placing it: the margin figures before and
+        after it fills at its price (its limit or stop, else the touch) and its commission;
+        (code, text) when IB would refuse the order's fields."""
+        with self._lock:
+            problem = rejection(order) or off_grid(contract, order)
+            if problem:
+                return problem
+            price = check_price(order, *self._quote_of(contract)) or 0.0
+            commission = self._fees.of(contract.sec_type, order.total_qty)
+            before, after = self.account.what_if(
+                contract, SIDE_OF_ACTION[order.action], order.total_qty, price, commission,
+                lambda c: mark_price(*self._quote_of(c)), self._spot_of)
+            return WhatIf(before, after, commission)
 
     def _margin_problem(self, order: SimOrder, contract: SimContract,
                         qty: float) -> tuple[int, str] | None:

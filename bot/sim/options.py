@@ -25,11 +25,15 @@ quote in 0.01 below 3.00 and in 0.05 from 3.00."""
 SMILE_Z_LIMIT = 4.0
 VOL_BOUNDS = (0.05, 3.0)
 SESSION_S = 6.5 * 3600
+SOLVE_BOUNDS = (0.001, 5.0)
+NEWTON_STEPS = 8
+"""The volatilities ``solve_vol`` searches between."""
 
 # annualised volatility the market's random walk uses; implied vols sit on top of it
 BASE_VOLS = {
     "SPY": 0.15, "QQQ": 0.20, "IWM": 0.22, "DIA": 0.14, "AAPL": 0.25, "MSFT": 0.23,
     "NVDA": 0.35, "AMZN": 0.28, "TSLA": 0.35, "META": 0.30, "GOOGL": 0.27, "AMD": 0.35,
+    "SPX": 0.15, "VIX": 0.85,
 }  # fmt: skip
 IMPLIED_PREMIUM = 1.10  # implied vol trades above realised vol
 # relative option liquidity (ATM contracts traded per day for a weekly = 40,000 x this)
@@ -124,6 +128,40 @@ def bs_greeks(
         vega=spot * _pdf(d1) * root_t / 100.0,
         theta=theta / 365.0,
     )
+
+
+def solve_vol(price: float, spot: float, strike: float, t_years: float, rate: float,
+              right: str, guess: float | None = None) -> float | None:
+    """The Black-Scholes volatility that prices the option at ``price``: Newton's method from
+    ``guess`` when given (the quote's model volatility is close), else or when that fails
+    bisection within ``SOLVE_BOUNDS``; None when no volatility does: the price is at or below
+    the value at the lowest volatility or above the highest's, or it has expired."""
+    if t_years <= 0 or price <= 0 or spot <= 0 or strike <= 0:
+        return None
+    lo, hi = SOLVE_BOUNDS
+    if not bs_price(spot, strike, t_years, rate, lo, right) < price < bs_price(
+            spot, strike, t_years, rate, hi, right):
+        return None
+    vol = guess or 0.0
+    for _ in range(NEWTON_STEPS if guess else 0):  # from a near guess: 2-3 steps suffice
+        diff = bs_price(spot, strike, t_years, rate, vol, right) - price
+        if abs(diff) < 1e-7:
+            return vol
+        vega = bs_greeks(spot, strike, t_years, rate, vol, right).vega * 100.0
+        if not vega > 1e-9:
+            break
+        vol -= diff / vega
+        if not lo < vol < hi:
+            break
+    for _ in range(100):  # each halves the bracket: far below any price resolution
+        mid = (lo + hi) / 2
+        if bs_price(spot, strike, t_years, rate, mid, right) < price:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-7:
+            break
+    return (lo + hi) / 2
 
 
 def _moneyness_z(symbol: str, spot: float, strike: float, t_years: float) -> float:

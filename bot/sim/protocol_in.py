@@ -95,6 +95,25 @@ REQUEST_NAMES: dict[int, str] = {
     104: "reqUserInfo",
 }
 
+_VERSIONED_ID = (1, 2, 4, 7, 9, 10, 11, 21, 23, 25, 50, 51, 52, 53, 54, 55, 56, 57, 62, 63, 67,
+                 68, 69, 70, 74, 75, 76, 77)
+_PLAIN_ID = (20, 22, 78, 79, 81, 83, 84, 86, 87, 88, 89, 90, 92, 93, 94, 95, 96, 97, 98, 100,
+             101, 102, 103, 104)
+REQ_ID_FIELD: dict[int, int] = {**{m: 2 for m in _VERSIONED_ID}, **{m: 1 for m in _PLAIN_ID},
+                                19: 4}
+"""Where a request carries its request (or order/ticker) id: field index by message id, after
+ib_insync's ``client.py`` (``[msgId, version, reqId, ...]`` -> 2, ``[msgId, reqId, ...]`` -> 1,
+replaceFA's id comes last). Requests not listed carry none; IB answers those with id -1."""
+
+
+def request_id_of(fields: list[str]) -> int:
+    """The request id of a raw request, -1 when it carries none (or it cannot be read)."""
+    try:
+        index = REQ_ID_FIELD.get(int(fields[0]))
+        return -1 if index is None else int(fields[index])
+    except (ValueError, IndexError):
+        return -1
+
 
 class MalformedRequest(ValueError):
     """A request whose fields are missing or cannot be parsed."""
@@ -286,3 +305,59 @@ def read_versioned_id(f: Fields) -> int:
 def read_plain_id(f: Fields) -> int:
     """``[msgId, reqId, ...]`` requests (no version field): the request id."""
     return f.int()
+
+
+@dataclass(frozen=True, slots=True)
+class HeadTimeStampReq:
+    req_id: int
+    contract: ReqContract
+    include_expired: bool
+    use_rth: bool
+    what: str
+    format_date: int
+
+
+def decode_head_time_stamp(f: Fields) -> HeadTimeStampReq:
+    return HeadTimeStampReq(f.int(), read_contract(f), f.bool(), f.bool(), f.str(), f.int(1))
+
+
+@dataclass(frozen=True, slots=True)
+class OptionCalcReq:
+    """calculateImpliedVolatility (value = option price) or calculateOptionPrice (value =
+    volatility), each with the underlying's price."""
+
+    req_id: int
+    contract: ReqContract
+    value: float
+    under_price: float
+
+
+def decode_option_calc(f: Fields) -> OptionCalcReq:
+    f.skip()  # version
+    return OptionCalcReq(f.int(), read_contract(f), f.float(), f.float())  # options: unused
+
+
+@dataclass(frozen=True, slots=True)
+class DepthReq:
+    req_id: int
+    contract: ReqContract
+    rows: int
+    smart: bool
+
+
+def decode_mkt_depth(f: Fields) -> DepthReq:
+    f.skip()  # version
+    return DepthReq(f.int(), read_contract(f), f.int(), f.bool())  # options text: unused
+
+
+@dataclass(frozen=True, slots=True)
+class TickByTickReq:
+    req_id: int
+    contract: ReqContract
+    tick_type: str
+    number_of_ticks: int
+    ignore_size: bool
+
+
+def decode_tick_by_tick(f: Fields) -> TickByTickReq:
+    return TickByTickReq(f.int(), read_contract(f), f.str(), f.int(), f.bool())

@@ -28,6 +28,8 @@ BID_SIZE, BID, ASK, ASK_SIZE, LAST, LAST_SIZE, HIGH, LOW, VOLUME, CLOSE = (
     9,
 )
 BID_OPTION, ASK_OPTION, LAST_OPTION, MODEL_OPTION = 10, 11, 12, 13
+CUST_OPTION_COMPUTATION = 53
+"""The tick type of calculateImpliedVolatility / calculateOptionPrice answers."""
 OPEN, LAST_TIMESTAMP, OPTION_OPEN_INTEREST, HALTED = 14, 45, 27, 49
 
 FARM_TEXTS: dict[int, str] = {
@@ -98,6 +100,12 @@ def contract_fields(c, exchange: str | None = None) -> list:
         c.local_symbol,
         c.trading_class,
     ]
+
+
+def listing_exchange(c) -> str:
+    """Where a contract is listed, which position messages carry instead of SMART: a stock's
+    primary exchange, CBOE for options and indexes."""
+    return c.primary_exchange or "CBOE"
 
 
 def contract_details(version: int, req_id: int, c, d: dict) -> list:
@@ -281,7 +289,7 @@ def real_time_bar(req_id: int, b) -> list:
 
 
 def position(account: str, c, pos: float, avg_cost: float) -> list:
-    return [61, 3, account, *contract_fields(c), pos, avg_cost]
+    return [61, 3, account, *contract_fields(c, listing_exchange(c)), pos, avg_cost]
 
 
 def position_end() -> list:
@@ -289,7 +297,7 @@ def position_end() -> list:
 
 
 def position_multi(req_id: int, account: str, c, pos: float, avg_cost: float) -> list:
-    return [71, 1, req_id, account, *contract_fields(c), pos, avg_cost, ""]
+    return [71, 1, req_id, account, *contract_fields(c, listing_exchange(c)), pos, avg_cost, ""]
 
 
 def position_multi_end(req_id: int) -> list:
@@ -358,3 +366,16 @@ def open_order_end() -> list:
 
 def completed_orders_end() -> list:
     return [102]
+
+
+def pnl(req_id: int, daily: float, unrealized: float, realized: float) -> list:
+    return [94, req_id, daily, unrealized, realized]
+
+
+def pnl_single(req_id: int, pos: float, daily: float, unrealized: float, realized: float,
+               value: float) -> list:
+    return [95, req_id, pos, daily, unrealized, realized, value]
+
+
+def head_timestamp(req_id: int, stamp: str) -> list:
+    return [88, req_id, stamp]

@@ -35,7 +35,7 @@ from bot.sim import encode_orders as eo
 from bot.sim import protocol_out as out
 from bot.sim.account import Account
 from bot.sim.clock import SimClock
-from bot.sim.contracts import ContractRegistry
+from bot.sim.contracts import INDEXES, ContractRegistry
 from bot.sim.faults import FaultInjector, load_faults
 from bot.sim.handlers_account import send_account_update
 from bot.sim.market import Market
@@ -49,10 +49,12 @@ from bot.sim.order_events import (
     PositionEvent,
     Status,
 )
+from bot.sim.pnl import DayBaseline
 from bot.sim.rules import ClientIds, Counters, HistoricalPacing, MarketDataLines
 from bot.sim.session import Session
 from bot.sim.streams import run_tick_loop
 
+PACING_MODES = ("ib", "strict")
 FIRST_ORDER_ID = 1
 PERM_ID_BASE = 1_000_000
 
@@ -74,6 +76,8 @@ class GatewayOptions:
     partial_fills: bool = False
     market_data_lines: int = 100
     msg_rate_limit: int = 50
+    market_data: str = "live"  # "delayed": an account without live market data subscriptions
+    pacing: str = "ib"  # "ib": hard historical pacing for bars <= 30 s only; "strict": all
 
 
 class GatewayKept(NamedTuple):
@@ -87,11 +91,16 @@ class SimGateway:
     """The simulated IB Gateway. Runs its own asyncio loop in a daemon thread."""
 
     def __init__(self, options: GatewayOptions) -> None:
+        if options.pacing not in PACING_MODES:
+            raise ValueError(f"pacing must be one of {PACING_MODES}, not {options.pacing!r}")
+        if options.market_data not in ("live", "delayed"):
+            raise ValueError(f"market_data must be live or delayed, not {options.market_data!r}")
         self.options = options
         self.epoch = options.start or calendar.default_start(datetime.now(UTC))
         self.clock = SimClock(self.epoch, options.speed)
         self.next_close = calendar.next_close(self.epoch)  # DAY orders expire there
-        self.market = Market(options.symbols, options.seed, self.epoch, options.bars_csv)
+        self.market = Market((*options.symbols, *INDEXES), options.seed, self.epoch,
+                             options.bars_csv)
         self.contracts = ContractRegistry(options.symbols, self.market)
         self.account = Account(options.account)
         self.engine = MatchingEngine(self.account, self._quote_of, self.clock.now,
@@ -104,6 +113,8 @@ class SimGateway:
         self.lines = MarketDataLines(options.market_data_lines)
         self.client_ids = ClientIds()
         self.hist_pacing = HistoricalPacing()
+        self.pnl = DayBaseline()  # reqPnL's daily baseline (bot.sim.pnl), from the start
+        self.pnl.roll(calendar.exchange_date(self.epoch), [], 0.0)
         self.port = 0
         self.sessions: set[Session] = set()
         self._ready: dict[int, Session] = {}
@@ -253,6 +264,10 @@ class SimGateway:
     def next_order_id(self) -> int:
         """Above every order id ever placed, forgotten ones included."""
         return self._next_id
+
+    def use_order_id(self, order_id: int) -> None:
+        """Count an id as used without keeping an order under it (a what-if order)."""
+        self._next_id = max(self._next_id, order_id + 1)
 
     def order_owner(self, order_id: int) -> int | None:
         """The client of a kept order; None if the engine does not keep it (any more)."""

@@ -11,9 +11,13 @@ end of stream, and the client's further requests are read and discarded for up t
 ``LINGER_S``. Closing a socket with unread input makes the kernel answer with a reset, which
 fails the client's next write and can discard the error it has not read yet.
 
-Request handlers live in ``handlers_data`` (contracts, quotes, bars) and ``handlers_account``
-(orders, positions, account); ``HANDLERS`` maps request names to them. A handler that raises
-``MalformedRequest`` yields error 320; a request the simulator does not serve yields 321.
+Request handlers live in ``handlers_data`` (contracts, quotes), ``handlers_history`` (bars),
+``handlers_account`` (orders, positions, account), ``handlers_depth`` (depth, tick-by-tick)
+and ``handlers_reference`` (market rules and other id-less reference requests); ``HANDLERS``
+maps request names to them. A handler that raises ``MalformedRequest`` yields error 320; a
+request the simulator does not serve yields 321. Both errors carry the request's own id
+(``protocol_in.REQ_ID_FIELD``), so a client waiting on that id is answered instead of left
+hanging; only requests without an id get -1.
 """
 
 from __future__ import annotations
@@ -29,7 +33,10 @@ from bot.sim import protocol_out as out
 from bot.sim import rules, wire
 from bot.sim.handlers_account import ACCOUNT_HANDLERS
 from bot.sim.handlers_data import DATA_HANDLERS
-from bot.sim.protocol_in import REQUEST_NAMES, Fields, MalformedRequest
+from bot.sim.handlers_depth import DEPTH_HANDLERS
+from bot.sim.handlers_history import HISTORY_HANDLERS
+from bot.sim.handlers_reference import REFERENCE_HANDLERS
+from bot.sim.protocol_in import REQUEST_NAMES, Fields, MalformedRequest, request_id_of
 from bot.sim.streams import Subscriptions
 
 if TYPE_CHECKING:
@@ -52,8 +59,17 @@ IGNORED = frozenset(
     }
 )
 
+ERR_UNSUPPORTED = 321
+
+
+def text_unsupported(name: str) -> str:
+    """IB's error 321 text for a request this gateway does not serve."""
+    return f"Error validating request.-'{name}' : cause - not supported by the simulated gateway"
+
+
 Handler = Callable[["Session", Fields], None]
-HANDLERS: dict[str, Handler] = {**DATA_HANDLERS, **ACCOUNT_HANDLERS}
+HANDLERS: dict[str, Handler] = {**DATA_HANDLERS, **HISTORY_HANDLERS, **ACCOUNT_HANDLERS,
+                               **DEPTH_HANDLERS, **REFERENCE_HANDLERS}
 
 
 class Session:
@@ -230,18 +246,15 @@ class Session:
         handler = HANDLERS.get(name)
         if handler is None:
             if name not in IGNORED:
-                self.error(
-                    -1,
-                    321,
-                    f"Error validating request.-'{name}' : cause - "
-                    "not supported by the simulated gateway",
-                )
+                self.gw.stats.inc("req.unsupported")
+                self.error(request_id_of(fields), ERR_UNSUPPORTED, text_unsupported(name))
             return
         try:
             handler(self, Fields(fields))
         except MalformedRequest as exc:
             self.gw.stats.inc("req.malformed")
-            self.error(-1, 320, f"Error reading request. Message id {msg_id}: {exc}")
+            text = f"Error reading request. Message id {msg_id}: {exc}"
+            self.error(request_id_of(fields), 320, text)
 
     def _on_start_api(self, f: Fields) -> None:
         if self.client_id is not None:

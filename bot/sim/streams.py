@@ -1,5 +1,7 @@
 """Streaming subscriptions of one session and the messages each one pushes.
 
+P&L subscriptions (``bot.sim.pnl``) are pushed from ``tick_once`` too, by ``pnl_changes``.
+
 A subscription remembers the last message it sent per tick key, so each market step pushes
 only what changed (quotes), the forming bar (keepUpToDate) or the newly completed 5-second
 bars (real-time bars). Everything here runs on the gateway's loop thread.
@@ -10,38 +12,49 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from loguru import logger
 
-from bot.sim import calendar
+from bot.sim import calendar, ticks
 from bot.sim import protocol_out as out
+from bot.sim.depth import DepthSub, TickByTickSub
+from bot.sim.pnl import PnLSub
 
-OPEN_INTEREST_TICK = {"C": 27, "P": 28}
-"""Option open interest tick types by right (ib_insync: callOpenInterest / putOpenInterest)."""
 
-
-def quote_messages(req_id: int, contract, market) -> dict[object, list]:
-    """Every tick message describing the contract's quote now, keyed by tick type."""
+def quote_messages(req_id: int, contract, market, generic: frozenset[str] = frozenset(),
+                   chain: tuple = (), delayed: bool = False) -> dict[object, list]:
+    """Every tick message describing the contract's quote now, keyed by tick type: top of
+    book, option computations per price, the generic ticks asked for (``bot.sim.ticks``),
+    under IB's delayed tick ids when ``delayed``."""
+    lag = ticks.DELAY_S if delayed else 0
     if contract.sec_type == "OPT":
-        q = market.option_quote(contract)
+        q = market.option_quote(contract, lag)
         msgs = _price_ticks(req_id, q.bid, q.ask, q.last, q.bid_size, q.ask_size, 0, q.volume)
-        greeks = (q.iv, q.delta, q.gamma, q.vega, q.theta, q.und_price)
-        for tick, price in (
-            (out.BID_OPTION, q.bid),
-            (out.ASK_OPTION, q.ask),
-            (out.LAST_OPTION, q.last),
-            (out.MODEL_OPTION, q.model_price),
-        ):
-            iv, delta, gamma, vega, theta, und = greeks
-            msgs[tick] = out.tick_option_computation(
-                req_id, tick, iv, delta, price, gamma, vega, theta, und
-            )
-        oi_tick = OPEN_INTEREST_TICK.get(contract.right, 27)
-        msgs[oi_tick] = out.tick_size(req_id, oi_tick, q.open_interest)
-        return msgs
-    q = market.quote(contract.symbol)
-    return _price_ticks(req_id, q.bid, q.ask, q.last, q.bid_size, q.ask_size, q.last_size, q.volume)
+        msgs.update(ticks.option_computations(
+            req_id, contract, q, market.now() - timedelta(seconds=lag)))
+    elif contract.sec_type == "IND":  # an index: a value, no book and no volume
+        msgs = {out.LAST: out.tick_price(req_id, out.LAST, market.spot(contract.symbol, lag), 0)}
+    else:
+        q = market.quote(contract.symbol, lag)
+        msgs = _price_ticks(req_id, q.bid, q.ask, q.last, q.bid_size, q.ask_size, q.last_size,
+                            q.volume)
+    if contract.sec_type != "OPT":
+        msgs.update(_day_ticks(req_id, contract.symbol, market, lag))
+    if generic:
+        msgs.update(ticks.generic_ticks(req_id, contract, generic, market, chain))
+    return {k: ticks.delayed(m) for k, m in msgs.items()} if delayed else msgs
+
+
+def _day_ticks(req_id: int, symbol: str, market, lag: int) -> dict[object, list]:
+    """Open, high and low of the latest session so far and the previous session's close, as
+    IB sends them (tick types 14, 6, 7, 9; no size). Delayed data skips them."""
+    if lag:
+        return {}
+    day = market.partial_bar(symbol, 86_400)
+    close = market.prior_close(symbol, day.time.astimezone(out.NY).date())
+    return {tick: out.tick_price(req_id, tick, price, 0) for tick, price in (
+        (out.OPEN, day.open), (out.HIGH, day.high), (out.LOW, day.low), (out.CLOSE, close))}
 
 
 def _price_ticks(
@@ -64,18 +77,21 @@ class QuoteSub:
 
     req_id: int
     contract: object
+    generic: frozenset = frozenset()
+    chain: tuple = ()
+    delayed: bool = False
     sent: dict = field(default_factory=dict)
 
     def changes(self, market, now: datetime) -> list[list]:
-        msgs = quote_messages(self.req_id, self.contract, market)
+        msgs = quote_messages(self.req_id, self.contract, market, self.generic, self.chain,
+                              self.delayed)
         fresh = [m for k, m in msgs.items() if self.sent.get(k) != m]
         if fresh:
             self.sent.update(msgs)
             if out.LAST in msgs and self.sent.get("ts") != msgs[out.LAST]:
                 self.sent["ts"] = msgs[out.LAST]
-                fresh.append(
-                    out.tick_string(self.req_id, out.LAST_TIMESTAMP, str(int(now.timestamp())))
-                )
+                stamp = out.tick_string(self.req_id, out.LAST_TIMESTAMP, str(int(now.timestamp())))
+                fresh.append(ticks.delayed(stamp) if self.delayed else stamp)
         return fresh
 
 
@@ -133,10 +149,13 @@ class Subscriptions:
     quotes: dict[int, QuoteSub] = field(default_factory=dict)
     bars: dict[int, BarSub] = field(default_factory=dict)
     rt_bars: dict[int, RealTimeBarSub] = field(default_factory=dict)
+    pnl: dict[int, PnLSub] = field(default_factory=dict)
+    depth: dict[int, DepthSub] = field(default_factory=dict)
+    tick_by_tick: dict[int, TickByTickSub] = field(default_factory=dict)
 
     def changes(self, market, now: datetime) -> list[list]:
         msgs: list[list] = []
-        for group in (self.quotes, self.bars, self.rt_bars):
+        for group in (self.quotes, self.bars, self.rt_bars, self.depth, self.tick_by_tick):
             for sub in list(group.values()):
                 msgs += sub.changes(market, now)
         return msgs
@@ -145,6 +164,35 @@ class Subscriptions:
         self.quotes.clear()
         self.bars.clear()
         self.rt_bars.clear()
+        self.pnl.clear()
+        self.depth.clear()
+        self.tick_by_tick.clear()
+
+
+def _money(x: float) -> float:
+    return round(x, 2) + 0.0  # no -0.0
+
+
+def pnl_changes(gw, subs, wall_t: float) -> list[list]:
+    """pnl / pnlSingle messages of the subscriptions that are due and whose figures changed
+    (``bot.sim.pnl``): the account's P&L now against the exchange day's baseline."""
+    due = [sub for sub in subs.values() if sub.due(wall_t)]
+    if not due:
+        return []
+    rows = gw.account.portfolio(gw.mark)
+    realized = gw.account.realized_pnl
+    gw.pnl.roll(calendar.exchange_date(gw.clock.now()), rows, realized)
+    msgs: list[list] = []
+    for sub in due:
+        if sub.con_id is None:
+            f = gw.pnl.account(rows, realized)
+            msg = out.pnl(sub.req_id, _money(f.daily), _money(f.unrealized), _money(f.realized))
+        else:
+            f = gw.pnl.single(sub.con_id, rows, gw.account.realized_of(sub.con_id))
+            msg = out.pnl_single(sub.req_id, f.position, _money(f.daily), _money(f.unrealized),
+                                 _money(f.realized), _money(f.value))
+        msgs += sub.take(msg, wall_t)
+    return msgs
 
 
 async def run_tick_loop(gw, stopping: asyncio.Event) -> None:
@@ -169,13 +217,17 @@ def tick_once(gw) -> None:
     """One market step (see ``run_tick_loop``)."""
     now = gw.clock.now()
     gw.market.advance(now)
+    if gw.pnl.day != calendar.exchange_date(now):  # the day's P&L baseline, before any fill
+        gw.pnl.roll(calendar.exchange_date(now), gw.account.portfolio(gw.mark),
+                    gw.account.realized_pnl)
     expire_day_orders(gw, now)
     gw.dispatch(gw.engine.on_market())
     stalled = gw.faults.streams_stalled  # a data outage: orders still match, nothing streams
     for session in [] if stalled else list(gw.sessions):
         if session.client_id is None or session.closed:
             continue
-        session.send_stream(session.subs.changes(gw.market, now))
+        session.send_stream(session.subs.changes(gw.market, now)
+                            + pnl_changes(gw, session.subs.pnl, time.monotonic()))
     gw.stats.inc("tick.steps")
     sim_elapsed = (now - gw.epoch).total_seconds()
     gw.faults.run_due(sim_elapsed, time.monotonic() - gw.wall_start)

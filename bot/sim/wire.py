@@ -59,6 +59,11 @@ def negotiate(
     return best if best >= max(hs.min_version, low) else None
 
 
+UNSET_DOUBLE = 1.7976931348623157e308
+UNSET_DOUBLE_TEXT = "1.7976931348623157E308"
+"""How TWS (Java's Double.MAX_VALUE) writes an unset double."""
+
+
 def format_field(value: object) -> str:
     """Render one outgoing field the way TWS does: bools as 1/0, None as empty, floats short."""
     if value is None:
@@ -68,6 +73,8 @@ def format_field(value: object) -> str:
     if isinstance(value, float):
         if math.isinf(value):
             return "Infinity"
+        if value == UNSET_DOUBLE:
+            return UNSET_DOUBLE_TEXT
         if value == int(value) and abs(value) < 1e15:
             return str(int(value)) if abs(value) >= 1e-9 else "0"
         return repr(round(value, 8))

@@ -144,5 +144,6 @@ def test_a_long_option_is_paid_out_of_the_available_funds(option_client, until):
     def values() -> dict[str, str]:
         return {v.tag: v.value for v in ib.accountValues() if v.tag in tags}
 
-    until(ib, lambda: values() == expected, 5)  # the account update arrives value by value
+    # each account value is its own message: wait for the whole update, not its first keys
+    until(ib, lambda: values() == expected, 5)
     assert values() == expected

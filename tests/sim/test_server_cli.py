@@ -77,3 +77,13 @@ def test_help_says_which_order_semantics_are_simulated(capsys):
     text = capsys.readouterr().out
     for phrase in ("ocaType 1", "double bid/ask", "10148", "Order", "never repeat"):
         assert phrase in text
+
+
+def test_help_names_the_requests_and_options_of_issue_13():
+    from bot.sim.cli import build_parser
+
+    text = build_parser().format_help()
+    for needle in ("whatIfOrder", "reqPnL", "reqHeadTimeStamp", "calculateImpliedVolatility",
+                   "BID_ASK", "useRTH=0", "--pacing", "--market-data", "VIX", "depth",
+                   "tick-by-tick", "error 321 with its own request id"):
+        assert needle in text, needle

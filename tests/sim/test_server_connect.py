@@ -99,7 +99,7 @@ def test_next_valid_id_is_above_every_used_order_id(make_gateway, make_ib, raw_c
         (["abc", 1], "505"),  # message id is not a number
         ([9, 8, "notanint"], "320"),  # reqContractDetails with a malformed request id
         ([1, 11, 7], "320"),  # reqMktData cut short
-        ([10, 5, 1], "321"),  # reqMktDepth: known but not simulated
+        ([52, 2, 1], "321"),  # reqFundamentalData: known but not simulated
     ],
 )
 def test_bad_requests_get_an_error_and_the_session_keeps_serving(gateway, raw_client, fields, code):

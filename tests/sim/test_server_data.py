@@ -120,15 +120,6 @@ def test_snapshot_ends_with_tick_snapshot_end(gateway, ib):
     assert gateway.lines.in_use == 0  # a snapshot holds no market data line
 
 
-def test_market_data_type_is_reported_per_request(ib, until):
-    ib.reqMarketDataType(3)
-    spy = Stock("SPY", "SMART", "USD")
-    ib.qualifyContracts(spy)
-    ticker = ib.reqMktData(spy)
-    assert until(ib, lambda: ticker.bid > 0, 5)  # the type is sent before the first tick
-    assert ticker.marketDataType == 3
-
-
 @pytest.mark.parametrize(
     ("duration", "bar_size", "what", "count", "step"),
     [
