@@ -405,6 +405,11 @@ class BrokerActor(LoopActor, BotActor):
             if exc
             else str(context.get("message"))
         )
+        if isinstance(exc, ConnectionError):
+            # A request's future failed with the socket (nobody awaited it any more): the link
+            # handles the disconnect and reconnects; a fault here stopped the whole bot.
+            self.log.warning("loop_connection_error {}", error)
+            return
         self.faults += 1
         self.log.opt(exception=exc).error("loop_error {}", error)
         self.publish(m.ActorFaulted(self.name, error, self.clock()))

@@ -94,3 +94,31 @@ def test_an_error_in_the_loop_becomes_actor_faulted() -> None:
     assert alive
     assert fault.actor == "broker"
     assert "ZeroDivisionError" in fault.error
+
+
+def test_a_request_failing_with_the_socket_is_no_fault_the_link_reconnects() -> None:
+    # Arrange
+    probe = Probe()
+    directory = Directory()
+    for role in (HEALTH, SUPERVISOR, EXECUTION):
+        directory.register(role, probe)
+    ref = BrokerActor.start(
+        directory,
+        make_settings(reconnect_min_s=5.0, reconnect_max_s=5.0),
+        host="127.0.0.1",
+        port=9,
+        rng_seed=1,
+    )
+    try:
+        loop = ref.proxy().loop.get(timeout=5)
+        # Act: what asyncio reports when a pending request's future failed with the socket,
+        # then a real fault, in this order on the broker's loop
+        loop.call_soon_threadsafe(loop.call_exception_handler, {
+            "message": "Future exception was never retrieved",
+            "exception": ConnectionError("Socket disconnect")})
+        loop.call_soon_threadsafe(lambda: 1 / 0)
+        fault = probe.expect(m.ActorFaulted, timeout=5)
+    finally:
+        ref.stop(timeout=5)
+    # Assert: the first fault reported is the real one
+    assert "ZeroDivisionError" in fault.error
