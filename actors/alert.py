@@ -2,8 +2,8 @@
 
 Accepts: the events routed to the ``alert`` role (``bot.app.routing``): ModeDecided,
 PositionOpened, PositionClosed, KillSwitchChanged, ConnectionChanged, ReconcileMismatch,
-JournalFailed, ActorFaulted, AlarmRaised, EntryDenied, BrokerErrorReported, BarClosed (the
-market clock for the digest) and its own TimerFired. Emits: nothing to other actors.
+JournalFailed, ActorFaulted, AlarmRaised, PositionUnprotected, EntryDenied, BrokerErrorReported,
+BarClosed (the market clock for the digest) and its own TimerFired. Emits: nothing to other actors.
 
 Thread rule: the actor's handlers only decide (``bot.ops.alerts.AlertRules``) and append to a
 bounded queue; a sender thread of its own pops and sends, retrying with backoff. When the

@@ -43,6 +43,10 @@ def closed(pnl: float, reason: str = "take profit", ts=WALL):
          "Market data stale", "1100 connectivity lost"),
         (m.EntryDenied("c", "SPY-1", "SPY", "daily loss cap reached: realized -300.00 <= -300.00", WALL),
          "loss_cap", "Daily loss cap reached", "daily loss cap reached: realized -300.00 <= -300.00"),
+        (m.EntryDenied("c", "SPY-1", "SPY", "daily loss cap: realized loss 150.00 + reserved 99.90", WALL),
+         "loss_cap", "Daily loss cap reached", "daily loss cap: realized loss 150.00 + reserved 99.90"),
+        (m.PositionUnprotected("SPY-1", "SPY", 3, "stop rejected", WALL), "unprotected_position",
+         "UNPROTECTED SPY", "3 held without a working stop: stop rejected; SPY-1"),
     ],
 )
 def test_an_event_that_matters_becomes_one_alert(event, kind, title, body) -> None:

@@ -209,6 +209,8 @@ def test_exits_rejected_three_times_raise_the_alarm_and_act(tmp_path, clock, lin
 
     assert any(x.startswith("ERROR unprotected_position intent=SPY-1 position=7") for x in lines)
     assert stats(bot)["unprotected_position"] == [IID]
+    alarm = bot.probe.expect(m.PositionUnprotected)  # published once, for the alert actor
+    assert (alarm.intent_id, alarm.quantity) == (IID, 7)
     if action == "flatten":
         last = bot.commands(m.SubmitOrder)[-1].order
         assert (last.order_type, last.quantity, last.side) == (m.OrderType.MARKET, 7, m.Side.SELL)

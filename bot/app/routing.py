@@ -81,6 +81,7 @@ ROUTES: dict[type, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
     m.EntryAbandoned: (JOURNAL,),
     m.PositionOpened: _FILLED_POSITION_EVENTS,
     m.PositionClosed: _FILLED_POSITION_EVENTS,
+    m.PositionUnprotected: (ALERT,),
     m.EntryExpired: _POSITION_EVENTS,
     m.AlarmRaised: (SUPERVISOR, ALERT),
     m.StartRefused: (SUPERVISOR, HEALTH),

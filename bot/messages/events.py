@@ -237,6 +237,18 @@ class PositionOpened:
 
 
 @_frozen
+class PositionUnprotected:
+    """Execution -> alerts: a held position has had no working stop or closing order for its
+    whole quantity past ``execution.protect_within_s`` (invariant 1); the bot keeps acting."""
+
+    intent_id: str
+    symbol: str
+    quantity: float
+    why: str
+    ts: datetime
+
+
+@_frozen
 class PositionClosed:
     """Execution -> risk and strategy: the position is flat; ``realized_pnl`` in dollars."""
 

@@ -12,7 +12,7 @@ retries, from its own thread) is the actor's business, not this module's.
 | ``kill_switch`` | the kill switch was engaged or cleared |
 | ``disconnected`` | the broker stayed disconnected longer than ``alerts.disconnect_after_s`` |
 | ``data_stale`` | IB reported its data farms lost (1100/2110) |
-| ``unprotected_position`` | a position without working protection (an alarm of execution) |
+| ``unprotected_position`` | a position without working protection (``PositionUnprotected``) |
 | ``reconcile_mismatch`` | the journal and the broker disagreed |
 | ``journal_failed`` | the journal could not be written: entries stop |
 | ``actor_failed`` | an actor died or stopped answering (the supervisor restarts it or stops the bot) |
@@ -26,6 +26,7 @@ counted and the next alert of that kind says how many. ``started``, ``stopped`` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -83,6 +84,26 @@ class _DayTally:
         return Alert("digest", f"Daily digest {self.day.isoformat()}", body)
 
 
+_WORDS: dict[type, Callable[[Any], Alert]] = {
+    # the events whose alert depends on nothing but the event itself
+    m.PositionOpened: lambda e: Alert(
+        "entry_filled", f"Entry filled {e.symbol}",
+        f"bought {e.quantity:g} {e.contract.key} @ {e.avg_price:.2f}"),
+    m.KillSwitchChanged: lambda e: Alert(
+        "kill_switch", f"Kill switch {'engaged' if e.engaged else 'cleared'}",
+        e.reason or ("engaged" if e.engaged else "cleared")),
+    m.ReconcileMismatch: lambda e: Alert(
+        "reconcile_mismatch", "Reconciliation mismatch", f"{e.kind} {e.key}: {e.detail}"),
+    m.JournalFailed: lambda e: Alert(
+        "journal_failed", "Journal write failed", f"{e.reason}; new entries are refused"),
+    m.ActorFaulted: lambda e: Alert("actor_failed", f"Actor {e.actor} failed", e.error),
+    m.AlarmRaised: lambda e: Alert("actor_failed", f"Alarm: {e.actor}", e.reason),
+    m.PositionUnprotected: lambda e: Alert(
+        "unprotected_position", f"UNPROTECTED {e.symbol}",
+        f"{e.quantity:g} held without a working stop: {e.why}; {e.intent_id}"),
+}
+
+
 @dataclass
 class AlertRules:
     """The alert policy with its memory: rate limits, the disconnect timer, the day's tally.
@@ -137,14 +158,13 @@ class AlertRules:
         return self.tally
 
     def _alerts_for(self, event: Any, wall: datetime) -> list[Alert]:
+        words = _WORDS.get(type(event))
+        if words is not None:
+            return [words(event)]
         match event:
             case m.ModeDecided(mode=mode, account=account):
                 self.mode = f"mode {mode}, account {account or '-'}"
                 return [Alert("started", "Bot started", self.mode)]
-            case m.PositionOpened():
-                c = event.contract
-                return [Alert("entry_filled", f"Entry filled {event.symbol}",
-                              f"bought {event.quantity:g} {c.key} @ {event.avg_price:.2f}")]
             case m.PositionClosed():
                 self._day(trading_day(event.ts)).add(event.realized_pnl)
                 kind = "stop_hit" if event.reason.startswith("stop") else "exit_filled"
@@ -152,23 +172,9 @@ class AlertRules:
                 return [Alert(kind, f"{title} {event.symbol}",
                               f"sold {event.quantity:g} {event.contract.key} @ {event.exit_price:.2f}"
                               f" ({event.reason}); P&L {event.realized_pnl:+.2f}")]
-            case m.KillSwitchChanged(engaged=engaged, reason=reason):
-                state = "engaged" if engaged else "cleared"
-                return [Alert("kill_switch", f"Kill switch {state}", reason or state)]
             case m.ConnectionChanged():
                 return self._on_connection(event, wall)
-            case m.ReconcileMismatch(kind=kind, key=key, detail=detail):
-                return [Alert("reconcile_mismatch", "Reconciliation mismatch",
-                              f"{kind} {key}: {detail}")]
-            case m.JournalFailed(reason=reason):
-                return [Alert("journal_failed", "Journal write failed",
-                              f"{reason}; new entries are refused")]
-            case m.ActorFaulted(actor=actor, error=error):
-                return [Alert("actor_failed", f"Actor {actor} failed", error)]
-            case m.AlarmRaised(actor=actor, reason=reason):
-                kind = "unprotected_position" if "unprotected" in reason else "actor_failed"
-                return [Alert(kind, f"Alarm: {actor}", reason)]
-            case m.EntryDenied(reason=reason) if reason.startswith("daily loss cap reached"):
+            case m.EntryDenied(reason=reason) if reason.startswith("daily loss cap"):
                 day = trading_day(event.ts)
                 if self.loss_cap_day == day:
                     return []

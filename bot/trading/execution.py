@@ -284,10 +284,12 @@ def _check_protection(trade: Trade, wall: datetime, within_s: float) -> tuple[Tr
     effects: Effects = []
     if not trade.alarmed:
         trade = replace(trade, alarmed=True)
+        why = unprotected_why(trade)
         effects.append(Note("ERROR", "unprotected_position", (
             ("intent", trade.intent_id), ("position", f"{trade.position:g}"),
-            ("covered", f"{covered(trade):g}"), ("since", since.isoformat()),
-            ("why", unprotected_why(trade)))))
+            ("covered", f"{covered(trade):g}"), ("since", since.isoformat()), ("why", why))))
+        effects.append(m.PositionUnprotected(trade.intent_id, trade.symbol, trade.position, why,
+                                             wall))
     entry = trade.entry
     if entry.working:  # IB holds the bracket's exits until the parent fills: stop buying
         trade, more = _cancel(trade, entry, wall, "position unprotected while the entry works")
