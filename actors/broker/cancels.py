@@ -4,7 +4,9 @@ Actor thread only (see the One Rule in ``actors/broker/actor.py``). A cancel is 
 the moment it is asked until IB reports the order done (Cancelled, Filled, Inactive): it is
 sent at once when connected, and again after every reconnect's snapshot (``resend``), also by
 a restarted actor (the pending set lives in ``BrokerMemory``). While the answer is unknown (no
-socket, the snapshot not complete) nothing is concluded: "unknown" is never "empty".
+socket, the snapshot not complete) nothing is concluded: "unknown" is never "empty". Once a
+reconnect's snapshot is complete, an order IB has neither open nor completed never reached it
+(lost with the connection): it is reported cancelled, so the trade waiting on it moves on.
 
 IB lets a client cancel only the orders it placed itself (same client id; TWS's own orders
 with client id 0). An order of ours working under another id (the bot had to move after error
@@ -20,6 +22,8 @@ from collections.abc import Callable
 from actors.broker.memory import BrokerMemory, PendingCancel
 from actors.broker.requests import BrokerCore
 from bot import messages as m
+
+NEVER_REACHED_IB = "IB has no such order after a complete snapshot: it never reached IB"
 
 DONE_AT_IB = frozenset({"Cancelled", "ApiCancelled", "Filled", "Inactive"})
 """IB statuses after which an order can no longer fill: a pending cancel is settled."""
@@ -84,6 +88,10 @@ class Cancels:
                 del self.memory.pending_cancels[ref]
                 self.core.log.warning("cancel_unknown client_order_id={} reason=IB has no such "
                                       "order", ref)
+                # It never reached IB (lost with a connection): it cannot fill, so it is done.
+                self.core.publish(m.OrderStatusChanged(
+                    pending.correlation_id, ref, m.OrderStatus.CANCELLED, 0.0, 0.0, 0.0,
+                    self.core.clock(), reason=NEVER_REACHED_IB))
             else:
                 self.core.log.info("cancel_pending client_order_id={} reason=waiting for the "
                                    "snapshot", ref)

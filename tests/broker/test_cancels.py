@@ -6,6 +6,7 @@ from __future__ import annotations
 from broker_harness import barrier, bracket, near_the_money, stats
 from loguru import logger
 
+from actors.broker.cancels import NEVER_REACHED_IB
 from actors.broker.memory import BrokerMemory
 from bot import messages as m
 
@@ -129,3 +130,32 @@ def test_orders_of_an_earlier_client_id_are_reported_and_never_cancelled_under_a
     assert figures["orphan_orders"] == {"24": ["K4-entry", "K4-tp", "K4-stop"]}
     assert figures["pending_cancels"] == ["K4-entry"]
     assert gw.counters().get("req.cancelOrder", 0) == 0
+
+
+def test_an_order_lost_with_the_connection_is_reported_cancelled_once_the_snapshot_is_complete(
+    gateway, broker
+) -> None:
+    # Arrange: the bracket's three placeOrder messages are lost, then the socket drops
+    gw = gateway(speed=1.0)
+    ref, probe = broker(gw, kind="ib", dry_run=False, client_id=26)
+    probe.expect(m.BrokerSnapshot)
+    gw.faults.drop_next("placeOrder", 3)
+    ref.tell(resting_bracket(gw, "K5"))
+    barrier(ref, probe, "QQQ")
+    gw.faults.drop_all_connections()
+    probe.expect(m.ConnectionChanged, lambda e: e.state == "disconnected")
+
+    # Act: execution cancels the entry it never heard acknowledged
+    ref.tell(m.CancelOrder("c-K5", "K5-entry"))
+
+    # Assert: after the reconnect's complete snapshot IB has no such order: it is done
+    again = probe.expect(m.BrokerSnapshot, lambda e: not e.first, timeout=15)
+    assert again.orders == ()  # IB holds none of the three
+    done = probe.expect(
+        m.OrderStatusChanged,
+        lambda e: e.client_order_id == "K5-entry" and e.status is S.CANCELLED,
+        timeout=15,
+    )
+    assert done.reason == NEVER_REACHED_IB
+    assert gw.counters().get("req.cancelOrder", 0) == 0
+    assert stats(ref, probe)["pending_cancels"] == []
