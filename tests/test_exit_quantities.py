@@ -1,0 +1,60 @@
+"""Property: once the entry has filled (in whatever parts), whatever order the partial fills of
+the take-profit and the stop come in, the exits that can still sell never cover more than the
+position held (invariant 2), and the position is what was bought less what was sold.
+
+(While the entry still works, IB caps a bracket's children at the parent's filled quantity;
+that cap is the broker's, and the protection deadline cancels a partly filled entry's rest.)"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot import messages as m
+from bot.app.config import Settings
+from bot.trading import execution
+from bot.trading.trade import open_quantity
+
+T0 = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
+CONTRACT = m.OptionContract("SPY", "20261118", 597.0, m.Right.CALL)
+
+
+def fill(coid: str, n: int, quantity: int, side: m.Side, price: float) -> m.OrderFilled:
+    return m.OrderFilled("c", coid, f"x{n}", CONTRACT, side, quantity, price,
+                         T0 + timedelta(seconds=n))
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    bought=st.integers(min_value=1, max_value=20),
+    entry_chunks=st.lists(st.integers(min_value=1, max_value=20), min_size=1, max_size=6),
+    exit_fills=st.lists(st.tuples(st.sampled_from(["tp", "sl"]), st.integers(1, 20)),
+                        max_size=8),
+)
+def test_exits_never_cover_more_than_the_position(bought, entry_chunks, exit_fills):
+    approved = m.EntryApproved("c", "SPY-1", "SPY", CONTRACT, bought, 1.60, T0)
+    trade, _ = execution.open_trade(approved, Settings(), T0)
+    entry, tp, sl = (g.spec.client_order_id for g in trade.legs)
+    n = 0
+    for chunk in [*entry_chunks, bought]:  # the entry fills in parts, then completely
+        take = min(chunk, bought - int(trade.entry.filled))
+        if take:
+            n += 1
+            trade, _ = execution.on_fill(trade, fill(entry, n, take, m.Side.BUY, 1.60), T0, T0)
+    sold = 0.0
+    for role, chunk in exit_fills:  # the broker fills an exit only up to what it may sell
+        leg = trade.leg({"tp": tp, "sl": sl}[role])
+        take = min(chunk, int(open_quantity(trade, leg)), int(trade.position))
+        if take <= 0 or trade.finished:
+            continue
+        n += 1
+        trade, _ = execution.on_fill(trade, fill(leg.spec.client_order_id, n, take, m.Side.SELL,
+                                                 2.00), T0, T0)
+        sold += take
+
+        live = [open_quantity(trade, g) for g in trade.working_exits]
+        assert max(live, default=0.0) <= trade.position + 1e-9
+    assert trade.entry.filled == bought
+    assert trade.position == bought - sold
