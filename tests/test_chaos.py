@@ -49,7 +49,9 @@ def test_each_gateway_fault_becomes_scheduled_gateway_actions():
 def test_the_harness_detects_a_position_left_without_its_stop_while_the_bot_is_stopped(tmp_path):
     stop_and_cancel = chaos.Fault(60.0, chaos.BREAK)
 
-    result = run(4, tmp_path, minutes=6, kinds=(), extra=(stop_and_cancel,), settings=WIDE_EXITS)
+    # 12 simulated minutes (12 s here): the break waits for the first position, and on a busy
+    # machine the bot's start-up alone can take several market minutes at 60x
+    result = run(4, tmp_path, minutes=12, kinds=(), extra=(stop_and_cancel,), settings=WIDE_EXITS)
 
     assert any("manual_global_cancel" in line for line in result.faults), result.faults
     assert result.by_invariant[PROTECTED] >= 1, result.faults
@@ -59,7 +61,7 @@ def test_the_harness_detects_a_position_left_without_its_stop_while_the_bot_is_s
 
 @pytest.mark.parametrize("seed", [13, 19])
 def test_a_chaos_run_drives_the_whole_bot_through_its_faults_and_reports(seed, tmp_path, capsys):
-    result = run(seed, tmp_path, minutes=5)
+    result = run(seed, tmp_path, minutes=10)  # time to trade even when start-up is slow
     report = chaos.summary([result])
 
     with capsys.disabled():
