@@ -68,9 +68,9 @@ class ExecutionActor(BotActor):
         """The safety gate's mode: positions are compared with the broker's except in shadow."""
         self.broker_holds: dict[str, tuple[float, datetime]] = {}
         """Per option: what the broker last reported holding, and when that report came."""
-        self.covers: dict[str, int] = {}
-        """Per option: how many buy-backs of a short were sent (each is ``<intent>.coverN``)."""
-        self.cover_sent_at: dict[str, datetime] = {}
+        self.covers: dict[str, tuple[int, datetime]] = {}
+        """Per option: buy-backs of a short sent so far (each is ``<intent>.coverN``), and when
+        the last one went."""
 
     def on_start(self) -> None:
         super().on_start()
@@ -236,16 +236,15 @@ class ExecutionActor(BotActor):
         """Invariant 2 broken at the broker: short an option one of our intents traded (an
         exit filled just after a sale outside the bot, faster than any cancel). Buy it back at
         market, once per ``COVER_RETRY_S`` while the short lasts; an ERROR line each time."""
-        last = self.cover_sent_at.get(key)
+        sent, last = self.covers.get(key, (0, None))
         if last is not None and (wall - last).total_seconds() < COVER_RETRY_S:
             return
         ours = [t for t in (*self.trades.values(), *self.finished.values()) if t.contract.key == key]
         if not ours:
             return  # not an option the bot traded: reported by reconciliation, left alone
         trade = max(ours, key=lambda t: t.opened_at or wall)
-        self.covers[key] = self.covers.get(key, 0) + 1
-        self.cover_sent_at[key] = wall
-        spec = m.OrderSpec(f"{trade.intent_id}.cover{self.covers[key]}", m.Side.BUY,
+        self.covers[key] = (sent + 1, wall)
+        spec = m.OrderSpec(f"{trade.intent_id}.cover{sent + 1}", m.Side.BUY,
                            int(round(quantity)), m.OrderType.MARKET)
         self.log.error("short_position_covered contract={} qty={:g} order={}", key, quantity,
                        spec.client_order_id)

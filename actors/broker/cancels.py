@@ -42,7 +42,7 @@ class Cancels:
         """IB's answer to reqAllOpenOrders came on this connection: what it lacks, it lacks."""
         self.orphans: dict[int, list[str]] = {}
 
-    def ask(self, ref: str, correlation_id: str) -> None:
+    def cancel(self, ref: str, correlation_id: str) -> None:
         """A cancel of ``ref``: pending until IB confirms, sent now if it can be."""
         self.memory.pending_cancels.setdefault(ref, PendingCancel(correlation_id,
                                                                   self.core.clock()))

@@ -143,7 +143,7 @@ class Orders:
         if self.shadow.knows(ref):
             self._publish_all(self.shadow.cancel(ref, self.core.clock()))
             return
-        self.cancels.ask(ref, cmd.correlation_id)
+        self.cancels.cancel(ref, cmd.correlation_id)
 
     def _log_shadowed(self, legs: tuple[m.OrderSpec, ...]) -> None:
         """Dry run: the line ``order_placed`` would be, for an order that stays in the bot."""

@@ -69,8 +69,9 @@ def test_tickers_of_released_streams_are_not_published(market) -> None:
     assert data.streams == 0
 
 
-def test_an_error_in_the_loop_becomes_actor_faulted() -> None:
-    # Arrange: a broker with nothing to connect to (port 9 on loopback refuses)
+def unconnected_broker():
+    """A broker actor with nothing to connect to (port 9 on loopback refuses), and the probe
+    that hears what it tells health, the supervisor and execution."""
     probe = Probe()
     directory = Directory()
     for role in (HEALTH, SUPERVISOR, EXECUTION):
@@ -82,6 +83,11 @@ def test_an_error_in_the_loop_becomes_actor_faulted() -> None:
         port=9,
         rng_seed=1,
     )
+    return ref, probe
+
+def test_an_error_in_the_loop_becomes_actor_faulted() -> None:
+    # Arrange: a broker with nothing to connect to (port 9 on loopback refuses)
+    ref, probe = unconnected_broker()
     try:
         loop = ref.proxy().loop.get(timeout=5)
         # Act: a callback on the broker's loop fails (thread-safe scheduling from the test)
@@ -98,17 +104,7 @@ def test_an_error_in_the_loop_becomes_actor_faulted() -> None:
 
 def test_a_request_failing_with_the_socket_is_no_fault_the_link_reconnects() -> None:
     # Arrange
-    probe = Probe()
-    directory = Directory()
-    for role in (HEALTH, SUPERVISOR, EXECUTION):
-        directory.register(role, probe)
-    ref = BrokerActor.start(
-        directory,
-        make_settings(reconnect_min_s=5.0, reconnect_max_s=5.0),
-        host="127.0.0.1",
-        port=9,
-        rng_seed=1,
-    )
+    ref, probe = unconnected_broker()
     try:
         loop = ref.proxy().loop.get(timeout=5)
         # Act: what asyncio reports when a pending request's future failed with the socket,
