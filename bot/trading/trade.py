@@ -142,9 +142,10 @@ def shortfalls(trades: list[Trade], broker_holds: float) -> dict[str, float]:
     found: dict[str, float] = {}
     left = max(broker_holds, 0.0)
     for trade in sorted(trades, key=lambda t: (t.opened_at is None, t.opened_at or 0)):
-        share = min(left, _expected_held(trade))
-        if share < _expected_held(trade) - 1e-9:
-            found[trade.intent_id] = share + (trade.position - _expected_held(trade))
+        expected = _expected_held(trade)
+        share = min(left, expected)
+        if share < expected - 1e-9:
+            found[trade.intent_id] = share + (trade.position - expected)
         left -= share
     return found
 
