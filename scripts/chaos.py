@@ -60,6 +60,7 @@ from chaos_observe import (  # noqa: E402
     NO_RESTART_CODES,
     REPO,
     BotObserver,
+    BotPresence,
     BotProcess,
     BrokerObserver,
     ManualClient,
@@ -92,6 +93,9 @@ VERIFY_EVERY_S = 30.0
 SETTLE_WALL_FACTOR = 3.0
 """The settle grace is this many wall graces: above the bot's own (scaled) one-second order
 timeouts plus its timer period, so the bot's timeouts resolve an unknown order first."""
+LEARN_WALL_S = 10.0
+"""How long a connected bot may go without the broker's snapshot (its view unknown): twice the
+longest answer a fault delays (5 wall seconds), so the bot's own retries have time to land."""
 POLL_S = 0.1
 JUDGE_EVERY_S = 0.25
 _PACE = threading.Event()  # never set: its wait paces the polls
@@ -120,7 +124,8 @@ class Run:
         self.tmp = workdir
         self.extra = extra
         self.checker = InvariantChecker(max(PROTECT_WITHIN_S, wall_grace * speed),
-                                        max(VERIFY_EVERY_S, SETTLE_WALL_FACTOR * wall_grace * speed))
+                                        max(VERIFY_EVERY_S, SETTLE_WALL_FACTOR * wall_grace * speed),
+                                        LEARN_WALL_S * speed)
         self.log: list[str] = []
         self.events: list[str] = []
         """Fills and violations in the order seen, written to ``events.log`` for diagnosis."""
@@ -158,7 +163,7 @@ class Run:
         manual = ManualClient(gw.port)
         pending = list(harness_faults)
         restart_at: float | None = None
-        acting_since, was_connected = 0.0, False
+        presence = BotPresence(broker, view, bot)
         last_key, last_judged = None, -1e9
         bot.start()
         wall_limit = time.monotonic() + self.plan.duration_s / self.speed + 120
@@ -183,24 +188,18 @@ class Run:
                 self.log.append(f"{now:g}s bot exited by itself code={code}\n{bot.tail()}")
                 if code not in NO_RESTART_CODES:
                     bot.start()  # systemd's Restart=on-failure
-            connected = bot.running and broker.bot_connected()
-            if connected and not was_connected:
-                acting_since = now
-            was_connected = connected
-            snap = broker.snapshot(view.view() if connected else None)
+            snap = broker.snapshot(presence.observe(now))
             for fill in broker.new_fills:
                 self.events.append(f"{now:.1f}s fill {fill.ref or '-'} con_id={fill.con_id} "
                                    f"{fill.side} {fill.qty:g} position_now="
                                    f"{snap.positions.get(fill.con_id, 0):g}")
             key = repr((snap.positions, snap.orders, len(snap.fills), snap.bot))
             if key != last_key or now - last_judged >= JUDGE_EVERY_S * self.speed:
-                for v in self.checker.observe(snap, now, acting_since):
+                for v in self.checker.observe(snap, now, *presence.since):
                     self.events.append(f"{now:.1f}s VIOLATION {v.invariant} {v.key}: {v.detail}")
                 last_key, last_judged = key, now
         now = self._elapsed(gw)
-        connected = bot.running and broker.bot_connected()
-        self.checker.observe(broker.snapshot(view.view() if connected else None), now,
-                             acting_since)
+        self.checker.observe(broker.snapshot(presence.observe(now)), now, *presence.since)
 
     def _harness_fault(self, fault: Fault, now: float, bot: BotProcess, broker: BrokerObserver,
                        manual: ManualClient, restart_at: float | None) -> float | None:

@@ -14,10 +14,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,12 +82,15 @@ class BrokerObserver:
         entries = {k: frozenset(v) for k, v in self._entries.items()}
         return Snapshot(positions, orders, list(self._fills.values()), entries, bot)
 
-    def bot_connected(self) -> bool:
-        """Whether a session other than the manual client's is up (the bot can act; it may
-        have moved to another client id after 326)."""
+    def bot_connected(self, bot_ports: frozenset[int]) -> bool:
+        """Whether the running bot process has a session up (it can act; it may have moved
+        to another client id after 326). Matched by the session's peer port among the bot's
+        own sockets: a session of a killed bot that the gateway has not yet noticed (stalled
+        in a delayed request) is not the bot's."""
         for _ in range(3):  # the set may change under us on the gateway's thread
             try:
                 return any(s.client_id not in (None, MANUAL_CLIENT_ID) and not s.closed
+                           and _peer_port(s.peer) in bot_ports
                            for s in list(self.gw.sessions))
             except RuntimeError:
                 continue
@@ -92,6 +99,13 @@ class BrokerObserver:
     def long_positions(self) -> list[tuple[int, float]]:
         return [(p.contract.con_id, p.position) for p in self.gw.account.positions()
                 if p.position > 0 and p.contract.sec_type == "OPT"]
+
+
+def _peer_port(peer: str) -> int:
+    try:
+        return int(peer.rsplit(":", 1)[1])
+    except (IndexError, ValueError):
+        return -1
 
 
 def _found(value: Any, key: str) -> bool:
@@ -111,14 +125,14 @@ class BotObserver:
         self.journal = journal
         self.heartbeat = heartbeat
 
-    def view(self) -> BotView | None:
+    def view(self, known: bool = True) -> BotView | None:
         """None while the journal cannot be read (not created yet, being migrated)."""
         if not self.journal.exists():
             return None
         try:
             conn = sqlite3.connect(f"file:{self.journal}?mode=ro", uri=True, timeout=0.5)
             try:
-                return self._read(conn)
+                return replace(self._read(conn), known=known)
             finally:
                 conn.close()
         except sqlite3.Error:
@@ -140,12 +154,52 @@ class BotObserver:
         ))
         return BotView({k: v for k, v in positions.items() if v}, refs, self.alarmed())
 
+    def knows_broker(self, pid: int | None, since_wall: float) -> bool:
+        """Whether the bot process ``pid`` says, in a heartbeat written after ``since_wall``
+        (epoch seconds: when its session was seen up), that it is connected and has published
+        the broker's snapshot of this connection."""
+        try:
+            beat = json.loads(self.heartbeat.read_text())
+            written = datetime.fromisoformat(beat["ts"]).timestamp()
+            broker = beat["broker"]
+            return (beat.get("pid") == pid and written >= since_wall
+                    and broker.get("state") == "connected" and broker.get("snapshot") == "published")
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+
     def alarmed(self) -> bool:
         try:
             beat = json.loads(self.heartbeat.read_text())
         except (OSError, ValueError):
             return False
         return _found(beat, "unprotected_position")
+
+
+class BotPresence:
+    """Whether the bot can act and whether it knows the broker's state, and since when (on the
+    harness's clock): ``acting_since`` is when the running bot's session was last seen up,
+    ``knowing_since`` when it last said it had the broker's snapshot of that session."""
+
+    def __init__(self, broker: BrokerObserver, view: BotObserver, bot: BotProcess) -> None:
+        self.broker, self.view, self.bot = broker, view, bot
+        self.acting_since = self.knowing_since = 0.0
+        self._connected_wall = 0.0
+        self._connected = self._known = False
+
+    @property
+    def since(self) -> tuple[float, float]:
+        return self.acting_since, self.knowing_since
+
+    def observe(self, now: float) -> BotView | None:
+        """The bot's view now (None while it is not connected: a down bot has no view)."""
+        connected = self.bot.running and self.broker.bot_connected(self.bot.local_ports())
+        if connected and not self._connected:
+            self.acting_since, self._connected_wall = now, time.time()
+        known = connected and self.view.knows_broker(self.bot.pid, self._connected_wall)
+        if known and not self._known:
+            self.knowing_since = now
+        self._connected, self._known = connected, known
+        return self.view.view(known) if connected else None
 
 
 def bot_settings(tmp: Path, port: int, speed: float, **overrides: Any) -> dict[str, Any]:
@@ -169,7 +223,7 @@ def bot_settings(tmp: Path, port: int, speed: float, **overrides: Any) -> dict[s
                  "max_trades_per_day": 50},
         "journal": {"dir": str(tmp / "data")},
         "logging": {"dir": str(tmp / "logs")},
-        "health": {"heartbeat_seconds": 1},
+        "health": {"heartbeat_seconds": 0.5},  # the harness learns the bot's state from it
     }
     for name, values in overrides.items():
         config[name] = {**config.get(name, {}), **values} if isinstance(values, dict) else values
@@ -200,6 +254,20 @@ class BotProcess:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.running else None
+
+    def local_ports(self) -> frozenset[int]:
+        """The local ports of the bot process's TCP sockets (empty when it is not running)."""
+        if not self.running:
+            return frozenset()
+        try:
+            return frozenset(c.laddr.port for c in psutil.Process(self.proc.pid).net_connections("tcp")
+                             if c.laddr)
+        except psutil.Error:
+            return frozenset()
 
     def kill(self) -> None:
         if self.running:

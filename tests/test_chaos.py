@@ -5,7 +5,9 @@ current bot's violations on those seeds are stated."""
 from __future__ import annotations
 
 import inspect
+import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,42 @@ def test_a_manual_close_by_another_client_leaves_no_violation(tmp_path):
     assert any("manual_sell" in line and "Filled" in line for line in result.faults)
     assert result.violations == [], [v.detail for v in result.violations]
     assert result.by_invariant[NO_OVERSELL] == 0
+
+
+class _Session:
+    def __init__(self, port: int, client_id: int = 17, closed: bool = False) -> None:
+        self.peer, self.client_id, self.closed = f"127.0.0.1:{port}", client_id, closed
+
+
+class _Gateway:
+    def __init__(self, *sessions: _Session) -> None:
+        self.sessions = set(sessions)
+
+
+def test_a_session_a_killed_bot_left_at_the_gateway_is_not_the_running_bot_connected():
+    stale = chaos.BrokerObserver(_Gateway(_Session(41000)))  # the gateway has not noticed yet
+    current = chaos.BrokerObserver(_Gateway(_Session(41000), _Session(41002)))
+
+    assert not stale.bot_connected(frozenset({41002}))
+    assert current.bot_connected(frozenset({41002}))
+    assert not current.bot_connected(frozenset())  # the bot is not running
+
+
+def test_the_bot_knows_the_brokers_state_only_from_its_own_heartbeat_after_the_connect(tmp_path):
+    beat = tmp_path / "heartbeat.json"
+    view = chaos.BotObserver(tmp_path / "journal.sqlite3", beat)
+
+    def write(pid: int, ts: str, state: str = "connected", snapshot: str = "published") -> None:
+        beat.write_text(json.dumps({"pid": pid, "ts": ts,
+                                    "broker": {"state": state, "snapshot": snapshot}}))
+
+    connected_at = datetime(2026, 12, 3, 14, 0, tzinfo=UTC).timestamp()
+    write(7, "2026-12-03T14:00:01+00:00")
+    assert view.knows_broker(7, connected_at)
+    assert not view.knows_broker(8, connected_at)  # another (earlier) process's heartbeat
+    write(7, "2026-12-03T13:59:59+00:00")
+    assert not view.knows_broker(7, connected_at)  # written before this connect
+    write(7, "2026-12-03T14:00:01+00:00", snapshot="asking")
+    assert not view.knows_broker(7, connected_at)
+    write(7, "2026-12-03T14:00:01+00:00", state="disconnected")
+    assert not view.knows_broker(7, connected_at)

@@ -9,6 +9,7 @@ from bot.trading.invariants import (
     ENTRY_ONCE,
     NO_OVERSELL,
     PROTECTED,
+    UNKNOWN_VIEW,
     VIEWS_AGREE,
     BotView,
     BrokerFill,
@@ -230,3 +231,24 @@ def test_a_condition_that_goes_away_and_comes_back_is_counted_once():
 
     assert again == [[], [], []]
     assert checker.by_invariant()[PROTECTED] == 1
+
+
+def test_a_view_not_yet_known_is_not_judged_as_different_but_must_become_known_in_time():
+    checker = InvariantChecker(protect_within_s=5, settle_s=30, learn_within_s=100)
+    asking = snap(0, bot=BotView({CON: 10}, frozenset({f"{INTENT}.sl"}), known=False))
+
+    assert checker.observe(asking, 0) == [] and checker.observe(asking, 99) == []
+    found = checker.observe(asking, 100)
+
+    assert [(v.invariant, v.key) for v in found] == [(VIEWS_AGREE, UNKNOWN_VIEW)]
+
+
+def test_a_difference_gets_its_settle_time_from_when_the_view_became_known():
+    checker = InvariantChecker(protect_within_s=5, settle_s=30, learn_within_s=100)
+    stale = snap(0, bot=BotView({CON: 10}, frozenset()))
+
+    assert checker.observe(stale, 0, acting_since=0, knowing_since=50) == []
+    assert checker.observe(stale, 79, acting_since=0, knowing_since=50) == []
+    found = checker.observe(stale, 80, acting_since=0, knowing_since=50)
+
+    assert [(v.invariant, v.key) for v in found] == [(VIEWS_AGREE, f"position:{CON}")]

@@ -14,7 +14,11 @@ from whatever it observes and passes the time in. The invariants (README, "Safet
    prevent; a bot that then leaves the excess working or the short open has broken it (and
    a short made by the bot's own exits never goes away by itself, so it is always caught).
 3. **Views agree.** The bot's positions (per contract) and working orders (per orderRef) equal
-   the broker's; a difference must be gone within ``settle_s``.
+   the broker's; a difference must be gone within ``settle_s``. The bot's view exists only
+   while it is connected: before the snapshot it asks for at each connect has come, it knows
+   it does not know (entries stay blocked, nothing is cancelled or re-armed), so its view is
+   ``unknown``, and that must not last longer than ``learn_within_s``; differences are judged
+   from the moment the view is known.
 4. **Entry once.** At most one entry order is ever placed at the broker per intent, across
    crashes and restarts (the caller counts every order id whose orderRef names an entry).
 5. **Unknown is never empty** is not observable directly (a timed-out query is invisible at
@@ -54,6 +58,7 @@ WORKING = frozenset({"PreSubmitted", "Submitted"})
 OCA_TYPES = frozenset({1, 2, 3})
 _REF = re.compile(r"^(?P<intent>.+)\.(?P<role>[a-z_]+)(?P<revision>\d*)$")
 EPS = 1e-9
+UNKNOWN_VIEW = "view:unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +114,14 @@ class BrokerFill:
 
 @dataclass(frozen=True, slots=True)
 class BotView:
-    """What the bot believes: net contracts held per con_id, and its working orders' refs."""
+    """What the bot believes: net contracts held per con_id, and its working orders' refs.
+    ``known`` is False while the bot is connected but has not yet had the broker's snapshot
+    since that connect (its view is then unknown, not wrong)."""
 
     positions: Mapping[int, float]
     working_refs: frozenset[str]
     alarmed_unprotected: bool = False
+    known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +230,8 @@ def view_differences(snap: Snapshot) -> dict[str, str]:
     """Invariant 3, now: key -> why, for each difference between the bot's view and the broker's."""
     if snap.bot is None:
         return {}
+    if not snap.bot.known:
+        return {UNKNOWN_VIEW: "the bot is connected but has not had the broker's snapshot"}
     out: dict[str, str] = {}
     ours = _held_by_us(snap.fills)
     for con_id in set(ours) | set(snap.bot.positions):
@@ -252,20 +262,26 @@ class InvariantChecker:
     when it comes back). Each (invariant, key) is reported once per checker, so a count says
     how many distinct things went wrong. A second entry is reported at once."""
 
-    def __init__(self, protect_within_s: float, settle_s: float) -> None:
+    def __init__(self, protect_within_s: float, settle_s: float,
+                 learn_within_s: float | None = None) -> None:
         self.protect_within_s = protect_within_s
         self.settle_s = settle_s
+        self.learn_within_s = settle_s if learn_within_s is None else learn_within_s
         self._since: dict[tuple[str, str], float] = {}
         self._reported: set[tuple[str, str]] = set()
         self.violations: list[Violation] = []
 
-    def observe(self, snap: Snapshot, now: float, acting_since: float = 0.0) -> list[Violation]:
+    def observe(self, snap: Snapshot, now: float, acting_since: float = 0.0,
+                knowing_since: float | None = None) -> list[Violation]:
         """Check one snapshot at time ``now``; return the violations it newly establishes.
 
         ``acting_since`` is when the bot last became able to act (connected); a grace period
         never ends before ``acting_since + grace``, so a restarted bot gets its full grace for
         what happened while it was down, while a bot that stays down is judged from the moment
-        the condition appeared."""
+        the condition appeared. ``knowing_since`` (default ``acting_since``) is when the bot's
+        view last became known (its snapshot since the connect came): differences between the
+        views get their grace from then."""
+        knowing_since = acting_since if knowing_since is None else knowing_since
         alarmed = snap.bot is not None and snap.bot.alarmed_unprotected
         graced = {
             (ALARMED if alarmed else PROTECTED, str(k)): (v, self.protect_within_s)
@@ -275,7 +291,8 @@ class InvariantChecker:
                    for k, v in oversold(snap).items()}
         graced |= {(NO_OVERSELL, f"short:{k}"): (v, self.settle_s)
                    for k, v in short_positions(snap).items()}
-        graced |= {(VIEWS_AGREE, k): (v, self.settle_s)
+        graced |= {(VIEWS_AGREE, k): (v, self.learn_within_s if k == UNKNOWN_VIEW
+                                      else self.settle_s)
                    for k, v in view_differences(snap).items()}
         hard = {(ENTRY_ONCE, k): v for k, v in duplicate_entries(snap.entries_placed).items()}
 
@@ -284,7 +301,8 @@ class InvariantChecker:
         new: list[Violation] = []
         for key, (detail, grace) in graced.items():
             since = self._since.setdefault(key, now)
-            if now - max(since, acting_since) >= grace and key not in self._reported:
+            start = knowing_since if key[0] == VIEWS_AGREE and key[1] != UNKNOWN_VIEW else acting_since
+            if now - max(since, start) >= grace and key not in self._reported:
                 self._reported.add(key)
                 new.append(Violation(key[0], key[1], f"{detail} for {now - since:g}s", now))
         for key, detail in hard.items():
