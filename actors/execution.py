@@ -8,7 +8,7 @@ Accepts: EntryApproved, OrderStatusChanged, OrderFilled, CommissionReported, Ord
 Emits: SubmitBracket, SubmitOrder, CancelOrder (to the journal, which records them and then
     forwards them to the broker: write-ahead; straight to the broker without a journal),
     SubscribeQuotes, UnsubscribeQuotes (to the broker); PositionOpened, PositionRecovered,
-    PositionClosed, EntryExpired (published); the kill-switch file when a position stays
+    PositionClosed, PnlCorrected (a late commission of a closed trade), EntryExpired (published); the kill-switch file when a position stays
     unprotected and ``execution.on_unprotected`` is ``kill_switch``.
 Thread rule: its own pykka thread; every handler is one pure transition of a ``Trade``
     (``bot/trading/execution.py``, the invariants are written there); a 1-second timer drives

@@ -1,6 +1,6 @@
 """RiskActor: the gate every entry passes; sizes it or denies it with the reason.
 
-Accepts: EntryProposed, PositionOpened, TradeRecovered, PositionRecovered, PositionClosed, EntryExpired,
+Accepts: EntryProposed, PositionOpened, TradeRecovered, PositionRecovered, PositionClosed, PnlCorrected, EntryExpired,
     AccountUpdated, ConnectionChanged, BarClosed (day rollover), RiskRestored,
     ReconcileFinished, JournalFailed, TimerFired (kill-switch check), Ping.
 Emits: EntryApproved or EntryDenied; RiskStateChanged after every change of the daily state
@@ -90,6 +90,8 @@ class RiskActor(BotActor):
                 self._on_position_opened(message)
             case m.PositionClosed():
                 self._on_position_closed(message)
+            case m.PnlCorrected() if self.state is not None:
+                self._on_pnl_corrected(message)
             case m.EntryExpired():
                 self._transition(risk.on_expired, message.symbol)
             case m.AccountUpdated():
@@ -190,6 +192,11 @@ class RiskActor(BotActor):
         self.log.info("pnl_realized intent={} pnl={:.2f} day_total={:.2f} losses_in_row={}",
                       event.intent_id, event.realized_pnl, self.state.realized_pnl,
                       self.state.consecutive_losses)
+
+    def _on_pnl_corrected(self, event: m.PnlCorrected) -> None:
+        self.state = risk.on_pnl_corrected(self.state, event.amount)
+        self.log.info("pnl_corrected intent={} amount={:.2f} day_total={:.2f} why={}",
+                      event.intent_id, event.amount, self.state.realized_pnl, event.reason)
 
     def _on_bar_closed(self, event: m.BarClosed) -> None:
         """The risk day follows the exchange's date, not the wall clock's: in a sim run

@@ -18,7 +18,7 @@ from bot import messages as m
 from bot.app.config import Settings
 from bot.ib import translate as tr
 from bot.journal.write import Journal
-from bot.trading import execution
+from bot.trading import execution, risk
 
 TS = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 ENTRY = f"{RECOVERED_INTENT}.entry"
@@ -85,3 +85,36 @@ def test_execution_adds_a_late_commission_to_the_trade_once_its_fill_is_known():
 
     assert (trade.commissions, after.commissions, unchanged.commissions, effects) == (
         0.0, 1.3, 1.3, [])
+
+
+def test_a_late_commission_of_a_closed_trade_corrects_its_realized_pnl_for_risk_and_journal(tmp_path):
+    # Arrange: a trade bought and sold in full, the sale's commission not yet reported
+    settings = Settings.model_validate({})
+    approved = m.EntryApproved("c1", RECOVERED_INTENT, "SPY", RECOVERED_CONTRACT, 2, 1.6, TS)
+    trade, _ = execution.open_trade(approved, settings, TS)
+    bought = m.OrderFilled("c1", ENTRY, "0001.01", RECOVERED_CONTRACT, m.Side.BUY, 2.0, 1.6, TS,
+                           commission=1.3)
+    trade, _ = execution.on_fill(trade, bought, TS)
+    sold = m.OrderFilled("c1", f"{RECOVERED_INTENT}.tp", "0002.01", RECOVERED_CONTRACT,
+                         m.Side.SELL, 2.0, 1.8, TS)
+    trade, effects = execution.on_fill(trade, sold, TS)
+    closed = next(e for e in effects if isinstance(e, m.PositionClosed))
+    state = risk.on_closed(risk.initial_state(TS, 10_000.0), "SPY",
+                           closed.realized_pnl)
+
+    # Act: IB's report for the sale arrives after the close
+    late = m.CommissionReported("c1", f"{RECOVERED_INTENT}.tp", "0002.01", 1.25, TS)
+    trade, effects = execution.on_commission(trade, late, TS)
+    [corrected] = effects
+    state = risk.on_pnl_corrected(state, corrected.amount)
+    journal = Journal(tmp_path / "journal-sim.sqlite3")
+    journal.record(corrected, TS)
+
+    # Assert: 2 x 100 x (1.8 - 1.6) = 40.00, less 1.30 and then 1.25 of commissions
+    assert closed.realized_pnl == 38.70
+    assert corrected == m.PnlCorrected("c1", RECOVERED_INTENT, "SPY", -1.25,
+                                       "late commission exec_id=0002.01", TS)
+    assert (round(state.realized_pnl, 2), round(state.equity, 2)) == (37.45, 10_037.45)
+    rows = journal.conn.execute("SELECT event, realized FROM positions").fetchall()
+    assert [tuple(r) for r in rows] == [("pnl_corrected", -1.25)]
+    journal.close()

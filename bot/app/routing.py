@@ -83,6 +83,7 @@ ROUTES: dict[type, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
     m.PositionClosed: _FILLED_POSITION_EVENTS,
     m.PositionUnprotected: (ALERT,),
     m.EntryExpired: _POSITION_EVENTS,
+    m.PnlCorrected: (RISK, JOURNAL),
     m.AlarmRaised: (SUPERVISOR, ALERT),
     m.StartRefused: (SUPERVISOR, HEALTH),
     # restart safety (bot/messages/restart.py)

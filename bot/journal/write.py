@@ -281,6 +281,12 @@ def _position(event: str, status: IntentStatus) -> Any:
     return write
 
 
+def _pnl_corrected(conn: sqlite3.Connection, e: m.PnlCorrected, now: datetime) -> None:
+    conn.execute("INSERT INTO positions (intent_id, symbol, event, quantity, price, realized, "
+                 "reason, ts) VALUES (?,?,?,?,?,?,?,?)",
+                 (e.intent_id, e.symbol, "pnl_corrected", 0.0, 0.0, e.amount, e.reason, _ts(e.ts)))
+
+
 def _fact(name: str, value: Any) -> Any:
     def write(conn: sqlite3.Connection, e: Any, now: datetime) -> None:
         conn.execute("INSERT INTO facts VALUES (?,?,?) ON CONFLICT(name) DO UPDATE SET "
@@ -340,6 +346,7 @@ _WRITERS: dict[type, Any] = {
     m.OrderRejected: _rejected,
     m.OrderFilled: _filled,
     m.CommissionReported: _commission,
+    m.PnlCorrected: _pnl_corrected,
     m.PositionOpened: _position("opened", IntentStatus.OPEN),
     m.PositionClosed: _position("closed", IntentStatus.CLOSED),
     m.EntryExpired: _position("expired", IntentStatus.EXPIRED),

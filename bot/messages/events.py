@@ -265,6 +265,19 @@ class PositionClosed:
 
 
 @_frozen
+class PnlCorrected:
+    """Execution -> risk and journal: a closed position's realized P&L changed by ``amount``
+    dollars after ``PositionClosed`` went out (IB reported a commission late)."""
+
+    correlation_id: str
+    intent_id: str
+    symbol: str
+    amount: float
+    reason: str
+    ts: datetime
+
+
+@_frozen
 class EntryExpired:
     """Execution -> risk and strategy: the entry never filled and was cancelled or rejected."""
 

@@ -181,10 +181,16 @@ def on_fill(trade: Trade, fill: m.OrderFilled, wall: datetime,
 
 
 def on_commission(trade: Trade, event: m.CommissionReported, wall: datetime) -> tuple[Trade, Effects]:
-    """A commission IB reported after its execution was applied without one: add it."""
+    """A commission IB reported after its execution was applied without one: add it. When the
+    position has already closed, its realized P&L went out without it: correct it."""
     if event.exec_id not in trade.seen_execs:
         return trade, []
-    return replace(trade, commissions=trade.commissions + event.commission), []
+    trade = replace(trade, commissions=trade.commissions + event.commission)
+    if not trade.finished or trade.opened_at is None:
+        return trade, []
+    return trade, [m.PnlCorrected(trade.correlation_id, trade.intent_id, trade.symbol,
+                                  -event.commission, f"late commission exec_id={event.exec_id}",
+                                  event.ts)]
 
 
 def on_quote(trade: Trade, quote: m.Quote, wall: datetime) -> tuple[Trade, Effects]:

@@ -303,6 +303,12 @@ def on_closed(state: RiskState, symbol: str, pnl: float) -> RiskState:
     )
 
 
+def on_pnl_corrected(state: RiskState, amount: float) -> RiskState:
+    """A closed position's realized P&L changed by ``amount`` (a late commission): the day's
+    realized P&L and equity follow. The losing streak stays as the close decided it."""
+    return replace(state, realized_pnl=state.realized_pnl + amount, equity=state.equity + amount)
+
+
 def budget_used_pct(state: RiskState, cfg: RiskSettings) -> float:
     """Share of today's loss cap used by realized losses, in percent (0 with a profit); the
     reservations are not in it (``reserved_total``)."""
