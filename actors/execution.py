@@ -8,8 +8,9 @@ Accepts: EntryApproved, OrderStatusChanged, OrderFilled, CommissionReported, Ord
 Emits: SubmitBracket, SubmitOrder, CancelOrder (to the journal, which records them and then
     forwards them to the broker: write-ahead; straight to the broker without a journal),
     SubscribeQuotes, UnsubscribeQuotes (to the broker); PositionOpened, PositionRecovered,
-    PositionClosed, PnlCorrected (a late commission of a closed trade), EntryExpired (published); the kill-switch file when a position stays
-    unprotected and ``execution.on_unprotected`` is ``kill_switch``.
+    PositionClosed, PnlCorrected (a late commission of a closed trade), EntryExpired
+    (published); the kill-switch file when a position stays unprotected and
+    ``execution.on_unprotected`` is ``kill_switch``; buy-backs of a short (``coverN``).
 Thread rule: its own pykka thread; every handler is one pure transition of a ``Trade``
     (``bot/trading/execution.py``, the invariants are written there); a 1-second timer drives
     order timeouts, cancel retries, re-pricing, the protection deadline and time exits.
@@ -37,7 +38,7 @@ from actors.timer import Timer
 from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import BROKER, JOURNAL, Directory
-from bot.trading import execution, exits, quotes
+from bot.trading import covers, execution, exits, quotes
 from bot.trading.trade import shortfalls
 
 COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder, m.SubscribeQuotes, m.UnsubscribeQuotes)
@@ -68,9 +69,8 @@ class ExecutionActor(BotActor):
         """The safety gate's mode: positions are compared with the broker's except in shadow."""
         self.broker_holds: dict[str, tuple[float, datetime]] = {}
         """Per option: what the broker last reported holding, and when that report came."""
-        self.covers: dict[str, tuple[int, datetime]] = {}
-        """Per option: buy-backs of a short sent so far (each is ``<intent>.coverN``), and when
-        the last one went."""
+        self.covers: dict[str, covers.Covers] = {}
+        """Per option: the buy-backs of a short (``bot/trading/covers.py``)."""
 
     def on_start(self) -> None:
         super().on_start()
@@ -85,6 +85,8 @@ class ExecutionActor(BotActor):
         match message:
             case m.EntryApproved():
                 self._on_entry_approved(message)
+            case m.OrderStatusChanged() | m.OrderRejected() if _is_buy_back(message.client_order_id):
+                self._on_buy_back_report(message)
             case m.OrderStatusChanged():
                 self._route(message.client_order_id, execution.on_status, message)
             case m.OrderFilled():
@@ -230,25 +232,37 @@ class ExecutionActor(BotActor):
             for intent_id, held in shortfalls(mine, holds).items():
                 self._apply(*execution.on_position_reduced(self.trades[intent_id], held, wall))
             if holds < 0:
-                self._cover_short(key, -holds, wall)
+                self._cover_short(key, -holds, since, wall)
 
-    def _cover_short(self, key: str, quantity: float, wall: datetime) -> None:
-        """Invariant 2 broken at the broker: short an option one of our intents traded (an
-        exit filled just after a sale outside the bot, faster than any cancel). Buy it back at
-        market, once per ``COVER_RETRY_S`` while the short lasts; an ERROR line each time."""
-        sent, last = self.covers.get(key, (0, None))
-        if last is not None and (wall - last).total_seconds() < COVER_RETRY_S:
-            return
+    def _cover_short(self, key: str, quantity: float, reported_at: datetime, wall: datetime) -> None:
+        """Invariant 2 broken at the broker: short an option one of our intents traded. Buy it
+        back at market, one buy-back at a time (``bot/trading/covers.py``); an ERROR line for
+        each."""
         ours = [t for t in (*self.trades.values(), *self.finished.values()) if t.contract.key == key]
         if not ours:
             return  # not an option the bot traded: reported by reconciliation, left alone
         trade = max(ours, key=lambda t: t.opened_at or wall)
-        self.covers[key] = (sent + 1, wall)
-        spec = m.OrderSpec(f"{trade.intent_id}.cover{sent + 1}", m.Side.BUY,
-                           int(round(quantity)), m.OrderType.MARKET)
-        self.log.error("short_position_covered contract={} qty={:g} order={}", key, quantity,
-                       spec.client_order_id)
-        self._emit([m.SubmitOrder(trade.correlation_id, trade.intent_id, trade.contract, spec)])
+        state, step = covers.step(self.covers.get(key, covers.Covers()), trade.intent_id, quantity,
+                                  reported_at, wall, self.settings.execution.ack_timeout_s)
+        self.covers[key] = state
+        if step.cancel is not None:
+            self.log.error("short_buy_back_unacknowledged contract={} order={} cancelling",
+                           key, step.cancel)
+            self._emit([m.CancelOrder(trade.correlation_id, step.cancel)])
+        if step.send is not None:
+            self.log.error("short_position_covered contract={} qty={:g} order={}", key, quantity,
+                           step.send.client_order_id)
+            self._emit([m.SubmitOrder(trade.correlation_id, trade.intent_id, trade.contract,
+                                      step.send)])
+
+    def _on_buy_back_report(self, report: m.OrderStatusChanged | m.OrderRejected) -> None:
+        wall = self.clock()
+        for key, state in self.covers.items():
+            if isinstance(report, m.OrderRejected):
+                self.covers[key] = covers.on_rejected(state, report.client_order_id, report.code, wall)
+            else:
+                self.covers[key] = covers.on_status(state, report.client_order_id, report.status,
+                                                   report.reason, wall)
 
     def _apply(self, trade: execution.Trade, effects: list[Any]) -> None:
         self.trades[trade.intent_id] = trade
@@ -299,8 +313,11 @@ class ExecutionActor(BotActor):
 
 OUTSIDE_GRACE_S = 1.0
 """How long a broker position report may run ahead of our own fill reports (wall seconds)."""
-COVER_RETRY_S = 30.0
-"""A short still reported this long after its buy-back was sent is bought back again."""
+
+
+def _is_buy_back(client_order_id: str) -> bool:
+    ref = m.parse_order_ref(client_order_id)
+    return ref is not None and ref.role == "cover"
 
 
 def _summary(message: Any) -> str:

@@ -1,7 +1,7 @@
 """RiskActor: the gate every entry passes; sizes it or denies it with the reason.
 
-Accepts: EntryProposed, PositionOpened, TradeRecovered, PositionRecovered, PositionClosed, PnlCorrected, EntryExpired,
-    AccountUpdated, ConnectionChanged, BarClosed (day rollover), RiskRestored,
+Accepts: EntryProposed, PositionOpened, TradeRecovered, PositionRecovered, PositionClosed,
+    PnlCorrected, EntryExpired, AccountUpdated, ConnectionChanged, BarClosed (day rollover), RiskRestored,
     ReconcileFinished, JournalFailed, TimerFired (kill-switch check), Ping.
 Emits: EntryApproved or EntryDenied; RiskStateChanged after every change of the daily state
     (the journal saves it); KillSwitchChanged when the kill-switch file appears or goes.

@@ -142,3 +142,42 @@ def test_a_short_in_an_option_the_bot_never_traded_is_left_alone(tmp_path, clock
     bot.tick(3)
 
     assert [c for c in bot.commands(m.SubmitOrder) if ".cover" in c.order.client_order_id] == []
+
+
+def test_a_buy_back_never_acknowledged_is_cancelled_and_only_then_sent_again(tmp_path, clock):
+    # Arrange: short 7 (as above), and a broker that acknowledges nothing by itself
+    bot = run_bot(tmp_path, clock, auto_ack=False)
+    bot.publish(m.ModeDecided("paper", "DU1234567", clock()))
+    b = enter(bot)
+    for spec in (b.parent, b.take_profit, b.stop):
+        bot.broker.ack(spec.client_order_id).get(timeout=5)
+    fill(bot, b.parent.client_order_id, 7, 1.60)
+    fill(bot, b.stop.client_order_id, 7, 1.28)
+    held(bot, -7)
+
+    # Act: the buy-back goes; unacknowledged past ack_timeout_s it is cancelled; only once IB
+    # confirms the cancel and reports the position again does the next one go
+    bot.tick(3)
+    bot.tick(5)
+    sent_before_timeout = buy_backs(bot)
+    bot.tick(10)
+    cancels = [c.client_order_id for c in bot.commands(m.CancelOrder) if ".cover" in c.client_order_id]
+    bot.tick(3)
+    sent_before_confirmation = buy_backs(bot)
+    bot.broker.cancel(f"{IID}.cover1").get(timeout=5)  # IB confirms the cancel
+    bot.sync()
+    bot.tick(3)
+    sent_before_report = buy_backs(bot)
+    held(bot, -7)
+    bot.tick(3)
+
+    # Assert
+    assert sent_before_timeout == sent_before_confirmation == [f"{IID}.cover1"]
+    assert sent_before_report == [f"{IID}.cover1"]
+    assert cancels == [f"{IID}.cover1"]
+    assert buy_backs(bot) == [f"{IID}.cover1", f"{IID}.cover2"]
+
+
+def buy_backs(bot) -> list[str]:
+    return [c.order.client_order_id for c in bot.commands(m.SubmitOrder)
+            if ".cover" in c.order.client_order_id]

@@ -225,3 +225,20 @@ def test_the_kill_switch_cancels_working_entries_and_flattens_as_configured(
 
     assert [(type(e).__name__, e.client_order_id) for e in effects] == expected
     assert trade.closing_reason == ("kill switch" if flatten else "")
+
+
+def test_a_take_profit_the_broker_calls_filled_without_a_quantity_arms_nothing_before_its_fill(
+        settings):
+    # IB's openOrder for a filled order carries the status, not the filled quantity: the leg
+    # is filled in full, so its execution (applied after the entry's) is awaited, never
+    # answered with a fresh exit pair that would sell the position a second time
+    rec = recovered(
+        [(ENTRY, S.FILLED, 2), (TP, S.FILLED, 0), (SL, S.CANCELLED, 0)],
+        [fill(ENTRY, "e1", 1.60), fill(TP, "e2", 2.08)],
+    )
+
+    trade, effects = execution.restore(rec, settings, WALL)
+
+    assert trade.finished
+    assert names(effects) == ["PositionRecovered", "SubscribeQuotes", "PositionClosed",
+                              "UnsubscribeQuotes"]

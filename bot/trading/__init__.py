@@ -10,6 +10,7 @@ Modules (import the one you need: ``from bot.trading import risk``):
 - ``brackets``, ``exits``, ``execution``, ``trade``, ``recovery``, ``order_state``: orders priced
   on the option premium, time exits, the life of one trade (its transitions, its model, its
   restart after a crash), one order's state machine.
+- ``covers``: buying back a short, one buy-back at a time.
 - ``quotes``: malformed market data is named and dropped.
 - ``market_hours``, ``exchange_calendar``: the New York session on the NYSE calendar.
 - ``decimals``: exact decimal money arithmetic.
@@ -18,6 +19,7 @@ Modules (import the one you need: ``from bot.trading import risk``):
 
 __all__ = [
     "brackets",
+    "covers",
     "decimals",
     "exchange_calendar",
     "execution",

@@ -61,6 +61,7 @@ from bot.trading.trade import (
     Note,
     Trade,
     bracket_child,
+    cancel_refused,
     closing_price,
     closing_spec,
     covered,
@@ -103,7 +104,7 @@ def on_status(trade: Trade, event: m.OrderStatusChanged, wall: datetime) -> tupl
     leg = trade.leg(event.client_order_id)
     if leg is None:
         return trade, []
-    if event.status is S.REJECTED and _cancel_refused(event.reason):
+    if event.status is S.REJECTED and cancel_refused(event.reason):
         # ib_insync marks an order Cancelled on IB's "cannot cancel" error when it has not seen
         # the fill yet, and the broker reports that as REJECTED: the order filled, wait for it
         return trade, [Note("WARNING", "cancel_refused", (
@@ -111,11 +112,6 @@ def on_status(trade: Trade, event: m.OrderStatusChanged, wall: datetime) -> tupl
             ("status", "REJECTED ignored")))]
     trade = trade.with_leg(leg.reported(event.status, wall, event.reason, event.filled))
     return _settle(trade, wall)
-
-
-def _cancel_refused(reason: str) -> bool:
-    """IB's error text (``Error 10148, reqId ...``) says a cancel was refused (``CANCEL_REFUSED``)."""
-    return any(f"Error {code}," in reason for code in CANCEL_REFUSED)
 
 
 def on_rejected(trade: Trade, event: m.OrderRejected, wall: datetime) -> tuple[Trade, Effects]:

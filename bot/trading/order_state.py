@@ -47,7 +47,8 @@ class Leg:
     cancel_sent_at: datetime | None = None
     reason: str = ""
     reported_filled: float = 0.0
-    """What the broker's last status says is filled; executions may arrive after it."""
+    """What the broker's last status says is filled; executions may arrive after it. A status
+    ``Filled`` means the whole order (IB's openOrder for a filled order carries no quantity)."""
     role: str = field(init=False)
     """``entry``, ``tp``, ``sl``, ``exit`` ...: from the client order id (``bot.messages.order_ref``)."""
     revision: int = field(init=False)
@@ -77,7 +78,8 @@ class Leg:
         new = advance(self.status, status)
         acked = self.acked_at or (now if new in (S.ACKED, S.PARTIAL, S.FILLED) else None)
         return replace(self, status=new, acked_at=acked, reason=reason or self.reason,
-                       reported_filled=max(self.reported_filled, filled))
+                       reported_filled=max(self.reported_filled, filled,
+                                           implied_filled(self.spec, status)))
 
     @property
     def ended_unfilled(self) -> bool:
@@ -90,3 +92,9 @@ class Leg:
         avg = (self.avg_price * self.filled + price * quantity) / total if total else 0.0
         status = S.FILLED if total >= self.spec.quantity else S.PARTIAL
         return replace(self, filled=total, avg_price=avg, status=advance(self.status, status))
+
+
+def implied_filled(spec: OrderSpec, status: OrderStatus) -> float:
+    """What a status says is filled even without a quantity: all of it for ``Filled`` (IB's
+    openOrder for a filled order carries the status only)."""
+    return spec.quantity if status is S.FILLED else 0.0

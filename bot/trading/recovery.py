@@ -19,7 +19,7 @@ from bot import messages as m
 from bot.app.config import Settings
 from bot.trading import brackets
 from bot.trading.execution import _settle, on_fill, on_status
-from bot.trading.order_state import Leg
+from bot.trading.order_state import Leg, implied_filled
 from bot.trading.trade import Effects, Note, Trade
 
 S = m.OrderStatus
@@ -135,7 +135,8 @@ def _restored_leg(spec: m.OrderSpec, status: m.OrderStatus, filled: float, wall:
     acked = wall if status in (S.ACKED, S.PARTIAL, S.FILLED) else None
     if status is S.CREATED:
         return Leg(spec)
-    return Leg(spec, status=status, sent_at=wall, acked_at=acked, reported_filled=filled)
+    return Leg(spec, status=status, sent_at=wall, acked_at=acked,
+               reported_filled=max(filled, implied_filled(spec, status)))
 
 
 def _recovered(opened: m.PositionOpened) -> m.PositionRecovered:

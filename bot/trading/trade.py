@@ -25,6 +25,13 @@ MAX_BACKOFF_S = 60.0
 CANCEL_REFUSED = frozenset({161, 10148})
 """IB refuses a cancel because the order is no longer cancellable (10148: it filled): the order
 is not rejected; its fill or final status follows."""
+
+
+def cancel_refused(reason: str) -> bool:
+    """IB's error text (``Error 10148, reqId ...``) says a cancel was refused (``CANCEL_REFUSED``)."""
+    return any(f"Error {code}," in reason for code in CANCEL_REFUSED)
+
+
 PROTECTIVE = {"native": "sl", "emulated": "tp"}
 """The leg that protects a position: the stop at the broker, or (emulated) the resting
 take-profit while the bot watches the stop on the bid."""

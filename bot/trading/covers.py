@@ -1,0 +1,93 @@
+"""Buying back a short: one buy-back working at a time, the next only once the last is done.
+
+A short in an option one of our intents traded breaks invariant 2 (an exit filled just after a
+sale outside the bot, faster than any cancel); the execution actor buys it back at market
+(``<intent>.coverN``). A buy-back may be lost on its way (never acknowledged) or only
+delayed, and the bot cannot tell which, so it never sends the next one while the last may
+still fill: an unacknowledged buy-back is cancelled after ``ack_timeout_s``, and the next goes
+only once IB has said the last is done (filled, cancelled, rejected, or unknown to it) and a
+position report newer than that has come. Two buy-backs never work at once, and a short that
+one already bought back is never bought again (that would leave an unprotected long).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from bot import messages as m
+from bot.trading.trade import CANCEL_REFUSED, cancel_refused
+
+S = m.OrderStatus
+_ACKED = frozenset({S.ACKED, S.PARTIAL})
+
+
+@dataclass(frozen=True, slots=True)
+class BuyBack:
+    """One buy-back order and what IB said about it."""
+
+    ref: str
+    sent_at: datetime
+    acked: bool = False
+    cancel_sent: bool = False
+    done_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Covers:
+    """The buy-backs of one option: how many were sent, and the last one."""
+
+    sent: int = 0
+    last: BuyBack | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CoverStep:
+    """What to do now: send ``send`` (a buy-back), cancel ``cancel`` (a ref), or nothing."""
+
+    send: m.OrderSpec | None = None
+    cancel: str | None = None
+
+
+def step(covers: Covers, intent_id: str, short: float, reported_at: datetime, wall: datetime,
+         ack_timeout_s: float) -> tuple[Covers, CoverStep]:
+    """The broker reports ``short`` contracts short (as of ``reported_at``): buy back, cancel an
+    unacknowledged buy-back, or wait for IB's word on the last one."""
+    last = covers.last
+    if last is not None and last.done_at is None:
+        waited = (wall - last.sent_at).total_seconds()
+        if not last.acked and not last.cancel_sent and waited >= ack_timeout_s:
+            return replace(covers, last=replace(last, cancel_sent=True)), CoverStep(cancel=last.ref)
+        return covers, CoverStep()
+    if last is not None and reported_at <= last.done_at:
+        return covers, CoverStep()  # the position may not show the last buy-back's fill yet
+    ref = f"{intent_id}.cover{covers.sent + 1}"
+    spec = m.OrderSpec(ref, m.Side.BUY, int(round(short)), m.OrderType.MARKET)
+    return Covers(covers.sent + 1, BuyBack(ref, wall)), CoverStep(send=spec)
+
+
+def on_status(covers: Covers, ref: str, status: m.OrderStatus, reason: str,
+              wall: datetime) -> Covers:
+    """IB's status of a buy-back: acknowledged, or done (a status that only says our cancel
+    was refused, because it filled, is not: its fill follows)."""
+    last = covers.last
+    if last is None or last.ref != ref or last.done_at is not None:
+        return covers
+    if status is S.REJECTED and cancel_refused(reason):
+        return replace(covers, last=replace(last, acked=True))
+    if status in m.DONE_STATUSES:
+        return replace(covers, last=replace(last, acked=True, done_at=wall))
+    if status in _ACKED:
+        return replace(covers, last=replace(last, acked=True))
+    return covers
+
+
+def on_rejected(covers: Covers, ref: str, code: int, wall: datetime) -> Covers:
+    """An error about a buy-back: a refused cancel (it filled; its fill follows) leaves it
+    working; any other (a rejection, or the cancel's "no such order") means it is done."""
+    last = covers.last
+    if last is None or last.ref != ref or last.done_at is not None:
+        return covers
+    if code in CANCEL_REFUSED:
+        return replace(covers, last=replace(last, acked=True))
+    return replace(covers, last=replace(last, done_at=wall))
