@@ -189,6 +189,8 @@ class Run:
                 if code not in NO_RESTART_CODES:
                     bot.start()  # systemd's Restart=on-failure
             snap = broker.snapshot(presence.observe(now))
+            self.events += presence.changes
+            presence.changes.clear()
             for fill in broker.new_fills:
                 self.events.append(f"{now:.1f}s fill {fill.ref or '-'} con_id={fill.con_id} "
                                    f"{fill.side} {fill.qty:g} position_now="

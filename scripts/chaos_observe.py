@@ -43,6 +43,16 @@ NO_RESTART_CODES = (2, 3)
 """Exit codes systemd does not restart on (invalid configuration, refused by the gate)."""
 BOT_WORKING = ("SUBMITTED", "ACKED", "PARTIAL")
 LIVE_INTENTS = ("sent", "open")
+MIN_TIMEOUT_S = 0.5
+"""The bot's own timeouts in a chaos run are its defaults divided by the speed, but never below
+this (its real latency does not shrink)."""
+CHECK_EVERY_S = 0.25
+"""The execution actor's check period in a chaos run (1 s by default): with timeouts of half a
+second, a one-second tick would add up to a market minute at 60x to every reaction."""
+HEARTBEAT_S = 0.25
+LINKED = frozenset({"connected", "restored"})
+"""Heartbeat broker states in which the bot is linked to IB ("restored": after IB's 1101/1102;
+"stale" is IB's 1100, the gateway cut off from IB's servers: the bot knows it does not know)."""
 
 
 class BrokerObserver:
@@ -163,7 +173,7 @@ class BotObserver:
             written = datetime.fromisoformat(beat["ts"]).timestamp()
             broker = beat["broker"]
             return (beat.get("pid") == pid and written >= since_wall
-                    and broker.get("state") == "connected" and broker.get("snapshot") == "published")
+                    and broker.get("state") in LINKED and broker.get("snapshot") == "published")
         except (OSError, ValueError, KeyError, TypeError):
             return False
 
@@ -185,6 +195,8 @@ class BotPresence:
         self.acting_since = self.knowing_since = 0.0
         self._connected_wall = 0.0
         self._connected = self._known = False
+        self.changes: list[str] = []
+        """Each change of (connected, knows_broker), for the run's events.log."""
 
     @property
     def since(self) -> tuple[float, float]:
@@ -198,6 +210,8 @@ class BotPresence:
         known = connected and self.view.knows_broker(self.bot.pid, self._connected_wall)
         if known and not self._known:
             self.knowing_since = now
+        if (connected, known) != (self._connected, self._known):
+            self.changes.append(f"{now:.1f}s bot connected={connected} knows_broker={known}")
         self._connected, self._known = connected, known
         return self.view.view(known) if connected else None
 
@@ -208,12 +222,17 @@ def bot_settings(tmp: Path, port: int, speed: float, **overrides: Any) -> dict[s
 
     The bot's order timeouts are wall seconds; at ``speed`` they would be ``speed`` times
     longer in market time than in a real session, so they are divided by the speed (at least
-    one wall second: the bot's real latency does not shrink)."""
-    defaults = {"ack_timeout_s": 10.0, "entry_timeout_s": 60.0, "cancel_timeout_s": 10.0}
+    ``MIN_TIMEOUT_S``: the bot's real latency does not shrink). The protection deadline is
+    a quarter second at least: the bot must alarm within the harness's grace (one wall second)
+    when faults leave a position unprotected (checked every ``CHECK_EVERY_S``, reported by a
+    heartbeat every ``HEARTBEAT_S``)."""
+    defaults = {"ack_timeout_s": 10.0, "entry_timeout_s": 60.0, "cancel_timeout_s": 10.0,
+                "reprice_every_s": 3.0}
     config: dict[str, Any] = {
         "dry_run": False,
         "symbols": ["SPY", "QQQ", "IWM"],
-        "execution": {k: max(1.0, v / speed) for k, v in defaults.items()},
+        "execution": {**{k: max(MIN_TIMEOUT_S, v / speed) for k, v in defaults.items()},
+                      "protect_within_s": max(0.25, 5.0 / speed), "check_every_s": CHECK_EVERY_S},
         "broker": {"kind": "ib", "host": "127.0.0.1", "port": port,
                    "client_id": BOT_CLIENT_ID, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
         "strategy": {"ema_fast": 2, "ema_slow": 3, "rsi_period": 3, "rsi_call_min": 50,
@@ -223,7 +242,7 @@ def bot_settings(tmp: Path, port: int, speed: float, **overrides: Any) -> dict[s
                  "max_trades_per_day": 50},
         "journal": {"dir": str(tmp / "data")},
         "logging": {"dir": str(tmp / "logs")},
-        "health": {"heartbeat_seconds": 0.5},  # the harness learns the bot's state from it
+        "health": {"heartbeat_seconds": HEARTBEAT_S},  # the harness learns the bot's state from it
     }
     for name, values in overrides.items():
         config[name] = {**config.get(name, {}), **values} if isinstance(values, dict) else values

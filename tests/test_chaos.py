@@ -121,5 +121,8 @@ def test_the_bot_knows_the_brokers_state_only_from_its_own_heartbeat_after_the_c
     assert not view.knows_broker(7, connected_at)  # written before this connect
     write(7, "2026-12-03T14:00:01+00:00", snapshot="asking")
     assert not view.knows_broker(7, connected_at)
-    write(7, "2026-12-03T14:00:01+00:00", state="disconnected")
-    assert not view.knows_broker(7, connected_at)
+    write(7, "2026-12-03T14:00:01+00:00", state="restored")  # IB's 1102: linked again
+    assert view.knows_broker(7, connected_at)
+    for state in ("disconnected", "stale"):
+        write(7, "2026-12-03T14:00:01+00:00", state=state)
+        assert not view.knows_broker(7, connected_at)

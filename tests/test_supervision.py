@@ -144,3 +144,21 @@ def test_a_live_actor_that_answers_raises_no_alarm(health, tmp_path):
     assert [x for x in supervisor.drain() if isinstance(x, m.AlarmRaised)] == []
     report = ref.proxy().last_heartbeat.get(timeout=WAIT_S)["actors"]["risk"]
     assert report["mailbox"] == 0 and report["idle_s"] is not None
+
+
+def test_the_timers_follow_the_settings_for_checks_and_heartbeats(tmp_path):
+    from bot.app.supervisor import actor_specs
+    from doubles.stub_broker import StubBroker
+
+    settings = make_settings(tmp_path, execution={"check_every_s": 0.25},
+                             health={"heartbeat_seconds": 0.5})
+    directory = Directory()
+    specs = {s.name: s for s in actor_specs(settings, StubBroker.start, tick_s=1.0)}
+    refs = [specs[name].factory(directory) for name in ("execution", "health", "risk")]
+    try:
+        ticks = [ref.proxy().tick_s.get(timeout=WAIT_S) for ref in refs]
+    finally:
+        for ref in refs:
+            ref.stop()
+
+    assert ticks == [0.25, 0.5, 1.0]

@@ -163,6 +163,9 @@ class ExecutionSettings(_Section):
         10.0, gt=0, le=300, description="a cancel not confirmed within: sent again (never assumed done)")
     manage_unknown_positions: bool = Field(
         False, description="adopt option positions the journal does not know (arm their exits)")
+    check_every_s: float = Field(
+        1.0, gt=0, le=10, description="how often open orders and positions are checked: timeouts, "
+        "cancel retries, re-pricing, the protection deadline, time exits (wall seconds)")
     protect_within_s: float = Field(
         5.0, gt=0, le=300, description="a held position without stops or a closing order for its "
         "whole quantity longer than this (wall seconds): alarm unprotected_position and act")

@@ -215,11 +215,13 @@ def actor_specs(settings: Settings, broker: Factory, clock: Any = None,
     kw = {} if clock is None else {"clock": clock}
     specs = [ActorSpec(JOURNAL, lambda d: JournalActor.start(d, settings, **kw))] if journal else []
     specs += [
-        ActorSpec(HEALTH, lambda d: HealthActor.start(d, settings, tick_s=tick_s, **kw)),
+        ActorSpec(HEALTH, lambda d: HealthActor.start(  # beats come on its ticks
+            d, settings, tick_s=tick_s and min(tick_s, settings.health.heartbeat_seconds), **kw)),
         ActorSpec(RISK, lambda d: RiskActor.start(d, settings, tick_s=tick_s,
                                                   needs_journal=journal, **kw)),
-        ActorSpec(EXECUTION, lambda d: ExecutionActor.start(d, settings, tick_s=tick_s,
-                                                            write_ahead=journal, **kw)),
+        ActorSpec(EXECUTION, lambda d: ExecutionActor.start(
+            d, settings, tick_s=tick_s and settings.execution.check_every_s, write_ahead=journal,
+            **kw)),
     ]
     for symbol in settings.symbols:
         specs.append(ActorSpec(f"{STRATEGY}:{symbol}",
