@@ -69,6 +69,9 @@ class ExecutionActor(BotActor):
         """The safety gate's mode: positions are compared with the broker's except in shadow."""
         self.broker_holds: dict[str, tuple[float, datetime]] = {}
         """Per option: what the broker last reported holding, and when that report came."""
+        self.traded: dict[str, m.OrderFilled] = {}
+        """Per option: the last execution of ours reported (also one of a trade this process
+        never ran, replayed by IB after a restart): whose short a buy-back is for."""
         self.covers: dict[str, covers.Covers] = {}
         """Per option: the buy-backs of a short (``bot/trading/covers.py``)."""
 
@@ -90,6 +93,7 @@ class ExecutionActor(BotActor):
             case m.OrderStatusChanged():
                 self._route(message.client_order_id, execution.on_status, message)
             case m.OrderFilled():
+                self._remember_traded(message)
                 self._route(message.client_order_id,
                             partial(execution.on_fill, market=self.market_now()), message)
             case m.OrderRejected():
@@ -238,22 +242,25 @@ class ExecutionActor(BotActor):
         """Invariant 2 broken at the broker: short an option one of our intents traded. Buy it
         back at market, one buy-back at a time (``bot/trading/covers.py``); an ERROR line for
         each."""
-        ours = [t for t in (*self.trades.values(), *self.finished.values()) if t.contract.key == key]
-        if not ours:
+        last = self.traded.get(key)
+        if last is None:
             return  # not an option the bot traded: reported by reconciliation, left alone
-        trade = max(ours, key=lambda t: t.opened_at or wall)
-        state, step = covers.step(self.covers.get(key, covers.Covers()), trade.intent_id, quantity,
+        intent_id, contract = m.intent_of(last.client_order_id), last.contract
+        state, step = covers.step(self.covers.get(key, covers.Covers()), intent_id, quantity,
                                   reported_at, wall, self.settings.execution.ack_timeout_s)
         self.covers[key] = state
         if step.cancel is not None:
             self.log.error("short_buy_back_unacknowledged contract={} order={} cancelling",
                            key, step.cancel)
-            self._emit([m.CancelOrder(trade.correlation_id, step.cancel)])
+            self._emit([m.CancelOrder(last.correlation_id, step.cancel)])
         if step.send is not None:
             self.log.error("short_position_covered contract={} qty={:g} order={}", key, quantity,
                            step.send.client_order_id)
-            self._emit([m.SubmitOrder(trade.correlation_id, trade.intent_id, trade.contract,
-                                      step.send)])
+            self._emit([m.SubmitOrder(last.correlation_id, intent_id, contract, step.send)])
+
+    def _remember_traded(self, fill: m.OrderFilled) -> None:
+        if m.parse_order_ref(fill.client_order_id) is not None:
+            self.traded[fill.contract.key] = fill
 
     def _on_buy_back_report(self, report: m.OrderStatusChanged | m.OrderRejected) -> None:
         wall = self.clock()

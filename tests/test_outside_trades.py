@@ -181,3 +181,21 @@ def test_a_buy_back_never_acknowledged_is_cancelled_and_only_then_sent_again(tmp
 def buy_backs(bot) -> list[str]:
     return [c.order.client_order_id for c in bot.commands(m.SubmitOrder)
             if ".cover" in c.order.client_order_id]
+
+
+def test_a_short_left_by_a_trade_that_closed_before_a_restart_is_bought_back(tmp_path, clock):
+    # Arrange: a restarted bot knows no trade; IB replays the day's executions, among them our
+    # exit that sold 8 where only 4 were left (someone sold 4 in TWS): short 4
+    bot = run_bot(tmp_path, clock)
+    bot.publish(m.ModeDecided("paper", "DU1234567", clock()))
+    exit_fill = m.OrderFilled("c-9", f"{IID}.exit1", "0009.01", CONTRACT, m.Side.SELL, 8.0, 1.5,
+                              clock())
+    bot.publish(exit_fill)
+    held(bot, -4)
+
+    # Act
+    bot.tick(3)
+
+    # Assert
+    assert [(c.intent_id, c.order.client_order_id, c.order.side, c.order.quantity)
+            for c in bot.commands(m.SubmitOrder)] == [(IID, f"{IID}.cover1", m.Side.BUY, 4)]
