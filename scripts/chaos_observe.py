@@ -96,11 +96,12 @@ class BrokerObserver:
         """Whether the running bot process has a session up (it can act; it may have moved
         to another client id after 326). Matched by the session's peer port among the bot's
         own sockets: a session of a killed bot that the gateway has not yet noticed (stalled
-        in a delayed request) is not the bot's."""
+        in a delayed request) is not the bot's. While the gateway holds one of its requests
+        (the delay faults) the bot cannot act either: nothing it sends is served."""
         for _ in range(3):  # the set may change under us on the gateway's thread
             try:
                 return any(s.client_id not in (None, MANUAL_CLIENT_ID) and not s.closed
-                           and _peer_port(s.peer) in bot_ports
+                           and not s.holding and _peer_port(s.peer) in bot_ports
                            for s in list(self.gw.sessions))
             except RuntimeError:
                 continue

@@ -87,8 +87,10 @@ def test_a_manual_close_by_another_client_leaves_no_violation(tmp_path):
 
 
 class _Session:
-    def __init__(self, port: int, client_id: int = 17, closed: bool = False) -> None:
+    def __init__(self, port: int, client_id: int = 17, closed: bool = False,
+                 holding: bool = False) -> None:
         self.peer, self.client_id, self.closed = f"127.0.0.1:{port}", client_id, closed
+        self.holding = holding
 
 
 class _Gateway:
@@ -103,6 +105,8 @@ def test_a_session_a_killed_bot_left_at_the_gateway_is_not_the_running_bot_conne
     assert not stale.bot_connected(frozenset({41002}))
     assert current.bot_connected(frozenset({41002}))
     assert not current.bot_connected(frozenset())  # the bot is not running
+    held = chaos.BrokerObserver(_Gateway(_Session(41002, holding=True)))
+    assert not held.bot_connected(frozenset({41002}))  # its requests are held: it cannot act
 
 
 def test_the_bot_knows_the_brokers_state_only_from_its_own_heartbeat_after_the_connect(tmp_path):

@@ -7,10 +7,12 @@ that cap is the broker's, and the protection deadline cancels a partly filled en
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pure_helpers import RECOVERED_CONTRACT, RECOVERED_INTENT
 
 from bot import messages as m
 from bot.app.config import Settings
@@ -19,6 +21,7 @@ from bot.trading.trade import open_quantity
 
 T0 = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
 CONTRACT = m.OptionContract("SPY", "20261118", 597.0, m.Right.CALL)
+AT = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
 
 
 def fill(coid: str, n: int, quantity: int, side: m.Side, price: float) -> m.OrderFilled:
@@ -58,3 +61,24 @@ def test_exits_never_cover_more_than_the_position(bought, entry_chunks, exit_fil
         assert max(live, default=0.0) <= trade.position + 1e-9
     assert trade.entry.filled == bought
     assert trade.position == bought - sold
+
+
+def test_ibs_no_such_order_to_a_cancel_ends_the_leg_without_counting_a_rejection():
+    # Arrange: a held position whose take-profit we are cancelling
+    cfg = Settings.model_validate({})
+    approved = m.EntryApproved("c1", RECOVERED_INTENT, "SPY", RECOVERED_CONTRACT, 2, 1.6, AT)
+    trade, effects = execution.open_trade(approved, cfg, AT)
+    entry = f"{RECOVERED_INTENT}.entry"
+    trade, _ = execution.on_fill(trade, m.OrderFilled("c1", entry, "e1", RECOVERED_CONTRACT,
+                                                      m.Side.BUY, 2.0, 1.6, AT), AT)
+    tp = next(g for g in trade.legs if g.role == "tp")
+    trade = trade.with_leg(replace(tp, cancel_sent_at=AT))
+
+    # Act: IB answers the cancel with 10147 (no such order)
+    gone = m.OrderRejected("c1", tp.spec.client_order_id, 10147,
+                           "OrderId 5 that needs to be cancelled is not found.", AT)
+    trade, _ = execution.on_rejected(trade, gone, AT)
+
+    # Assert
+    assert trade.leg(tp.spec.client_order_id).status is m.OrderStatus.CANCELLED
+    assert (trade.exit_rejections, trade.retry_at) == (0, None)

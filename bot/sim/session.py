@@ -89,6 +89,8 @@ class Session:
         self.data_type = 1
         self.closed = False
         self._linger = False
+        self.holding = False
+        """A request is held by the ``delay_next`` fault: nothing after it is served yet."""
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
 
@@ -126,7 +128,11 @@ class Session:
         delay = self.gw.faults.delay_of(name) if name else 0.0
         if delay > 0:
             self.gw.stats.inc(f"delayed.{name}")
-            await asyncio.sleep(delay)
+            self.holding = True
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self.holding = False
 
     def close(self) -> None:
         """Stop serving and drop the socket now."""

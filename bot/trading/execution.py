@@ -52,6 +52,7 @@ from bot.app.config import Settings
 from bot.trading import brackets, exits
 from bot.trading.order_state import Leg
 from bot.trading.trade import (
+    CANCEL_NOT_FOUND,
     CANCEL_REFUSED,
     MAX_BACKOFF_S,
     MAX_EXIT_REJECTIONS,
@@ -122,6 +123,11 @@ def on_rejected(trade: Trade, event: m.OrderRejected, wall: datetime) -> tuple[T
         note = Note("WARNING", "cancel_refused", (("intent", trade.intent_id),
                     ("client_order_id", leg.spec.client_order_id), ("code", event.code)))
         return trade, [note]
+    if event.code == CANCEL_NOT_FOUND and leg.cancel_sent_at is not None:
+        # the answer to our cancel: IB has no such order, so it can never fill. Gone, not an
+        # exit IB refused (no rejection counted, no backoff before the next order)
+        trade = trade.with_leg(leg.reported(S.CANCELLED, wall, f"cancel: {event.reason}"))
+        return _settle(trade, wall)
     reason = f"rejected {event.code}: {event.reason}"
     trade = trade.with_leg(leg.reported(S.REJECTED, wall, reason))
     effects: Effects = []

@@ -25,6 +25,8 @@ MAX_BACKOFF_S = 60.0
 CANCEL_REFUSED = frozenset({161, 10148})
 """IB refuses a cancel because the order is no longer cancellable (10148: it filled): the order
 is not rejected; its fill or final status follows."""
+CANCEL_NOT_FOUND = 10147
+"""IB has no order with that id to cancel: it never reached IB (or is long gone)."""
 
 
 def cancel_refused(reason: str) -> bool:
