@@ -123,7 +123,8 @@ def test_emulated_oco_rests_the_take_profit_and_sends_the_stop_exit_after_cancel
     (ny(DAY, 10, 0), ny(DAY, 10, 19), "max hold 20 min reached"),
     (ny(DAY, 15, 40), ny(DAY, 15, 49), "flat 10 min before the close"),
 ])
-def test_time_exits_cancel_the_bracket_then_sell_at_the_bid(tmp_path, clock, opened, bar_start, reason):
+def test_time_exits_sell_at_the_bid_in_the_brackets_oca_group_while_its_stop_still_protects(
+        tmp_path, clock, opened, bar_start, reason):
     bot = run_bot(tmp_path, clock)
     enter(bot, ts=opened)
     b = commands(bot, m.SubmitBracket)[0]
@@ -138,16 +139,23 @@ def test_time_exits_cancel_the_bracket_then_sell_at_the_bid(tmp_path, clock, ope
 
     bot.publish(m.BarClosed(m.Bar("SPY", bar_start, 597, 597, 597, 597, 100)))
 
-    bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == b.stop.client_order_id
-                     and e.status is m.OrderStatus.CANCELLED)
-    assert {c.client_order_id for c in commands(bot, m.CancelOrder)} == {
-        b.take_profit.client_order_id, b.stop.client_order_id}
+    # The close joins the bracket's OCA group (type 3): nothing is cancelled first, so the
+    # stop protects until the close fills, and the group sells at most 7
+    bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id.endswith(".exit1"))
     exit_order = commands(bot, m.SubmitOrder)[-1].order
     assert (exit_order.quantity, exit_order.limit_price) == (7, 1.70)
+    assert (exit_order.oca_group, exit_order.oca_type) == (b.stop.oca_group, 3)
+    assert commands(bot, m.CancelOrder) == ()
+    assert b.stop.client_order_id in working_refs(bot)
     bot.broker.fill(exit_order.client_order_id, 7, 1.70, ts=bar_start).get(timeout=5)
     closed = bot.probe.expect(m.PositionClosed)
     assert closed.reason == reason
     assert closed.realized_pnl == pytest.approx(7 * 100 * 0.10)
+    assert working_refs(bot) == set()  # IB reduced the take-profit and the stop to nothing
+
+
+def working_refs(bot) -> set[str]:
+    return {o.spec.client_order_id for o in bot.broker.working().get(timeout=5)}
 
 
 def test_a_duplicate_execution_report_is_counted_once(tmp_path, clock):

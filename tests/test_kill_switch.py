@@ -63,17 +63,16 @@ def test_flatten_closes_an_open_position_when_configured(tmp_path):
 
     settings.risk.kill_switch_path.write_text("flatten\n")
     tick_risk(bot)
-    bot.probe.expect(
-        m.OrderStatusChanged,
-        lambda e: e.client_order_id == "SPY-1.sl" and e.status is m.OrderStatus.CANCELLED,
-    )
+    bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.exit1")
     bot.sync(rounds=4)
     exits = bot.broker.commands(m.SubmitOrder).get(timeout=WAIT_S)
+    stop = bot.broker.order("SPY-1.sl").get(timeout=WAIT_S)
     bot.supervisor.stop()
 
-    assert [(c.order.client_order_id, c.order.side, c.order.quantity) for c in exits] == [
-        ("SPY-1.exit1", m.Side.SELL, 3)
-    ]
+    # the close joins the stop's OCA group: the stop protects until the close fills
+    assert [(c.order.client_order_id, c.order.side, c.order.quantity, c.order.oca_group)
+            for c in exits] == [("SPY-1.exit1", m.Side.SELL, 3, stop.oca_group)]
+    assert stop.working
 
 
 def test_the_switch_holds_across_a_restart_and_the_next_day_until_cleared(settings):

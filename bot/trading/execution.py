@@ -328,11 +328,14 @@ def _act_unprotected(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
 
 
 def begin_exit(trade: Trade, reason: str, wall: datetime) -> tuple[Trade, Effects]:
-    """Cancel a working entry and the resting exits; the closing order goes out once the exits
-    are confirmed done."""
+    """Cancel a working entry and the resting exits, except an exit pair the closing order can
+    join (``_joinable_pair``); the closing order goes out once the rest are confirmed done."""
     trade = replace(trade, closing_reason=reason)
+    kept = _joinable_pair(trade)
     effects: Effects = []
     for leg in (trade.entry, *trade.working_exits) if trade.entry.working else trade.working_exits:
+        if leg in kept:
+            continue
         trade, more = _cancel(trade, leg, wall, reason)
         effects += more
     trade, more = _settle(trade, wall)
@@ -401,12 +404,40 @@ def _arm(trade: Trade, wall: datetime, roles: tuple[str, ...]) -> tuple[Trade, E
     return replace(trade, revision=revision), effects
 
 
+def _joinable_pair(trade: Trade) -> tuple[Leg, ...]:
+    """Native mode: the working exit pair a closing order joins instead of cancelling it first.
+
+    Its stop is acknowledged and not being cancelled, in an OCA group of type 3 (IB reduces
+    every other member by each fill, with overfill protection), and no member sells more than
+    the position. The closing order joins that group: the stop protects until the close fills
+    (no gap while cancels are confirmed, as a cancel-then-close would leave) and the group
+    never sells more than its largest member (invariants 1 and 2 throughout)."""
+    if trade.mode != "native":
+        return ()
+    stops = [g for g in trade.working_exits if g.role == "sl" and g.cancel_sent_at is None
+             and g.acked_at is not None and g.spec.oca_group
+             and g.spec.oca_type == brackets.EXIT_OCA_TYPE]
+    if len(stops) != 1:
+        return ()
+    group = stops[0].spec.oca_group
+    members = tuple(g for g in trade.working_exits if g.spec.oca_group == group
+                    and g.role in ("tp", "sl") and g.cancel_sent_at is None)
+    if any(open_quantity(trade, g) > trade.position + 1e-9 for g in members):
+        return ()
+    return members
+
+
 def _send_close_if_clear(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
-    """Send the closing order once nothing else can sell (after a rejection, after a backoff)."""
-    if trade.working_exits or (trade.retry_at is not None and wall < trade.retry_at):
+    """Send the closing order once nothing else can sell but the exit pair it joins (after a
+    rejection, after a backoff)."""
+    kept = _joinable_pair(trade)
+    if any(g not in kept for g in trade.working_exits) or (
+            trade.retry_at is not None and wall < trade.retry_at):
         return trade, []
     attempt = 1 + max((g.revision for g in trade.legs if g.role == "exit"), default=0)
     spec = closing_spec(trade, f"exit{attempt}", trade.close_step)
+    if kept:
+        spec = replace(spec, oca_group=kept[0].spec.oca_group, oca_type=brackets.EXIT_OCA_TYPE)
     trade = trade.with_leg(Leg(spec).sent(wall))
     effects: Effects = [m.SubmitOrder(trade.correlation_id, trade.intent_id, trade.contract, spec)]
     if attempt > 1:
