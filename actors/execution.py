@@ -269,7 +269,7 @@ class ExecutionActor(BotActor):
                 self.covers[key] = covers.on_rejected(state, report.client_order_id, report.code, wall)
             else:
                 self.covers[key] = covers.on_status(state, report.client_order_id, report.status,
-                                                   report.reason, wall)
+                                                   report.reason, wall, report.filled)
 
     def _apply(self, trade: execution.Trade, effects: list[Any]) -> None:
         self.trades[trade.intent_id] = trade

@@ -43,12 +43,12 @@ NO_RESTART_CODES = (2, 3)
 """Exit codes systemd does not restart on (invalid configuration, refused by the gate)."""
 BOT_WORKING = ("SUBMITTED", "ACKED", "PARTIAL")
 LIVE_INTENTS = ("sent", "open")
-MIN_TIMEOUT_S = 0.5
+MIN_TIMEOUT_S = 1.0
 """The bot's own timeouts in a chaos run are its defaults divided by the speed, but never below
 this (its real latency does not shrink)."""
 CHECK_EVERY_S = 0.25
-"""The execution actor's check period in a chaos run (1 s by default): with timeouts of half a
-second, a one-second tick would add up to a market minute at 60x to every reaction."""
+"""The execution actor's check period in a chaos run (1 s by default): a one-second tick would
+add up to a market minute at 60x to every reaction."""
 HEARTBEAT_S = 0.25
 LINKED = frozenset({"connected", "restored"})
 """Heartbeat broker states in which the bot is linked to IB ("restored": after IB's 1101/1102;

@@ -56,21 +56,31 @@ def test_an_unacknowledged_buy_back_is_cancelled_once_and_the_next_waits_for_ibs
     assert cancel == covers.CoverStep(cancel=f"{IID}.cover1")
 
 
-def test_a_buy_back_ib_never_had_is_followed_by_the_next_after_a_newer_position_report():
+def test_a_buy_back_ib_never_had_is_followed_by_the_next_at_once():
+    # IB reports a position only when it changes: a buy-back that never filled changed nothing
     state = sent_one()
     state, _ = step(state, ACK_S, ACK_S)  # cancelled: IB answers it has no such order
     state = covers.on_rejected(state, f"{IID}.cover1", 10147, at(11))
 
-    state, stale = step(state, 12, reported_s=10)  # the report predates IB's answer
-    state, second = step(state, 13, reported_s=12)
+    state, second = step(state, 12, reported_s=0)
+
+    assert second.send.client_order_id == f"{IID}.cover2"
+
+
+def test_a_cancelled_buy_back_that_filled_in_part_waits_for_the_position_report_after_it():
+    state = sent_one()
+    state = covers.on_status(state, f"{IID}.cover1", S.CANCELLED, "", at(11), filled=3)
+
+    state, stale = step(state, 12, reported_s=10)
+    state, second = step(state, 13, reported_s=12, short=4)
 
     assert stale == covers.CoverStep()
-    assert second.send.client_order_id == f"{IID}.cover2"
+    assert (second.send.client_order_id, second.send.quantity) == (f"{IID}.cover2", 4)
 
 
 def test_a_filled_buy_back_is_not_bought_again_on_a_position_report_older_than_its_fill():
     state = sent_one()
-    state = covers.on_status(state, f"{IID}.cover1", S.FILLED, "", at(2))
+    state = covers.on_status(state, f"{IID}.cover1", S.FILLED, "", at(2), filled=7)
 
     state, old_report = step(state, 3, reported_s=1)
 

@@ -5,9 +5,11 @@ sale outside the bot, faster than any cancel); the execution actor buys it back 
 (``<intent>.coverN``). A buy-back may be lost on its way (never acknowledged) or only
 delayed, and the bot cannot tell which, so it never sends the next one while the last may
 still fill: an unacknowledged buy-back is cancelled after ``ack_timeout_s``, and the next goes
-only once IB has said the last is done (filled, cancelled, rejected, or unknown to it) and a
-position report newer than that has come. Two buy-backs never work at once, and a short that
-one already bought back is never bought again (that would leave an unprotected long).
+only once IB has said the last is done (filled, cancelled, rejected, or unknown to it) and,
+when any of it filled, a position report newer than that has come (IB reports a position
+only when it changes: one that did not fill changed nothing, so nothing more is awaited).
+Two buy-backs never work at once, and a short that one already bought back is never bought
+again (that would leave an unprotected long).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class BuyBack:
     acked: bool = False
     cancel_sent: bool = False
     done_at: datetime | None = None
+    filled: bool = False
+    """Some of it filled: the next buy-back waits for a position report newer than its end."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +63,7 @@ def step(covers: Covers, intent_id: str, short: float, reported_at: datetime, wa
         if not last.acked and not last.cancel_sent and waited >= ack_timeout_s:
             return replace(covers, last=replace(last, cancel_sent=True)), CoverStep(cancel=last.ref)
         return covers, CoverStep()
-    if last is not None and reported_at <= last.done_at:
+    if last is not None and last.filled and reported_at <= last.done_at:
         return covers, CoverStep()  # the position may not show the last buy-back's fill yet
     ref = f"{intent_id}.cover{covers.sent + 1}"
     spec = m.OrderSpec(ref, m.Side.BUY, int(round(short)), m.OrderType.MARKET)
@@ -67,7 +71,7 @@ def step(covers: Covers, intent_id: str, short: float, reported_at: datetime, wa
 
 
 def on_status(covers: Covers, ref: str, status: m.OrderStatus, reason: str,
-              wall: datetime) -> Covers:
+              wall: datetime, filled: float = 0.0) -> Covers:
     """IB's status of a buy-back: acknowledged, or done (a status that only says our cancel
     was refused, because it filled, is not: its fill follows)."""
     last = covers.last
@@ -76,7 +80,8 @@ def on_status(covers: Covers, ref: str, status: m.OrderStatus, reason: str,
     if status is S.REJECTED and cancel_refused(reason):
         return replace(covers, last=replace(last, acked=True))
     if status in m.DONE_STATUSES:
-        return replace(covers, last=replace(last, acked=True, done_at=wall))
+        return replace(covers, last=replace(last, acked=True, done_at=wall,
+                                            filled=filled > 0 or status is S.FILLED))
     if status in _ACKED:
         return replace(covers, last=replace(last, acked=True))
     return covers
