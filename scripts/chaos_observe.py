@@ -130,24 +130,40 @@ def _found(value: Any, key: str) -> bool:
 
 
 class BotObserver:
-    """The bot's own view: its journal (read-only) and its heartbeat file."""
+    """The bot's own view: what its execution actor holds and knows as working, from its
+    heartbeat (``held``, ``working_refs``) when a fresh one of the running process is there,
+    else from its journal (read-only); and its alarms from the heartbeat."""
 
     def __init__(self, journal: Path, heartbeat: Path) -> None:
         self.journal = journal
         self.heartbeat = heartbeat
 
-    def view(self, known: bool = True) -> BotView | None:
+    def view(self, known: bool = True, beat: dict[str, Any] | None = None) -> BotView | None:
         """None while the journal cannot be read (not created yet, being migrated)."""
         if not self.journal.exists():
             return None
         try:
             conn = sqlite3.connect(f"file:{self.journal}?mode=ro", uri=True, timeout=0.5)
             try:
-                return replace(self._read(conn), known=known)
+                view = self._read(conn)
+                if beat is not None and "held" in beat and "working_refs" in beat:
+                    view = replace(view, positions=self._held(conn, beat["held"]),
+                                   working_refs=frozenset(beat["working_refs"]))
+                return replace(view, known=known)
             finally:
                 conn.close()
         except sqlite3.Error:
             return None
+
+    @staticmethod
+    def _held(conn: sqlite3.Connection, held: dict[str, float]) -> dict[int, float]:
+        positions: dict[int, float] = defaultdict(float)
+        for intent_id, qty in held.items():
+            row = conn.execute("SELECT contract FROM intents WHERE intent_id = ?",
+                               (intent_id,)).fetchone()
+            if row is not None:
+                positions[json.loads(row[0]).get("con_id", 0)] += qty
+        return {k: v for k, v in positions.items() if v}
 
     def _read(self, conn: sqlite3.Connection) -> BotView:
         live = ",".join("?" * len(LIVE_INTENTS))
@@ -165,18 +181,23 @@ class BotObserver:
         ))
         return BotView({k: v for k, v in positions.items() if v}, refs, self.alarmed())
 
+    def beat(self, pid: int | None, since_wall: float) -> dict[str, Any] | None:
+        """The heartbeat of the bot process ``pid`` if written after ``since_wall`` (epoch
+        seconds), else None."""
+        try:
+            beat = json.loads(self.heartbeat.read_text())
+            written = datetime.fromisoformat(beat["ts"]).timestamp()
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return beat if beat.get("pid") == pid and written >= since_wall else None
+
     def knows_broker(self, pid: int | None, since_wall: float) -> bool:
         """Whether the bot process ``pid`` says, in a heartbeat written after ``since_wall``
         (epoch seconds: when its session was seen up), that it is connected and has published
         the broker's snapshot of this connection."""
-        try:
-            beat = json.loads(self.heartbeat.read_text())
-            written = datetime.fromisoformat(beat["ts"]).timestamp()
-            broker = beat["broker"]
-            return (beat.get("pid") == pid and written >= since_wall
-                    and broker.get("state") in LINKED and broker.get("snapshot") == "published")
-        except (OSError, ValueError, KeyError, TypeError):
-            return False
+        broker = (self.beat(pid, since_wall) or {}).get("broker")
+        return (isinstance(broker, dict) and broker.get("state") in LINKED
+                and broker.get("snapshot") == "published")
 
     def alarmed(self) -> bool:
         try:
@@ -214,7 +235,9 @@ class BotPresence:
         if (connected, known) != (self._connected, self._known):
             self.changes.append(f"{now:.1f}s bot connected={connected} knows_broker={known}")
         self._connected, self._known = connected, known
-        return self.view.view(known) if connected else None
+        if not connected:
+            return None
+        return self.view.view(known, self.view.beat(self.bot.pid, self._connected_wall))
 
 
 def bot_settings(tmp: Path, port: int, speed: float, **overrides: Any) -> dict[str, Any]:

@@ -130,3 +130,31 @@ def test_the_bot_knows_the_brokers_state_only_from_its_own_heartbeat_after_the_c
     for state in ("disconnected", "stale"):
         write(7, "2026-12-03T14:00:01+00:00", state=state)
         assert not view.knows_broker(7, connected_at)
+
+
+def test_the_bots_view_is_what_its_execution_actor_reports_when_its_heartbeat_is_fresh(tmp_path):
+    from pure_helpers import RECOVERED_CONTRACT, RECOVERED_INTENT
+
+    from bot import messages as m
+    from bot.journal.write import Journal
+
+    # Arrange: the journal holds the intent (con_id 42) with a fill of 10; the bot's execution
+    # actor holds 5 of it (sold outside while it was down) and knows only its stop as working
+    at = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+    journal = Journal(tmp_path / "journal-paper.sqlite3")
+    journal.record(m.EntryApproved("c1", RECOVERED_INTENT, "SPY", RECOVERED_CONTRACT, 10, 1.6, at), at)
+    journal.record(m.OrderFilled("c1", f"{RECOVERED_INTENT}.entry", "e1", RECOVERED_CONTRACT,
+                                 m.Side.BUY, 10.0, 1.6, at), at)
+    journal.record(m.PositionOpened("c1", RECOVERED_INTENT, "SPY", RECOVERED_CONTRACT, 10.0, 1.6,
+                                    at), at)
+    journal.close()
+    view = chaos.BotObserver(tmp_path / "journal-paper.sqlite3", tmp_path / "heartbeat.json")
+    beat = {"held": {RECOVERED_INTENT: 5.0}, "working_refs": [f"{RECOVERED_INTENT}.sl1"]}
+
+    # Act
+    from_beat, from_journal = view.view(True, beat), view.view(True)
+
+    # Assert
+    assert (dict(from_beat.positions), from_beat.working_refs) == (
+        {42: 5.0}, frozenset({f"{RECOVERED_INTENT}.sl1"}))
+    assert dict(from_journal.positions) == {42: 10.0}

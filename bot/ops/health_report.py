@@ -19,7 +19,9 @@ and last Pong report (``BotActor.stats``), and the HealthActor's own counters. T
 | ``journal`` | ``state`` (ok, failed, or None before its first report), ``reason``, ``written``, |
 | | ``failures``; ``failed`` also puts ``journal=failed`` into ``alarms`` |
 | ``symbols`` | per symbol: ``bar_age_s``, ``quote_age_s``, ``state`` (from its strategy) |
-| ``orders_working``, ``positions`` | from the execution actor |
+| ``orders_working``, ``positions`` | from the execution actor (counts) |
+| ``held``, ``working_refs`` | the execution actor's view: contracts held per intent, and the |
+| | orderRefs it knows as working (a closed trade's cancels until IB confirms them) |
 | ``unprotected_position`` | intents holding a position without stops or a closing order past |
 | | ``execution.protect_within_s`` (the alarmed state; see ``bot/trading/execution.py``) |
 | ``risk`` | ``realized_pnl``, ``loss_budget_used_pct``, ``trades``, ``kill_switch`` |
@@ -103,6 +105,8 @@ def heartbeat_payload(*, ts: str, pid: int, uptime_s: float, beat_lag_s: float,
         "symbols": _symbols_section(reports),
         "orders_working": execution.get("orders_working"),
         "positions": len(execution.get("positions") or {}) if execution else None,
+        "held": dict(execution.get("positions") or {}),
+        "working_refs": list(execution.get("working_refs") or []),
         "unprotected_position": list(execution.get("unprotected_position") or []),
         "risk": {out: risk.get(key) for key, out in RISK_KEYS.items()},
         "journal": journal,
