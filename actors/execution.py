@@ -221,6 +221,10 @@ class ExecutionActor(BotActor):
         for trade in list(self.trades.values()):
             if not trade.finished:
                 self._apply(*execution.on_clock(trade, self.settings, self.clock(), market))
+        for intent_id, trade in list(self.finished.items()):
+            swept, effects = execution.sweep_finished(trade, self.clock())
+            self.finished[intent_id] = swept
+            self._emit(effects)
         self._check_broker_positions()
 
     def _check_broker_positions(self) -> None:

@@ -187,3 +187,24 @@ def test_a_filled_status_that_arrives_before_its_execution_does_not_expire_the_e
     assert opened.quantity == 7
     bot.sync()
     assert [x for x in bot.probe.drain() if isinstance(x, m.EntryExpired)] == []
+
+
+def test_an_exit_still_working_after_its_sibling_closed_the_position_is_cancelled(tmp_path, clock):
+    # Arrange: the take-profit fills in full; IB should end the stop (OCA type 3) by itself,
+    # but no report of that comes (the stop joined the group late, or the report was lost)
+    bot = run_bot(tmp_path, clock)
+    enter(bot)
+    b = commands(bot, m.SubmitBracket)[0]
+    bot.broker.fill(b.parent.client_order_id, 7, 1.60).get(timeout=5)
+    bot.broker.emit(m.OrderFilled("c-1", b.take_profit.client_order_id, "tp-1", CONTRACT,
+                                  m.Side.SELL, 7, 2.08, clock())).get(timeout=5)
+    bot.probe.expect(m.PositionClosed)
+
+    # Act
+    bot.tick(5)
+    early = commands(bot, m.CancelOrder)
+    bot.tick(6)  # past cancel_timeout_s (10) since the close
+
+    # Assert
+    assert early == ()
+    assert [c.client_order_id for c in commands(bot, m.CancelOrder)] == [b.stop.client_order_id]

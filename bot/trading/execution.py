@@ -488,12 +488,28 @@ def _close(trade: Trade, wall: datetime, fill: m.OrderFilled | None) -> tuple[Tr
     closer_role = closer.role if closer else ""
     reason = trade.closing_reason or {"tp": "take profit", "sl": "stop"}.get(closer_role, "exit")
     ts = fill.ts if fill is not None else wall
-    trade = replace(trade, finished=True, closing_reason=reason, alarmed=False)
+    trade = replace(trade, finished=True, finished_at=wall, closing_reason=reason, alarmed=False)
     effects += [
         m.PositionClosed(trade.correlation_id, trade.intent_id, trade.symbol, trade.contract,
                          sold, trade.entry.avg_price, round(exit_price, 4), pnl, reason, ts),
         m.UnsubscribeQuotes(trade.correlation_id, trade.contract),
     ]
+    return trade, effects
+
+
+def sweep_finished(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
+    """A closed trade's exits that IB should have ended by itself (an OCA sibling's fill reduced
+    them to nothing) but has not reported done within ``cancel_timeout_s``: cancel them. An
+    exit that joined its group after the fill, or an OCA reduction lost, would otherwise keep
+    working at the broker for a position that is gone (invariant 2)."""
+    if not trade.finished or trade.finished_at is None or (
+            wall - trade.finished_at).total_seconds() < trade.settings.execution.cancel_timeout_s:
+        return trade, []
+    effects: Effects = []
+    for leg in trade.legs[1:]:
+        if leg.working and leg.cancel_sent_at is None:
+            trade, more = _cancel(trade, leg, wall, "still working after the position closed")
+            effects += more
     return trade, effects
 
 

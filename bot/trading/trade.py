@@ -92,6 +92,8 @@ class Trade:
     awaiting_quote_since: datetime | None = None
     """A crash resend waits for a fresh quote to re-price from (``recovery.resend``)."""
     finished: bool = False
+    finished_at: datetime | None = None
+    """Wall time the position closed (or the entry expired): when leftovers are swept."""
 
     def leg(self, client_order_id: str) -> Leg | None:
         return next((g for g in self.legs if g.spec.client_order_id == client_order_id), None)
