@@ -54,7 +54,7 @@ from bot.sim.pnl import DayBaseline
 from bot.sim.replay_data import ReplayData
 from bot.sim.rules import ClientIds, Counters, HistoricalPacing, MarketDataLines
 from bot.sim.session import Session
-from bot.sim.streams import run_tick_loop, tick_once
+from bot.sim.streams import push_streams, run_tick_loop, tick_once
 
 PACING_MODES = ("ib", "strict")
 FIRST_ORDER_ID = 1
@@ -160,6 +160,9 @@ class SimGateway:
         self._server: asyncio.base_events.Server | None = None
         self._stopping: asyncio.Event | None = None
         self._refuse_until = 0.0
+        self.listeners: list = []
+        """Callables told every engine event before it is sent (loop thread): a backtest
+        records the fills there."""
 
     # ---- public API -----------------------------------------------------------------------
 
@@ -218,16 +221,25 @@ class SimGateway:
         """Run in the calling thread until interrupted."""
         asyncio.run(self.serve_forever())
 
-    def step(self, sim_seconds: float, timeout: float = 30.0) -> datetime:
+    def step(self, sim_seconds: float, stream: bool = True, timeout: float = 30.0) -> datetime:
         """A stepped gateway (``options.stepped``): move the clock ``sim_seconds`` forward and
-        run one market step on the loop thread (matching, streams); returns the new time once
-        the step is done. Any thread but the loop's."""
+        run one market step on the loop thread (matching; streams unless ``stream`` is False:
+        then ``push_streams`` sends them); returns the new time once the step is done. Any
+        thread but the loop's."""
         async def run() -> datetime:
             self.clock.jump(sim_seconds)
-            tick_once(self)
+            tick_once(self, stream)
             return self.clock.now()
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
+
+    def push_streams(self, symbols: frozenset[str] | None, timeout: float = 30.0) -> None:
+        """A stepped gateway: send the stream changes of the subscriptions on ``symbols``
+        (None: all the rest, and P&L). Any thread but the loop's."""
+        async def run() -> None:
+            push_streams(self, symbols)
+
+        asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
 
     def loop_idle(self, timeout: float = 30.0) -> tuple[int, int]:
         """Wait until the loop has run everything queued before this call; then (bytes still
@@ -374,6 +386,8 @@ class SimGateway:
     def dispatch(self, events: list) -> None:
         """Encode engine events and send each to the session(s) IB would send it to."""
         for ev in events:
+            for listener in self.listeners:
+                listener(ev)
             handler = _ROUTES.get(type(ev))
             if handler is not None:
                 handler(self, ev)
