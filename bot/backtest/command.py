@@ -44,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=parse_speed, default=None,
                    help="'max' (default): as fast as possible; or at most this many simulated "
                         "seconds per wall second")
+    p.add_argument("--iv-surface", type=Path, default=None, metavar="FILE",
+                   help="JSON/YAML IV surface for options without recorded quotes (default: "
+                        "DIR/iv_surface.json, else the simulator's model)")
     p.add_argument("--out", type=Path, default=None,
                    help="report directory (default: <logging.dir>/backtest/<UTC time>); must not "
                         "hold a journal already")
@@ -51,7 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_backtest(settings: Settings, data: Path, first: date | None, last: date | None,
                  out_dir: Path, speed: float | None = None,
-                 progress: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+                 progress: Callable[[str], None] = lambda line: None,
+                 iv_surface: Path | None = None) -> dict[str, Any]:
     """Run one backtest into ``out_dir`` (created) and return its report; raises
     ``BacktestError`` or ``ReplayDataError``. Logging must already be configured (or not)."""
     from bot.backtest import report as report_mod
@@ -63,8 +67,9 @@ def run_backtest(settings: Settings, data: Path, first: date | None, last: date 
         raise BacktestError(f"{out_dir} already holds a journal: a backtest starts from nothing")
     bt_settings = backtest_settings(settings, out_dir)
     days = session_days(ReplayData(data), tuple(bt_settings.symbols), first, last)
-    run = Backtest(bt_settings, data, days, progress=progress, speed=speed).run()
-    return report_mod.write(run, bt_settings, str(data), out_dir)
+    run = Backtest(bt_settings, data, days, progress=progress, speed=speed,
+                   iv_surface=iv_surface).run()
+    return report_mod.write(run, bt_settings, str(data), out_dir, iv_surface)
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:
@@ -84,8 +89,9 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
     print(f"backtest_started data={args.data} out={out_dir}", flush=True)
     try:
         report = run_backtest(settings, args.data, args.first, args.last, out_dir, args.speed,
-                              progress=lambda line: print(line, flush=True))
-    except (ReplayDataError, OSError) as exc:
+                              progress=lambda line: print(line, flush=True),
+                              iv_surface=args.iv_surface)
+    except (ReplayDataError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except BacktestError as exc:

@@ -163,7 +163,7 @@ class Backtest:
 
     def __init__(self, settings: Settings, data_dir: Path, days: list[date],
                  progress: Callable[[str], None] = lambda line: None,
-                 speed: float | None = None) -> None:
+                 speed: float | None = None, iv_surface: Path | None = None) -> None:
         if not days:
             raise BacktestError(f"{data_dir}: no recorded session of {','.join(settings.symbols)} "
                                 "in the range")
@@ -175,7 +175,8 @@ class Backtest:
         self.gateway = SimGateway(GatewayOptions(
             port=0, seed=settings.broker.sim.seed, account=settings.broker.sim.account,
             start=calendar.session_bounds(days[0])[0], symbols=tuple(settings.symbols),
-            replay_dir=data_dir, stepped=True, msg_rate_limit=UNLIMITED))  # WALL_RATE_LIMITS
+            replay_dir=data_dir, iv_surface=iv_surface, stepped=True,
+            msg_rate_limit=UNLIMITED))  # WALL_RATE_LIMITS
         self.recorder = FillRecorder(self.gateway)
         self.gateway.listeners.append(self.recorder)
         self.directory = EventDirectory()

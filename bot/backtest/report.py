@@ -30,7 +30,8 @@ def settings_used(settings: Settings) -> dict[str, Any]:
     return data
 
 
-def build(run: BacktestRun, settings: Settings, data_dir: str) -> dict[str, Any]:
+def build(run: BacktestRun, settings: Settings, data_dir: str,
+          iv_surface: Path | None = None) -> dict[str, Any]:
     """The whole report as plain data (what ``report.json`` holds)."""
     trades = metrics.trades_from(run.fills, run.reasons)
     curve = metrics.equity_curve(run.start_equity, trades)
@@ -45,6 +46,7 @@ def build(run: BacktestRun, settings: Settings, data_dir: str) -> dict[str, Any]
             "note": "recorded: the option's recorded quote at the fill; modelled: Black-Scholes on "
                     "the replayed underlying with the IV surface (no quote recorded within "
                     "120 s)",
+            "iv_surface": _surface_of(data_dir, iv_surface),
         },
         "pnl_by_day": {d.isoformat(): v for d, v in metrics.daily_pnl(trades, run.days).items()},
         "pnl_by_symbol": metrics.pnl_by(trades, lambda t: t.symbol),
@@ -54,6 +56,16 @@ def build(run: BacktestRun, settings: Settings, data_dir: str) -> dict[str, Any]
         "trades": [_trade_row(t) for t in trades],
         "settings": settings_used(settings),
     }
+
+
+def _surface_of(data_dir: str, iv_surface: Path | None) -> str:
+    """Which IV surface priced the modelled options, as the gateway chose it."""
+    if iv_surface is not None:
+        return f"--iv-surface {iv_surface.name}: {iv_surface.read_text().strip()}"
+    default = Path(data_dir) / "iv_surface.json"
+    if default.exists():
+        return f"iv_surface.json of the data: {default.read_text().strip()}"
+    return "the simulator's model (per-symbol base vol x 1.10, skew 0.08, smile 0.015)"
 
 
 def _trade_row(t: metrics.Trade) -> dict[str, Any]:
@@ -93,7 +105,7 @@ def markdown(report: dict[str, Any], pngs: list[str], png_note: str) -> str:
     p = report["option_prices"]
     out += ["", "## Option prices", "",
             f"{p['recorded_fills']} fills at recorded option quotes, {p['modelled_fills']} at "
-            f"modelled ones. {p['note']}.", ""]
+            f"modelled ones. {p['note']}.", "", f"IV surface: {p['iv_surface']}.", ""]
     for title, key in (("P&L by day", "pnl_by_day"),):
         out += [f"## {title}", ""]
         out += _table(["day", "net P&L"], [[d, _money(v)] for d, v in report[key].items()])
@@ -151,9 +163,10 @@ def charts(report: dict[str, Any], out_dir: Path) -> tuple[list[str], str]:
     return names, ""
 
 
-def write(run: BacktestRun, settings: Settings, data_dir: str, out_dir: Path) -> dict[str, Any]:
+def write(run: BacktestRun, settings: Settings, data_dir: str, out_dir: Path,
+          iv_surface: Path | None = None) -> dict[str, Any]:
     """report.json, report.md, the charts and timing.json in ``out_dir``; returns the report."""
-    report = build(run, settings, data_dir)
+    report = build(run, settings, data_dir, iv_surface)
     (out_dir / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
     pngs, note = charts(report, out_dir)
     (out_dir / "report.md").write_text(markdown(report, pngs, note))
