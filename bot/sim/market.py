@@ -41,7 +41,7 @@ from bot.sim import calendar
 from bot.sim.contracts import SimContract, stable_hash
 from bot.sim.options import MODEL_SURFACE, IvSurface, OptionQuote, base_vol, option_quote
 from bot.sim.replay_data import ReplayData
-from bot.sim.replay_market import RecordedOptions, exact_session
+from bot.sim.replay_market import RecordedOptions, ReplayMarket, exact_session
 
 # symbol -> (starting price, shares traded per day, quoted spread in dollars)
 PROFILES: dict[str, tuple[float, int, float]] = {
@@ -177,11 +177,14 @@ def load_bars_csv(path: Path) -> dict[tuple[str, date], list[tuple]]:
     return grouped
 
 
-class Market:
+class Market(ReplayMarket):
     """Seeded underlyings: a random walk on a fixed 1-simulated-second grid with a U-shaped
     intraday volatility, so the path depends only on (seed, symbol, start), never on how often it
     is sampled. Prices move only during regular hours. Optionally replays a CSV of 1-minute bars
-    (columns time,symbol,open,high,low,close,volume; interpolates within each minute)."""
+    (columns time,symbol,open,high,low,close,volume; interpolates within each minute), or a
+    replay directory (``replay``, ``bot.sim.replay_data``): then the sessions are the recorded
+    ones only, their prices exactly the recorded decimals, and options take the recorded quotes
+    where there are any (``bot.sim.replay_market``), else the model with ``surface``."""
 
     def __init__(
         self,
@@ -214,42 +217,6 @@ class Market:
             raise ValueError(f"{replay.root}: no session day with bars of {', '.join(self.symbols)}")
         for day in self._first_days(history_days):
             self._append(day)
-
-    def _first_days(self, history_days: int) -> list[date]:
-        """The sessions kept at the start: the current one and ``history_days`` before it (in a
-        replay: recorded sessions only, at least the first one)."""
-        today = calendar.current_session_day(self._now)
-        if not self._replay:
-            return calendar.session_days(today, history_days + 1)
-        upto = [d for d in self._replay_days if d <= today]
-        return upto[-(history_days + 1):] or self._replay_days[:1]
-
-    def replay_days(self) -> list[date]:
-        """The recorded session days a replay runs over (empty when not replaying)."""
-        return list(self._replay_days)
-
-    def replay_finished(self) -> bool:
-        """True once a replay is past the close of its last recorded session."""
-        with self._lock:
-            if not self._replay:
-                return False
-            return self._now >= calendar.session_bounds(self._replay_days[-1])[1]
-
-    def recorded_chain(self, symbol: str, day: date):
-        """(expiries, strikes) recorded for the session, None when not replaying or not recorded."""
-        with self._lock:
-            return self._recorded.chain(symbol, day) if self._recorded else None
-
-    def option_source(self, contract: SimContract) -> str:
-        """Where the option's quote at now() comes from: "recorded" or "modelled"."""
-        with self._lock:
-            if self._recorded is None:
-                return "modelled"
-            session, _ = self._locate(contract.symbol)
-            model = option_quote(contract, self.spot(contract.symbol), self._now, self._seed,
-                                 self._surface)
-            found = self._recorded.quote(contract, session.day, self._now, model)
-            return "modelled" if found is None else "recorded"
 
     def advance(self, t: datetime) -> None:
         """Move the market to `t`, generating any sessions that opened since (earlier t: no-op)."""
@@ -398,12 +365,6 @@ class Market:
             del kept[:drop]
         if self._recorded is not None:
             self._recorded.keep_only(self._days)
-
-    def _following(self, day: date) -> date | None:
-        """The session after ``day``: the next recorded one in a replay (None after the last)."""
-        if not self._replay:
-            return calendar.next_session_day(day)
-        return next((d for d in self._replay_days if d > day), None)
 
     def _recorded_session(self, symbol: str, day: date, bounds, prev_close: float) -> _Session:
         """The session from its recorded bars; the first replayed session opens without a gap."""

@@ -18,7 +18,9 @@ from datetime import date, datetime
 
 import numpy as np
 
-from bot.sim.options import OptionQuote
+from bot.sim import calendar
+from bot.sim.contracts import SimContract
+from bot.sim.options import OptionQuote, option_quote
 from bot.sim.replay_data import BarRow, QuoteBook, ReplayData
 
 RECORDED_MAX_AGE_S = 120.0
@@ -104,3 +106,50 @@ class RecordedOptions:
             if value is not None:
                 fields[name] = value
         return replace(model, **fields)
+
+
+class ReplayMarket:
+    """What ``bot.sim.market.Market`` answers about a replay (a mixin: it reads the market's
+    own state under its lock)."""
+
+    def _first_days(self, history_days: int) -> list[date]:
+        """The sessions kept at the start: the current one and ``history_days`` before it (in a
+        replay: recorded sessions only, at least the first one)."""
+        today = calendar.current_session_day(self._now)
+        if not self._replay:
+            return calendar.session_days(today, history_days + 1)
+        upto = [d for d in self._replay_days if d <= today]
+        return upto[-(history_days + 1):] or self._replay_days[:1]
+
+    def replay_days(self) -> list[date]:
+        """The recorded session days a replay runs over (empty when not replaying)."""
+        return list(self._replay_days)
+
+    def replay_finished(self) -> bool:
+        """True once a replay is past the close of its last recorded session."""
+        with self._lock:
+            if not self._replay:
+                return False
+            return self._now >= calendar.session_bounds(self._replay_days[-1])[1]
+
+    def recorded_chain(self, symbol: str, day: date):
+        """(expiries, strikes) recorded for the session, None when not replaying or not recorded."""
+        with self._lock:
+            return self._recorded.chain(symbol, day) if self._recorded else None
+
+    def option_source(self, contract: SimContract) -> str:
+        """Where the option's quote at now() comes from: "recorded" or "modelled"."""
+        with self._lock:
+            if self._recorded is None:
+                return "modelled"
+            session, _ = self._locate(contract.symbol)
+            model = option_quote(contract, self.spot(contract.symbol), self._now, self._seed,
+                                 self._surface)
+            found = self._recorded.quote(contract, session.day, self._now, model)
+            return "modelled" if found is None else "recorded"
+
+    def _following(self, day: date) -> date | None:
+        """The session after ``day``: the next recorded one in a replay (None after the last)."""
+        if not self._replay:
+            return calendar.next_session_day(day)
+        return next((d for d in self._replay_days if d > day), None)
