@@ -87,3 +87,26 @@ def test_a_local_sweep_runs_each_combination_and_writes_one_table(tmp_path):
     assert rows[0]["summary"]["net_pnl"] >= rows[1]["summary"]["net_pnl"]
     assert (tmp_path / "sweep" / "run001" / "report.md").exists()
     assert "| # | risk.stop_loss_pct | net_pnl |" in (tmp_path / "sweep" / "sweep.md").read_text()
+
+
+@pytest.mark.slow
+def test_with_ray_the_runs_are_ray_tasks_and_give_the_same_table(tmp_path):
+    pytest.importorskip("ray")  # the optional extra: pip install -e '.[ray]'
+    data = tmp_path / "data"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "make_replay_data.py"), "--out",
+                    str(data), "--days", "2", "--symbols", "SPY", "--end", "2026-11-18"],
+                   check=True, capture_output=True, timeout=60)
+    (tmp_path / "settings.yaml").write_text("symbols: [SPY]\n")
+    common = [sys.executable, str(REPO / "scripts" / "sweep.py"), "--data", str(data), "--from",
+              "2026-11-18", "--config", str(tmp_path / "settings.yaml"), "--grid",
+              "risk.stop_loss_pct=15,40"]
+
+    on_ray = subprocess.run([*common, "--ray", "local", "--out", str(tmp_path / "ray")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=170)
+    local = subprocess.run([*common, "--workers", "2", "--out", str(tmp_path / "pool")],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=170)
+
+    assert on_ray.returncode == 0 and local.returncode == 0, on_ray.stderr[-2000:]
+    assert "where=ray local" in on_ray.stdout
+    assert (json.loads((tmp_path / "ray" / "sweep.json").read_text())
+            == json.loads((tmp_path / "pool" / "sweep.json").read_text()))
