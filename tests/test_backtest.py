@@ -79,3 +79,31 @@ def test_a_range_without_recorded_sessions_exits_2(data, tmp_path):
 
     assert done.returncode == 2
     assert "no recorded session" in done.stderr
+
+
+@pytest.mark.parametrize(("text", "expected"), [("max", None), ("600", 600.0), ("0.5", 0.5)])
+def test_speed_is_max_or_simulated_seconds_per_wall_second(text, expected):
+    from bot.backtest.command import parse_speed
+
+    assert parse_speed(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0", "-5"])
+def test_a_speed_that_is_not_positive_is_refused(text):
+    import argparse
+
+    from bot.backtest.command import parse_speed
+
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_speed(text)
+
+
+def test_a_report_directory_holding_a_journal_is_refused(data, tmp_path):
+    (tmp_path / "bt" / "journal").mkdir(parents=True)
+    (tmp_path / "bt" / "journal" / "journal-sim.sqlite3").write_text("")
+
+    done = run("-m", "bot", "backtest", "--data", str(data), "--config",
+               str(data / "settings.yaml"), "--out", str(tmp_path / "bt"), cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert "already holds a journal" in done.stderr

@@ -59,12 +59,12 @@ def run_backtest(settings: Settings, data: Path, first: date | None, last: date 
     """Run one backtest into ``out_dir`` (created) and return its report; raises
     ``BacktestError`` or ``ReplayDataError``. Logging must already be configured (or not)."""
     from bot.backtest import report as report_mod
-    from bot.backtest.driver import Backtest, BacktestError, backtest_settings, session_days
+    from bot.backtest.driver import Backtest, BacktestRefused, backtest_settings, session_days
     from bot.sim.replay_data import ReplayData
 
     out_dir.mkdir(parents=True, exist_ok=True)
     if (out_dir / "journal").exists() and any((out_dir / "journal").iterdir()):
-        raise BacktestError(f"{out_dir} already holds a journal: a backtest starts from nothing")
+        raise BacktestRefused(f"{out_dir} already holds a journal: a backtest starts from nothing")
     bt_settings = backtest_settings(settings, out_dir)
     days = session_days(ReplayData(data), tuple(bt_settings.symbols), first, last)
     run = Backtest(bt_settings, data, days, progress=progress, speed=speed,
@@ -73,7 +73,7 @@ def run_backtest(settings: Settings, data: Path, first: date | None, last: date 
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.backtest.driver import BacktestError
+    from bot.backtest.driver import BacktestError, BacktestRefused
     from bot.ops.logs import LogsUnusable, configure_logging
     from bot.sim.replay_data import ReplayDataError
 
@@ -91,12 +91,12 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
         report = run_backtest(settings, args.data, args.first, args.last, out_dir, args.speed,
                               progress=lambda line: print(line, flush=True),
                               iv_surface=args.iv_surface)
-    except (ReplayDataError, OSError, ValueError) as exc:
+    except (ReplayDataError, OSError, ValueError, BacktestRefused) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except BacktestError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG if "no recorded session" in str(exc) else EXIT_FAILED
+        return EXIT_FAILED
     timing = json.loads((out_dir / "timing.json").read_text())
     s = report["summary"]
     print(f"backtest_finished days={timing['days']} trades={s['trades']} net_pnl={s['net_pnl']} "
@@ -104,4 +104,7 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
           f"sharpe={s['sharpe']} wall_s={timing['wall_s']} "
           f"sim_days_per_wall_minute={timing['sim_days_per_wall_minute']}", flush=True)
     print(f"report: {out_dir / 'report.md'}", flush=True)
+    if not list(out_dir.glob("*.png")):
+        print("charts: none (matplotlib is not installed: pip install -e '.[backtest]')",
+              flush=True)
     return 0

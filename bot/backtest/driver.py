@@ -62,7 +62,11 @@ the messages and their order are the same, only no wall-clock wait is inserted."
 
 
 class BacktestError(RuntimeError):
-    """The backtest cannot run (no data in range) or the bot stopped during it."""
+    """The bot stopped during the backtest, or never became ready or quiet."""
+
+
+class BacktestRefused(BacktestError):
+    """The backtest cannot start: no recorded session in the range, a used report directory."""
 
 
 class _Reply:
@@ -165,7 +169,7 @@ class Backtest:
                  progress: Callable[[str], None] = lambda line: None,
                  speed: float | None = None, iv_surface: Path | None = None) -> None:
         if not days:
-            raise BacktestError(f"{data_dir}: no recorded session of {','.join(settings.symbols)} "
+            raise BacktestRefused(f"{data_dir}: no recorded session of {','.join(settings.symbols)} "
                                 "in the range")
         self.settings = settings
         self.days = days

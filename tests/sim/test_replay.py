@@ -180,3 +180,27 @@ def test_the_gateway_command_refuses_a_directory_without_bars(tmp_path, capsys):
 
 def test_model_surface_default_matches_the_models_implied_vol():
     assert IvSurface().atm_vol("SPY") == pytest.approx(0.15 * 1.10)
+
+
+def test_five_second_bars_and_quotes_derive_from_the_recorded_minute(replay_dir):
+    open_t = calendar.session_bounds(DAYS[0])[0]
+    t, o, h, lo, c, v = day_rows(DAYS[0], Decimal("590.00"))[7]  # a bar with 4-decimal lows
+    market = Market(("SPY",), 7, open_t, replay=ReplayData(replay_dir))
+    market.advance(open_t + timedelta(minutes=9))
+
+    fives = market.bars("SPY", open_t + timedelta(minutes=8), 60, 5)
+
+    assert len(fives) == 12 and fives[0].time.strftime("%Y-%m-%dT%H:%M:%SZ") == t
+    assert (fives[0].open, max(b.high for b in fives), min(b.low for b in fives),
+            fives[-1].close, sum(b.volume for b in fives)) == (
+        float(o), float(h), float(lo), float(c), int(v))
+    quote = market.quote("SPY")
+    assert quote.bid < quote.ask and quote.last in (quote.bid, quote.ask)
+
+
+def test_without_symbols_the_gateway_command_replays_the_symbols_of_the_data(replay_dir):
+    from bot.sim.cli import build_parser, options_from
+
+    options = options_from(build_parser().parse_args(["--replay", str(replay_dir)]))
+
+    assert options.symbols == ("SPY",) and options.replay_dir == replay_dir
