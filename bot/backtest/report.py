@@ -152,7 +152,10 @@ def charts(report: dict[str, Any], out_dir: Path) -> tuple[list[str], str]:
         fig, ax = plt.subplots(figsize=(9, 3.5))
         xs = [datetime.fromisoformat(t) for t, _ in points]
         ys = [v for _, v in points]
-        ax.step(xs, ys, where="post") if points else ax.axhline(base)
+        if points:
+            ax.step(xs, ys, where="post")
+        else:
+            ax.axhline(base)
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
         fig.autofmt_xdate()
