@@ -107,3 +107,49 @@ def test_a_report_directory_holding_a_journal_is_refused(data, tmp_path):
 
     assert done.returncode == 2
     assert "already holds a journal" in done.stderr
+
+
+def write_option_quotes(root: Path, symbol: str, day: str) -> None:
+    """Recorded quotes, every minute, of the day's expiry around the money (priced by the
+    simulator's model here: what matters is that the gateway serves them as recorded)."""
+    import csv
+    import gzip
+    from datetime import datetime
+
+    from bot.sim.contracts import SimContract
+    from bot.sim.options import option_quote
+
+    expiry = day.replace("-", "")
+    rows = list(csv.DictReader(gzip.open(root / "bars" / symbol / f"{day}.csv.gz", "rt")))
+    lines = []
+    for row in rows:
+        t, spot = datetime.fromisoformat(row["timestamp"]), float(row["close"])
+        for strike in range(round(spot) - 6, round(spot) + 7):
+            for right in ("C", "P"):
+                c = SimContract(con_id=1, symbol=symbol, sec_type="OPT", expiry=expiry,
+                                strike=float(strike), right=right, multiplier="100")
+                q = option_quote(c, spot, t, 7)
+                lines.append(json.dumps({
+                    "ts": row["timestamp"], "expiry": expiry, "strike": float(strike),
+                    "right": right, "bid": q.bid, "ask": q.ask, "last": None, "bid_size": 50,
+                    "ask_size": 50, "iv": None, "delta": None, "gamma": None, "theta": None,
+                    "vega": None, "und_price": spot}))
+    folder = root / "options" / symbol
+    folder.mkdir(parents=True)
+    (folder / f"{day}.jsonl.gz").write_bytes(gzip.compress("\n".join(lines).encode()))
+
+
+def test_fills_at_recorded_option_quotes_are_reported_as_recorded(tmp_path):
+    data = tmp_path / "data"
+    made = run(str(REPO / "scripts" / "make_replay_data.py"), "--out", str(data), "--days", "2",
+               "--symbols", "SPY", "--end", "2026-11-18", cwd=REPO)
+    assert made.returncode == 0, made.stderr
+    write_option_quotes(data, "SPY", "2026-11-18")
+    (tmp_path / "settings.yaml").write_text("symbols: [SPY]\n")
+
+    done = run("-m", "bot", "backtest", "--data", str(data), "--from", "2026-11-18", "--config",
+               str(tmp_path / "settings.yaml"), "--out", str(tmp_path / "bt"), cwd=tmp_path)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    prices = json.loads((tmp_path / "bt" / "report.json").read_text())["option_prices"]
+    assert prices["recorded_fills"] > 0 and prices["modelled_fills"] == 0
