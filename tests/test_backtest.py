@@ -120,7 +120,8 @@ def write_option_quotes(root: Path, symbol: str, day: str) -> None:
     from bot.sim.options import option_quote
 
     expiry = day.replace("-", "")
-    rows = list(csv.DictReader(gzip.open(root / "bars" / symbol / f"{day}.csv.gz", "rt")))
+    with gzip.open(root / "bars" / symbol / f"{day}.csv.gz", "rt") as handle:
+        rows = list(csv.DictReader(handle))
     lines = []
     for row in rows:
         t, spot = datetime.fromisoformat(row["timestamp"]), float(row["close"])
