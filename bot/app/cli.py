@@ -16,8 +16,11 @@
     python -m bot alert-test [--config PATH]
         Send one test message to every alert target (``alerts.urls``) and print the result per
         target (exit 1 if any failed).
-    python -m bot gateway [--port 4002] [--seed N] [--speed X] ...
+    python -m bot gateway [--port 4002] [--seed N] [--speed X] [--replay DIR] ...
         Run the simulated IB Gateway alone (see ``bot/sim/cli.py``).
+    python -m bot backtest --data DIR [--from D] [--to D] [--speed max] [--config F] [--out DIR]
+        Run the bot over recorded or imported data in lock step with the simulated gateway and
+        write a report (see ``bot/backtest/``).
 
 The settings file: ``--config``, else the environment variable ``BOT_CONFIG``, else
 ``./configs/settings.yaml`` (defaults when that does not exist); run and status print which.
@@ -40,7 +43,7 @@ from bot.app.config import DEFAULT_CONFIG_PATH, ConfigError, Settings, load_sett
 from bot.app.exit_codes import EXIT_CONFIG
 from bot.ib import client
 
-COMMANDS = ("run", "check-config", "status", "kill", "alert-test", "gateway")
+COMMANDS = ("run", "check-config", "status", "kill", "alert-test", "gateway", "backtest")
 CONFIG_ENV = "BOT_CONFIG"
 
 
@@ -70,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
                              "(default: two heartbeat periods and 5 s)")
     sub.add_parser("alert-test", parents=[common],
                    help="send one test message to every alert target")
+    from bot.backtest.command import add_arguments as backtest_arguments
+
+    backtest_arguments(sub.add_parser("backtest", parents=[common],
+                                      help="run the bot over recorded data and write a report"))
     return parser
 
 
@@ -157,8 +164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(args_in)
     source = config_source(args.config, os.environ)
     settings = _load_or_exit(source)
-    if args.command in ("check-config", "run"):
+    if args.command in ("check-config", "run", "backtest"):
         _client_or_exit(settings)
+    if args.command == "backtest":
+        from bot.backtest.command import main as backtest_main
+
+        return backtest_main(settings, args)
     if args.command == "check-config":
         print(json.dumps(redacted(settings), indent=2))
         print(f"configuration ok ({_describe_source(source)})", file=sys.stderr)

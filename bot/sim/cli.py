@@ -19,6 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.sim.faults import FaultInjector, load_faults
+from bot.sim.replay_data import ReplayData, ReplayDataError
 from bot.sim.server import GatewayOptions, SimGateway
 
 NY = ZoneInfo("America/New_York")
@@ -30,7 +31,8 @@ FAULTS_HELP = (
 
 SIMULATED = """\
 What is simulated (as strict as IB, so a client's money safety can be tested against it):
-  market     seeded stocks (or a --bars CSV replay) and their option chains, quotes with
+  market     seeded stocks (or a --bars CSV replay, or --replay DIR of recorded/imported
+             1-minute bars, option quotes and chains) and their option chains, quotes with
              displayed sizes, bars; prices move in regular hours only; NYSE holidays and
              early closes
   fills      marketable orders at the touch (never better than the quote), resting limits at
@@ -101,8 +103,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulated start, ISO format (default: the latest regular session open)",
     )
     p.add_argument("--account", default="DU1234567", help="paper account id")
-    p.add_argument("--symbols", default="SPY,QQQ,IWM", help="comma separated underlyings")
+    p.add_argument("--symbols", default=None,
+                   help="comma separated underlyings (default SPY,QQQ,IWM; with --replay the "
+                   "symbols of its bars)")
     p.add_argument("--bars", type=Path, default=None, help="CSV of 1-minute bars to replay")
+    p.add_argument(
+        "--replay", type=Path, default=None, metavar="DIR",
+        help="replay recorded or imported data instead of the random walk: DIR/bars/<SYMBOL>/"
+        "<YYYY-MM-DD>.csv[.gz] (timestamp,open,high,low,close,volume; UTC bar starts), "
+        "optional DIR/options/<SYMBOL>/<date>.jsonl[.gz] quotes and DIR/chains/<SYMBOL>/"
+        "<date>.json; the clock starts at the first recorded session's open (or --start) "
+        "and runs over the recorded sessions only")
+    p.add_argument(
+        "--iv-surface", type=Path, default=None, metavar="FILE",
+        help="JSON/YAML implied volatility surface for options without recorded quotes, e.g. "
+        '{"atm": {"SPY": 0.14, "*": 0.2}, "skew": 0.08, "smile": 0.015} (default: the '
+        "replay's iv_surface.json, else the model's)")
     p.add_argument("--faults", type=Path, default=None, help=FAULTS_HELP)
     p.add_argument(
         "--tick-interval", type=float, default=0.25, help="wall seconds between market steps"
@@ -122,7 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def options_from(args: argparse.Namespace) -> GatewayOptions:
-    symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
+    if args.symbols is None and args.replay is not None:
+        symbols = ReplayData(args.replay).symbols()
+    else:
+        symbols = tuple(s.strip().upper() for s in (args.symbols or "SPY,QQQ,IWM").split(",")
+                        if s.strip())
     return GatewayOptions(
         host=args.host,
         port=args.port,
@@ -136,6 +156,8 @@ def options_from(args: argparse.Namespace) -> GatewayOptions:
         tick_interval_s=args.tick_interval,
         pacing=args.pacing,
         market_data=args.market_data,
+        replay_dir=args.replay,
+        iv_surface=args.iv_surface,
     )
 
 
@@ -182,7 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problems:
         print("\n".join(f"error: {p}" for p in problems), file=sys.stderr)
         return 2
-    gateway = SimGateway(options_from(args))
+    try:
+        gateway = SimGateway(options_from(args))
+    except (ReplayDataError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         port = gateway.start()
     except OSError as exc:

@@ -311,9 +311,14 @@ class ContractRegistry:
         if key not in self._chains:
             if len(self._chains) > 4 * len(self._symbols):
                 self._chains.clear()
-            reference = self._market.prior_close(symbol, today)
-            strikes = frozenset(strikes_around(reference))
-            self._chains[key] = (tuple(expirations(symbol, today)), strikes)
+            recorded = self._market.recorded_chain(symbol, today)
+            if recorded:  # a replay's recorded chain: its listed expiries still open
+                expiries = sorted({d for d in map(_parse_expiry, recorded[0]) if d and d >= today})
+                self._chains[key] = (tuple(expiries), frozenset(recorded[1]))
+            else:
+                reference = self._market.prior_close(symbol, today)
+                strikes = frozenset(strikes_around(reference))
+                self._chains[key] = (tuple(expirations(symbol, today)), strikes)
         return self._chains[key]
 
     def _make_stock(self, symbol: str) -> SimContract:

@@ -39,7 +39,9 @@ import numpy as np
 
 from bot.sim import calendar
 from bot.sim.contracts import SimContract, stable_hash
-from bot.sim.options import OptionQuote, base_vol, option_quote
+from bot.sim.options import MODEL_SURFACE, IvSurface, OptionQuote, base_vol, option_quote
+from bot.sim.replay_data import ReplayData
+from bot.sim.replay_market import RecordedOptions, ReplayMarket, exact_session
 
 # symbol -> (starting price, shares traded per day, quoted spread in dollars)
 PROFILES: dict[str, tuple[float, int, float]] = {
@@ -94,9 +96,10 @@ class _Session:
     day: date
     open_s: int
     close_s: int
-    cents: np.ndarray  # int32 trade price per second
+    cents: np.ndarray  # trade price per second in 1/scale dollars (int32; int64 in a replay)
     at_ask: np.ndarray  # bool, the last trade lifted the offer (price ticked up)
     volume: np.ndarray  # int32 shares per second
+    scale: int = 100  # price units per dollar: 100 (cents), 10**n for n-decimal recorded prices
 
 
 def profile(symbol: str) -> tuple[float, int, float]:
@@ -174,11 +177,14 @@ def load_bars_csv(path: Path) -> dict[tuple[str, date], list[tuple]]:
     return grouped
 
 
-class Market:
+class Market(ReplayMarket):
     """Seeded underlyings: a random walk on a fixed 1-simulated-second grid with a U-shaped
     intraday volatility, so the path depends only on (seed, symbol, start), never on how often it
     is sampled. Prices move only during regular hours. Optionally replays a CSV of 1-minute bars
-    (columns time,symbol,open,high,low,close,volume; interpolates within each minute)."""
+    (columns time,symbol,open,high,low,close,volume; interpolates within each minute), or a
+    replay directory (``replay``, ``bot.sim.replay_data``): then the sessions are the recorded
+    ones only, their prices exactly the recorded decimals, and options take the recorded quotes
+    where there are any (``bot.sim.replay_market``), else the model with ``surface``."""
 
     def __init__(
         self,
@@ -187,6 +193,8 @@ class Market:
         start: datetime,
         bars_csv: Path | None = None,
         history_days: int = 3,
+        replay: ReplayData | None = None,
+        surface: IvSurface = MODEL_SURFACE,
     ) -> None:
         self.symbols = tuple(dict.fromkeys(symbols))
         if not self.symbols:
@@ -200,7 +208,14 @@ class Market:
         self._days: list[date] = []
         self._volume_sums: dict[str, tuple[int, int, int]] = {}  # symbol -> (open_s, k, shares)
         self._pins: dict[int | str, dict[str, float]] = {}  # key -> quote fields held
-        for day in calendar.session_days(calendar.current_session_day(self._now), history_days + 1):
+        self._surface = surface
+        self._replay = replay
+        self._recorded = RecordedOptions(replay) if replay else None
+        self._replay_days = ([d for d in replay.days(self.symbols) if calendar.session_bounds(d)]
+                             if replay else [])
+        if replay and not self._replay_days:
+            raise ValueError(f"{replay.root}: no session day with bars of {', '.join(self.symbols)}")
+        for day in self._first_days(history_days):
             self._append(day)
 
     def advance(self, t: datetime) -> None:
@@ -210,7 +225,7 @@ class Market:
                 return
             self._now = t.astimezone(UTC)
             while self._now >= self._next_open:  # one session at a time keeps memory bounded
-                self._append(calendar.next_session_day(self._days[-1]))
+                self._append(self._following(self._days[-1]))
 
     def pin_quote(self, key: int | str, bid: float, ask: float, last: float,
                   bid_size: int | None = None, ask_size: int | None = None) -> None:
@@ -236,20 +251,20 @@ class Market:
             if symbol in self._pins:
                 return self._pins[symbol]["last"]
             session, k = self._locate(symbol, lag_s)
-            return int(session.cents[k]) / 100
+            return int(session.cents[k]) / session.scale
 
     def quote(self, symbol: str, lag_s: int = 0) -> Quote:
         """Underlying quote at now() (``lag_s`` seconds earlier: delayed data): the last trade
         is on the bid or the ask; seeded sizes."""
         with self._lock:
             session, k = self._locate(symbol, lag_s)
-            last, spread = int(session.cents[k]), round(profile(symbol)[2] * 100)
+            last, spread = int(session.cents[k]), round(profile(symbol)[2] * session.scale)
             bid, ask = (last - spread, last) if session.at_ask[k] else (last, last + spread)
             h = stable_hash(self._seed, symbol, session.open_s + k)
             quote = Quote(
-                bid=bid / 100,
-                ask=ask / 100,
-                last=last / 100,
+                bid=bid / session.scale,
+                ask=ask / session.scale,
+                last=last / session.scale,
                 bid_size=100 * (1 + h % 40),
                 ask_size=100 * (1 + (h >> 8) % 40),
                 last_size=100 * (1 + (h >> 16) % 5),
@@ -264,13 +279,18 @@ class Market:
         with self._lock:
             sessions = self._sessions[symbol]
             before = [s for s in sessions if s.day < day]
-            return int(before[-1].cents[-1] if before else sessions[0].cents[0]) / 100
+            s = before[-1] if before else sessions[0]
+            return int(s.cents[-1] if before else s.cents[0]) / s.scale
 
     def option_quote(self, contract: SimContract, lag_s: int = 0) -> OptionQuote:
         """The option's quote from the underlying's spot at now() (or ``lag_s`` earlier)."""
         with self._lock:
             then = self._now - timedelta(seconds=lag_s)
-            q = option_quote(contract, self.spot(contract.symbol, lag_s), then, self._seed)
+            q = option_quote(contract, self.spot(contract.symbol, lag_s), then, self._seed,
+                             self._surface)
+            if self._recorded is not None:
+                session, _ = self._locate(contract.symbol, lag_s)
+                q = self._recorded.quote(contract, session.day, then, q) or q
             pin = self._pins.get(contract.con_id)
             return q if pin is None else replace(q, **pin)
 
@@ -302,8 +322,9 @@ class Market:
             sessions = self._sessions[symbol]
             edges = []
             for i, s in enumerate(sessions):
-                prev = int(sessions[i - 1].cents[-1] if i else s.cents[0]) / 100
-                edges.append((s.open_s, s.close_s, prev, int(s.cents[-1]) / 100))
+                p = sessions[i - 1] if i else s
+                prev = int(p.cents[-1] if i else s.cents[0]) / p.scale
+                edges.append((s.open_s, s.close_s, prev, int(s.cents[-1]) / s.scale))
             return edges
 
     def head_time(self, symbol: str) -> datetime:
@@ -324,19 +345,35 @@ class Market:
     def _append(self, day: date) -> None:
         """Generate `day` for every symbol, then forget sessions beyond the history window."""
         self._days.append(day)
-        self._next_open = calendar.next_open(calendar.session_bounds(day)[1])
+        following = self._following(day)
+        self._next_open = (calendar.session_bounds(following)[0] if following
+                           else datetime.max.replace(tzinfo=UTC))
         bounds = calendar.session_bounds(day)
         for symbol in self.symbols:
             sessions = self._sessions[symbol]
-            prev_close = int(sessions[-1].cents[-1]) / 100 if sessions else profile(symbol)[0]
+            prev_close = (int(sessions[-1].cents[-1]) / sessions[-1].scale if sessions
+                          else profile(symbol)[0])
             rows = self._csv.get((symbol, day))
-            if rows:
+            if self._replay and self._replay.has(symbol):
+                sessions.append(self._recorded_session(symbol, day, bounds, prev_close))
+            elif rows:
                 sessions.append(_replay(day, bounds, prev_close, rows))
             else:
                 sessions.append(_walk(symbol, self._seed, day, bounds, prev_close))
         drop = max(0, len(self._days) - self._history_days - 1)
         for kept in (self._days, *self._sessions.values()):
             del kept[:drop]
+        if self._recorded is not None:
+            self._recorded.keep_only(self._days)
+
+    def _recorded_session(self, symbol: str, day: date, bounds, prev_close: float) -> _Session:
+        """The session from its recorded bars; the first replayed session opens without a gap."""
+        rows = self._replay.bars(symbol, day)
+        if not self._sessions[symbol] and rows:
+            prev_close = float(rows[0].open)
+        open_s, close_s = (int(b.timestamp()) for b in bounds)
+        prices, at_ask, volume, scale = exact_session(open_s, close_s, prev_close, rows)
+        return _Session(day, open_s, close_s, prices, at_ask, volume.astype(np.int32), scale)
 
     def _day_volume(self, symbol: str, session: _Session, k: int) -> int:
         """Shares traded in seconds [0, k] of the session, summed on from the last call so a
@@ -360,10 +397,10 @@ class Market:
         """Per-second prices in dollars of one whatToShow over seconds [lo, n)."""
         cents, at_ask = session.cents[lo:n], session.at_ask[lo:n]
         if what == "TRADES":
-            return cents / 100
-        spread = round(profile(symbol)[2] * 100)
+            return cents / session.scale
+        spread = round(profile(symbol)[2] * session.scale)
         bid, ask = np.where(at_ask, cents - spread, cents), np.where(at_ask, cents, cents + spread)
-        return {"BID": bid, "ASK": ask, "MIDPOINT": (bid + ask) / 2}[what] / 100
+        return {"BID": bid, "ASK": ask, "MIDPOINT": (bid + ask) / 2}[what] / session.scale
 
     def _session_bars(
         self, symbol: str, session: _Session, bar_s: int, what: str, lo: int, n: int,

@@ -171,10 +171,47 @@ def _moneyness_z(symbol: str, spot: float, strike: float, t_years: float) -> flo
     return max(-SMILE_Z_LIMIT, min(SMILE_Z_LIMIT, z))
 
 
-def implied_vol(symbol: str, spot: float, strike: float, t_years: float) -> float:
-    """A per-symbol base vol with a put skew and a smile in standardised moneyness."""
+@dataclass(frozen=True, slots=True)
+class IvSurface:
+    """The implied volatility surface options are priced with: per symbol an at-the-money vol
+    (``atm``; a symbol not named takes ``default_atm``, else its base vol x IMPLIED_PREMIUM),
+    a put skew and a smile in standardised moneyness z: ``atm * (1 - skew z + smile z^2)``.
+    A replay configures it (``surface_from``) where no option quote was recorded."""
+
+    atm: tuple[tuple[str, float], ...] = ()
+    default_atm: float | None = None
+    skew: float = 0.08
+    smile: float = 0.015
+
+    def atm_vol(self, symbol: str) -> float:
+        for name, vol in self.atm:
+            if name == symbol:
+                return vol
+        return self.default_atm or base_vol(symbol) * IMPLIED_PREMIUM
+
+
+MODEL_SURFACE = IvSurface()
+
+
+def surface_from(obj: dict) -> IvSurface:
+    """An ``IvSurface`` from JSON/YAML like ``{"atm": {"SPY": 0.14, "*": 0.2}, "skew": 0.08,
+    "smile": 0.015}`` (every key optional); a bad value raises ValueError naming it."""
+    unknown = set(obj) - {"atm", "skew", "smile"}
+    if unknown:
+        raise ValueError(f"iv surface: unknown keys {sorted(unknown)} (atm, skew, smile)")
+    atm = {str(k): float(v) for k, v in (obj.get("atm") or {}).items()}
+    for name, vol in atm.items():
+        if not VOL_BOUNDS[0] <= vol <= VOL_BOUNDS[1]:
+            raise ValueError(f"iv surface: atm {name}={vol} outside {VOL_BOUNDS}")
+    return IvSurface(tuple(sorted((k, v) for k, v in atm.items() if k != "*")), atm.get("*"),
+                     float(obj.get("skew", 0.08)), float(obj.get("smile", 0.015)))
+
+
+def implied_vol(symbol: str, spot: float, strike: float, t_years: float,
+                surface: IvSurface = MODEL_SURFACE) -> float:
+    """A per-symbol at-the-money vol with a put skew and a smile in standardised moneyness."""
     z = _moneyness_z(symbol, spot, strike, t_years)
-    vol = base_vol(symbol) * IMPLIED_PREMIUM * (1.0 - 0.08 * z + 0.015 * z * z)
+    vol = surface.atm_vol(symbol) * (1.0 - surface.skew * z + surface.smile * z * z)
     return max(VOL_BOUNDS[0], min(VOL_BOUNDS[1], vol))
 
 
@@ -234,11 +271,12 @@ def _activity(contract: SimContract, z: float, t_years: float, seed: int, now: d
     return bid_size, ask_size, h_tick >> 16, volume, open_interest
 
 
-def option_quote(contract: SimContract, spot: float, now: datetime, seed: int) -> OptionQuote:
+def option_quote(contract: SimContract, spot: float, now: datetime, seed: int,
+                 surface: IvSurface = MODEL_SURFACE) -> OptionQuote:
     """Quote around the Black-Scholes mid with the smile's vol; bid >= 0.01 and never crossed."""
     t_years = years_to_expiry(contract.expiry, now)
     t_model = max(t_years, MIN_T_YEARS) if t_years > 0 else 0.0
-    iv = implied_vol(contract.symbol, spot, contract.strike, t_model)
+    iv = implied_vol(contract.symbol, spot, contract.strike, t_model, surface)
     model = max(0.0, bs_price(spot, contract.strike, t_model, RATE, iv, contract.right))
     greeks = bs_greeks(spot, contract.strike, t_model, RATE, iv, contract.right)
     intrinsic = bs_price(spot, contract.strike, 0.0, RATE, iv, contract.right)

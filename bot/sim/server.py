@@ -40,6 +40,7 @@ from bot.sim.faults import FaultInjector, load_faults
 from bot.sim.handlers_account import send_account_update
 from bot.sim.market import Market
 from bot.sim.matching import MatchingEngine
+from bot.sim.options import MODEL_SURFACE, IvSurface, surface_from
 from bot.sim.order_events import (
     CommissionEvent,
     ExecutionEvent,
@@ -50,9 +51,10 @@ from bot.sim.order_events import (
     Status,
 )
 from bot.sim.pnl import DayBaseline
+from bot.sim.replay_data import ReplayData
 from bot.sim.rules import ClientIds, Counters, HistoricalPacing, MarketDataLines
 from bot.sim.session import Session
-from bot.sim.streams import run_tick_loop
+from bot.sim.streams import push_streams, run_tick_loop, tick_once
 
 PACING_MODES = ("ib", "strict")
 FIRST_ORDER_ID = 1
@@ -78,6 +80,32 @@ class GatewayOptions:
     msg_rate_limit: int = 50
     market_data: str = "live"  # "delayed": an account without live market data subscriptions
     pacing: str = "ib"  # "ib": hard historical pacing for bars <= 30 s only; "strict": all
+    replay_dir: Path | None = None  # recorded/imported data (bot.sim.replay_data) for the market
+    iv_surface: Path | None = None  # JSON/YAML IvSurface (else the replay's iv_surface.json)
+    stepped: bool = False  # the clock moves only by ``step`` (a backtest drives it), no tick loop
+
+
+def load_surface(path: Path | None) -> IvSurface:
+    """The IV surface of a JSON or YAML file (``bot.sim.options.surface_from``); the model's
+    default without a file."""
+    if path is None:
+        return MODEL_SURFACE
+    text = Path(path).read_text(encoding="utf-8")
+    if Path(path).suffix in (".yaml", ".yml"):
+        import yaml
+
+        return surface_from(yaml.safe_load(text) or {})
+    import json
+
+    return surface_from(json.loads(text))
+
+
+def replay_start(replay: ReplayData, symbols: tuple[str, ...]) -> datetime:
+    """The open of the first recorded session of any of ``symbols``."""
+    days = [d for d in replay.days(symbols) if calendar.session_bounds(d)]
+    if not days:
+        raise ValueError(f"{replay.root}: no session day with bars of {', '.join(symbols)}")
+    return calendar.session_bounds(days[0])[0]
 
 
 class GatewayKept(NamedTuple):
@@ -96,11 +124,15 @@ class SimGateway:
         if options.market_data not in ("live", "delayed"):
             raise ValueError(f"market_data must be live or delayed, not {options.market_data!r}")
         self.options = options
-        self.epoch = options.start or calendar.default_start(datetime.now(UTC))
-        self.clock = SimClock(self.epoch, options.speed)
+        replay = ReplayData(options.replay_dir) if options.replay_dir else None
+        surface = load_surface(options.iv_surface or (replay and replay.iv_surface_file()))
+        self.epoch = options.start or (replay_start(replay, options.symbols) if replay
+                                       else calendar.default_start(datetime.now(UTC)))
+        self.clock = (SimClock(self.epoch, 1.0, wall=lambda: 0.0) if options.stepped
+                      else SimClock(self.epoch, options.speed))
         self.next_close = calendar.next_close(self.epoch)  # DAY orders expire there
         self.market = Market((*options.symbols, *INDEXES), options.seed, self.epoch,
-                             options.bars_csv)
+                             options.bars_csv, replay=replay, surface=surface)
         self.contracts = ContractRegistry(options.symbols, self.market)
         self.account = Account(options.account)
         self.engine = MatchingEngine(self.account, self._quote_of, self.clock.now,
@@ -128,6 +160,9 @@ class SimGateway:
         self._server: asyncio.base_events.Server | None = None
         self._stopping: asyncio.Event | None = None
         self._refuse_until = 0.0
+        self.listeners: list = []
+        """Callables told every engine event before it is sent (loop thread): a backtest
+        records the fills there."""
 
     # ---- public API -----------------------------------------------------------------------
 
@@ -186,6 +221,39 @@ class SimGateway:
         """Run in the calling thread until interrupted."""
         asyncio.run(self.serve_forever())
 
+    def step(self, sim_seconds: float, stream: bool = True, timeout: float = 30.0) -> datetime:
+        """A stepped gateway (``options.stepped``): move the clock ``sim_seconds`` forward and
+        run one market step on the loop thread (matching; streams unless ``stream`` is False:
+        then ``push_streams`` sends them); returns the new time once the step is done. Any
+        thread but the loop's."""
+        async def run() -> datetime:
+            self.clock.jump(sim_seconds)
+            tick_once(self, stream)
+            return self.clock.now()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
+
+    def push_streams(self, symbols: frozenset[str] | None, timeout: float = 30.0) -> None:
+        """A stepped gateway: send the stream changes of the subscriptions on ``symbols``
+        (None: all the rest, and P&L). Any thread but the loop's."""
+        async def run() -> None:
+            push_streams(self, symbols)
+
+        asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
+
+    def loop_idle(self, timeout: float = 30.0) -> tuple[int, int]:
+        """Wait until the loop has run everything queued before this call; then (bytes still
+        buffered for clients, requests handled so far): what a stepped driver compares to
+        tell that the gateway has nothing left to do."""
+        async def probe() -> tuple[int, int]:
+            await asyncio.sleep(0)
+            pending = sum(s.writer.transport.get_write_buffer_size() for s in self.sessions
+                          if s.writer.transport is not None and not s.closed)
+            handled = sum(v for k, v in self.stats.snapshot().items() if k.startswith("req."))
+            return pending, handled
+
+        return asyncio.run_coroutine_threadsafe(probe(), self._loop).result(timeout)
+
     # ---- loop thread ------------------------------------------------------------------------
 
     def _thread_main(self, started: threading.Event, failure: list) -> None:
@@ -214,7 +282,8 @@ class SimGateway:
             self.epoch.isoformat(),
             self.options.speed,
         )
-        ticker = asyncio.create_task(run_tick_loop(self, self._stopping))
+        ticker = asyncio.create_task(asyncio.sleep(0) if self.options.stepped
+                                     else run_tick_loop(self, self._stopping))
         try:
             await self._stopping.wait()
         finally:
@@ -317,6 +386,8 @@ class SimGateway:
     def dispatch(self, events: list) -> None:
         """Encode engine events and send each to the session(s) IB would send it to."""
         for ev in events:
+            for listener in self.listeners:
+                listener(ev)
             handler = _ROUTES.get(type(ev))
             if handler is not None:
                 handler(self, ev)

@@ -153,11 +153,13 @@ class Subscriptions:
     depth: dict[int, DepthSub] = field(default_factory=dict)
     tick_by_tick: dict[int, TickByTickSub] = field(default_factory=dict)
 
-    def changes(self, market, now: datetime) -> list[list]:
+    def changes(self, market, now: datetime, symbols: frozenset[str] | None = None) -> list[list]:
+        """What changed since the last call, of every stream (or of those on ``symbols``)."""
         msgs: list[list] = []
         for group in (self.quotes, self.bars, self.rt_bars, self.depth, self.tick_by_tick):
             for sub in list(group.values()):
-                msgs += sub.changes(market, now)
+                if symbols is None or _symbol_of(sub) in symbols:
+                    msgs += sub.changes(market, now)
         return msgs
 
     def clear(self) -> None:
@@ -167,6 +169,11 @@ class Subscriptions:
         self.pnl.clear()
         self.depth.clear()
         self.tick_by_tick.clear()
+
+
+def _symbol_of(sub) -> str | None:
+    symbol = getattr(sub, "symbol", None)
+    return symbol if symbol is not None else getattr(getattr(sub, "contract", None), "symbol", None)
 
 
 def _money(x: float) -> float:
@@ -213,8 +220,9 @@ async def run_tick_loop(gw, stopping: asyncio.Event) -> None:
             logger.exception("tick_failed")
 
 
-def tick_once(gw) -> None:
-    """One market step (see ``run_tick_loop``)."""
+def tick_once(gw, stream: bool = True) -> None:
+    """One market step (see ``run_tick_loop``); ``stream=False`` leaves the stream changes to
+    ``push_streams`` (a stepped gateway's driver sends them symbol by symbol)."""
     now = gw.clock.now()
     gw.market.advance(now)
     if gw.pnl.day != calendar.exchange_date(now):  # the day's P&L baseline, before any fill
@@ -222,15 +230,22 @@ def tick_once(gw) -> None:
                     gw.account.realized_pnl)
     expire_day_orders(gw, now)
     gw.dispatch(gw.engine.on_market())
+    if stream:
+        push_streams(gw, None)
+    gw.stats.inc("tick.steps")
+    sim_elapsed = (now - gw.epoch).total_seconds()
+    gw.faults.run_due(sim_elapsed, time.monotonic() - gw.wall_start)
+
+
+def push_streams(gw, symbols: frozenset[str] | None) -> None:
+    """Send every session's stream changes (only those on ``symbols``; None: all, with P&L)."""
+    now = gw.clock.now()
     stalled = gw.faults.streams_stalled  # a data outage: orders still match, nothing streams
     for session in [] if stalled else list(gw.sessions):
         if session.client_id is None or session.closed:
             continue
-        session.send_stream(session.subs.changes(gw.market, now)
-                            + pnl_changes(gw, session.subs.pnl, time.monotonic()))
-    gw.stats.inc("tick.steps")
-    sim_elapsed = (now - gw.epoch).total_seconds()
-    gw.faults.run_due(sim_elapsed, time.monotonic() - gw.wall_start)
+        pnl = [] if symbols is not None else pnl_changes(gw, session.subs.pnl, time.monotonic())
+        session.send_stream(session.subs.changes(gw.market, now, symbols) + pnl)
 
 
 def expire_day_orders(gw, now: datetime) -> None:
