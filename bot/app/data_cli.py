@@ -162,3 +162,53 @@ def _connect(settings: Settings, host: str, port: int, client_id: int, stack: Ex
                             on_wait=lambda s: print(f"history_paced wait_s={s:.1f}", flush=True))
     stack.callback(history.close)
     return history
+
+
+MAX_PROBLEMS_SHOWN = 50
+
+
+def _import_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot import-csv",
+                                     description="import 1-minute bars from a CSV file")
+    parser.add_argument("file", type=Path, help="CSV with timestamp,open,high,low,close,volume")
+    parser.add_argument("--symbol", type=lambda s: _symbols(s)[0], required=True,
+                        help="the underlying the bars are of")
+    parser.add_argument("--out", type=Path, default=None, help="directory (default: record.dir)")
+    parser.add_argument("--tz", default="America/New_York",
+                        help="zone of timestamps without an offset (default America/New_York)")
+    parser.add_argument("--config", type=Path, default=None, help="YAML settings")
+    return parser
+
+
+def import_csv_main(argv: Sequence[str]) -> int:
+    """``import-csv``: bad rows to stderr by line, one line per day written, a summary; exit 2
+    when nothing valid was found."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from bot.data.csv_import import parse_csv, write_days
+
+    args = _import_parser().parse_args(list(argv))
+    try:
+        tz = ZoneInfo(args.tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        print(f"error: unknown time zone {args.tz!r}", file=sys.stderr)
+        return EXIT_CONFIG
+    out = args.out or _settings(args.config).record.dir
+    try:
+        with args.file.open(newline="", encoding="utf-8-sig") as f:
+            parsed = parse_csv(f, args.symbol, tz)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"error: {args.file}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    for line, why in parsed.problems[:MAX_PROBLEMS_SHOWN]:
+        print(f"{args.file}:{line}: {why}", file=sys.stderr)
+    if len(parsed.problems) > MAX_PROBLEMS_SHOWN:
+        print(f"... and {len(parsed.problems) - MAX_PROBLEMS_SHOWN} more bad rows", file=sys.stderr)
+    for day, bars, path in write_days(out, args.symbol, parsed):
+        print(f"import_written symbol={args.symbol} day={day.isoformat()} bars={bars} path={path}")
+    print(f"import_done symbol={args.symbol} bars={parsed.bars} days={len(parsed.days)} "
+          f"bad_rows={len(parsed.problems)} outside_regular_hours={parsed.outside_hours}")
+    if not parsed.bars:
+        print("error: no valid bar in regular hours to import", file=sys.stderr)
+        return EXIT_CONFIG
+    return EXIT_OK
