@@ -21,6 +21,7 @@ chain waits for that bar to be dated.
 from __future__ import annotations
 
 import queue
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,7 @@ from bot.app.config import Settings
 from bot.app.routing import Directory
 from bot.data.record_format import session_day
 from bot.data.recorder import Recorder
+from bot.ops.repeats import RepeatSummary
 from bot.trading.exits import market_clock
 
 BAR = timedelta(minutes=1)
@@ -75,6 +77,8 @@ class RecorderActor(BotActor):
         self.unclocked_chains: dict[str, m.OptionChain] = {}
         """Chains received before the first live bar (at start): dated by that bar."""
         self.timer: Timer | None = None
+        self.write_failures = RepeatSummary()
+        """A disk that refuses every write is logged once, then summarised once a minute."""
 
     @staticmethod
     def _create_actor_inbox() -> BoundedInbox:  # type: ignore[override]
@@ -151,4 +155,11 @@ class RecorderActor(BotActor):
     def _flush(self) -> None:
         for path, why in self.recorder.flush():
             self.counts["record_failed"] += 1
-            self.log.error("record_write_failed path={} error={}", path, why)
+            match self.write_failures.note(time.monotonic()):
+                case ("first", _):
+                    self.log.error("record_write_failed path={} error={}", path, why)
+                case ("summary", count):
+                    self.log.error("record_write_failed count={} last_path={} error={}", count,
+                                   path, why)
+                case _:
+                    pass

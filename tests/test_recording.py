@@ -238,6 +238,29 @@ def test_before_the_first_live_bar_a_simulators_quote_has_no_market_time_and_is_
     assert not (tmp_path / "quotes").exists()
 
 
+def test_a_disk_that_refuses_every_write_is_logged_once_and_counted_each_time(tmp_path):
+    from loguru import logger
+
+    records: list = []
+    sink = logger.add(lambda msg: records.append(msg.record), level="ERROR")
+    (tmp_path / "bars").write_text("a file where a directory belongs")
+    ref = RecorderActor.start(Directory(), record_settings(tmp_path), clock=Clock(WALL), tick_s=0)
+    probe = Probe()
+    try:
+        for i in range(3):
+            ref.tell(m.BarClosed(bar(i), backfill=True))
+            ref.tell(m.TimerFired("record", WALL))
+        ref.tell(m.Ping("c", 0.0, probe))
+        stats = dict(probe.expect(m.Pong).stats)
+    finally:
+        ref.stop()
+        logger.remove(sink)
+
+    assert stats["record_failed"] == 3
+    failed = [r["message"] for r in records if r["message"].startswith("record_write_failed")]
+    assert len(failed) == 1 and "NotADirectoryError" in failed[0]
+
+
 # -- whole runs against the embedded simulator --------------------------------------------------
 
 SIM_START = "2026-11-20T10:00:00-05:00"
