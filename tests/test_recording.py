@@ -12,6 +12,7 @@ import gzip
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -315,8 +316,10 @@ def test_a_recorded_run_holds_exactly_the_bars_the_gateway_served(tmp_path):
     assert friday[1].startswith("2026-11-20T14:30:00Z,") and len(friday) > 1 + 30  # live bars too
     assert thursday[1:] == served_rows("2026-11-19", thursday[-1].split(",")[0])
     assert friday[1:] == served_rows("2026-11-20", friday[-1].split(",")[0])
-    live_bars = done.stderr.count(" bar_closed ")
-    assert live_bars > 0 and friday[-1] > "2026-11-20T15:00:00Z"
+    # the live bars the strategy received (and logged) are the day's last rows, in order
+    logged = re.findall(r" bar_closed close=(\S+) ", done.stderr)
+    assert len(logged) > 3 and friday[-1] > "2026-11-20T15:00:00Z"
+    assert [f"{float(row.split(',')[4]):.2f}" for row in friday[-len(logged):]] == logged
     chains = list((rec / "chains" / "SPY").glob("*.json"))
     quotes = gzip.decompress((rec / "quotes" / "SPY" / "2026-11-20.jsonl.gz").read_bytes())
     assert [p.name for p in chains] == ["2026-11-20.json"] and quotes.count(b"\n") > 10
