@@ -145,3 +145,19 @@ def test_a_request_an_earlier_run_made_holds_back_the_identical_one_and_counts_i
     assert governor.admit(third, 105.0) == 0.0
     fourth = Request("reqHistoricalData", query=("DIA", "x"), contract="DIA|SMART|TRADES")
     assert governor.admit(fourth, 106.0) == pytest.approx(594.0)  # 3 in 10 minutes: full
+
+
+def test_no_gateway_listening_is_one_line_and_exit_1(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "settings.yaml"
+    config.write_text(f"broker: {{kind: ib, port: {port}, connect_timeout_s: 2}}\n")
+
+    done = fetch(tmp_path, config, "--days", "1")
+
+    assert done.returncode == 1
+    assert f"error: gateway 127.0.0.1:{port} not reached: ConnectionRefusedError" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "hist").exists()

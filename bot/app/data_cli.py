@@ -83,6 +83,7 @@ def fetch_history_main(argv: Sequence[str]) -> int:
     client_id = args.client_id if args.client_id is not None else (
         settings.broker.client_id + CLIENT_ID_OFFSET) % 1_000_000
     with ExitStack() as stack:
+        host, port = settings.broker.host, settings.broker.port
         try:
             host, port = _gateway(settings, symbols, stack)
             history = _connect(settings, host, port, client_id, stack)
@@ -90,8 +91,8 @@ def fetch_history_main(argv: Sequence[str]) -> int:
             ledger = Path(settings.journal.dir) / LEDGER_FILE
             history.remember(_load_ledger(ledger))
         except (OSError, TimeoutError) as exc:
-            print(f"error: gateway {settings.broker.host}:{settings.broker.port} not reached: "
-                  f"{type(exc).__name__} {exc}", file=sys.stderr)
+            print(f"error: gateway {host}:{port} not reached: {type(exc).__name__} {exc}",
+                  file=sys.stderr)
             return EXIT_FAILED
         days = sessions_to_fetch(now, args.days)
         print(f"history_started symbols={','.join(symbols)} days={len(days)} "
@@ -101,7 +102,12 @@ def fetch_history_main(argv: Sequence[str]) -> int:
             print(result.line(), flush=True)
             _save_ledger(ledger, history.recent())
 
-        results = fetch_history(out, symbols, days, history.bars, report=report)
+        try:
+            results = fetch_history(out, symbols, days, history.bars, report=report)
+        except ConnectionError as exc:
+            print(f"error: {exc}; the days written are kept: run again to resume",
+                  file=sys.stderr)
+            return EXIT_FAILED
     counts = Counter(r.outcome for r in results)
     print("history_done " + " ".join(f"{k}={counts.get(k, 0)}"
                                      for k in ("fetched", "skipped", "partial", "no_data")))

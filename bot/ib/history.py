@@ -85,8 +85,14 @@ class HistoryClient:
 
     def bars(self, symbol: str, end: datetime) -> list[m.Bar]:
         """The regular-hours 1-minute bars of the one session that ends at ``end`` (empty when
-        the gateway has none: IB answers 162 "HMDS query returned no data")."""
-        return self.loop.run_until_complete(self._bars(symbol, end))
+        the gateway has none: IB answers 162 "HMDS query returned no data", or no answer came
+        in time). Raises ConnectionError once the connection is gone (a rerun resumes)."""
+        if not self.ib.isConnected():
+            raise ConnectionError("the gateway closed the connection")
+        try:
+            return self.loop.run_until_complete(self._bars(symbol, end))
+        except TimeoutError:
+            return []
 
     async def _bars(self, symbol: str, end: datetime) -> list[m.Bar]:
         contract = await self._contract(symbol)
