@@ -161,3 +161,15 @@ def test_no_gateway_listening_is_one_line_and_exit_1(tmp_path):
     assert done.returncode == 1
     assert f"error: gateway 127.0.0.1:{port} not reached: ConnectionRefusedError" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "hist").exists()
+
+
+@pytest.mark.slow
+def test_with_the_simulator_configured_it_fetches_from_an_embedded_one(tmp_path):
+    config = tmp_path / "settings.yaml"
+    config.write_text("broker: {kind: sim, sim: {start: '2026-11-20T10:00:00-05:00'}}\n")
+
+    done = fetch(tmp_path, config, "--symbols", "SPY", "--days", "1")
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "gateway_time=2026-11-20T15:00" in done.stdout
+    assert "history_fetched symbol=SPY day=2026-11-19 bars=390" in done.stdout

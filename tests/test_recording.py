@@ -239,6 +239,28 @@ def test_before_the_first_live_bar_a_simulators_quote_has_no_market_time_and_is_
     assert not (tmp_path / "quotes").exists()
 
 
+def test_the_first_live_bar_of_a_new_day_writes_the_days_before_at_once(tmp_path):
+    # Arrange: no timer flushes (tick_s=0): only the day roll or the stop can write
+    ref = RecorderActor.start(Directory(), record_settings(tmp_path), clock=Clock(WALL), tick_s=0)
+    thursday = datetime(2026, 11, 19, 20, 58, tzinfo=UTC)
+    ref.tell(m.BarClosed(bar(0, day=thursday)))
+    ref.tell(m.BarClosed(bar(1, day=thursday)))
+    probe = Probe()
+
+    # Act: Friday's first live bar
+    ref.tell(m.BarClosed(bar(0, day=datetime(2026, 11, 20, 14, 30, tzinfo=UTC))))
+    ref.tell(m.Ping("c", 0.0, probe))
+    probe.expect(m.Pong)
+
+    # Assert: Thursday is on disk while the bot still runs; Friday's bar waits for a flush
+    try:
+        assert timestamps(bars_text(tmp_path, "2026-11-19")) == ["2026-11-19T20:58:00Z",
+                                                                 "2026-11-19T20:59:00Z"]
+        assert not (tmp_path / "bars/SPY/2026-11-20.csv.gz").exists()
+    finally:
+        ref.stop()
+
+
 def test_a_disk_that_refuses_every_write_is_logged_once_and_counted_each_time(tmp_path):
     from loguru import logger
 
