@@ -2,13 +2,17 @@
 
 Accepts: BarClosed, QuoteUpdated (underlyings and options) and ChainReceived, routed to the
 ``record`` role (registered only with ``record.enabled``), and its own TimerFired. Emits
-nothing. The writing is ``bot.data.recorder.Recorder`` (the format: ``bot.data.record_format``).
+nothing. The rows: ``bot.data.recorder`` (the format: ``bot.data.record_format``).
 
-Never slows trading: its mailbox is bounded (``record.queue_size``). When it is full, the
-market data told to it is dropped on the spot and counted (``record_dropped`` in the
-heartbeat): the broker's ``tell`` never waits and memory never grows. Pings and pykka's stop
-are never dropped. Rows are written every ``record.flush_s`` and on stop (SIGTERM, SIGINT,
-the end of ``--duration``), one gzip member per file, so a SIGKILL loses at most one interval.
+Never slows or blocks trading. The actor thread only formats rows into a bounded buffer
+(``record.queue_size`` rows) and never touches the disk; a writer thread of its own takes the
+buffer every ``record.flush_s``, at a day roll and on stop, and writes it, one gzip member per
+file. A slow or stalled disk therefore never keeps the actor from answering pings or draining
+its mailbox (the health actor would take that for a hung actor): the buffer fills, and what
+comes beyond it is dropped and counted (``record_dropped`` in the heartbeat). The mailbox is
+bounded too (``BoundedInbox``), should the actor thread itself fall behind. On stop (SIGTERM,
+SIGINT, the end of ``--duration``) the writer writes what is left (for at most
+``STOP_DRAIN_S``), so the files are complete; a SIGKILL loses at most one interval.
 
 Time: bars carry their own start. Quotes are stamped on the exchange's clock
 (``bot.trading.exits.market_clock``: the last live bar's end plus the wall time since, times the
@@ -21,6 +25,7 @@ chain waits for that bar to be dated.
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,11 +36,12 @@ from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import Directory
 from bot.data.record_format import session_day
-from bot.data.recorder import Recorder
+from bot.data.recorder import DiskWriter, RowBuffer
 from bot.ops.repeats import RepeatSummary
 from bot.trading.exits import market_clock
 
 BAR = timedelta(minutes=1)
+STOP_DRAIN_S = 5.0
 DROPPABLE = (m.BarClosed, m.QuoteUpdated, m.ChainReceived)
 
 
@@ -64,21 +70,26 @@ class RecorderActor(BotActor):
     name = "record"
 
     def __init__(self, directory: Directory, settings: Settings, clock: Any = utc_now,
-                 tick_s: float | None = None) -> None:
+                 tick_s: float | None = None, disk: DiskWriter | None = None) -> None:
         super().__init__(directory, clock)
         self.cfg = settings.record
         self.actor_inbox.limit = self.cfg.queue_size
         self.speed = settings.broker.sim.speed if settings.broker.kind == "sim" else 1.0
         self.tick_s = self.cfg.flush_s if tick_s is None else tick_s
-        self.recorder = Recorder(self.cfg.dir)
+        self.buffer = RowBuffer(self.cfg.dir, self.cfg.queue_size)
+        self.disk = disk or DiskWriter()
         self.last_bar_end: datetime | None = None
         self.last_bar_at: datetime | None = None
-        self.counts = {"record_unclocked": 0, "record_failed": 0}
+        self.counts = {"record_unclocked": 0, "record_failed": 0, "record_batches": 0}
         self.unclocked_chains: dict[str, m.OptionChain] = {}
         """Chains received before the first live bar (at start): dated by that bar."""
         self.timer: Timer | None = None
         self.write_failures = RepeatSummary()
         """A disk that refuses every write is logged once, then summarised once a minute."""
+        self.wakeup = threading.Condition()
+        self.flush_asked = False
+        self.stopping = False
+        self.writer: threading.Thread | None = None
 
     @staticmethod
     def _create_actor_inbox() -> BoundedInbox:  # type: ignore[override]
@@ -88,16 +99,31 @@ class RecorderActor(BotActor):
         super().on_start()
         self.log.info("record_started dir={} flush_s={} queue_size={}", self.cfg.dir.absolute(),
                       self.tick_s, self.cfg.queue_size)
+        self.writer = threading.Thread(target=self._write_loop, name="record-writer", daemon=True)
+        self.writer.start()
         if self.tick_s:
             self.timer = Timer(self.actor_ref, "record", self.tick_s, self.clock).start()
 
     def on_stop(self) -> None:
-        """Actor thread: write what is buffered (SIGTERM, SIGINT and --duration end here)."""
+        """Actor thread: the writer writes what is buffered, then ends (SIGTERM, SIGINT and
+        --duration end here); a stalled disk holds the stop back at most ``STOP_DRAIN_S``."""
         if self.timer:
             self.timer.cancel()
-        self._flush()
-        self.log.info("record_stopped rows={} dropped={}", self.recorder.counts["rows"],
-                      self.actor_inbox.dropped)
+        with self.wakeup:
+            self.stopping = True
+            self.wakeup.notify_all()
+        if self.writer is not None:
+            self.writer.join(timeout=STOP_DRAIN_S)
+        self.log.info("record_stopped rows={} dropped={} failed={}", self.disk.counts["rows"],
+                      self._dropped(), self.counts["record_failed"])
+
+    def on_failure(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
+        """Actor thread: the actor dies (pykka calls no on_stop then): let the writer write what
+        is buffered and end, so a restart leaves no thread behind."""
+        super().on_failure(exc_type, exc_value, tb)
+        with self.wakeup:
+            self.stopping = True
+            self.wakeup.notify_all()
 
     def handle(self, message: Any) -> None:
         match message:
@@ -113,9 +139,16 @@ class RecorderActor(BotActor):
                 self.unexpected(message)
 
     def stats(self) -> dict[str, Any]:
-        return {**super().stats(), **self.counts, "record_rows": self.recorder.counts["rows"],
-                "record_dropped": self.actor_inbox.dropped,
-                "record_buffered": self.recorder.buffered}
+        return {**super().stats(), **self.counts, "record_rows": self.disk.counts["rows"],
+                "record_dropped": self._dropped(), "record_buffered": self.buffer.buffered}
+
+    def wait_batches(self, count: int, timeout: float) -> bool:
+        """Any thread: True once the writer finished ``count`` batches (False on timeout)."""
+        with self.wakeup:
+            return self.wakeup.wait_for(lambda: self.counts["record_batches"] >= count, timeout)
+
+    def _dropped(self) -> int:
+        return self.actor_inbox.dropped + self.buffer.dropped
 
     # -- handlers ------------------------------------------------------------------------------
 
@@ -128,11 +161,11 @@ class RecorderActor(BotActor):
                     self.last_bar_end)
                 self.last_bar_end, self.last_bar_at = end, self.clock()
                 for chain in self.unclocked_chains.values():
-                    self.recorder.add_chain(chain, session_day(bar.start))
+                    self.buffer.add_chain(chain, session_day(bar.start))
                 self.unclocked_chains.clear()
                 if rolled:
                     self._flush()  # the day's files are complete: written now, not later
-        self.recorder.add_bar(bar)
+        self.buffer.add_bar(bar)
 
     def _on_quote_updated(self, quote: m.Quote) -> None:
         ts = market_clock(self.last_bar_end, self.last_bar_at, quote.ts, self.speed)
@@ -141,7 +174,7 @@ class RecorderActor(BotActor):
         if ts is None:
             self.counts["record_unclocked"] += 1
             return
-        self.recorder.add_quote(quote, ts)
+        self.buffer.add_quote(quote, ts)
 
     def _on_chain_received(self, chain: m.OptionChain) -> None:
         now = market_clock(self.last_bar_end, self.last_bar_at, self.clock(), self.speed)
@@ -150,10 +183,33 @@ class RecorderActor(BotActor):
         if now is None:
             self.unclocked_chains[chain.symbol] = chain
         else:
-            self.recorder.add_chain(chain, session_day(now))
+            self.buffer.add_chain(chain, session_day(now))
 
     def _flush(self) -> None:
-        for path, why in self.recorder.flush():
+        """Wake the writer (it takes everything buffered)."""
+        with self.wakeup:
+            self.flush_asked = True
+            self.wakeup.notify_all()
+
+    # -- the writer thread ---------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        """Writer thread: on each flush, write what the buffer holds; on stop, once more."""
+        while True:
+            with self.wakeup:
+                self.wakeup.wait_for(lambda: self.flush_asked or self.stopping)
+                self.flush_asked, last = False, self.stopping
+            batch = self.buffer.take()
+            if batch:
+                self._write(batch)
+            with self.wakeup:
+                self.counts["record_batches"] += 1
+                self.wakeup.notify_all()
+            if last:
+                return
+
+    def _write(self, batch: Any) -> None:
+        for path, why in self.disk.write(batch):
             self.counts["record_failed"] += 1
             match self.write_failures.note(time.monotonic()):
                 case ("first", _):

@@ -31,7 +31,7 @@ from bot.app.config import Settings
 from bot.app.routing import Directory
 from bot.data import record_format as rf
 from bot.data.gzip_members import append_member, read_members, repair_tail
-from bot.data.recorder import Recorder
+from bot.data.recorder import DiskWriter, RowBuffer
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 20, 14, 31, tzinfo=UTC)
@@ -120,40 +120,56 @@ def bars_text(root: Path, day: str = "2026-11-20", symbol: str = "SPY") -> list[
     return gzip.decompress((root / "bars" / symbol / f"{day}.csv.gz").read_bytes()).decode().splitlines()
 
 
-def test_bars_are_written_once_each_in_order_with_one_header(tmp_path):
-    recorder = Recorder(tmp_path)
+def write(buffer: RowBuffer, disk: DiskWriter) -> list:
+    return disk.write(buffer.take())
 
-    assert [recorder.add_bar(bar(i)) for i in (0, 1)] == [True, True]
-    recorder.flush()
-    assert [recorder.add_bar(bar(i)) for i in (0, 1, 2)] == [False, False, True]  # backfill again
-    recorder.flush()
+
+def test_bars_are_written_once_each_in_order_with_one_header(tmp_path):
+    buffer, disk = RowBuffer(tmp_path, 100), DiskWriter()
+
+    assert [buffer.add_bar(bar(i)) for i in (0, 1)] == [True, True]
+    write(buffer, disk)
+    assert [buffer.add_bar(bar(i)) for i in (0, 1, 2)] == [False, False, True]  # backfill again
+    write(buffer, disk)
 
     assert bars_text(tmp_path) == [rf.BAR_HEADER_LINE, *(rf.bar_row(bar(i)) for i in range(3))]
-    assert recorder.counts["duplicate_bars"] == 2
+    assert buffer.duplicate_bars == 2
 
 
 def test_a_later_run_continues_the_days_file_after_its_last_bar(tmp_path):
-    first = Recorder(tmp_path)
+    first = RowBuffer(tmp_path, 100)
     for i in range(3):
         first.add_bar(bar(i))
-    first.flush()
+    write(first, DiskWriter())
 
-    second = Recorder(tmp_path)  # the next process: backfill from before, then new bars
-    added = [second.add_bar(bar(i)) for i in range(5)]
-    second.flush()
+    second, disk = RowBuffer(tmp_path, 100), DiskWriter()  # the next process: its backfill
+    for i in range(5):
+        second.add_bar(bar(i))
+    write(second, disk)
 
-    assert added == [False, False, False, True, True]
     assert bars_text(tmp_path) == [rf.BAR_HEADER_LINE, *(rf.bar_row(bar(i)) for i in range(5))]
+    assert disk.counts == {"rows": 2, "duplicate_bars": 3, "cut_bytes": 0}
+
+
+def test_beyond_its_limit_the_buffer_drops_rows_and_counts_them(tmp_path):
+    buffer = RowBuffer(tmp_path, 2)
+
+    added = [buffer.add_bar(bar(i)) for i in range(4)]
+    buffer.take()
+
+    assert added == [True, True, False, False]
+    assert (buffer.dropped, buffer.buffered) == (2, 0)
+    assert buffer.add_bar(bar(2))  # the dropped minute can come again (not marked as seen)
 
 
 def test_quotes_go_to_their_kind_and_session_day_and_a_chain_is_written_when_it_changes(tmp_path):
-    recorder = Recorder(tmp_path)
-    recorder.add_quote(m.Quote(SPY_CALL, 2.1, 2.15, 2.12, T0), T0)
-    recorder.add_quote(m.Quote(m.Stock("SPY"), 600.0, 600.01, 600.0, T0, 300, 200, 5e6), T0)
+    buffer, disk = RowBuffer(tmp_path, 100), DiskWriter()
+    buffer.add_quote(m.Quote(SPY_CALL, 2.1, 2.15, 2.12, T0), T0)
+    buffer.add_quote(m.Quote(m.Stock("SPY"), 600.0, 600.01, 600.0, T0, 300, 200, 5e6), T0)
     chain = m.OptionChain("SPY", ("20261127", "20261120"), (605.0, 600.0))
-    recorder.add_chain(chain, date(2026, 11, 20))
-    recorder.flush()
-    recorder.add_chain(chain, date(2026, 11, 20))
+    buffer.add_chain(chain, date(2026, 11, 20))
+    write(buffer, disk)
+    buffer.add_chain(chain, date(2026, 11, 20))
 
     options = gzip.decompress((tmp_path / "options/SPY/2026-11-20.jsonl.gz").read_bytes())
     quotes = gzip.decompress((tmp_path / "quotes/SPY/2026-11-20.jsonl.gz").read_bytes())
@@ -162,18 +178,18 @@ def test_quotes_go_to_their_kind_and_session_day_and_a_chain_is_written_when_it_
                                   "last": 600.0, "bid_size": 300, "ask_size": 200, "volume": 5e6}
     assert json.loads((tmp_path / "chains/SPY/2026-11-20.json").read_text()) == {
         "expiries": ["20261120", "20261127"], "strikes": [600.0, 605.0]}
-    assert recorder.pending_chains == {}  # unchanged: not written again
+    assert not buffer.take()  # unchanged: not written again
 
 
 def test_a_file_that_cannot_be_written_is_reported_and_its_rows_not_kept(tmp_path):
     (tmp_path / "bars").write_text("a file where a directory belongs")
-    recorder = Recorder(tmp_path)
-    recorder.add_bar(bar(0))
+    buffer = RowBuffer(tmp_path, 100)
+    buffer.add_bar(bar(0))
 
-    failures = recorder.flush()
+    failures = write(buffer, DiskWriter())
 
     assert [path.name for path, _ in failures] == ["2026-11-20.csv.gz"]
-    assert recorder.buffered == 0
+    assert buffer.buffered == 0
 
 
 # -- the actor --------------------------------------------------------------------------------
@@ -197,6 +213,7 @@ def record_settings(tmp_path: Path, **record) -> Settings:
     return Settings.model_validate({"record": {"enabled": True, "dir": str(tmp_path), **record}})
 
 
+WAIT_S = 5.0
 WALL = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
 """The host's clock in the actor tests: not the simulated market's time."""
 
@@ -245,20 +262,53 @@ def test_the_first_live_bar_of_a_new_day_writes_the_days_before_at_once(tmp_path
     thursday = datetime(2026, 11, 19, 20, 58, tzinfo=UTC)
     ref.tell(m.BarClosed(bar(0, day=thursday)))
     ref.tell(m.BarClosed(bar(1, day=thursday)))
-    probe = Probe()
 
     # Act: Friday's first live bar
     ref.tell(m.BarClosed(bar(0, day=datetime(2026, 11, 20, 14, 30, tzinfo=UTC))))
-    ref.tell(m.Ping("c", 0.0, probe))
-    probe.expect(m.Pong)
+    assert ref.proxy().wait_batches(1, WAIT_S).get(timeout=WAIT_S + 1)
 
-    # Assert: Thursday is on disk while the bot still runs; Friday's bar waits for a flush
+    # Assert: Thursday is on disk while the bot still runs
     try:
         assert timestamps(bars_text(tmp_path, "2026-11-19")) == ["2026-11-19T20:58:00Z",
                                                                  "2026-11-19T20:59:00Z"]
-        assert not (tmp_path / "bars/SPY/2026-11-20.csv.gz").exists()
     finally:
         ref.stop()
+
+
+class StalledDisk(DiskWriter):
+    """A disk whose first write hangs until released (an NFS mount gone, a dying SD card)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def write(self, batch):
+        self.entered.set()
+        self.release.wait(WAIT_S)
+        return super().write(batch)
+
+
+def test_a_stalled_disk_never_stalls_the_actor_it_answers_and_drops_beyond_its_buffer(tmp_path):
+    # Arrange: the writer hangs in its first write
+    disk = StalledDisk()
+    ref = RecorderActor.start(Directory(), record_settings(tmp_path, queue_size=10),
+                              clock=Clock(WALL), tick_s=0, disk=disk)
+    ref.tell(m.BarClosed(bar(0), backfill=True))
+    ref.tell(m.TimerFired("record", WALL))
+    assert disk.entered.wait(WAIT_S)
+    probe = Probe()
+
+    # Act: 15 more bars while the disk hangs
+    for i in range(1, 16):
+        ref.tell(m.BarClosed(bar(i), backfill=True))
+    ref.tell(m.Ping("c", 0.0, probe))
+    stats = dict(probe.expect(m.Pong).stats)
+    disk.release.set()
+    ref.stop()
+
+    # Assert: it answered at once, holding 10 rows and counting 5 dropped; all 11 got written
+    assert (stats["record_buffered"], stats["record_dropped"]) == (10, 5)
+    assert len(bars_text(tmp_path)) == 1 + 11
 
 
 def test_a_disk_that_refuses_every_write_is_logged_once_and_counted_each_time(tmp_path):
@@ -273,6 +323,7 @@ def test_a_disk_that_refuses_every_write_is_logged_once_and_counted_each_time(tm
         for i in range(3):
             ref.tell(m.BarClosed(bar(i), backfill=True))
             ref.tell(m.TimerFired("record", WALL))
+            assert ref.proxy().wait_batches(i + 1, WAIT_S).get(timeout=WAIT_S + 1)
         ref.tell(m.Ping("c", 0.0, probe))
         stats = dict(probe.expect(m.Pong).stats)
     finally:

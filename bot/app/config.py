@@ -257,8 +257,8 @@ class RecordSettings(_Section):
     dir: Path = Field(Path("data/recordings"), description="where the recording goes")
     queue_size: int = Field(
         10_000, ge=10, le=1_000_000,
-        description="messages waiting to be written; beyond it new ones are dropped (and "
-        "counted as record_dropped in the heartbeat): recording never slows trading")
+        description="rows (and mailbox messages) waiting to be written; beyond it new ones are "
+        "dropped and counted as record_dropped in the heartbeat: recording never slows trading")
     flush_s: float = Field(5.0, gt=0, le=300, description="write what was received this often "
                                                            "(one gzip member per file)")
 
