@@ -173,3 +173,37 @@ def test_with_the_simulator_configured_it_fetches_from_an_embedded_one(tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "gateway_time=2026-11-20T15:00" in done.stdout
     assert "history_fetched symbol=SPY day=2026-11-19 bars=390" in done.stdout
+
+
+@pytest.mark.slow
+def test_interrupted_with_ctrl_c_it_keeps_the_days_written_and_the_rerun_finishes_within_pacing(
+        tmp_path, start_gateway):
+    import signal
+
+    # Arrange: a strict gateway; the first run is interrupted once its first day is written
+    gateway = start_gateway(start=datetime(2026, 11, 20, 15, 0, tzinfo=UTC), speed=1.0,
+                            symbols=("SPY", "QQQ"))
+    config = tmp_path / "settings.yaml"
+    config.write_text(f"broker: {{kind: ib, port: {gateway.port}}}\n")
+    command = [sys.executable, "-m", "bot", "fetch-history", "--config", str(config),
+               "--out", str(tmp_path / "hist"), "--symbols", "SPY,QQQ", "--days", "3"]
+    first = subprocess.Popen(command, cwd=tmp_path, env=ENV, text=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    assert first.stdout is not None
+    for _ in range(10):  # bounded: the header line, then the first day
+        if first.stdout.readline().startswith("history_fetched"):
+            break
+
+    # Act
+    first.send_signal(signal.SIGINT)
+    _, first_err = first.communicate(timeout=60)
+    second = fetch(tmp_path, config, "--symbols", "SPY,QQQ", "--days", "3")
+
+    # Assert: the interrupted run says how to go on; the rerun skips what was written and
+    # breaks none of IB's limits, although it follows the interrupted run within seconds
+    assert first.returncode == 1 and "interrupted; the days written are kept" in first_err
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "history_skipped symbol=SPY day=2026-11-17" in second.stdout
+    assert "partial=0 no_data=0" in second.stdout
+    assert len(list((tmp_path / "hist/bars").rglob("*.csv.gz"))) == 6
+    assert gateway.pacing_violations() == 0

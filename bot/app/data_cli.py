@@ -90,6 +90,7 @@ def fetch_history_main(argv: Sequence[str]) -> int:
             now = history.connect()
             ledger = Path(settings.journal.dir) / LEDGER_FILE
             history.remember(_load_ledger(ledger))
+            stack.callback(lambda: _save_ledger(ledger, history.recent()))  # also on Ctrl-C
         except (OSError, TimeoutError) as exc:
             print(f"error: gateway {host}:{port} not reached: {type(exc).__name__} {exc}",
                   file=sys.stderr)
@@ -98,14 +99,16 @@ def fetch_history_main(argv: Sequence[str]) -> int:
         print(f"history_started symbols={','.join(symbols)} days={len(days)} "
               f"from={days[0]} to={days[-1]} out={out.absolute()} gateway_time={now.isoformat()}",
               flush=True)
+
         def report(result) -> None:
             print(result.line(), flush=True)
             _save_ledger(ledger, history.recent())
 
         try:
             results = fetch_history(out, symbols, days, history.bars, report=report)
-        except ConnectionError as exc:
-            print(f"error: {exc}; the days written are kept: run again to resume",
+        except (ConnectionError, KeyboardInterrupt) as exc:
+            why = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+            print(f"error: {why}; the days written are kept: run again to resume",
                   file=sys.stderr)
             return EXIT_FAILED
     counts = Counter(r.outcome for r in results)
