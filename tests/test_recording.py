@@ -474,3 +474,31 @@ def test_after_sigkill_the_rows_flushed_survive_and_the_next_run_continues_the_f
     assert rows[: len(survived)] == survived and rows == sorted(set(rows))
     for path in (tmp_path / "rec").rglob("*.gz"):
         gzip.decompress(path.read_bytes())
+
+
+@pytest.mark.slow
+def test_a_trading_run_records_the_option_quotes_it_saw_with_greeks_on_the_sessions_clock(
+        tmp_path):
+    # Arrange: the shipped settings (they trade within seconds of the open), recording on
+    env = {**BOT_ENV, "BOT__RECORD__ENABLED": "true", "BOT__RECORD__DIR": "rec",
+           "BOT__RECORD__FLUSH_S": "1", "BOT__BROKER__SIM__START": "2026-11-20T09:30:00-05:00"}
+
+    # Act
+    done = subprocess.run(bot_command(ROOT / "configs" / "settings.yaml", "--duration", "15"),
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90)
+
+    # Assert: every option quote whole, within the session, of a listed expiry and strike
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert " bracket_submitted " in done.stderr
+    files = sorted((tmp_path / "rec" / "options").rglob("2026-11-20.jsonl.gz"))
+    assert files
+    for path in files:
+        chain = json.loads((tmp_path / "rec/chains" / path.parent.name / "2026-11-20.json").read_text())
+        for line in gzip.decompress(path.read_bytes()).decode().splitlines():
+            record = json.loads(line)
+            assert tuple(record) == rf.OPTION_KEYS and record["right"] in ("C", "P")
+            assert "2026-11-20T14:30:00Z" <= record["ts"] < "2026-11-20T15:30:00Z"
+            assert record["expiry"] in chain["expiries"] and record["strike"] in chain["strikes"]
+            assert record["bid"] > 0 and record["ask"] >= record["bid"]
+            assert None not in (record["delta"], record["gamma"], record["theta"],
+                                record["vega"], record["iv"], record["und_price"])
