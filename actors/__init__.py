@@ -6,6 +6,7 @@
 - ``journal``: the one writer of the journal and the write-ahead gate for orders.
 - ``health``: heartbeat, liveness alarms, systemd watchdog.
 - ``alert``: alerts to the owner's phone (apprise), from its own sender thread.
+- ``recorder``: writes the market data received (``record.enabled``), from a bounded mailbox.
 - ``broker``: the only link to IB; owns the asyncio loop and ib_insync's ``IB()``.
 - ``base``, ``loop_inbox``, ``timer``: what every actor shares, the broker's loop-running inbox,
   a periodic timer.
@@ -21,6 +22,7 @@ __all__ = [
     "health",
     "journal",
     "loop_inbox",
+    "recorder",
     "risk",
     "strategy",
     "timer",

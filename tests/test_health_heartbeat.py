@@ -320,3 +320,17 @@ def test_every_actor_is_pinged_on_the_tick_before_a_heartbeat_so_its_figures_are
 
 def test_without_ticks_only_the_ping_period_counts():
     assert ping_due(129.0, 125.0, next_beat=130.0, period_s=5.0, tick_s=None) is False
+
+
+@pytest.mark.parametrize(("reports", "section", "field"), [
+    ({}, None, "record_dropped=off"),
+    ({"record": {"record_rows": 2145, "record_dropped": 5, "record_failed": 0,
+                 "record_buffered": 12}},
+     {"rows": 2145, "dropped": 5, "failed": 0, "buffered": 12}, "record_dropped=5"),
+])
+def test_the_recorders_figures_are_in_the_heartbeat_and_its_drops_in_the_line(reports, section,
+                                                                              field):
+    beat = payload_with(reports)
+
+    assert beat["record"] == section
+    assert f" {field} " in f" {heartbeat_line(beat)} "

@@ -180,7 +180,8 @@ def test_quote_from_option_ticker_with_greeks() -> None:
     )
     ticker.modelGreeks = OptionComputation(0, 0.21, 0.45, 2.13, 0.0, 0.02, 0.1, -0.05, 600.0)
     quote = t.quote_from_ticker(SPY_CALL, ticker, TS)
-    assert quote == m.Quote(SPY_CALL, 2.10, 2.15, 2.12, TS, 10.0, 12.0, 345.0, delta=0.45, iv=0.21)
+    assert quote == m.Quote(SPY_CALL, 2.10, 2.15, 2.12, TS, 10.0, 12.0, 345.0, delta=0.45, iv=0.21,
+                            gamma=0.02, theta=-0.05, vega=0.1, und_price=600.0)
 
 
 def test_quote_missing_sides_are_zero_and_no_price_is_none() -> None:

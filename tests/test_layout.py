@@ -111,8 +111,8 @@ def test_a_broken_rule_is_reported_by_module_and_import() -> None:
 
 @pytest.mark.parametrize(
     "package",
-    ["bot/trading", "bot/ib", "bot/journal", "bot/ops", "bot/app", "bot/backtest", "actors",
-     "actors/broker"],
+    ["bot/trading", "bot/ib", "bot/journal", "bot/ops", "bot/app", "bot/backtest", "bot/data",
+     "actors", "actors/broker"],
 )
 def test_each_package_lists_its_modules_in_its_curated_surface(package) -> None:
     folder = REPO / package

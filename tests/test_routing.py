@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import messages as m
-from bot.app.routing import EXECUTION, RISK, STRATEGY, Directory, roles_for
+from bot.app.routing import EXECUTION, RECORD, RISK, STRATEGY, Directory, roles_for
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
 SPY_CALL = m.OptionContract("SPY", "20261120", 600.0, m.Right.CALL)
@@ -32,7 +32,7 @@ def test_an_underlying_quote_reaches_only_its_symbols_strategy():
     directory, inboxes = directory_with("strategy:SPY", "strategy:QQQ", EXECUTION, RISK)
     quote = m.QuoteUpdated(m.Quote(m.Stock("SPY"), 599.9, 600.1, 600.0, NOW), 1)
 
-    assert roles_for(quote) == (STRATEGY,)
+    assert roles_for(quote) == (STRATEGY, RECORD)
     assert directory.publish(quote) == 1
     assert inboxes["strategy:SPY"].got == [quote]
     assert not inboxes["strategy:QQQ"].got and not inboxes[EXECUTION].got

@@ -6,6 +6,7 @@
   them in reverse.
 - ``runner``: ``python -m bot``: logs, broker side (embedded simulator or a gateway), supervisor.
 - ``cli``: the commands (run, check-config, status, kill, gateway).
+- ``data_cli``: the market data commands (fetch-history, import-csv).
 - ``exit_codes``: the process exit codes, one table for every command.
 - ``deferred_import``: keeps a package the bot never uses from loading.
 """
@@ -13,6 +14,7 @@
 __all__ = [
     "cli",
     "config",
+    "data_cli",
     "deferred_import",
     "exit_codes",
     "routing",

@@ -21,6 +21,9 @@
     python -m bot backtest --data DIR [--from D] [--to D] [--speed max] [--config F] [--out DIR]
         Run the bot over recorded or imported data in lock step with the simulated gateway and
         write a report (see ``bot/backtest/``).
+    python -m bot fetch-history [--symbols SPY,QQQ] [--days 30] [--out DIR] [--config F]
+    python -m bot import-csv FILE --symbol SPY [--out DIR] [--tz America/New_York]
+        Market data for replay and backtests (see ``bot/app/data_cli.py``).
 
 The settings file: ``--config``, else the environment variable ``BOT_CONFIG``, else
 ``./configs/settings.yaml`` (defaults when that does not exist); run and status print which.
@@ -157,6 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.sim.cli import main as gateway_main
 
         return gateway_main(args_in[1:])
+    if args_in[:1] in (["fetch-history"], ["import-csv"]):
+        from bot.app import data_cli
+
+        command = data_cli.fetch_history_main if args_in[0] == "fetch-history" else data_cli.import_csv_main
+        return command(args_in[1:])
     if not args_in or args_in[0] not in COMMANDS:
         if args_in[:1] in (["-h"], ["--help"]):
             _parser().parse_args(args_in)

@@ -251,6 +251,21 @@ class AlertSettings(_Section):
         return value
 
 
+class RecordSettings(_Section):
+    """Recording of the market data the bot receives, for replay and backtests (the format:
+    ``bot/data/record_format.py``)."""
+
+    enabled: bool = Field(False, description="write the bars, quotes, option quotes and chains "
+                                             "received, per session day")
+    dir: Path = Field(Path("data/recordings"), description="where the recording goes")
+    queue_size: int = Field(
+        10_000, ge=10, le=1_000_000,
+        description="rows (and mailbox messages) waiting to be written; beyond it new ones are "
+        "dropped and counted as record_dropped in the heartbeat: recording never slows trading")
+    flush_s: float = Field(5.0, gt=0, le=300, description="write what was received this often "
+                                                           "(one gzip member per file)")
+
+
 class LoggingSettings(_Section):
     level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
     dir: Path = Path("logs")
@@ -283,6 +298,7 @@ class Settings(_Section):
     journal: JournalSettings = JournalSettings()
     logging: LoggingSettings = LoggingSettings()
     alerts: AlertSettings = AlertSettings()
+    record: RecordSettings = RecordSettings()
 
     @model_validator(mode="after")
     def _selection_outlives_requests(self) -> Settings:

@@ -1,10 +1,10 @@
 """Who hears what: the actor directory and the routing table for published events.
 
 Actors never hold each other directly; they hold the ``Directory`` and address roles
-(``broker``, ``risk``, ``execution``, ``health``, ``supervisor``, ``alert``) or a symbol's strategy. The
-supervisor registers each actor as it starts; the routing table below decides which roles
-receive each published event. Anything with a ``tell`` method can be registered, which is
-how tests plug in a probe.
+(``broker``, ``risk``, ``execution``, ``health``, ``supervisor``, ``alert``, ``record``) or a
+symbol's strategy. The supervisor registers each actor as it starts; the routing table below
+decides which roles receive each published event. Anything with a ``tell`` method can be
+registered, which is how tests plug in a probe.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ SUPERVISOR = "supervisor"
 JOURNAL = "journal"
 ALERT = "alert"
 """Registered only when alert targets are configured (``alerts.urls``)."""
+RECORD = "record"
+"""Registered only with ``record.enabled``: writes the market data received."""
 STRATEGY = "strategy"
 """Pseudo-role: the strategy of the message's symbol."""
 STRATEGIES = "strategies"
@@ -52,8 +54,8 @@ def _symbol_of(message: Any) -> str:
 def _quote_roles(message: m.QuoteUpdated) -> tuple[str, ...]:
     """The underlying's quotes feed its strategy; option quotes feed execution (exits)."""
     if isinstance(message.quote.instrument, m.Stock):
-        return (STRATEGY,)
-    return (EXECUTION,)
+        return (STRATEGY, RECORD)
+    return (EXECUTION, RECORD)
 
 
 _ORDER_EVENTS = (EXECUTION, JOURNAL)
@@ -61,9 +63,9 @@ _POSITION_EVENTS = (RISK, STRATEGY, JOURNAL)
 _FILLED_POSITION_EVENTS = (*_POSITION_EVENTS, ALERT)
 
 ROUTES: dict[type, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
-    m.BarClosed: (STRATEGY, EXECUTION, RISK, ALERT),
+    m.BarClosed: (STRATEGY, EXECUTION, RISK, ALERT, RECORD),
     m.QuoteUpdated: _quote_roles,
-    m.ChainReceived: (STRATEGY,),
+    m.ChainReceived: (STRATEGY, RECORD),
     m.OptionsQuoted: (STRATEGY,),
     m.OrderStatusChanged: _ORDER_EVENTS,
     m.OrderFilled: _ORDER_EVENTS,

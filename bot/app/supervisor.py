@@ -6,7 +6,7 @@ broker stops feeding first and every actor drains what it already holds.
 
 Failure policy (``POLICY``), applied when an actor dies (``ActorFaulted``) or stops answering
 (``AlarmRaised``):
-- strategy, health, broker, alert: restarted, at most ``MAX_RESTARTS`` times in ``RESTART_WINDOW_S``
+- strategy, health, broker, alert, record: restarted, at most ``MAX_RESTARTS`` times in ``RESTART_WINDOW_S``
   per actor; a restarted strategy warms its indicators again from live bars, a restarted broker
   reconnects and restores every subscription.
 - risk, execution: a controlled shutdown (exit code 1). They hold the day's limits and the
@@ -48,6 +48,7 @@ from bot.app.routing import (
     EXECUTION,
     HEALTH,
     JOURNAL,
+    RECORD,
     RISK,
     STRATEGY,
     SUPERVISOR,
@@ -55,7 +56,7 @@ from bot.app.routing import (
 )
 from bot.ops.kill_command import write_kill_switch
 
-POLICY = {STRATEGY: "restart", HEALTH: "restart", BROKER: "restart", ALERT: "restart",
+POLICY = {STRATEGY: "restart", HEALTH: "restart", BROKER: "restart", ALERT: "restart", RECORD: "restart",
           RISK: "shutdown", EXECUTION: "shutdown", JOURNAL: "shutdown"}
 MAX_RESTARTS = 3
 RESTART_WINDOW_S = 600.0
@@ -231,5 +232,11 @@ def actor_specs(settings: Settings, broker: Factory, clock: Any = None,
 
         # before the broker, so "started" and the first fills are heard
         specs.append(ActorSpec(ALERT, lambda d: AlertActor.start(d, settings.alerts, tick_s=tick_s, **kw)))
+    if settings.record.enabled:
+        from actors.recorder import RecorderActor
+
+        # before the broker, so the first bars (the backfill) are recorded too
+        specs.append(ActorSpec(RECORD, lambda d: RecorderActor.start(
+            d, settings, tick_s=None if tick_s else 0, **kw)))
     specs.append(ActorSpec(BROKER, broker))
     return specs

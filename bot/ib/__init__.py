@@ -9,6 +9,8 @@
   account without ``--live``.
 - ``shadow``: dry-run fills from live quotes; nothing is sent to IB.
 - ``verify``: the periodic check that what IB holds equals what the broker reported.
+- ``history``: the one exception to "no connection": ``fetch-history``'s own short-lived
+  client (no actors run then), paced by ``pacing``.
 
 Nothing is imported eagerly: importing ``bot.ib.pacing`` or ``bot.ib.client`` must not load a
 client library (``bot.ib.client`` only looks packages up until ``library()`` is called).
@@ -17,6 +19,7 @@ client library (``bot.ib.client`` only looks packages up until ``library()`` is 
 __all__ = [
     "circuit",
     "client",
+    "history",
     "pacing",
     "reconnect",
     "safety",

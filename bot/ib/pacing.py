@@ -143,6 +143,12 @@ class Governor:
         """Book one outgoing message that never waits (a cancel, an order)."""
         self._messages.append(now)
 
+    def book_past(self, request: Request, at: float) -> None:
+        """Count a historical request made earlier (at ``at``, on this clock) by another process,
+        e.g. the previous run of ``fetch-history``: IB's windows span processes. Not open."""
+        self._historical.append((at, request))
+        self._historical = deque(sorted(self._historical, key=lambda item: item[0]))
+
     def historical_done(self) -> None:
         """A historical request was answered, failed or timed out."""
         self._hist_open = max(0, self._hist_open - 1)

@@ -254,8 +254,6 @@ def quote_from_ticker(instrument: m.Instrument, ticker: Ticker, ts: datetime) ->
     if bid is None and ask is None and last is None:
         return None
     greeks = ticker.modelGreeks
-    delta = greeks.delta if greeks is not None and greeks.delta is not None else None
-    iv = greeks.impliedVol if greeks is not None and greeks.impliedVol is not None else None
     return m.Quote(
         instrument=instrument,
         bid=bid or 0.0,
@@ -265,9 +263,23 @@ def quote_from_ticker(instrument: m.Instrument, ticker: Ticker, ts: datetime) ->
         bid_size=size(ticker.bidSize),
         ask_size=size(ticker.askSize),
         volume=size(ticker.volume),
-        delta=delta,
-        iv=iv,
+        delta=_greek(greeks, "delta"),
+        iv=_greek(greeks, "impliedVol"),
+        gamma=_greek(greeks, "gamma"),
+        theta=_greek(greeks, "theta"),
+        vega=_greek(greeks, "vega"),
+        und_price=price(getattr(greeks, "undPrice", None)),
     )
+
+
+def _greek(greeks: Any, name: str) -> float | None:
+    """One model figure of a ticker's ``modelGreeks`` as a float; None when absent or not finite
+    (IB sends UNSET_DOUBLE or nothing for a figure it has not computed)."""
+    value = getattr(greeks, name, None) if greeks is not None else None
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and abs(number) < UNSET_DOUBLE else None
 
 
 def net_liquidation(tag: str, value: str, currency: str) -> float | None:

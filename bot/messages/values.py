@@ -113,6 +113,11 @@ class Quote:
     delta: float | None = None
     """Model delta for options when the broker sends greeks."""
     iv: float | None = None
+    gamma: float | None = None
+    theta: float | None = None
+    vega: float | None = None
+    und_price: float | None = None
+    """The underlying's price the model greeks were computed from (recorded with the quote)."""
 
     @property
     def mid(self) -> float:

@@ -25,6 +25,8 @@ and last Pong report (``BotActor.stats``), and the HealthActor's own counters. T
 | ``unprotected_position`` | intents holding a position without stops or a closing order past |
 | | ``execution.protect_within_s`` (the alarmed state; see ``bot/trading/execution.py``) |
 | ``risk`` | ``realized_pnl``, ``loss_budget_used_pct``, ``trades``, ``kill_switch`` |
+| ``record`` | the recorder (None without ``record.enabled``): ``rows`` written, ``dropped`` |
+| | (its queue was full), ``failed`` writes, ``buffered`` rows not written yet |
 | ``errors``, ``alarms`` | counts by kind; actors in alarm, and ``journal=failed`` |
 """
 
@@ -36,6 +38,7 @@ from typing import Any
 from bot.ib.pacing import Limits
 
 BROKER, RISK, EXECUTION, JOURNAL, STRATEGY_PREFIX = "broker", "risk", "execution", "journal", "strategy:"
+RECORD = "record"
 JOURNAL_FAILED_ALARM = "journal=failed"
 
 _LIMITS = Limits()  # the broker's governor runs with the default limits
@@ -78,6 +81,14 @@ def _journal_section(report: Mapping[str, Any] | None) -> dict[str, Any]:
             "written": report.get("written"), "failures": report.get("failures")}
 
 
+def _record_section(report: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The recorder's figures (None when it does not run or has not answered yet)."""
+    if not report:
+        return None
+    return {"rows": report.get("record_rows"), "dropped": report.get("record_dropped"),
+            "failed": report.get("record_failed"), "buffered": report.get("record_buffered")}
+
+
 def _symbols_section(reports: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     keys = ("bar_age_s", "quote_age_s", "state")
     return {name.removeprefix(STRATEGY_PREFIX): {k: r.get(k) for k in keys}
@@ -110,6 +121,7 @@ def heartbeat_payload(*, ts: str, pid: int, uptime_s: float, beat_lag_s: float,
         "unprotected_position": list(execution.get("unprotected_position") or []),
         "risk": {out: risk.get(key) for key, out in RISK_KEYS.items()},
         "journal": journal,
+        "record": _record_section(reports.get(RECORD)),
         "errors": dict(errors),
         "alarms": alarms,
     }
@@ -171,6 +183,7 @@ LINE_FIELDS: tuple[tuple[str, Any], ...] = (  # (key, how to render it from the 
     ("loss_budget", lambda b: _num(b["risk"]["loss_budget_used_pct"], "%")),
     ("kill_switch", lambda b: _num(b["risk"]["kill_switch"])),
     ("journal", lambda b: _num(b["journal"]["state"])),
+    ("record_dropped", lambda b: "off" if b.get("record") is None else _num(b["record"]["dropped"])),
     ("mailbox_max", lambda b: _worst(b["actors"], "mailbox", "")),
     ("idle_max", lambda b: _worst(b["actors"], "idle_s", "s")),
     ("ages", lambda b: _ages(b["symbols"])),
