@@ -195,3 +195,26 @@ def test_a_short_left_by_a_trade_that_closed_before_a_restart_is_bought_back(tmp
     # Assert
     assert [(c.intent_id, c.order.client_order_id, c.order.side, c.order.quantity)
             for c in bot.commands(m.SubmitOrder)] == [(IID, f"{IID}.cover1", m.Side.BUY, 4)]
+
+
+def test_a_lost_cancel_of_a_trade_closed_outside_is_sent_again(tmp_path, clock):
+    # Arrange: everything sold in TWS; the bot closes the trade and cancels its exits, but the
+    # broker never answers the cancels (lost on the way)
+    bot = run_bot(tmp_path, clock, auto_ack=False)
+    bot.publish(m.ModeDecided("paper", "DU1234567", clock()))
+    b = enter(bot)
+    for spec in (b.parent, b.take_profit, b.stop):
+        bot.broker.ack(spec.client_order_id).get(timeout=5)
+    fill(bot, b.parent.client_order_id, 7, 1.60)
+    held(bot, 0)
+    bot.tick(3)
+    bot.probe.expect(m.PositionClosed)
+    first = [c.client_order_id for c in bot.commands(m.CancelOrder)]
+
+    # Act: past cancel_timeout_s (10) without an answer
+    bot.tick(11)
+
+    # Assert: each cancel went again
+    again = [c.client_order_id for c in bot.commands(m.CancelOrder)][len(first):]
+    assert sorted(first) == sorted(again) == sorted(
+        [b.take_profit.client_order_id, b.stop.client_order_id])

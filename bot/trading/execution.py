@@ -498,14 +498,17 @@ def _close(trade: Trade, wall: datetime, fill: m.OrderFilled | None) -> tuple[Tr
 
 
 def sweep_finished(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
-    """A closed trade's exits that IB should have ended by itself (an OCA sibling's fill reduced
-    them to nothing) but has not reported done within ``cancel_timeout_s``: cancel them. An
-    exit that joined its group after the fill, or an OCA reduction lost, would otherwise keep
-    working at the broker for a position that is gone (invariant 2)."""
-    if not trade.finished or trade.finished_at is None or (
-            wall - trade.finished_at).total_seconds() < trade.settings.execution.cancel_timeout_s:
+    """A closed trade's leftovers: its cancels IB has not confirmed are sent again (a lost
+    cancel is not lost for good), and exits that IB should have ended by itself (an OCA
+    sibling's fill reduced them to nothing) but has not reported done within
+    ``cancel_timeout_s`` are cancelled. Either would otherwise keep working at the broker for
+    a position that is gone (invariant 2)."""
+    if not trade.finished:
         return trade, []
-    effects: Effects = []
+    trade, effects = _resend_unconfirmed_cancels(trade, wall)
+    if trade.finished_at is None or (
+            wall - trade.finished_at).total_seconds() < trade.settings.execution.cancel_timeout_s:
+        return trade, effects
     for leg in trade.legs[1:]:
         if leg.working and leg.cancel_sent_at is None:
             trade, more = _cancel(trade, leg, wall, "still working after the position closed")
