@@ -197,11 +197,12 @@ class Run:
                                    f"{snap.positions.get(fill.con_id, 0):g}")
             key = repr((snap.positions, snap.orders, len(snap.fills), snap.bot))
             if key != last_key or now - last_judged >= JUDGE_EVERY_S * self.speed:
-                for v in self.checker.observe(snap, now, *presence.since):
+                for v in self.checker.observe(snap, now, *presence.since, presence.acting):
                     self.events.append(f"{now:.1f}s VIOLATION {v.invariant} {v.key}: {v.detail}")
                 last_key, last_judged = key, now
         now = self._elapsed(gw)
-        self.checker.observe(broker.snapshot(presence.observe(now)), now, *presence.since)
+        self.checker.observe(broker.snapshot(presence.observe(now)), now, *presence.since,
+                             presence.acting)
 
     def _harness_fault(self, fault: Fault, now: float, bot: BotProcess, broker: BrokerObserver,
                        manual: ManualClient, restart_at: float | None) -> float | None:

@@ -224,6 +224,11 @@ class BotPresence:
     def since(self) -> tuple[float, float]:
         return self.acting_since, self.knowing_since
 
+    @property
+    def acting(self) -> bool:
+        """Whether the bot could act at the last observation (connected, not held)."""
+        return self._connected
+
     def observe(self, now: float) -> BotView | None:
         """The bot's view now (None while it is not connected: a down bot has no view)."""
         connected = self.bot.running and self.broker.bot_connected(self.bot.local_ports())

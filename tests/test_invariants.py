@@ -252,3 +252,15 @@ def test_a_difference_gets_its_settle_time_from_when_the_view_became_known():
     found = checker.observe(stale, 80, acting_since=0, knowing_since=50)
 
     assert [(v.invariant, v.key) for v in found] == [(VIEWS_AGREE, f"position:{CON}")]
+
+
+def test_a_short_made_while_the_bot_is_down_gets_its_grace_from_when_the_bot_can_act():
+    checker = InvariantChecker(protect_within_s=5, settle_s=30)
+    short = snap(-5)
+
+    down = [checker.observe(short, t, acting_since=0, acting=False) for t in (10, 100, 200)]
+    back = checker.observe(short, 229, acting_since=200)
+    late = checker.observe(short, 230, acting_since=200)
+
+    assert down == [[], [], []] and back == []
+    assert [v.key for v in late] == [f"short:{CON}"]

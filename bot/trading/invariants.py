@@ -10,9 +10,10 @@ from whatever it observes and passes the time in. The invariants (README, "Safet
    as ``1_alarmed``.
 2. **No oversell.** Our working SELL orders on a contract never cover more than the broker
    holds there, and a contract we trade is never short at the broker. Both are judged after
-   ``settle_s``: a manual trade racing an exit can make either for a moment, which no bot can
-   prevent; a bot that then leaves the excess working or the short open has broken it (and
-   a short made by the bot's own exits never goes away by itself, so it is always caught).
+   ``settle_s`` of the bot being able to act: a manual trade racing an exit can make either
+   for a moment, which no bot can prevent (nor, while it is down, undo); a bot that then
+   leaves the excess working or the short open has broken it (and a short made by the bot's
+   own exits never goes away by itself, so it is always caught).
 3. **Views agree.** The bot's positions (per contract) and working orders (per orderRef) equal
    the broker's; a difference must be gone within ``settle_s``. The bot's view exists only
    while it is connected: before the snapshot it asks for at each connect has come, it knows
@@ -272,7 +273,7 @@ class InvariantChecker:
         self.violations: list[Violation] = []
 
     def observe(self, snap: Snapshot, now: float, acting_since: float = 0.0,
-                knowing_since: float | None = None) -> list[Violation]:
+                knowing_since: float | None = None, acting: bool = True) -> list[Violation]:
         """Check one snapshot at time ``now``; return the violations it newly establishes.
 
         ``acting_since`` is when the bot last became able to act (connected); a grace period
@@ -280,7 +281,10 @@ class InvariantChecker:
         what happened while it was down, while a bot that stays down is judged from the moment
         the condition appeared. ``knowing_since`` (default ``acting_since``) is when the bot's
         view last became known (its snapshot since the connect came): differences between the
-        views get their grace from then."""
+        views get their grace from then. While the bot cannot act (``acting`` False: down, or
+        its requests held) an excess exit or a short is not judged: only the bot can take its
+        orders down or buy back, so it gets its full grace from when it can act again.
+        Protection (1) is judged all the same: it must live at the broker."""
         knowing_since = acting_since if knowing_since is None else knowing_since
         alarmed = snap.bot is not None and snap.bot.alarmed_unprotected
         graced = {
@@ -301,6 +305,8 @@ class InvariantChecker:
         new: list[Violation] = []
         for key, (detail, grace) in graced.items():
             since = self._since.setdefault(key, now)
+            if key[0] == NO_OVERSELL and not acting:
+                continue
             start = knowing_since if key[0] == VIEWS_AGREE and key[1] != UNKNOWN_VIEW else acting_since
             if now - max(since, start) >= grace and key not in self._reported:
                 self._reported.add(key)
