@@ -35,6 +35,9 @@ class SimSettings(_Section):
     speed: float = Field(60.0, gt=0, le=3600, description="simulated seconds per wall second")
     start: str | None = Field(None, description="ISO datetime to start the simulated clock at")
     account: str = Field("DU1234567", min_length=2, description="account id the simulator presents")
+    latency: Literal["none", "ib"] = Field(
+        "none", description="answer delays of the simulator: none (at once, the default) or ib "
+        "(seeded delays per request kind as a real gateway has; python -m bot gateway --help)")
 
 
 class BrokerSettings(_Section):

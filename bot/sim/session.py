@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from bot.sim import latency, rules, wire
 from bot.sim import protocol_out as out
-from bot.sim import rules, wire
 from bot.sim.handlers_account import ACCOUNT_HANDLERS
 from bot.sim.handlers_data import DATA_HANDLERS
 from bot.sim.handlers_depth import DEPTH_HANDLERS
@@ -89,6 +89,7 @@ class Session:
         self.data_type = 1
         self.closed = False
         self._linger = False
+        self._scheduler: latency.Scheduler | None = None
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
 
@@ -228,6 +229,27 @@ class Session:
             return
         name = REQUEST_NAMES.get(msg_id)
         self.gw.stats.inc(f"req.{name or 'unknown'}")
+        if self.gw.latency.active:
+            self._serve_later(msg_id, name, fields)
+            return
+        self._serve(msg_id, name, fields)
+
+    def _serve_later(self, msg_id: int, name: str | None, fields: list[str]) -> None:
+        """The latency model (``bot.sim.latency``): serve the request once its delay passed,
+        after every earlier request of its lane and never before this session's startApi;
+        meanwhile the loop serves everything else."""
+        if self._scheduler is None:
+            loop = asyncio.get_running_loop()
+            self._scheduler = latency.Scheduler(loop.time, loop.call_at)
+        sched = self._scheduler
+        lane = "connect" if name == "startApi" else latency.LANES.get(name or "", "other")
+        due = max(sched.due_of("connect"),
+                  asyncio.get_running_loop().time() + self.gw.latency.request_delay_s(name))
+        sched.submit(lane, due, lambda: self._serve(msg_id, name, fields))
+
+    def _serve(self, msg_id: int, name: str | None, fields: list[str]) -> None:
+        if self.closed:
+            return
         if self.client_id is None and name != "startApi":
             self.error(-1, 321, f"Error validating request.-'{name}' : cause - startApi first")
             return
