@@ -8,7 +8,9 @@ streams of ``MarketData``, which publishes their quotes as ``WarmQuoteUpdated`` 
 ``QuoteUpdated`` only when execution also asked for the option). A set longer than the budget
 (``bot.trading.prewarm.lines_per_symbol``, the same cut the strategies make) is cut to it, so
 no strategy can take the lines the rest of the bot needs. An option whose qualification
-failed is forgotten; the strategy's next set asks again.
+failed is forgotten; the strategy's next set asks again. Qualified options are remembered
+(``KNOWN_MAX``, by key, which names the expiry), so spot swinging back to a strike costs
+the stream's request only, not another reqContractDetails.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from bot.ib import translate as tr
 
 WARM_OWNER = WARM_PREFIX
 """Stream owner prefix of warm options (``warm:SPY``)."""
+KNOWN_MAX = 512
+"""Qualified options remembered (all forgotten at once beyond it: a new day's expiries)."""
 
 
 class WarmOptions:
@@ -29,6 +33,7 @@ class WarmOptions:
         self.market = market
         self.lines_per_symbol = lines_per_symbol
         self._sets: dict[str, dict[str, m.OptionContract | None]] = {}
+        self._known: dict[str, m.OptionContract] = {}
         self.cut = 0
         """How many options sets asked beyond the budget (for the heartbeat)."""
 
@@ -48,7 +53,13 @@ class WarmOptions:
             if option is not None:
                 self.market.release(option, owner)
         for contract in wanted:
-            if contract.key not in held:
+            if contract.key in held:
+                continue
+            known = self._known.get(contract.key)
+            if known is not None:
+                held[contract.key] = known
+                self.market.acquire(known, owner)
+            else:
                 held[contract.key] = None
                 self.market.core.spawn(self._qualify(cmd, contract, owner),
                                        f"warm-{contract.key}")
@@ -61,12 +72,16 @@ class WarmOptions:
                                                 cmd.symbol)
         except RequestFailed:
             answers = []
+        option = tr.option_from_ib(answers[0].contract) if len(answers) == 1 else None
+        if option is not None:
+            if len(self._known) >= KNOWN_MAX:
+                self._known.clear()
+            self._known[contract.key] = option
         if contract.key not in held or held[contract.key] is not None:
             return  # left the set meanwhile (or asked twice)
-        if len(answers) != 1:
+        if option is None:
             del held[contract.key]
             self.market.core.log.warning("warm_option_unqualified option={}", contract.key)
             return
-        option = tr.option_from_ib(answers[0].contract)
         held[contract.key] = option
         self.market.acquire(option, owner)

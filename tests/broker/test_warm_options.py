@@ -62,3 +62,27 @@ def test_a_set_longer_than_the_budget_is_cut_to_it(gateway, broker) -> None:
     assert figures["warm_lines"] == 4
     assert gw.counters()["req.reqMktData"] == len(SYMBOLS) + 4
     assert {e.quote.instrument.key for e in probe.of(m.WarmQuoteUpdated)} == {o.key for o in options[:4]}
+
+
+def test_an_option_warm_again_is_not_qualified_twice(gateway, broker) -> None:
+    gw = gateway()
+    ref, probe = broker(gw)
+    probe.expect(m.ConnectionChanged, lambda e: e.state == "connected")
+    first = _options(probe, ref, gw, 2)
+    other = tuple(o for o in _options(probe, ref, gw, 4) if o not in first)
+
+    ref.tell(m.KeepOptionsWarm("c-1", "SPY", first))
+    for option in first:
+        probe.expect(m.WarmQuoteUpdated, lambda e, o=option: e.quote.instrument.key == o.key)
+    ref.tell(m.KeepOptionsWarm("c-2", "SPY", other))
+    for option in other:
+        probe.expect(m.WarmQuoteUpdated, lambda e, o=option: e.quote.instrument.key == o.key)
+    details_before = gw.counters()["req.reqContractDetails"]
+    probe.drain()
+    ref.tell(m.KeepOptionsWarm("c-3", "SPY", first))  # spot came back
+    for option in first:
+        probe.expect(m.WarmQuoteUpdated, lambda e, o=option: e.quote.instrument.key == o.key)
+    barrier(ref, probe, "QQQ")
+
+    assert gw.counters()["req.reqContractDetails"] == details_before
+    assert gw.counters()["req.reqMktData"] == len(SYMBOLS) + 6  # 2, 2 others, the 2 again
