@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pure_helpers import ny, options_cfg
+from pydantic import ValidationError
 
+from bot.app.config import Settings
 from bot.ib.pacing import Limits
 from bot.messages import OptionChain, OptionContract, Quote, Right
 from bot.trading import prewarm
@@ -166,3 +168,26 @@ def test_warm_lines_never_exceed_the_budget_whatever_the_spot_paths(symbols, set
             concurrent = min(symbols, positions)
             needed = symbols + positions + concurrent * prewarm.selection_lines(cfg)
             assert warm + needed <= GOVERNOR_LINES < IB_LINES
+
+
+# -- the settings ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("section", "values"),
+    [
+        ("options", {"prewarm_lines_per_symbol": -1}),
+        ("options", {"prewarm_lines_per_symbol": 21}),
+        ("broker", {"sim": {"latency": "fast"}}),
+    ],
+)
+def test_prewarm_and_latency_settings_out_of_range_are_refused(section, values):
+    with pytest.raises(ValidationError):
+        Settings.model_validate({section: values})
+
+
+def test_prewarm_is_on_and_the_embedded_simulator_answers_at_once_by_default():
+    settings = Settings.model_validate({})
+
+    assert settings.options.prewarm_lines_per_symbol == 4
+    assert settings.broker.sim.latency == "none"

@@ -261,3 +261,19 @@ def test_a_fill_reaches_the_client_after_the_fill_delay(make_gateway, make_ib, u
 
     assert time.monotonic() - t0 >= ack + fill
     assert statuses.index("Filled") > 0  # the acknowledgement came first
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def test_the_gateway_command_takes_latency_and_documents_its_figures():
+    from bot.sim.cli import build_parser, options_from
+
+    parser = build_parser()
+
+    assert options_from(parser.parse_args(["--latency", "ib"])).latency == "ib"
+    assert options_from(parser.parse_args([])).latency == "none"
+    text = parser.format_help()
+    assert "ESTIMATES" in text
+    for kind, delay in IB_PROFILE.items():
+        assert f"{kind:<17} median {delay.median_ms:>4g} ms" in text
