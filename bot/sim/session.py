@@ -18,6 +18,10 @@ maps request names to them. A handler that raises ``MalformedRequest`` yields er
 request the simulator does not serve yields 321. Both errors carry the request's own id
 (``protocol_in.REQ_ID_FIELD``), so a client waiting on that id is answered instead of left
 hanging; only requests without an id get -1.
+
+With a latency model (``bot.sim.latency``, ``--latency ib``) each request is served once its
+delay passed, after the earlier requests of its lane and never before the session's startApi;
+the loop serves everything else meanwhile.
 """
 
 from __future__ import annotations
