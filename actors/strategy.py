@@ -1,9 +1,9 @@
 """StrategyActor: one per symbol; turns closed bars into entry proposals.
 
-Accepts: BarClosed, QuoteUpdated (the underlying), ChainReceived, OptionsQuoted,
+Accepts: BarClosed, QuoteUpdated (the underlying), WarmQuoteUpdated, ChainReceived, OptionsQuoted,
     RequestTimedOut, EntryDenied, PositionOpened, PositionClosed, EntryExpired,
     ConnectionChanged (asks for the chain once connected), Ping.
-Emits: RequestChain, QuoteOptions (to the broker); SignalRaised, EntryProposed,
+Emits: RequestChain, QuoteOptions, KeepOptionsWarm (to the broker); SignalRaised, EntryProposed,
     EntryAbandoned (published).
 Thread rule: its own pykka thread; handlers only update indicators and call pure functions
     (O(1) per bar), never wait for an answer: each request's answer arrives as a message.
@@ -11,6 +11,11 @@ Thread rule: its own pykka thread; handlers only update indicators and call pure
 Per symbol it is idle, selecting (candidates sent for quotes), proposed (waiting for risk and
 the entry order), or holding; it proposes only when idle, holds nothing, and the cooldown since
 its last proposal has passed. Backfill bars warm the indicators but are never traded.
+
+Ready before the signal (``bot.trading.prewarm``): while the underlying moves it keeps the
+options it would choose streaming (``KeepOptionsWarm``, sent only when the set re-centres), and
+at a signal decides from their quotes at once when they settle the choice; otherwise (stale,
+missing, or a nearer strike not warm) it asks for the candidates' quotes as before.
 
 Every state but idle has a deadline on the wall clock (``selection.stage_timeout_s``), checked
 before each message is handled: an answer lost in a broker restart cannot leave the symbol stuck.
@@ -32,7 +37,8 @@ from actors.base import BotActor, utc_now
 from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import BROKER, Directory
-from bot.trading import market_hours, quotes, selection, signals
+from bot.ib.pacing import Limits
+from bot.trading import market_hours, prewarm, quotes, selection, signals
 from bot.trading.indicators import IndicatorSet
 from bot.trading.selection import HOLDING, PROPOSED, SELECTING
 
@@ -62,6 +68,13 @@ class StrategyActor(BotActor):
         self.pending: tuple[str, m.Direction, tuple[str, ...], datetime] | None = None
         self.bars_since_entry = settings.strategy.cooldown_bars
         self.dropped = quotes.DropCounter()
+        self.warm_lines = prewarm.lines_per_symbol(
+            settings.options, len(settings.symbols), settings.risk.max_open_positions,
+            Limits().lines)
+        self.warm_set: tuple[m.OptionContract, ...] = ()
+        self.warm_quotes: dict[str, m.Quote] = {}
+        self.decided = {"warm": 0, "asked": 0}
+        """Signals decided on warm quotes, and those that asked for the candidates."""
 
     def handle(self, message: Any) -> None:
         self._expire_if_overdue()
@@ -70,6 +83,8 @@ class StrategyActor(BotActor):
                 self._on_bar_closed(message)
             case m.QuoteUpdated():
                 self._on_quote_updated(message)
+            case m.WarmQuoteUpdated():
+                self._on_warm_quote_updated(message)
             case m.ChainReceived():
                 self._on_chain_received(message)
             case m.OptionsQuoted():
@@ -86,6 +101,7 @@ class StrategyActor(BotActor):
             case m.EntryDenied() | m.EntryExpired() | m.PositionOpened() | m.PositionClosed():
                 pass  # the answer to a request that expired (logged by _is_current)
             case m.ConnectionChanged(state="connected" | "restored"):
+                self.warm_set = ()  # a new broker knows no set: send it again
                 self._request_chain()
             case m.ConnectionChanged():
                 pass
@@ -101,7 +117,8 @@ class StrategyActor(BotActor):
         return {**super().stats(), "state": self.state, "state_age_s": age(self.state_since),
                 "last_bar": self.last_bar,
                 "bar_age_s": age(self.bar_seen_at), "quote_age_s": age(self.quote_seen_at),
-                "dropped": self.dropped.snapshot()}
+                "dropped": self.dropped.snapshot(), "warm": len(self.warm_set),
+                "decided": dict(self.decided)}
 
     # -- handlers ---------------------------------------------------------------------------
 
@@ -128,16 +145,31 @@ class StrategyActor(BotActor):
         elif self.chain_day != day:
             self._request_chain()
         entry = None if signal.direction is m.Direction.HOLD else self._entry_for(signal, bar.start + BAR)
+        warm = None
         if isinstance(entry, m.QuoteOptions):
-            self.directory.tell(BROKER, entry)  # first: the lines below are not on the order's path
+            warm = prewarm.decide_from_warm(entry.contracts, self.warm_quotes, self.spot or 0.0,
+                                            RIGHTS[signal.direction], self.clock(),
+                                            self.settings.options)
+            if warm is None:  # first: the lines below are not on the order's path
+                self.directory.tell(BROKER, entry)
+            else:
+                self.publish(m.SignalRaised(entry.correlation_id, self.symbol, signal.direction,
+                                            signal.reasons, bar.start + BAR))
+                self._propose(warm)
         self.log.info("bar_closed close={:.2f} decision={} reasons={}", bar.close,
                       signal.direction.value, "; ".join(signal.reasons))
         if isinstance(entry, m.QuoteOptions):
-            self.publish(m.SignalRaised(entry.correlation_id, self.symbol, signal.direction,
-                                        signal.reasons, bar.start + BAR))
-            self._become(SELECTING, f"{len(entry.contracts)} candidates")
+            self.decided["asked" if warm is None else "warm"] += 1
+            if warm is None:
+                self.publish(m.SignalRaised(entry.correlation_id, self.symbol, signal.direction,
+                                            signal.reasons, bar.start + BAR))
+                self._become(SELECTING, f"{len(entry.contracts)} candidates")
+            else:
+                self.log.info("entry_from_warm_quotes cid={} option={}", entry.correlation_id,
+                              warm.contract.key)
         elif entry is not None:
             self.log.info("signal_skipped direction={} why={}", signal.direction.value, entry)
+        self._keep_warm()
 
     def _entry_for(self, signal: signals.Signal, ts: datetime) -> m.QuoteOptions | str:
         """The request for the candidates' quotes, or why this signal is skipped."""
@@ -165,10 +197,14 @@ class StrategyActor(BotActor):
             self.log.info("answer_ignored symbol={} kind=OptionsQuoted cid={} current={}",
                           self.symbol, event.correlation_id, self.active)
             return
+        direction = self.pending[1]
+        self._propose(selection.select_option(event.quotes, self.spot or 0.0, RIGHTS[direction],
+                                              self.clock(), self.settings.options))
+
+    def _propose(self, chosen: selection.Selection) -> None:
+        """Propose the pending signal's entry on ``chosen`` (or abandon it: nothing qualified)."""
         cid, direction, reasons, ts = self.pending
         self.pending = None
-        chosen = selection.select_option(event.quotes, self.spot or 0.0, RIGHTS[direction],
-                                         self.clock(), self.settings.options)
         if chosen.contract is None or chosen.quote is None:
             self.publish(m.EntryAbandoned(cid, self.symbol, chosen.reason, ts))
             self._become(IDLE, f"no option: {chosen.reason}")
@@ -187,6 +223,30 @@ class StrategyActor(BotActor):
             return
         self.spot = event.quote.mid
         self.quote_seen_at = self.clock()
+        self._keep_warm()
+
+    def _on_warm_quote_updated(self, event: m.WarmQuoteUpdated) -> None:
+        key = event.quote.instrument.key
+        if any(c.key == key for c in self.warm_set):
+            self.warm_quotes[key] = event.quote
+
+    def _keep_warm(self) -> None:
+        """Re-centre the warm set on spot when it moved (``prewarm.warm_contracts``); the broker
+        hears only a changed set."""
+        if self.chain is None or self.spot is None or self.last_bar is None:
+            return
+        today = market_hours.trading_day(self.last_bar + BAR)
+        wanted = prewarm.warm_contracts(self.chain, self.spot, today, self.settings.options,
+                                        self.warm_lines, self.warm_set)
+        if wanted == self.warm_set:
+            return
+        self.warm_set = wanted
+        keys = {c.key for c in wanted}
+        self.warm_quotes = {k: q for k, q in self.warm_quotes.items() if k in keys}
+        self.directory.tell(BROKER, m.KeepOptionsWarm(m.new_correlation_id(self.symbol),
+                                                      self.symbol, wanted))
+        self.log.info("options_kept_warm spot={:.2f} options={}", self.spot,
+                      ",".join(c.key for c in wanted) or "none")
 
     def _on_chain_received(self, event: m.ChainReceived) -> None:
         self.chain = event.chain

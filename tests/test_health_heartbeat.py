@@ -32,7 +32,8 @@ BROKER_STATS = (("idle_s", 0.2), ("handled", 900), ("connection", "connected"), 
                 ("connect_failures", 0),
                 ("pacing", {"msgs_1s": 4, "hist_10min": 5, "hist_open": 0, "lines": 9,
                             "deferred": 0}),
-                ("lines", 9), ("loop_lag_ms", 0.4), ("loop_lag_max_ms", 3.2), ("timeouts", 1),
+                ("lines", 9), ("warm_lines", 4), ("loop_lag_ms", 0.4), ("loop_lag_max_ms", 3.2),
+                ("timeouts", 1),
                 ("faults", 0), ("snapshot", "published"), ("pending_cancels", ["SPY-1.tp"]),
                 ("orphan_orders", {"17": ["SPY-0.sl"]}), ("verify", {"checks": 4, "mismatches": 0}))
 
@@ -108,7 +109,7 @@ def test_the_payload_gathers_every_section_from_the_pong_reports():
     assert (beat["rss_mib"], beat["uss_mib"], beat["sockets"]) == (52.3, 47.9, 2)
     assert beat["broker"] == {"state": "connected", "circuit": "closed", "connect_failures": 0,
                               "client_id": 18,
-                              "reconnects": 2, "lines": 9, "loop_lag_ms": 0.4,
+                              "reconnects": 2, "lines": 9, "warm_lines": 4, "loop_lag_ms": 0.4,
                               "loop_lag_max_ms": 3.2, "timeouts": 1, "faults": 0,
                               "snapshot": "published", "pending_cancels": ["SPY-1.tp"],
                               "orphan_orders": {"17": ["SPY-0.sl"]},

@@ -9,6 +9,7 @@
 - ``orders``: place, cancel, re-adopt by orderRef, and what IB says about them.
 - ``requests``: the one gate every request passes (pacing, circuit, timeout).
 - ``verifier``: the periodic check of IB's held data against what was reported.
+- ``warm``: the options kept streaming for the strategies before a signal (prewarm).
 """
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "orders",
     "requests",
     "verifier",
+    "warm",
 ]

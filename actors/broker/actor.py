@@ -13,7 +13,7 @@ Import this module in the main thread before starting the actor: eventkit (aeven
 ib_async) grabs an event loop when ib_insync is imported, which must not happen in the actor
 thread first (measured).
 
-Accepts: RequestChain, QuoteOptions, SubscribeQuotes, UnsubscribeQuotes, SubmitBracket,
+Accepts: RequestChain, QuoteOptions, KeepOptionsWarm, SubscribeQuotes, UnsubscribeQuotes, SubmitBracket,
 SubmitOrder, CancelOrder, TimerFired (ignored), Ping (answered by ``BotActor``).
 Publishes: BarClosed (backfill=True for history), QuoteUpdated (conflated), ChainReceived,
 OptionsQuoted, OrderStatusChanged, OrderFilled, OrderRejected, BrokerErrorReported,
@@ -44,6 +44,7 @@ from actors.broker.memory import BrokerMemory
 from actors.broker.orders import Orders
 from actors.broker.requests import BrokerCore, RequestFailed
 from actors.broker.verifier import Verifier
+from actors.broker.warm import WarmOptions
 from actors.loop_inbox import LoopActor
 from bot import messages as m
 from bot.app.config import Settings
@@ -54,6 +55,7 @@ from bot.ib.circuit import CircuitBreaker
 from bot.ib.pacing import Governor, Request, limit_message_rate
 from bot.ib.reconnect import Reconnector, SnapshotRetry
 from bot.ib.safety import decide
+from bot.trading import prewarm
 
 LAG_INTERVAL_S = 1.0
 """The loop-lag probe: a callback scheduled every second records how late it ran."""
@@ -123,6 +125,9 @@ class BrokerActor(LoopActor, BotActor):
             circuit=CircuitBreaker(b.circuit_failures, b.circuit_cooldown_s),
         )
         self.market = MarketData(self.core, on_quote=self._on_quote)
+        s = self.settings
+        self.warm = WarmOptions(self.market, prewarm.lines_per_symbol(
+            s.options, len(s.symbols), s.risk.max_open_positions, self.core.governor.limits.lines))
         self.orders = Orders(self.core, self.market, self.memory,
                              client_id=lambda: self.link.client_id)
         self.verifier = Verifier(self.core, self.orders, self._publish_position)
@@ -199,6 +204,8 @@ class BrokerActor(LoopActor, BotActor):
                 self.market.request_chain(message)
             case m.QuoteOptions():
                 self.market.quote_options(message)
+            case m.KeepOptionsWarm():
+                self.warm.keep(message)
             case m.SubscribeQuotes(instrument=instrument):
                 self.market.acquire(instrument, EXECUTION_OWNER)
             case m.UnsubscribeQuotes(instrument=instrument):
@@ -229,6 +236,7 @@ class BrokerActor(LoopActor, BotActor):
             "pacing": self.core.governor.snapshot(self.core.now()),
             "lines": self.core.governor.snapshot(self.core.now())["lines"],
             "streams": self.market.streams,
+            "warm_lines": self.warm.lines,
             "timeouts": self.core.timeouts,
             "tasks": self.core.tasks_running,
             "loop_lag_ms": round(self.lag_s * 1000, 1),

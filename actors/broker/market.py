@@ -5,7 +5,8 @@ possible: one keepUpToDate 1-minute bar subscription per symbol (backfill, then 
 close); one quote stream per instrument however many parts of the bot want it (owners are
 counted, the stream is cancelled with the last one); chains from reqSecDefOptParams cached per
 NY trading day; only the candidates of a ``QuoteOptions`` qualified and quoted, and their
-streams cancelled once answered.
+streams cancelled once answered (a candidate kept warm, ``actors.broker.warm``, is answered
+from its stream at once and keeps streaming).
 
 Conflation: ib_insync reports changed tickers in batches; each changed instrument is marked
 dirty and one callback per loop turn publishes the latest quote of each, with a sequence
@@ -39,6 +40,9 @@ back. Indicators de-duplicate bars by time."""
 GREEKS_GRACE_S = 0.5
 """How long option quotes may wait for model greeks once bid and ask are there."""
 QUOTE_POLL_S = 0.05
+WARM_PREFIX = "warm:"
+"""Owners of streams kept warm for a strategy (``actors.broker.warm``): their quotes are
+published as ``WarmQuoteUpdated``, to the strategy only."""
 MAX_KEPT_BARS = 600
 
 
@@ -256,7 +260,10 @@ class MarketData:
             if quote is None:
                 continue
             stream.seq += 1
-            self.core.publish(m.QuoteUpdated(quote, stream.seq))
+            if any(not o.startswith(WARM_PREFIX) for o in stream.owners):
+                self.core.publish(m.QuoteUpdated(quote, stream.seq))
+            if any(o.startswith(WARM_PREFIX) for o in stream.owners):
+                self.core.publish(m.WarmQuoteUpdated(quote, stream.seq))
             self.on_quote(quote)
 
     # -- chains and option quotes -----------------------------------------------------------
@@ -320,12 +327,12 @@ class MarketData:
             raise
 
     async def _ask_con_id(self, symbol: str, cid: str) -> int:
-        details = await self._details(tr.stock_contract(symbol), cid, symbol)
+        details = await self.details(tr.stock_contract(symbol), cid, symbol)
         if len(details) == 1:
             self._con_ids[symbol] = details[0].contract.conId
         return self._con_ids.get(symbol, 0)
 
-    async def _details(self, contract: Any, cid: str, symbol: str) -> list[Any]:
+    async def details(self, contract: Any, cid: str, symbol: str) -> list[Any]:
         return await self.core.request(
             Request("reqContractDetails"),
             lambda: self.core.ib.reqContractDetailsAsync(contract),
@@ -340,7 +347,7 @@ class MarketData:
         cid, symbol = cmd.correlation_id, cmd.symbol
         deadline = self.core.now() + self.core.timeout_s
         answers = await asyncio.gather(
-            *(self._details(tr.option_contract(c), cid, symbol) for c in cmd.contracts),
+            *(self.details(tr.option_contract(c), cid, symbol) for c in cmd.contracts),
             return_exceptions=True,
         )
         qualified = [

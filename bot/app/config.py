@@ -35,6 +35,9 @@ class SimSettings(_Section):
     speed: float = Field(60.0, gt=0, le=3600, description="simulated seconds per wall second")
     start: str | None = Field(None, description="ISO datetime to start the simulated clock at")
     account: str = Field("DU1234567", min_length=2, description="account id the simulator presents")
+    latency: Literal["none", "ib"] = Field(
+        "none", description="answer delays of the simulator: none (at once, the default) or ib "
+        "(seeded delays per request kind as a real gateway has; python -m bot gateway --help)")
 
 
 class BrokerSettings(_Section):
@@ -102,6 +105,10 @@ class OptionSettings(_Section):
     max_dte: int = Field(7, ge=0, le=60)
     selection: Literal["strike_window", "delta"] = "strike_window"
     strike_window: int = Field(3, ge=1, le=20, description="strikes each side of the money")
+    prewarm_lines_per_symbol: int = Field(
+        4, ge=0, le=20, description="market data lines each symbol keeps streaming for the "
+        "options it would choose (calls and puts of the strikes nearest spot), so a signal "
+        "decides on quotes in hand; 0 = off; cut to fit IB's 100 lines (bot/trading/prewarm.py)")
     target_delta: float = Field(0.40, gt=0, lt=1, description="absolute delta for 'delta' selection")
     max_spread_pct: float = Field(10.0, gt=0, le=100, description="(ask-bid)/mid in percent")
     min_volume: int = Field(10, ge=0)

@@ -27,6 +27,17 @@ class QuoteOptions:
 
 
 @_frozen
+class KeepOptionsWarm:
+    """Strategy -> broker: keep exactly these options qualified and streaming for ``symbol``
+    (it replaces the symbol's previous set; empty: none), so a signal finds their quotes in
+    hand (``bot.trading.prewarm``). Their quotes come back as ``WarmQuoteUpdated``."""
+
+    correlation_id: str
+    symbol: str
+    contracts: tuple[OptionContract, ...]
+
+
+@_frozen
 class SubscribeQuotes:
     """Execution -> broker: stream quotes for an instrument (an open position's option)."""
 

@@ -36,6 +36,16 @@ class QuoteUpdated:
 
 
 @_frozen
+class WarmQuoteUpdated:
+    """The latest quote of an option its strategy keeps warm (``KeepOptionsWarm``); ``seq``
+    grows per option. Only the strategy hears it: execution hears ``QuoteUpdated`` of the
+    options it asked for itself."""
+
+    quote: Quote
+    seq: int = 0
+
+
+@_frozen
 class ChainReceived:
     correlation_id: str
     chain: OptionChain

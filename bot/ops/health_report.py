@@ -11,7 +11,8 @@ and last Pong report (``BotActor.stats``), and the HealthActor's own counters. T
 | | ``last_answer_s``, ``rtt_ms``, ``handled``, ``alarm`` |
 | ``broker`` | ``state`` (from the last ConnectionChanged, so current even between pings), |
 | | ``circuit`` (the request circuit breaker), ``connect_failures`` (failed connection |
-| | attempts since the last success), ``client_id``, ``reconnects``, ``lines``, ``loop_lag_ms``, |
+| | attempts since the last success), ``client_id``, ``reconnects``, ``lines`` (market data |
+| | lines held, of IB's 100), ``warm_lines`` (of them, options kept warm), ``loop_lag_ms``, |
 | | ``snapshot`` (asking, published, failed: the orders snapshot after the last connect), |
 | | ``pacing_pct`` (share of each pacing rule's budget in use), ``pending_cancels`` (cancels |
 | | sent and not yet confirmed by IB), ``orphan_orders`` (orders of an earlier client id, by |
@@ -48,7 +49,8 @@ PACING_RULES = {  # governor snapshot key -> (short name, the governor's limit)
     "hist_open": ("hist_open", _LIMITS.hist_open_max),
     "lines": ("lines", _LIMITS.lines),
 }
-BROKER_KEYS = ("circuit", "connect_failures", "client_id", "reconnects", "lines", "loop_lag_ms",
+BROKER_KEYS = ("circuit", "connect_failures", "client_id", "reconnects", "lines", "warm_lines",
+               "loop_lag_ms",
                "loop_lag_max_ms", "timeouts", "faults", "snapshot", "pending_cancels",
                "orphan_orders", "verify")
 RISK_KEYS = {"realized_pnl": "realized_pnl", "loss_budget_used_pct": "loss_budget_used_pct",

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.sim import latency
 from bot.sim.faults import FaultInjector, load_faults
 from bot.sim.replay_data import ReplayData, ReplayDataError
 from bot.sim.server import GatewayOptions, SimGateway
@@ -87,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bot gateway",
         description="Simulated IB Gateway (TWS API).",
-        epilog=SIMULATED,
+        epilog=SIMULATED + latency.help_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
@@ -134,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="historical data pacing: 'ib' (default) refuses with 162 only bars of 30 s or "
         "less and delays larger ones, as IB documents; 'strict' refuses every bar size",
     )
+    p.add_argument(
+        "--latency", choices=latency.MODES, default="none",
+        help="answer delays: 'none' (default) answers at once; 'ib' delays each answer by a "
+        "seeded draw per request kind, as a real gateway would (see 'Latency' below)",
+    )
     return p
 
 
@@ -158,6 +164,7 @@ def options_from(args: argparse.Namespace) -> GatewayOptions:
         market_data=args.market_data,
         replay_dir=args.replay,
         iv_surface=args.iv_surface,
+        latency=args.latency,
     )
 
 

@@ -8,6 +8,7 @@ through ``session.send`` / ``session.error``. Unknown contracts get error 200.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from bot.sim import calendar, options, rules
@@ -166,6 +167,8 @@ def req_mkt_data(s: Session, f: pin.Fields) -> None:
         s.error(req.req_id, rules.ERR_MAX_TICKERS, rules.TEXT_MAX_TICKERS)
         return
     sub = QuoteSub(req.req_id, contract, generic, chain, delayed)
+    if contract.sec_type == "OPT" and s.gw.latency.active:  # model greeks come later
+        sub.greeks_after = time.monotonic() + s.gw.latency.draw_s("greeks")
     s.subs.quotes[req.req_id] = sub
     s.send_batch(sub.changes(s.gw.market, s.gw.market.now()))
 

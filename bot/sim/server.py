@@ -38,6 +38,7 @@ from bot.sim.clock import SimClock
 from bot.sim.contracts import INDEXES, ContractRegistry
 from bot.sim.faults import FaultInjector, load_faults
 from bot.sim.handlers_account import send_account_update
+from bot.sim.latency import LatencyModel, Scheduler
 from bot.sim.market import Market
 from bot.sim.matching import MatchingEngine
 from bot.sim.options import MODEL_SURFACE, IvSurface, surface_from
@@ -83,6 +84,7 @@ class GatewayOptions:
     replay_dir: Path | None = None  # recorded/imported data (bot.sim.replay_data) for the market
     iv_surface: Path | None = None  # JSON/YAML IvSurface (else the replay's iv_surface.json)
     stepped: bool = False  # the clock moves only by ``step`` (a backtest drives it), no tick loop
+    latency: str = "none"  # "ib": seeded delays per request kind (bot.sim.latency)
 
 
 def load_surface(path: Path | None) -> IvSurface:
@@ -139,6 +141,8 @@ class SimGateway:
                                      sizes_of=self._sizes_of, spot_of=self.spot_of)
         self.engine.set_partial_fills(options.partial_fills)
         self.faults = FaultInjector(self)
+        self.latency = LatencyModel(options.latency, options.seed)
+        self._events: Scheduler | None = None  # fills delayed by the latency model, in order
         if options.faults_file:
             self.faults.schedule(load_faults(options.faults_file))
         self.stats = Counters()
@@ -384,7 +388,26 @@ class SimGateway:
     # ---- event routing ------------------------------------------------------------------------
 
     def dispatch(self, events: list) -> None:
-        """Encode engine events and send each to the session(s) IB would send it to."""
+        """Encode engine events and send each to the session(s) IB would send it to.
+
+        With a latency model a fill and everything after it in the batch go out after the
+        model's ``fill`` delay; every batch keeps its place behind the ones before it."""
+        if not self.latency.active or self._loop is None:
+            self._route(events)
+            return
+        if self._events is None:
+            self._events = Scheduler(self._loop.time, self._loop.call_at)
+        first_fill = next((i for i, ev in enumerate(events) if isinstance(ev, ExecutionEvent)),
+                          len(events))
+        now = self._loop.time()
+        if first_fill:
+            self._events.submit("orders", now, lambda: self._route(events[:first_fill]))
+        if first_fill < len(events):
+            rest = events[first_fill:]
+            self._events.submit("orders", now + self.latency.draw_s("fill"),
+                                lambda: self._route(rest))
+
+    def _route(self, events: list) -> None:
         for ev in events:
             for listener in self.listeners:
                 listener(ev)

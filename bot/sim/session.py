@@ -18,6 +18,10 @@ maps request names to them. A handler that raises ``MalformedRequest`` yields er
 request the simulator does not serve yields 321. Both errors carry the request's own id
 (``protocol_in.REQ_ID_FIELD``), so a client waiting on that id is answered instead of left
 hanging; only requests without an id get -1.
+
+With a latency model (``bot.sim.latency``, ``--latency ib``) each request is served once its
+delay passed, after the earlier requests of its lane and never before the session's startApi;
+the loop serves everything else meanwhile.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from bot.sim import latency, rules, wire
 from bot.sim import protocol_out as out
-from bot.sim import rules, wire
 from bot.sim.handlers_account import ACCOUNT_HANDLERS
 from bot.sim.handlers_data import DATA_HANDLERS
 from bot.sim.handlers_depth import DEPTH_HANDLERS
@@ -91,6 +95,7 @@ class Session:
         self._linger = False
         self.holding = False
         """A request is held by the ``delay_next`` fault: nothing after it is served yet."""
+        self._scheduler: latency.Scheduler | None = None
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
 
@@ -234,6 +239,27 @@ class Session:
             return
         name = REQUEST_NAMES.get(msg_id)
         self.gw.stats.inc(f"req.{name or 'unknown'}")
+        if self.gw.latency.active:
+            self._serve_later(msg_id, name, fields)
+            return
+        self._serve(msg_id, name, fields)
+
+    def _serve_later(self, msg_id: int, name: str | None, fields: list[str]) -> None:
+        """The latency model (``bot.sim.latency``): serve the request once its delay passed,
+        after every earlier request of its lane and never before this session's startApi;
+        meanwhile the loop serves everything else."""
+        if self._scheduler is None:
+            loop = asyncio.get_running_loop()
+            self._scheduler = latency.Scheduler(loop.time, loop.call_at)
+        sched = self._scheduler
+        lane = "connect" if name == "startApi" else latency.LANES.get(name or "", "other")
+        due = max(sched.due_of("connect"),
+                  asyncio.get_running_loop().time() + self.gw.latency.request_delay_s(name))
+        sched.submit(lane, due, lambda: self._serve(msg_id, name, fields))
+
+    def _serve(self, msg_id: int, name: str | None, fields: list[str]) -> None:
+        if self.closed:
+            return
         if self.client_id is None and name != "startApi":
             self.error(-1, 321, f"Error validating request.-'{name}' : cause - startApi first")
             return

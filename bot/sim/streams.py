@@ -71,9 +71,13 @@ def _price_ticks(
     return msgs
 
 
+GREEK_TICKS = frozenset({out.BID_OPTION, out.ASK_OPTION, out.LAST_OPTION, out.MODEL_OPTION})
+
+
 @dataclass(slots=True)
 class QuoteSub:
-    """A streaming reqMktData subscription."""
+    """A streaming reqMktData subscription. ``greeks_after`` (monotonic seconds, latency
+    model ``greeks``): an option's computations are held back until then."""
 
     req_id: int
     contract: object
@@ -81,10 +85,13 @@ class QuoteSub:
     chain: tuple = ()
     delayed: bool = False
     sent: dict = field(default_factory=dict)
+    greeks_after: float = 0.0
 
     def changes(self, market, now: datetime) -> list[list]:
         msgs = quote_messages(self.req_id, self.contract, market, self.generic, self.chain,
                               self.delayed)
+        if self.greeks_after and time.monotonic() < self.greeks_after:
+            msgs = {k: m for k, m in msgs.items() if k not in GREEK_TICKS}
         fresh = [m for k, m in msgs.items() if self.sent.get(k) != m]
         if fresh:
             self.sent.update(msgs)

@@ -6,6 +6,7 @@ same code runs live, in the simulator and under test (``tests/test_layout.py`` e
 Modules (import the one you need: ``from bot.trading import risk``):
 - ``indicators``, ``signals``: EMA, RSI and VWAP on 1-minute bars; call, put or hold.
 - ``selection``: the expiry and the option to buy from the weekly chain.
+- ``prewarm``: the options kept streaming before a signal, and when their quotes decide.
 - ``sizing``, ``risk``: contracts from the risk budget; daily limits and the kill switch.
 - ``brackets``, ``exits``, ``execution``, ``trade``, ``recovery``, ``order_state``: orders priced
   on the option premium, time exits, the life of one trade (its transitions, its model, its
@@ -28,6 +29,7 @@ __all__ = [
     "invariants",
     "market_hours",
     "order_state",
+    "prewarm",
     "quotes",
     "recovery",
     "risk",

@@ -77,6 +77,11 @@ def _valid_strikes(strikes: tuple[float, ...]) -> tuple[float, ...]:
     return tuple(sorted({s for s in strikes if math.isfinite(s) and s > 0}))
 
 
+def valid_strikes(strikes: tuple[float, ...]) -> tuple[float, ...]:
+    """Positive finite strikes, sorted and de-duplicated (cached per chain)."""
+    return _valid_strikes(strikes)
+
+
 def choose_expiry(chain: OptionChain, today: date, cfg: OptionSettings) -> str | None:
     """The nearest expiry with ``min_dte <= DTE <= max_dte`` (both inclusive), or None.
 

@@ -1,10 +1,13 @@
 """StubBroker: a scripted stand-in for the BrokerActor, speaking the same messages.
 
-Accepts the broker commands (RequestChain, QuoteOptions, SubscribeQuotes, UnsubscribeQuotes,
-SubmitBracket, SubmitOrder, CancelOrder) and answers them from a script: chains and option
-quotes set beforehand, acknowledgements sent at once unless ``auto_ack`` is off, fills only
-when the test calls ``fill``. Tests drive it through its proxy (``stub.proxy().fill(...)``):
-proxy calls run in the stub's own thread, so ordering with the messages it publishes holds.
+Accepts the broker commands (RequestChain, QuoteOptions, KeepOptionsWarm, SubscribeQuotes,
+UnsubscribeQuotes, SubmitBracket, SubmitOrder, CancelOrder) and answers them from a script:
+chains and option quotes set beforehand (a warm option's scripted quote is published as
+``WarmQuoteUpdated`` when it joins a set; ``warm_lines`` and ``max_warm_lines`` count the lines
+the sets hold, as the BrokerActor's subscriptions would), acknowledgements sent at once
+unless ``auto_ack`` is off, fills only when the test calls ``fill``. Tests drive it through
+its proxy (``stub.proxy().fill(...)``): proxy calls run in the stub's own thread, so ordering
+with the messages it publishes holds.
 
 As strict as IB about order semantics (never kinder, so the bot's tests prove something):
 
@@ -78,6 +81,8 @@ class StubBroker(BotActor):
         self.auto_ack = auto_ack
         self.chains = dict(chains or {})
         self.option_quotes: dict[str, m.Quote] = {}
+        self.warm: dict[str, tuple[m.OptionContract, ...]] = {}
+        self.max_warm_lines = 0
         self.orders: dict[str, StubOrder] = {}
         self.received: list[Any] = []
         self.violations: list[str] = []
@@ -97,6 +102,13 @@ class StubBroker(BotActor):
                 found = tuple(self.option_quotes[c.key] for c in contracts if c.key in self.option_quotes)
                 missing = tuple(c for c in contracts if c.key not in self.option_quotes)
                 self.publish(m.OptionsQuoted(cid, symbol, found, missing))
+            case m.KeepOptionsWarm(symbol=symbol, contracts=contracts):
+                joined = [c for c in contracts if c not in self.warm.get(symbol, ())]
+                self.warm[symbol] = contracts
+                self.max_warm_lines = max(self.max_warm_lines, self.warm_lines())
+                for c in joined:
+                    if c.key in self.option_quotes:
+                        self.publish(m.WarmQuoteUpdated(self.option_quotes[c.key]))
             case m.SubmitBracket():
                 self._accept_bracket(message)
             case m.SubmitOrder():
@@ -117,6 +129,13 @@ class StubBroker(BotActor):
 
     def set_option_quotes(self, quotes: tuple[m.Quote, ...]) -> None:
         self.option_quotes.update({q.instrument.key: q for q in quotes})
+
+    def warm_lines(self) -> int:
+        """Lines the warm sets hold now (one per option, as IB counts market data lines)."""
+        return sum(len(contracts) for contracts in self.warm.values())
+
+    def peak_warm_lines(self) -> int:
+        return self.max_warm_lines
 
     def commands(self, kind: type | None = None) -> tuple[Any, ...]:
         return tuple(c for c in self.received if kind is None or isinstance(c, kind))
