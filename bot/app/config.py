@@ -35,6 +35,11 @@ class SimSettings(_Section):
     speed: float = Field(60.0, gt=0, le=3600, description="simulated seconds per wall second")
     start: str | None = Field(None, description="ISO datetime to start the simulated clock at")
     account: str = Field("DU1234567", min_length=2, description="account id the simulator presents")
+    pacing: Literal["ib", "strict"] = Field(
+        "ib",
+        description="historical data pacing of the simulator: 'ib' refuses (error 162) only "
+        "bars of 30 s or less over IB's hard limits and delays larger ones, as IB does; 'strict' "
+        "refuses every bar size (the bot's own tests run strict, so it stays inside both)")
 
 
 class BrokerSettings(_Section):

@@ -208,11 +208,12 @@ class SimGateway:
             if started is not None:
                 started.set()
         logger.info(
-            "gateway_started host={} port={} sim_start={} speed={}",
+            "gateway_started host={} port={} sim_start={} speed={} pacing={}",
             self.options.host,
             self.port,
             self.epoch.isoformat(),
             self.options.speed,
+            self.options.pacing,
         )
         ticker = asyncio.create_task(run_tick_loop(self, self._stopping))
         try:
