@@ -56,8 +56,10 @@ What is simulated (as strict as IB, so a client's money safety can be tested aga
              AvailableFunds, ExcessLiquidity, BuyingPower; exec ids never repeat, not even
              after a restart; completed orders with TWS's completedStatus
   data       quotes with the day's open/high/low and the prior close; option computations
-             solved per price (bid, ask, last, model);
-             generic ticks 100/101/104/106 only when asked; live data whatever
+             solved per price (bid, ask, last, model), with pvDividend (SPY, QQQ, IWM, DIA,
+             AAPL, MSFT, NVDA, META, GOOGL pay fixed quarterly dividends, DIA monthly; the
+             option model prices on the spot less them; prices do not drop on ex-dates);
+             generic ticks 100/101/104/106/456 (dividends) only when asked; live data whatever
              reqMarketDataType asked (--market-data delayed: 354 for live, delayed tick ids
              66-76 for types 3/4, 15 minutes old); VIX and SPX indexes on CBOE; depth
              (stocks, 3 requests at most: 309); tick-by-tick Last/BidAsk/MidPoint (live only)
@@ -65,7 +67,7 @@ What is simulated (as strict as IB, so a client's money safety can be tested aga
              ADJUSTED_LAST, HISTORICAL_VOLATILITY, OPTION_IMPLIED_VOLATILITY; useRTH=0 adds
              04:00-20:00 with thin volume (prices move in regular hours only); options:
              TRADES/MIDPOINT until expiry; reqHeadTimeStamp; calculateImpliedVolatility,
-             calculateOptionPrice (Black-Scholes, r 4.5%, no dividends)
+             calculateOptionPrice (Black-Scholes, r 4.5%, escrowed dividends)
   requests   whatIfOrder (margin before/change/after, commission; not placed); reqPnL,
              reqPnLSingle (daily, unrealized, realized; at most once a second); reqExecutions
              with every filter field; positions and fills name the venue, not SMART

@@ -219,9 +219,12 @@ def tick_option_computation(
     vega: float,
     theta: float,
     und_price: float,
+    pv_dividend: float = 0.0,
 ) -> list:
-    """tickAttrib 1 = price based; pvDividend 0 (no dividends in the model)."""
-    return [21, req_id, tick_type, 1, iv, delta, price, 0.0, gamma, vega, theta, und_price]
+    """tickAttrib 1 = price based; pvDividend: the present value of the underlying's dividends
+    until expiry (``bot.sim.dividends``), 0 for a non-payer."""
+    return [21, req_id, tick_type, 1, iv, delta, price, pv_dividend, gamma, vega, theta,
+            und_price]
 
 
 def tick_req_params(req_id: int, min_tick: float) -> list:
