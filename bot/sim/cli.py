@@ -66,7 +66,9 @@ What is simulated (as strict as IB, so a client's money safety can be tested aga
   history    every legal bar size (1 secs .. 1 month); TRADES, MIDPOINT, BID, ASK, BID_ASK,
              ADJUSTED_LAST, HISTORICAL_VOLATILITY, OPTION_IMPLIED_VOLATILITY; useRTH=0 adds
              04:00-20:00 with thin volume (prices move in regular hours only); options:
-             TRADES/MIDPOINT until expiry; reqHeadTimeStamp; calculateImpliedVolatility,
+             TRADES/MIDPOINT until expiry; reqHeadTimeStamp; reqHistoricalTicks of stocks
+             (TRADES, BID_ASK, MIDPOINT; from a start or to an end, at most 1000, one session,
+             useRTH, ignoreSize; one print per traded second); calculateImpliedVolatility,
              calculateOptionPrice (Black-Scholes, r 4.5%, escrowed dividends)
   requests   whatIfOrder (margin before/change/after, commission; not placed); reqPnL,
              reqPnLSingle (daily, unrealized, realized; at most once a second); reqExecutions
@@ -76,7 +78,7 @@ What is simulated (as strict as IB, so a client's money safety can be tested aga
   reference  reqMarketRule (the increments contract details name), reqMktDepthExchanges;
              reqFamilyCodes, reqNewsProviders, reqSoftDollarTiers answered empty
   answered   every other known request gets error 321 with its own request id (not
-             simulated: fundamentals, news, scanners, histograms, historical ticks, FA,
+             simulated: fundamentals, news, scanners, histograms, FA,
              display groups, WSH, matching symbols, smart components)
 """
 

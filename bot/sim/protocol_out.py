@@ -260,6 +260,24 @@ def historical_data(req_id: int, start: str, end: str, bars, format_date: int) -
     return fields
 
 
+def historical_ticks(req_id: int, what: str, ticks: list[tuple]) -> list:
+    """historicalTicks (96, MIDPOINT), historicalTicksBidAsk (97) or historicalTicksLast (98),
+    all ticks in one message ending with done = 1; tick masks 0 (no attributes)."""
+    if what == "TRADES":
+        fields: list = [98, req_id, len(ticks)]
+        for t, price, size, exchange in ticks:
+            fields += [t, 0, price, size, exchange, ""]
+    elif what == "BID_ASK":
+        fields = [97, req_id, len(ticks)]
+        for t, bid, ask, bid_size, ask_size in ticks:
+            fields += [t, 0, bid, ask, bid_size, ask_size]
+    else:
+        fields = [96, req_id, len(ticks)]
+        for t, price in ticks:
+            fields += [t, 0, price, 0]
+    return fields + [True]
+
+
 def historical_data_update(req_id: int, b, format_date: int) -> list:
     return [
         90,
