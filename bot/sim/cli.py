@@ -73,13 +73,18 @@ What is simulated (as strict as IB, so a client's money safety can be tested aga
   requests   whatIfOrder (margin before/change/after, commission; not placed); reqPnL,
              reqPnLSingle (daily, unrealized, realized; at most once a second); reqExecutions
              with every filter field; positions and fills name the venue, not SMART
-  rules      pacing of historical requests (hard for bars <= 30 s, delayed above; all hard
-             with --pacing strict), market data lines, message rate, client ids
+  rules      pacing of historical requests (hard for bars <= 30 s and historical ticks,
+             delayed above; all hard with --pacing strict), market data lines, message rate,
+             client ids
   reference  reqMarketRule (the increments contract details name), reqMktDepthExchanges;
              reqFamilyCodes, reqNewsProviders, reqSoftDollarTiers answered empty
   answered   every other known request gets error 321 with its own request id (not
              simulated: fundamentals, news, scanners, histograms, FA,
              display groups, WSH, matching symbols, smart components)
+  simplified one trade print per second (no odd lots, one venue); no price moves outside
+             regular hours and no drop on ex-dates; historical ticks of stocks only (options
+             and indexes: 162 no data); order types MKT, LMT, STP, STP LMT only (others
+             refused); no exercise, assignment or expiry settlement of options
 """
 
 
