@@ -13,11 +13,12 @@ send (before encoding). Each captured message is then decoded offline:
   simulator meant (a number read as a number, a flag as 0/1, a text as that text, an empty
   field as IB's unset); no field may be left over and none missing (the decoder must read
   exactly the message's fields), and the message must reach its ``EWrapper`` callback.
-- Server versions 176 and 178, which that ``ibapi`` cannot decode (the fields IB added after
-  157 would be left over), with the clients that speak them: ib_insync 0.9.86's decoder at 176
-  and ib_async 2.1's at 178. Those decoders unpack most messages into a fixed number of names,
-  so a missing or extra field raises; the check there is "decodes without an error and reaches
-  the wrapper", not ibapi's field-by-field comparison.
+- The versions above 157, which that ``ibapi`` cannot decode (the fields IB added after 157
+  would be left over), with the clients that speak them: ib_insync 0.9.86's decoder at 176,
+  and ib_async 2.1's at every version where the simulator's encoders change (157 to 178).
+  Those decoders unpack most messages into a fixed number of names, so a missing or extra
+  field raises; the check there is "decodes without an error", not ibapi's field-by-field
+  comparison.
 """
 
 from __future__ import annotations
@@ -357,20 +358,25 @@ def test_every_message_at_server_version_176_decodes_with_ib_insync(
     assert seen >= SCENARIO_IDS, sorted(SCENARIO_IDS - seen)
 
 
-def test_every_message_at_server_version_178_decodes_with_ib_async(
-    make_gateway, capture, until
+@pytest.mark.parametrize("version", [157, 159, 160, 162, 163, 164, 166, 170, 176, 177, 178])
+def test_every_message_at_each_server_version_decodes_with_ib_async(
+    make_gateway, capture, until, version
 ) -> None:
+    """ib_async 2.1 speaks every version the simulator does (157..178) and branches where the
+    simulator's encoders do (159, 160, 162, 164, 166, 170, 176, 177, 178): capped at each, the
+    gateway answers at that version and every message must decode at it."""
     ib_async = pytest.importorskip("ib_async", reason="ib_async 2.1 is not installed (dev extra)")
     from ib_async import decoder as async_decoder
 
     gateway = make_gateway(start=START + timedelta(hours=1), **FROZEN)
     ib = ib_async.IB()
+    ib.client.MaxClientVersion = version
     try:
         ib.connect("127.0.0.1", gateway.port, clientId=5, timeout=5)
-        assert ib.client.serverVersion() == 178
+        assert ib.client.serverVersion() == version
         run_scenario(ib_async, ib, gateway, until, capture)
     finally:
         ib.disconnect()
-    problems, seen = _client_problems(async_decoder, _AnyWrapper(), capture.messages[1:], 178)
+    problems, seen = _client_problems(async_decoder, _AnyWrapper(), capture.messages[1:], version)
     assert problems == []
     assert seen >= SCENARIO_IDS, sorted(SCENARIO_IDS - seen)
