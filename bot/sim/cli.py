@@ -48,7 +48,7 @@ What is simulated (as strict as IB, so a client's money safety can be tested aga
              modify of a filled order 104; orders the account cannot afford 201 "Order
              rejected - reason:YOUR ORDER IS NOT ACCEPTED. ..."; prices off the tick grid
              110 (options: 0.01, or 0.05 from 3.00 outside SPY/QQQ/IWM); 103 for a new
-             order id not above every id its client used
+             order id not above every id its client used or was shown (reqAllOpenOrders)
   order ids  per client id, as at IB: each client id has its own nextValidId sequence, the
              same id from two clients is two orders, a cancel reaches the sender's own only;
              permIds are global

@@ -75,9 +75,10 @@ def place_order(s: Session, f: pin.Fields) -> None:
 
 
 def _duplicate_id(s: Session, order_id: int) -> bool:
-    """IB's 103: a new order's id must be above every id its client used before (ids are per
-    client: another client's ids never clash). The id of the client's own kept order is a
-    modification, not a duplicate."""
+    """IB's 103: a new order's id must be above every id its client used before and every id
+    returned to it in openOrder/orderStatus (ids are per client: another client's ids clash
+    only once shown to it, e.g. by reqAllOpenOrders). The id of the client's own kept order is
+    a modification, not a duplicate."""
     gw = s.gw
     return (order_id < gw.next_order_id(s.client_id)
             and not gw.order_kept(s.client_id, order_id))
@@ -131,8 +132,12 @@ def global_cancel(s: Session, f: pin.Fields) -> None:
 
 
 def _send_open_orders(s: Session, everyone: bool) -> None:
+    """openOrder (+ orderStatus) of the client's live orders, or everyone's. An order id shown
+    to a client counts as used by it: IB wants a client's new ids above every id returned to
+    it in openOrder or orderStatus, other clients' included (reqAllOpenOrders, client 0)."""
     for ev in s.gw.engine.open_orders():
         if everyone or ev.order.client_id == s.client_id:
+            s.gw.use_order_id(s.client_id, ev.order.order_id)
             s.send(eo.open_order(s.version, ev.order, ev.contract, ev.status))
             status = s.gw.engine_status(ev.order.client_id, ev.order.order_id)
             if status is not None:

@@ -290,3 +290,34 @@ def test_day_orders_expire_at_the_close_and_gtc_orders_stay(make_gateway, make_i
     assert gateway.counters()["session.closes"] == 1
     assert gateway.next_close == datetime(2026, 11, 19, 21, 0, tzinfo=UTC)
 
+
+
+@pytest.mark.parametrize("asked_all, new_id, refused", [
+    (False, 10, False),  # another client's order id 50 is not one of its ids
+    (True, 10, True),  # once reqAllOpenOrders returned order 50, ids up to 50 are taken
+    (True, 50, True),
+    (True, 51, False),
+])
+def test_ids_returned_by_req_all_open_orders_count_as_the_clients_own(
+    make_gateway, make_ib, until, asked_all, new_id, refused
+):
+    """IB: a client that used reqAllOpenOrders must place ids above those of every order it
+    returned (ib_insync raises its own id sequence on every openOrder for that reason)."""
+    # Arrange: client 1 rests order 50; client 2 maybe asks for everyone's open orders
+    gateway = make_gateway(**FROZEN)
+    one, two = make_ib(gateway, 1), make_ib(gateway, 2)
+    spy = _spy(one)
+    low = round(gateway.market.quote("SPY").bid - 5, 2)
+    first = LimitOrder("BUY", 1, low)
+    first.orderId = 50
+    assert until(one, lambda: one.placeOrder(spy, first).orderStatus.status == "Submitted", 5)
+    if asked_all:
+        assert [t.order.orderId for t in two.reqAllOpenOrders()] == [50]
+    # Act: client 2 sends a new order under new_id (straight to the socket: ib_insync's own
+    # Trade for order 50 would make it a modification)
+    codes: list[int] = []
+    two.errorEvent += lambda req_id, code, text, c: req_id == new_id and codes.append(code)
+    two.client.placeOrder(new_id, spy, LimitOrder("BUY", 1, low))
+    assert until(two, lambda: codes or gateway.order_kept(2, new_id), 5)
+    # Assert
+    assert (codes == [103]) == refused and gateway.order_kept(2, new_id) == (not refused)
