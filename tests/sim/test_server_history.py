@@ -106,7 +106,8 @@ def test_a_forgotten_order_id_is_refused_to_its_client_only(
         client.client.placeOrder(7, spy, LimitOrder("SELL", 1, 9999.0))
     ib.client.cancelOrder(7, "")
     assert until(ib, lambda: len(errors) >= 2, 5)
-    assert until(other, lambda: gateway.order_kept(2, 7), 5)
+    assert until(other, lambda: [(t.order.orderId, t.orderStatus.status) for t in other.trades()]
+                 == [(7, "Submitted")], 5)  # the gateway has sent (and kept) its status
     # Assert: order ids are per client: 7 is client 1's duplicate, client 2's first order
     assert sorted(errors) == [(1, 7, 103), (1, 7, 10147)]
     assert [(e.order.client_id, e.order.order_id) for e in gateway.engine.open_orders()] == [(2, 7)]
