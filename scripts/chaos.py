@@ -112,15 +112,17 @@ class RunResult:
     fills: int
     wall_s: float
     workdir: str
+    pacing_violations: int = 0
 
 
 class Run:
     """One seed: gateway, bot, faults, observation, judgement."""
 
     def __init__(self, p: Plan, speed: float, workdir: Path, wall_grace: float,
-                 extra: tuple[Fault, ...] = ()) -> None:
+                 extra: tuple[Fault, ...] = (), pacing: str = "ib") -> None:
         self.plan = p
         self.speed = speed
+        self.pacing = pacing
         self.tmp = workdir
         self.extra = extra
         self.checker = InvariantChecker(max(PROTECT_WITHIN_S, wall_grace * speed),
@@ -135,7 +137,7 @@ class Run:
         p = self.plan
         gw = SimGateway(GatewayOptions(host="127.0.0.1", port=0, seed=p.market_seed,
                                        speed=self.speed, start=p.start,
-                                       symbols=SYMBOLS,
+                                       symbols=SYMBOLS, pacing=self.pacing,
                                        tick_interval_s=0.1))
         faults = sorted(p.faults + self.extra, key=lambda f: f.at)
         gw.faults.schedule(parse_faults([e for f in faults for e in gateway_entries(f)]))
@@ -155,7 +157,8 @@ class Run:
         return RunResult(p.seed, self.checker.violations, self.checker.by_invariant(),
                          list(self.log), bot.exits,
                          counters.get("orders.placed", 0), counters.get("orders.executions", 0),
-                         round(time.monotonic() - wall0, 1), str(self.tmp))
+                         round(time.monotonic() - wall0, 1), str(self.tmp),
+                         gw.pacing_violations())
 
     def _drive(self, gw: SimGateway, bot: BotProcess, harness_faults: list[Fault]) -> None:
         broker = BrokerObserver(gw)
@@ -234,10 +237,11 @@ class Run:
 
 def run_seed(seed: int, minutes: float, speed: float, out: Path | None, wall_grace: float,
              extra: tuple[Fault, ...] = (), kinds: tuple[str, ...] = ALL_FAULTS,
-             settings: dict[str, Any] | None = None) -> RunResult:
+             settings: dict[str, Any] | None = None, pacing: str = "ib") -> RunResult:
     """Run one seed in a fresh directory (under ``out`` if given, else a temporary one that is
     removed unless the run found a violation). ``extra`` faults are added to the seed's,
-    ``settings`` sections are merged over the seed's bot settings."""
+    ``settings`` sections are merged over the seed's bot settings; ``pacing`` is the
+    gateway's historical pacing (the tests run ``strict``)."""
     base = out if out is not None else Path(tempfile.gettempdir())
     base.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix=f"chaos-seed{seed}-", dir=base))
@@ -246,7 +250,7 @@ def run_seed(seed: int, minutes: float, speed: float, out: Path | None, wall_gra
         merged = {k: {**p.settings.get(k, {}), **v} if isinstance(v, dict) else v
                   for k, v in settings.items()}
         p = replace(p, settings={**p.settings, **merged})
-    result = Run(p, speed, workdir, wall_grace, extra).execute()
+    result = Run(p, speed, workdir, wall_grace, extra, pacing).execute()
     if out is None and not result.violations:
         shutil.rmtree(workdir, ignore_errors=True)
     return result
@@ -290,6 +294,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--only", default=None, metavar="KIND[,KIND]",
                    help=f"draw faults of these kinds only ({', '.join(ALL_FAULTS)}), or "
                         "none: the baseline without faults")
+    p.add_argument("--pacing", choices=("ib", "strict"), default="ib",
+                   help="the gateway's historical pacing (default ib; the tests run strict)")
     p.add_argument("--keep", action="store_true",
                    help=f"keep every run's directory under {REPO / 'logs' / 'chaos'}")
     return p.parse_args(argv)
@@ -313,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     results, errors = [], []
     for seed in seeds:
         try:
-            r = run_seed(seed, args.minutes, args.speed, out, args.wall_grace, kinds=kinds)
+            r = run_seed(seed, args.minutes, args.speed, out, args.wall_grace, kinds=kinds,
+                         pacing=args.pacing)
         except Exception as exc:  # noqa: BLE001 - one broken run must not hide the others
             errors.append({"seed": seed, "error": repr(exc)})
             print(json.dumps(errors[-1]), file=sys.stderr, flush=True)
@@ -321,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         print(json.dumps({"seed": seed, "violations": len(r.violations), "wall_s": r.wall_s,
                           "orders": r.orders_placed, "fills": r.fills, "bot_exits": r.bot_exits,
+                          "pacing_violations": r.pacing_violations,
                           "faults": r.faults, "found": [asdict(v) for v in r.violations][:5]}),
               file=sys.stderr, flush=True)
     report = {**summary(results), "harness_errors": errors}

@@ -74,7 +74,7 @@ class BrokerObserver:
         orders = []
         for ev in gw.engine.open_orders():
             o = ev.order
-            status = gw.engine_status(o.order_id)
+            status = gw.engine_status(o.client_id, o.order_id)
             remaining = status.remaining if status is not None else o.total_qty
             orders.append(BrokerOrder(o.order_id, o.order_ref, ev.contract.con_id, o.action,
                                       remaining, o.order_type, ev.status, o.oca_group,

@@ -22,6 +22,21 @@ logger.remove()
 logger.add(to_captured_stderr, level="INFO")
 
 
+STRICT_PACING_ENV = {"BOT__BROKER__SIM__PACING": "strict"}
+"""Every ``python -m bot`` a test starts on the embedded simulator runs it with strict pacing
+(``broker.sim.pacing``): the bot must stay inside IB's hard historical limits for every bar
+size, not only where IB enforces them. Subprocesses inherit it from the environment; a test
+that builds its own environment adds it itself."""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _strict_pacing_for_embedded_simulator() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in STRICT_PACING_ENV.items():
+            mp.setenv(name, value)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _stop_all_actors():
     yield

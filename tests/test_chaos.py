@@ -25,7 +25,10 @@ WIDE_EXITS = {"risk": {"take_profit_pct": 300, "stop_loss_pct": 90, "max_hold_mi
 
 
 def run(seed: int, tmp_path: Path, minutes: float, **kw) -> chaos.RunResult:
-    return chaos.run_seed(seed, minutes, SPEED, tmp_path, wall_grace=1.0, **kw)
+    """One seed, its gateway under strict pacing (as every bot the tests start)."""
+    result = chaos.run_seed(seed, minutes, SPEED, tmp_path, wall_grace=1.0, pacing="strict", **kw)
+    assert result.pacing_violations == 0
+    return result
 
 
 def test_a_seed_is_the_same_market_and_the_same_fault_schedule_every_time():

@@ -31,6 +31,7 @@ def run_bot(tmp_path: Path, client_name: str) -> tuple[subprocess.CompletedProce
         "PYTHONPATH": str(ROOT),
         client.ENV_VAR: client_name,
         "BOT__HEALTH__HEARTBEAT_SECONDS": "5",
+        "BOT__BROKER__SIM__PACING": "strict",  # as every test's bot runs (tests/conftest.py)
     }
     done = subprocess.run(
         [sys.executable, "-m", "bot", "--duration", str(DURATION_S),
@@ -51,6 +52,8 @@ def test_a_default_run_trades_on_the_simulator_with_either_client(tmp_path, clie
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"kind=sim client={client_name} " in done.stderr
+    assert "gateway_started" in done.stderr and " pacing=strict" in done.stderr
+    assert "pacing_violations=0" in done.stderr
     assert events["bars_subscribed"] == 3  # SPY, QQQ, IWM
     assert events["bar_closed"] > 0
     assert events["bracket_submitted"] >= 1

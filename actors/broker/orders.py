@@ -58,7 +58,9 @@ class Orders:
         self.shadow = memory.shadow
         self.sent = memory.sent
         self.cancels = Cancels(core, memory, client_id, lambda: self.verdict is not None)
-        self._ref_of_id: dict[int, str] = {}
+        self._ref_of_id: dict[tuple[int, int], str] = {}
+        """(client id, order id) -> client order id: IB keeps order ids per client id, so an
+        orphan placed under an earlier client id may share an id with one of ours."""
         self._last_status: dict[str, tuple[Any, ...]] = {}
         self.reported: dict[str, str] = {}
         """Client order id -> the status value last reported (events or the snapshot)."""
@@ -155,7 +157,7 @@ class Orders:
     def _place(self, contract: m.OptionContract, orders: tuple[Any, ...]) -> None:
         ib_contract = tr.option_contract(contract)
         for order in orders:
-            self._ref_of_id[order.orderId] = order.orderRef
+            self._ref_of_id[(self.client_id(), order.orderId)] = order.orderRef
             self.core.governor.record_message(self.core.now())
             trade = self.core.ib.placeOrder(ib_contract, order)
             self.core.log.info(
@@ -228,7 +230,7 @@ class Orders:
             ref = trade.order.orderRef
             if ref:
                 self.sent.add(ref)
-                self._ref_of_id[trade.order.orderId] = ref
+                self._ref_of_id[(trade.order.clientId, trade.order.orderId)] = ref
                 self._correlation(ref)
                 adopted.append(ref)
         self.core.log.info("orders_adopted count={} client_order_ids={}", len(adopted), adopted)
@@ -256,7 +258,7 @@ class Orders:
         if not ref:
             return
         self._correlation(ref)
-        self._ref_of_id[trade.order.orderId] = ref
+        self._ref_of_id[(trade.order.clientId, trade.order.orderId)] = ref
         self.cancels.on_status(ref, trade.orderStatus.status)
         for fill in trade.fills:  # executions whose commission is already known
             if fill.commissionReport.execId == fill.execution.execId:
@@ -347,8 +349,9 @@ class Orders:
 
     def on_error(self, req_id: int, code: int, text: str) -> bool:
         """An error about one of our orders: a rejection becomes OrderRejected, IB's cancel
-        confirmation (202) is left to the status event. True when nothing else needs saying."""
-        ref = self._ref_of_id.get(req_id)
+        confirmation (202) is left to the status event. True when nothing else needs saying.
+        IB sends a client errors about its own orders only: the id is the connected client's."""
+        ref = self._ref_of_id.get((self.client_id(), req_id))
         if ref is None:
             return False
         if tr.is_order_rejection(code):

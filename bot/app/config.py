@@ -38,6 +38,11 @@ class SimSettings(_Section):
     latency: Literal["none", "ib"] = Field(
         "none", description="answer delays of the simulator: none (at once, the default) or ib "
         "(seeded delays per request kind as a real gateway has; python -m bot gateway --help)")
+    pacing: Literal["ib", "strict"] = Field(
+        "ib",
+        description="historical data pacing of the simulator: 'ib' refuses (error 162) only "
+        "bars of 30 s or less over IB's hard limits and delays larger ones, as IB does; 'strict' "
+        "refuses every bar size (the bot's own tests run strict, so it stays inside both)")
 
 
 class BrokerSettings(_Section):

@@ -44,7 +44,8 @@ def _start_gateway(settings: Settings, stack: ExitStack) -> tuple[str, int]:
     start = datetime.fromisoformat(sim.start) if sim.start else None
     gateway = SimGateway(GatewayOptions(host="127.0.0.1", port=settings.broker.port, seed=sim.seed,
                                         speed=sim.speed, start=start, account=sim.account,
-                                        symbols=tuple(settings.symbols), latency=sim.latency))
+                                        symbols=tuple(settings.symbols), latency=sim.latency,
+                                        pacing=sim.pacing))
     port = gateway.start()  # logs gateway_started with its port and simulated start time
     stack.callback(_stop_gateway, gateway)
     return "127.0.0.1", port

@@ -50,31 +50,44 @@ What is simulated (as strict as IB, so a client's money safety can be tested aga
   errors     cancel of a finished order 10148 (it stays Filled), of an unknown one 10147;
              modify of a filled order 104; orders the account cannot afford 201 "Order
              rejected - reason:YOUR ORDER IS NOT ACCEPTED. ..."; prices off the tick grid
-             110 (options: 0.01, or 0.05 from 3.00 outside SPY/QQQ/IWM); duplicate ids 103
+             110 (options: 0.01, or 0.05 from 3.00 outside SPY/QQQ/IWM); 103 for a new
+             order id not above every id its client used or was shown (reqAllOpenOrders)
+  order ids  per client id, as at IB: each client id has its own nextValidId sequence, the
+             same id from two clients is two orders, a cancel reaches the sender's own only;
+             permIds are global
   account    cash, positions, P&L, Reg T margin (long options are no collateral):
              AvailableFunds, ExcessLiquidity, BuyingPower; exec ids never repeat, not even
              after a restart; completed orders with TWS's completedStatus
   data       quotes with the day's open/high/low and the prior close; option computations
-             solved per price (bid, ask, last, model);
-             generic ticks 100/101/104/106 only when asked; live data whatever
+             solved per price (bid, ask, last, model), with pvDividend (SPY, QQQ, IWM, DIA,
+             AAPL, MSFT, NVDA, META, GOOGL pay fixed quarterly dividends, DIA monthly; the
+             option model prices on the spot less them; prices do not drop on ex-dates);
+             generic ticks 100/101/104/106/456 (dividends) only when asked; live data whatever
              reqMarketDataType asked (--market-data delayed: 354 for live, delayed tick ids
              66-76 for types 3/4, 15 minutes old); VIX and SPX indexes on CBOE; depth
              (stocks, 3 requests at most: 309); tick-by-tick Last/BidAsk/MidPoint (live only)
   history    every legal bar size (1 secs .. 1 month); TRADES, MIDPOINT, BID, ASK, BID_ASK,
              ADJUSTED_LAST, HISTORICAL_VOLATILITY, OPTION_IMPLIED_VOLATILITY; useRTH=0 adds
              04:00-20:00 with thin volume (prices move in regular hours only); options:
-             TRADES/MIDPOINT until expiry; reqHeadTimeStamp; calculateImpliedVolatility,
-             calculateOptionPrice (Black-Scholes, r 4.5%, no dividends)
+             TRADES/MIDPOINT until expiry; reqHeadTimeStamp; reqHistoricalTicks of stocks
+             (TRADES, BID_ASK, MIDPOINT; from a start or to an end, at most 1000, one session,
+             useRTH, ignoreSize; one print per traded second); calculateImpliedVolatility,
+             calculateOptionPrice (Black-Scholes, r 4.5%, escrowed dividends)
   requests   whatIfOrder (margin before/change/after, commission; not placed); reqPnL,
              reqPnLSingle (daily, unrealized, realized; at most once a second); reqExecutions
              with every filter field; positions and fills name the venue, not SMART
-  rules      pacing of historical requests (hard for bars <= 30 s, delayed above; all hard
-             with --pacing strict), market data lines, message rate, client ids
+  rules      pacing of historical requests (hard for bars <= 30 s and historical ticks,
+             delayed above; all hard with --pacing strict), market data lines, message rate,
+             client ids
   reference  reqMarketRule (the increments contract details name), reqMktDepthExchanges;
              reqFamilyCodes, reqNewsProviders, reqSoftDollarTiers answered empty
   answered   every other known request gets error 321 with its own request id (not
-             simulated: fundamentals, news, scanners, histograms, historical ticks, FA,
+             simulated: fundamentals, news, scanners, histograms, FA,
              display groups, WSH, matching symbols, smart components)
+  simplified one trade print per second (no odd lots, one venue); no price moves outside
+             regular hours and no drop on ex-dates; historical ticks of stocks only (options
+             and indexes: 162 no data); order types MKT, LMT, STP, STP LMT only (others
+             refused); no exercise, assignment or expiry settlement of options
 """
 
 

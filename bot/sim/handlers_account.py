@@ -57,8 +57,7 @@ def place_order(s: Session, f: pin.Fields) -> None:
     if f.remaining():
         raise pin.MalformedRequest(f"{f.remaining()} unexpected trailing fields in placeOrder")
     gw = s.gw
-    owner = gw.order_owner(placed.order_id)
-    if owner is not None and owner != s.client_id:
+    if _duplicate_id(s, placed.order_id):
         s.error(placed.order_id, 103, "Duplicate order id")
         return
     contract = resolve_one(s, placed.order_id, placed.contract)
@@ -75,10 +74,20 @@ def place_order(s: Session, f: pin.Fields) -> None:
     gw.dispatch(gw.engine.place(order, contract))
 
 
+def _duplicate_id(s: Session, order_id: int) -> bool:
+    """IB's 103: a new order's id must be above every id its client used before and every id
+    returned to it in openOrder/orderStatus (ids are per client: another client's ids clash
+    only once shown to it, e.g. by reqAllOpenOrders). The id of the client's own kept order is
+    a modification, not a duplicate."""
+    gw = s.gw
+    return (order_id < gw.next_order_id(s.client_id)
+            and not gw.order_kept(s.client_id, order_id))
+
+
 def _answer_what_if(s: Session, placed, contract) -> None:
     """whatIf: the order is not placed; one openOrder (status PreSubmitted, whatIf set) carries
     its margin and commission figures (``MatchingEngine.what_if``). Its id counts as used."""
-    s.gw.use_order_id(placed.order_id)
+    s.gw.use_order_id(s.client_id, placed.order_id)
     s.gw.stats.inc("orders.what_if")
     order = _sim_order(s, placed, 0)
     answer = s.gw.engine.what_if(order, contract)
@@ -113,11 +122,8 @@ def _sim_order(s: Session, placed, perm_id: int) -> SimOrder:
 
 def cancel_order(s: Session, f: pin.Fields) -> None:
     order_id = pin.read_versioned_id(f)
-    if s.gw.order_owner(order_id) != s.client_id:
-        s.error(order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found.")
-        return
     s.gw.stats.inc("orders.cancel_requests")
-    s.gw.dispatch(s.gw.engine.cancel(order_id))
+    s.gw.dispatch(s.gw.engine.cancel(order_id, s.client_id))  # only the client's own order
 
 
 def global_cancel(s: Session, f: pin.Fields) -> None:
@@ -126,10 +132,14 @@ def global_cancel(s: Session, f: pin.Fields) -> None:
 
 
 def _send_open_orders(s: Session, everyone: bool) -> None:
+    """openOrder (+ orderStatus) of the client's live orders, or everyone's. An order id shown
+    to a client counts as used by it: IB wants a client's new ids above every id returned to
+    it in openOrder or orderStatus, other clients' included (reqAllOpenOrders, client 0)."""
     for ev in s.gw.engine.open_orders():
         if everyone or ev.order.client_id == s.client_id:
+            s.gw.use_order_id(s.client_id, ev.order.order_id)
             s.send(eo.open_order(s.version, ev.order, ev.contract, ev.status))
-            status = s.gw.engine_status(ev.order.order_id)
+            status = s.gw.engine_status(ev.order.client_id, ev.order.order_id)
             if status is not None:
                 s.send(eo.order_status(status))
     s.send(out.open_order_end())
@@ -189,7 +199,7 @@ def req_executions(s: Session, f: pin.Fields) -> None:
 
 
 def req_ids(s: Session, f: pin.Fields) -> None:
-    s.send(out.next_valid_id(s.gw.next_order_id()))
+    s.send(out.next_valid_id(s.gw.next_order_id(s.client_id)))
 
 
 def req_managed_accts(s: Session, f: pin.Fields) -> None:

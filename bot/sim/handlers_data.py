@@ -186,8 +186,9 @@ def req_market_data_type(s: Session, f: pin.Fields) -> None:
 
 def _option_calc(s: Session, f: pin.Fields, given_vol: bool) -> None:
     """calculateOptionPrice (given_vol) or calculateImpliedVolatility: one tickOptionComputation
-    (tick type 53) from the simulator's Black-Scholes at the given underlying price; an implied
-    volatility no price can have is sent as IB's "not computed" (-1, greeks -2)."""
+    (tick type 53) from the simulator's Black-Scholes at the given underlying price less the
+    present value of its dividends until expiry (sent as pvDividend); an implied volatility no
+    price can have is sent as IB's "not computed" (-1, greeks -2)."""
     req = pin.decode_option_calc(f)
     contract = resolve_one(s, req.req_id, req.contract)
     if contract is None:
@@ -199,18 +200,21 @@ def _option_calc(s: Session, f: pin.Fields, given_vol: bool) -> None:
     t = options.years_to_expiry(contract.expiry, s.gw.market.now())
     t = max(t, options.MIN_T_YEARS) if t > 0 else 0.0
     spot, k, right = req.under_price, contract.strike, contract.right
+    pv = options.dividend_pv(contract, s.gw.market.now()) if t > 0 else 0.0
+    escrowed = max(spot - pv, options.TICK)
     if given_vol:
         vol: float | None = req.value
-        price = options.bs_price(spot, k, t, options.RATE, req.value, right)
+        price = options.bs_price(escrowed, k, t, options.RATE, req.value, right)
     else:
-        vol, price = options.solve_vol(req.value, spot, k, t, options.RATE, right), req.value
+        vol = options.solve_vol(req.value, escrowed, k, t, options.RATE, right)
+        price = req.value
     if vol is None or not vol > 0:
         s.send(out.tick_option_computation(req.req_id, out.CUST_OPTION_COMPUTATION, -1.0, -2.0,
-                                           price, -2.0, -2.0, -2.0, spot))
+                                           price, -2.0, -2.0, -2.0, spot, pv))
         return
-    g = options.bs_greeks(spot, k, t, options.RATE, vol, right)
+    g = options.bs_greeks(escrowed, k, t, options.RATE, vol, right)
     s.send(out.tick_option_computation(req.req_id, out.CUST_OPTION_COMPUTATION, vol, g.delta,
-                                       price, g.gamma, g.vega, g.theta, spot))
+                                       price, g.gamma, g.vega, g.theta, spot, pv))
 
 
 def calculate_implied_volatility(s: Session, f: pin.Fields) -> None:

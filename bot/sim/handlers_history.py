@@ -1,4 +1,5 @@
-"""Request handlers for historical data: bars, real-time bars and the head time stamp.
+"""Request handlers for historical data: bars, historical ticks, real-time bars and the head
+time stamp.
 
 Each handler is ``handler(session, fields)`` on the gateway loop thread. The bars come from
 ``bot.sim.hist_bars``; IB's pacing (``bot.sim.rules.HistoricalPacing``) is hard for bars of 30
@@ -12,7 +13,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bot.sim import calendar, hist_bars, hist_params, options, rules
+from bot.sim import calendar, hist_bars, hist_params, hist_ticks, options, rules
 from bot.sim import protocol_in as pin
 from bot.sim import protocol_out as out
 from bot.sim.handlers_data import resolve_one
@@ -190,6 +191,41 @@ def req_head_time_stamp(s: Session, f: pin.Fields) -> None:
 
 
 
+def req_historical_ticks(s: Session, f: pin.Fields) -> None:
+    """reqHistoricalTicks of a stock or ETF (``bot.sim.hist_ticks``), under the historical
+    pacing; exactly one of start and end, numberOfTicks 1..1000 (more is capped at 1000)."""
+    req = pin.decode_historical_ticks(f)
+    contract = resolve_one(s, req.req_id, req.contract)
+    if contract is None:
+        return
+    now = s.gw.market.now()
+    start = hist_params.end_time(req.start, now) if req.start.strip() else None
+    end = hist_params.end_time(req.end, now) if req.end.strip() else None
+    problem = (
+        "Exactly one of start and end date/time must be specified"
+        if bool(req.start.strip()) == bool(req.end.strip())
+        else "Invalid start or end date/time" if start is None and end is None
+        else "numberOfTicks must be positive" if req.number_of_ticks <= 0
+        else None
+    )
+    if problem:
+        s.error(req.req_id, 321, f"Error validating request.-'bX' : cause - {problem}")
+        return
+    if req.what not in hist_ticks.WHAT_TO_SHOW:
+        _hist_error(s, req.req_id, f"Invalid what to show: {req.what}")
+        return
+    if contract.sec_type != "STK":
+        _hist_error(s, req.req_id, f"HMDS query returned no data: {contract.local_symbol}"
+                                   f"@{contract.exchange} {req.what}")
+        return
+    query = ("ticks", req.start, req.end, req.number_of_ticks, req.use_rth, req.ignore_size)
+    if not _paced(s, req.req_id, contract, req.what, query):
+        return
+    ticks = hist_ticks.serve(s.gw.market, contract.symbol, contract.primary_exchange, req.what,
+                             start, end, req.number_of_ticks, req.use_rth, req.ignore_size)
+    s.send(out.historical_ticks(req.req_id, req.what, ticks))
+
+
 def _no_op(s: Session, f: pin.Fields) -> None:
     """A cancel of a one-shot request already answered: nothing to stop."""
 
@@ -200,5 +236,6 @@ HISTORY_HANDLERS = {
     "reqRealTimeBars": req_real_time_bars,
     "cancelRealTimeBars": cancel_real_time_bars,
     "reqHeadTimeStamp": req_head_time_stamp,
+    "reqHistoricalTicks": req_historical_ticks,
     "cancelHeadTimeStamp": _no_op,
 }

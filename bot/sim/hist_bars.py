@@ -10,7 +10,7 @@ builds the rest of what IB serves from them (pure functions of the market's answ
   rate). A bar straddling the open or the close merges both parts (clock-aligned buckets).
 - 1 week / 1 month: daily bars merged per ISO week / calendar month (regular hours).
 - BID_ASK: time-average bid, highest ask, lowest bid, time-average ask (IB's definition);
-  ADJUSTED_LAST: TRADES (no dividends or splits in the simulation); HISTORICAL_VOLATILITY:
+  ADJUSTED_LAST: TRADES (prices never drop on ex-dates and there are no splits); HISTORICAL_VOLATILITY:
   each bar's realised volatility of one-minute returns, annualised; OPTION_IMPLIED_VOLATILITY:
   the 30-day at-the-money implied volatility of the smile at each bar's price. Bars other
   than TRADES carry -1 as volume, wap and count, as IB sends them.
@@ -186,7 +186,10 @@ def _option_bar(contract, under: Bar, bar_s: int, trades: bool, seed: int) -> Ba
     bar_end = under.time + timedelta(seconds=min(bar_s, DAY_S))
     t = max(options.years_to_expiry(contract.expiry, bar_end), options.MIN_T_YEARS)
 
+    pv = options.dividend_pv(contract, bar_end)
+
     def value(spot: float) -> float:
+        spot = max(spot - pv, options.TICK)  # escrowed dividends, as the live quotes
         vol = options.implied_vol(contract.symbol, spot, contract.strike, t)
         price = options.bs_price(spot, contract.strike, t, options.RATE, vol, contract.right)
         if not trades:

@@ -90,6 +90,19 @@ class Bar:
 
 
 @dataclass(frozen=True, slots=True)
+class Second:
+    """One second of an underlying's regular session (``Market.tape``)."""
+
+    t: int  # epoch second
+    last: float
+    bid: float
+    ask: float
+    bid_size: int
+    ask_size: int
+    volume: int  # shares traded in this second
+
+
+@dataclass(frozen=True, slots=True)
 class _Session:
     """One symbol's regular session at one-second resolution (second k = [open+k, open+k+1))."""
 
@@ -341,6 +354,25 @@ class Market(ReplayMarket):
                 k = session.close_s - session.open_s - 1
             lo = _bar_floor(session, bar_s, k)
             return self._session_bars(symbol, session, bar_s, "TRADES", lo, k + 1)[-1]
+
+    def tape(self, symbol: str, lo_s: int, hi_s: int) -> list[Second]:
+        """Every regular-hours second in [lo_s, hi_s) (epoch seconds) of the kept sessions up to
+        now(), oldest first: the last trade, the top of book as ``quote`` shows it, and the
+        shares traded in that second (what historical ticks are made of)."""
+        with self._lock:
+            hi_s = min(hi_s, int(self._now.timestamp()) + 1)
+            spread = round(profile(symbol)[2] * 100)
+            out: list[Second] = []
+            for session in self._sessions[symbol]:
+                a, b = max(lo_s, session.open_s), min(hi_s, session.close_s)
+                for t in range(a, b):
+                    k = t - session.open_s
+                    last = int(session.cents[k])
+                    bid, ask = (last - spread, last) if session.at_ask[k] else (last, last + spread)
+                    h = stable_hash(self._seed, symbol, t)
+                    out.append(Second(t, last / 100, bid / 100, ask / 100, 100 * (1 + h % 40),
+                                      100 * (1 + (h >> 8) % 40), int(session.volume[k])))
+            return out
 
     def _append(self, day: date) -> None:
         """Generate `day` for every symbol, then forget sessions beyond the history window."""

@@ -48,14 +48,19 @@ What is kept (a soak runs for weeks; nothing grows with the number of orders eve
   ``max_finished_orders``: reqCompletedOrders, a cancel (10148) or modify (104) of a recent
   order and a child of a recent parent are answered as for any order. A parent stays while any
   of its children does (a child's quantity derives from it). OCA groups act on live orders only.
-- order_of(order_id) answers for exactly the kept orders: the server takes an order's client
-  and permId from it and keeps no per-order copy of its own.
+- order_of(order_id, client_id) answers for exactly the kept orders: the server takes an
+  order's permId from it and keeps no per-order copy of its own.
 - Exec ids never repeat, not even across engines or gateway restarts (bot.sim.exec_log).
 - Executions and their commissions stay for the day they happened on, at most
   ``max_executions`` (bot.sim.exec_log): reqExecutions answers the current day's.
 - Beyond that an order id is unknown: cancel() answers 10147, a child of it 135, and a new
-  order with an id at or below a forgotten one 103 "Duplicate order id" (IB wants new ids
-  above all previous ones). The day is read from the clock at every public call.
+  order with an id at or below a forgotten one of the same client 103 "Duplicate order id"
+  (IB wants new ids above all the client's previous ones). The day is read from the clock at
+  every public call.
+
+Order ids are per client, as at IB: an order is identified by (client id, order id)
+(bot.sim.order_book), so the same order id from two clients is two orders, and a place(),
+cancel() or modify reaches only the orders of the client that sends it. permIds are global.
 
 Event order per action: see bot.sim.order_events (the server encodes them in that order).
 
@@ -92,7 +97,7 @@ from bot.sim.fill_rules import (
     trigger_method,
 )
 from bot.sim.margin import Figures
-from bot.sim.order_book import HELD, OrderBook, OrderEntry
+from bot.sim.order_book import HELD, OrderBook, OrderEntry, key_of
 from bot.sim.order_events import (
     UNSET_DOUBLE,
     CommissionEvent,
@@ -185,11 +190,11 @@ class MatchingEngine:
 
     @_command
     def place(self, order: SimOrder, contract: SimContract) -> list[Event]:
-        """Place a new order, or modify the order with the same order_id."""
-        existing = self._book.get(order.order_id)
+        """Place a new order, or modify the order of the same client with the same order_id."""
+        existing = self._book.get(key_of(order))
         if existing is not None:
             return self._modify(existing, order)
-        if order.order_id <= self._book.forgotten_up_to:
+        if self._book.forgotten(key_of(order)):
             return [OrderRejectedEvent(order.order_id, order.client_id, 103,
                                        "Duplicate order id")]
         problem = (self._take_pending_reject() or rejection(order)
@@ -203,12 +208,13 @@ class MatchingEngine:
         return self._transmit(entry) if order.transmit else []
 
     @_command
-    def cancel(self, order_id: int) -> list[Event]:
-        """Cancel a live order (and the children of a parent that has no fills)."""
-        entry = self._book.get(order_id)
+    def cancel(self, order_id: int, client_id: int) -> list[Event]:
+        """Cancel a live order of this client (and the children of a parent that has no
+        fills)."""
+        entry = self._book.get((client_id, order_id))
         if entry is None:
             text = f"OrderId {order_id} that needs to be cancelled is not found."
-            return [OrderRejectedEvent(order_id, 0, 10147, text)]
+            return [OrderRejectedEvent(order_id, client_id, 10147, text)]
         if entry.status in Status.DONE:
             text = (f"OrderId {order_id} that needs to be cancelled cannot be cancelled, "
                     f"state: {entry.status}.")
@@ -285,12 +291,12 @@ class MatchingEngine:
             self._tidy()
             return self._log.commission_of(exec_id)
 
-    def order_of(self, order_id: int) -> SimOrder | None:
-        """The kept order with this id, as last placed; None if it was never placed, was
-        cancelled before transmit, or is forgotten."""
+    def order_of(self, order_id: int, client_id: int) -> SimOrder | None:
+        """The kept order of this client with this id, as last placed; None if it was never
+        placed, was cancelled before transmit, or is forgotten."""
         with self._lock:
             self._tidy()
-            entry = self._book.get(order_id)
+            entry = self._book.get((client_id, order_id))
             return None if entry is None else entry.order
 
     def kept(self) -> Kept:

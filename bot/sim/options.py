@@ -1,5 +1,7 @@
-"""Option pricing for the simulator: Black-Scholes (r = 4.5%, no dividends), a volatility smile,
-and a deterministic quote (spread, sizes, volume, open interest) around the model price.
+"""Option pricing for the simulator: Black-Scholes (r = 4.5%) on the spot less the present value
+of the dividends going ex before expiry (escrowed dividends, ``bot.sim.dividends``), a
+volatility smile, and a deterministic quote (spread, sizes, volume, open interest) around the
+model price.
 
 Pure functions of their arguments: no clock, no global random state.
 """
@@ -12,6 +14,7 @@ from datetime import datetime
 
 from bot.sim.calendar import NY, REGULAR_CLOSE, REGULAR_OPEN
 from bot.sim.contracts import SimContract, stable_hash
+from bot.sim.dividends import pv_dividends
 
 RATE = 0.045
 SECONDS_PER_YEAR = 365.0 * 24 * 3600
@@ -69,6 +72,9 @@ class OptionQuote:
     theta: float
     model_price: float
     und_price: float
+    pv_dividend: float = 0.0
+    """Present value of the dividends going ex before expiry (the model prices on
+    und_price - pv_dividend)."""
 
 
 def base_vol(symbol: str) -> float:
@@ -271,16 +277,25 @@ def _activity(contract: SimContract, z: float, t_years: float, seed: int, now: d
     return bid_size, ask_size, h_tick >> 16, volume, open_interest
 
 
+def dividend_pv(contract: SimContract, now: datetime) -> float:
+    """Present value of the underlying's dividends going ex after ``now`` and by the option's
+    expiry (0 once expired)."""
+    return pv_dividends(contract.symbol, now, expiry_close(contract.expiry), RATE)
+
+
 def option_quote(contract: SimContract, spot: float, now: datetime, seed: int,
                  surface: IvSurface = MODEL_SURFACE) -> OptionQuote:
-    """Quote around the Black-Scholes mid with the smile's vol; bid >= 0.01 and never crossed."""
+    """Quote around the Black-Scholes mid with the smile's vol, on the spot less the
+    dividends' present value; bid >= 0.01 and never crossed."""
     t_years = years_to_expiry(contract.expiry, now)
     t_model = max(t_years, MIN_T_YEARS) if t_years > 0 else 0.0
-    iv = implied_vol(contract.symbol, spot, contract.strike, t_model, surface)
-    model = max(0.0, bs_price(spot, contract.strike, t_model, RATE, iv, contract.right))
-    greeks = bs_greeks(spot, contract.strike, t_model, RATE, iv, contract.right)
-    intrinsic = bs_price(spot, contract.strike, 0.0, RATE, iv, contract.right)
-    z = _moneyness_z(contract.symbol, spot, contract.strike, t_model)
+    pv = dividend_pv(contract, now) if t_years > 0 else 0.0
+    s = max(spot - pv, TICK)  # the escrowed-dividend spot the model prices on
+    iv = implied_vol(contract.symbol, s, contract.strike, t_model, surface)
+    model = max(0.0, bs_price(s, contract.strike, t_model, RATE, iv, contract.right))
+    greeks = bs_greeks(s, contract.strike, t_model, RATE, iv, contract.right)
+    intrinsic = bs_price(s, contract.strike, 0.0, RATE, iv, contract.right)
+    z = _moneyness_z(contract.symbol, s, contract.strike, t_model)
     half = _spread(model, intrinsic, z, t_model) / 2.0
     symbol = contract.symbol
     bid = max(TICK, _round_tick(model - half, up=False, symbol=symbol))
@@ -302,4 +317,5 @@ def option_quote(contract: SimContract, spot: float, now: datetime, seed: int,
         theta=greeks.theta,
         model_price=model,
         und_price=spot,
+        pv_dividend=pv,
     )

@@ -26,7 +26,12 @@ order, which is all that matching, cancelling and the child/OCA lookups scan. ``
 moves orders that finished out of it into the history, in finishing order, stamped with the
 day; ``trim()`` forgets history from before that day and beyond ``max_finished`` orders. A
 parent is kept as long as any of its children is (a child's quantity derives from the
-parent's fills), outside that count. ``forgotten_up_to`` is the highest order id forgotten.
+parent's fills), outside that count. ``forgotten(key)`` tells an id at or below the highest one
+forgotten of the same client.
+
+Order ids belong to a client, as at IB: an order is keyed by (client id, order id), the pair
+IB identifies it by (``key_of``), so two clients may each use the same order id; a parent id
+names an order of the child's own client. OCA groups are matched by name across clients.
 
 Not thread-safe on its own: the engine holds its lock around every call.
 """
@@ -47,6 +52,10 @@ from bot.sim.order_events import (
     SimOrder,
     Status,
 )
+
+OrderKey = tuple[int, int]
+"""(client id, order id): how IB identifies an order (order ids are per client; permId is
+global)."""
 
 HELD = ""
 """Status of an order placed with transmit=False and not yet transmitted (never reported)."""
@@ -83,44 +92,62 @@ class OrderEntry:
     """total_qty of the last OpenOrderEvent, to tell whether a quantity change is news."""
 
 
+def key_of(order: SimOrder) -> OrderKey:
+    """The order's identity: its client's id and its order id."""
+    return order.client_id, order.order_id
+
+
+def parent_key(order: SimOrder) -> OrderKey:
+    """The identity of the order's parent (a parent id names an order of the same client)."""
+    return order.client_id, order.parent_id
+
+
 def is_oca_member(order: SimOrder) -> bool:
     """An order belongs to an OCA group only with a group name and ocaType 1, 2 or 3."""
     return bool(order.oca_group) and order.oca_type in OCA_TYPES
 
 
 class OrderBook:
-    """Orders by id in placement order, with the derived quantity and status rules."""
+    """Orders by (client id, order id) in placement order, with the derived quantity and
+    status rules."""
 
     def __init__(self, max_finished: int) -> None:
-        self._entries: dict[int, OrderEntry] = {}
+        self._entries: dict[OrderKey, OrderEntry] = {}
         """Every order kept: working ones and the history, in placement order."""
-        self._working: dict[int, OrderEntry] = {}
+        self._working: dict[OrderKey, OrderEntry] = {}
         """Orders not yet retired (held, live, or done since the last retire()), placement order."""
-        self._finished: deque[tuple[date, int]] = deque()
-        """(day, order id) of retired orders, in finishing order; trimmed from the left."""
-        self._pinned: set[int] = set()
+        self._finished: deque[tuple[date, OrderKey]] = deque()
+        """(day, order key) of retired orders, in finishing order; trimmed from the left."""
+        self._pinned: set[OrderKey] = set()
         """Trimmed parents kept because a child of theirs is still kept."""
-        self._children_kept: dict[int, int] = {}
-        """Parent order id -> how many of its children are kept."""
+        self._children_kept: dict[OrderKey, int] = {}
+        """Parent order key -> how many of its children are kept."""
         self._max_finished = max_finished
-        self.forgotten_up_to = 0
-        """The highest order id forgotten by trim() (0 while none was)."""
+        self._forgotten_up_to: dict[int, int] = {}
+        """Client id -> the highest of its order ids forgotten by trim() (one entry per client
+        id that ever had an order forgotten: IB allows at most 32 clients at once)."""
 
-    def get(self, order_id: int) -> OrderEntry | None:
-        return self._entries.get(order_id)
+    def get(self, key: OrderKey) -> OrderEntry | None:
+        return self._entries.get(key)
+
+    def forgotten(self, key: OrderKey) -> bool:
+        """True when the id is at or below the highest id trim() forgot of the same client."""
+        client_id, order_id = key
+        return order_id <= self._forgotten_up_to.get(client_id, 0)
 
     def add(self, entry: OrderEntry) -> None:
         """Keep a new order as working (retire() moves it on if it is born done)."""
-        oid, pid = entry.order.order_id, entry.order.parent_id
-        self._entries[oid] = self._working[oid] = entry
-        if pid:
-            self._children_kept[pid] = self._children_kept.get(pid, 0) + 1
+        key = key_of(entry.order)
+        self._entries[key] = self._working[key] = entry
+        if entry.order.parent_id:
+            pkey = parent_key(entry.order)
+            self._children_kept[pkey] = self._children_kept.get(pkey, 0) + 1
 
-    def remove(self, order_id: int) -> None:
+    def remove(self, key: OrderKey) -> None:
         """Drop a working order without a trace (a held order cancelled before transmit)."""
-        if order_id in self._working:
-            del self._working[order_id]
-            self._drop(order_id)
+        if key in self._working:
+            del self._working[key]
+            self._drop(key)
 
     def all(self) -> list[OrderEntry]:
         """A snapshot of every kept order, in placement order."""
@@ -137,53 +164,58 @@ class OrderBook:
     def retire(self, today: date, now: datetime | None = None) -> None:
         """Move every done working order into the history, finished `today` (at `now`)."""
         for entry in [e for e in self._working.values() if e.status in Status.DONE]:
-            oid = entry.order.order_id
-            del self._working[oid]
-            self._finished.append((today, oid))
+            key = key_of(entry.order)
+            del self._working[key]
+            self._finished.append((today, key))
             entry.finished_at = now
 
     def trim(self, today: date) -> None:
         """Forget finished orders from before `today` and the oldest beyond the maximum."""
         finished = self._finished
         while finished and (finished[0][0] < today or len(finished) > self._max_finished):
-            oid = finished.popleft()[1]
-            if self._children_kept.get(oid):
-                self._pinned.add(oid)
+            key = finished.popleft()[1]
+            if self._children_kept.get(key):
+                self._pinned.add(key)
             else:
-                self._drop(oid)
+                self._drop(key)
 
-    def _drop(self, order_id: int) -> None:
+    def _drop(self, key: OrderKey) -> None:
         """Forget one order; forget its parent too if it was only kept for its children."""
-        entry = self._entries.pop(order_id)
+        entry = self._entries.pop(key)
         if entry.status in Status.DONE:
-            self.forgotten_up_to = max(self.forgotten_up_to, order_id)
-        pid = entry.order.parent_id
-        if not pid:
+            client_id, order_id = key
+            self._forgotten_up_to[client_id] = max(self._forgotten_up_to.get(client_id, 0),
+                                                   order_id)
+        if not entry.order.parent_id:
             return
-        left = self._children_kept[pid] - 1
+        pkey = parent_key(entry.order)
+        left = self._children_kept[pkey] - 1
         if left:
-            self._children_kept[pid] = left
+            self._children_kept[pkey] = left
             return
-        del self._children_kept[pid]
-        if pid in self._pinned:
-            self._pinned.discard(pid)
-            self._drop(pid)
+        del self._children_kept[pkey]
+        if pkey in self._pinned:
+            self._pinned.discard(pkey)
+            self._drop(pkey)
 
     def parent(self, entry: OrderEntry) -> OrderEntry | None:
-        return self._entries.get(entry.order.parent_id) if entry.order.parent_id else None
+        order = entry.order
+        return self._entries.get(parent_key(order)) if order.parent_id else None
 
     def children(self, parent: OrderEntry) -> list[OrderEntry]:
         """The parent's children that are not done, in placement order."""
-        oid = parent.order.order_id
+        key = key_of(parent.order)
         return [e for e in self._working.values()
-                if e.order.parent_id == oid and e.status not in Status.DONE]
+                if e.order.parent_id and parent_key(e.order) == key
+                and e.status not in Status.DONE]
 
     def live_others(self, entry: OrderEntry) -> list[OrderEntry]:
         """Live orders other than entry, its parent and its children."""
-        oid, pid = entry.order.order_id, entry.order.parent_id
+        key = key_of(entry.order)
+        family = {key, parent_key(entry.order)} if entry.order.parent_id else {key}
         return [e for e in self._working.values()
-                if e.status in Status.LIVE and e.order.order_id not in (oid, pid)
-                and e.order.parent_id != oid]
+                if e.status in Status.LIVE and key_of(e.order) not in family
+                and not (e.order.parent_id and parent_key(e.order) == key)]
 
     def live_status(self, entry: OrderEntry) -> str:
         """PreSubmitted for a child whose parent has no fill yet, else Submitted."""
@@ -236,8 +268,11 @@ class OrderBook:
 
     def siblings(self, entry: OrderEntry) -> list[OrderEntry]:
         """The other live children of entry's parent (the implicit group of attached orders)."""
-        pid = entry.order.parent_id
-        return [e for e in self.live_others(entry) if pid and e.order.parent_id == pid]
+        if not entry.order.parent_id:
+            return []
+        pkey = parent_key(entry.order)
+        return [e for e in self.live_others(entry)
+                if e.order.parent_id and parent_key(e.order) == pkey]
 
     def after_fill(self, entry: OrderEntry, qty: float) -> list[Event]:
         """What a fill of `qty` of entry does to the others: OCA members cancelled or reduced,
@@ -277,7 +312,7 @@ class OrderBook:
         """(code, text) when a new child's parent is unknown (135) or finished unfilled."""
         if not order.parent_id:
             return None
-        parent = self.get(order.parent_id)
+        parent = self.get(parent_key(order))
         if parent is None:
             return 135, f"Can't find order with id ={order.parent_id}"
         if parent.status in Status.DONE and parent.filled == 0:
@@ -297,8 +332,8 @@ class OrderBook:
         """Drop a held order and its held children without a trace (cancelled before
         transmit: IB never heard of them)."""
         for child in self.children(entry):
-            self.remove(child.order.order_id)
-        self.remove(entry.order.order_id)
+            self.remove(key_of(child.order))
+        self.remove(key_of(entry.order))
 
     def cancel(self, entry: OrderEntry, notify: bool) -> list[Event]:
         """Cancel one order: orderStatus, then (notify: the client asked) the 202 warning a

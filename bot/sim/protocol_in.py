@@ -361,3 +361,25 @@ class TickByTickReq:
 
 def decode_tick_by_tick(f: Fields) -> TickByTickReq:
     return TickByTickReq(f.int(), read_contract(f), f.str(), f.int(), f.bool())
+
+
+@dataclass(frozen=True, slots=True)
+class HistTicksReq:
+    """reqHistoricalTicks: exactly one of start and end anchors the request."""
+
+    req_id: int
+    contract: ReqContract
+    start: str
+    end: str
+    number_of_ticks: int
+    what: str
+    use_rth: bool
+    ignore_size: bool
+
+
+def decode_historical_ticks(f: Fields) -> HistTicksReq:
+    req_id, contract = f.int(), read_contract(f)
+    f.skip()  # includeExpired
+    start, end, n, what, use_rth, ignore_size = f.str(), f.str(), f.int(), f.str(), f.bool(), f.bool()
+    f.skip()  # miscOptions
+    return HistTicksReq(req_id, contract, start, end, n, what, use_rth, ignore_size)

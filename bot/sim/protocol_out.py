@@ -219,9 +219,12 @@ def tick_option_computation(
     vega: float,
     theta: float,
     und_price: float,
+    pv_dividend: float = 0.0,
 ) -> list:
-    """tickAttrib 1 = price based; pvDividend 0 (no dividends in the model)."""
-    return [21, req_id, tick_type, 1, iv, delta, price, 0.0, gamma, vega, theta, und_price]
+    """tickAttrib 1 = price based; pvDividend: the present value of the underlying's dividends
+    until expiry (``bot.sim.dividends``), 0 for a non-payer."""
+    return [21, req_id, tick_type, 1, iv, delta, price, pv_dividend, gamma, vega, theta,
+            und_price]
 
 
 def tick_req_params(req_id: int, min_tick: float) -> list:
@@ -255,6 +258,24 @@ def historical_data(req_id: int, start: str, end: str, bars, format_date: int) -
             b.count,
         ]
     return fields
+
+
+def historical_ticks(req_id: int, what: str, ticks: list[tuple]) -> list:
+    """historicalTicks (96, MIDPOINT), historicalTicksBidAsk (97) or historicalTicksLast (98),
+    all ticks in one message ending with done = 1; tick masks 0 (no attributes)."""
+    if what == "TRADES":
+        fields: list = [98, req_id, len(ticks)]
+        for t, price, size, exchange in ticks:
+            fields += [t, 0, price, size, exchange, ""]
+    elif what == "BID_ASK":
+        fields = [97, req_id, len(ticks)]
+        for t, bid, ask, bid_size, ask_size in ticks:
+            fields += [t, 0, bid, ask, bid_size, ask_size]
+    else:
+        fields = [96, req_id, len(ticks)]
+        for t, price in ticks:
+            fields += [t, 0, price, 0]
+    return fields + [True]
 
 
 def historical_data_update(req_id: int, b, format_date: int) -> list:

@@ -12,10 +12,14 @@ bot.sim.margin.
 
 Per order the gateway keeps nothing that grows with the orders ever placed (a soak runs for
 weeks): an order's owner and permId are read from the matching engine, which keeps the orders
-it still answers for (``bot.sim.matching``, "What is kept"); the next valid id and the permId
-sequence are running counters, so no id is handed out twice after the engine forgets one; the
-last orderStatus is kept for live orders only (reqOpenOrders repeats it) and an execution's
-owner only until its commission report is routed.
+it still answers for (``bot.sim.matching``, "What is kept"); the next valid id (one per client
+id, as at IB) and the permId sequence are running counters, so no id is handed out twice after
+the engine forgets one; the last orderStatus is kept for live orders only (reqOpenOrders
+repeats it) and an execution's owner only until its commission report is routed.
+
+Order ids are per client id, as at IB ("completely independent from one client to another"):
+each client id has its own nextValidId sequence, an order is identified by (client id, order
+id), and permIds are unique across clients.
 """
 
 from __future__ import annotations
@@ -154,9 +158,9 @@ class SimGateway:
         self.port = 0
         self.sessions: set[Session] = set()
         self._ready: dict[int, Session] = {}
-        self._last_status: dict[int, OrderStatusEvent] = {}  # live orders only
+        self._last_status: dict[tuple[int, int], OrderStatusEvent] = {}  # live orders only
         self._exec_owner: dict[str, int] = {}  # exec id -> client id, until its commission
-        self._next_id = FIRST_ORDER_ID  # above every order id ever placed
+        self._next_ids: dict[int, int] = {}  # client id -> above every id it ever placed
         self._perm_ids_issued = 0
         self.wall_start = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -280,11 +284,12 @@ class SimGateway:
             if started is not None:
                 started.set()
         logger.info(
-            "gateway_started host={} port={} sim_start={} speed={}",
+            "gateway_started host={} port={} sim_start={} speed={} pacing={}",
             self.options.host,
             self.port,
             self.epoch.isoformat(),
             self.options.speed,
+            self.options.pacing,
         )
         ticker = asyncio.create_task(asyncio.sleep(0) if self.options.stepped
                                      else run_tick_loop(self, self._stopping))
@@ -334,33 +339,32 @@ class SimGateway:
                 "session_disconnected peer={} client_id={}", session.peer, session.client_id
             )
 
-    def next_order_id(self) -> int:
-        """Above every order id ever placed, forgotten ones included."""
-        return self._next_id
+    def next_order_id(self, client_id: int) -> int:
+        """The client's next valid id: above every order id it ever placed, forgotten ones
+        included (one sequence per client id: each keeps its own, as at IB)."""
+        return self._next_ids.get(client_id, FIRST_ORDER_ID)
 
-    def use_order_id(self, order_id: int) -> None:
-        """Count an id as used without keeping an order under it (a what-if order)."""
-        self._next_id = max(self._next_id, order_id + 1)
+    def use_order_id(self, client_id: int, order_id: int) -> None:
+        """Count an id as used by the client (a placed or what-if order)."""
+        self._next_ids[client_id] = max(self.next_order_id(client_id), order_id + 1)
 
-    def order_owner(self, order_id: int) -> int | None:
-        """The client of a kept order; None if the engine does not keep it (any more)."""
-        order = self.engine.order_of(order_id)
-        return None if order is None else order.client_id
+    def order_kept(self, client_id: int, order_id: int) -> bool:
+        """True while the engine keeps the client's order with this id."""
+        return self.engine.order_of(order_id, client_id) is not None
 
     def perm_id_for(self, order_id: int, client_id: int) -> int:
-        """The permId of the order about to be placed: a kept order's own (modifications keep
-        it), else the next one of the sequence. The engine then keeps the order under
-        client_id, which makes the id that client's (``order_owner``)."""
-        self._next_id = max(self._next_id, order_id + 1)
-        kept = self.engine.order_of(order_id)
+        """The permId of the client's order about to be placed: a kept order's own
+        (modifications keep it), else the next one of the global sequence."""
+        self.use_order_id(client_id, order_id)
+        kept = self.engine.order_of(order_id, client_id)
         if kept is not None:
             return kept.perm_id
         self._perm_ids_issued += 1
         return PERM_ID_BASE + self._perm_ids_issued
 
-    def engine_status(self, order_id: int) -> OrderStatusEvent | None:
-        """The last orderStatus sent for a live order (None once it is done)."""
-        return self._last_status.get(order_id)
+    def engine_status(self, client_id: int, order_id: int) -> OrderStatusEvent | None:
+        """The last orderStatus sent for a client's live order (None once it is done)."""
+        return self._last_status.get((client_id, order_id))
 
     def mark(self, contract) -> float:
         """Mark price for the account: the stock's last, the option's mid."""
@@ -420,9 +424,9 @@ class SimGateway:
 
     def _on_status(self, ev: OrderStatusEvent) -> None:
         if ev.status in Status.DONE:  # final: reqOpenOrders asks about live orders only
-            self._last_status.pop(ev.order_id, None)
+            self._last_status.pop((ev.client_id, ev.order_id), None)
         else:
-            self._last_status[ev.order_id] = ev
+            self._last_status[(ev.client_id, ev.order_id)] = ev
         if ev.status == Status.FILLED:
             self.stats.inc("orders.filled")
         if (s := self._owner(ev.client_id)) is not None:

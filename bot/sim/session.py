@@ -305,6 +305,6 @@ class Session:
             "session_connected peer={} client_id={} version={}", self.peer, client_id, self.version
         )
         self.send(out.managed_accounts(self.gw.account.account_id))
-        self.send(out.next_valid_id(self.gw.next_order_id()))
+        self.send(out.next_valid_id(self.gw.next_order_id(client_id)))
         for code in CONNECT_STATUS_CODES:
             self.error(-1, code, out.FARM_TEXTS[code])

@@ -180,7 +180,7 @@ def random_step(rng: random.Random, engine: MatchingEngine, quotes: dict, next_i
                          aux_price=round(last * rng.uniform(0.97, 1.03), 2))
         return engine.place(order, contract)
     if roll < 0.95:
-        return engine.cancel(rng.randint(1, max(next_id[0], 1)))
+        return engine.cancel(rng.randint(1, max(next_id[0], 1)), 1)
     engine.set_partial_fills(rng.random() < 0.5, chunk=rng.randint(1, 3))
     return []
 

@@ -446,3 +446,19 @@ def test_csv_prices_are_interpolated_inside_the_minute(replay):
 
 def test_csv_leaves_other_symbols_on_the_random_walk(replay):
     assert replay.spot("QQQ") == make().spot("QQQ")
+
+
+def test_the_tape_shows_each_second_as_the_quote_showed_it() -> None:
+    """Market.tape (historical ticks) and Market.quote (live ticks) describe the same seconds."""
+    market = make()
+    seen = []
+    for minutes in (1, 2, 3):
+        market.advance(FRIDAY_OPEN + timedelta(minutes=minutes))
+        seen.append(market.quote("SPY"))
+    tape = market.tape("SPY", int(FRIDAY_OPEN.timestamp()), int(market.now().timestamp()) + 60)
+    by_t = {s.t: s for s in tape}
+    for minutes, q in zip((1, 2, 3), seen, strict=True):
+        s = by_t[int((FRIDAY_OPEN + timedelta(minutes=minutes)).timestamp())]
+        assert (s.last, s.bid, s.ask, s.bid_size, s.ask_size) == (
+            q.last, q.bid, q.ask, q.bid_size, q.ask_size)
+    assert tape[-1].t == int(market.now().timestamp())  # nothing after now

@@ -105,7 +105,7 @@ def test_children_wait_presubmitted_while_the_parent_works(engine, quotes):
 def test_untransmitted_orders_are_silent_and_cancel_without_a_trace(engine):
     held = engine.place(order(1, "BUY", 1, "LMT", lmt_price=2.50, transmit=False), OPT)
 
-    cancelled = engine.cancel(1)
+    cancelled = engine.cancel(1, 1)
 
     assert (held, cancelled, engine.open_orders(), engine.completed_orders()) == ([], [], [], [])
     assert engine.executions() == []
@@ -114,7 +114,7 @@ def test_untransmitted_orders_are_silent_and_cancel_without_a_trace(engine):
 def test_cancelling_a_parent_cancels_its_children(engine):
     place_bracket(engine, parent_price=1.50)
 
-    events = engine.cancel(1)
+    events = engine.cancel(1, 1)
 
     assert kinds(events) == ["OrderStatus", "OrderRejected"] * 3
     assert states(events) == [(1, "Cancelled", 0, 2), (2, "Cancelled", 0, 2),
@@ -210,7 +210,7 @@ def test_modify_a_working_order_changes_price_and_quantity(engine):
 def test_modifying_a_done_order_is_rejected(engine, finish, code, message):
     engine.place(order(1, "BUY", 1, "LMT", lmt_price=2.50 if finish == "fill" else 1.00), OPT)
     if finish == "cancel":
-        engine.cancel(1)
+        engine.cancel(1, 1)
 
     events = engine.place(order(1, "BUY", 2, "LMT", lmt_price=1.00), OPT)
 
@@ -228,7 +228,7 @@ def test_cancel_of_unknown_or_filled_order_is_an_error(engine, setup, code, mess
     if setup:
         engine.place(order(1, "BUY", 1), OPT)
 
-    events = engine.cancel(1)
+    events = engine.cancel(1, 1)
 
     assert [(e.code, e.message) for e in events] == [(code, message)]
 
@@ -238,7 +238,7 @@ def test_listings_of_executions_and_orders(engine):
     engine.place(order(2, "SELL", 1, order_ref="intent-2"), OPT)
     engine.place(order(3, "BUY", 1, "LMT", lmt_price=1.00), OPT)
     engine.place(order(4, "BUY", 1, "LMT", lmt_price=1.00), OPT)
-    engine.cancel(4)
+    engine.cancel(4, 1)
 
     executions = engine.executions()
 
@@ -304,7 +304,7 @@ def test_cancelling_a_partially_filled_parent_keeps_children_for_the_filled_part
     engine.set_partial_fills(True, chunk=1)
     place_bracket(engine, parent_type="MKT", qty=3)
 
-    events = engine.cancel(1)
+    events = engine.cancel(1, 1)
 
     assert states(events) == [(1, "Cancelled", 1, 2)]
     assert [(o.order.order_id, o.order.total_qty, o.status) for o in engine.open_orders()] == [
@@ -319,3 +319,28 @@ def test_position_event_follows_each_fill(engine):
     assert positions == [(2, pytest.approx(210.65)), (-1, pytest.approx(199.35))]
 
 
+
+
+def test_two_clients_brackets_under_the_same_ids_stay_apart(engine, quotes):
+    """Order ids are per client: client 2's bracket under ids 1-3 is its own family, so client
+    1's parent filling activates only client 1's children and a cancel reaches one client's."""
+    # Arrange: the same resting bracket (parent BUY LMT 1.90 below the ask) for clients 1 and 2
+    place_bracket(engine, parent_price=1.90)
+    for oid, fields in ((1, {"lmt_price": 1.90}), (2, {"lmt_price": 2.60, "parent_id": 1}),
+                        (3, {"aux_price": 1.60, "parent_id": 1})):
+        theirs = order(oid, "BUY" if oid == 1 else "SELL", 2, ("LMT", "LMT", "STP")[oid - 1],
+                       **fields)
+        engine.place(replace(theirs, client_id=2, perm_id=2000 + oid), OPT)
+    # Act: client 2 cancels its parent, then the ask drops through the parents' limit
+    cancelled = engine.cancel(1, 2)
+    quotes[OPT.con_id] = (1.80, 1.85, 1.85)
+    filled = engine.on_market()
+    # Assert
+    assert {(e.client_id, e.order_id, e.status) for e in cancelled
+            if isinstance(e, OrderStatusEvent)} == {(2, 1, "Cancelled"), (2, 2, "Cancelled"),
+                                                    (2, 3, "Cancelled")}
+    assert [(e.client_id, e.order_id, e.status) for e in filled
+            if isinstance(e, OrderStatusEvent)] == [(1, 1, "Filled"), (1, 2, "Submitted"),
+                                                   (1, 3, "Submitted")]
+    assert sorted((e.order.client_id, e.order.order_id) for e in engine.open_orders()) == [
+        (1, 2), (1, 3)]

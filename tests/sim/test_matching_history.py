@@ -67,7 +67,7 @@ def fill_one(engine: MatchingEngine, oid: int) -> None:
 def cancel_one(engine: MatchingEngine, oid: int) -> None:
     """A resting limit order, cancelled."""
     engine.place(order(oid, "BUY", 1, "LMT", lmt_price=1.00), OPT)
-    engine.cancel(oid)
+    engine.cancel(oid, 1)
 
 
 def rest_one(engine: MatchingEngine, oid: int) -> None:
@@ -99,8 +99,8 @@ def test_finished_orders_are_kept_up_to_the_maximum_newest_first(make_engine):
 
     assert engine.kept().finished == 10
     assert completed == [(oid, "Filled" if oid % 2 else "Cancelled") for oid in range(21, 31)]
-    [recent] = engine.cancel(30)
-    [forgotten] = engine.cancel(20)
+    [recent] = engine.cancel(30, 1)
+    [forgotten] = engine.cancel(20, 1)
     assert (recent.code, recent.message) == (
         10148, "OrderId 30 that needs to be cancelled cannot be cancelled, state: Cancelled.")
     assert (forgotten.code, forgotten.message) == (
@@ -171,7 +171,7 @@ def test_a_parent_stays_while_its_children_work_its_filled_quantity(clock, quote
                        transmit=False), OPT)
     engine.place(order(3, "SELL", 3, "STP", aux_price=1.60, parent_id=1, tif="GTC",
                        trigger_method=4), OPT)  # bid/ask: triggers on the first look
-    engine.cancel(1)
+    engine.cancel(1, 1)
     engine.set_partial_fills(False)
     clock.now = MONDAY + timedelta(days=1)
     for oid in range(4, 8):
@@ -216,10 +216,10 @@ def test_order_of_answers_for_the_kept_orders_only(make_engine):
     for oid in range(1, 4):
         fill_one(engine, oid)
     engine.place(order(4, "BUY", 1, transmit=False), OPT)  # held, then dropped untransmitted
-    engine.cancel(4)
+    engine.cancel(4, 1)
     rest_one(engine, 5)
 
-    kept = {oid: engine.order_of(oid) for oid in range(1, 7)}
+    kept = {oid: engine.order_of(oid, 1) for oid in range(1, 7)}
 
     assert {oid: (o.client_id, o.perm_id) for oid, o in kept.items() if o} == {
         2: (1, 1002), 3: (1, 1003), 5: (1, 1005)}

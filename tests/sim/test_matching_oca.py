@@ -62,7 +62,7 @@ def test_cancelling_one_oca_member_cancels_the_group(engine, oca_type):
     engine.place(order(2, "SELL", 3, "STP", aux_price=1.60, **group), OPT)
     engine.place(order(3, "SELL", 3, "STP", aux_price=1.50, oca_group="G"), OPT)  # ocaType 0
 
-    events = engine.cancel(1)
+    events = engine.cancel(1, 1)
 
     assert [s[:2] for s in states(events)] == [(1, "Cancelled"), (2, "Cancelled")]
     assert [(e.order_id, e.code) for e in events if isinstance(e, OrderRejectedEvent)] == [
@@ -73,7 +73,7 @@ def test_cancelling_one_oca_member_cancels_the_group(engine, oca_type):
 def test_cancelling_one_bracket_child_cancels_its_sibling(engine, quotes):
     place_bracket(engine)  # the parent fills at once, both children work
 
-    events = engine.cancel(2)
+    events = engine.cancel(2, 1)
 
     assert [s[:2] for s in states(events)] == [(2, "Cancelled"), (3, "Cancelled")]
     assert engine.open_orders() == []

@@ -4,14 +4,17 @@ stops cleanly printing its counters."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from ib_insync import IB, Stock
 
 from bot.sim.cli import build_parser, options_from, parse_start
+from bot.sim.session import HANDLERS
 
 LAUNCH = "import sys; from bot.sim.cli import main; sys.exit(main(sys.argv[1:]))"
 
@@ -87,3 +90,27 @@ def test_help_names_the_requests_and_options_of_issue_13():
                    "BID_ASK", "useRTH=0", "--pacing", "--market-data", "VIX", "depth",
                    "tick-by-tick", "error 321 with its own request id"):
         assert needle in text, needle
+
+
+def _readme_section(title: str) -> str:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = text.index(title)
+    return text[start:text.index("\n## ", start)]
+
+
+def test_the_readme_lists_exactly_the_requests_the_gateway_answers() -> None:
+    """README's "What the simulated gateway answers" names every request with a handler (the
+    cancels of a subscription aside) and none without one."""
+    section = _readme_section("### What the simulated gateway answers")
+    named = set(re.findall(r"\b(req[A-Z]\w+|calculate[A-Z]\w+|placeOrder|cancelOrder|startApi)\b",
+                           section))
+    answered = {name for name in HANDLERS if not name.startswith("cancel")}
+    assert named == answered | {"cancelOrder", "startApi"}
+
+
+@pytest.mark.parametrize("phrase", [
+    "What is simulated", "simplified", "not\n             simulated", "reqHistoricalTicks",
+    "pvDividend", "456", "per client id", "--pacing strict",
+])
+def test_the_help_says_what_is_simulated_and_what_is_not(phrase) -> None:
+    assert phrase in build_parser().format_help()

@@ -73,8 +73,14 @@ def test_current_time_is_the_simulated_clock(gateway, ib):
     assert before <= t <= after
 
 
-def test_next_valid_id_is_above_every_used_order_id(make_gateway, make_ib, raw_client, until):
-    # Arrange: client 1 rests an order under the id it chose, 41
+@pytest.mark.parametrize(("client_id", "next_id"), [
+    (1, "42"),  # the client that used 41 continues above it, after a reconnect too
+    (2, "1"),  # another client id has its own sequence, as at IB
+])
+def test_next_valid_id_is_above_every_order_id_the_client_used(
+    make_gateway, make_ib, raw_client, until, client_id, next_id
+):
+    # Arrange: client 1 rests an order under the id it chose, 41, and disconnects
     gateway = make_gateway(tick_interval_s=30.0)
     ib = make_ib(gateway)
     spy = Stock("SPY", "SMART", "USD")
@@ -83,13 +89,14 @@ def test_next_valid_id_is_above_every_used_order_id(make_gateway, make_ib, raw_c
     order.orderId = 41
     trade = ib.placeOrder(spy, order)
     assert until(ib, lambda: trade.orderStatus.status == "Submitted", 5)
-    # Act: another client starts, then asks again with reqIds
+    ib.disconnect()
+    # Act: a client starts, then asks again with reqIds
     other = raw_client(gateway)
-    at_start = other.start_api(2)[-1]
+    at_start = other.start_api(client_id)[-1]
     other.send([8, 1, 1])
     on_request = other.read_until(lambda m: m[0] == "9")[-1]
     # Assert
-    assert at_start == on_request == ["9", "1", "42"]
+    assert at_start == on_request == ["9", "1", next_id]
 
 
 @pytest.mark.parametrize(

@@ -152,7 +152,9 @@ def test_held_parent_does_not_work_until_the_last_child_transmits(make_gateway, 
     # Assert 1: nothing about the held orders reached the client, nothing filled
     assert [t.orderStatus.status for t in (held, held_child)] == ["PendingSubmit"] * 2
     assert held.fills == [] and len(gateway.engine.open_orders()) == 0
-    # Act 2: the last child transmits the family
+    # Act 2: the last child transmits the family (under a fresh id: IB refuses with 103 an
+    # id below one the client already used, here the other order's)
+    stop.orderId = ib.client.getReqId()
     last = ib.placeOrder(spy, stop)
     assert until(ib, lambda: held.isDone() and held_child.orderStatus.status == "Submitted"
                  and last.orderStatus.status == "Submitted", 5)

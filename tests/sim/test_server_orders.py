@@ -182,20 +182,63 @@ def test_executions_and_completed_orders_are_served_on_request(make_gateway, mak
     ]
 
 
-def test_order_id_of_another_client_is_refused_with_103(make_gateway, make_ib, until):
+def test_the_same_order_id_from_two_clients_is_two_orders(make_gateway, make_ib, until):
+    """Order ids are per client at IB: (clientId, orderId) names an order, permId is global."""
+    # Arrange: client 1 rests order id N
     gateway = make_gateway(**FROZEN)
     one, two = make_ib(gateway, 1), make_ib(gateway, 2)
     spy = _spy(one)
-    bid = gateway.market.quote("SPY").bid
-    mine = one.placeOrder(spy, LimitOrder("BUY", 1, round(bid - 5, 2)))
+    low = round(gateway.market.quote("SPY").bid - 5, 2)
+    mine = one.placeOrder(spy, LimitOrder("BUY", 1, low))
     assert until(one, lambda: mine.orderStatus.status == "Submitted", 5)
-    errors = []
+    errors: list[tuple[int, int]] = []
     two.errorEvent += lambda req_id, code, text, c: errors.append((req_id, code))
-    clash = LimitOrder("BUY", 1, round(bid - 5, 2))
-    clash.orderId = mine.order.orderId
-    two.placeOrder(spy, clash)
-    assert until(two, lambda: errors, 5)
-    assert errors == [(mine.order.orderId, 103)]
+    # Act: client 2 places its own order under the same id, then cancels it
+    same = LimitOrder("BUY", 2, low)
+    same.orderId = mine.order.orderId
+    theirs = two.placeOrder(spy, same)
+    assert until(two, lambda: theirs.orderStatus.status == "Submitted", 5)
+    two.cancelOrder(theirs.order)
+    assert until(two, lambda: theirs.isDone(), 5)
+    # Assert: two orders with distinct permIds; the cancel took only client 2's
+    assert [code for _, code in errors] == [202]  # only the cancel's notice, no 103
+    assert theirs.order.permId != mine.order.permId > 0
+    assert (theirs.orderStatus.status, mine.orderStatus.status) == ("Cancelled", "Submitted")
+    assert [(e.order.client_id, e.order.order_id, e.order.total_qty)
+            for e in gateway.engine.open_orders()] == [(1, mine.order.orderId, 1)]
+
+
+def test_an_id_below_one_the_client_used_is_refused_with_103_and_others_may_use_it(
+    make_gateway, make_ib, until
+):
+    """IB wants every new order id above all the client's previous ones (an id of a kept
+    order of its own is a modification; a forgotten one is refused too, see
+    test_server_history)."""
+    # Arrange: client 1 places orders under ids 20 and 22 (the first one filled, done)
+    gateway = make_gateway(**FROZEN)
+    one, two = make_ib(gateway, 1), make_ib(gateway, 2)
+    spy = _spy(one)
+    low = round(gateway.market.quote("SPY").bid - 5, 2)
+    first = MarketOrder("BUY", 1)
+    first.orderId = 20
+    assert until(one, one.placeOrder(spy, first).isDone, 5)
+    second = LimitOrder("BUY", 1, low)
+    second.orderId = 22
+    assert until(one, lambda: one.placeOrder(spy, second).orderStatus.status == "Submitted", 5)
+    reused = 21  # never used, but below 22
+    # Act: client 1 and client 2 each place a new order under that id
+    trades = []
+    for client in (one, two):
+        order = LimitOrder("BUY", 1, low)
+        order.orderId = reused
+        trades.append(client.placeOrder(spy, order))
+    assert until(one, lambda: trades[0].isDone() and trades[1].orderStatus.status == "Submitted",
+                 5)
+    # Assert: a duplicate within client 1's ids only
+    assert [e.errorCode for e in trades[0].log if e.errorCode] == [103]
+    assert trades[0].log[-1].message.endswith("Duplicate order id")
+    assert [(e.order.client_id, e.order.order_id) for e in gateway.engine.open_orders()] == [
+        (1, 22), (2, reused)]
 
 
 def test_rejected_contract_gets_error_200_and_no_order(make_gateway, make_ib, until):
@@ -247,3 +290,34 @@ def test_day_orders_expire_at_the_close_and_gtc_orders_stay(make_gateway, make_i
     assert gateway.counters()["session.closes"] == 1
     assert gateway.next_close == datetime(2026, 11, 19, 21, 0, tzinfo=UTC)
 
+
+
+@pytest.mark.parametrize("asked_all, new_id, refused", [
+    (False, 10, False),  # another client's order id 50 is not one of its ids
+    (True, 10, True),  # once reqAllOpenOrders returned order 50, ids up to 50 are taken
+    (True, 50, True),
+    (True, 51, False),
+])
+def test_ids_returned_by_req_all_open_orders_count_as_the_clients_own(
+    make_gateway, make_ib, until, asked_all, new_id, refused
+):
+    """IB: a client that used reqAllOpenOrders must place ids above those of every order it
+    returned (ib_insync raises its own id sequence on every openOrder for that reason)."""
+    # Arrange: client 1 rests order 50; client 2 maybe asks for everyone's open orders
+    gateway = make_gateway(**FROZEN)
+    one, two = make_ib(gateway, 1), make_ib(gateway, 2)
+    spy = _spy(one)
+    low = round(gateway.market.quote("SPY").bid - 5, 2)
+    first = LimitOrder("BUY", 1, low)
+    first.orderId = 50
+    assert until(one, lambda: one.placeOrder(spy, first).orderStatus.status == "Submitted", 5)
+    if asked_all:
+        assert [t.order.orderId for t in two.reqAllOpenOrders()] == [50]
+    # Act: client 2 sends a new order under new_id (straight to the socket: ib_insync's own
+    # Trade for order 50 would make it a modification)
+    codes: list[int] = []
+    two.errorEvent += lambda req_id, code, text, c: req_id == new_id and codes.append(code)
+    two.client.placeOrder(new_id, spy, LimitOrder("BUY", 1, low))
+    assert until(two, lambda: codes or gateway.order_kept(2, new_id), 5)
+    # Assert
+    assert (codes == [103]) == refused and gateway.order_kept(2, new_id) == (not refused)

@@ -15,8 +15,6 @@ SPY = Stock("SPY", "SMART", "USD")
         ("reqFundamentalData", lambda ib: ib.reqFundamentalData(SPY, "ReportSnapshot")),
         ("reqHistogramData", lambda ib: ib.reqHistogramData(SPY, True, "1 week")),
         ("reqMatchingSymbols", lambda ib: ib.reqMatchingSymbols("SP")),
-        ("reqHistoricalTicks", lambda ib: ib.reqHistoricalTicks(
-            SPY, "20261118 10:00:00", "", 100, "TRADES", True)),
     ],
 )
 def test_an_unserved_request_gets_error_321_for_its_own_request_id(ib, name, call):

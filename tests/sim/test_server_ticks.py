@@ -1,15 +1,16 @@
 """reqMktData ticks as IB streams them, through ib_insync: option computations with the
-implied volatility of each price, generic ticks only when asked, and IB's market data types
+implied volatility of each price and the dividends' present value, generic ticks (incl. 456
+dividends) only when asked, and IB's market data types
 (live data served whatever was asked when the account has it; delayed tick ids without)."""
 
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from conftest import START
-from ib_insync import Option, Stock
+from ib_insync import Dividends, Option, Stock
 
 from bot.sim import options
 
@@ -119,3 +120,72 @@ def test_a_stock_quote_carries_the_days_open_high_low_and_the_prior_close(make_g
     assert ticker.open == day[0].open
     assert ticker.low <= min(b.low for b in day) and ticker.high >= max(b.high for b in day)
     assert ticker.close == gateway.market.prior_close("SPY", START.date())
+
+
+def _option(ib, symbol: str, expiry: str, strike: float, right: str = "C") -> Option:
+    opt = Option(symbol, expiry, strike, right, "SMART")
+    ib.qualifyContracts(opt)
+    return opt
+
+
+@pytest.mark.parametrize("symbol, expiry, pays", [
+    ("SPY", "20261218", True),  # SPY goes ex on 18 Dec at the open, before this expiry
+    ("SPY", "20261217", False),  # expires the day before: no dividend within its life
+    ("TSLA", "20261218", False),  # pays none
+])
+def test_option_computations_carry_the_dividends_present_value(
+    make_gateway, make_ib, until, symbol, expiry, pays
+):
+    # Arrange
+    gateway = make_gateway(symbols=("SPY", "TSLA"), **FROZEN)
+    ib = make_ib(gateway)
+    strike = float(round(gateway.market.spot(symbol) / 5) * 5)
+    opt = _option(ib, symbol, expiry, strike)
+    contract = gateway.contracts.by_con_id(opt.conId)
+    expected = options.dividend_pv(contract, gateway.market.now())
+    # Act
+    ticker = ib.reqMktData(opt)
+    assert until(ib, lambda: None not in (ticker.bidGreeks, ticker.askGreeks,
+                                          ticker.lastGreeks, ticker.modelGreeks), 5)
+    # Assert: every computation carries it; a payer's is the discounted 1.78
+    assert (expected > 1.77) == pays and (expected == 0.0) == (not pays)
+    for greeks in (ticker.bidGreeks, ticker.askGreeks, ticker.lastGreeks, ticker.modelGreeks):
+        assert greeks.pvDividend == pytest.approx(expected, abs=1e-6)  # as the wire rounds
+
+
+def test_the_model_prices_calls_and_puts_on_the_spot_less_the_dividends(
+    make_gateway, make_ib, until
+):
+    """Put-call parity with dividends: C - P = S - PV(dividends) - K exp(-rT)."""
+    # Arrange: an at-the-money call and put of an expiry after SPY's ex-date
+    gateway = make_gateway(**FROZEN)
+    ib = make_ib(gateway)
+    strike = float(round(gateway.market.spot("SPY")))
+    call, put = (_option(ib, "SPY", "20270115", strike, right) for right in "CP")
+    # Act
+    tickers = [ib.reqMktData(c) for c in (call, put)]
+    assert until(ib, lambda: all(t.modelGreeks is not None for t in tickers), 5)
+    # Assert
+    c, p = (t.modelGreeks for t in tickers)
+    t = options.years_to_expiry("20270115", gateway.market.now())
+    assert c.pvDividend > 1.7
+    assert c.optPrice - p.optPrice == pytest.approx(
+        c.undPrice - c.pvDividend - strike * math.exp(-options.RATE * t), abs=1e-6)
+
+
+def test_the_dividends_tick_456_is_sent_only_when_asked(make_gateway, make_ib, until):
+    # Arrange: two clients (ib_insync keeps one ticker per contract and client)
+    gateway = make_gateway(symbols=("SPY", "TSLA"), **FROZEN)
+    ib, other = make_ib(gateway, 1), make_ib(gateway, 2)
+    tsla = Stock("TSLA", "SMART", "USD")
+    ib.qualifyContracts(SPY, tsla)
+    # Act
+    plain = other.reqMktData(SPY)
+    asked = ib.reqMktData(SPY, "456")
+    none_paid = ib.reqMktData(tsla, "456")
+    assert until(ib, lambda: asked.dividends and none_paid.dividends, 5)
+    assert until(other, lambda: plain.bid > 0 and plain.high > 0, 5)
+    # Assert: SPY's last four and next four quarters of 1.78; TSLA pays nothing
+    assert plain.dividends is None
+    assert asked.dividends == Dividends(7.12, 7.12, date(2026, 12, 18), 1.78)
+    assert none_paid.dividends == Dividends(0.0, 0.0, None, None)

@@ -65,7 +65,7 @@ def test_what_if_id_counts_as_used(make_gateway, make_ib):
     ib.qualifyContracts(spy)
     used = ib.client._reqIdSeq
     ib.whatIfOrder(spy, LimitOrder("BUY", 1, 100.0))
-    assert gateway.next_order_id() == used + 1
+    assert gateway.next_order_id(client_id=1) == used + 1
 
 
 def test_ib_async_what_if_is_answered(make_gateway):
