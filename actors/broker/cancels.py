@@ -22,6 +22,7 @@ from collections.abc import Callable
 from actors.broker.memory import BrokerMemory, PendingCancel
 from actors.broker.requests import BrokerCore
 from bot import messages as m
+from bot.ib import translate as tr
 
 NEVER_REACHED_IB = "IB has no such order after a complete snapshot: it never reached IB"
 
@@ -81,7 +82,10 @@ class Cancels:
         known = [t for t in self.core.ib.trades() if t.order.orderRef == ref]
         working = [t for t in known if t.orderStatus.status not in DONE_AT_IB]
         if known and not working:
+            # IB already ended it (an OCA sibling's fill, our earlier cancel): say so again, for
+            # whoever asked missed IB's status (it came while the trade was being restored)
             self._settle(ref, known[-1].orderStatus.status)
+            self.core.publish(tr.status_event(known[-1], pending.correlation_id, self.core.clock()))
             return
         if not working:
             if self.snapshot_complete:  # IB answered in full and has no such order

@@ -159,3 +159,24 @@ def test_an_order_lost_with_the_connection_is_reported_cancelled_once_the_snapsh
     assert done.reason == NEVER_REACHED_IB
     assert gw.counters().get("req.cancelOrder", 0) == 0
     assert stats(ref, probe)["pending_cancels"] == []
+
+
+def test_a_cancel_of_an_order_ib_already_ended_repeats_ibs_final_status(gateway, broker) -> None:
+    # Arrange: an entry IB has cancelled already (whoever asks again missed that status)
+    gw = gateway(speed=1.0)
+    ref, probe = broker(gw, kind="ib", dry_run=False, client_id=25)
+    probe.expect(m.BrokerSnapshot)
+    ref.tell(resting_bracket(gw, "K5"))
+    acked(probe, "K5-entry")
+    ref.tell(m.CancelOrder("c-K5", "K5-entry"))
+    probe.expect(m.OrderStatusChanged,
+                 lambda e: e.client_order_id == "K5-entry" and e.status is S.CANCELLED)
+
+    # Act
+    ref.tell(m.CancelOrder("c-K5", "K5-entry"))
+
+    # Assert: IB's final word again, and nothing left pending
+    again = probe.expect(m.OrderStatusChanged,
+                         lambda e: e.client_order_id == "K5-entry" and e.status is S.CANCELLED)
+    assert again.correlation_id == "c-K5"
+    assert stats(ref, probe)["pending_cancels"] == []
