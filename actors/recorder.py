@@ -1,6 +1,7 @@
 """RecorderActor: writes the market data the bot receives, for replay and backtests.
 
-Accepts: BarClosed, QuoteUpdated (underlyings and options) and ChainReceived, routed to the
+Accepts: BarClosed, QuoteUpdated (underlyings and options), WarmQuoteUpdated (the options a
+strategy keeps warm: quotes the bot saw as much as any) and ChainReceived, routed to the
 ``record`` role (registered only with ``record.enabled``), and its own TimerFired. Emits
 nothing. The rows: ``bot.data.recorder`` (the format: ``bot.data.record_format``).
 
@@ -42,7 +43,7 @@ from bot.trading.exits import market_clock
 
 BAR = timedelta(minutes=1)
 STOP_DRAIN_S = 5.0
-DROPPABLE = (m.BarClosed, m.QuoteUpdated, m.ChainReceived)
+DROPPABLE = (m.BarClosed, m.QuoteUpdated, m.WarmQuoteUpdated, m.ChainReceived)
 
 
 class BoundedInbox(queue.Queue):  # type: ignore[type-arg]
@@ -129,7 +130,7 @@ class RecorderActor(BotActor):
         match message:
             case m.BarClosed():
                 self._on_bar_closed(message)
-            case m.QuoteUpdated(quote=quote):
+            case m.QuoteUpdated(quote=quote) | m.WarmQuoteUpdated(quote=quote):
                 self._on_quote_updated(quote)
             case m.ChainReceived(chain=chain):
                 self._on_chain_received(chain)

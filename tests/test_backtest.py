@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+"""The module's fixture runs two backtests (each bounded by ``run``'s timeout) inside the first
+test: more than the suite's default 180 s on a loaded machine."""
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:

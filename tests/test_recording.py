@@ -241,6 +241,23 @@ def test_the_actor_writes_what_it_was_told_when_it_stops_and_reports_its_figures
     assert option["ts"] == "2026-11-20T14:35:00Z"  # the live bar's end (14:34) + 1 s x 60
 
 
+def test_a_quote_of_an_option_kept_warm_is_recorded_like_any_option_quote(tmp_path):
+    # Arrange: a live bar, then the quote of an option a strategy keeps warm (prewarm)
+    probe = Probe()
+    ref = RecorderActor.start(Directory(), record_settings(tmp_path), clock=Clock(WALL), tick_s=0)
+    ref.tell(m.BarClosed(bar(0), backfill=False))
+    ref.tell(m.WarmQuoteUpdated(m.Quote(SPY_CALL, 2.1, 2.15, 2.12, WALL + timedelta(seconds=1)), 3))
+
+    # Act
+    ref.tell(m.Ping("c", 0.0, probe))
+    probe.expect(m.Pong)
+    ref.stop()
+
+    # Assert
+    option = json.loads(gzip.decompress((tmp_path / "options/SPY/2026-11-20.jsonl.gz").read_bytes()))
+    assert (option["bid"], option["ask"], option["right"]) == (2.1, 2.15, "C")
+
+
 def test_before_the_first_live_bar_a_simulators_quote_has_no_market_time_and_is_not_written(
         tmp_path):
     ref = RecorderActor.start(Directory(), record_settings(tmp_path), clock=Clock(WALL), tick_s=0)

@@ -65,7 +65,7 @@ _FILLED_POSITION_EVENTS = (*_POSITION_EVENTS, ALERT)
 ROUTES: dict[type, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
     m.BarClosed: (STRATEGY, EXECUTION, RISK, ALERT, RECORD),
     m.QuoteUpdated: _quote_roles,
-    m.WarmQuoteUpdated: (STRATEGY,),
+    m.WarmQuoteUpdated: (STRATEGY, RECORD),
     m.ChainReceived: (STRATEGY, RECORD),
     m.OptionsQuoted: (STRATEGY,),
     m.OrderStatusChanged: _ORDER_EVENTS,
