@@ -242,3 +242,17 @@ def test_a_take_profit_the_broker_calls_filled_without_a_quantity_arms_nothing_b
     assert trade.finished
     assert names(effects) == ["PositionRecovered", "SubscribeQuotes", "PositionClosed",
                               "UnsubscribeQuotes"]
+
+
+def test_a_position_filled_in_parts_while_down_keeps_its_fitting_exit_pair(settings):
+    # The entry filled 1 + 1 while the bot was down; its bracket's pair covers the 2 held.
+    # Deciding after the first fill alone (1 held, a pair for 2) would cancel the pair.
+    rec = recovered(
+        [(ENTRY, S.FILLED, 2), (TP, S.ACKED, 0), (SL, S.ACKED, 0)],
+        [fill(ENTRY, "e1", 1.60, qty=1), fill(ENTRY, "e2", 1.60, qty=1)],
+    )
+
+    trade, effects = execution.restore(rec, settings, WALL)
+
+    assert trade.position == 2
+    assert names(effects) == ["PositionRecovered", "SubscribeQuotes"]

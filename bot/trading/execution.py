@@ -143,13 +143,15 @@ def on_rejected(trade: Trade, event: m.OrderRejected, wall: datetime) -> tuple[T
 
 
 def on_fill(trade: Trade, fill: m.OrderFilled, wall: datetime,
-            market: datetime | None = None) -> tuple[Trade, Effects]:
+            market: datetime | None = None, settle: bool = True) -> tuple[Trade, Effects]:
     """Account one execution (duplicates, known by exec id, are ignored).
 
     ``market`` is the exchange time the actor holds when the fill arrives: the position's
     ``opened_at`` is on that clock, the one max-hold is judged on (``fill.ts`` is the time the
     broker received the report, a different clock under the simulator). An entry fill for a
     trade already finished (it arrived after its cancel was given up on) revives the trade.
+    ``settle=False`` only accounts it: a restart applies a trade's fills in a row and settles
+    once, never deciding on a position that is only part way through its history.
     """
     leg = trade.leg(fill.client_order_id)
     if leg is None or fill.exec_id in trade.seen_execs:
@@ -178,6 +180,8 @@ def on_fill(trade: Trade, fill: m.OrderFilled, wall: datetime,
     else:
         trade = replace(trade, position=trade.position - fill.quantity,
                         exit_proceeds=trade.exit_proceeds + value)
+    if not settle:
+        return trade, effects
     trade, more = _settle(trade, wall, fill)
     return trade, effects + more
 

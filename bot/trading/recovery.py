@@ -47,10 +47,11 @@ def restore(rec: m.TradeRecovered, settings: Settings, wall: datetime) -> tuple[
                     ("within_s", f"{settings.execution.resend_quote_within_s:g}")))
         return trade, [note, m.SubscribeQuotes(trade.correlation_id, trade.contract)]
     effects: Effects = []
-    for fill in _within_held(rec):
-        trade, more = on_fill(trade, fill, wall)
+    fills = _within_held(rec)
+    for fill in fills:  # the whole history first: no decision on a position part way through it
+        trade, more = on_fill(trade, fill, wall, settle=False)
         effects += more
-    trade, more = _settle(trade, wall)
+    trade, more = _settle(trade, wall, fills[-1] if fills else None)
     effects += more
     if rec.opened or rec.adopted:
         effects = [_recovered(e) if isinstance(e, m.PositionOpened) else e for e in effects]
