@@ -256,3 +256,20 @@ def test_a_position_filled_in_parts_while_down_keeps_its_fitting_exit_pair(setti
 
     assert trade.position == 2
     assert names(effects) == ["PositionRecovered", "SubscribeQuotes"]
+
+
+def test_a_reconnect_that_brings_partial_fills_of_a_filled_entry_keeps_the_fitting_pair(settings):
+    # Arrange: a running trade heard its entry Filled (2) but none of its executions yet
+    trade, _ = execution.restore(recovered([(ENTRY, S.ACKED, 0), (TP, S.ACKED, 0),
+                                            (SL, S.ACKED, 0)], opened=False), settings, WALL)
+    filled = m.OrderStatusChanged("c1", ENTRY.client_order_id, S.FILLED, 2, 0, 1.6, WALL)
+    trade, _ = execution.on_status(trade, filled, WALL)
+
+    # Act: the reconnect's snapshot brings the two executions, 1 + 1
+    rec = recovered([(ENTRY, S.FILLED, 2), (TP, S.ACKED, 0), (SL, S.ACKED, 0)],
+                    [fill(ENTRY, "e1", 1.60, qty=1), fill(ENTRY, "e2", 1.60, qty=1)])
+    trade, effects = execution.merge(trade, rec, WALL)
+
+    # Assert: 2 held, the bracket's pair for 2 kept (nothing cancelled, nothing new)
+    assert trade.position == 2
+    assert "CancelOrder" not in names(effects) and "SubmitOrder" not in names(effects)

@@ -79,9 +79,11 @@ def _within_held(rec: m.TradeRecovered) -> tuple[m.OrderFilled, ...]:
 def merge(trade: Trade, rec: m.TradeRecovered, wall: datetime) -> tuple[Trade, Effects]:
     """A reconnect's snapshot for a trade this process already runs: add what it missed."""
     effects: Effects = []
-    for fill in rec.fills:
-        trade, more = on_fill(trade, fill, wall)
+    for fill in rec.fills:  # as in restore: the whole history first, then decide
+        trade, more = on_fill(trade, fill, wall, settle=False)
         effects += more
+    trade, more = _settle(trade, wall, rec.fills[-1] if rec.fills else None)
+    effects += more
     for spec, status, filled in rec.legs:
         if status is not S.CREATED and not trade.finished:
             report = m.OrderStatusChanged(trade.correlation_id, spec.client_order_id, status,
