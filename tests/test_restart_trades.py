@@ -273,3 +273,21 @@ def test_a_reconnect_that_brings_partial_fills_of_a_filled_entry_keeps_the_fitti
     # Assert: 2 held, the bracket's pair for 2 kept (nothing cancelled, nothing new)
     assert trade.position == 2
     assert "CancelOrder" not in names(effects) and "SubmitOrder" not in names(effects)
+
+
+def test_a_time_exit_right_after_a_fresh_pair_was_armed_joins_it_instead_of_cancelling_it(
+        settings):
+    # Arrange: restored with its exits gone, so a fresh pair goes out (not yet acknowledged)
+    rec = recovered([(ENTRY, S.FILLED, 2), (TP, S.CANCELLED, 0), (SL, S.CANCELLED, 0)],
+                    [fill(ENTRY, "e1", 1.60)])
+    trade, armed = execution.restore(rec, settings, WALL)
+    pair = [e.order for e in armed if isinstance(e, m.SubmitOrder)]
+
+    # Act: max hold is already over
+    trade, effects = execution.begin_exit(trade, "max hold 20 min reached", WALL)
+
+    # Assert: the close joins the fresh pair's group; the pair is not cancelled
+    assert [o.client_order_id[-3:] for o in pair] == ["tp1", "sl1"]
+    assert "CancelOrder" not in names(effects)
+    close = next(e.order for e in effects if isinstance(e, m.SubmitOrder))
+    assert (close.quantity, close.oca_group, close.oca_type) == (2, pair[1].oca_group, 3)

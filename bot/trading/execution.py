@@ -411,15 +411,16 @@ def _arm(trade: Trade, wall: datetime, roles: tuple[str, ...]) -> tuple[Trade, E
 def _joinable_pair(trade: Trade) -> tuple[Leg, ...]:
     """Native mode: the working exit pair a closing order joins instead of cancelling it first.
 
-    Its stop is acknowledged and not being cancelled, in an OCA group of type 3 (IB reduces
-    every other member by each fill, with overfill protection), and no member sells more than
-    the position. The closing order joins that group: the stop protects until the close fills
-    (no gap while cancels are confirmed, as a cancel-then-close would leave) and the group
-    never sells more than its largest member (invariants 1 and 2 throughout)."""
+    Its stop is sent and not being cancelled (acknowledged or not: a close joining a lost stop's
+    group still closes, and cancelling a stop just sent only widens the gap), in an OCA group
+    of type 3 (IB reduces every other member by each fill, with overfill protection), and no
+    member sells more than the position. The closing order joins that group: the stop protects
+    until the close fills (no gap while cancels are confirmed, as a cancel-then-close would
+    leave) and the group never sells more than its largest member (invariants 1 and 2)."""
     if trade.mode != "native":
         return ()
     stops = [g for g in trade.working_exits if g.role == "sl" and g.cancel_sent_at is None
-             and g.acked_at is not None and g.spec.oca_group
+             and g.sent_at is not None and g.spec.oca_group
              and g.spec.oca_type == brackets.EXIT_OCA_TYPE]
     if len(stops) != 1:
         return ()
