@@ -169,6 +169,12 @@ class Orders:
                 order.totalQuantity,
             )
             self.on_status(trade)
+        for order in orders:
+            # The last order transmitted the whole bracket. ib_insync takes an order sent with
+            # transmit=False that IB has not acknowledged yet for one that never left, and marks
+            # it Cancelled itself the moment it is cancelled, before IB's word: a bracket's
+            # parent cancelled on an ack timeout would look cancelled while IB fills it.
+            order.transmit = True
 
     def _accepted(self, correlation_id: str, legs: tuple[m.OrderSpec, ...]) -> bool:
         """Allowed by the gate, never sent before, well formed (else answered or ignored)."""

@@ -135,3 +135,26 @@ def test_positions_arrive_as_events_when_a_fill_changes_them(gateway, broker) ->
     assert changed.position.contract.key == option.key
     # IB's avgCost of an option is per contract: premium x 100, plus the commission share
     assert changed.position.avg_cost == pytest.approx(fill.price * 100 + fill.commission / 2, abs=0.01)
+
+
+def test_a_bracket_entry_cancelled_before_ibs_ack_is_reported_as_ib_says_not_cancelled(
+        gateway, broker) -> None:
+    # Arrange: a marketable entry whose placeOrder the gateway handles half a second late
+    gw = gateway(speed=1.0)
+    ref, probe = broker(gw)
+    probe.expect(m.ConnectionChanged, lambda e: e.state == "connected")
+    option = near_the_money(gw, "SPY")
+    ask = gw.market.option_quote(gw.contracts.by_con_id(option.con_id)).ask
+    gw.faults.delay_next("placeOrder", 0.5)
+    ref.tell(bracket("I9", option, entry=round(ask + 0.5, 2), take_profit=50.0, stop=0.01))
+
+    # Act: cancelled before IB acknowledged it (an ack timeout); IB fills it first
+    ref.tell(m.CancelOrder("c-cancel", "I9-entry"))
+
+    # Assert: the entry is reported filled, never cancelled (ib_insync's own guess for an
+    # unacknowledged order sent with transmit=False is not IB's word)
+    status_of(probe, "I9-entry", S.FILLED)
+    barrier(ref, probe, "QQQ")
+    probe.drain()
+    assert [e.status for e in probe.of(m.OrderStatusChanged)
+            if e.client_order_id == "I9-entry" and e.status is S.CANCELLED] == []
