@@ -129,8 +129,9 @@ class ExecutionActor(BotActor):
         working = sum(1 for t in self.trades.values() for g in t.legs if g.working)
         positions = {t.intent_id: t.position for t in self.trades.values() if t.position > 0}
         unprotected = sorted(t.intent_id for t in self.trades.values() if t.alarmed)
-        refs = sorted(g.spec.client_order_id for t in (*self.trades.values(), *self.finished.values())
-                      for g in t.legs if g.working)
+        refs = sorted([g.spec.client_order_id for t in (*self.trades.values(), *self.finished.values())
+                       for g in t.legs if g.working]
+                      + [c.last.ref for c in self.covers.values() if covers.working(c)])
         return {**super().stats(), "orders_working": working, "positions": positions,
                 "working_refs": refs,
                 "unprotected_position": unprotected,

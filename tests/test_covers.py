@@ -102,3 +102,10 @@ def test_reports_about_another_order_change_nothing():
 
     assert covers.on_status(state, f"{IID}.cover9", S.FILLED, "", at(1)) == state
     assert covers.on_rejected(state, f"{IID}.sl", 201, at(1)) == state
+
+
+def test_a_buy_back_works_until_ib_says_it_is_done():
+    state = sent_one()
+
+    assert covers.working(state) and not covers.working(covers.Covers())
+    assert not covers.working(covers.on_status(state, f"{IID}.cover1", S.CANCELLED, "", at(2)))

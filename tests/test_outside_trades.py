@@ -168,10 +168,12 @@ def test_a_buy_back_never_acknowledged_is_cancelled_and_only_then_sent_again(tmp
     bot.sync()
     bot.tick(3)
 
-    # Assert
+    # Assert: and the bot knows the buy-back it has out as working (the heartbeat's view)
     assert sent_before_timeout == sent_before_confirmation == [f"{IID}.cover1"]
     assert cancels == [f"{IID}.cover1"]
     assert buy_backs(bot) == [f"{IID}.cover1", f"{IID}.cover2"]
+    working_refs = bot.ref("execution").proxy().stats().get(timeout=5)["working_refs"]
+    assert f"{IID}.cover2" in working_refs and f"{IID}.cover1" not in working_refs
 
 
 def buy_backs(bot) -> list[str]:

@@ -70,6 +70,11 @@ def step(covers: Covers, intent_id: str, short: float, reported_at: datetime, wa
     return Covers(covers.sent + 1, BuyBack(ref, wall)), CoverStep(send=spec)
 
 
+def working(covers: Covers) -> bool:
+    """Whether the last buy-back may still fill (sent, and IB has not said it is done)."""
+    return covers.last is not None and covers.last.done_at is None
+
+
 def on_status(covers: Covers, ref: str, status: m.OrderStatus, reason: str,
               wall: datetime, filled: float = 0.0) -> Covers:
     """IB's status of a buy-back: acknowledged, or done (a status that only says our cancel
