@@ -129,6 +129,13 @@ def _found(value: Any, key: str) -> bool:
     return isinstance(value, str) and value.startswith(key)
 
 
+def knows_broker(beat: dict[str, Any] | None) -> bool:
+    """Whether a heartbeat says the bot is linked to IB and has this connection's snapshot."""
+    broker = (beat or {}).get("broker")
+    return (isinstance(broker, dict) and broker.get("state") in LINKED
+            and broker.get("snapshot") == "published")
+
+
 class BotObserver:
     """The bot's own view: what its execution actor holds and knows as working, from its
     heartbeat (``held``, ``working_refs``) when a fresh one of the running process is there,
@@ -145,11 +152,10 @@ class BotObserver:
         try:
             conn = sqlite3.connect(f"file:{self.journal}?mode=ro", uri=True, timeout=0.5)
             try:
-                view = self._read(conn)
                 if beat is not None and "held" in beat and "working_refs" in beat:
-                    view = replace(view, positions=self._held(conn, beat["held"]),
-                                   working_refs=frozenset(beat["working_refs"]))
-                return replace(view, known=known)
+                    return BotView(self._held(conn, beat["held"]), frozenset(beat["working_refs"]),
+                                   _found(beat, "unprotected_position"), known)
+                return replace(self._read(conn), known=known)
             finally:
                 conn.close()
         except sqlite3.Error:
@@ -195,9 +201,7 @@ class BotObserver:
         """Whether the bot process ``pid`` says, in a heartbeat written after ``since_wall``
         (epoch seconds: when its session was seen up), that it is connected and has published
         the broker's snapshot of this connection."""
-        broker = (self.beat(pid, since_wall) or {}).get("broker")
-        return (isinstance(broker, dict) and broker.get("state") in LINKED
-                and broker.get("snapshot") == "published")
+        return knows_broker(self.beat(pid, since_wall))
 
     def alarmed(self) -> bool:
         try:
@@ -234,15 +238,14 @@ class BotPresence:
         connected = self.bot.running and self.broker.bot_connected(self.bot.local_ports())
         if connected and not self._connected:
             self.acting_since, self._connected_wall = now, time.time()
-        known = connected and self.view.knows_broker(self.bot.pid, self._connected_wall)
+        beat = self.view.beat(self.bot.pid, self._connected_wall) if connected else None
+        known = knows_broker(beat)
         if known and not self._known:
             self.knowing_since = now
         if (connected, known) != (self._connected, self._known):
             self.changes.append(f"{now:.1f}s bot connected={connected} knows_broker={known}")
         self._connected, self._known = connected, known
-        if not connected:
-            return None
-        return self.view.view(known, self.view.beat(self.bot.pid, self._connected_wall))
+        return self.view.view(known, beat) if connected else None
 
 
 def bot_settings(tmp: Path, port: int, speed: float, **overrides: Any) -> dict[str, Any]:

@@ -146,12 +146,7 @@ def test_a_short_in_an_option_the_bot_never_traded_is_left_alone(tmp_path, clock
 
 def test_a_buy_back_never_acknowledged_is_cancelled_and_only_then_sent_again(tmp_path, clock):
     # Arrange: short 7 (as above), and a broker that acknowledges nothing by itself
-    bot = run_bot(tmp_path, clock, auto_ack=False)
-    bot.publish(m.ModeDecided("paper", "DU1234567", clock()))
-    b = enter(bot)
-    for spec in (b.parent, b.take_profit, b.stop):
-        bot.broker.ack(spec.client_order_id).get(timeout=5)
-    fill(bot, b.parent.client_order_id, 7, 1.60)
+    bot, b = opened_unacked(tmp_path, clock)
     fill(bot, b.stop.client_order_id, 7, 1.28)
     held(bot, -7)
 
@@ -174,6 +169,18 @@ def test_a_buy_back_never_acknowledged_is_cancelled_and_only_then_sent_again(tmp
     assert buy_backs(bot) == [f"{IID}.cover1", f"{IID}.cover2"]
     working_refs = bot.ref("execution").proxy().stats().get(timeout=5)["working_refs"]
     assert f"{IID}.cover2" in working_refs and f"{IID}.cover1" not in working_refs
+
+
+def opened_unacked(tmp_path, clock):
+    """Holding 7 with its bracket acknowledged, on a broker that acknowledges nothing by itself
+    (cancels included: the test plays IB's answers)."""
+    bot = run_bot(tmp_path, clock, auto_ack=False)
+    bot.publish(m.ModeDecided("paper", "DU1234567", clock()))
+    b = enter(bot)
+    for spec in (b.parent, b.take_profit, b.stop):
+        bot.broker.ack(spec.client_order_id).get(timeout=5)
+    fill(bot, b.parent.client_order_id, 7, 1.60)
+    return bot, b
 
 
 def buy_backs(bot) -> list[str]:
@@ -202,12 +209,7 @@ def test_a_short_left_by_a_trade_that_closed_before_a_restart_is_bought_back(tmp
 def test_a_lost_cancel_of_a_trade_closed_outside_is_sent_again(tmp_path, clock):
     # Arrange: everything sold in TWS; the bot closes the trade and cancels its exits, but the
     # broker never answers the cancels (lost on the way)
-    bot = run_bot(tmp_path, clock, auto_ack=False)
-    bot.publish(m.ModeDecided("paper", "DU1234567", clock()))
-    b = enter(bot)
-    for spec in (b.parent, b.take_profit, b.stop):
-        bot.broker.ack(spec.client_order_id).get(timeout=5)
-    fill(bot, b.parent.client_order_id, 7, 1.60)
+    bot, b = opened_unacked(tmp_path, clock)
     held(bot, 0)
     bot.tick(3)
     bot.probe.expect(m.PositionClosed)
