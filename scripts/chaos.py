@@ -191,21 +191,21 @@ class Run:
                 self.log.append(f"{now:g}s bot exited by itself code={code}\n{bot.tail()}")
                 if code not in NO_RESTART_CODES:
                     bot.start()  # systemd's Restart=on-failure
-            snap = broker.snapshot(presence.observe(now))
+            snap = broker.snapshot(presence.observe(now), presence.alarmed)
             self.events += presence.changes
             presence.changes.clear()
             for fill in broker.new_fills:
                 self.events.append(f"{now:.1f}s fill {fill.ref or '-'} con_id={fill.con_id} "
                                    f"{fill.side} {fill.qty:g} position_now="
                                    f"{snap.positions.get(fill.con_id, 0):g}")
-            key = repr((snap.positions, snap.orders, len(snap.fills), snap.bot))
+            key = repr((snap.positions, snap.orders, len(snap.fills), snap.bot, snap.alarmed))
             if key != last_key or now - last_judged >= JUDGE_EVERY_S * self.speed:
                 for v in self.checker.observe(snap, now, *presence.since, presence.acting):
                     self.events.append(f"{now:.1f}s VIOLATION {v.invariant} {v.key}: {v.detail}")
                 last_key, last_judged = key, now
         now = self._elapsed(gw)
-        self.checker.observe(broker.snapshot(presence.observe(now)), now, *presence.since,
-                             presence.acting)
+        self.checker.observe(broker.snapshot(presence.observe(now), presence.alarmed), now,
+                             *presence.since, presence.acting)
 
     def _harness_fault(self, fault: Fault, now: float, bot: BotProcess, broker: BrokerObserver,
                        manual: ManualClient, restart_at: float | None) -> float | None:

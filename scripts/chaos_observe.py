@@ -50,6 +50,8 @@ CHECK_EVERY_S = 0.25
 """The execution actor's check period in a chaos run (1 s by default): a one-second tick would
 add up to a market minute at 60x to every reaction."""
 HEARTBEAT_S = 0.25
+ALARM_FRESH_S = 4 * HEARTBEAT_S
+"""How recent a heartbeat must be for its alarm to count (a few heartbeats: one may be late)."""
 LINKED = frozenset({"connected", "restored"})
 """Heartbeat broker states in which the bot is linked to IB ("restored": after IB's 1101/1102;
 "stale" is IB's 1100, the gateway cut off from IB's servers: the bot knows it does not know)."""
@@ -68,7 +70,7 @@ class BrokerObserver:
         self.new_fills: list[BrokerFill] = []
         """The executions first seen by the last snapshot()."""
 
-    def snapshot(self, bot: BotView | None) -> Snapshot:
+    def snapshot(self, bot: BotView | None, alarmed: bool = False) -> Snapshot:
         gw = self.gw
         positions = {p.contract.con_id: p.position for p in gw.account.positions()}
         orders = []
@@ -90,7 +92,7 @@ class BrokerObserver:
             if ref is not None and ref.role == "entry":
                 self._entries[ref.intent].add(ev.order.order_id)
         entries = {k: frozenset(v) for k, v in self._entries.items()}
-        return Snapshot(positions, orders, list(self._fills.values()), entries, bot)
+        return Snapshot(positions, orders, list(self._fills.values()), entries, bot, alarmed)
 
     def bot_connected(self, bot_ports: frozenset[int]) -> bool:
         """Whether the running bot process has a session up (it can act; it may have moved
@@ -154,7 +156,7 @@ class BotObserver:
             try:
                 if beat is not None and "held" in beat and "working_refs" in beat:
                     return BotView(self._held(conn, beat["held"]), frozenset(beat["working_refs"]),
-                                   _found(beat, "unprotected_position"), known)
+                                   known)
                 return replace(self._read(conn), known=known)
             finally:
                 conn.close()
@@ -185,7 +187,7 @@ class BotObserver:
             f"WHERE i.status IN ({live}) AND o.status IN ({working})",
             (*LIVE_INTENTS, *BOT_WORKING),
         ))
-        return BotView({k: v for k, v in positions.items() if v}, refs, self.alarmed())
+        return BotView({k: v for k, v in positions.items() if v}, refs)
 
     def beat(self, pid: int | None, since_wall: float) -> dict[str, Any] | None:
         """The heartbeat of the bot process ``pid`` if written after ``since_wall`` (epoch
@@ -203,12 +205,12 @@ class BotObserver:
         the broker's snapshot of this connection."""
         return knows_broker(self.beat(pid, since_wall))
 
-    def alarmed(self) -> bool:
-        try:
-            beat = json.loads(self.heartbeat.read_text())
-        except (OSError, ValueError):
-            return False
-        return _found(beat, "unprotected_position")
+    def alarmed(self, pid: int | None) -> bool:
+        """Whether the bot process ``pid`` says, in a heartbeat written in the last
+        ``ALARM_FRESH_S`` wall seconds, that it holds an unprotected position. Connected or not:
+        the alarm is the process's, and a dead process's last heartbeat is no alarm."""
+        beat = self.beat(pid, time.time() - ALARM_FRESH_S)
+        return beat is not None and _found(beat, "unprotected_position")
 
 
 class BotPresence:
@@ -221,6 +223,8 @@ class BotPresence:
         self.acting_since = self.knowing_since = 0.0
         self._connected_wall = 0.0
         self._connected = self._known = False
+        self.alarmed = False
+        """Whether the running bot said at the last observation that a position is unprotected."""
         self.changes: list[str] = []
         """Each change of (connected, knows_broker), for the run's events.log."""
 
@@ -236,6 +240,7 @@ class BotPresence:
     def observe(self, now: float) -> BotView | None:
         """The bot's view now (None while it is not connected: a down bot has no view)."""
         connected = self.bot.running and self.broker.bot_connected(self.bot.local_ports())
+        self.alarmed = self.bot.running and self.view.alarmed(self.bot.pid)
         if connected and not self._connected:
             self.acting_since, self._connected_wall = now, time.time()
         beat = self.view.beat(self.bot.pid, self._connected_wall) if connected else None

@@ -161,3 +161,33 @@ def test_the_bots_view_is_what_its_execution_actor_reports_when_its_heartbeat_is
     assert (dict(from_beat.positions), from_beat.working_refs) == (
         {42: 5.0}, frozenset({f"{RECOVERED_INTENT}.sl1"}))
     assert dict(from_journal.positions) == {42: 10.0}
+
+
+class _Bot:
+    """The running bot process as BotPresence sees it: its pid and its sockets' ports."""
+
+    def __init__(self, pid: int, port: int, running: bool = True) -> None:
+        self.pid, self.running, self._ports = pid, running, frozenset({port})
+
+    def local_ports(self) -> frozenset[int]:
+        return self._ports
+
+
+def test_the_bots_alarm_counts_while_the_gateway_holds_its_requests(tmp_path):
+    # Arrange: the bot's session is up but held by a delay fault (it cannot act, has no view);
+    # its heartbeat, written just now, lists an unprotected position
+    beat = tmp_path / "heartbeat.json"
+    beat.write_text(json.dumps({"pid": 7, "ts": datetime.now(UTC).isoformat(),
+                                "unprotected_position": ["SPY-1.x"]}))
+    view = chaos.BotObserver(tmp_path / "journal.sqlite3", beat)
+    held = chaos.BrokerObserver(_Gateway(_Session(41002, holding=True)))
+
+    # Act
+    running = chaos.BotPresence(held, view, _Bot(7, 41002))
+    bot_view = running.observe(100.0)
+    dead = chaos.BotPresence(held, view, _Bot(7, 41002, running=False))
+    dead.observe(100.0)
+
+    # Assert: no view, but the alarm of the running process; a dead process's beat is none
+    assert (bot_view, running.acting, running.alarmed) == (None, False, True)
+    assert dead.alarmed is False

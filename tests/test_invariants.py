@@ -42,9 +42,9 @@ def bought(qty: float, con: int = CON, ref: str = f"{INTENT}.entry") -> BrokerFi
 
 
 def snap(position: float, *orders: BrokerOrder, fills=None, bot: BotView | None = None,
-         entries=None) -> Snapshot:
+         entries=None, alarmed: bool = False) -> Snapshot:
     return Snapshot({CON: position} if position else {}, orders,
-                    fills if fills is not None else [bought(10)], entries or {}, bot)
+                    fills if fills is not None else [bought(10)], entries or {}, bot, alarmed)
 
 
 @pytest.mark.parametrize(
@@ -174,10 +174,22 @@ def test_a_position_protected_within_the_grace_period_is_no_violation_and_the_cl
 
 def test_a_bot_that_raised_the_unprotected_alarm_is_counted_as_alarmed_not_silent():
     checker = InvariantChecker(protect_within_s=5, settle_s=30)
-    alarmed = snap(10, bot=BotView({CON: 10}, frozenset(), alarmed_unprotected=True))
+    alarmed = snap(10, bot=BotView({CON: 10}, frozenset()), alarmed=True)
 
     checker.observe(alarmed, 0)
     checker.observe(alarmed, 6)
+
+    assert (checker.by_invariant()[ALARMED], checker.by_invariant()[PROTECTED]) == (1, 0)
+
+
+def test_an_alarm_counts_while_the_bot_has_no_view_of_the_broker():
+    """A bot whose requests the gateway holds (or that is reconnecting) has no view, but its
+    heartbeat's alarm is still the stated state invariant 1 allows."""
+    checker = InvariantChecker(protect_within_s=5, settle_s=30)
+    alarmed_without_view = snap(10, bot=None, alarmed=True)
+
+    checker.observe(alarmed_without_view, 0)
+    checker.observe(alarmed_without_view, 6)
 
     assert (checker.by_invariant()[ALARMED], checker.by_invariant()[PROTECTED]) == (1, 0)
 

@@ -121,7 +121,6 @@ class BotView:
 
     positions: Mapping[int, float]
     working_refs: frozenset[str]
-    alarmed_unprotected: bool = False
     known: bool = True
 
 
@@ -136,6 +135,10 @@ class Snapshot:
     fills: Sequence[BrokerFill]
     entries_placed: Mapping[str, frozenset[int]] = field(default_factory=dict)
     bot: BotView | None = None
+    alarmed: bool = False
+    """The running bot says it holds an unprotected position (``unprotected_position`` in its
+    heartbeat). A property of the process, not of its view: a bot whose requests the gateway
+    holds, or that is reconnecting, has no view but can still be in the stated, alarmed state."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +289,7 @@ class InvariantChecker:
         orders down or buy back, so it gets its full grace from when it can act again.
         Protection (1) is judged all the same: it must live at the broker."""
         knowing_since = acting_since if knowing_since is None else knowing_since
-        alarmed = snap.bot is not None and snap.bot.alarmed_unprotected
+        alarmed = snap.alarmed
         graced = {
             (ALARMED if alarmed else PROTECTED, str(k)): (v, self.protect_within_s)
             for k, v in unprotected(snap).items()
