@@ -1,13 +1,14 @@
 """HealthActor: the heartbeat, the liveness alarms and the systemd watchdog keep-alive.
 
 Accepts: TimerFired (its own 1-second tick), Pong, BrokerErrorReported, RequestTimedOut,
-    ConnectionChanged, AccountUpdated, ActorFaulted, StartRefused, Ping.
+    ConnectionChanged, AccountUpdated, ActorFaulted, StartRefused, PositionUnprotected, Ping.
 Emits: Ping (to every registered actor, ``reply_to`` itself); AlarmRaised (published, to the
     supervisor, and logged at ERROR) when an actor does not answer within
     ``health.ping_timeout_s`` or its mailbox keeps growing past ``health.max_mailbox``
     (``bot/ops/liveness.py``); a heartbeat every ``health.heartbeat_seconds``: one readable line,
     one JSON line (bound as ``heartbeat``) and ``<logs>/heartbeat.json`` for ``status`` tools
-    (``bot/ops/health_report.py``); ``WATCHDOG=1`` to systemd on each tick, only while every
+    (``bot/ops/health_report.py``), and one at once when a position is found unprotected;
+    ``WATCHDOG=1`` to systemd on each tick, only while every
     actor answers and, with ``health.journal_failure_stops_watchdog``, the journal can be
     written (``bot/ops/watchdog.py``; a no-op outside systemd).
 
@@ -35,7 +36,7 @@ from actors.base import BotActor, utc_now
 from actors.timer import Timer
 from bot import messages as m
 from bot.app.config import Settings
-from bot.app.routing import HEALTH, JOURNAL, SUPERVISOR, Directory
+from bot.app.routing import EXECUTION, HEALTH, JOURNAL, SUPERVISOR, Directory
 from bot.ops.health_report import heartbeat_line, heartbeat_payload
 from bot.ops.liveness import Liveness, ping_due
 from bot.ops.proc_sample import ProcessSampler
@@ -91,6 +92,8 @@ class HealthActor(BotActor):
                 self.broker_state = message.state
             case m.ActorFaulted():
                 self.errors[f"fault_{message.actor}"] += 1
+            case m.PositionUnprotected():
+                self._on_position_unprotected(message)
             case m.AccountUpdated() | m.StartRefused():
                 pass
             case _:
@@ -115,6 +118,16 @@ class HealthActor(BotActor):
             if self.next_beat <= now:  # fell a whole period behind: restart the schedule
                 self.next_beat = now + self.cfg.heartbeat_seconds
             self._emit_heartbeat(now, lag_s)
+
+    def _on_position_unprotected(self, event: m.PositionUnprotected) -> None:
+        """An alarm does not wait for the next heartbeat (30 s by default): the intent joins the
+        execution actor's last reported list and a heartbeat goes out now, off the schedule.
+        The execution actor's next Pong replaces the list (it clears the alarm when protected)."""
+        report = self.reports.get(EXECUTION, {})
+        listed = list(report.get("unprotected_position") or [])
+        if event.intent_id not in listed:
+            self.reports[EXECUTION] = {**report, "unprotected_position": [*listed, event.intent_id]}
+        self._emit_heartbeat(self.monotonic(), 0.0)
 
     def _journal_stops_watchdog(self) -> bool:
         failed = bool((self.reports.get(JOURNAL) or {}).get("failed"))

@@ -335,3 +335,20 @@ def test_the_recorders_figures_are_in_the_heartbeat_and_its_drops_in_the_line(re
 
     assert beat["record"] == section
     assert f" {field} " in f" {heartbeat_line(beat)} "
+
+
+def test_an_unprotected_position_is_in_a_heartbeat_at_once_not_at_the_next_one(tmp_path):
+    settings = make_settings(tmp_path, health={"heartbeat_seconds": 30})
+    mono = Monotonic()
+    health = HealthActor.start(Directory(), settings, monotonic=mono, tick_s=None,
+                               watchdog=Watchdog(None))
+    mono.now += 3  # 27 s before the next scheduled heartbeat
+
+    health.tell(m.PositionUnprotected("SPY-1", "SPY", 10.0, "no working exit",
+                                      ny(DAY, 10, 0)))
+    beat = health.proxy().last_heartbeat.get(timeout=WAIT_S)
+    on_disk = json.loads((settings.logging.dir / "heartbeat.json").read_text())
+    health.stop()
+
+    assert beat["unprotected_position"] == ["SPY-1"]
+    assert on_disk["unprotected_position"] == ["SPY-1"]

@@ -111,6 +111,29 @@ def test_a_held_position_whose_exits_are_gone_gets_a_fresh_oco_pair(settings):
     assert (orders[0].limit_price, orders[1].stop_price) == (2.08, 1.28)
 
 
+def test_a_position_found_bare_at_a_restart_alarms_at_once_while_its_fresh_pair_goes_out(settings):
+    rec = recovered(
+        [(ENTRY, S.FILLED, 2), (TP, S.CANCELLED, 0), (SL, S.CANCELLED, 0)],
+        [fill(ENTRY, "e1", 1.60)],
+    )
+
+    trade, effects = execution.restore(rec, settings, WALL)
+
+    alarms = [e for e in effects if isinstance(e, m.PositionUnprotected)]
+    assert [(a.intent_id, a.quantity, a.ts) for a in alarms] == [(IID, 2, WALL)]
+    assert trade.alarmed and "SubmitOrder" in names(effects)
+
+
+def test_a_position_found_protected_at_a_restart_raises_no_alarm(settings):
+    rec = recovered(
+        [(ENTRY, S.FILLED, 2), (TP, S.ACKED, 0), (SL, S.ACKED, 0)], [fill(ENTRY, "e1", 1.60)]
+    )
+
+    trade, effects = execution.restore(rec, settings, WALL)
+
+    assert not trade.alarmed and "PositionUnprotected" not in names(effects)
+
+
 def resent(settings):
     rec = recovered(
         [(ENTRY, S.CREATED, 0), (TP, S.CREATED, 0), (SL, S.CREATED, 0)], opened=False, resend=True

@@ -84,7 +84,7 @@ ROUTES: dict[type, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
     m.EntryAbandoned: (JOURNAL,),
     m.PositionOpened: _FILLED_POSITION_EVENTS,
     m.PositionClosed: _FILLED_POSITION_EVENTS,
-    m.PositionUnprotected: (ALERT,),
+    m.PositionUnprotected: (ALERT, HEALTH),
     m.EntryExpired: _POSITION_EVENTS,
     m.PnlCorrected: (RISK, JOURNAL),
     m.AlarmRaised: (SUPERVISOR, ALERT),

@@ -74,7 +74,7 @@ from bot.trading.trade import (
 
 __all__ = ["EngageKillSwitch", "Note", "Trade", "begin_exit", "kill_switch", "merge", "on_clock",
            "on_fill", "on_position_reduced", "on_quote", "on_rejected", "on_status", "open_trade",
-           "restore"]
+           "raise_unprotected_alarm", "restore"]
 S = m.OrderStatus
 
 def open_trade(approved: m.EntryApproved, settings: Settings, wall: datetime) -> tuple[Trade, Effects]:
@@ -293,15 +293,7 @@ def _check_protection(trade: Trade, wall: datetime, within_s: float) -> tuple[Tr
     trade = replace(trade, unprotected_since=since)
     if (wall - since).total_seconds() < within_s:
         return trade, []
-    effects: Effects = []
-    if not trade.alarmed:
-        trade = replace(trade, alarmed=True)
-        why = unprotected_why(trade)
-        effects.append(Note("ERROR", "unprotected_position", (
-            ("intent", trade.intent_id), ("position", f"{trade.position:g}"),
-            ("covered", f"{covered(trade):g}"), ("since", since.isoformat()), ("why", why))))
-        effects.append(m.PositionUnprotected(trade.intent_id, trade.symbol, trade.position, why,
-                                             wall))
+    trade, effects = raise_unprotected_alarm(trade, wall)
     entry = trade.entry
     if entry.working:  # IB holds the bracket's exits until the parent fills: stop buying
         trade, more = _cancel(trade, entry, wall, "position unprotected while the entry works")
@@ -310,6 +302,21 @@ def _check_protection(trade: Trade, wall: datetime, within_s: float) -> tuple[Tr
         trade, more = _act_unprotected(trade, wall)
         effects += more
     return trade, effects
+
+
+def raise_unprotected_alarm(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
+    """The ERROR line and ``PositionUnprotected``, once per episode (``unprotected_since`` set)."""
+    if trade.alarmed:
+        return trade, []
+    trade = replace(trade, alarmed=True)
+    why = unprotected_why(trade)
+    since = trade.unprotected_since or wall
+    return trade, [
+        Note("ERROR", "unprotected_position", (
+            ("intent", trade.intent_id), ("position", f"{trade.position:g}"),
+            ("covered", f"{covered(trade):g}"), ("since", since.isoformat()), ("why", why))),
+        m.PositionUnprotected(trade.intent_id, trade.symbol, trade.position, why, wall),
+    ]
 
 
 def _act_unprotected(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:

@@ -12,15 +12,15 @@ the stop grows with the entry), or no quote comes in time, the entry expires, ne
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot import messages as m
 from bot.app.config import Settings
 from bot.trading import brackets
-from bot.trading.execution import _settle, on_fill, on_status
+from bot.trading.execution import _settle, on_fill, on_status, raise_unprotected_alarm
 from bot.trading.order_state import Leg, implied_filled
-from bot.trading.trade import Effects, Note, Trade
+from bot.trading.trade import Effects, Note, Trade, protected
 
 S = m.OrderStatus
 
@@ -55,7 +55,20 @@ def restore(rec: m.TradeRecovered, settings: Settings, wall: datetime) -> tuple[
     effects += more
     if rec.opened or rec.adopted:
         effects = [_recovered(e) if isinstance(e, m.PositionOpened) else e for e in effects]
-    return trade, effects
+    trade, more = _alarm_if_unprotected(trade, wall)
+    return trade, effects + more
+
+
+def _alarm_if_unprotected(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
+    """A position found without working protection at a restart has been bare since some time
+    while the bot was down, at least as long as the protection deadline: alarm now, not one
+    deadline after the restart. The alarm clears once the exits armed above are acknowledged;
+    the deadline's actions (``execution.tick``) follow at the next check."""
+    if trade.finished or trade.position <= 0 or protected(trade):
+        return trade, []
+    within = trade.settings.execution.protect_within_s
+    trade = replace(trade, unprotected_since=wall - timedelta(seconds=within))
+    return raise_unprotected_alarm(trade, wall)
 
 
 def _within_held(rec: m.TradeRecovered) -> tuple[m.OrderFilled, ...]:
