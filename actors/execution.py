@@ -72,6 +72,8 @@ class ExecutionActor(BotActor):
         self.traded: dict[str, m.OrderFilled] = {}
         """Per option: the last execution of ours reported (also one of a trade this process
         never ran, replayed by IB after a restart): whose short a buy-back is for."""
+        self.link_down = False
+        """The socket to the gateway is down (ConnectionChanged): no buy-back is tried."""
         self.covers: dict[str, covers.Covers] = {}
         """Per option: the buy-backs of a short (``bot/trading/covers.py``)."""
 
@@ -108,8 +110,9 @@ class ExecutionActor(BotActor):
                 pass  # history: its times are not the market's now (see the module docstring)
             case m.TimerFired():
                 self._on_clock()
-            case m.ConnectionChanged():
-                pass  # orders rest at the broker; statuses arrive again after a reconnect
+            case m.ConnectionChanged(state=state):
+                # orders rest at the broker; statuses arrive again after a reconnect
+                self.link_down = state == "disconnected"
             case m.TradeRecovered():
                 self._on_trade_recovered(message)
             case m.KillSwitchChanged(engaged=True):
@@ -253,12 +256,15 @@ class ExecutionActor(BotActor):
         last = self.traded.get(key)
         if last is None:
             return  # not an option the bot traded: reported by reconciliation, left alone
+        if self.link_down:
+            return  # a buy-back now would only be refused; the short is still there on return
         intent_id, contract = m.intent_of(last.client_order_id), last.contract
+        ex = self.settings.execution
         state, step = covers.step(self.covers.get(key, covers.Covers()), intent_id, quantity,
-                                  reported_at, wall, self.settings.execution.ack_timeout_s)
+                                  reported_at, wall, ex.ack_timeout_s, ex.cancel_timeout_s)
         self.covers[key] = state
         if step.cancel is not None:
-            self.log.error("short_buy_back_unacknowledged contract={} order={} cancelling",
+            self.log.error("short_buy_back_unconfirmed contract={} order={} cancelling",
                            key, step.cancel)
             self._emit([m.CancelOrder(last.correlation_id, step.cancel)])
         if step.send is not None:

@@ -12,6 +12,7 @@ S = m.OrderStatus
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 IID = "SPY-202611201435-85f736"
 ACK_S = 10.0
+CANCEL_S = 10.0
 
 
 def at(seconds: float) -> datetime:
@@ -19,7 +20,7 @@ def at(seconds: float) -> datetime:
 
 
 def step(state: covers.Covers, wall_s: float, reported_s: float, short: float = 7):
-    return covers.step(state, IID, short, at(reported_s), at(wall_s), ACK_S)
+    return covers.step(state, IID, short, at(reported_s), at(wall_s), ACK_S, CANCEL_S)
 
 
 def sent_one() -> covers.Covers:
@@ -54,6 +55,24 @@ def test_an_unacknowledged_buy_back_is_cancelled_once_and_the_next_waits_for_ibs
 
     assert early == covers.CoverStep() and again == covers.CoverStep()
     assert cancel == covers.CoverStep(cancel=f"{IID}.cover1")
+
+
+def test_a_cancel_ib_does_not_answer_is_sent_again_until_it_does():
+    # the cancel can be lost on its way, like the buy-back itself: until IB says the buy-back
+    # is done (or unknown to it), the cancel goes again every CANCEL_S and nothing new is sent
+    state = sent_one()
+    state, first = step(state, ACK_S, ACK_S)
+
+    sends = []
+    for wall in (ACK_S + CANCEL_S - 1, ACK_S + CANCEL_S, ACK_S + 2 * CANCEL_S):
+        state, now = step(state, wall, wall)
+        sends.append(now)
+    state = covers.on_rejected(state, f"{IID}.cover1", 10147, at(ACK_S + 2 * CANCEL_S + 1))
+    state, after = step(state, ACK_S + 2 * CANCEL_S + 2, ACK_S + 2 * CANCEL_S + 2)
+
+    cancel = covers.CoverStep(cancel=f"{IID}.cover1")
+    assert first == cancel and sends == [covers.CoverStep(), cancel, cancel]
+    assert after.send is not None and after.send.client_order_id == f"{IID}.cover2"
 
 
 def test_a_buy_back_ib_never_had_is_followed_by_the_next_at_once():

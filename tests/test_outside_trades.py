@@ -134,6 +134,28 @@ def test_a_short_left_by_an_exit_racing_an_outside_sale_is_bought_back_once(tmp_
     assert covers[0].client_order_id == f"{IID}.cover1"
 
 
+def test_no_buy_back_is_tried_while_the_broker_link_is_down_and_one_goes_once_it_is_back(
+        tmp_path, clock):
+    # Arrange: short 7, then the socket to the gateway drops (an order now is refused locally)
+    bot, b = opened(tmp_path, clock)
+    fill(bot, b.stop.client_order_id, 7, 1.28)
+    held(bot, -7)
+    bot.publish(m.ConnectionChanged("disconnected", 18, clock()))
+    bot.sync()
+
+    # Act
+    for _ in range(4):
+        bot.tick(3)
+    while_down = buy_backs(bot)
+    bot.publish(m.ConnectionChanged("connected", 18, clock()))
+    bot.sync()
+    bot.tick(3)
+
+    # Assert: nothing numbered and refused in a loop while down; one buy-back once back
+    assert while_down == []
+    assert buy_backs(bot) == [f"{IID}.cover1"]
+
+
 def test_a_short_in_an_option_the_bot_never_traded_is_left_alone(tmp_path, clock):
     bot, _ = opened(tmp_path, clock)
     other = m.OptionContract("SPY", "20261118", 600.0, m.Right.PUT)

@@ -4,7 +4,8 @@ A short in an option one of our intents traded breaks invariant 2 (an exit fille
 sale outside the bot, faster than any cancel); the execution actor buys it back at market
 (``<intent>.coverN``). A buy-back may be lost on its way (never acknowledged) or only
 delayed, and the bot cannot tell which, so it never sends the next one while the last may
-still fill: an unacknowledged buy-back is cancelled after ``ack_timeout_s``, and the next goes
+still fill: an unacknowledged buy-back is cancelled after ``ack_timeout_s`` (and the cancel sent
+again every ``cancel_timeout_s`` until IB answers it: a cancel can be lost too), and the next goes
 only once IB has said the last is done (filled, cancelled, rejected, or unknown to it) and,
 when any of it filled, a position report newer than that has come (IB reports a position
 only when it changes: one that did not fill changed nothing, so nothing more is awaited).
@@ -31,7 +32,7 @@ class BuyBack:
     ref: str
     sent_at: datetime
     acked: bool = False
-    cancel_sent: bool = False
+    cancel_sent_at: datetime | None = None
     done_at: datetime | None = None
     filled: bool = False
     """Some of it filled: the next buy-back waits for a position report newer than its end."""
@@ -54,14 +55,18 @@ class CoverStep:
 
 
 def step(covers: Covers, intent_id: str, short: float, reported_at: datetime, wall: datetime,
-         ack_timeout_s: float) -> tuple[Covers, CoverStep]:
+         ack_timeout_s: float, cancel_timeout_s: float) -> tuple[Covers, CoverStep]:
     """The broker reports ``short`` contracts short (as of ``reported_at``): buy back, cancel an
-    unacknowledged buy-back, or wait for IB's word on the last one."""
+    unacknowledged buy-back (again if IB has not answered the cancel), or wait for IB's word
+    on the last one."""
     last = covers.last
     if last is not None and last.done_at is None:
-        waited = (wall - last.sent_at).total_seconds()
-        if not last.acked and not last.cancel_sent and waited >= ack_timeout_s:
-            return replace(covers, last=replace(last, cancel_sent=True)), CoverStep(cancel=last.ref)
+        if last.cancel_sent_at is None:
+            due = not last.acked and (wall - last.sent_at).total_seconds() >= ack_timeout_s
+        else:
+            due = (wall - last.cancel_sent_at).total_seconds() >= cancel_timeout_s
+        if due:
+            return replace(covers, last=replace(last, cancel_sent_at=wall)), CoverStep(cancel=last.ref)
         return covers, CoverStep()
     if last is not None and last.filled and reported_at <= last.done_at:
         return covers, CoverStep()  # the position may not show the last buy-back's fill yet
