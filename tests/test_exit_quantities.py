@@ -82,3 +82,23 @@ def test_ibs_no_such_order_to_a_cancel_ends_the_leg_without_counting_a_rejection
     # Assert
     assert trade.leg(tp.spec.client_order_id).status is m.OrderStatus.CANCELLED
     assert (trade.exit_rejections, trade.retry_at) == (0, None)
+
+
+def test_a_childs_parent_not_found_means_the_entry_never_reached_ib_and_the_trade_ends():
+    # Arrange: a bracket sent, nothing acknowledged (the entry's message was lost on its way)
+    cfg = Settings.model_validate({})
+    approved = m.EntryApproved("c1", RECOVERED_INTENT, "SPY", RECOVERED_CONTRACT, 2, 1.6, AT)
+    trade, _ = execution.open_trade(approved, cfg, AT)
+    sl = next(g for g in trade.legs if g.role == "sl")
+
+    # Act: IB answers the stop with 135: it has no order with the parent's id
+    orphan = m.OrderRejected("c1", sl.spec.client_order_id, 135,
+                             "Can't find order with id =141", AT)
+    trade, effects = execution.on_rejected(trade, orphan, AT)
+
+    # Assert: the entry is known to be gone, not "maybe working": the trade ends at once
+    assert trade.entry.status is m.OrderStatus.CANCELLED and not trade.entry.working
+    assert trade.finished and any(isinstance(e, m.EntryExpired) for e in effects)
+    # the stop was refused for its parent alone: no exit rejection is counted
+    assert trade.leg(sl.spec.client_order_id).status is m.OrderStatus.CANCELLED
+    assert trade.exit_rejections == 0

@@ -56,6 +56,7 @@ from bot.trading.trade import (
     CANCEL_REFUSED,
     MAX_BACKOFF_S,
     MAX_EXIT_REJECTIONS,
+    PARENT_NOT_FOUND,
     PROTECTIVE,
     Effects,
     EngageKillSwitch,
@@ -129,6 +130,15 @@ def on_rejected(trade: Trade, event: m.OrderRejected, wall: datetime) -> tuple[T
         trade = trade.with_leg(leg.reported(S.CANCELLED, wall, f"cancel: {event.reason}"))
         return _settle(trade, wall)
     reason = f"rejected {event.code}: {event.reason}"
+    entry = trade.entry
+    if (event.code == PARENT_NOT_FOUND and bracket_child(trade, leg) and entry.working
+            and entry.acked_at is None and entry.filled <= 0):
+        # IB has no order with the entry's id: it never reached IB, so it can never fill, and
+        # its child was refused for that alone (not an exit rejection)
+        gone = f"entry never reached IB ({reason})"
+        trade = trade.with_leg(entry.reported(S.CANCELLED, wall, gone))
+        trade = trade.with_leg(trade.leg(leg.spec.client_order_id).reported(S.CANCELLED, wall, gone))
+        return _settle(trade, wall)
     trade = trade.with_leg(leg.reported(S.REJECTED, wall, reason))
     effects: Effects = []
     if leg.role != "entry" and trade.leg(leg.spec.client_order_id).status is S.REJECTED:

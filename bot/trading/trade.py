@@ -27,6 +27,9 @@ CANCEL_REFUSED = frozenset({161, 10148})
 is not rejected; its fill or final status follows."""
 CANCEL_NOT_FOUND = 10147
 """IB has no order with that id to cancel: it never reached IB (or is long gone)."""
+PARENT_NOT_FOUND = 135
+"""IB's answer to a bracket child whose parent it has no order for ("Can't find order with id
+= N"): the parent was sent first on the same socket, so it never reached IB."""
 
 
 def cancel_refused(reason: str) -> bool:
