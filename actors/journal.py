@@ -39,7 +39,7 @@ from actors.base import BotActor, utc_now
 from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import BROKER, Directory
-from bot.journal.read import live_intents
+from bot.journal.read import finished_intents, live_intents
 from bot.journal.reconcile import reconcile
 from bot.journal.schema import IntentStatus
 from bot.journal.write import Journal, JournalError, journal_path
@@ -154,6 +154,9 @@ class JournalActor(BotActor):
             self._expire_shadow(now)
         # shadow fills live in the broker's memory only: after a restart there is nothing to adopt
         intents = [] if self.mode == "shadow" else live_intents(self.journal.conn)
+        finished = {} if self.mode == "shadow" else finished_intents(
+            self.journal.conn, {m.intent_of(o.client_order_id) for o in snapshot.orders}
+            - {i.intent_id for i in intents})
         self._record(snapshot)  # after reading: its fills must still look new to reconcile
         plan = reconcile(
             intents,
@@ -162,6 +165,7 @@ class JournalActor(BotActor):
             entry_timeout_s=self.settings.execution.entry_timeout_s,
             manage_unknown=self.settings.execution.manage_unknown_positions,
             forwarded=frozenset(self.forwarded),
+            finished=finished,
         )
         for intent_id in plan.closed_outside:
             self._guarded(lambda i=intent_id: self.journal.set_intent(i, now, status=IntentStatus.CLOSED))
@@ -191,7 +195,7 @@ class JournalActor(BotActor):
                 trade.adopted,
             )
             self.publish(trade)
-        for cancel in plan.cancels:  # exits of a position closed outside the bot
+        for cancel in plan.cancels:  # exits of a position closed outside, orders of ended trades
             self._on_command(cancel)
         self._redeliver()
         finished = m.ReconcileFinished(

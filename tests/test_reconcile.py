@@ -340,3 +340,20 @@ def test_the_crash_resend_window_is_market_time(wall_age_s, market_age_s, resent
     plan = plan_for([written], snap)
 
     assert (plan.resent, plan.expired) == (((IID,), ()) if resent else ((), (IID,)))
+
+
+def test_exits_still_working_for_a_trade_the_journal_holds_as_finished_are_cancelled():
+    # Arrange: the trade was closed (sold outside) and its exits' cancels were sent, then the
+    # process died before IB took them: the exits still work, with nothing held
+    tp, sl = order(TP, S.ACKED, order_id=8), order(SL, S.ACKED, order_id=9)
+    stray = m.BrokerOrder("", 99, S.ACKED, 0, 1, 0.0, "SPY")  # not ours: left alone
+
+    # Act
+    plan = plan_for([], snapshot([tp, sl, stray]), finished={RECOVERED_INTENT: "c9"})
+
+    # Assert
+    assert [(c.correlation_id, c.client_order_id) for c in plan.cancels] == [
+        ("c9", TP.client_order_id), ("c9", SL.client_order_id)]
+    assert kinds(plan) == [("finished_intent_order", TP.client_order_id),
+                           ("finished_intent_order", SL.client_order_id),
+                           ("unknown_order", "order 99")]

@@ -195,3 +195,33 @@ def test_a_position_closed_by_hand_while_down_is_closed_outside_and_nothing_is_s
     finally:
         conn.close()
     assert status == [("closed",)]
+
+
+def test_exits_still_working_for_a_trade_that_ended_before_the_restart_are_cancelled(tmp_path):
+    # Arrange: the position was sold by hand; a first restart closed the trade outside and
+    # cancelled its exits, but that process died before IB took the cancels: at the next
+    # restart the exits still work at the broker, for an intent the journal holds as closed
+    settings, clock, qty = open_a_bracket_then_stop(tmp_path)
+    fills = [m.OrderFilled("c1", ENTRY.client_order_id, "e1", CONTRACT, m.Side.BUY, qty, 1.60,
+                           ny(DAY, 10, 0))]
+    orders = [
+        m.BrokerOrder(ENTRY.client_order_id, 1, S.FILLED, qty, 0, 1.60),
+        m.BrokerOrder(TP.client_order_id, 2, S.ACKED, 0, qty, 0.0),
+        m.BrokerOrder(SL.client_order_id, 3, S.ACKED, 0, qty, 0.0),
+    ]
+    second = start_bot(settings, clock, journal=True)
+    connect(second, orders, fills)
+    second.probe.expect(m.ReconcileMismatch, lambda e: e.kind == "closed_outside")
+    second.sync(rounds=4)
+    second.supervisor.stop()
+    pykka.ActorRegistry.stop_all(timeout=10)
+
+    # Act
+    third = start_bot(settings, clock, journal=True)
+    connect(third, orders, fills)
+    third.sync(rounds=4)
+    cancels = {c.client_order_id for c in third.commands(m.CancelOrder)}
+    third.supervisor.stop()
+
+    # Assert: a SELL left working without the position would open a short
+    assert cancels == {TP.client_order_id, SL.client_order_id}

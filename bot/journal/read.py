@@ -46,6 +46,19 @@ def live_intents(conn: sqlite3.Connection) -> list[JournalIntent]:
     return [_intent(conn, row) for row in rows]
 
 
+def finished_intents(conn: sqlite3.Connection, intent_ids: set[str]) -> dict[str, str]:
+    """Of ``intent_ids``, those the journal holds as finished (closed, expired, denied ...):
+    intent id -> correlation id."""
+    found: dict[str, str] = {}
+    live = {s.value for s in LIVE_STATUSES}
+    for intent_id in sorted(intent_ids):
+        row = conn.execute("SELECT correlation_id, status FROM intents WHERE intent_id = ?",
+                           (intent_id,)).fetchone()
+        if row is not None and row["status"] not in live:
+            found[intent_id] = row["correlation_id"]
+    return found
+
+
 def _intent(conn: sqlite3.Connection, row: sqlite3.Row) -> JournalIntent:
     contract = _contract_from_json(row["contract"])
     orders = tuple(

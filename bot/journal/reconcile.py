@@ -47,6 +47,10 @@ Sequence, not time: a snapshot is built at one moment, while the journal keeps f
 A leg this process forwarded that the broker had not handled when it built the snapshot
 (``in_flight``: forwarded, not in ``BrokerSnapshot.handled``) is not "gone": it is left to the
 order events that follow, never marked cancelled, and its intent is never resent.
+An order of ours (its orderRef names one of our intents) still working at the broker for an
+intent the journal holds as finished is cancelled: the process that ended the trade may have
+died before its cancel was confirmed (a SELL left working without the position would open a
+short). Orders of intents this journal never had are only reported, never touched.
 Positions the broker holds beyond what the recovered trades explain are reported; with
 ``manage_unknown`` an option position held long is adopted (its exits are armed) instead.
 """
@@ -54,6 +58,7 @@ Positions the broker holds beyond what the recovered trades explain are reported
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -129,11 +134,13 @@ def reconcile(
     entry_timeout_s: float,
     manage_unknown: bool = False,
     forwarded: frozenset[str] = frozenset(),
+    finished: Mapping[str, str] | None = None,
 ) -> Plan:
     """The plan for one broker snapshot (see the module docstring for the rules).
 
     ``forwarded``: the client order ids this process's journal forwarded to the broker; those
-    the snapshot's ``handled`` lacks were still in flight when it was built."""
+    the snapshot's ``handled`` lacks were still in flight when it was built. ``finished``: the
+    intents of the snapshot's orders that the journal holds as finished (id -> correlation)."""
     out = _Builder(now)
     in_flight = forwarded - snapshot.handled
     orders = defaultdict(dict)
@@ -154,7 +161,7 @@ def reconcile(
             in_flight,
             snapshot.market_ts,
         )
-    _untracked_orders(out, snapshot.orders, live)
+    _untracked_orders(out, snapshot.orders, live, finished or {})
     expected = _share_positions(out, snapshot.positions, orders, snapshot.first)
     _positions(out, snapshot.positions, manage_unknown, expected)
     return out.plan()
@@ -258,9 +265,17 @@ def _unsent(out: _Builder, intent: JournalIntent, entry_timeout_s: float,
     out.mismatch("expired", intent.intent_id, f"unknown to the broker, {why}: not sent again")
 
 
-def _untracked_orders(out: _Builder, orders: tuple[m.BrokerOrder, ...], live: set[str]) -> None:
+def _untracked_orders(out: _Builder, orders: tuple[m.BrokerOrder, ...], live: set[str],
+                      finished: Mapping[str, str]) -> None:
     for order in orders:
-        if order.status in m.DONE_STATUSES or m.intent_of(order.client_order_id) in live:
+        intent_id = m.intent_of(order.client_order_id)
+        if order.status in m.DONE_STATUSES or intent_id in live:
+            continue
+        if intent_id in finished:  # ours, and its trade is over: nothing it could do is wanted
+            out.cancels.append(m.CancelOrder(finished[intent_id], order.client_order_id))
+            out.mismatch("finished_intent_order", order.client_order_id,
+                         f"{order.status.value} {order.contract_key} is working at the broker for "
+                         f"intent {intent_id}, which the journal holds as finished: cancelled")
             continue
         key = order.client_order_id or f"order {order.broker_order_id}"
         out.mismatch(
