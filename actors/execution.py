@@ -4,7 +4,8 @@ Accepts: EntryApproved, OrderStatusChanged, OrderFilled, CommissionReported, Ord
     QuoteUpdated (options),
     BarClosed (live bars: market time for time exits), ConnectionChanged, TimerFired, TradeRecovered
     (after a restart or reconnect), KillSwitchChanged, ModeDecided, PositionChanged (what the
-    broker holds: a position sold outside the bot shrinks the trade), Ping.
+    broker holds: a position sold outside the bot shrinks the trade), BuyBacksNumbered (the
+    buy-back numbers an earlier process used), Ping.
 Emits: SubmitBracket, SubmitOrder, CancelOrder (to the journal, which records them and then
     forwards them to the broker: write-ahead; straight to the broker without a journal),
     SubscribeQuotes, UnsubscribeQuotes (to the broker); PositionOpened, PositionRecovered,
@@ -72,6 +73,8 @@ class ExecutionActor(BotActor):
         self.traded: dict[str, m.OrderFilled] = {}
         """Per option: the last execution of ours reported (also one of a trade this process
         never ran, replayed by IB after a restart): whose short a buy-back is for."""
+        self.buy_backs_used: dict[str, int] = {}
+        """Per intent: the highest buy-back number an earlier process wrote (journal)."""
         self.link_down = False
         """The socket to the gateway is down (ConnectionChanged): no buy-back is tried."""
         self.covers: dict[str, covers.Covers] = {}
@@ -125,6 +128,8 @@ class ExecutionActor(BotActor):
                 self.broker_holds[p.contract.key] = (p.quantity, self.clock())
             case m.PositionChanged():
                 pass
+            case m.BuyBacksNumbered(highest=highest):
+                self.buy_backs_used.update(highest)
             case _:
                 self.unexpected(message)
 
@@ -261,7 +266,8 @@ class ExecutionActor(BotActor):
         intent_id, contract = m.intent_of(last.client_order_id), last.contract
         ex = self.settings.execution
         state, step = covers.step(self.covers.get(key, covers.Covers()), intent_id, quantity,
-                                  reported_at, wall, ex.ack_timeout_s, ex.cancel_timeout_s)
+                                  reported_at, wall, ex.ack_timeout_s, ex.cancel_timeout_s,
+                                  self.buy_backs_used.get(intent_id, 0))
         self.covers[key] = state
         if step.cancel is not None:
             self.log.error("short_buy_back_unconfirmed contract={} order={} cancelling",

@@ -6,7 +6,8 @@ Accepts: ModeDecided (opens ``journal-<mode>.sqlite3`` in ``journal.dir``), Brok
     JOURNAL (recorded), Ping.
 Emits: the order commands to BROKER (exits and cancels the broker could not take while it
     restarted are kept and sent after its next snapshot; cancels of the exits of a position
-    closed outside the bot); RiskRestored (first snapshot), TradeRecovered,
+    closed outside the bot, and orders still working for finished intents); RiskRestored and
+    BuyBacksNumbered (first snapshot), TradeRecovered,
     ReconcileMismatch, ReconcileFinished, JournalFailed, StartRefused (published);
     OrderRejected (code 0) for an entry that could not be recorded.
 Thread rule: its own pykka thread owns the sqlite connection; a write is one short
@@ -39,7 +40,7 @@ from actors.base import BotActor, utc_now
 from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import BROKER, Directory
-from bot.journal.read import finished_intents, live_intents
+from bot.journal.read import buy_back_numbers, finished_intents, live_intents
 from bot.journal.reconcile import reconcile
 from bot.journal.schema import IntentStatus
 from bot.journal.write import Journal, JournalError, journal_path
@@ -183,6 +184,9 @@ class JournalActor(BotActor):
             self.publish(mismatch)
         if snapshot.first:  # before the trades: what they change must add to the saved day
             self._restore_risk(now)
+            if self.mode != "shadow":
+                numbers = buy_back_numbers(self.journal.conn)
+                self.publish(m.BuyBacksNumbered(tuple(sorted(numbers.items())), now))
         for trade in plan.recovered:
             if trade.adopted:
                 self._guarded(lambda t=trade: self.journal.record_adopted(t, now))

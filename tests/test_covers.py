@@ -128,3 +128,10 @@ def test_a_buy_back_works_until_ib_says_it_is_done():
 
     assert covers.working(state) and not covers.working(covers.Covers())
     assert not covers.working(covers.on_status(state, f"{IID}.cover1", S.CANCELLED, "", at(2)))
+
+
+def test_a_restarted_process_numbers_buy_backs_on_from_those_an_earlier_one_wrote():
+    # the journal says this intent's buy-backs went up to cover3 before the restart
+    state, first = covers.step(covers.Covers(), IID, 2, at(0), at(0), ACK_S, CANCEL_S, used=3)
+
+    assert first.send.client_order_id == f"{IID}.cover4" and state.sent == 4

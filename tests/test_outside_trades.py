@@ -156,6 +156,17 @@ def test_no_buy_back_is_tried_while_the_broker_link_is_down_and_one_goes_once_it
     assert buy_backs(bot) == [f"{IID}.cover1"]
 
 
+def test_after_a_restart_buy_backs_number_on_from_those_the_journal_holds(tmp_path, clock):
+    bot, b = opened(tmp_path, clock)
+    bot.publish(m.BuyBacksNumbered(((IID, 3),), clock()))  # an earlier process used cover1-3
+    fill(bot, b.stop.client_order_id, 7, 1.28)
+    held(bot, -7)
+
+    bot.tick(3)
+
+    assert buy_backs(bot) == [f"{IID}.cover4"]
+
+
 def test_a_short_in_an_option_the_bot_never_traded_is_left_alone(tmp_path, clock):
     bot, _ = opened(tmp_path, clock)
     other = m.OptionContract("SPY", "20261118", 600.0, m.Right.PUT)

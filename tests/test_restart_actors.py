@@ -225,3 +225,24 @@ def test_exits_still_working_for_a_trade_that_ended_before_the_restart_are_cance
 
     # Assert: a SELL left working without the position would open a short
     assert cancels == {TP.client_order_id, SL.client_order_id}
+
+
+def test_a_restart_tells_execution_the_buy_back_numbers_the_journal_holds(tmp_path):
+    # Arrange: before the restart the bot bought back a short twice (cover1, cover2 written)
+    from bot.journal.write import Journal
+
+    settings, clock, qty = open_a_bracket_then_stop(tmp_path)
+    journal = Journal(journal_path(settings.journal.dir, "paper"))
+    for n in (1, 2):
+        cover = m.OrderSpec(f"{IID}.cover{n}", m.Side.BUY, 1, m.OrderType.MARKET)
+        journal.record(m.SubmitOrder("c1", IID, CONTRACT, cover), clock())
+    journal.close()
+
+    # Act
+    again = start_bot(settings, clock, journal=True)
+    connect(again)
+    numbered = again.probe.expect(m.BuyBacksNumbered)
+    again.supervisor.stop()
+
+    # Assert: the next buy-back of this intent will be cover3, never cover1 again
+    assert numbered.highest == ((IID, 2),)

@@ -98,6 +98,7 @@ ROUTES: dict[type, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
     m.ReconcileMismatch: (JOURNAL, ALERT),
     m.ReconcileFinished: (RISK, JOURNAL),
     m.RiskRestored: (RISK,),
+    m.BuyBacksNumbered: (EXECUTION,),
     m.RiskStateChanged: (JOURNAL,),
     m.JournalFailed: (RISK, ALERT),
     m.KillSwitchChanged: (EXECUTION, JOURNAL, ALERT),

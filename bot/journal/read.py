@@ -59,6 +59,17 @@ def finished_intents(conn: sqlite3.Connection, intent_ids: set[str]) -> dict[str
     return found
 
 
+def buy_back_numbers(conn: sqlite3.Connection) -> dict[str, int]:
+    """The highest buy-back number (``<intent>.coverN``) written per intent."""
+    highest: dict[str, int] = {}
+    for (ref,) in conn.execute("SELECT client_order_id FROM orders WHERE client_order_id LIKE ?",
+                               ("%.cover%",)):
+        parsed = m.parse_order_ref(ref)
+        if parsed is not None and parsed.role == "cover":
+            highest[parsed.intent_id] = max(highest.get(parsed.intent_id, 0), parsed.revision)
+    return highest
+
+
 def _intent(conn: sqlite3.Connection, row: sqlite3.Row) -> JournalIntent:
     contract = _contract_from_json(row["contract"])
     orders = tuple(

@@ -142,6 +142,16 @@ class ReconcileFinished:
 
 
 @_frozen
+class BuyBacksNumbered:
+    """Journal -> execution, at the first snapshot of a process: the highest buy-back number
+    (``<intent>.coverN``) each intent has used, as the journal wrote them, so a restarted
+    process numbers on from there and never sends a ref twice."""
+
+    highest: tuple[tuple[str, int], ...]
+    ts: datetime
+
+
+@_frozen
 class RiskRestored:
     """Journal -> risk: the saved daily state of the current New York trading day, if any."""
 

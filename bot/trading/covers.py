@@ -55,10 +55,11 @@ class CoverStep:
 
 
 def step(covers: Covers, intent_id: str, short: float, reported_at: datetime, wall: datetime,
-         ack_timeout_s: float, cancel_timeout_s: float) -> tuple[Covers, CoverStep]:
+         ack_timeout_s: float, cancel_timeout_s: float, used: int = 0) -> tuple[Covers, CoverStep]:
     """The broker reports ``short`` contracts short (as of ``reported_at``): buy back, cancel an
     unacknowledged buy-back (again if IB has not answered the cancel), or wait for IB's word
-    on the last one."""
+    on the last one. ``used``: the highest buy-back number of ``intent_id`` an earlier process
+    wrote (the next one numbers on from it)."""
     last = covers.last
     if last is not None and last.done_at is None:
         if last.cancel_sent_at is None:
@@ -70,9 +71,10 @@ def step(covers: Covers, intent_id: str, short: float, reported_at: datetime, wa
         return covers, CoverStep()
     if last is not None and last.filled and reported_at <= last.done_at:
         return covers, CoverStep()  # the position may not show the last buy-back's fill yet
-    ref = f"{intent_id}.cover{covers.sent + 1}"
+    number = max(covers.sent, used) + 1
+    ref = f"{intent_id}.cover{number}"
     spec = m.OrderSpec(ref, m.Side.BUY, int(round(short)), m.OrderType.MARKET)
-    return Covers(covers.sent + 1, BuyBack(ref, wall)), CoverStep(send=spec)
+    return Covers(number, BuyBack(ref, wall)), CoverStep(send=spec)
 
 
 def working(covers: Covers) -> bool:
