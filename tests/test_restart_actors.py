@@ -166,17 +166,23 @@ def test_the_restored_day_reaches_risk_before_a_trade_that_closed_while_down(tmp
     assert day == [("2026-11-20", -180.0, 1, 1)]
 
 
-def test_a_position_closed_by_hand_while_down_is_closed_outside_and_nothing_is_sent(tmp_path):
-    # Arrange: a trade opened with its bracket; while the bot is down someone sells the
-    # position in TWS and cancels the exits; the broker holds nothing
-    settings, clock, qty = open_a_bracket_then_stop(tmp_path)
+def entry_filled_with_exits(qty: float, exits: S) -> tuple[list, list]:
+    """IB's orders and executions for IID: the entry filled for ``qty``, both exits ``exits``."""
     fills = [m.OrderFilled("c1", ENTRY.client_order_id, "e1", CONTRACT, m.Side.BUY, qty, 1.60,
                            ny(DAY, 10, 0))]
     orders = [
         m.BrokerOrder(ENTRY.client_order_id, 1, S.FILLED, qty, 0, 1.60),
-        m.BrokerOrder(TP.client_order_id, 2, S.CANCELLED, 0, qty, 0.0),
-        m.BrokerOrder(SL.client_order_id, 3, S.CANCELLED, 0, qty, 0.0),
+        m.BrokerOrder(TP.client_order_id, 2, exits, 0, qty, 0.0),
+        m.BrokerOrder(SL.client_order_id, 3, exits, 0, qty, 0.0),
     ]
+    return orders, fills
+
+
+def test_a_position_closed_by_hand_while_down_is_closed_outside_and_nothing_is_sent(tmp_path):
+    # Arrange: a trade opened with its bracket; while the bot is down someone sells the
+    # position in TWS and cancels the exits; the broker holds nothing
+    settings, clock, qty = open_a_bracket_then_stop(tmp_path)
+    orders, fills = entry_filled_with_exits(qty, S.CANCELLED)
 
     # Act: the restart's snapshot (positions: none)
     again = start_bot(settings, clock, journal=True)
@@ -202,13 +208,7 @@ def test_exits_still_working_for_a_trade_that_ended_before_the_restart_are_cance
     # cancelled its exits, but that process died before IB took the cancels: at the next
     # restart the exits still work at the broker, for an intent the journal holds as closed
     settings, clock, qty = open_a_bracket_then_stop(tmp_path)
-    fills = [m.OrderFilled("c1", ENTRY.client_order_id, "e1", CONTRACT, m.Side.BUY, qty, 1.60,
-                           ny(DAY, 10, 0))]
-    orders = [
-        m.BrokerOrder(ENTRY.client_order_id, 1, S.FILLED, qty, 0, 1.60),
-        m.BrokerOrder(TP.client_order_id, 2, S.ACKED, 0, qty, 0.0),
-        m.BrokerOrder(SL.client_order_id, 3, S.ACKED, 0, qty, 0.0),
-    ]
+    orders, fills = entry_filled_with_exits(qty, S.ACKED)
     second = start_bot(settings, clock, journal=True)
     connect(second, orders, fills)
     second.probe.expect(m.ReconcileMismatch, lambda e: e.kind == "closed_outside")
