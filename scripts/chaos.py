@@ -191,6 +191,7 @@ class Run:
                 self.log.append(f"{now:g}s bot exited by itself code={code}\n{bot.tail()}")
                 if code not in NO_RESTART_CODES:
                     bot.start()  # systemd's Restart=on-failure
+            now = self._elapsed(gw)  # a harness fault may have taken wall seconds (a manual trade)
             snap = broker.snapshot(presence.observe(now), presence.alarmed)
             self.events += presence.changes
             presence.changes.clear()
