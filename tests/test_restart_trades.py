@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -132,6 +133,20 @@ def test_a_position_found_protected_at_a_restart_raises_no_alarm(settings):
     trade, effects = execution.restore(rec, settings, WALL)
 
     assert not trade.alarmed and "PositionUnprotected" not in names(effects)
+
+
+def test_a_fill_trimmed_to_what_the_broker_holds_is_not_added_back_when_reported_again(settings):
+    # Arrange: the entry filled 5 + 2, someone sold 3 while the bot was down: IB holds 4
+    first, second = fill(ENTRY, "e1", 1.60, qty=5), fill(ENTRY, "e2", 1.60, qty=2)
+    rec = replace(recovered([(ENTRY, S.FILLED, 7), (TP, S.ACKED, 0), (SL, S.ACKED, 0)],
+                            [first, second]), held=4.0)
+    trade, _ = execution.restore(rec, settings, WALL)
+
+    # Act: the broker's replay of the day's executions brings the second fill again
+    trade, effects = execution.on_fill(trade, second, WALL)
+
+    # Assert: still 4, and no exits armed for more
+    assert trade.position == 4 and effects == []
 
 
 def resent(settings):

@@ -51,6 +51,9 @@ def restore(rec: m.TradeRecovered, settings: Settings, wall: datetime) -> tuple[
     for fill in fills:  # the whole history first: no decision on a position part way through it
         trade, more = on_fill(trade, fill, wall, settle=False)
         effects += more
+    # a fill trimmed away (the broker holds less) is accounted too: the same execution
+    # reported again (the broker's replay after the connect) must not add it back
+    trade = replace(trade, seen_execs=trade.seen_execs | {f.exec_id for f in rec.fills})
     trade, more = _settle(trade, wall, fills[-1] if fills else None)
     effects += more
     if rec.opened or rec.adopted:
