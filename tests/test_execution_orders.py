@@ -55,8 +55,8 @@ def test_a_partly_filled_entry_that_times_out_gets_exits_sized_to_the_filled_qua
     bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == b.stop.client_order_id
                      and e.status is m.OrderStatus.CANCELLED)
     new = [c.order for c in commands(bot, m.SubmitOrder)]
-    assert [(o.order_type, o.quantity) for o in new] == [(m.OrderType.LIMIT, 3), (m.OrderType.STOP, 3)]
-    assert new[0].limit_price == 2.08 and new[1].stop_price == 1.28
+    assert [(o.order_type, o.quantity) for o in new] == [(m.OrderType.STOP, 3), (m.OrderType.LIMIT, 3)]
+    assert new[0].stop_price == 1.28 and new[1].limit_price == 2.08
     assert new[0].oca_group == new[1].oca_group != b.stop.oca_group
 
     # Selling the 3 at the new take-profit closes the position with the P&L of 3 contracts

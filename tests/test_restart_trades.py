@@ -96,7 +96,7 @@ def test_an_entry_that_filled_while_down_opens_the_position_and_counts_as_a_trad
     assert names(effects) == ["PositionOpened", "SubscribeQuotes"]
 
 
-def test_a_held_position_whose_exits_are_gone_gets_a_fresh_oco_pair(settings):
+def test_a_held_position_whose_exits_are_gone_gets_a_fresh_oco_pair_stop_first(settings):
     rec = recovered(
         [(ENTRY, S.FILLED, 2), (TP, S.CANCELLED, 0), (SL, S.CANCELLED, 0)],
         [fill(ENTRY, "e1", 1.60)],
@@ -104,12 +104,13 @@ def test_a_held_position_whose_exits_are_gone_gets_a_fresh_oco_pair(settings):
 
     trade, effects = execution.restore(rec, settings, WALL)
 
+    # the stop goes first: a process killed between the two orders leaves the protective one
     orders = [e.order for e in effects if isinstance(e, m.SubmitOrder)]
     assert [(o.client_order_id, o.quantity, o.oca_group) for o in orders] == [
-        (f"{IID}.tp1", 2, f"oca-{IID}-1"),
         (f"{IID}.sl1", 2, f"oca-{IID}-1"),
+        (f"{IID}.tp1", 2, f"oca-{IID}-1"),
     ]
-    assert (orders[0].limit_price, orders[1].stop_price) == (2.08, 1.28)
+    assert (orders[0].stop_price, orders[1].limit_price) == (1.28, 2.08)
 
 
 def test_a_position_found_bare_at_a_restart_alarms_at_once_while_its_fresh_pair_goes_out(settings):
@@ -325,7 +326,7 @@ def test_a_time_exit_right_after_a_fresh_pair_was_armed_joins_it_instead_of_canc
     trade, effects = execution.begin_exit(trade, "max hold 20 min reached", WALL)
 
     # Assert: the close joins the fresh pair's group; the pair is not cancelled
-    assert [o.client_order_id[-3:] for o in pair] == ["tp1", "sl1"]
+    assert [o.client_order_id[-3:] for o in pair] == ["sl1", "tp1"]
     assert "CancelOrder" not in names(effects)
     close = next(e.order for e in effects if isinstance(e, m.SubmitOrder))
     assert (close.quantity, close.oca_group, close.oca_type) == (2, pair[1].oca_group, 3)

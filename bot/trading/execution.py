@@ -405,11 +405,13 @@ def _protect(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
         effects += more
     if trade.working_exits or (trade.retry_at is not None and wall < trade.retry_at):
         return trade, effects  # wait for the cancels to be confirmed (or the backoff)
-    trade, more = _arm(trade, wall, ("tp", "sl") if trade.mode == "native" else ("tp",))
+    trade, more = _arm(trade, wall, ("sl", "tp") if trade.mode == "native" else ("tp",))
     return trade, effects + more
 
 
 def _arm(trade: Trade, wall: datetime, roles: tuple[str, ...]) -> tuple[Trade, Effects]:
+    """Send exits for the position in ``roles`` order. A pair goes stop first: orders leave one
+    by one, and a process killed between the two must leave the protective one at IB."""
     revision = trade.revision + 1
     _, tp, sl = brackets.build_bracket(trade.intent_id, trade.contract, int(trade.position), trade.prices)
     group = f"{tp.oca_group}-{revision}"
