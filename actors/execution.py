@@ -75,6 +75,8 @@ class ExecutionActor(BotActor):
         never ran, replayed by IB after a restart): whose short a buy-back is for."""
         self.buy_backs_used: dict[str, int] = {}
         """Per intent: the highest buy-back number an earlier process wrote (journal)."""
+        self.buy_backs_known = False
+        """The journal said which buy-backs were written and which IB still works."""
         self.link_down = False
         """The socket to the gateway is down (ConnectionChanged): no buy-back is tried."""
         self.covers: dict[str, covers.Covers] = {}
@@ -128,8 +130,8 @@ class ExecutionActor(BotActor):
                 self.broker_holds[p.contract.key] = (p.quantity, self.clock())
             case m.PositionChanged():
                 pass
-            case m.BuyBacksNumbered(highest=highest):
-                self.buy_backs_used.update(highest)
+            case m.BuyBacksNumbered():
+                self._on_buy_backs_numbered(message)
             case _:
                 self.unexpected(message)
 
@@ -263,6 +265,8 @@ class ExecutionActor(BotActor):
             return  # not an option the bot traded: reported by reconciliation, left alone
         if self.link_down:
             return  # a buy-back now would only be refused; the short is still there on return
+        if self.write_ahead and not self.buy_backs_known:
+            return  # an earlier process's buy-back may still work: wait for the journal's word
         intent_id, contract = m.intent_of(last.client_order_id), last.contract
         ex = self.settings.execution
         state, step = covers.step(self.covers.get(key, covers.Covers()), intent_id, quantity,
@@ -277,6 +281,13 @@ class ExecutionActor(BotActor):
             self.log.error("short_position_covered contract={} qty={:g} order={}", key, quantity,
                            step.send.client_order_id)
             self._emit([m.SubmitOrder(last.correlation_id, intent_id, contract, step.send)])
+
+    def _on_buy_backs_numbered(self, event: m.BuyBacksNumbered) -> None:
+        self.buy_backs_used.update(event.highest)
+        for key, ref in event.working:
+            self.covers[key] = covers.adopt(self.covers.get(key, covers.Covers()), ref, self.clock())
+            self.log.warning("short_buy_back_adopted contract={} order={}", key, ref)
+        self.buy_backs_known = True
 
     def _remember_traded(self, fill: m.OrderFilled) -> None:
         if m.parse_order_ref(fill.client_order_id) is not None:

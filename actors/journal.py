@@ -40,7 +40,7 @@ from actors.base import BotActor, utc_now
 from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import BROKER, Directory
-from bot.journal.read import buy_back_numbers, finished_intents, live_intents
+from bot.journal.read import buy_back_numbers, contract_key_of, finished_intents, live_intents
 from bot.journal.reconcile import reconcile
 from bot.journal.schema import IntentStatus
 from bot.journal.write import Journal, JournalError, journal_path
@@ -147,6 +147,8 @@ class JournalActor(BotActor):
     def _on_snapshot(self, snapshot: m.BrokerSnapshot) -> None:
         if self.journal is None:
             self.log.error("snapshot_without_journal first={}", snapshot.first)
+            if snapshot.first:  # nothing known: buy-backs must not wait for the journal forever
+                self.publish(m.BuyBacksNumbered((), self.clock()))
             return
         now = self.clock()
         if snapshot.market_ts is not None:
@@ -184,9 +186,7 @@ class JournalActor(BotActor):
             self.publish(mismatch)
         if snapshot.first:  # before the trades: what they change must add to the saved day
             self._restore_risk(now)
-            if self.mode != "shadow":
-                numbers = buy_back_numbers(self.journal.conn)
-                self.publish(m.BuyBacksNumbered(tuple(sorted(numbers.items())), now))
+            self._tell_buy_backs(snapshot, now)
         for trade in plan.recovered:
             if trade.adopted:
                 self._guarded(lambda t=trade: self.journal.record_adopted(t, now))
@@ -219,6 +219,22 @@ class JournalActor(BotActor):
             finished.mismatches,
         )
         self.publish(finished)
+
+    def _tell_buy_backs(self, snapshot: m.BrokerSnapshot, now: datetime) -> None:
+        """The buy-back numbers written and the buy-backs IB still works (none in shadow)."""
+        if self.mode == "shadow":
+            self.publish(m.BuyBacksNumbered((), now))
+            return
+        numbers = buy_back_numbers(self.journal.conn)
+        working = []
+        for order in snapshot.orders:
+            ref = m.parse_order_ref(order.client_order_id)
+            if ref is None or ref.role != "cover" or order.status in m.DONE_STATUSES:
+                continue
+            key = order.contract_key or contract_key_of(self.journal.conn, ref.intent_id)
+            if key:
+                working.append((key, order.client_order_id))
+        self.publish(m.BuyBacksNumbered(tuple(sorted(numbers.items())), now, tuple(working)))
 
     def _expire_shadow(self, now: datetime) -> None:
         for intent in live_intents(self.journal.conn):

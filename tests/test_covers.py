@@ -135,3 +135,14 @@ def test_a_restarted_process_numbers_buy_backs_on_from_those_an_earlier_one_wrot
     state, first = covers.step(covers.Covers(), IID, 2, at(0), at(0), ACK_S, CANCEL_S, used=3)
 
     assert first.send.client_order_id == f"{IID}.cover4" and state.sent == 4
+
+
+def test_a_buy_back_adopted_after_a_restart_is_waited_for_not_doubled():
+    state = covers.adopt(covers.Covers(), f"{IID}.cover3", at(0))
+
+    state, now = step(state, 60, 60)  # still short: the adopted one may still fill
+    state = covers.on_status(state, f"{IID}.cover3", S.CANCELLED, "", at(61))
+    state, after = step(state, 62, 62)
+
+    assert now == covers.CoverStep()
+    assert after.send.client_order_id == f"{IID}.cover4"

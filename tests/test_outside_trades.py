@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from actor_harness import Clock, ny
+from actor_harness import Clock, make_settings, ny, start_bot
 from test_execution_safety import CONTRACT, DAY, IID, enter, fill, run_bot, working
 
 from bot import messages as m
@@ -165,6 +165,43 @@ def test_after_a_restart_buy_backs_number_on_from_those_the_journal_holds(tmp_pa
     bot.tick(3)
 
     assert buy_backs(bot) == [f"{IID}.cover4"]
+
+
+def test_a_bot_with_a_journal_buys_back_nothing_before_the_journal_said_what_still_works(
+        tmp_path, clock):
+    # Arrange: a bot whose orders go through the journal (write-ahead), before its first
+    # snapshot: our stop's fill is reported and the account is short 7
+    bot = start_bot(make_settings(tmp_path, journal={"dir": str(tmp_path / "data")}), clock,
+                    journal=True)
+    bot.publish(m.ModeDecided("paper", "DU1234567", clock()))
+    bot.publish(m.OrderFilled("c-1", f"{IID}.sl", "x1", CONTRACT, m.Side.SELL, 7, 1.28,
+                              clock()))
+    held(bot, -7)
+
+    # Act
+    bot.tick(3)
+    before = buy_backs(bot)
+    bot.publish(m.BuyBacksNumbered((), clock()))  # what the journal says at the first snapshot
+    bot.sync()
+    bot.tick(3)
+
+    # Assert: an earlier process's buy-back might still have been working: none before
+    assert before == []
+    assert buy_backs(bot) == [f"{IID}.cover1"]
+
+
+def test_a_buy_back_an_earlier_process_left_working_is_adopted_not_doubled(tmp_path, clock):
+    bot, b = opened(tmp_path, clock)
+    fill(bot, b.stop.client_order_id, 7, 1.28)
+    bot.publish(m.BuyBacksNumbered(((IID, 2),), clock(), ((CONTRACT.key, f"{IID}.cover2"),)))
+    held(bot, -7)
+
+    bot.tick(3)
+    bot.tick(3)
+
+    assert buy_backs(bot) == []  # cover2 may still fill: nothing more until IB says it is done
+    working_refs = bot.ref("execution").proxy().stats().get(timeout=5)["working_refs"]
+    assert f"{IID}.cover2" in working_refs
 
 
 def test_a_short_in_an_option_the_bot_never_traded_is_left_alone(tmp_path, clock):

@@ -357,3 +357,30 @@ def test_exits_still_working_for_a_trade_the_journal_holds_as_finished_are_cance
     assert kinds(plan) == [("finished_intent_order", TP.client_order_id),
                            ("finished_intent_order", SL.client_order_id),
                            ("unknown_order", "order 99")]
+
+
+def test_a_buy_back_of_a_finished_intent_is_left_working_for_execution_to_adopt():
+    cover = m.BrokerOrder(f"{RECOVERED_INTENT}.cover2", 10, S.ACKED, 0, 3, 0.0, CONTRACT.key)
+
+    plan = plan_for([], snapshot([cover]), finished={RECOVERED_INTENT: "c9"})
+
+    assert plan.cancels == () and kinds(plan) == []
+
+
+def test_buy_backs_are_no_part_of_their_intents_recovered_trade():
+    # Arrange: the journal wrote a buy-back for this live intent, and it filled
+    cover = m.OrderSpec(f"{RECOVERED_INTENT}.cover1", m.Side.BUY, 2, m.OrderType.MARKET)
+    cover_fill = fill(cover, "e9", m.Side.BUY, 1.70)
+    written = intent(orders=(*BRACKET, JournalOrder(cover, "FILLED")),
+                     fills=(ENTRY_FILL, cover_fill))
+    snap = snapshot([*WORKING_BRACKET, order(cover, S.FILLED, 2, order_id=10)],
+                    [ENTRY_FILL, cover_fill], [held(2)])
+
+    # Act
+    plan = plan_for([written], snap)
+
+    # Assert: the trade is its bracket and its entry fill: a BUY of a buy-back is no position
+    trade = plan.recovered[0]
+    assert [s.client_order_id for s, _, _ in trade.legs] == [o.spec.client_order_id for o in BRACKET]
+    assert [f.exec_id for f in trade.fills] == ["e1"]
+    assert kinds(plan) == []

@@ -227,7 +227,7 @@ def test_exits_still_working_for_a_trade_that_ended_before_the_restart_are_cance
     assert cancels == {TP.client_order_id, SL.client_order_id}
 
 
-def test_a_restart_tells_execution_the_buy_back_numbers_the_journal_holds(tmp_path):
+def test_a_restart_tells_execution_the_buy_back_numbers_and_working_buy_backs(tmp_path):
     # Arrange: before the restart the bot bought back a short twice (cover1, cover2 written)
     from bot.journal.write import Journal
 
@@ -238,11 +238,16 @@ def test_a_restart_tells_execution_the_buy_back_numbers_the_journal_holds(tmp_pa
         journal.record(m.SubmitOrder("c1", IID, CONTRACT, cover), clock())
     journal.close()
 
-    # Act
+    # Act: IB still works cover2
     again = start_bot(settings, clock, journal=True)
-    connect(again)
+    connect(again, [m.BrokerOrder(f"{IID}.cover2", 7, S.ACKED, 0, 1, 0.0)])
     numbered = again.probe.expect(m.BuyBacksNumbered)
+    again.sync(rounds=4)
+    cancels = again.commands(m.CancelOrder)
     again.supervisor.stop()
 
-    # Assert: the next buy-back of this intent will be cover3, never cover1 again
+    # Assert: the next buy-back of this intent will be cover3, never cover1 again; cover2 is
+    # handed to execution to wait for (its contract from the journal), not cancelled
     assert numbered.highest == ((IID, 2),)
+    assert numbered.working == ((CONTRACT.key, f"{IID}.cover2"),)
+    assert cancels == ()

@@ -70,6 +70,11 @@ def buy_back_numbers(conn: sqlite3.Connection) -> dict[str, int]:
     return highest
 
 
+def contract_key_of(conn: sqlite3.Connection, intent_id: str) -> str | None:
+    row = conn.execute("SELECT contract FROM intents WHERE intent_id = ?", (intent_id,)).fetchone()
+    return _contract_from_json(row["contract"]).key if row is not None else None
+
+
 def _intent(conn: sqlite3.Connection, row: sqlite3.Row) -> JournalIntent:
     contract = _contract_from_json(row["contract"])
     orders = tuple(

@@ -50,7 +50,9 @@ order events that follow, never marked cancelled, and its intent is never resent
 An order of ours (its orderRef names one of our intents) still working at the broker for an
 intent the journal holds as finished is cancelled: the process that ended the trade may have
 died before its cancel was confirmed (a SELL left working without the position would open a
-short). Orders of intents this journal never had are only reported, never touched.
+short). Buy-backs of a short (``coverN``) are left out of reconciliation altogether: they are
+no part of their intent's trade (a BUY fill of one would count as a position), and execution
+adopts those still working. Orders of intents this journal never had are only reported.
 Positions the broker holds beyond what the recovered trades explain are reported; with
 ``manage_unknown`` an option position held long is adopted (its exits are armed) instead.
 """
@@ -143,12 +145,17 @@ def reconcile(
     intents of the snapshot's orders that the journal holds as finished (id -> correlation)."""
     out = _Builder(now)
     in_flight = forwarded - snapshot.handled
+    intents = [replace(i, orders=tuple(o for o in i.orders if not _buy_back(o.spec.client_order_id)),
+                       fills=tuple(f for f in i.fills if not _buy_back(f.client_order_id)))
+               for i in intents]
     orders = defaultdict(dict)
     for order in snapshot.orders:
-        orders[m.intent_of(order.client_order_id)][order.client_order_id] = order
+        if not _buy_back(order.client_order_id):
+            orders[m.intent_of(order.client_order_id)][order.client_order_id] = order
     fills = defaultdict(list)
     for fill in snapshot.fills:
-        fills[m.intent_of(fill.client_order_id)].append(fill)
+        if not _buy_back(fill.client_order_id):
+            fills[m.intent_of(fill.client_order_id)].append(fill)
     live = {i.intent_id for i in intents}
     for intent in intents:
         _one_intent(
@@ -271,6 +278,8 @@ def _untracked_orders(out: _Builder, orders: tuple[m.BrokerOrder, ...], live: se
         intent_id = m.intent_of(order.client_order_id)
         if order.status in m.DONE_STATUSES or intent_id in live:
             continue
+        if _buy_back(order.client_order_id):
+            continue  # a buy-back of a short: execution adopts it (BuyBacksNumbered.working)
         if intent_id in finished:  # ours, and its trade is over: nothing it could do is wanted
             out.cancels.append(m.CancelOrder(finished[intent_id], order.client_order_id))
             out.mismatch("finished_intent_order", order.client_order_id,
@@ -284,6 +293,13 @@ def _untracked_orders(out: _Builder, orders: tuple[m.BrokerOrder, ...], live: se
             f"{order.status.value} {order.contract_key} is working at the broker but is "
             "no live intent of this journal: left alone",
         )
+
+
+def _buy_back(ref: str) -> bool:
+    """A buy-back of a short (``<intent>.coverN``): not part of its intent's trade (execution
+    tracks buy-backs apart, ``bot/trading/covers.py``), so reconciliation leaves it out."""
+    parsed = m.parse_order_ref(ref)
+    return parsed is not None and parsed.role == "cover"
 
 
 def _fills_position(trade: m.TradeRecovered) -> float:

@@ -145,10 +145,14 @@ class ReconcileFinished:
 class BuyBacksNumbered:
     """Journal -> execution, at the first snapshot of a process: the highest buy-back number
     (``<intent>.coverN``) each intent has used, as the journal wrote them, so a restarted
-    process numbers on from there and never sends a ref twice."""
+    process numbers on from there and never sends a ref twice; and the buy-backs IB still
+    works. Execution buys back no short before it has heard this."""
 
     highest: tuple[tuple[str, int], ...]
     ts: datetime
+    working: tuple[tuple[str, str], ...] = ()
+    """Buy-backs IB still works, as (contract key, ref): execution waits for IB's word on each
+    before it sends another (never two at once, across restarts too)."""
 
 
 @_frozen

@@ -77,6 +77,13 @@ def step(covers: Covers, intent_id: str, short: float, reported_at: datetime, wa
     return Covers(number, BuyBack(ref, wall)), CoverStep(send=spec)
 
 
+def adopt(covers: Covers, ref: str, wall: datetime) -> Covers:
+    """A buy-back an earlier process sent that IB still works: the last one, acknowledged."""
+    parsed = m.parse_order_ref(ref)
+    number = parsed.revision if parsed is not None else 0
+    return Covers(max(covers.sent, number), BuyBack(ref, wall, acked=True))
+
+
 def working(covers: Covers) -> bool:
     """Whether the last buy-back may still fill (sent, and IB has not said it is done)."""
     return covers.last is not None and covers.last.done_at is None
