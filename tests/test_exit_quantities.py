@@ -102,3 +102,25 @@ def test_a_childs_parent_not_found_means_the_entry_never_reached_ib_and_the_trad
     # the stop was refused for its parent alone: no exit rejection is counted
     assert trade.leg(sl.spec.client_order_id).status is m.OrderStatus.CANCELLED
     assert trade.exit_rejections == 0
+
+
+def test_an_exit_refused_because_the_socket_is_down_is_no_rejection_and_is_tried_again():
+    # Arrange: a held position whose exits are gone; the fresh pair is refused on our side
+    cfg = Settings.model_validate({})
+    approved = m.EntryApproved("c1", RECOVERED_INTENT, "SPY", RECOVERED_CONTRACT, 2, 1.6, AT)
+    trade, _ = execution.open_trade(approved, cfg, AT)
+    entry = f"{RECOVERED_INTENT}.entry"
+    trade, _ = execution.on_fill(trade, m.OrderFilled("c1", entry, "e1", RECOVERED_CONTRACT,
+                                                      m.Side.BUY, 2.0, 1.6, AT), AT)
+    sl = next(g for g in trade.legs if g.role == "sl")
+
+    # Act: three refusals in a row while the gateway is unreachable
+    for n in range(3):
+        refused = m.OrderRejected("c1", sl.spec.client_order_id, 0, m.NOT_CONNECTED,
+                                  AT + timedelta(seconds=n))
+        trade, effects = execution.on_rejected(trade, refused, AT + timedelta(seconds=n))
+
+    # Assert: nothing counted toward on_unprotected (no flatten, no kill switch), retry pending
+    assert trade.exit_rejections == 0 and not trade.acted_unprotected
+    assert trade.retry_at is not None and trade.retry_at > AT
+    assert not any(isinstance(e, execution.EngageKillSwitch) for e in effects)

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from bot import messages as m
 from bot.app.config import Settings
 
 PAPER_PREFIX = "DU"
@@ -72,7 +73,7 @@ def place_refusal(verdict: Verdict | None, connected: bool, settings: Settings) 
     if settings.broker.read_only or (verdict is not None and verdict.read_only):
         return f"{READ_ONLY}: orders are forbidden"
     if verdict is None or (verdict.sends_orders and not connected):
-        return "broker not connected"
+        return m.NOT_CONNECTED
     if verdict.refused:
         return f"start refused: {verdict.refusal}"
     return "" if verdict.sends_orders or verdict.shadow_fills else "orders are not allowed in this mode"

@@ -106,11 +106,19 @@ class CommissionReported:
 
 @_frozen
 class OrderRejected:
+    """The broker refused an order (IB's error ``code``), or the bot's own side did (code 0:
+    the journal could not record an entry, read-only, not connected: ``NOT_CONNECTED``)."""
+
     correlation_id: str
     client_order_id: str
     code: int
     reason: str
     ts: datetime
+
+
+NOT_CONNECTED = "broker not connected"
+"""OrderRejected's reason (code 0) for an order refused because the socket to the gateway is
+down: it never left the bot, so it is no rejection by IB."""
 
 
 @_frozen

@@ -124,6 +124,13 @@ def on_rejected(trade: Trade, event: m.OrderRejected, wall: datetime) -> tuple[T
         note = Note("WARNING", "cancel_refused", (("intent", trade.intent_id),
                     ("client_order_id", leg.spec.client_order_id), ("code", event.code)))
         return trade, [note]
+    if event.code == 0 and event.reason == m.NOT_CONNECTED:
+        # refused on our side while the socket is down: it never reached IB. Not an exit IB
+        # refused (no rejection counted toward on_unprotected): tried again after a pause
+        trade = trade.with_leg(leg.reported(S.CANCELLED, wall, event.reason))
+        retry = wall + timedelta(seconds=trade.settings.execution.cancel_timeout_s)
+        trade = replace(trade, retry_at=max(trade.retry_at or retry, retry))
+        return _settle(trade, wall)
     if event.code == CANCEL_NOT_FOUND and leg.cancel_sent_at is not None:
         # the answer to our cancel: IB has no such order, so it can never fill. Gone, not an
         # exit IB refused (no rejection counted, no backoff before the next order)
