@@ -63,14 +63,19 @@ def test_exits_never_cover_more_than_the_position(bought, entry_chunks, exit_fil
     assert trade.position == bought - sold
 
 
-def test_ibs_no_such_order_to_a_cancel_ends_the_leg_without_counting_a_rejection():
-    # Arrange: a held position whose take-profit we are cancelling
-    cfg = Settings.model_validate({})
+def holding_two() -> execution.Trade:
+    """A trade whose bracket entry filled 2: its take-profit and stop work."""
     approved = m.EntryApproved("c1", RECOVERED_INTENT, "SPY", RECOVERED_CONTRACT, 2, 1.6, AT)
-    trade, effects = execution.open_trade(approved, cfg, AT)
+    trade, _ = execution.open_trade(approved, Settings.model_validate({}), AT)
     entry = f"{RECOVERED_INTENT}.entry"
     trade, _ = execution.on_fill(trade, m.OrderFilled("c1", entry, "e1", RECOVERED_CONTRACT,
                                                       m.Side.BUY, 2.0, 1.6, AT), AT)
+    return trade
+
+
+def test_ibs_no_such_order_to_a_cancel_ends_the_leg_without_counting_a_rejection():
+    # Arrange: a held position whose take-profit we are cancelling
+    trade = holding_two()
     tp = next(g for g in trade.legs if g.role == "tp")
     trade = trade.with_leg(replace(tp, cancel_sent_at=AT))
 
@@ -106,12 +111,7 @@ def test_a_childs_parent_not_found_means_the_entry_never_reached_ib_and_the_trad
 
 def test_an_exit_refused_because_the_socket_is_down_is_no_rejection_and_is_tried_again():
     # Arrange: a held position whose exits are gone; the fresh pair is refused on our side
-    cfg = Settings.model_validate({})
-    approved = m.EntryApproved("c1", RECOVERED_INTENT, "SPY", RECOVERED_CONTRACT, 2, 1.6, AT)
-    trade, _ = execution.open_trade(approved, cfg, AT)
-    entry = f"{RECOVERED_INTENT}.entry"
-    trade, _ = execution.on_fill(trade, m.OrderFilled("c1", entry, "e1", RECOVERED_CONTRACT,
-                                                      m.Side.BUY, 2.0, 1.6, AT), AT)
+    trade = holding_two()
     sl = next(g for g in trade.legs if g.role == "sl")
 
     # Act: three refusals in a row while the gateway is unreachable
