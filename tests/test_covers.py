@@ -146,3 +146,15 @@ def test_a_buy_back_adopted_after_a_restart_is_waited_for_not_doubled():
 
     assert now == covers.CoverStep()
     assert after.send.client_order_id == f"{IID}.cover4"
+
+
+def test_the_ack_timeout_counts_from_when_the_buy_back_left_the_bot():
+    # the buy-back waited 8 s in the bot (write-ahead, a busy broker actor) before it was placed
+    state = sent_one()
+    state = covers.on_status(state, f"{IID}.cover1", S.SUBMITTED, "", at(8))
+
+    state, early = step(state, ACK_S + 1, ACK_S + 1)
+    state, due = step(state, 8 + ACK_S, 8 + ACK_S)
+
+    assert early == covers.CoverStep()
+    assert due == covers.CoverStep(cancel=f"{IID}.cover1")

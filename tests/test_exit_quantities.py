@@ -124,3 +124,22 @@ def test_an_exit_refused_because_the_socket_is_down_is_no_rejection_and_is_tried
     assert trade.exit_rejections == 0 and not trade.acted_unprotected
     assert trade.retry_at is not None and trade.retry_at > AT
     assert not any(isinstance(e, execution.EngageKillSwitch) for e in effects)
+
+
+def test_the_ack_timeout_counts_from_when_the_order_left_the_bot():
+    # Arrange: a bracket decided at AT that the broker actor placed only 8 s later
+    approved = m.EntryApproved("c1", RECOVERED_INTENT, "SPY", RECOVERED_CONTRACT, 2, 1.6, AT)
+    trade, _ = execution.open_trade(approved, Settings.model_validate({}), AT)
+    left = AT + timedelta(seconds=8)
+    placed = m.OrderStatusChanged("c1", f"{RECOVERED_INTENT}.entry", m.OrderStatus.SUBMITTED,
+                                  0, 2, 0.0, left)
+    trade, _ = execution.on_status(trade, placed, left)
+    ack_s = trade.settings.execution.ack_timeout_s
+
+    # Act
+    _, early = execution.on_clock(trade, trade.settings, AT + timedelta(seconds=ack_s + 1), None)
+    _, due = execution.on_clock(trade, trade.settings, left + timedelta(seconds=ack_s), None)
+
+    # Assert: no cancel while the order has been out less than ack_timeout_s
+    assert not any(isinstance(e, m.CancelOrder) for e in early)
+    assert any(isinstance(e, m.CancelOrder) for e in due)

@@ -32,6 +32,8 @@ class BuyBack:
     ref: str
     sent_at: datetime
     acked: bool = False
+    left_at: datetime | None = None
+    """When the broker reported it placed (it may wait in the bot before it leaves)."""
     cancel_sent_at: datetime | None = None
     done_at: datetime | None = None
     filled: bool = False
@@ -63,7 +65,8 @@ def step(covers: Covers, intent_id: str, short: float, reported_at: datetime, wa
     last = covers.last
     if last is not None and last.done_at is None:
         if last.cancel_sent_at is None:
-            due = not last.acked and (wall - last.sent_at).total_seconds() >= ack_timeout_s
+            since = last.left_at or last.sent_at
+            due = not last.acked and (wall - since).total_seconds() >= ack_timeout_s
         else:
             due = (wall - last.cancel_sent_at).total_seconds() >= cancel_timeout_s
         if due:
@@ -103,6 +106,8 @@ def on_status(covers: Covers, ref: str, status: m.OrderStatus, reason: str,
                                             filled=filled > 0 or status is S.FILLED))
     if status in _ACKED:
         return replace(covers, last=replace(last, acked=True))
+    if status is S.SUBMITTED and last.left_at is None:
+        return replace(covers, last=replace(last, left_at=wall))
     return covers
 
 

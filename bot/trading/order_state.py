@@ -44,6 +44,9 @@ class Leg:
     sent_at: datetime | None = None
     """Wall time the order was sent (for the acknowledgement and fill timeouts)."""
     acked_at: datetime | None = None
+    left_at: datetime | None = None
+    """Wall time the broker reported the order placed (its first SUBMITTED): the order may
+    wait in the bot (the journal's write-ahead, the broker's mailbox) before it leaves."""
     cancel_sent_at: datetime | None = None
     reason: str = ""
     reported_filled: float = 0.0
@@ -77,9 +80,16 @@ class Leg:
                  filled: float = 0.0) -> Leg:
         new = advance(self.status, status)
         acked = self.acked_at or (now if new in (S.ACKED, S.PARTIAL, S.FILLED) else None)
-        return replace(self, status=new, acked_at=acked, reason=reason or self.reason,
+        left = self.left_at or (now if status is S.SUBMITTED and acked is None else None)
+        return replace(self, status=new, acked_at=acked, left_at=left, reason=reason or self.reason,
                        reported_filled=max(self.reported_filled, filled,
                                            implied_filled(self.spec, status)))
+
+    @property
+    def waiting_since(self) -> datetime | None:
+        """Since when the acknowledgement and fill timeouts count: from when the order left the
+        bot if the broker said so, else from when it was sent to the broker actor."""
+        return self.left_at or self.sent_at
 
     @property
     def ended_unfilled(self) -> bool:
