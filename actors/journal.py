@@ -41,13 +41,12 @@ line per write. The HealthActor shows ``journal=failed`` as an alarm (from ``sta
 
 from __future__ import annotations
 
-import queue
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from actors.base import BotActor, utc_now
+from actors.base import BotActor, IdleInbox, utc_now
 from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import BROKER, Directory
@@ -66,18 +65,6 @@ GROUP_MAX = 64
 
 def is_order_command(message: Any) -> bool:
     return isinstance(message, ORDER_COMMANDS)
-
-
-class GroupInbox(queue.Queue):  # type: ignore[type-arg]
-    """The journal's mailbox: before the actor waits for more mail, ``on_idle`` commits what
-    it holds (pykka's inbox hook, ``_create_actor_inbox``; see ``actors/loop_inbox.py``)."""
-
-    on_idle: Callable[[], None] = staticmethod(lambda: None)
-
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        if self.empty():
-            self.on_idle()
-        return super().get(block, timeout)
 
 
 def _client_order_ids(command: Any) -> list[str]:
@@ -99,8 +86,8 @@ class JournalActor(BotActor):
     name = "journal"
 
     @staticmethod
-    def _create_actor_inbox() -> GroupInbox:  # type: ignore[override]
-        return GroupInbox()
+    def _create_actor_inbox() -> IdleInbox:  # type: ignore[override]
+        return IdleInbox()
 
     def __init__(self, directory: Directory, settings: Settings, clock: Any = utc_now,
                  monotonic: Callable[[], float] = time.monotonic) -> None:

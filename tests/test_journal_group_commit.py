@@ -260,6 +260,28 @@ def test_a_burst_of_queued_entries_costs_one_commit_and_each_order_waits_for_it(
     assert actor.proxy().stats().get(timeout=WAIT_S)["written"] >= 8
 
 
+def test_the_group_is_committed_once_the_mailbox_is_empty_whatever_came_last(journal_actor):
+    # Arrange: a record, then a proxy call (pykka handles it without on_receive), both queued
+    actor, clock, _seen, db, _directory = journal_actor
+    clock.hold()
+    actor.tell(mismatch("a"))
+    assert clock.waiting.wait(WAIT_S)
+    stats = actor.proxy().stats()
+
+    # Act
+    clock.release()
+    stats.get(timeout=WAIT_S)
+
+    # Assert: committed without any further message (bounded wait on another connection)
+    committed = threading.Event()
+    for _ in range(int(WAIT_S / 0.01)):
+        if committed_keys(db) == ["a"]:
+            committed.set()
+            break
+        committed.wait(0.01)
+    assert committed.is_set()
+
+
 def test_an_entry_whose_group_sqlite_dropped_is_rejected_and_the_exit_before_it_still_goes(
     journal_actor,
 ):
