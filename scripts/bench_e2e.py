@@ -237,10 +237,10 @@ a signal on most bars, so a symbol enters again as soon as it may); what differs
 
 - ``default``: the bot's own default ``strategy.cooldown_bars`` (5) and
   ``risk.max_hold_minutes`` (20): a symbol holds a position until its take-profit, stop or 20
-  minutes, and waits 5 bars after an entry. About 3 trades per symbol-hour here, still an
+  minutes, and waits 5 bars after an entry. About 4 trades per symbol-hour here, still an
   upper bound for the bot's defaults, whose ``risk.max_trades_per_day`` (6 a day, all symbols)
   the bench lifts to get latency samples.
-- ``forced``: 2-bar cooldown and 3-minute holds: about 10 trades per symbol-hour, for many
+- ``forced``: 2-bar cooldown and 3-minute holds: about 9 trades per symbol-hour, for many
   latency samples and bursts of entries on one bar close; its order messages are the forced
   rate's, not a user's."""
 

@@ -173,6 +173,27 @@ def test_a_group_sqlite_drops_is_written_again_alone_before_the_failing_write_ra
     assert committed_keys(journal.path) == ["a", "b", "c"]
 
 
+def test_a_writer_that_breaks_halfway_leaves_nothing_of_itself_in_the_group(journal):
+    # Arrange: an adopted trade whose second leg is not an order: the intent row and the
+    # first order row are written, then the writer raises (a bug, not a database error)
+    spec = m.OrderSpec("ADOPT-1.entry", m.Side.BUY, 1, m.OrderType.LIMIT, limit_price=1.0)
+    broken = m.TradeRecovered("c-ADOPT-1", "ADOPT-1", "SPY", CONTRACT, 1.0,
+                              ((spec, m.OrderStatus.FILLED, 1.0), (None, m.OrderStatus.FILLED, 1.0)),
+                              (), True, False, T0, adopted=True)
+    journal.group()
+    journal.record(mismatch("a"), T0)
+
+    # Act
+    with pytest.raises(AttributeError):
+        journal.record_adopted(broken, T0)
+    outcome = journal.commit_group()
+
+    # Assert
+    assert outcome == [""]
+    assert committed_keys(journal.path) == ["a"]
+    assert journal.intent("ADOPT-1") is None and journal.orders("ADOPT-1") == []
+
+
 # -- the JournalActor -----------------------------------------------------------------------
 
 

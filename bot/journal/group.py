@@ -108,6 +108,9 @@ class GroupCommit:
         except sqlite3.Error as exc:
             self._rollback()
             raise JournalError(f"journal write failed ({type(message).__name__}): {exc}") from exc
+        except Exception:
+            self._rollback()  # a writer's bug: its half-write is never committed later
+            raise
 
     def _write_held(self, writer: Any, message: Any) -> None:
         """One write of a group: a savepoint in the group's transaction (begun by the first)."""
@@ -124,6 +127,9 @@ class GroupCommit:
             if not self.conn.in_transaction:  # SQLite dropped the group's transaction
                 self._replay(held, f"transaction lost: {exc}")
             raise JournalError(f"journal write failed ({type(message).__name__}): {exc}") from exc
+        except Exception:
+            self._undo_savepoint()  # a writer's bug: its half-write never joins the commit
+            raise
         held.append([writer, message, None])
 
     def _undo_savepoint(self) -> None:
