@@ -11,7 +11,9 @@ and ``on_failure`` run in the actor's own thread.
 
 from __future__ import annotations
 
+import queue
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +27,20 @@ from bot.app.routing import SUPERVISOR, Directory
 def utc_now() -> datetime:
     """The wall clock, as an aware UTC datetime (the default ``clock`` of actors)."""
     return datetime.now(UTC)
+
+
+class IdleInbox(queue.Queue):  # type: ignore[type-arg]
+    """A mailbox that calls ``on_idle`` (in the actor's thread) each time the actor is about
+    to wait for mail, i.e. when everything queued has been handled. An actor uses it through
+    pykka's inbox hook (``_create_actor_inbox``, as ``actors/loop_inbox.py`` does); the
+    JournalActor commits its group there."""
+
+    on_idle: Callable[[], None] = staticmethod(lambda: None)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> object:
+        if self.empty():
+            self.on_idle()
+        return super().get(block, timeout)
 
 
 class BotActor(pykka.ThreadingActor):

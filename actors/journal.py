@@ -10,8 +10,8 @@ Emits: the order commands to BROKER (exits and cancels the broker could not take
     BuyBacksNumbered (first snapshot), TradeRecovered,
     ReconcileMismatch, ReconcileFinished, JournalFailed, StartRefused (published);
     OrderRejected (code 0) for an entry that could not be recorded.
-Thread rule: its own pykka thread owns the sqlite connection; a write is one short
-    transaction (WAL, synchronous=FULL), never a wait on another actor.
+Thread rule: its own pykka thread owns the sqlite connection (WAL, synchronous=FULL); it
+    never waits on another actor.
 
 Order after the first snapshot: RiskRestored goes out before any TradeRecovered. Risk hears
 it first, so the P&L of a trade that closed while the bot was down (execution's
@@ -19,10 +19,21 @@ PositionClosed, one hop later) adds to the restored day instead of being overwri
 
 Write-ahead: an order goes to the broker only after its rows are committed, so after a crash
 the journal knows every order that may exist. When a write fails (disk full, locked or
-read-only file, a damaged table) an ENTRY is not sent: it is answered with OrderRejected and
-JournalFailed makes risk refuse new entries, loudly at ERROR. Exits and cancels are sent
-anyway (protecting an open position beats recording it), also at ERROR. Before the mode is
-known the file is not open: entries are refused, exits and cancels pass.
+read-only file, a damaged table), at once or when its group is committed (every write of the
+group is then tried again alone: ``bot/journal/group.py``), an ENTRY is not sent: it is
+answered with OrderRejected and JournalFailed makes risk refuse new entries, loudly at ERROR.
+Exits and cancels are sent anyway (protecting an open position beats recording it), also at
+ERROR. Before the mode is known the file is not open: entries are refused, exits and cancels
+pass.
+
+Group commit: what is queued is written into one transaction and committed once (one fsync)
+when the mailbox is empty (``on_receive``, and the mailbox's ``get`` before it waits), after
+``GROUP_MAX`` writes, before the journal publishes anything (so nothing it says runs ahead
+of what it wrote before), before it answers a Ping (a Pong means "durable"), before a
+snapshot is reconciled, and when it stops. The orders written into a group wait for its
+commit and then go to the broker in the order they came. A burst (several symbols entering
+on one bar close, four records each) costs one commit instead of one per record. Records
+keep their order: one connection, one transaction at a time.
 
 A failing journal fails on every write: ``journal_write_failed`` is logged at ERROR once, then
 ``journal_write_failures count=N`` at most once a minute (``bot/ops/repeats.py``), never a
@@ -36,7 +47,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from actors.base import BotActor, utc_now
+from actors.base import BotActor, IdleInbox, utc_now
 from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import BROKER, Directory
@@ -49,6 +60,12 @@ from bot.trading.market_hours import trading_day
 
 FAILURE_SUMMARY_S = 60.0
 ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder)
+GROUP_MAX = 64
+"""Writes held in one group at most: a mailbox that never empties still commits."""
+
+
+def is_order_command(message: Any) -> bool:
+    return isinstance(message, ORDER_COMMANDS)
 
 
 def _client_order_ids(command: Any) -> list[str]:
@@ -69,6 +86,10 @@ def is_entry(command: Any) -> bool:
 class JournalActor(BotActor):
     name = "journal"
 
+    @staticmethod
+    def _create_actor_inbox() -> IdleInbox:  # type: ignore[override]
+        return IdleInbox()
+
     def __init__(self, directory: Directory, settings: Settings, clock: Any = utc_now,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         super().__init__(directory, clock)
@@ -88,9 +109,31 @@ class JournalActor(BotActor):
         self.undelivered: list[Any] = []
         """Exits and cancels the broker could not take (it was restarting): sent again after
         its next snapshot, never dropped."""
+        self.waiting: list[tuple[Any, bool, str, int | None]] = []
+        """Order commands waiting for their group's commit: (command, entry, problem known
+        already, index of its write in the group or None)."""
+        self._flushing = False
+        self.actor_inbox.on_idle = self._idle
+
+    def on_receive(self, message: Any) -> Any:
+        """Actor thread: a Ping is answered only for what is durable; after a message, the
+        group is committed when nothing else is queued (or it is full)."""
+        if isinstance(message, m.Ping):
+            self._flush()
+        result = super().on_receive(message)
+        if self.actor_inbox.empty() or (self.journal and self.journal.held >= GROUP_MAX):
+            self._flush()
+        return result
+
+    def publish(self, message: Any) -> None:
+        """Commit first: nothing leaves the journal before what was written before it."""
+        self._flush()
+        super().publish(message)
 
     def on_stop(self) -> None:
-        """Actor thread: close the file (the WAL is checkpointed by sqlite)."""
+        """Actor thread: commit and forward what is held, close the file (the WAL is
+        checkpointed by sqlite)."""
+        self._flush()
         if self.journal is not None:
             self.journal.close()
 
@@ -114,6 +157,7 @@ class JournalActor(BotActor):
             "written": self.written,
             "failed": self.failed or None,
             "failures": self.failures.total,
+            "commits": self.journal.commits if self.journal else 0,
         }
 
     # -- opening ----------------------------------------------------------------------------
@@ -150,6 +194,7 @@ class JournalActor(BotActor):
             if snapshot.first:  # nothing known: buy-backs must not wait for the journal forever
                 self.publish(m.BuyBacksNumbered((), self.clock()))
             return
+        self._flush()  # the orders handled before it are forwarded (``forwarded`` below)
         now = self.clock()
         if snapshot.market_ts is not None:
             self.market_offset = snapshot.market_ts - now
@@ -275,17 +320,46 @@ class JournalActor(BotActor):
     # -- write-ahead ------------------------------------------------------------------------
 
     def _on_command(self, command: Any) -> None:
+        """Write the command into the group; it goes to the broker after the group's commit."""
         entry = is_entry(command)
         problem = self.failed or ("" if self.journal else "journal not open yet (mode unknown)")
+        index = None
         if not problem:
             try:
                 now = self.clock()
                 market = now + self.market_offset if self.market_offset is not None else None
+                self.journal.group(skip_after_failure=is_order_command)
+                index = self.journal.held
                 self.journal.record(command, now, market=market)
                 self.written += 1
             except JournalError as exc:
-                problem = str(exc)
+                problem, index = str(exc), None
                 self._failed(problem)
+        self.waiting.append((command, entry, problem, index))
+
+    def _idle(self) -> None:
+        """The mailbox is empty (its ``get`` is about to wait): commit what is held."""
+        try:
+            self._flush()
+        except Exception as exc:  # noqa: BLE001 - outside a handler: pykka would not see it
+            self.on_failure(type(exc), exc, exc.__traceback__)
+
+    def _flush(self) -> None:
+        """Commit the group, then send the orders that waited for it, in order."""
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            lost = self.journal.commit_group() if self.journal is not None else []
+            for reason in (r for r in lost if r):
+                self._failed(reason)
+            waiting, self.waiting = self.waiting, []
+            for command, entry, problem, index in waiting:
+                self._dispatch(command, entry, problem or (lost[index] if index is not None else ""))
+        finally:
+            self._flushing = False
+
+    def _dispatch(self, command: Any, entry: bool, problem: str) -> None:
         if problem and entry:
             self._reject(command, problem)
             return
@@ -310,6 +384,7 @@ class JournalActor(BotActor):
         self.undelivered.append(command)
 
     def _redeliver(self) -> None:
+        self._flush()  # the cancels of the snapshot's plan first, as they were handled first
         waiting, self.undelivered = self.undelivered, []
         for command in waiting:
             self.log.info("order_redelivered command={} client_order_ids={}",
@@ -336,9 +411,11 @@ class JournalActor(BotActor):
         if self.journal is None:
             return  # before the mode is known nothing can trade; health/log keep the rest
         if self._guarded(lambda: self.journal.record(message, self.clock())):
-            self.written += 1
+            self.written += 1  # a write its group's commit loses counts in failures too
 
     def _guarded(self, write: Any) -> bool:
+        """One write into the open group (opened here): False when it failed at once."""
+        self.journal.group(skip_after_failure=is_order_command)
         try:
             write()
         except JournalError as exc:

@@ -2,13 +2,15 @@
 option prewarm on and off in the same run.
 
     python scripts/bench_e2e.py --latency ib --symbols 8 --minutes 60 [--speed 20] [--seed 7]
+        [--trades default|forced]
 
 Per mode (``prewarm``: ``options.prewarm_lines_per_symbol: 4``; ``no_prewarm``: 0) the
 simulated gateway runs in this process (``SimGateway``, ``--latency`` delays, a fixed session
 day from 10:00 New York) and the bot runs as ``python -m bot`` against it (``broker.kind: ib``,
 ``dry_run: false``, the simulator's paper account, short indicators so signals are frequent,
-risk limits wide enough that most signals become orders). Both modes get the same market
-(same seed) and the same settings but the prewarm.
+risk limits wide enough that most signals become orders, how soon a symbol trades again set
+by ``--trades``: ``TRADE_RATES``). Both modes get the same market (same seed) and the same
+settings but the prewarm.
 
 Measured at the gateway, in wall time on one clock:
 
@@ -16,13 +18,19 @@ Measured at the gateway, in wall time on one clock:
   symbol's 1-minute bar to the moment the entry (``orderRef`` ``<intent>.entry``, whose intent
   id names the bar) arrived at the gateway (before any modelled delay). p50, p99, max, count,
   and every sample. Entries on bars that closed in the first two simulated minutes (the
-  connect, the backfill, the warm sets being set up) are counted apart, not measured.
+  connect, the backfill, the warm sets being set up) are counted apart, not measured. With
+  fewer than 100 entries the p99 is the largest sample.
+- **hops**: where each entry's time went (``HOPS``), from the gateway's taps and the
+  timestamps of the bot's own JSON log lines (same host clock): per hop p50/p99/max, and the
+  five slowest entries hop by hop, with how many entries shared their bar close and what the
+  bot sent in the second before (ib_insync's own throttle lets 24 messages a second out).
 - **lines**: the most market data lines the bot held at the gateway at once (sampled every
   0.1 s) and IB's limit.
 - **messages per symbol-hour**: every request the bot sent after the first two simulated
-  minutes (the connect and the backfill are excluded), per symbol and simulated hour; split
-  into orders (placeOrder, cancelOrder: they grow with the trades the short indicators
-  force) and data (everything else: what the prewarm changes), and per request.
+  minutes (the connect and the backfill are excluded), per symbol and simulated hour: all
+  that IB counts (every message the client sends), split into orders (placeOrder,
+  cancelOrder: they grow with the trade rate, ``--trades``) and data (everything else: what
+  the prewarm changes), and per request; ``trades_per_symbol_hour`` says the rate.
 - **pacing violations**: the gateway's ``violation.*`` counters.
 
 The taps are read-only wrappers installed in this process around two gateway methods (a
@@ -51,6 +59,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bot.app.config import RiskSettings, StrategySettings  # noqa: E402
 from bot.sim import session as sim_session  # noqa: E402
 from bot.sim import streams  # noqa: E402
 from bot.sim.decode_order import decode_place_order  # noqa: E402
@@ -75,6 +84,9 @@ class Taps:
         self.lock = threading.Lock()
         self.bar_sent: dict[tuple[str, str], float] = {}  # (symbol, close HHMM UTC) -> wall
         self.entries: dict[str, tuple[float, str]] = {}  # orderRef -> (wall, symbol)
+        self.arrivals: list[tuple[float, str]] = []  # (wall, request name) of every message
+        self.epoch = time.time() - time.monotonic()
+        """time.time() minus time.monotonic(): the taps on the bot's log clock (``hops``)."""
 
     def install(self) -> None:
         """Point the gateway taps at this record (wrapped in once per process)."""
@@ -121,8 +133,12 @@ def _wrap() -> None:
 
     def on_message(session, fields):
         taps = _CURRENT
+        arrived = time.monotonic()
+        if taps is not None and fields:
+            with taps.lock:
+                taps.arrivals.append((arrived, REQUEST_NAMES.get(int(fields[0]), fields[0])
+                                      if fields[0].isdigit() else fields[0]))
         if taps is not None and fields and fields[0] == PLACE_ORDER:
-            arrived = time.monotonic()
             try:
                 placed = decode_place_order(Fields(list(fields)), session.version)
                 ref, symbol = placed.order_ref, placed.contract.symbol
@@ -137,8 +153,102 @@ def _wrap() -> None:
     sim_session.Session._on_message = on_message
 
 
-def bot_settings(tmp: Path, port: int, symbols: int, speed: float, prewarm: int) -> dict[str, Any]:
+HOPS = ("decision", "execution", "journal", "to_gateway")
+"""Where an entry's time goes, each hop ending at a line of the bot's log (its ``ts``, written
+after the step): ``decision`` the gateway's bar update -> risk's ``entry_approved`` (the
+broker decoding the bar, the strategy deciding and proposing, risk approving);
+``execution`` -> ``bracket_submitted`` (told to the journal); ``journal`` -> the broker's
+``order_placed`` of the entry (the journal's write-ahead, then the broker's mailbox);
+``to_gateway`` -> the entry read by the gateway (ib_insync's own message throttle, the
+socket)."""
+BUSY_WINDOW_S = 1.0
+
+
+def _log_times(log: Path) -> dict[tuple[str, str], list[float]]:
+    """(first word, intent or client order id) -> the wall times of those log lines."""
+    out: dict[tuple[str, str], list[float]] = {}
+    if not log.exists():
+        return out
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        word = rec.get("msg", "").split(" ", 1)[0]
+        if word not in ("entry_approved", "bracket_submitted", "order_placed"):
+            continue
+        key = rec["msg"].split("=", 1)[1].split(" ", 1)[0]
+        out.setdefault((word, key), []).append(datetime.fromisoformat(rec["ts"]).timestamp())
+    return out
+
+
+def hops(taps: Taps, log: Path, after: str) -> dict[str, Any]:
+    """Per hop (``HOPS``) p50/p99/max in ms over the measured entries, and the five slowest
+    entries hop by hop with what reached the gateway from the bot in the second before the
+    entry (ib_insync throttles at ``bot/ib/pacing.py``'s burst) and how many entries shared
+    their bar close."""
+    times = _log_times(log)
+    rows = []
+    with taps.lock:
+        entries = dict(taps.entries)
+        bars = dict(taps.bar_sent)
+        arrivals = sorted(taps.arrivals)
+    per_bar: dict[str, int] = {}
+    for ref in entries:
+        per_bar[ref.split("-")[1]] = per_bar.get(ref.split("-")[1], 0) + 1
+    for ref, (arrived, symbol) in entries.items():
+        intent, stamp = ref[: -len(".entry")], ref.split("-")[1]
+        sent = bars.get((symbol, stamp))
+        if sent is None or stamp <= after or arrived < sent:
+            continue
+        wall = sent + taps.epoch
+        marks = [*(times.get(key, [None])[0] for key in (
+                     ("entry_approved", intent), ("bracket_submitted", intent),
+                     ("order_placed", ref))),
+                 arrived + taps.epoch]
+        if any(t is None for t in marks):
+            continue
+        steps = [round((b - a) * 1000.0, 1) for a, b in zip([wall, *marks[:-1]], marks,
+                                                               strict=True)]
+        before = [n for t, n in arrivals if arrived - BUSY_WINDOW_S <= t < arrived]
+        rows.append({"ref": ref, "total_ms": round((arrived - sent) * 1000.0, 1),
+                     "hops_ms": dict(zip(HOPS, steps, strict=True)),
+                     "entries_same_bar": per_bar[stamp],
+                     "messages_in_1s_before": len(before),
+                     "by_request_1s_before": {n: before.count(n) for n in sorted(set(before))}})
+    summary = {}
+    for hop in HOPS:
+        values = sorted(r["hops_ms"][hop] for r in rows)
+        summary[hop] = {"p50": pct(values, 0.5), "p99": pct(values, 0.99),
+                        "max": values[-1] if values else None}
+    rows.sort(key=lambda r: -r["total_ms"])
+    return {"entries": len(rows), "per_hop_ms": summary, "slowest": rows[:5]}
+
+
+TRADE_RATES: dict[str, dict[str, int]] = {
+    "default": {
+        "cooldown_bars": StrategySettings.model_fields["cooldown_bars"].default,
+        "max_hold_minutes": RiskSettings.model_fields["max_hold_minutes"].default,
+    },
+    "forced": {"cooldown_bars": 2, "max_hold_minutes": 3},
+}
+"""How often each symbol trades (``--trades``). The trigger is the same in both (EMA 2/3, RSI 3:
+a signal on most bars, so a symbol enters again as soon as it may); what differs is how soon:
+
+- ``default``: the bot's own default ``strategy.cooldown_bars`` (5) and
+  ``risk.max_hold_minutes`` (20): a symbol holds a position until its take-profit, stop or 20
+  minutes, and waits 5 bars after an entry. About 4 trades per symbol-hour here, still an
+  upper bound for the bot's defaults, whose ``risk.max_trades_per_day`` (6 a day, all symbols)
+  the bench lifts to get latency samples.
+- ``forced``: 2-bar cooldown and 3-minute holds: about 9 trades per symbol-hour, for many
+  latency samples and bursts of entries on one bar close; its order messages are the forced
+  rate's, not a user's."""
+
+
+def bot_settings(tmp: Path, port: int, symbols: int, speed: float, prewarm: int,
+                 trades: str = "default") -> dict[str, Any]:
     timeouts = {"ack_timeout_s": 10.0, "entry_timeout_s": 60.0, "cancel_timeout_s": 10.0}
+    rate = TRADE_RATES[trades]
     return {
         "dry_run": False,
         "symbols": list(SYMBOLS[:symbols]),
@@ -146,11 +256,11 @@ def bot_settings(tmp: Path, port: int, symbols: int, speed: float, prewarm: int)
         "execution": {k: max(2.0, v / speed) for k, v in timeouts.items()},
         "strategy": {"ema_fast": 2, "ema_slow": 3, "rsi_period": 3, "rsi_call_min": 50,
                      "rsi_overbought": 100, "rsi_put_max": 40, "rsi_oversold": 0,
-                     "require_vwap": False, "cooldown_bars": 2},
+                     "require_vwap": False, "cooldown_bars": rate["cooldown_bars"]},
         "options": {"strike_window": 2, "prewarm_lines_per_symbol": prewarm},
         "risk": {"kill_switch_path": str(tmp / "KILL"), "max_consecutive_losses": 100,
                  "max_trades_per_day": 500, "max_open_positions": symbols,
-                 "max_daily_loss_pct": 50, "max_hold_minutes": 3},
+                 "max_daily_loss_pct": 50, "max_hold_minutes": rate["max_hold_minutes"]},
         "journal": {"dir": str(tmp / "data")},
         "logging": {"dir": str(tmp / "logs"), "level": "INFO"},
         "health": {"heartbeat_seconds": 2},
@@ -179,7 +289,7 @@ def run_mode(args: argparse.Namespace, prewarm: int) -> dict[str, Any]:
         tmp.mkdir(parents=True, exist_ok=True)
         config = tmp / "settings.yaml"
         config.write_text(yaml.safe_dump(bot_settings(tmp, gw.port, args.symbols, args.speed,
-                                                      prewarm)))
+                                                      prewarm, args.trades)))
         with (tmp / "bot.out").open("wb") as out:
             proc = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(config),
                                      "--duration", str(STARTUP_WALL_S + wall_s)],
@@ -198,7 +308,9 @@ def run_mode(args: argparse.Namespace, prewarm: int) -> dict[str, Any]:
         end_counters, end_time = gw.counters(), gw.clock.now()
         gw.stop()
         log_tail = (tmp / "bot.out").read_text(errors="replace").splitlines()[-5:]
-    start_counters, start_time = warm_counters or ({}, gw.epoch)
+        start_counters, start_time = warm_counters or ({}, gw.epoch)
+        where = hops(taps, tmp / "logs" / "bot.jsonl",
+                     start_time.astimezone(UTC).strftime("%Y%m%d%H%M"))
     latencies, early, unmatched = taps.latencies_ms(
         start_time.astimezone(UTC).strftime("%Y%m%d%H%M"))
     hours = max(1e-9, (end_time - start_time).total_seconds() / 3600.0)
@@ -223,7 +335,9 @@ def run_mode(args: argparse.Namespace, prewarm: int) -> dict[str, Any]:
         "order_messages_per_symbol_hour": round(orders, 1),
         "data_messages_per_symbol_hour": round(messages / args.symbols / hours - orders, 1),
         "messages_per_symbol_hour_by_request": by_request,
+        "trades_per_symbol_hour": round(len(latencies) / args.symbols / hours, 1),
         "samples_ms": [round(x, 1) for x in latencies],
+        "hops": where,
         "pacing_violations": sum(v for k, v in end_counters.items() if k.startswith("violation.")),
         "orders_placed": end_counters.get("orders.placed", 0),
         "bot_exit": proc.returncode,
@@ -257,6 +371,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--minutes", type=float, default=60.0, help="simulated minutes per mode")
     p.add_argument("--speed", type=float, default=20.0, help="simulated seconds per wall second")
     p.add_argument("--seed", type=int, default=7, help="market and latency seed")
+    p.add_argument("--trades", choices=tuple(TRADE_RATES), default="default",
+                   help="how often each symbol trades (see TRADE_RATES): the bot's default "
+                        "cooldown and max hold, or forced (many more entries)")
     p.add_argument("--keep", type=Path, default=None, metavar="DIR",
                    help="keep each mode's settings, bot logs and journal under DIR")
     return p.parse_args(argv)
@@ -267,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     on = run_mode(args, prewarm=4)
     off = run_mode(args, prewarm=0)
     result = {"latency": args.latency, "symbols": args.symbols, "minutes": args.minutes,
-              "speed": args.speed, "seed": args.seed, "prewarm": on, "no_prewarm": off,
+              "speed": args.speed, "seed": args.seed, "trades": args.trades, "prewarm": on, "no_prewarm": off,
               **verdict(on, off)}
     print(json.dumps(result, indent=1))
     return 0 if result["met"] else 1

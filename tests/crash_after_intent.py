@@ -2,7 +2,9 @@
 except that the process SIGKILLs itself right after the journal committed the first entry and
 before the JournalActor sends it: the crash that write-ahead must survive (the intent is sent
 exactly once after the restart). The production code holds no hook for it: this module wraps
-``Journal.record`` before the bot starts."""
+``Journal.record`` (which notes an entry written into the open group) and
+``Journal.commit_group`` (the commit that makes it durable: the kill follows it) before the
+bot starts."""
 
 from __future__ import annotations
 
@@ -18,16 +20,25 @@ from bot.app.cli import main  # noqa: E402
 from bot.journal.write import Journal  # noqa: E402
 
 _record = Journal.record
+_commit_group = Journal.commit_group
 
 
-def _record_then_crash_after_an_entry(self, message, *args, **kwargs):
+def _record_noting_an_entry(self, message, *args, **kwargs):
     written = _record(self, message, *args, **kwargs)
     if is_entry(message):
-        os.kill(os.getpid(), signal.SIGKILL)
+        self.entry_written = True
     return written
 
 
-Journal.record = _record_then_crash_after_an_entry
+def _commit_then_crash_after_an_entry(self):
+    outcome = _commit_group(self)
+    if getattr(self, "entry_written", False):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return outcome
+
+
+Journal.record = _record_noting_an_entry
+Journal.commit_group = _commit_then_crash_after_an_entry
 
 if __name__ == "__main__":
     sys.exit(main())

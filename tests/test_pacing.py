@@ -1,10 +1,21 @@
-"""The pacing governor keeps within IB's limits with a margin and says how long to wait."""
+"""The pacing governor keeps within IB's limits with a margin and says how long to wait; the
+client's own throttle lets orders go ahead of waiting data requests, never faster."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
 
-from bot.ib.pacing import NOT_BEFORE_LINE_FREE, Governor, Limits, Request
+from bot.ib.pacing import (
+    NOT_BEFORE_LINE_FREE,
+    Governor,
+    Limits,
+    Request,
+    is_order_message,
+    limit_message_rate,
+)
 
 CONTRACT_DETAILS = Request("reqContractDetails")
 
@@ -123,3 +134,87 @@ def test_delay_counts_a_wait_only_when_asked() -> None:
     assert governor.delay(CONTRACT_DETAILS, 0.5) == pytest.approx(0.5)
     assert governor.delay(CONTRACT_DETAILS, 0.5, count=True) == pytest.approx(0.5)
     assert governor.deferred == 1
+
+
+# -- the client's own throttle: orders first ------------------------------------------------
+
+REQ_MKT_DATA, PLACE_ORDER, CANCEL_ORDER = 1, 3, 4
+BURST = 24  # bot.ib.pacing.MESSAGE_BURST
+
+
+class _Socket:
+    """Stands in for the client's connection: what left, when (loop time), in order."""
+
+    def __init__(self, loop, expected: int) -> None:
+        self.loop, self.expected = loop, expected
+        self.sent: list[tuple[float, str]] = []
+        self.done = asyncio.Event()
+
+    def sendMsg(self, data: bytes) -> None:  # noqa: N802 - the client's name for it
+        self.sent.append((self.loop.time(), data[4:].decode().split("\0")[0]))
+        if len(self.sent) == self.expected:
+            self.done.set()
+
+
+def _run_in_own_thread(make_coroutine) -> None:
+    """Run a coroutine on a new loop set as current in a thread of its own (ib_insync finds its
+    loop through the thread's policy), so no other test inherits that setting."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(make_coroutine(loop))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            errors.append(exc)
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name="throttle-test")
+    thread.start()
+    thread.join(10.0)
+    assert not thread.is_alive()
+    if errors:
+        raise errors[0]
+
+
+@pytest.mark.parametrize("library", ["ib_insync", "ib_async"])
+def test_an_order_waiting_in_the_client_throttle_goes_ahead_of_data_requests_never_faster(
+    library: str,
+) -> None:
+    # Arrange: the real client of each library, throttled as the broker sets it up
+    client_class = pytest.importorskip(f"{library}.client").Client
+    sent: list[tuple[float, str]] = []
+
+    async def burst(loop: asyncio.AbstractEventLoop) -> None:
+        client = client_class(None)
+        client.connState = client_class.CONNECTED
+        limit_message_rate(client)
+        client.RequestsInterval = 0.2  # the same rule on a shorter window: a quicker test
+        socket = client.conn = _Socket(loop, BURST + 5 + 3)
+        for req_id in range(BURST + 5):  # a bar close's streams: 5 over the limit wait
+            client.send(REQ_MKT_DATA, 11, req_id)
+        for order_id in (101, 102):
+            client.send(PLACE_ORDER, order_id)  # an entry and its exit...
+        client.send(CANCEL_ORDER, 103)  # ...and a cancel, while the streams wait
+        await asyncio.wait_for(socket.done.wait(), 5.0)
+        sent.extend(socket.sent)
+
+    # Act
+    _run_in_own_thread(burst)
+
+    # Assert: the orders leave first once the limit allows, in their own order
+    kinds = [kind for _, kind in sent]
+    assert kinds == ["1"] * BURST + ["3", "3", "4"] + ["1"] * 5
+    times = [t for t, _ in sent]
+    assert all(b - a > 0.2 for a, b in zip(times, times[BURST:], strict=False))  # <= 24 a window
+
+
+@pytest.mark.parametrize(
+    ("fields", "order"),
+    [(("3", "101"), True), (("4", "103"), True), (("58",), True), (("1", "11"), False),
+     (("2", "11"), False), (("9", "1"), False), (("30", "3"), False)],
+)
+def test_order_messages_are_told_by_their_message_id(fields: tuple[str, ...], order: bool) -> None:
+    assert is_order_message("\0".join(fields) + "\0") is order

@@ -2,10 +2,8 @@
 
 One ``Journal`` belongs to one thread (the actor that owns it); SQLite connections are not
 shared. ``record`` takes any message of the catalogue and writes what it means, each in its own
-transaction; a failed write raises ``JournalError`` so the owner can stop opening positions
-rather than trade unrecorded. One file per mode (``journal-sim.sqlite3``,
-``journal-shadow.sqlite3``, ``journal-paper.sqlite3``, ``journal-live.sqlite3``) keeps a
-rehearsal from ever mixing with real records.
+transaction (or as one write of a group commit: ``bot/journal/group.py``); a failed write
+raises ``JournalError`` so the owner can stop opening positions rather than trade unrecorded.
 """
 
 from __future__ import annotations
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import messages as m
+from bot.journal.group import GroupCommit
 from bot.journal.schema import IntentStatus, JournalError, migrate, rank_sql
 from bot.trading.order_state import advance
 
@@ -41,8 +40,9 @@ def _ts(value: datetime | None) -> str:
     return value.isoformat() if value is not None else ""
 
 
-class Journal:
-    """Writes and reads the journal; every public method is one transaction."""
+class Journal(GroupCommit):
+    """Writes and reads the journal; every public write is one transaction, or one write of
+    the open group (``GroupCommit``)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -55,6 +55,7 @@ class Journal:
             self.found_version = migrate(self.conn, str(self.path))
         except sqlite3.Error as exc:
             raise JournalError(f"cannot open journal {self.path}: {exc}") from exc
+        GroupCommit.__init__(self, self.conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -113,16 +114,6 @@ class Journal:
 
     def set_fact(self, name: str, value: Any, now: datetime) -> None:
         self._write(lambda conn, _: _fact(name, lambda _e: value)(conn, None, now), None)
-
-    def _write(self, writer: Any, message: Any) -> None:
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            writer(self.conn, message)
-            self.conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise JournalError(f"journal write failed ({type(message).__name__}): {exc}") from exc
 
     # -- reading ------------------------------------------------------------------------------
 
