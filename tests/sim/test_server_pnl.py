@@ -61,7 +61,9 @@ def test_pnl_is_pushed_about_once_a_second_and_stops_when_cancelled(gateway, ib,
     ib.cancelPnL(ACCOUNT)
     seen = len(stamps)
     until(ib, lambda: len(stamps) > seen, 1.5)
-    # Assert: updates arrive, never faster than one a second (with scheduling slack)
-    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
-    assert seen >= 4 and min(gaps[: seen - 1]) > 0.8, gaps
+    # Assert: updates arrive, never faster than one a second on average over the run (one
+    # update's gap may look short when the one before it was read late on a busy machine;
+    # an update every 0.05 s market step would make 20 a second)
+    elapsed = stamps[seen - 1] - stamps[0]
+    assert seen >= 4 and seen - 1 <= elapsed / 0.8 + 1, stamps
     assert len(stamps) == seen
