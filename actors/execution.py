@@ -95,7 +95,7 @@ class ExecutionActor(BotActor):
         match message:
             case m.EntryApproved():
                 self._on_entry_approved(message)
-            case m.OrderStatusChanged() | m.OrderRejected() if _is_buy_back(message.client_order_id):
+            case m.OrderStatusChanged() | m.OrderRejected() if covers.is_buy_back(message.client_order_id):
                 self._on_buy_back_report(message)
             case m.OrderStatusChanged():
                 self._route(message.client_order_id, execution.on_status, message)
@@ -352,10 +352,6 @@ class ExecutionActor(BotActor):
 OUTSIDE_GRACE_S = 1.0
 """How long a broker position report may run ahead of our own fill reports (wall seconds)."""
 
-
-def _is_buy_back(client_order_id: str) -> bool:
-    ref = m.parse_order_ref(client_order_id)
-    return ref is not None and ref.role == "cover"
 
 
 def _summary(message: Any) -> str:

@@ -56,6 +56,7 @@ from bot.journal.reconcile import reconcile
 from bot.journal.schema import IntentStatus
 from bot.journal.write import Journal, JournalError, journal_path
 from bot.ops.repeats import RepeatSummary
+from bot.trading.covers import is_buy_back
 from bot.trading.market_hours import trading_day
 
 FAILURE_SUMMARY_S = 60.0
@@ -273,10 +274,10 @@ class JournalActor(BotActor):
         numbers = buy_back_numbers(self.journal.conn)
         working = []
         for order in snapshot.orders:
-            ref = m.parse_order_ref(order.client_order_id)
-            if ref is None or ref.role != "cover" or order.status in m.DONE_STATUSES:
+            ref = order.client_order_id
+            if not is_buy_back(ref) or order.status in m.DONE_STATUSES:
                 continue
-            key = order.contract_key or contract_key_of(self.journal.conn, ref.intent_id)
+            key = order.contract_key or contract_key_of(self.journal.conn, m.intent_of(ref))
             if key:
                 working.append((key, order.client_order_id))
         self.publish(m.BuyBacksNumbered(tuple(sorted(numbers.items())), now, tuple(working)))

@@ -49,14 +49,13 @@ def live_intents(conn: sqlite3.Connection) -> list[JournalIntent]:
 def finished_intents(conn: sqlite3.Connection, intent_ids: set[str]) -> dict[str, str]:
     """Of ``intent_ids``, those the journal holds as finished (closed, expired, denied ...):
     intent id -> correlation id."""
-    found: dict[str, str] = {}
-    live = {s.value for s in LIVE_STATUSES}
-    for intent_id in sorted(intent_ids):
-        row = conn.execute("SELECT correlation_id, status FROM intents WHERE intent_id = ?",
-                           (intent_id,)).fetchone()
-        if row is not None and row["status"] not in live:
-            found[intent_id] = row["correlation_id"]
-    return found
+    ids, live = sorted(intent_ids), [s.value for s in LIVE_STATUSES]
+    if not ids:
+        return {}
+    rows = conn.execute(
+        f"SELECT intent_id, correlation_id FROM intents WHERE intent_id IN ({','.join('?' * len(ids))}) "
+        f"AND status NOT IN ({','.join('?' * len(live))})", [*ids, *live]).fetchall()
+    return {row["intent_id"]: row["correlation_id"] for row in rows}
 
 
 def buy_back_numbers(conn: sqlite3.Connection) -> dict[str, int]:

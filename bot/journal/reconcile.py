@@ -66,6 +66,7 @@ from datetime import datetime
 
 from bot import messages as m
 from bot.journal.schema import IntentStatus
+from bot.trading.covers import is_buy_back
 from bot.trading.market_hours import trading_day
 
 S = m.OrderStatus
@@ -145,16 +146,16 @@ def reconcile(
     intents of the snapshot's orders that the journal holds as finished (id -> correlation)."""
     out = _Builder(now)
     in_flight = forwarded - snapshot.handled
-    intents = [replace(i, orders=tuple(o for o in i.orders if not _buy_back(o.spec.client_order_id)),
-                       fills=tuple(f for f in i.fills if not _buy_back(f.client_order_id)))
+    intents = [replace(i, orders=tuple(o for o in i.orders if not is_buy_back(o.spec.client_order_id)),
+                       fills=tuple(f for f in i.fills if not is_buy_back(f.client_order_id)))
                for i in intents]
     orders = defaultdict(dict)
     for order in snapshot.orders:
-        if not _buy_back(order.client_order_id):
+        if not is_buy_back(order.client_order_id):
             orders[m.intent_of(order.client_order_id)][order.client_order_id] = order
     fills = defaultdict(list)
     for fill in snapshot.fills:
-        if not _buy_back(fill.client_order_id):
+        if not is_buy_back(fill.client_order_id):
             fills[m.intent_of(fill.client_order_id)].append(fill)
     live = {i.intent_id for i in intents}
     for intent in intents:
@@ -278,7 +279,7 @@ def _untracked_orders(out: _Builder, orders: tuple[m.BrokerOrder, ...], live: se
         intent_id = m.intent_of(order.client_order_id)
         if order.status in m.DONE_STATUSES or intent_id in live:
             continue
-        if _buy_back(order.client_order_id):
+        if is_buy_back(order.client_order_id):
             continue  # a buy-back of a short: execution adopts it (BuyBacksNumbered.working)
         if intent_id in finished:  # ours, and its trade is over: nothing it could do is wanted
             out.cancels.append(m.CancelOrder(finished[intent_id], order.client_order_id))
@@ -293,13 +294,6 @@ def _untracked_orders(out: _Builder, orders: tuple[m.BrokerOrder, ...], live: se
             f"{order.status.value} {order.contract_key} is working at the broker but is "
             "no live intent of this journal: left alone",
         )
-
-
-def _buy_back(ref: str) -> bool:
-    """A buy-back of a short (``<intent>.coverN``): not part of its intent's trade (execution
-    tracks buy-backs apart, ``bot/trading/covers.py``), so reconciliation leaves it out."""
-    parsed = m.parse_order_ref(ref)
-    return parsed is not None and parsed.role == "cover"
 
 
 def _fills_position(trade: m.TradeRecovered) -> float:

@@ -87,6 +87,12 @@ def adopt(covers: Covers, ref: str, wall: datetime) -> Covers:
     return Covers(max(covers.sent, number), BuyBack(ref, wall, acked=True))
 
 
+def is_buy_back(ref: str) -> bool:
+    """Whether ``ref`` is one of our buy-backs (``<intent>.coverN``)."""
+    parsed = m.parse_order_ref(ref)
+    return parsed is not None and parsed.role == "cover"
+
+
 def working(covers: Covers) -> bool:
     """Whether the last buy-back may still fill (sent, and IB has not said it is done)."""
     return covers.last is not None and covers.last.done_at is None

@@ -270,7 +270,7 @@ def _order_timeouts(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
             continue
         if bracket_child(trade, leg):
             continue  # it lives and dies with its parent
-        waited = (wall - (leg.waiting_since or leg.sent_at)).total_seconds()
+        waited = (wall - leg.waiting_since).total_seconds()
         unacked = leg.acked_at is None and waited >= ex.ack_timeout_s
         unfilled = leg.role == "entry" and waited >= ex.entry_timeout_s
         if unacked or unfilled:
