@@ -187,6 +187,7 @@ class BrokerActor(LoopActor, BotActor):
     def _wire_events(self) -> None:
         ib, guard = self.ib, self._guard
         ib.disconnectedEvent += guard(self.link.on_disconnected)
+        ib.client.conn.disconnected += guard(self.link.on_socket_closed)
         ib.errorEvent += guard(self._on_error)
         ib.barUpdateEvent += guard(self.market.on_bar_update)
         ib.pendingTickersEvent += guard(self.market.on_pending_tickers)

@@ -7,6 +7,12 @@ Actor thread only (see the One Rule in ``actors/broker/actor.py``). One task own
        |  +--refused / timed out / 326--+                                      |
        +---- wait the Reconnector's backoff (jittered; a new client id on 326) <+
 
+A socket that closes while connecting (a gateway that accepts the TCP connection and hangs up
+before the API is ready: restarting, not logged in, the client id still held) fails the
+attempt at once, as 326 does: ib_insync's connect would otherwise wait out
+``connect_timeout_s`` on the closed socket (it does not end the attempt when the socket
+closes before the API is ready) before the next attempt.
+
 IB's connectivity codes arrive as errors on a live socket and are handled without tearing
 it down: 1100 and 2110 publish ConnectionChanged("stale") (the risk actor pauses entries);
 1101 resubmits every subscription (data was lost) and publishes "restored"; 1102 publishes
@@ -23,6 +29,9 @@ from actors.broker.requests import BrokerCore
 from bot import messages as m
 from bot.ib import translate as tr
 from bot.ib.reconnect import ERR_CLIENT_ID_IN_USE, Reconnector
+
+HANDSHAKE_LOOK_S = 0.01
+"""How soon to look again for ib_insync's handshake wait after the socket closed before it."""
 
 
 class Link:
@@ -51,6 +60,8 @@ class Link:
         self._lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._attempt: asyncio.Future[object] | None = None
+        self._hung_up = ""
+        """Why the socket closed during the current attempt ("" while it has not)."""
 
     @property
     def client_id(self) -> int:
@@ -91,6 +102,7 @@ class Link:
     async def _connect(self) -> bool:
         settings = self.core.settings.broker
         self.last_error = 0
+        self._hung_up = ""
         self.state = "connecting"
         self._attempt = asyncio.ensure_future(
             self.core.ib.connectAsync(
@@ -149,6 +161,29 @@ class Link:
         self._publish("disconnected", "socket closed")
         self.on_lost()
         self._lost.set()
+
+    def on_socket_closed(self, why: str) -> None:
+        """The client's socket closed (``client.conn.disconnected``, "" for a clean close).
+        While connecting, end the attempt now instead of at its timeout: ``_fail_handshake``."""
+        if self.state != "connecting" or self._attempt is None or self._attempt.done():
+            return
+        if not self._hung_up:
+            self._hung_up = f"socket closed while connecting {why}".strip()
+            self._fail_handshake(self._attempt)
+
+    def _fail_handshake(self, attempt: asyncio.Future[object]) -> None:
+        """Fail ib_insync's wait for the API to start (an error on ``client.apiStart``) with
+        the close, so the connect ends as any failed connect does. The close can arrive
+        before that wait has begun (nothing listens yet): then look again shortly, until the
+        attempt is over (its own timeout bounds this). Cancelling the connect instead can
+        leave ib_insync's wait unfinished."""
+        if attempt.done():
+            return
+        start = self.core.ib.client.apiStart
+        if len(start.error_event):
+            start.error_event.emit(start, ConnectionError(self._hung_up))
+        else:
+            asyncio.get_running_loop().call_later(HANDSHAKE_LOOK_S, self._fail_handshake, attempt)
 
     def on_error(self, code: int, text: str) -> bool:
         """Connectivity and farm codes; True when handled here."""

@@ -4,7 +4,10 @@ Chaos (``scripts/chaos.py``) draws its gateway faults from ``ACTIONS``: ``stall_
 ``resume_streams`` stop and restart every streaming push (bars and quotes: a data outage while
 orders still work), ``delay_next`` holds a request (and the client's requests behind it) for
 a while, ``gateway_restart`` drops every connection and refuses new ones for a
-while (IB's daily restart, from the client's side: the account and its orders survive).
+while (IB's daily restart, from the client's side: the account and its orders survive; a
+restart during another one ends with the later), ``hang_up_connections`` accepts new
+connections and closes them before the handshake is answered (a gateway whose API is not ready
+yet: starting, logging in).
 
 ``FaultInjector`` is thread-safe: tests call it from their own thread. Flags (never answer,
 drop the next N, duplicate execDetails) are read by sessions; actions that touch sessions are
@@ -31,6 +34,7 @@ ACTIONS = frozenset(
     {
         "drop_all_connections",
         "refuse_connections",
+        "hang_up_connections",
         "connectivity",
         "farm_status",
         "never_answer",
@@ -56,6 +60,7 @@ class FaultTarget(Protocol):
 
     def fault_drop_all(self) -> None: ...
     def fault_refuse(self, seconds: float) -> None: ...
+    def fault_hang_up(self, seconds: float) -> None: ...
     def fault_broadcast_status(self, code: int) -> None: ...
     def fault_reject_next(self, code: int, reason: str) -> None: ...
     def fault_partial_fills(self, on: bool, chunk: int) -> None: ...
@@ -136,6 +141,10 @@ class FaultInjector:
 
     def refuse_connections(self, seconds: float) -> None:
         self._require().fault_refuse(float(seconds))
+
+    def hang_up_connections(self, seconds: float) -> None:
+        """For ``seconds`` (wall), accept each new connection and close it unanswered."""
+        self._require().fault_hang_up(float(seconds))
 
     def connectivity(self, code: int) -> None:
         if code not in CONNECTIVITY_CODES:

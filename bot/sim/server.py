@@ -168,6 +168,8 @@ class SimGateway:
         self._server: asyncio.base_events.Server | None = None
         self._stopping: asyncio.Event | None = None
         self._refuse_until = 0.0
+        self._hang_up_until = 0.0
+        self._relisten: asyncio.TimerHandle | None = None
         self.listeners: list = []
         """Callables told every engine event before it is sent (loop thread): a backtest
         records the fills there."""
@@ -312,9 +314,9 @@ class SimGateway:
         logger.info("gateway_stopped counters={}", self.stats.snapshot())
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if time.monotonic() < self._refuse_until:
+        if time.monotonic() < max(self._refuse_until, self._hang_up_until):
             self.stats.inc("sessions.refused")
-            writer.close()
+            writer.close()  # accepted, then hung up before the handshake is answered
             return
         session = Session(self, reader, writer)
         self.sessions.add(session)
@@ -476,9 +478,19 @@ class SimGateway:
         self._call(self._restart_listener, seconds)
 
     def _restart_listener(self, seconds: float) -> None:
+        """Stop listening for ``seconds``; a restart during another one ends with the later
+        (one listener: the port is not bound twice)."""
         if self._server is not None:
             self._server.close()
-        self._loop.call_later(seconds, lambda: asyncio.ensure_future(self._listen(self.port)))
+        if self._relisten is not None:
+            self._relisten.cancel()
+        self._relisten = self._loop.call_later(
+            seconds, lambda: asyncio.ensure_future(self._listen(self.port))
+        )
+
+    def fault_hang_up(self, seconds: float) -> None:
+        self.stats.inc("faults.hang_up")
+        self._hang_up_until = time.monotonic() + seconds
 
     def fault_broadcast_status(self, code: int) -> None:
         self.stats.inc(f"faults.status_{code}")

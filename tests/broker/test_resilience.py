@@ -60,6 +60,25 @@ def test_dropped_and_refused_connection_reconnects_restores_and_never_resends(
     )
 
 
+def test_a_socket_closed_while_connecting_fails_the_attempt_at_once_not_at_its_timeout(
+    gateway, broker
+) -> None:
+    # Arrange: connected; then the gateway restarts and its API hangs up on every new
+    # connection for a while (accepted, closed before the handshake is answered)
+    gw = gateway()
+    ref, probe = broker(gw, connect_timeout_s=60.0, reconnect_min_s=0.1, reconnect_max_s=0.2)
+    ready(probe, SYMBOLS)
+    gw.faults.hang_up_connections(1.0)
+
+    # Act
+    gw.faults.drop_all_connections()
+
+    # Assert: back within seconds, well before one 60-second connect timeout ran out
+    probe.expect(m.ConnectionChanged, lambda e: e.state == "disconnected")
+    connected(probe, "reconnected", timeout=15)
+    assert gw.counters()["sessions.refused"] >= 1
+
+
 def test_client_id_in_use_moves_to_the_next_id(gateway, broker) -> None:
     gw = gateway()
     gw.faults.hold_client_id(17)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 from ib_insync import IB, LimitOrder, MarketOrder, Stock
@@ -240,6 +241,21 @@ def test_gateway_restart_drops_every_session_and_refuses_connections_for_a_while
     assert gateway.counters()["faults.drop_all"] == gateway.counters()["faults.refuse"] == 1
 
 
+def test_hang_up_connections_accepts_then_closes_before_the_handshake(gateway):
+    gateway.faults.hang_up_connections(30.0)
+
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=5.0) as sock:
+        sock.sendall(b"API\0" + len(b"v100..176").to_bytes(4, "big") + b"v100..176")
+        try:
+            answer = sock.recv(1024)
+        except ConnectionResetError:
+            answer = b""
+
+    assert answer == b""  # accepted, then closed unanswered
+    assert gateway.counters()["faults.hang_up"] == 1
+    assert gateway.counters()["sessions.refused"] == 1
+
+
 def test_delay_next_holds_a_request_and_the_clients_requests_behind_it(gateway, ib):
     spy = Stock("SPY", "SMART", "USD")
     gateway.faults.delay_next("reqContractDetails", 1.0)
@@ -269,6 +285,9 @@ class _Recorder:
 
     def fault_refuse(self, seconds: float) -> None:
         self.calls.append(("refuse", seconds))
+
+    def fault_hang_up(self, seconds: float) -> None:
+        self.calls.append(("hang_up", seconds))
 
 
 def test_faults_due_at_the_same_moment_are_all_applied_even_when_one_fails():
