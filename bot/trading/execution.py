@@ -50,6 +50,8 @@ from typing import Any
 from bot import messages as m
 from bot.app.config import Settings
 from bot.trading import brackets, exits
+from bot.trading.day_orders import expire_at_close
+from bot.trading.market_hours import close_passed
 from bot.trading.order_state import Leg
 from bot.trading.trade import (
     CANCEL_NOT_FOUND,
@@ -235,14 +237,19 @@ def on_quote(trade: Trade, quote: m.Quote, wall: datetime) -> tuple[Trade, Effec
 def on_clock(
     trade: Trade, settings: Settings, wall: datetime, market: datetime | None,
 ) -> tuple[Trade, Effects]:
-    """Order timeouts, unconfirmed cancels and re-pricing (wall clock), time exits (market
-    clock), and the protection deadline."""
+    """Order timeouts, unconfirmed cancels and re-pricing (wall clock), time exits and DAY
+    exits expired at the close (market clock), and the protection deadline."""
+    before = trade.market
     trade = replace(trade, market=market or trade.market)
     ex = settings.execution
     if trade.awaiting_quote_since is not None:
         from bot.trading import recovery
         return recovery.expire_stale_resend(trade, wall)
-    trade, effects = _order_timeouts(trade, wall)
+    effects: Effects = []
+    if before is not None and market is not None and close_passed(before, market):
+        trade, effects = expire_at_close(trade)
+    trade, more = _order_timeouts(trade, wall)
+    effects += more
     trade, more = _resend_unconfirmed_cancels(trade, wall)
     effects += more
     if market is not None and trade.opened_at is not None and trade.position > 0 and not trade.closing_reason:

@@ -26,12 +26,14 @@ from bot.trading.exchange_calendar import (
     is_early_close,
     is_open,
     is_session_day,
+    next_session_day,
     previous_session_day,
     session_bounds,
 )
 
 __all__ = [
-    "EARLY_CLOSE", "NY", "REGULAR_CLOSE", "REGULAR_OPEN", "is_early_close", "is_regular_hours",
+    "EARLY_CLOSE", "NY", "REGULAR_CLOSE", "REGULAR_OPEN", "close_passed", "is_early_close",
+    "is_regular_hours",
     "is_session_day", "minutes_to_close", "session_close", "session_open", "trading_day",
 ]
 
@@ -57,6 +59,16 @@ def session_close(day: date) -> datetime:
     """The close of the session day ``day`` as an aware UTC datetime: 16:00 New York, 13:00 on
     an early-close day."""
     return _bounds(day)[1]
+
+
+def close_passed(before: datetime, now: datetime) -> bool:
+    """True when a session's close lies in (``before``, ``now``]: the exchange expired every
+    DAY order still working then (IB cancels them at the close)."""
+    day = exchange_date(before)
+    bounds = session_bounds(day)
+    if bounds is None or before >= bounds[1]:
+        bounds = session_bounds(next_session_day(day))
+    return bounds is not None and bounds[1] <= now
 
 
 def is_regular_hours(ts: datetime) -> bool:

@@ -169,10 +169,12 @@ def bracket_child(trade: Trade, leg: Leg) -> bool:
 
 
 def live(trade: Trade, leg: Leg) -> bool:
-    """Working at the broker for sure: acknowledged, no cancel asked, and not a bracket child
-    whose parent still works (IB holds those until the parent fills)."""
+    """Working at the broker for sure: acknowledged, no cancel asked, not a bracket child
+    whose parent still works (IB holds those until the parent fills), not a DAY order past
+    the close."""
     held = bracket_child(trade, leg) and trade.entry.working
-    return leg.working and leg.acked_at is not None and leg.cancel_sent_at is None and not held
+    return (leg.working and leg.acked_at is not None and leg.cancel_sent_at is None
+            and not held and not leg.expired_at_close)
 
 
 def protected(trade: Trade) -> bool:
@@ -203,6 +205,8 @@ def unprotected_why(trade: Trade) -> str:
         return "entry still working (bracket exits inactive)"
     if trade.exit_rejections:
         return f"exits rejected {trade.exit_rejections}x"
+    if any(g.expired_at_close for g in trade.working_exits):
+        return "exits expired at the close (DAY orders)"
     if any(g.cancel_sent_at for g in trade.working_exits):
         return "waiting for cancels to be confirmed"
     return "exits not acknowledged" if trade.working_exits else "no working exit"
