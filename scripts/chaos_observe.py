@@ -29,6 +29,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bot.sim.server import SimGateway  # noqa: E402
+from bot.trading.exchange_calendar import is_open  # noqa: E402
 from bot.trading.invariants import (  # noqa: E402
     BotView,
     BrokerFill,
@@ -92,7 +93,8 @@ class BrokerObserver:
             if ref is not None and ref.role == "entry":
                 self._entries[ref.intent].add(ev.order.order_id)
         entries = {k: frozenset(v) for k, v in self._entries.items()}
-        return Snapshot(positions, orders, list(self._fills.values()), entries, bot, alarmed)
+        return Snapshot(positions, orders, list(self._fills.values()), entries, bot, alarmed,
+                        market_open=is_open(gw.clock.now()))
 
     def bot_connected(self, bot_ports: frozenset[int]) -> bool:
         """Whether the running bot process has a session up (it can act; it may have moved

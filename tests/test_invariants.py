@@ -42,9 +42,10 @@ def bought(qty: float, con: int = CON, ref: str = f"{INTENT}.entry") -> BrokerFi
 
 
 def snap(position: float, *orders: BrokerOrder, fills=None, bot: BotView | None = None,
-         entries=None, alarmed: bool = False) -> Snapshot:
+         entries=None, alarmed: bool = False, market_open: bool = True) -> Snapshot:
     return Snapshot({CON: position} if position else {}, orders,
-                    fills if fills is not None else [bought(10)], entries or {}, bot, alarmed)
+                    fills if fills is not None else [bought(10)], entries or {}, bot, alarmed,
+                    market_open)
 
 
 @pytest.mark.parametrize(
@@ -276,3 +277,37 @@ def test_a_short_made_while_the_bot_is_down_gets_its_grace_from_when_the_bot_can
 
     assert down == [[], [], []] and back == []
     assert [v.key for v in late] == [f"short:{CON}"]
+
+
+def test_a_short_is_judged_only_once_the_bot_knows_the_broker_after_its_reconnect():
+    # Arrange: a short made while the bot was down; it reconnects at 200, and IB answers its
+    # snapshot (positions, orders, executions) only at 250
+    checker = InvariantChecker(protect_within_s=5, settle_s=30)
+    short = snap(-5)
+
+    # Act
+    asking = [checker.observe(short, t, acting_since=200, knowing_since=0) for t in (230, 249)]
+    known = checker.observe(short, 279, acting_since=200, knowing_since=250)
+    late = checker.observe(short, 280, acting_since=200, knowing_since=250)
+
+    # Assert: no judgement before it knows, then its full settle time
+    assert asking == [[], []] and known == []
+    assert [v.key for v in late] == [f"short:{CON}"]
+
+
+@pytest.mark.parametrize(
+    ("market_open", "buys", "short_cons"),
+    [
+        (True, [order("cover1", 5, "MKT", side="BUY")], [CON]),  # it would fill: it must
+        (False, [order("cover1", 5, "MKT", side="BUY")], []),  # being bought back at the open
+        (False, [order("cover1", 3, "MKT", side="BUY")], [CON]),  # not all of it
+        (False, [order("cover1", 5, "MKT", side="BUY", ref="manual")], [CON]),  # not ours
+        (False, [], [CON]),
+    ],
+    ids=["session: still short", "shut: covered by our buy", "shut: partly covered",
+         "shut: someone else's buy", "shut: no buy"],
+)
+def test_outside_the_session_a_short_our_working_buys_cover_is_being_closed(
+    market_open, buys, short_cons
+):
+    assert list(short_positions(snap(-5, *buys, market_open=market_open))) == short_cons

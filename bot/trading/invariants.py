@@ -13,7 +13,11 @@ from whatever it observes and passes the time in. The invariants (README, "Safet
    ``settle_s`` of the bot being able to act: a manual trade racing an exit can make either
    for a moment, which no bot can prevent (nor, while it is down, undo); a bot that then
    leaves the excess working or the short open has broken it (and a short made by the bot's
-   own exits never goes away by itself, so it is always caught).
+   own exits never goes away by itself, so it is always caught). The bot can act on either
+   only once it knows what the broker holds (connected, and its snapshot of that connection
+   has come: invariant 5), so the settle time counts from then. While the market is shut
+   nothing fills: a short whose whole quantity our working BUY orders cover is being closed
+   (IB works them at the next open), which is all a bot can do.
 3. **Views agree.** The bot's positions (per contract) and working orders (per orderRef) equal
    the broker's; a difference must be gone within ``settle_s``. The bot's view exists only
    while it is connected: before the snapshot it asks for at each connect has come, it knows
@@ -139,6 +143,9 @@ class Snapshot:
     """The running bot says it holds an unprotected position (``unprotected_position`` in its
     heartbeat). A property of the process, not of its view: a bot whose requests the gateway
     holds, or that is reconnecting, has no view but can still be in the stated, alarmed state."""
+    market_open: bool = True
+    """Whether the regular session runs (orders can fill): outside it, a short being bought
+    back by working orders of ours is not judged (invariant 2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,10 +217,20 @@ def unprotected(snap: Snapshot) -> dict[int, str]:
 
 
 def short_positions(snap: Snapshot) -> dict[int, str]:
-    """Invariant 2 (hard): con_id -> why, for each contract our intents traded that is short."""
+    """Invariant 2 (hard): con_id -> why, for each contract our intents traded that is short
+    (outside the session: and not wholly covered by working BUY orders of ours)."""
     ours = _held_by_us(snap.fills)
-    return {con_id: f"con_id={con_id} position={snap.positions.get(con_id, 0.0):g} (short)"
-            for con_id in ours if snap.positions.get(con_id, 0.0) < -EPS}
+    out: dict[int, str] = {}
+    for con_id in ours:
+        position = snap.positions.get(con_id, 0.0)
+        if position >= -EPS:
+            continue
+        buying = sum(o.remaining for o in snap.orders if o.con_id == con_id and o.side == "BUY"
+                     and o.ours is not None and o.status in WORKING)
+        if not snap.market_open and buying + EPS >= -position:
+            continue
+        out[con_id] = f"con_id={con_id} position={position:g} (short) buying={buying:g}"
+    return out
 
 
 def oversold(snap: Snapshot) -> dict[int, str]:
@@ -286,7 +303,8 @@ class InvariantChecker:
         view last became known (its snapshot since the connect came): differences between the
         views get their grace from then. While the bot cannot act (``acting`` False: down, or
         its requests held) an excess exit or a short is not judged: only the bot can take its
-        orders down or buy back, so it gets its full grace from when it can act again.
+        orders down or buy back, so it gets its full grace from when it can act again, which
+        needs its view of the broker too (``knowing_since`` at or after ``acting_since``).
         Protection (1) is judged all the same: it must live at the broker."""
         knowing_since = acting_since if knowing_since is None else knowing_since
         alarmed = snap.alarmed
@@ -308,9 +326,10 @@ class InvariantChecker:
         new: list[Violation] = []
         for key, (detail, grace) in graced.items():
             since = self._since.setdefault(key, now)
-            if key[0] == NO_OVERSELL and not acting:
+            if key[0] == NO_OVERSELL and not (acting and knowing_since >= acting_since):
                 continue
-            start = knowing_since if key[0] == VIEWS_AGREE and key[1] != UNKNOWN_VIEW else acting_since
+            start = (knowing_since if key[0] == NO_OVERSELL
+                     or key[0] == VIEWS_AGREE and key[1] != UNKNOWN_VIEW else acting_since)
             if now - max(since, start) >= grace and key not in self._reported:
                 self._reported.add(key)
                 new.append(Violation(key[0], key[1], f"{detail} for {now - since:g}s", now))
