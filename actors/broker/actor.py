@@ -150,6 +150,7 @@ class BrokerActor(LoopActor, BotActor):
         self.link.start()
         self.loop.call_later(LAG_INTERVAL_S, self._lag_probe, self.loop.time() + LAG_INTERVAL_S)
         self.loop.call_later(self.settings.execution.verify_every_s, self._verify_tick)
+        self.loop.call_later(self.settings.execution.cancel_timeout_s, self._cancel_tick)
         self.log.info(
             "broker_started host={} port={} client_id={}", self.host, self.port, b.client_id
         )
@@ -369,6 +370,13 @@ class BrokerActor(LoopActor, BotActor):
     def _verify_tick(self) -> None:
         self.loop.call_later(self.settings.execution.verify_every_s, self._verify_tick)
         self.verify_now()
+
+    def _cancel_tick(self) -> None:
+        """Cancels IB left unanswered for twice ``execution.cancel_timeout_s`` go out again
+        (execution repeats its own every ``cancel_timeout_s``: this catches the rest)."""
+        timeout = self.settings.execution.cancel_timeout_s
+        self.loop.call_later(timeout, self._cancel_tick)
+        self.orders.cancels.resend_unanswered(2 * timeout)
 
     def verify_now(self) -> None:
         """One check now (also what the timer runs every ``execution.verify_every_s``)."""

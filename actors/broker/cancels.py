@@ -3,7 +3,9 @@
 Actor thread only (see the One Rule in ``actors/broker/actor.py``). A cancel is pending from
 the moment it is asked until IB reports the order done (Cancelled, Filled, Inactive): it is
 sent at once when connected, and again after every reconnect's snapshot (``resend``), also by
-a restarted actor (the pending set lives in ``BrokerMemory``). While the answer is unknown (no
+a restarted actor (the pending set lives in ``BrokerMemory``), and again on a live socket when
+IB has not answered it for a while (``resend_unanswered``: a cancel can be lost, and the cancels
+reconciliation sends for a finished trade have nobody else to repeat them). While the answer is unknown (no
 socket, the snapshot not complete) nothing is concluded: "unknown" is never "empty". Once a
 reconnect's snapshot is complete, an order IB has neither open nor completed never reached it
 (lost with the connection): it is reported cancelled, so the trade waiting on it moves on.
@@ -72,6 +74,13 @@ class Cancels:
         for ref in list(self.memory.pending_cancels):
             self.send(ref)
 
+    def resend_unanswered(self, after_s: float) -> None:
+        """Every cancel sent at least ``after_s`` ago and not yet answered goes out again."""
+        now = self.core.clock()
+        for ref, pending in list(self.memory.pending_cancels.items()):
+            if pending.sent_at is not None and (now - pending.sent_at).total_seconds() >= after_s:
+                self.send(ref)
+
     def send(self, ref: str) -> None:
         pending = self.memory.pending_cancels.get(ref)
         if pending is None:
@@ -111,6 +120,7 @@ class Cancels:
             self.core.governor.record_message(self.core.now())
             self.core.ib.cancelOrder(trade.order)
             pending.sends += 1
+            pending.sent_at = self.core.clock()
             self.core.log.info("cancel_requested client_order_id={} sends={}", ref, pending.sends)
 
     def _settle(self, ref: str, ib_status: str) -> None:

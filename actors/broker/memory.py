@@ -41,6 +41,8 @@ class PendingCancel:
     correlation_id: str
     asked_at: datetime
     sends: int = 0
+    sent_at: datetime | None = None
+    """When it last went to IB (None: not yet: no socket, or the snapshot not complete)."""
 
 
 @dataclass

@@ -180,3 +180,26 @@ def test_a_cancel_of_an_order_ib_already_ended_repeats_ibs_final_status(gateway,
                          lambda e: e.client_order_id == "K5-entry" and e.status is S.CANCELLED)
     assert again.correlation_id == "c-K5"
     assert stats(ref, probe)["pending_cancels"] == []
+
+
+def test_a_cancel_ib_never_answered_on_a_live_socket_is_sent_again(gateway, broker) -> None:
+    # Arrange: a working entry; the gateway will lose the next cancel (no answer at all)
+    gw = gateway(speed=1.0)
+    ref, probe = broker(gw, kind="ib", dry_run=False, client_id=24,
+                        execution={"cancel_timeout_s": 0.5})
+    probe.expect(m.BrokerSnapshot)
+    ref.tell(resting_bracket(gw, "K5"))
+    acked(probe, "K5-entry")
+    gw.faults.drop_next("cancelOrder")
+
+    # Act: a cancel nobody else will repeat (the journal's, for an intent already finished)
+    ref.tell(m.CancelOrder("c-K5", "K5-entry"))
+
+    # Assert: sent again after twice the cancel timeout, and IB confirms it
+    probe.expect(
+        m.OrderStatusChanged,
+        lambda e: e.client_order_id == "K5-entry" and e.status is S.CANCELLED,
+        timeout=10,
+    )
+    assert gw.counters()["req.cancelOrder"] == 2  # the lost one and the one sent again
+    assert stats(ref, probe)["pending_cancels"] == []
