@@ -10,7 +10,6 @@ entry. Faults come from the simulator: ``drop_next`` swallows the next N request
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +94,7 @@ class System:
     and stands in for execution, health, the supervisor and the strategies."""
 
     def __init__(self, gw: SimGateway, settings: Settings) -> None:
+        self.gw = gw
         self.probe = Probe()
         self.directory = ProbedDirectory(self.probe)
         for role in (EXECUTION, HEALTH, SUPERVISOR):
@@ -109,10 +109,11 @@ class System:
         ]
 
     def propose(self, intent_id: str) -> Any:
-        """Propose an entry to risk; its answer (EntryApproved or EntryDenied)."""
+        """Propose an entry to risk, stamped with the gateway's market time (a time of day the
+        session is open, whenever the test runs); its answer (EntryApproved or EntryDenied)."""
         proposal = m.EntryProposed(
             f"c-{intent_id}", intent_id, "SPY", m.Direction.CALL, CONTRACT, 1.60, 1.55, 1.60,
-            datetime.now(UTC),
+            self.gw.clock.now(),
         )
         self.directory.publish(proposal)
         return self.probe.expect(
