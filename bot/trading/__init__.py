@@ -12,7 +12,7 @@ Modules (import the one you need: ``from bot.trading import risk``):
   on the option premium, time exits, the life of one trade (its transitions, its model, its
   restart after a crash), one order's state machine.
 - ``covers``: buying back a short, one buy-back at a time.
-- ``day_orders``: DAY exits expired at the close, heard of or not.
+- ``protection``: the unprotected-position alarm; DAY exits expired at the close, heard or not.
 - ``quotes``: malformed market data is named and dropped.
 - ``market_hours``, ``exchange_calendar``: the New York session on the NYSE calendar.
 - ``decimals``: exact decimal money arithmetic.
@@ -22,7 +22,6 @@ Modules (import the one you need: ``from bot.trading import risk``):
 __all__ = [
     "brackets",
     "covers",
-    "day_orders",
     "decimals",
     "exchange_calendar",
     "execution",
@@ -32,6 +31,7 @@ __all__ = [
     "market_hours",
     "order_state",
     "prewarm",
+    "protection",
     "quotes",
     "recovery",
     "risk",

@@ -50,9 +50,9 @@ from typing import Any
 from bot import messages as m
 from bot.app.config import Settings
 from bot.trading import brackets, exits
-from bot.trading.day_orders import expire_at_close
 from bot.trading.market_hours import close_passed
 from bot.trading.order_state import Leg
+from bot.trading.protection import expire_at_close, raise_unprotected_alarm
 from bot.trading.trade import (
     CANCEL_NOT_FOUND,
     CANCEL_REFUSED,
@@ -68,11 +68,9 @@ from bot.trading.trade import (
     cancel_refused,
     closing_price,
     closing_spec,
-    covered,
     mult,
     open_quantity,
     protected,
-    unprotected_why,
 )
 
 __all__ = ["EngageKillSwitch", "Note", "Trade", "begin_exit", "kill_switch", "merge", "on_clock",
@@ -326,21 +324,6 @@ def _check_protection(trade: Trade, wall: datetime, within_s: float) -> tuple[Tr
         trade, more = _act_unprotected(trade, wall)
         effects += more
     return trade, effects
-
-
-def raise_unprotected_alarm(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
-    """The ERROR line and ``PositionUnprotected``, once per episode (``unprotected_since`` set)."""
-    if trade.alarmed:
-        return trade, []
-    trade = replace(trade, alarmed=True)
-    why = unprotected_why(trade)
-    since = trade.unprotected_since or wall
-    return trade, [
-        Note("ERROR", "unprotected_position", (
-            ("intent", trade.intent_id), ("position", f"{trade.position:g}"),
-            ("covered", f"{covered(trade):g}"), ("since", since.isoformat()), ("why", why))),
-        m.PositionUnprotected(trade.intent_id, trade.symbol, trade.position, why, wall),
-    ]
 
 
 def _act_unprotected(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:

@@ -1,4 +1,4 @@
-"""DAY exits at the close: IB expires them whether or not the bot hears it (``bot/trading/day_orders.py``)."""
+"""DAY exits at the close: IB expires them whether or not the bot hears it (``bot/trading/protection.py``)."""
 
 from __future__ import annotations
 
