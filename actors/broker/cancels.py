@@ -5,7 +5,10 @@ the moment it is asked until IB reports the order done (Cancelled, Filled, Inact
 sent at once when connected, and again after every reconnect's snapshot (``resend``), also by
 a restarted actor (the pending set lives in ``BrokerMemory``), and again on a live socket when
 IB has not answered it for a while (``resend_unanswered``: a cancel can be lost, and the cancels
-reconciliation sends for a finished trade have nobody else to repeat them). While the answer is unknown (no
+reconciliation sends for a finished trade have nobody else to repeat them). A cancel sent twice
+without an answer makes the broker ask IB for its open orders (``ASK_AFTER_SENDS``): an order
+IB never acknowledged and does not list never reached it (a placeOrder lost on its way), so
+the trade waiting on it moves on without waiting for a reconnect. While the answer is unknown (no
 socket, the snapshot not complete) nothing is concluded: "unknown" is never "empty". Once a
 reconnect's snapshot is complete, an order IB has neither open nor completed never reached it
 (lost with the connection): it is reported cancelled, so the trade waiting on it moves on.
@@ -19,17 +22,28 @@ would take the order id for one of the new client's own orders).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from actors.broker.memory import BrokerMemory, PendingCancel
-from actors.broker.requests import BrokerCore
+from actors.broker.requests import BrokerCore, RequestFailed
 from bot import messages as m
 from bot.ib import translate as tr
+from bot.ib.pacing import Request
 
-NEVER_REACHED_IB = "IB has no such order after a complete snapshot: it never reached IB"
+NEVER_REACHED_IB = "IB has no such order after a complete answer: it never reached IB"
 
 DONE_AT_IB = frozenset({"Cancelled", "ApiCancelled", "Filled", "Inactive"})
 """IB statuses after which an order can no longer fill: a pending cancel is settled."""
+
+LOCAL_STATUSES = frozenset({"PendingSubmit", "ApiPending", "PendingCancel"})
+"""The statuses ib_insync logs for an order on its own (placed, cancel sent): a trade whose
+log holds no other has never been acknowledged by IB."""
+
+ASK_AFTER_SENDS = 2
+"""Sends of one cancel without an answer after which IB is asked for its open orders."""
+
+OPEN_ORDERS = Request("reqAllOpenOrders")
 
 
 class Cancels:
@@ -44,6 +58,8 @@ class Cancels:
         self.snapshot_complete = False
         """IB's answer to reqAllOpenOrders came on this connection: what it lacks, it lacks."""
         self.orphans: dict[int, list[str]] = {}
+        self._check: asyncio.Task[None] | None = None
+        """The open-orders question in flight (``_check_with_ib``), if any."""
 
     def cancel(self, ref: str, correlation_id: str) -> None:
         """A cancel of ``ref``: pending until IB confirms, sent now if it can be."""
@@ -58,6 +74,8 @@ class Cancels:
 
     def lost(self) -> None:
         self.snapshot_complete = False
+        if self._check is not None:
+            self._check.cancel()  # the next connection's snapshot asks the same question
 
     def keep(self, commands: list[m.CancelOrder]) -> None:
         """Cancels a stopping actor never handled: pending for the next actor."""
@@ -98,13 +116,7 @@ class Cancels:
             return
         if not working:
             if self.snapshot_complete:  # IB answered in full and has no such order
-                del self.memory.pending_cancels[ref]
-                self.core.log.warning("cancel_unknown client_order_id={} reason=IB has no such "
-                                      "order", ref)
-                # It never reached IB (lost with a connection): it cannot fill, so it is done.
-                self.core.publish(m.OrderStatusChanged(
-                    pending.correlation_id, ref, m.OrderStatus.CANCELLED, 0.0, 0.0, 0.0,
-                    self.core.clock(), reason=NEVER_REACHED_IB))
+                self._never_reached(ref)
             else:
                 self.core.log.info("cancel_pending client_order_id={} reason=waiting for the "
                                    "snapshot", ref)
@@ -122,6 +134,43 @@ class Cancels:
             pending.sends += 1
             pending.sent_at = self.core.clock()
             self.core.log.info("cancel_requested client_order_id={} sends={}", ref, pending.sends)
+        if pending.sends >= ASK_AFTER_SENDS:
+            self._ask_ib()
+
+    def _never_reached(self, ref: str) -> None:
+        """IB answered in full and has no such order: it never reached IB (lost with a
+        connection or on its way), so it cannot fill: reported cancelled."""
+        pending = self.memory.pending_cancels.pop(ref)
+        self.core.log.warning("cancel_unknown client_order_id={} reason=IB has no such order", ref)
+        self.core.publish(m.OrderStatusChanged(
+            pending.correlation_id, ref, m.OrderStatus.CANCELLED, 0.0, 0.0, 0.0,
+            self.core.clock(), reason=NEVER_REACHED_IB))
+
+    def _ask_ib(self) -> None:
+        if self._check is None and self.snapshot_complete:
+            self._check = self.core.spawn(self._check_with_ib(), "cancel-check")
+
+    async def _check_with_ib(self) -> None:
+        """IB's open orders, asked because cancels went unanswered: each of those orders IB
+        does not list and never acknowledged never reached it. IB answers a socket's requests
+        in order, so an order placed before this question is in the answer if IB has it; one
+        it acknowledged and no longer lists has ended there, and its status is on its way."""
+        asked = {ref for ref, p in self.memory.pending_cancels.items()
+                 if p.sends >= ASK_AFTER_SENDS}
+        generation = self.core.generation
+        try:
+            listed = await self.core.request(OPEN_ORDERS, self.core.ib.reqAllOpenOrdersAsync)
+        except RequestFailed:
+            return  # unknown is never empty: nothing concluded
+        finally:
+            self._check = None
+        if generation != self.core.generation:
+            return  # reconnected meanwhile: that connection's snapshot decides
+        open_refs = {t.order.orderRef for t in listed}
+        for ref in sorted(asked & set(self.memory.pending_cancels) - open_refs):
+            mine = [t for t in self.core.ib.trades() if t.order.orderRef == ref]
+            if mine and all(e.status in LOCAL_STATUSES for t in mine for e in t.log):
+                self._never_reached(ref)
 
     def _settle(self, ref: str, ib_status: str) -> None:
         if self.memory.pending_cancels.pop(ref, None) is not None:

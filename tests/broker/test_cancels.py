@@ -203,3 +203,32 @@ def test_a_cancel_ib_never_answered_on_a_live_socket_is_sent_again(gateway, brok
     )
     assert gw.counters()["req.cancelOrder"] == 2  # the lost one and the one sent again
     assert stats(ref, probe)["pending_cancels"] == []
+
+
+def test_an_order_ib_never_got_is_found_by_asking_ib_when_its_cancels_go_unanswered(
+    gateway, broker
+) -> None:
+    # Arrange: the gateway loses our next order on its way, and the next cancels too
+    gw = gateway(speed=1.0)
+    ref, probe = broker(gw, kind="ib", dry_run=False, client_id=25,
+                        execution={"cancel_timeout_s": 30.0})
+    probe.expect(m.BrokerSnapshot)
+    gw.faults.drop_next("placeOrder")
+    gw.faults.drop_next("cancelOrder", 2)
+    stop = m.OrderSpec("K6.sl1", m.Side.SELL, 1, m.OrderType.STOP, stop_price=0.05)
+    ref.tell(m.SubmitOrder("c-K6", "K6", near_the_money(gw, "SPY"), stop))
+
+    # Act: execution cancels it (no answer) and sends the cancel again (no answer)
+    ref.tell(m.CancelOrder("c-K6", "K6.sl1"))
+    ref.tell(m.CancelOrder("c-K6", "K6.sl1"))
+
+    # Assert: IB's open orders do not list it and IB never acknowledged it: it never reached
+    # IB, so it cannot fill; the trade waiting on it hears so without waiting for a reconnect
+    done = probe.expect(
+        m.OrderStatusChanged,
+        lambda e: e.client_order_id == "K6.sl1" and e.status is S.CANCELLED,
+        timeout=10,
+    )
+    assert done.reason == NEVER_REACHED_IB
+    assert gw.counters()["sessions.opened"] == 1
+    assert stats(ref, probe)["pending_cancels"] == []
