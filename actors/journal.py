@@ -35,6 +35,11 @@ commit and then go to the broker in the order they came. A burst (several symbol
 on one bar close, four records each) costs one commit instead of one per record. Records
 keep their order: one connection, one transaction at a time.
 
+Commit time: each commit is timed (``bot/journal/group.py``); one slower than
+``journal.slow_commit_ms`` is logged as ``journal_commit_slow ms=... writes=... orders=...``
+(INFO), each entry as ``entry_committed intent=... commit_ms=... writes=...`` just before it
+goes to the broker, and ``stats`` carries the count, p99 and largest for the heartbeat.
+
 A failing journal fails on every write: ``journal_write_failed`` is logged at ERROR once, then
 ``journal_write_failures count=N`` at most once a minute (``bot/ops/repeats.py``), never a
 line per write. The HealthActor shows ``journal=failed`` as an alarm (from ``stats``).
@@ -65,6 +70,10 @@ GROUP_MAX = 64
 """Writes held in one group at most: a mailbox that never empties still commits."""
 
 
+def _ms(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None
+
+
 def is_order_command(message: Any) -> bool:
     return isinstance(message, ORDER_COMMANDS)
 
@@ -92,9 +101,12 @@ class JournalActor(BotActor):
         return IdleInbox()
 
     def __init__(self, directory: Directory, settings: Settings, clock: Any = utc_now,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 commit_timer: Callable[[], float] = time.perf_counter) -> None:
         super().__init__(directory, clock)
         self.settings = settings
+        self.commit_timer = commit_timer
+        self.slow_commits = 0
         self.journal: Journal | None = None
         self.mode = ""
         self.failed = ""
@@ -159,6 +171,9 @@ class JournalActor(BotActor):
             "failed": self.failed or None,
             "failures": self.failures.total,
             "commits": self.journal.commits if self.journal else 0,
+            "commit_p99_ms": _ms(self.journal.commit_times.p99_ms() if self.journal else None),
+            "commit_max_ms": _ms(self.journal.commit_times.max_ms if self.journal else None),
+            "slow_commits": self.slow_commits,
         }
 
     # -- opening ----------------------------------------------------------------------------
@@ -170,7 +185,7 @@ class JournalActor(BotActor):
             return
         path = journal_path(self.settings.journal.dir, event.mode)
         try:
-            self.journal = Journal(path)
+            self.journal = Journal(path, self.commit_timer)
         except JournalError as exc:
             self._refuse(str(exc))
             return
@@ -351,14 +366,29 @@ class JournalActor(BotActor):
             return
         self._flushing = True
         try:
+            commits = self.journal.commits if self.journal is not None else 0
             lost = self.journal.commit_group() if self.journal is not None else []
             for reason in (r for r in lost if r):
                 self._failed(reason)
             waiting, self.waiting = self.waiting, []
+            committed = self.journal is not None and self.journal.commits > commits
+            if committed:
+                self._note_commit(len(waiting))
             for command, entry, problem, index in waiting:
-                self._dispatch(command, entry, problem or (lost[index] if index is not None else ""))
+                problem = problem or (lost[index] if index is not None else "")
+                if committed and entry and not problem:
+                    self.log.info("entry_committed intent={} commit_ms={:.1f} writes={}",
+                                  command.intent_id, *self.journal.last_commit)
+                self._dispatch(command, entry, problem)
         finally:
             self._flushing = False
+
+    def _note_commit(self, orders: int) -> None:
+        ms, writes = self.journal.last_commit
+        if ms > self.settings.journal.slow_commit_ms:
+            self.slow_commits += 1
+            self.log.info("journal_commit_slow ms={:.1f} writes={} orders={} slow_commits={}",
+                          ms, writes, orders, self.slow_commits)
 
     def _dispatch(self, command: Any, entry: bool, problem: str) -> None:
         if problem and entry:
