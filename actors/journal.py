@@ -33,7 +33,11 @@ of what it wrote before), before it answers a Ping (a Pong means "durable"), bef
 snapshot is reconciled, and when it stops. The orders written into a group wait for its
 commit and then go to the broker in the order they came. A burst (several symbols entering
 on one bar close, four records each) costs one commit instead of one per record. Records
-keep their order: one connection, one transaction at a time.
+keep their order: one connection, one transaction at a time. While an entry is on its way
+(its signal, proposal or approval written, its order not yet) a group without order commands
+waits for that order instead of being committed on an empty mailbox, 0.25 s at most
+(``bot/journal/linger.py``): the order then waits for one commit, not behind the commits of
+its own records.
 
 Commit time: each commit is timed (``bot/journal/group.py``); one slower than
 ``journal.slow_commit_ms`` is logged as ``journal_commit_slow ms=... writes=... orders=...``
@@ -56,6 +60,7 @@ from actors.base import BotActor, IdleInbox, utc_now
 from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import BROKER, Directory
+from bot.journal.linger import EntryLinger
 from bot.journal.read import buy_back_numbers, contract_key_of, finished_intents, live_intents
 from bot.journal.reconcile import reconcile
 from bot.journal.schema import IntentStatus
@@ -126,6 +131,7 @@ class JournalActor(BotActor):
         """Order commands waiting for their group's commit: (command, entry, problem known
         already, index of its write in the group or None)."""
         self._flushing = False
+        self.linger = EntryLinger()
         self.actor_inbox.on_idle = self._idle
 
     def on_receive(self, message: Any) -> Any:
@@ -134,7 +140,8 @@ class JournalActor(BotActor):
         if isinstance(message, m.Ping):
             self._flush()
         result = super().on_receive(message)
-        if self.actor_inbox.empty() or (self.journal and self.journal.held >= GROUP_MAX):
+        full = self.journal is not None and self.journal.held >= GROUP_MAX
+        if full or (self.actor_inbox.empty() and self._hold_s() is None):
             self._flush()
         return result
 
@@ -151,6 +158,7 @@ class JournalActor(BotActor):
             self.journal.close()
 
     def handle(self, message: Any) -> None:
+        self.linger.heard(message, self.monotonic())
         if self.failed:
             self._summarise(self.failures.due(self.monotonic()))
         match message:
@@ -353,12 +361,24 @@ class JournalActor(BotActor):
                 self._failed(problem)
         self.waiting.append((command, entry, problem, index))
 
-    def _idle(self) -> None:
-        """The mailbox is empty (its ``get`` is about to wait): commit what is held."""
+    def _idle(self) -> float | None:
+        """The mailbox is empty (its ``get`` is about to wait): commit what is held, unless an
+        entry's order may still join it (then how long the mailbox may wait for it)."""
         try:
-            self._flush()
+            wait = self._hold_s()
+            if wait is None:
+                self._flush()
+            return wait
         except Exception as exc:  # noqa: BLE001 - outside a handler: pykka would not see it
             self.on_failure(type(exc), exc, exc.__traceback__)
+            return None
+
+    def _hold_s(self) -> float | None:
+        """Seconds the open group may stay uncommitted for an entry in flight; None when it
+        must be committed now (it holds an order command, or no entry is in flight)."""
+        if self.waiting or self.journal is None or not self.journal.held:
+            return None
+        return self.linger.hold_s(self.monotonic())
 
     def _flush(self) -> None:
         """Commit the group, then send the orders that waited for it, in order."""
