@@ -33,13 +33,23 @@ class IdleInbox(queue.Queue):  # type: ignore[type-arg]
     """A mailbox that calls ``on_idle`` (in the actor's thread) each time the actor is about
     to wait for mail, i.e. when everything queued has been handled. An actor uses it through
     pykka's inbox hook (``_create_actor_inbox``, as ``actors/loop_inbox.py`` does); the
-    JournalActor commits its group there."""
+    JournalActor commits its group there.
 
-    on_idle: Callable[[], None] = staticmethod(lambda: None)
+    ``on_idle`` may answer a number of seconds instead of None: the mailbox then waits that
+    long at most and, when nothing came, calls it again (the journal waits so for an entry's
+    order before it commits its records: ``bot/journal/linger.py``)."""
+
+    on_idle: Callable[[], float | None] = staticmethod(lambda: None)
 
     def get(self, block: bool = True, timeout: float | None = None) -> object:
-        if self.empty():
-            self.on_idle()
+        while self.empty():
+            wait = self.on_idle()
+            if wait is None or not block or timeout is not None:
+                break
+            try:
+                return super().get(True, wait)
+            except queue.Empty:
+                continue
         return super().get(block, timeout)
 
 

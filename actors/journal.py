@@ -33,7 +33,16 @@ of what it wrote before), before it answers a Ping (a Pong means "durable"), bef
 snapshot is reconciled, and when it stops. The orders written into a group wait for its
 commit and then go to the broker in the order they came. A burst (several symbols entering
 on one bar close, four records each) costs one commit instead of one per record. Records
-keep their order: one connection, one transaction at a time.
+keep their order: one connection, one transaction at a time. While an entry is on its way
+(its signal, proposal or approval written, its order not yet) a group without order commands
+waits for that order instead of being committed on an empty mailbox, 0.25 s at most
+(``bot/journal/linger.py``): the order then waits for one commit, not behind the commits of
+its own records.
+
+Commit time: each commit is timed (``bot/journal/group.py``); one slower than
+``journal.slow_commit_ms`` is logged as ``journal_commit_slow ms=... writes=... orders=...``
+(INFO), each entry as ``entry_committed intent=... commit_ms=... writes=...`` just before it
+goes to the broker, and ``stats`` carries the count, p99 and largest for the heartbeat.
 
 A failing journal fails on every write: ``journal_write_failed`` is logged at ERROR once, then
 ``journal_write_failures count=N`` at most once a minute (``bot/ops/repeats.py``), never a
@@ -51,6 +60,7 @@ from actors.base import BotActor, IdleInbox, utc_now
 from bot import messages as m
 from bot.app.config import Settings
 from bot.app.routing import BROKER, Directory
+from bot.journal.linger import EntryLinger
 from bot.journal.read import buy_back_numbers, contract_key_of, finished_intents, live_intents
 from bot.journal.reconcile import reconcile
 from bot.journal.schema import IntentStatus
@@ -63,6 +73,10 @@ FAILURE_SUMMARY_S = 60.0
 ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder)
 GROUP_MAX = 64
 """Writes held in one group at most: a mailbox that never empties still commits."""
+
+
+def _ms(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None
 
 
 def is_order_command(message: Any) -> bool:
@@ -92,9 +106,12 @@ class JournalActor(BotActor):
         return IdleInbox()
 
     def __init__(self, directory: Directory, settings: Settings, clock: Any = utc_now,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 commit_timer: Callable[[], float] = time.perf_counter) -> None:
         super().__init__(directory, clock)
         self.settings = settings
+        self.commit_timer = commit_timer
+        self.slow_commits = 0
         self.journal: Journal | None = None
         self.mode = ""
         self.failed = ""
@@ -114,6 +131,7 @@ class JournalActor(BotActor):
         """Order commands waiting for their group's commit: (command, entry, problem known
         already, index of its write in the group or None)."""
         self._flushing = False
+        self.linger = EntryLinger()
         self.actor_inbox.on_idle = self._idle
 
     def on_receive(self, message: Any) -> Any:
@@ -122,7 +140,8 @@ class JournalActor(BotActor):
         if isinstance(message, m.Ping):
             self._flush()
         result = super().on_receive(message)
-        if self.actor_inbox.empty() or (self.journal and self.journal.held >= GROUP_MAX):
+        full = self.journal is not None and self.journal.held >= GROUP_MAX
+        if full or (self.actor_inbox.empty() and self._hold_s() is None):
             self._flush()
         return result
 
@@ -139,6 +158,7 @@ class JournalActor(BotActor):
             self.journal.close()
 
     def handle(self, message: Any) -> None:
+        self.linger.heard(message, self.monotonic())
         if self.failed:
             self._summarise(self.failures.due(self.monotonic()))
         match message:
@@ -159,6 +179,9 @@ class JournalActor(BotActor):
             "failed": self.failed or None,
             "failures": self.failures.total,
             "commits": self.journal.commits if self.journal else 0,
+            "commit_p99_ms": _ms(self.journal.commit_times.p99_ms() if self.journal else None),
+            "commit_max_ms": _ms(self.journal.commit_times.max_ms if self.journal else None),
+            "slow_commits": self.slow_commits,
         }
 
     # -- opening ----------------------------------------------------------------------------
@@ -170,7 +193,7 @@ class JournalActor(BotActor):
             return
         path = journal_path(self.settings.journal.dir, event.mode)
         try:
-            self.journal = Journal(path)
+            self.journal = Journal(path, self.commit_timer)
         except JournalError as exc:
             self._refuse(str(exc))
             return
@@ -338,12 +361,24 @@ class JournalActor(BotActor):
                 self._failed(problem)
         self.waiting.append((command, entry, problem, index))
 
-    def _idle(self) -> None:
-        """The mailbox is empty (its ``get`` is about to wait): commit what is held."""
+    def _idle(self) -> float | None:
+        """The mailbox is empty (its ``get`` is about to wait): commit what is held, unless an
+        entry's order may still join it (then how long the mailbox may wait for it)."""
         try:
-            self._flush()
+            wait = self._hold_s()
+            if wait is None:
+                self._flush()
+            return wait
         except Exception as exc:  # noqa: BLE001 - outside a handler: pykka would not see it
             self.on_failure(type(exc), exc, exc.__traceback__)
+            return None
+
+    def _hold_s(self) -> float | None:
+        """Seconds the open group may stay uncommitted for an entry in flight; None when it
+        must be committed now (it holds an order command, or no entry is in flight)."""
+        if self.waiting or self.journal is None or not self.journal.held:
+            return None
+        return self.linger.hold_s(self.monotonic())
 
     def _flush(self) -> None:
         """Commit the group, then send the orders that waited for it, in order."""
@@ -351,14 +386,29 @@ class JournalActor(BotActor):
             return
         self._flushing = True
         try:
+            commits = self.journal.commits if self.journal is not None else 0
             lost = self.journal.commit_group() if self.journal is not None else []
             for reason in (r for r in lost if r):
                 self._failed(reason)
             waiting, self.waiting = self.waiting, []
+            committed = self.journal is not None and self.journal.commits > commits
+            if committed:
+                self._note_commit(len(waiting))
             for command, entry, problem, index in waiting:
-                self._dispatch(command, entry, problem or (lost[index] if index is not None else ""))
+                problem = problem or (lost[index] if index is not None else "")
+                if committed and entry and not problem:
+                    self.log.info("entry_committed intent={} commit_ms={:.1f} writes={}",
+                                  command.intent_id, *self.journal.last_commit)
+                self._dispatch(command, entry, problem)
         finally:
             self._flushing = False
+
+    def _note_commit(self, orders: int) -> None:
+        ms, writes = self.journal.last_commit
+        if ms > self.settings.journal.slow_commit_ms:
+            self.slow_commits += 1
+            self.log.info("journal_commit_slow ms={:.1f} writes={} orders={} slow_commits={}",
+                          ms, writes, orders, self.slow_commits)
 
     def _dispatch(self, command: Any, entry: bool, problem: str) -> None:
         if problem and entry:

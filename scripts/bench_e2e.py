@@ -153,19 +153,27 @@ def _wrap() -> None:
     sim_session.Session._on_message = on_message
 
 
-HOPS = ("decision", "execution", "journal", "to_gateway")
+HOPS = ("decision", "execution", "journal", "commit", "to_broker", "to_gateway")
 """Where an entry's time goes, each hop ending at a line of the bot's log (its ``ts``, written
 after the step): ``decision`` the gateway's bar update -> risk's ``entry_approved`` (the
 broker decoding the bar, the strategy deciding and proposing, risk approving);
-``execution`` -> ``bracket_submitted`` (told to the journal); ``journal`` -> the broker's
-``order_placed`` of the entry (the journal's write-ahead, then the broker's mailbox);
+``execution`` -> ``bracket_submitted`` (told to the journal); ``journal`` -> the start of the
+commit that made the entry durable (the journal's mailbox, its writes, the group filling);
+``commit`` the COMMIT itself (its fsync: ``commit_ms`` of the journal's ``entry_committed``);
+``to_broker`` -> the broker's ``order_placed`` of the entry (the broker's mailbox);
 ``to_gateway`` -> the entry read by the gateway (ib_insync's own message throttle, the
-socket)."""
+socket). ``journal`` + ``commit`` + ``to_broker`` is the write-ahead hop as a whole."""
 BUSY_WINDOW_S = 1.0
 
 
+LOGGED = ("entry_approved", "bracket_submitted", "commit_started", "entry_committed",
+          "order_placed")
+
+
 def _log_times(log: Path) -> dict[tuple[str, str], list[float]]:
-    """(first word, intent or client order id) -> the wall times of those log lines."""
+    """(first word, intent or client order id) -> the wall times of those log lines; an
+    ``entry_committed`` line also gives its commit's start (``commit_started``: its time less
+    its ``commit_ms``)."""
     out: dict[tuple[str, str], list[float]] = {}
     if not log.exists():
         return out
@@ -175,10 +183,14 @@ def _log_times(log: Path) -> dict[tuple[str, str], list[float]]:
         except ValueError:
             continue
         word = rec.get("msg", "").split(" ", 1)[0]
-        if word not in ("entry_approved", "bracket_submitted", "order_placed"):
+        if word not in LOGGED:
             continue
         key = rec["msg"].split("=", 1)[1].split(" ", 1)[0]
-        out.setdefault((word, key), []).append(datetime.fromisoformat(rec["ts"]).timestamp())
+        ts = datetime.fromisoformat(rec["ts"]).timestamp()
+        out.setdefault((word, key), []).append(ts)
+        if word == "entry_committed":
+            ms = float(rec["msg"].split("commit_ms=", 1)[1].split(" ", 1)[0])
+            out.setdefault(("commit_started", key), []).append(ts - ms / 1000.0)
     return out
 
 
@@ -204,6 +216,7 @@ def hops(taps: Taps, log: Path, after: str) -> dict[str, Any]:
         wall = sent + taps.epoch
         marks = [*(times.get(key, [None])[0] for key in (
                      ("entry_approved", intent), ("bracket_submitted", intent),
+                     ("commit_started", intent), ("entry_committed", intent),
                      ("order_placed", ref))),
                  arrived + taps.epoch]
         if any(t is None for t in marks):

@@ -91,6 +91,9 @@ def sample_payload() -> dict:
                       "positions": {"SPY-1": 3.0}, "unprotected_position": ["SPY-1"]},
         "risk": {"idle_s": 1.0, "handled": 12, "realized_pnl": -42.5, "trades": 1, "open": 1,
                  "loss_budget_used_pct": 14.2, "kill_switch": False},
+        "journal": {"idle_s": 0.1, "handled": 50, "written": 48, "failed": None, "failures": 0,
+                    "commits": 20, "commit_p99_ms": 4.2, "commit_max_ms": 80.1,
+                    "slow_commits": 1},
     }
     return heartbeat_payload(
         ts="2026-11-18T15:00:00+00:00", pid=4242, uptime_s=120.04, beat_lag_s=0.0123,
@@ -119,6 +122,9 @@ def test_the_payload_gathers_every_section_from_the_pong_reports():
     assert beat["symbols"] == {"QQQ": {"bar_age_s": None, "quote_age_s": None, "state": "idle"},
                                "SPY": {"bar_age_s": 31.0, "quote_age_s": 0.4, "state": "holding"}}
     assert (beat["orders_working"], beat["positions"]) == (2, 1)
+    assert beat["journal"] == {"state": "ok", "reason": None, "written": 48, "failures": 0,
+                               "commits": 20, "commit_p99_ms": 4.2, "commit_max_ms": 80.1,
+                               "slow_commits": 1}
     assert beat["unprotected_position"] == ["SPY-1"]
     assert beat["risk"] == {"realized_pnl": -42.5, "loss_budget_used_pct": 14.2, "trades": 1,
                             "open_positions": 1, "kill_switch": False}
@@ -133,7 +139,7 @@ def test_the_payload_gathers_every_section_from_the_pong_reports():
     "pacing=msg_1s:10%,hist_10m:10%,hist_open:0%,lines:10%", "lines=9", "snapshot=published",
     "loop_lag=0.4/3.2ms", "cancels_pending=1", "orphans=1",
     "orders_working=2", "positions=1", "unprotected=SPY-1", "pnl=-42.50", "loss_budget=14.2%",
-    "kill_switch=off", "journal=?",
+    "kill_switch=off", "journal=ok", "commit_p99=4.2/80.1ms",
     "mailbox_max=3@strategy:SPY", "idle_max=7.5s@strategy:QQQ", "ages=QQQ:?/?,SPY:31s/0s",
     "alarms=strategy:QQQ", "errors=ib_2104:1,timeout_reqSecDefOptParams:2",
 ])
@@ -166,7 +172,8 @@ def test_a_journal_that_cannot_be_written_is_an_alarm_in_the_heartbeat(journal, 
     if journal and journal["failed"]:
         assert beat["alarms"] == ["journal=failed"]
         assert beat["journal"] == {"state": "failed", "reason": "disk I/O error", "written": 12,
-                                   "failures": 40}
+                                   "failures": 40, "commits": None, "commit_p99_ms": None,
+                                   "commit_max_ms": None, "slow_commits": None}
 
 
 @pytest.mark.parametrize(("event_state", "reported", "shown"), [

@@ -207,6 +207,10 @@ class JournalSettings(_Section):
     """The durable journal: one SQLite file per mode (journal-<mode>.sqlite3) in ``dir``."""
 
     dir: Path = Path("data")
+    slow_commit_ms: float = Field(
+        50.0, gt=0, le=60_000,
+        description="a commit (one fsync) that takes longer is logged as journal_commit_slow; "
+                    "entries wait for their commit (write-ahead)")
 
 
 class HealthSettings(_Section):

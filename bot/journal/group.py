@@ -17,21 +17,58 @@ see the held writes. Failures keep what a write alone would do:
 - Once one of those writes alone fails, the later ones the owner names
   (``skip_after_failure``: the JournalActor names order commands) are not tried, as the owner
   would not have written them after a failure.
+
+Every COMMIT is timed (``timer``, injected: ``time.perf_counter`` by default): under
+``synchronous=FULL`` it is where the fsync waits, the one step of the write-ahead whose time
+the disk decides. ``last_commit`` is the latest (ms, writes), ``commit_times`` the running
+figures the owner reports (``CommitTimes``).
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from bot.journal.schema import JournalError
+
+COMMIT_WINDOW = 1000
+"""Commits the p99 is taken over (the latest ones)."""
+
+
+class CommitTimes:
+    """How long commits took: the count, the largest, and the p99 of the latest
+    ``COMMIT_WINDOW``, in ms."""
+
+    def __init__(self, window: int = COMMIT_WINDOW) -> None:
+        self.count = 0
+        self.max_ms = 0.0
+        self.recent: deque[float] = deque(maxlen=window)
+
+    def add(self, ms: float) -> None:
+        self.count += 1
+        self.max_ms = max(self.max_ms, ms)
+        self.recent.append(ms)
+
+    def p99_ms(self) -> float | None:
+        if not self.recent:
+            return None
+        ordered = sorted(self.recent)
+        return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
 class GroupCommit:
     """The commit side of ``bot.journal.write.Journal`` (see the module docstring)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection,
+                 timer: Callable[[], float] = time.perf_counter) -> None:
         self.conn = conn
+        self.timer = timer
+        self.last_commit: tuple[float, int] = (0.0, 0)
+        """The latest COMMIT: how long it took (ms) and how many writes it made durable."""
+        self.commit_times = CommitTimes()
         self._held: list[list[Any]] | None = None
         """The open group's writes, in order: [writer, message, state], state None while
         held in the open transaction, "" once durable, else why it was lost. None outside a
@@ -62,12 +99,20 @@ class GroupCommit:
         held, self._held = self._held or [], None
         if self.conn.in_transaction:
             try:
-                self.conn.execute("COMMIT")
-                self.commits += 1
+                self._commit(len(held))
             except sqlite3.Error as exc:
                 self._rollback()
                 self._replay(held, f"group commit failed: {exc}")
         return [state or "" for _writer, _message, state in held]
+
+    def _commit(self, writes: int) -> None:
+        """COMMIT, timed (see the module docstring)."""
+        started = self.timer()
+        self.conn.execute("COMMIT")
+        ms = (self.timer() - started) * 1000.0
+        self.commits += 1
+        self.last_commit = (ms, writes)
+        self.commit_times.add(ms)
 
     def _replay(self, held: list[list[Any]], why: str) -> None:
         """The writes still held (their transaction is gone), again, each alone, in order."""
@@ -103,8 +148,7 @@ class GroupCommit:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             writer(self.conn, message)
-            self.conn.execute("COMMIT")
-            self.commits += 1
+            self._commit(1)
         except sqlite3.Error as exc:
             self._rollback()
             raise JournalError(f"journal write failed ({type(message).__name__}): {exc}") from exc

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
@@ -44,7 +46,7 @@ class Journal(GroupCommit):
     """Writes and reads the journal; every public write is one transaction, or one write of
     the open group (``GroupCommit``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timer: Callable[[], float] = time.perf_counter) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +57,7 @@ class Journal(GroupCommit):
             self.found_version = migrate(self.conn, str(self.path))
         except sqlite3.Error as exc:
             raise JournalError(f"cannot open journal {self.path}: {exc}") from exc
-        GroupCommit.__init__(self, self.conn)
+        GroupCommit.__init__(self, self.conn, timer)
 
     def close(self) -> None:
         self.conn.close()

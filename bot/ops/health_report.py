@@ -18,7 +18,9 @@ and last Pong report (``BotActor.stats``), and the HealthActor's own counters. T
 | | sent and not yet confirmed by IB), ``orphan_orders`` (orders of an earlier client id, by |
 | | id), ``verify`` (the periodic check of the broker's view) |
 | ``journal`` | ``state`` (ok, failed, or None before its first report), ``reason``, ``written``, |
-| | ``failures``; ``failed`` also puts ``journal=failed`` into ``alarms`` |
+| | ``failures``; ``failed`` also puts ``journal=failed`` into ``alarms``; ``commits``, |
+| | ``commit_p99_ms`` (of the latest 1000), ``commit_max_ms``, ``slow_commits`` (slower than |
+| | ``journal.slow_commit_ms``): how long the write-ahead's fsyncs take |
 | ``symbols`` | per symbol: ``bar_age_s``, ``quote_age_s``, ``state`` (from its strategy) |
 | ``orders_working``, ``positions`` | from the execution actor (counts) |
 | ``held``, ``working_refs`` | the execution actor's view: contracts held per intent, and the |
@@ -56,6 +58,7 @@ BROKER_KEYS = ("circuit", "connect_failures", "client_id", "reconnects", "lines"
 RISK_KEYS = {"realized_pnl": "realized_pnl", "loss_budget_used_pct": "loss_budget_used_pct",
              "trades": "trades", "open": "open_positions", "kill_switch": "kill_switch"}
 ACTOR_KEYS = ("rtt_ms", "handled")
+JOURNAL_COMMIT_KEYS = ("commits", "commit_p99_ms", "commit_max_ms", "slow_commits")
 
 
 def pacing_used_pct(snapshot: Mapping[str, Any] | None) -> dict[str, float]:
@@ -77,10 +80,12 @@ def _broker_section(report: Mapping[str, Any], state: str) -> dict[str, Any]:
 def _journal_section(report: Mapping[str, Any] | None) -> dict[str, Any]:
     """Whether the journal can be written (from its Pong report; None before the first)."""
     if not report:
-        return {"state": None, "reason": None, "written": None, "failures": None}
+        return {"state": None, "reason": None, "written": None, "failures": None,
+                **dict.fromkeys(JOURNAL_COMMIT_KEYS)}
     failed = report.get("failed")
     return {"state": "failed" if failed else "ok", "reason": failed,
-            "written": report.get("written"), "failures": report.get("failures")}
+            "written": report.get("written"), "failures": report.get("failures"),
+            **{k: report.get(k) for k in JOURNAL_COMMIT_KEYS}}
 
 
 def _record_section(report: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -185,6 +190,8 @@ LINE_FIELDS: tuple[tuple[str, Any], ...] = (  # (key, how to render it from the 
     ("loss_budget", lambda b: _num(b["risk"]["loss_budget_used_pct"], "%")),
     ("kill_switch", lambda b: _num(b["risk"]["kill_switch"])),
     ("journal", lambda b: _num(b["journal"]["state"])),
+    ("commit_p99", lambda b: f"{_num(b['journal'].get('commit_p99_ms'))}/"
+                             f"{_num(b['journal'].get('commit_max_ms'), 'ms')}"),
     ("record_dropped", lambda b: "off" if b.get("record") is None else _num(b["record"]["dropped"])),
     ("mailbox_max", lambda b: _worst(b["actors"], "mailbox", "")),
     ("idle_max", lambda b: _worst(b["actors"], "idle_s", "s")),
