@@ -143,3 +143,27 @@ def test_the_ack_timeout_counts_from_when_the_order_left_the_bot():
     # Assert: no cancel while the order has been out less than ack_timeout_s
     assert not any(isinstance(e, m.CancelOrder) for e in early)
     assert any(isinstance(e, m.CancelOrder) for e in due)
+
+
+def test_a_partly_filled_entry_cancelled_keeps_its_bracket_exits_for_what_it_bought():
+    # Arrange: a bracket for 10 whose entry filled 5, then the rest of the entry was cancelled
+    approved = m.EntryApproved("c1", RECOVERED_INTENT, "SPY", RECOVERED_CONTRACT, 10, 1.6, AT)
+    trade, _ = execution.open_trade(approved, Settings.model_validate({}), AT)
+    entry = f"{RECOVERED_INTENT}.entry"
+    for role in ("entry", "tp", "sl"):
+        trade, _ = execution.on_status(trade, m.OrderStatusChanged(
+            "c1", f"{RECOVERED_INTENT}.{role}", m.OrderStatus.ACKED, 0, 10, 0.0, AT), AT)
+    trade, _ = execution.on_fill(trade, m.OrderFilled("c1", entry, "e1", RECOVERED_CONTRACT,
+                                                      m.Side.BUY, 5.0, 1.6, AT), AT)
+
+    # Act: IB confirms the rest of the entry cancelled
+    later = AT + timedelta(seconds=1)
+    trade, effects = execution.on_status(trade, m.OrderStatusChanged(
+        "c1", entry, m.OrderStatus.CANCELLED, 5, 0, 1.6, later), later)
+    trade, more = execution.on_clock(trade, trade.settings, later, None)
+    effects += more
+
+    # Assert: the attached exits work the 5 bought (as at IB): kept, not cancelled and re-sent
+    # (a cancel-then-replace would leave the position bare until the new pair is acknowledged)
+    assert [open_quantity(trade, g) for g in trade.working_exits] == [5.0, 5.0]
+    assert not [e for e in effects if isinstance(e, m.CancelOrder | m.SubmitOrder)]

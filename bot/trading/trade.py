@@ -131,8 +131,13 @@ def mult(trade: Trade) -> int:
 
 def open_quantity(trade: Trade, leg: Leg) -> float:
     """What ``leg`` may still sell at the broker: its quantity less its fills, less the fills
-    of its OCA siblings (types 2 and 3 reduce; type 1 cancels on any sibling fill)."""
-    rest = leg.spec.quantity - leg.filled
+    of its OCA siblings (types 2 and 3 reduce; type 1 cancels on any sibling fill). A bracket
+    child works at most what its parent filled (IB's attached orders follow the parent's
+    fills: a partly filled entry whose rest is cancelled leaves its exits for what it bought)."""
+    quantity = float(leg.spec.quantity)
+    if bracket_child(trade, leg) and trade.entry.filled > 0:
+        quantity = min(quantity, trade.entry.filled)
+    rest = quantity - leg.filled
     group = leg.spec.oca_group
     if not group or leg.spec.oca_type not in (1, 2, 3):
         return max(rest, 0.0)
