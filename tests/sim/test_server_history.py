@@ -102,8 +102,8 @@ def test_a_forgotten_order_id_is_refused_to_its_client_only(
             errors.append((who, req_id, code)))  # not the farm notices a connect brings
     # Act: both place order id 7 again; client 1 cancels its 7 (ib_insync's own Trade would
     # refuse to touch an order it saw filled, so the requests go out directly)
-    for client in (ib, other):
-        client.client.placeOrder(7, spy, LimitOrder("SELL", 1, 9999.0))
+    for client in (ib, other):  # GTC: the gateway's first step after the jump expires DAY orders
+        client.client.placeOrder(7, spy, LimitOrder("SELL", 1, 9999.0, tif="GTC"))
     ib.client.cancelOrder(7, "")
     assert until(ib, lambda: len(errors) >= 2, 5)
     assert until(other, lambda: [(t.order.orderId, t.orderStatus.status) for t in other.trades()]
