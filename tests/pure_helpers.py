@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.app.config import OptionSettings, RiskSettings, StrategySettings
@@ -63,3 +65,21 @@ def bracket_specs(iid: str = RECOVERED_INTENT) -> tuple[OrderSpec, OrderSpec, Or
     return (OrderSpec(f"{iid}.entry", Side.BUY, 2, OrderType.LIMIT, limit_price=1.60),
             OrderSpec(f"{iid}.tp", Side.SELL, 2, OrderType.LIMIT, limit_price=2.08, oca_group=oca),
             OrderSpec(f"{iid}.sl", Side.SELL, 2, OrderType.STOP, stop_price=1.28, oca_group=oca))
+
+
+def wal_commits(db: Path) -> int:
+    """Commit frames in ``db``'s write-ahead log (frames of the current WAL generation)."""
+    wal = Path(f"{db}-wal")
+    data = wal.read_bytes() if wal.exists() else b""
+    if len(data) < 32:
+        return 0
+    page_size = struct.unpack(">I", data[8:12])[0]
+    salts = data[16:24]
+    commits, offset = 0, 32
+    while offset + 24 + page_size <= len(data):
+        header = data[offset:offset + 24]
+        if header[8:16] != salts:
+            break
+        commits += struct.unpack(">I", header[4:8])[0] != 0
+        offset += 24 + page_size
+    return commits

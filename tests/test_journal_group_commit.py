@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import queue
 import sqlite3
-import struct
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pykka
 import pytest
 from actor_harness import WAIT_S, make_settings
+from pure_helpers import wal_commits
 
 from actors.journal import JournalActor
 from bot import messages as m
@@ -27,24 +27,6 @@ from bot.journal.write import Journal, JournalError, journal_path
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 CONTRACT = m.OptionContract("SPY", "20261120", 598.0, m.Right.CALL, con_id=42)
-
-
-def wal_commits(db: Path) -> int:
-    """Commit frames in ``db``'s write-ahead log (frames of the current WAL generation)."""
-    wal = Path(f"{db}-wal")
-    data = wal.read_bytes() if wal.exists() else b""
-    if len(data) < 32:
-        return 0
-    page_size = struct.unpack(">I", data[8:12])[0]
-    salts = data[16:24]
-    commits, offset = 0, 32
-    while offset + 24 + page_size <= len(data):
-        header = data[offset:offset + 24]
-        if header[8:16] != salts:
-            break
-        commits += struct.unpack(">I", header[4:8])[0] != 0
-        offset += 24 + page_size
-    return commits
 
 
 def bracket(intent: str) -> m.SubmitBracket:
