@@ -330,3 +330,20 @@ def test_a_time_exit_right_after_a_fresh_pair_was_armed_joins_it_instead_of_canc
     assert "CancelOrder" not in names(effects)
     close = next(e.order for e in effects if isinstance(e, m.SubmitOrder))
     assert (close.quantity, close.oca_group, close.oca_type) == (2, pair[1].oca_group, 3)
+
+
+def test_bracket_exits_for_more_than_the_broker_still_holds_are_resized_at_a_restart(settings):
+    # Arrange: the entry bought 2 and its bracket pair works for 2 at IB; while the bot was
+    # down someone sold 1, so IB holds 1 (chaos seed 95073: the stop then sold 2, short 1)
+    rec = replace(recovered([(ENTRY, S.FILLED, 2), (TP, S.ACKED, 0), (SL, S.ACKED, 0)],
+                            [fill(ENTRY, "e1", 1.60, qty=2)]), held=1.0)
+
+    # Act
+    trade, effects = execution.restore(rec, settings, WALL)
+
+    # Assert: the pair that would sell 2 is cancelled, nothing new until IB confirms, alarm up
+    cancelled = [e.client_order_id for e in effects if isinstance(e, m.CancelOrder)]
+    assert trade.position == 1
+    assert sorted(cancelled) == sorted([TP.client_order_id, SL.client_order_id])
+    assert not any(isinstance(e, m.SubmitOrder) for e in effects)
+    assert "PositionUnprotected" in names(effects)

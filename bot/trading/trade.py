@@ -133,10 +133,14 @@ def open_quantity(trade: Trade, leg: Leg) -> float:
     """What ``leg`` may still sell at the broker: its quantity less its fills, less the fills
     of its OCA siblings (types 2 and 3 reduce; type 1 cancels on any sibling fill). A bracket
     child works at most what its parent filled (IB's attached orders follow the parent's
-    fills: a partly filled entry whose rest is cancelled leaves its exits for what it bought)."""
+    fills: a partly filled entry whose rest is cancelled leaves its exits for what it bought).
+    The parent's fill is what IB reports for it: a restart trims the entry's fills to what the
+    broker still holds (part was sold outside the bot), but IB's children still work for all
+    the parent bought (chaos seed 95073)."""
     quantity = float(leg.spec.quantity)
-    if bracket_child(trade, leg) and trade.entry.filled > 0:
-        quantity = min(quantity, trade.entry.filled)
+    bought = max(trade.entry.filled, trade.entry.reported_filled)
+    if bracket_child(trade, leg) and bought > 0:
+        quantity = min(quantity, bought)
     rest = quantity - leg.filled
     group = leg.spec.oca_group
     if not group or leg.spec.oca_type not in (1, 2, 3):
