@@ -137,7 +137,7 @@ class ExecutionActor(BotActor):
 
     def stats(self) -> dict[str, Any]:
         working = sum(1 for t in self.trades.values() for g in t.legs if g.working)
-        positions = {t.intent_id: t.position for t in self.trades.values() if t.position > 0}
+        positions = self._held()
         unprotected = sorted(t.intent_id for t in self.trades.values() if t.alarmed)
         refs = sorted([g.spec.client_order_id for t in (*self.trades.values(), *self.finished.values())
                        for g in t.legs if g.working]
@@ -146,6 +146,18 @@ class ExecutionActor(BotActor):
                 "working_refs": refs,
                 "unprotected_position": unprotected,
                 "option_quotes_dropped": self.dropped.snapshot()}
+
+    def _held(self) -> dict[str, float]:
+        """The bot's view of what the broker holds for its intents: each trade's position, and
+        a short the broker reports in an option an intent traded (being bought back, under the
+        intent of its last execution), so that the view equals the broker's (invariant 3)."""
+        held = {t.intent_id: t.position for t in self.trades.values() if t.position > 0}
+        for key, (holds, _) in self.broker_holds.items():
+            last = self.traded.get(key)
+            if holds < -1e-9 and last is not None:
+                intent_id = m.intent_of(last.client_order_id)
+                held[intent_id] = held.get(intent_id, 0.0) + holds
+        return held
 
     def market_now(self) -> datetime | None:
         """Exchange time: the last live bar's end, extrapolated by the wall time since."""

@@ -292,3 +292,18 @@ def test_a_lost_cancel_of_a_trade_closed_outside_is_sent_again(tmp_path, clock):
     again = [c.client_order_id for c in bot.commands(m.CancelOrder)][len(first):]
     assert sorted(first) == sorted(again) == sorted(
         [b.take_profit.client_order_id, b.stop.client_order_id])
+
+
+def test_a_short_being_bought_back_is_in_the_bot_s_view_of_what_is_held(tmp_path, clock):
+    # Arrange: someone sold the 7 outside a moment before our stop filled for 7: short 7
+    bot, b = opened(tmp_path, clock)
+    fill(bot, b.stop.client_order_id, 7, 1.28)
+    held(bot, -7)
+
+    # Act
+    bot.tick(3)
+    view = bot.ref("execution").proxy().stats().get(timeout=5)["positions"]
+
+    # Assert: the bot reports the short the broker holds for the intent, not nothing
+    # (chaos seed 95171: its view said 0 while the broker was short 5)
+    assert view == {IID: -7}
