@@ -2,7 +2,7 @@
 
 Accepts: EntryProposed, PositionOpened, TradeRecovered, PositionRecovered, PositionClosed,
     PnlCorrected, EntryExpired, AccountUpdated, ConnectionChanged, BarClosed (day rollover), RiskRestored,
-    ReconcileFinished, JournalFailed, TimerFired (kill-switch check), Ping.
+    ReconcileFinished, JournalFailed, TimerFired (kill-switch check), PositionChanged, Ping.
 Emits: EntryApproved or EntryDenied; RiskStateChanged after every change of the daily state
     (the journal saves it); KillSwitchChanged when the kill-switch file appears or goes.
 Thread rule: its own pykka thread; each handler is one pure transition of ``RiskState``
@@ -21,7 +21,9 @@ before the first reconciliation finished (today's saved counters are restored fi
 after a journal write failed, nor between a reconnect and the reconciliation of its snapshot:
 every connect publishes one, so from a ``connected`` or ``disconnected`` state until the next
 ``ReconcileFinished`` entries wait (forever if the broker cannot complete its snapshot: the
-journal's view of what rests at IB would be stale).
+journal's view of what rests at IB would be stale). No entry passes in an option the account
+is short in (an exit raced a sale outside the bot; execution buys it back): its BUY would
+first cover the short, and its exits would then sell more than is held (invariant 2).
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class RiskActor(BotActor):
         self.market_ts: datetime | None = None
         """Start of the last live bar: the exchange's clock (the simulated one in a sim run)."""
         self.last_saved: tuple[Any, ...] | None = None
+        self.shorts: dict[str, float] = {}
+        """Per option: the quantity the broker last reported short (PositionChanged)."""
 
     def on_start(self) -> None:
         super().on_start()
@@ -121,6 +125,10 @@ class RiskActor(BotActor):
                 self.log.error("entries_refused reason={}", self.journal_failed)
             case m.TimerFired():
                 self._check_kill_switch()
+            case m.PositionChanged(position=p) if p.contract is not None:
+                self._on_position_changed(p.contract.key, p.quantity)
+            case m.PositionChanged():
+                pass
             case _:
                 self.unexpected(message)
 
@@ -142,12 +150,23 @@ class RiskActor(BotActor):
 
     # -- handlers ---------------------------------------------------------------------------
 
+    def _on_position_changed(self, key: str, quantity: float) -> None:
+        if quantity < -1e-9:
+            self.shorts[key] = -quantity
+        else:
+            self.shorts.pop(key, None)
+
+    def _short_reason(self, key: str) -> str | None:
+        short = self.shorts.get(key)
+        return None if short is None else f"the account is short {short:g} of {key} (being bought back)"
+
     def _on_entry_proposed(self, p: m.EntryProposed) -> None:
         if self.state is None or self.state.equity <= 0:
             self._deny(p, "account equity not known yet")
             return
         self.state = risk.roll_day(self.state, p.ts)
-        paused = self.journal_failed or self.not_ready or self.paused or self.unreconciled
+        paused = (self.journal_failed or self.not_ready or self.paused or self.unreconciled
+                  or self._short_reason(p.contract.key))
         gate = risk.gate_entry(self.state, self.cfg, p.symbol, p.premium, p.contract.multiplier,
                                now=p.ts, kill_switch=self.kill_switch_on(), paused_reason=paused)
         if gate.quantity <= 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -111,3 +112,21 @@ def test_nothing_is_approved_before_the_account_equity_is_known(tmp_path, clock)
     propose(bot, 1)
 
     assert bot.probe.expect(m.EntryDenied).reason == "account equity not known yet"
+
+
+def test_no_entry_passes_in_an_option_the_account_is_short_in_until_it_is_bought_back(tmp_path, clock):
+    # Arrange: an exit raced a sale outside the bot: the account is short 5 of the option
+    # (chaos seed 94019: an entry 30 ms later covered the short, its exits then sold 6 of 1)
+    bot = run_bot(tmp_path, clock)
+    short = m.BrokerPosition(CONTRACT, CONTRACT.key, -5, 160.0)
+    bot.publish(m.PositionChanged(short, clock()))
+
+    # Act: an entry in that option, then another once the buy-back brought it to 0
+    propose(bot, 1)
+    denied = bot.probe.expect(m.EntryDenied)
+    bot.publish(m.PositionChanged(replace(short, quantity=0), clock()))
+    propose(bot, 2)
+
+    # Assert
+    assert denied.reason == f"the account is short 5 of {CONTRACT.key} (being bought back)"
+    assert bot.probe.expect(m.EntryApproved).intent_id == "SPY-2"

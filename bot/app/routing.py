@@ -92,7 +92,7 @@ ROUTES: dict[type, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
     # restart safety (bot/messages/restart.py)
     m.ModeDecided: (JOURNAL, EXECUTION, ALERT),
     m.BrokerSnapshot: (JOURNAL,),
-    m.PositionChanged: (JOURNAL, EXECUTION),
+    m.PositionChanged: (JOURNAL, EXECUTION, RISK),
     m.TradeRecovered: (RISK, EXECUTION),  # risk first: it must hear it before what execution says next
     m.PositionRecovered: (RISK, JOURNAL),
     m.ReconcileMismatch: (JOURNAL, ALERT),
