@@ -13,6 +13,8 @@ Modules (import the one you need: ``from bot.trading import risk``):
   restart after a crash), one order's state machine.
 - ``covers``: buying back a short, one buy-back at a time.
 - ``protection``: the unprotected-position alarm; DAY exits expired at the close, heard or not.
+- ``closing``, ``timeouts``: a trade's closing order (joined to its exit pair, re-priced) and its
+  order timers (unacknowledged orders cancelled, unanswered cancels sent again).
 - ``quotes``: malformed market data is named and dropped.
 - ``market_hours``, ``exchange_calendar``: the New York session on the NYSE calendar.
 - ``decimals``: exact decimal money arithmetic.
@@ -21,6 +23,7 @@ Modules (import the one you need: ``from bot.trading import risk``):
 
 __all__ = [
     "brackets",
+    "closing",
     "covers",
     "decimals",
     "exchange_calendar",
@@ -38,5 +41,6 @@ __all__ = [
     "selection",
     "signals",
     "sizing",
+    "timeouts",
     "trade",
 ]

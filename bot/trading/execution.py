@@ -39,6 +39,9 @@ Closing (time exits, the emulated stop, the kill switch's flatten, on_unprotecte
 the position, at the bid, re-priced every ``reprice_every_s`` by cancel-confirm-replace (the
 broker actor treats a re-sent client order id as a duplicate, so there is no modify), one tick
 lower per step, then a marketable limit, and a market order near the close (``exits.closing_terms``).
+
+Parts live beside this module: the closing order in ``closing.py``, the order timers in
+``timeouts.py``, the alarm and the close's expiry in ``protection.py``, restarts in ``recovery.py``.
 """
 
 from __future__ import annotations
@@ -50,9 +53,11 @@ from typing import Any
 from bot import messages as m
 from bot.app.config import Settings
 from bot.trading import brackets, exits
+from bot.trading.closing import joinable_pair, reprice_closing, send_close_if_clear
 from bot.trading.market_hours import close_passed
 from bot.trading.order_state import Leg
 from bot.trading.protection import expire_at_close, raise_unprotected_alarm
+from bot.trading.timeouts import order_timeouts, resend_unconfirmed_cancels
 from bot.trading.trade import (
     CANCEL_NOT_FOUND,
     CANCEL_REFUSED,
@@ -65,9 +70,8 @@ from bot.trading.trade import (
     Note,
     Trade,
     bracket_child,
+    cancel_leg,
     cancel_refused,
-    closing_price,
-    closing_spec,
     mult,
     open_quantity,
     protected,
@@ -246,9 +250,9 @@ def on_clock(
     effects: Effects = []
     if before is not None and market is not None and close_passed(before, market):
         trade, effects = expire_at_close(trade)
-    trade, more = _order_timeouts(trade, wall)
+    trade, more = order_timeouts(trade, wall)
     effects += more
-    trade, more = _resend_unconfirmed_cancels(trade, wall)
+    trade, more = resend_unconfirmed_cancels(trade, wall)
     effects += more
     if market is not None and trade.opened_at is not None and trade.position > 0 and not trade.closing_reason:
         why = exits.time_exit_reason(trade.opened_at, market, settings.risk)
@@ -256,50 +260,13 @@ def on_clock(
             trade, more = begin_exit(trade, why, wall)
             effects += more
     if trade.closing_reason and not trade.finished:
-        trade, more = _reprice_closing(trade, wall)
+        trade, more = reprice_closing(trade, wall)
         effects += more
     if not trade.finished:
         trade, more = _settle(trade, wall)  # retries after a backoff
         effects += more
         trade, more = _check_protection(trade, wall, ex.protect_within_s)
         effects += more
-    return trade, effects
-
-
-def _order_timeouts(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
-    """An entry not acknowledged or not filled in time, an exit not acknowledged: cancel."""
-    ex = trade.settings.execution
-    effects: Effects = []
-    for leg in trade.legs:
-        if not leg.working or leg.cancel_sent_at is not None or leg.sent_at is None:
-            continue
-        if bracket_child(trade, leg):
-            continue  # it lives and dies with its parent
-        waited = (wall - leg.waiting_since).total_seconds()
-        unacked = leg.acked_at is None and waited >= ex.ack_timeout_s
-        unfilled = leg.role == "entry" and waited >= ex.entry_timeout_s
-        if unacked or unfilled:
-            why = f"not acknowledged within {ex.ack_timeout_s:g}s" if unacked else (
-                f"not filled within {ex.entry_timeout_s:g}s")
-            trade, more = _cancel(trade, leg, wall, why)
-            effects += more
-    return trade, effects
-
-
-def _resend_unconfirmed_cancels(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
-    """A cancel the broker never answered: the order may still fill, so it is sent again."""
-    timeout = trade.settings.execution.cancel_timeout_s
-    effects: Effects = []
-    for leg in trade.legs:
-        if leg.working and leg.cancel_sent_at is not None and (
-                wall - leg.cancel_sent_at).total_seconds() >= timeout:
-            trade = trade.with_leg(replace(leg, cancel_sent_at=wall))
-            effects += [
-                Note("WARNING", "cancel_unconfirmed", (
-                    ("intent", trade.intent_id), ("client_order_id", leg.spec.client_order_id),
-                    ("waited_s", f"{timeout:g}"), ("action", "cancel sent again"))),
-                m.CancelOrder(trade.correlation_id, leg.spec.client_order_id),
-            ]
     return trade, effects
 
 
@@ -318,7 +285,7 @@ def _check_protection(trade: Trade, wall: datetime, within_s: float) -> tuple[Tr
     trade, effects = raise_unprotected_alarm(trade, wall)
     entry = trade.entry
     if entry.working:  # IB holds the bracket's exits until the parent fills: stop buying
-        trade, more = _cancel(trade, entry, wall, "position unprotected while the entry works")
+        trade, more = cancel_leg(trade, entry, wall, "position unprotected while the entry works")
         effects += more
     if trade.exit_rejections >= MAX_EXIT_REJECTIONS and not trade.acted_unprotected:
         trade, more = _act_unprotected(trade, wall)
@@ -347,24 +314,17 @@ def _act_unprotected(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
 
 def begin_exit(trade: Trade, reason: str, wall: datetime) -> tuple[Trade, Effects]:
     """Cancel a working entry and the resting exits, except an exit pair the closing order can
-    join (``_joinable_pair``); the closing order goes out once the rest are confirmed done."""
+    join (``joinable_pair``); the closing order goes out once the rest are confirmed done."""
     trade = replace(trade, closing_reason=reason)
-    kept = _joinable_pair(trade)
+    kept = joinable_pair(trade)
     effects: Effects = []
     for leg in (trade.entry, *trade.working_exits) if trade.entry.working else trade.working_exits:
         if leg in kept:
             continue
-        trade, more = _cancel(trade, leg, wall, reason)
+        trade, more = cancel_leg(trade, leg, wall, reason)
         effects += more
     trade, more = _settle(trade, wall)
     return trade, effects + more
-
-
-def _cancel(trade: Trade, leg: Leg, wall: datetime, reason: str) -> tuple[Trade, Effects]:
-    if leg.cancel_sent_at is not None or leg.done:
-        return trade, []
-    trade = trade.with_leg(replace(leg, cancel_sent_at=wall, reason=reason))
-    return trade, [m.CancelOrder(trade.correlation_id, leg.spec.client_order_id)]
 
 
 def _settle(trade: Trade, wall: datetime, fill: m.OrderFilled | None = None) -> tuple[Trade, Effects]:
@@ -381,7 +341,7 @@ def _settle(trade: Trade, wall: datetime, fill: m.OrderFilled | None = None) -> 
     if any(g.reported_filled > g.filled + 1e-9 for g in trade.legs[1:]):
         return trade, []  # the broker reported exit fills whose executions are still on the way
     if trade.closing_reason:
-        return _send_close_if_clear(trade, wall)
+        return send_close_if_clear(trade, wall)
     if entry.working:
         return trade, []  # the bracket's exits wait for the parent; the deadline watches it
     return _protect(trade, wall)
@@ -398,7 +358,7 @@ def _protect(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
         return trade, []
     effects: Effects = []
     for leg in trade.working_exits:
-        trade, more = _cancel(trade, leg, wall, f"resize to the {trade.position:g} held")
+        trade, more = cancel_leg(trade, leg, wall, f"resize to the {trade.position:g} held")
         effects += more
     if trade.working_exits or (trade.retry_at is not None and wall < trade.retry_at):
         return trade, effects  # wait for the cancels to be confirmed (or the backoff)
@@ -424,72 +384,10 @@ def _arm(trade: Trade, wall: datetime, roles: tuple[str, ...]) -> tuple[Trade, E
     return replace(trade, revision=revision), effects
 
 
-def _joinable_pair(trade: Trade) -> tuple[Leg, ...]:
-    """Native mode: the working exit pair a closing order joins instead of cancelling it first.
-
-    Its stop is sent and not being cancelled (acknowledged or not: a close joining a lost stop's
-    group still closes, and cancelling a stop just sent only widens the gap), in an OCA group
-    of type 3 (IB reduces every other member by each fill, with overfill protection), and no
-    member sells more than the position. The closing order joins that group: the stop protects
-    until the close fills (no gap while cancels are confirmed, as a cancel-then-close would
-    leave) and the group never sells more than its largest member (invariants 1 and 2)."""
-    if trade.mode != "native":
-        return ()
-    stops = [g for g in trade.working_exits if g.role == "sl" and g.cancel_sent_at is None
-             and g.sent_at is not None and g.spec.oca_group
-             and g.spec.oca_type == brackets.EXIT_OCA_TYPE]
-    if len(stops) != 1:
-        return ()
-    group = stops[0].spec.oca_group
-    members = tuple(g for g in trade.working_exits if g.spec.oca_group == group
-                    and g.role in ("tp", "sl") and g.cancel_sent_at is None)
-    if any(open_quantity(trade, g) > trade.position + 1e-9 for g in members):
-        return ()
-    return members
-
-
-def _send_close_if_clear(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
-    """Send the closing order once nothing else can sell but the exit pair it joins (after a
-    rejection, after a backoff)."""
-    kept = _joinable_pair(trade)
-    if any(g not in kept for g in trade.working_exits) or (
-            trade.retry_at is not None and wall < trade.retry_at):
-        return trade, []
-    attempt = 1 + max((g.revision for g in trade.legs if g.role == "exit"), default=0)
-    spec = closing_spec(trade, f"exit{attempt}", trade.close_step)
-    if kept:
-        spec = replace(spec, oca_group=kept[0].spec.oca_group, oca_type=brackets.EXIT_OCA_TYPE)
-    trade = trade.with_leg(Leg(spec).sent(wall))
-    effects: Effects = [m.SubmitOrder(trade.correlation_id, trade.intent_id, trade.contract, spec)]
-    if attempt > 1:
-        price = "MKT" if spec.limit_price is None else f"{spec.limit_price:.2f}"
-        effects.append(Note("INFO", "exit_repriced", (("intent", trade.intent_id),
-                            ("step", trade.close_step), ("price", price), ("qty", spec.quantity))))
-    return trade, effects
-
-
-def _reprice_closing(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
-    """A closing limit not filled within ``reprice_every_s``: cancel it; its successor (next
-    step, priced on the bid then) goes out once the broker confirms the cancel. Bounded: once
-    at the marketable floor for the current bid it is left alone."""
-    every = trade.settings.execution.reprice_every_s
-    for leg in trade.working_exits:
-        if (leg.role == "exit" and leg.spec.order_type is m.OrderType.LIMIT
-                and leg.cancel_sent_at is None and leg.sent_at is not None
-                and (wall - leg.sent_at).total_seconds() >= every):
-            nxt = closing_price(trade, trade.close_step + 1)
-            if nxt is not None and leg.spec.limit_price is not None and abs(
-                    nxt - leg.spec.limit_price) < 1e-9:
-                continue
-            trade = replace(trade, close_step=trade.close_step + 1)
-            return _cancel(trade, leg, wall, "reprice")
-    return trade, []
-
-
 def _expire(trade: Trade, wall: datetime, reason: str) -> tuple[Trade, Effects]:
     effects: Effects = []
     for leg in trade.working_exits:
-        trade, more = _cancel(trade, leg, wall, "entry ended unfilled")
+        trade, more = cancel_leg(trade, leg, wall, "entry ended unfilled")
         effects += more
     trade = replace(trade, finished=True)
     expired = m.EntryExpired(trade.correlation_id, trade.intent_id, trade.symbol, reason, wall)
@@ -500,7 +398,7 @@ def _close(trade: Trade, wall: datetime, fill: m.OrderFilled | None) -> tuple[Tr
     effects: Effects = []
     for leg in trade.working_exits:  # OCA siblings shrink to 0 at the broker; cancel the rest
         if open_quantity(trade, leg) > 0:
-            trade, more = _cancel(trade, leg, wall, "position closed")
+            trade, more = cancel_leg(trade, leg, wall, "position closed")
             effects += more
     sold = sum(g.filled for g in trade.legs[1:])
     exit_price = trade.exit_proceeds / (sold * mult(trade)) if sold else 0.0
@@ -526,13 +424,13 @@ def sweep_finished(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
     a position that is gone (invariant 2)."""
     if not trade.finished:
         return trade, []
-    trade, effects = _resend_unconfirmed_cancels(trade, wall)
+    trade, effects = resend_unconfirmed_cancels(trade, wall)
     if trade.finished_at is None or (
             wall - trade.finished_at).total_seconds() < trade.settings.execution.cancel_timeout_s:
         return trade, effects
     for leg in trade.legs[1:]:
         if leg.working and leg.cancel_sent_at is None:
-            trade, more = _cancel(trade, leg, wall, "still working after the position closed")
+            trade, more = cancel_leg(trade, leg, wall, "still working after the position closed")
             effects += more
     return trade, effects
 
@@ -554,7 +452,7 @@ def on_position_reduced(trade: Trade, held: float, wall: datetime) -> tuple[Trad
     effects: Effects = [note]
     for leg in trade.working_exits:
         if open_quantity(trade, leg) > held + 1e-9:
-            trade, more = _cancel(trade, leg, wall, f"the broker holds {held:g}")
+            trade, more = cancel_leg(trade, leg, wall, f"the broker holds {held:g}")
             effects += more
     if held <= 1e-9:
         trade = replace(trade, closing_reason=trade.closing_reason or "closed outside the bot")
@@ -567,7 +465,7 @@ def kill_switch(trade: Trade, settings: Settings, wall: datetime) -> tuple[Trade
     effects: Effects = []
     risk = settings.risk
     if risk.kill_switch_cancel_entries and trade.entry.working:
-        trade, effects = _cancel(trade, trade.entry, wall, "kill switch")
+        trade, effects = cancel_leg(trade, trade.entry, wall, "kill switch")
     if risk.kill_switch_flatten and trade.position > 0 and not trade.closing_reason:
         trade, more = begin_exit(trade, "kill switch", wall)
         effects += more

@@ -126,6 +126,14 @@ def mult(trade: Trade) -> int:
     return trade.contract.multiplier
 
 
+def cancel_leg(trade: Trade, leg: Leg, wall: datetime, reason: str) -> tuple[Trade, Effects]:
+    """Ask the broker to cancel ``leg`` (once: a cancel already sent is resent by the clock)."""
+    if leg.cancel_sent_at is not None or leg.done:
+        return trade, []
+    trade = trade.with_leg(replace(leg, cancel_sent_at=wall, reason=reason))
+    return trade, [m.CancelOrder(trade.correlation_id, leg.spec.client_order_id)]
+
+
 # -- protection ---------------------------------------------------------------------------------
 
 
