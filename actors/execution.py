@@ -6,7 +6,7 @@ Accepts: EntryApproved, OrderStatusChanged, OrderFilled, CommissionReported, Ord
     (after a restart or reconnect), KillSwitchChanged, ModeDecided, PositionChanged (what the
     broker holds: a position sold outside the bot shrinks the trade), BuyBacksNumbered (the
     buy-back numbers an earlier process used), Ping.
-Emits: SubmitBracket, SubmitOrder, CancelOrder (to the journal, which records them and then
+Emits: SubmitBracket, SubmitOrder, ModifyOrder, CancelOrder (to the journal, which records them and then
     forwards them to the broker: write-ahead; straight to the broker without a journal),
     SubscribeQuotes, UnsubscribeQuotes (to the broker); PositionOpened, PositionRecovered,
     PositionClosed, PnlCorrected (a late commission of a closed trade), EntryExpired
@@ -42,8 +42,9 @@ from bot.app.routing import BROKER, JOURNAL, Directory
 from bot.trading import covers, execution, exits, quotes
 from bot.trading.trade import shortfalls
 
-COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder, m.SubscribeQuotes, m.UnsubscribeQuotes)
-ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder)
+COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.ModifyOrder, m.CancelOrder, m.SubscribeQuotes,
+            m.UnsubscribeQuotes)
+ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.ModifyOrder, m.CancelOrder)
 MAX_ORPHANS = 500
 BAR = timedelta(minutes=1)
 KEEP_FINISHED = 200

@@ -1,7 +1,8 @@
 """JournalActor: the one thread that writes the journal, and the write-ahead gate for orders.
 
 Accepts: ModeDecided (opens ``journal-<mode>.sqlite3`` in ``journal.dir``), BrokerSnapshot
-    (reconciles it, ``bot/journal/reconcile.py``), SubmitBracket / SubmitOrder / CancelOrder (from
+    (reconciles it, ``bot/journal/reconcile.py``), SubmitBracket / SubmitOrder / ModifyOrder /
+    CancelOrder (from
     execution: recorded, then forwarded to the broker), every event the routing table sends to
     JOURNAL (recorded), Ping.
 Emits: the order commands to BROKER (exits and cancels the broker could not take while it
@@ -70,7 +71,7 @@ from bot.trading.covers import is_buy_back
 from bot.trading.market_hours import trading_day
 
 FAILURE_SUMMARY_S = 60.0
-ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.CancelOrder)
+ORDER_COMMANDS = (m.SubmitBracket, m.SubmitOrder, m.ModifyOrder, m.CancelOrder)
 GROUP_MAX = 64
 """Writes held in one group at most: a mailbox that never empties still commits."""
 
@@ -86,7 +87,7 @@ def is_order_command(message: Any) -> bool:
 def _client_order_ids(command: Any) -> list[str]:
     if isinstance(command, m.SubmitBracket):
         return [s.client_order_id for s in (command.parent, command.take_profit, command.stop)]
-    if isinstance(command, m.SubmitOrder):
+    if isinstance(command, m.SubmitOrder | m.ModifyOrder):
         return [command.order.client_order_id]
     return []
 
@@ -166,7 +167,7 @@ class JournalActor(BotActor):
                 self._on_mode_decided(message)
             case m.BrokerSnapshot():
                 self._on_snapshot(message)
-            case m.SubmitBracket() | m.SubmitOrder() | m.CancelOrder():
+            case m.SubmitBracket() | m.SubmitOrder() | m.ModifyOrder() | m.CancelOrder():
                 self._on_command(message)
             case _:
                 self._record(message)

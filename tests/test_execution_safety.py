@@ -235,18 +235,24 @@ def held_past_max_hold(tmp_path, clock):
 def test_a_time_exit_is_repriced_down_to_a_marketable_limit_then_stays_there(tmp_path, clock, lines):
     bot = held_past_max_hold(tmp_path, clock)
 
-    prices = [bot.commands(m.SubmitOrder)[-1].order.limit_price]
+    def price():
+        return working(bot)[f"{IID}.exit1"][2]
+
+    prices = [price()]
     for _ in range(5):
-        bot.tick(3)  # reprice_every_s: cancel, confirmed at once, then the next step
+        bot.tick(3)  # reprice_every_s: the close is modified in place to the next step
         bot.sync()
-        prices.append(bot.commands(m.SubmitOrder)[-1].order.limit_price)
+        prices.append(price())
 
     # bid, one tick lower per step (reprice_steps = 3), then bid - 5 ticks, where it stays
     assert prices == [1.70, 1.69, 1.68, 1.65, 1.65, 1.65]
-    assert len(bot.commands(m.SubmitOrder)) == 4
+    assert len(bot.commands(m.SubmitOrder)) == 1 and bot.commands(m.CancelOrder) == ()
+    assert len(bot.commands(m.ModifyOrder)) == 3
     assert "INFO exit_repriced intent=SPY-1 step=3 price=1.65 qty=7" in lines
     closes = [rem for ref, (_, rem, _) in working(bot).items() if ".exit" in ref]
-    assert closes == [7] and stops_held(bot) == 7  # one close; the stop protects meanwhile
+    # one close; the stop of the OCA group it joined protects meanwhile (cancelling the close
+    # to re-price it would have cancelled the stop with it, as IB cancels the whole group)
+    assert closes == [7] and stops_held(bot) == 7
 
 
 def test_a_closing_order_near_the_close_is_a_market_order(tmp_path):
@@ -306,13 +312,15 @@ def test_the_market_clock_extrapolation_uses_the_configured_speed(tmp_path, cloc
         seconds=90)
 
 
-def test_a_closing_order_that_filled_while_its_reprice_cancel_was_on_the_way_is_not_sold_again(
+def test_a_closing_order_that_filled_while_its_reprice_was_on_the_way_is_not_sold_again(
         tmp_path, clock):
     bot = held_past_max_hold(tmp_path, clock)
     exit1 = bot.commands(m.SubmitOrder)[-1].order
     fill(bot, exit1.client_order_id, 7, 1.70, report=False)  # filled; the report is late
 
-    bot.tick(3)  # the re-price cancel meets the fill: 10148, REJECTED from ib_insync, the fill
+    bot.tick(3)  # the re-price meets the fill: IB refuses to modify a filled order (104)
+    bot.broker.release().get(timeout=WAIT_S)  # the fill's report arrives
+    bot.sync()
 
     closed = bot.probe.expect(m.PositionClosed)
     assert closed.quantity == 7 and closed.reason == "max hold 20 min reached"
@@ -341,7 +349,8 @@ def test_every_closing_order_is_repriced_not_left_at_the_first_bid(tmp_path, clo
 
     bot.tick(3)
 
-    second = bot.commands(m.SubmitOrder)[-1].order
-    assert first.client_order_id.endswith(".exit1") and second.client_order_id.endswith(".exit2")
+    second = bot.commands(m.ModifyOrder)[-1].order  # the same order, in place
+    assert first.client_order_id.endswith(".exit1") and second.client_order_id == first.client_order_id
     assert second.limit_price == pytest.approx(first.limit_price - 0.01)
     assert second.quantity == 7
+    assert working(bot)[first.client_order_id][2] == pytest.approx(first.limit_price - 0.01)

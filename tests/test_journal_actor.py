@@ -6,6 +6,7 @@ The broker's connect is played by the test: ``ModeDecided``, ``AccountUpdated`` 
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from datetime import UTC, datetime
@@ -272,3 +273,26 @@ def test_a_cancel_the_broker_could_not_take_while_restarting_is_sent_after_its_s
     cancels = new_broker.proxy().commands(m.CancelOrder).get(timeout=WAIT_S)
     new_broker.stop()
     assert [c.client_order_id for c in cancels] == ["SPY-1.tp"]
+
+
+def test_a_modification_is_recorded_with_its_new_terms_before_the_broker_sees_it(bot, settings):
+    # Arrange: an entry whose take-profit is at the broker
+    connect(bot)
+    propose(bot, "SPY-1")
+    bot.probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "SPY-1.sl")
+    (bracket,) = bot.broker.commands(m.SubmitBracket).get(timeout=WAIT_S)
+    repriced = m.OrderSpec(bracket.take_profit.client_order_id, m.Side.SELL,
+                           bracket.take_profit.quantity, m.OrderType.LIMIT, limit_price=1.99)
+
+    # Act
+    bot.ref("journal").tell(m.ModifyOrder("c-SPY-1", "SPY-1", CONTRACT, repriced))
+    bot.sync(rounds=4)
+
+    # Assert: the stored order carries the new price; the broker got the modification
+    path = journal_path(settings.journal.dir, "paper")
+    (spec,) = rows(path, "SELECT spec FROM orders WHERE client_order_id='SPY-1.tp'")
+    assert json.loads(spec[0])["limit_price"] == 1.99
+    assert ("SPY-1.tp", "MODIFY_REQUESTED") in rows(
+        path, "SELECT client_order_id, status FROM order_events")
+    (sent,) = bot.broker.commands(m.ModifyOrder).get(timeout=WAIT_S)
+    assert sent.order.limit_price == 1.99

@@ -150,3 +150,16 @@ def test_single_order_fills_and_reports_min_commission() -> None:
         ("FILLED", "I2-exit", 1.0, 1.00, ""),
     ]
     assert events[0].exec_id == "shadow-000001"
+
+
+def test_a_modified_order_works_on_at_its_new_price_and_an_unknown_one_is_left_alone() -> None:
+    book = ShadowBook()
+    book.submit(m.SubmitOrder("c-9", "I3", CALL, spec(SL, LMT, limit=2.05, cid="I3-exit1")), T0)
+    assert book.on_quote(quote(2.00, 2.10)) == []  # 2.05 is above the bid
+
+    ack = book.modify(spec(SL, LMT, limit=2.00, cid="I3-exit1"), T0)
+    events = book.on_quote(quote(2.00, 2.10, sec=2))
+
+    assert summary(ack) == [("ACKED", "I3-exit1", 0.0, 0.0, "")]
+    assert summary(events)[0] == ("fill", "I3-exit1", "SELL", 2.0, 2.00, 1.3)
+    assert book.modify(spec(SL, LMT, limit=1.90, cid="I3-exit1"), T0) == []  # filled: gone

@@ -6,6 +6,7 @@
 - ``link``: connect, lose, reconnect; IB's connectivity codes.
 - ``market``: bars, conflated quotes, option chains and option quotes.
 - ``memory``: what outlives a restarted BrokerActor (first snapshot, shadow book, cancels).
+- ``modifies``: a working order modified in place; a modification IB refuses is not its end.
 - ``orders``: place, cancel, re-adopt by orderRef, and what IB says about them.
 - ``requests``: the one gate every request passes (pacing, circuit, timeout).
 - ``verifier``: the periodic check of IB's held data against what was reported.
@@ -18,6 +19,7 @@ __all__ = [
     "link",
     "market",
     "memory",
+    "modifies",
     "orders",
     "requests",
     "verifier",

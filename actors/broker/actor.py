@@ -14,7 +14,7 @@ ib_async) grabs an event loop when ib_insync is imported, which must not happen 
 thread first (measured).
 
 Accepts: RequestChain, QuoteOptions, KeepOptionsWarm, SubscribeQuotes, UnsubscribeQuotes, SubmitBracket,
-SubmitOrder, CancelOrder, TimerFired (ignored), Ping (answered by ``BotActor``).
+SubmitOrder, ModifyOrder, CancelOrder, TimerFired (ignored), Ping (answered by ``BotActor``).
 Publishes: BarClosed (backfill=True for history), QuoteUpdated (conflated), ChainReceived,
 OptionsQuoted, OrderStatusChanged, OrderFilled, OrderRejected, BrokerErrorReported,
 ConnectionChanged, AccountUpdated, PositionChanged, RequestTimedOut, ActorFaulted, StartRefused,
@@ -183,6 +183,7 @@ class BrokerActor(LoopActor, BotActor):
 
     def _on_lost(self) -> None:
         self.orders.cancels.lost()
+        self.orders.modifies.lost()
         self.market.lost()
 
     def _wire_events(self) -> None:
@@ -216,6 +217,8 @@ class BrokerActor(LoopActor, BotActor):
                 self.orders.submit_bracket(message)
             case m.SubmitOrder():
                 self.orders.submit(message)
+            case m.ModifyOrder():
+                self.orders.modify(message)
             case m.CancelOrder():
                 self.orders.cancel(message)
             case m.TimerFired():

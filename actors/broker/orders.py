@@ -35,6 +35,7 @@ from typing import Any
 from actors.broker.cancels import Cancels
 from actors.broker.market import MarketData
 from actors.broker.memory import BrokerMemory
+from actors.broker.modifies import Modifies
 from actors.broker.requests import BrokerCore
 from bot import messages as m
 from bot.ib import translate as tr
@@ -58,6 +59,7 @@ class Orders:
         self.shadow = memory.shadow
         self.sent = memory.sent
         self.cancels = Cancels(core, memory, client_id, lambda: self.verdict is not None)
+        self.modifies = Modifies(core, client_id)
         self._ref_of_id: dict[tuple[int, int], str] = {}
         """(client id, order id) -> client order id: IB keeps order ids per client id, so an
         orphan placed under an earlier client id may share an id with one of ours."""
@@ -133,6 +135,20 @@ class Orders:
             cmd.contract,
             (tr.ib_order(cmd.order, order_id=self.core.ib.client.getReqId(), account=account),),
         )
+
+    def modify(self, cmd: m.ModifyOrder) -> None:
+        """New terms for a working order, in place (``actors/broker/modifies.py``): through
+        the gate like an order (read-only: withheld), to the shadow book in a dry run."""
+        ref = cmd.order.client_order_id
+        refusal = place_refusal(self.verdict, self.core.connected, self.core.settings)
+        if refusal:
+            self.core.log.warning("order_withheld reason={} action=modify client_order_id={} "
+                                  "sent=no", refusal, ref)
+            return
+        if self.shadow.knows(ref):
+            self._publish_all(self.shadow.modify(cmd.order, self.core.clock()))
+            return
+        self.modifies.send(cmd, self.verdict.account if self.verdict else "")
 
     def cancel(self, cmd: m.CancelOrder) -> None:
         """Cancel by client order id: withheld when read-only, else pending until confirmed."""
@@ -265,6 +281,8 @@ class Orders:
             return
         self._correlation(ref)
         self._ref_of_id[(trade.order.clientId, trade.order.orderId)] = ref
+        if self.modifies.on_status(trade):
+            return  # a refused modification: the order works on as it was
         self.cancels.on_status(ref, trade.orderStatus.status)
         for fill in trade.fills:  # executions whose commission is already known
             if fill.commissionReport.execId == fill.execution.execId:
@@ -360,6 +378,8 @@ class Orders:
         ref = self._ref_of_id.get((self.client_id(), req_id))
         if ref is None:
             return False
+        if self.modifies.on_error(ref, code, text):
+            return True
         if tr.is_order_rejection(code):
             self.core.publish(
                 m.OrderRejected(self._correlation(ref), ref, code, text, self.core.clock())

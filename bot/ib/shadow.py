@@ -119,6 +119,15 @@ class ShadowBook:
         working = self._add(cmd.order, cmd.contract, cmd.correlation_id, oca=cmd.order.oca_group)
         return [self._status(working, m.OrderStatus.ACKED, now)]
 
+    def modify(self, spec: m.OrderSpec, now: datetime) -> list[Event]:
+        """New terms for a working order, in place (its group and parent stay); unknown or
+        finished ids produce nothing, as IB keeps nothing to modify."""
+        working = self._orders.get(spec.client_order_id)
+        if working is None:
+            return []
+        working.spec = spec
+        return [self._status(working, m.OrderStatus.ACKED, now)]
+
     def cancel(self, client_order_id: str, now: datetime) -> list[Event]:
         """Cancel an order and its children; unknown or finished ids produce nothing."""
         doomed = [

@@ -214,6 +214,19 @@ def _cancel(conn: sqlite3.Connection, c: m.CancelOrder, now: datetime) -> None:
                  "reason, ts) VALUES (?,'CANCEL_REQUESTED',0,0,0,'',?)", (c.client_order_id, _ts(now)))
 
 
+def _modified(conn: sqlite3.Connection, c: m.ModifyOrder, now: datetime) -> None:
+    """The order's terms as last sent (a closing order re-priced in place)."""
+    conn.execute("UPDATE orders SET spec=?, updated_at=? WHERE client_order_id=?",
+                 (_json(c.order), _ts(now), c.order.client_order_id))
+    conn.execute("INSERT INTO order_events (client_order_id, status, filled, remaining, avg_fill_price, "
+                 "reason, ts) VALUES (?,'MODIFY_REQUESTED',0,0,0,?,?)",
+                 (c.order.client_order_id, _price_text(c.order), _ts(now)))
+
+
+def _price_text(spec: m.OrderSpec) -> str:
+    return f"{spec.order_type.value} {spec.limit_price or ''}".strip()
+
+
 def _order_update(conn: sqlite3.Connection, client_order_id: str, status: m.OrderStatus,
                   filled: float, avg_fill_price: float, broker_order_id: int, ts: datetime) -> None:
     """The stored order moves as ``order_state.advance`` allows, never backwards: a late
@@ -334,6 +347,7 @@ _WRITERS: dict[type, Any] = {
     m.EntryAbandoned: _decision("abandoned", None),
     m.SubmitBracket: _submitted,
     m.SubmitOrder: _submitted,
+    m.ModifyOrder: _modified,
     m.CancelOrder: _cancel,
     m.OrderStatusChanged: _status,
     m.OrderRejected: _rejected,

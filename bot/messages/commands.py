@@ -76,6 +76,18 @@ class SubmitOrder:
 
 
 @_frozen
+class ModifyOrder:
+    """Execution -> broker: change the working order ``order.client_order_id`` in place (IB:
+    placeOrder again with the same order id): a closing order's new price. Never a new order;
+    a member of an OCA group is re-priced this way because cancelling it cancels its group."""
+
+    correlation_id: str
+    intent_id: str
+    contract: OptionContract
+    order: OrderSpec
+
+
+@_frozen
 class CancelOrder:
     """Execution -> broker: cancel the working order with this client order id."""
 

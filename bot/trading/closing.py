@@ -1,6 +1,6 @@
 """The closing order of one trade (time exits, the emulated stop, the kill switch's flatten,
 ``on_unprotected``), as pure transitions: when it may go out, which exit pair it joins instead
-of cancelling it first, and its re-pricing by cancel-confirm-replace
+of cancelling it first, and its re-pricing by modifying it in place
 (``bot/trading/execution.py`` explains the escalation).
 """
 
@@ -12,7 +12,7 @@ from datetime import datetime
 from bot import messages as m
 from bot.trading import brackets
 from bot.trading.order_state import Leg
-from bot.trading.trade import Effects, Note, Trade, cancel_leg, closing_price, closing_spec, open_quantity
+from bot.trading.trade import Effects, Note, Trade, closing_price, closing_spec, open_quantity
 
 
 def joinable_pair(trade: Trade) -> tuple[Leg, ...]:
@@ -60,18 +60,30 @@ def send_close_if_clear(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
 
 
 def reprice_closing(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
-    """A closing limit not filled within ``reprice_every_s``: cancel it; its successor (next
-    step, priced on the bid then) goes out once the broker confirms the cancel. Bounded: once
-    at the marketable floor for the current bid it is left alone."""
+    """A closing limit IB works and that has not filled within ``reprice_every_s`` (of being
+    sent or last re-priced) is modified in place to the next step, priced on the bid then
+    (``ModifyOrder``: the same order id). Never cancelled and replaced: a close that joined its
+    exit pair's OCA group would take the pair with it, as IB cancels a group with any member
+    it is asked to cancel. A close not acknowledged yet waits (IB may not know it; its ack
+    timeout cancels it). Bounded: once at the marketable floor for the current bid it is left
+    alone. A modification IB refuses leaves the order as it was; the next step tries again."""
     every = trade.settings.execution.reprice_every_s
     for leg in trade.working_exits:
+        since = leg.repriced_at or leg.sent_at
         if (leg.role == "exit" and leg.spec.order_type is m.OrderType.LIMIT
-                and leg.cancel_sent_at is None and leg.sent_at is not None
-                and (wall - leg.sent_at).total_seconds() >= every):
+                and leg.cancel_sent_at is None and leg.acked_at is not None and since is not None
+                and (wall - since).total_seconds() >= every):
             nxt = closing_price(trade, trade.close_step + 1)
             if nxt is not None and leg.spec.limit_price is not None and abs(
                     nxt - leg.spec.limit_price) < 1e-9:
                 continue
             trade = replace(trade, close_step=trade.close_step + 1)
-            return cancel_leg(trade, leg, wall, "reprice")
+            kind = m.OrderType.MARKET if nxt is None else m.OrderType.LIMIT
+            spec = replace(leg.spec, order_type=kind, limit_price=nxt)
+            trade = trade.with_leg(replace(leg, spec=spec, repriced_at=wall))
+            price = "MKT" if nxt is None else f"{nxt:.2f}"
+            note = Note("INFO", "exit_repriced", (("intent", trade.intent_id),
+                        ("step", trade.close_step), ("price", price), ("qty", spec.quantity)))
+            return trade, [note, m.ModifyOrder(trade.correlation_id, trade.intent_id,
+                                               trade.contract, spec)]
     return trade, []

@@ -36,9 +36,10 @@ OCO modes:
   first and the exit is sent only after the broker confirms, so the two can never both fill.
 
 Closing (time exits, the emulated stop, the kill switch's flatten, on_unprotected): one SELL for
-the position, at the bid, re-priced every ``reprice_every_s`` by cancel-confirm-replace (the
-broker actor treats a re-sent client order id as a duplicate, so there is no modify), one tick
-lower per step, then a marketable limit, and a market order near the close (``exits.closing_terms``).
+the position, at the bid, re-priced every ``reprice_every_s`` by modifying it in place
+(``ModifyOrder``, the same order id: cancelling a close that joined its exit pair's OCA group
+would cancel the pair with it), one tick lower per step, then a marketable limit, and a market
+order near the close (``exits.closing_terms``).
 
 Parts live beside this module: the closing order in ``closing.py``, the order timers in
 ``timeouts.py``, the alarm and the close's expiry in ``protection.py``, restarts in ``recovery.py``.

@@ -48,6 +48,8 @@ class Leg:
     """Wall time the broker reported the order placed (its first SUBMITTED): the order may
     wait in the bot (the journal's write-ahead, the broker's mailbox) before it leaves."""
     cancel_sent_at: datetime | None = None
+    repriced_at: datetime | None = None
+    """Wall time a closing order was last modified to a new price (``ModifyOrder``)."""
     expired_at_close: bool = False
     """A DAY order that was working when the session closed: IB expired it then, whether or
     not its Cancelled has reached the bot (a bot cut off at the close never hears it). It may

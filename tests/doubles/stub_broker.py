@@ -1,8 +1,8 @@
 """StubBroker: a scripted stand-in for the BrokerActor, speaking the same messages.
 
 Accepts the broker commands (RequestChain, QuoteOptions, KeepOptionsWarm, SubscribeQuotes,
-UnsubscribeQuotes, SubmitBracket, SubmitOrder, CancelOrder) and answers them from a script:
-chains and option quotes set beforehand (a warm option's scripted quote is published as
+UnsubscribeQuotes, SubmitBracket, SubmitOrder, ModifyOrder, CancelOrder) and answers them from a
+script: chains and option quotes set beforehand (a warm option's scripted quote is published as
 ``WarmQuoteUpdated`` when it joins a set; ``warm_lines`` and ``max_warm_lines`` count the lines
 the sets hold, as the BrokerActor's subscriptions would), acknowledgements sent at once
 unless ``auto_ack`` is off, fills only when the test calls ``fill``. Tests drive it through
@@ -17,6 +17,9 @@ As strict as IB about order semantics (never kinder, so the bot's tests prove so
   ``transmit=True`` (else the children are rejected, and ``violations`` says why). The
   children are inactive until the parent is completely filled: ``fill`` on one raises.
   Cancelling the parent cancels its unfilled children.
+- Cancelling one member of an OCA group (types 1, 2, 3) cancels every other working member,
+  as IB does ("if any order within the OCA group is canceled, the remaining orders are sent
+  cancellation requests"): a group member is re-priced by modifying it, never by cancelling.
 - OCA groups, by the filled order's ``ocaType``: 1 = any fill (even partial) cancels every
   other working member; 2 and 3 = the others are reduced by the filled quantity (cancelled at
   0); 0 or no group = not OCA at all (both members can fill).
@@ -26,7 +29,8 @@ As strict as IB about order semantics (never kinder, so the bot's tests prove so
   ib_insync marking the order Cancelled on that error. Cancel of an order
   already cancelled or rejected is answered with error 161.
 - Modify = re-placing the same client order id while it works: new price and quantity, same
-  order; re-placing a finished order is rejected (error 104).
+  order; re-placing a finished order is rejected (error 104). ``ModifyOrder`` does the same
+  for a working order (an OCA reduction already made stays made) and leaves a finished one.
 - ``fill(..., report=False)`` fills at the broker but holds the execution and its status (as
   IB's commission report and the broker's wait for it delay them); ``release`` sends them.
 """
@@ -113,6 +117,8 @@ class StubBroker(BotActor):
                 self._accept_bracket(message)
             case m.SubmitOrder():
                 self._accept_order(message)
+            case m.ModifyOrder(order=spec) if spec.client_order_id in self.orders:
+                self._modify(spec)
             case m.CancelOrder(client_order_id=coid) if self.auto_ack and coid in self.orders:
                 self._on_cancel(coid)
             case _:
@@ -229,6 +235,17 @@ class StubBroker(BotActor):
         self._store(cmd.correlation_id, cmd.contract, spec, tr.ib_order(spec))
         self._acked(spec.client_order_id)
 
+    def _modify(self, spec: m.OrderSpec) -> None:
+        """ModifyOrder: a working order takes the new terms in place (its group, parent and
+        fills stay); a finished one is left as it is, and the broker actor reports nothing
+        for IB's refusal (``actors/broker/modifies.py``)."""
+        known = self.orders[spec.client_order_id]
+        if not known.working:
+            return
+        quantity = max(float(spec.quantity) - (float(known.spec.quantity) - known.quantity), known.filled)
+        self.orders[spec.client_order_id] = replace(known, spec=spec, quantity=quantity)
+        self._report(spec.client_order_id)
+
     def _store(self, cid: str, contract: m.OptionContract, spec: m.OrderSpec, order: Any,
                parent: str = "") -> None:
         self.orders[spec.client_order_id] = StubOrder(
@@ -262,9 +279,13 @@ class StubBroker(BotActor):
             self._cancel(client_order_id)
 
     def _cancel(self, client_order_id: str) -> None:
+        cancelled = self.orders[client_order_id]
         self._set(client_order_id, S.CANCELLED)
-        for coid, child in list(self.orders.items()):
-            if child.parent == client_order_id and child.working:
+        for coid, other in list(self.orders.items()):
+            child = other.parent == client_order_id
+            sibling = (cancelled.oca_group and other.oca_group == cancelled.oca_group
+                       and cancelled.oca_type in (1, 2, 3))
+            if (child or sibling) and other.working:
                 self._set(coid, S.CANCELLED)
 
     def _oca_after_fill(self, filled: StubOrder, quantity: float) -> None:
