@@ -129,6 +129,8 @@ class ExecutionActor(BotActor):
                 self.mode = mode
             case m.PositionChanged(position=p) if p.contract is not None:
                 self.broker_holds[p.contract.key] = (p.quantity, self.clock())
+                if p.quantity < 0:
+                    self._check_broker_positions()  # a short is bought back without a tick's wait
             case m.PositionChanged():
                 pass
             case m.BuyBacksNumbered():
@@ -255,15 +257,18 @@ class ExecutionActor(BotActor):
         """Invariant 3 while running: a position the broker reports smaller than our trades',
         for longer than ``OUTSIDE_GRACE_S`` (our own fill reports may trail its position
         report; their order statuses, which come first, are counted at once), was sold outside
-        the bot: the trades shrink to it (``on_position_reduced``). Shadow trades live only
-        here, so a dry run never compares."""
+        the bot: the trades shrink to it (``on_position_reduced``). A short no trade of ours
+        still holds a position in is bought back at once: no fill of ours can explain it
+        (``bot/trading/covers.py`` keeps a stale report from buying twice). Shadow trades live
+        only here, so a dry run never compares."""
         if self.mode in ("", "shadow"):
             return
         wall = self.clock()
         for key, (holds, since) in self.broker_holds.items():
-            if (wall - since).total_seconds() < OUTSIDE_GRACE_S:
-                continue
+            settled = (wall - since).total_seconds() >= OUTSIDE_GRACE_S
             mine = [t for t in self.trades.values() if t.contract.key == key and not t.finished]
+            if not settled and (holds >= 0 or any(t.position > 0 for t in mine)):
+                continue
             for intent_id, held in shortfalls(mine, holds).items():
                 self._apply(*execution.on_position_reduced(self.trades[intent_id], held, wall))
             if holds < 0:

@@ -136,11 +136,12 @@ def test_a_short_left_by_an_exit_racing_an_outside_sale_is_bought_back_once(tmp_
 
 def test_no_buy_back_is_tried_while_the_broker_link_is_down_and_one_goes_once_it_is_back(
         tmp_path, clock):
-    # Arrange: short 7, then the socket to the gateway drops (an order now is refused locally)
+    # Arrange: the socket to the gateway drops (an order now is refused locally) as the
+    # report of a short 7 comes in
     bot, b = opened(tmp_path, clock)
     fill(bot, b.stop.client_order_id, 7, 1.28)
-    held(bot, -7)
     bot.publish(m.ConnectionChanged("disconnected", 18, clock()))
+    held(bot, -7)
     bot.sync()
 
     # Act
@@ -307,3 +308,15 @@ def test_a_short_being_bought_back_is_in_the_bot_s_view_of_what_is_held(tmp_path
     # Assert: the bot reports the short the broker holds for the intent, not nothing
     # (chaos seed 95171: its view said 0 while the broker was short 5)
     assert view == {IID: -7}
+
+
+def test_a_short_no_trade_still_holds_is_bought_back_on_the_report_without_waiting(tmp_path, clock):
+    # Arrange: the trade closed (its stop sold the 7); then the broker reports short 7
+    bot, b = opened(tmp_path, clock)
+    fill(bot, b.stop.client_order_id, 7, 1.28)
+
+    # Act: no tick of the clock after the report
+    held(bot, -7)
+
+    # Assert: the buy-back went at once (no fill of ours can explain a short)
+    assert buy_backs(bot) == [f"{IID}.cover1"]
