@@ -13,10 +13,12 @@ drawn from the seed fires on the simulated clock: partial fills, a dropped order
 cancel, a delayed order or cancel, a socket drop whose reconnect's open-orders query is answered
 late, a socket drop, a gateway restart, a reject, stalled bars and quotes, IB connectivity
 lost, a bot SIGKILL and restart, a manual trade by another client, and (some seeds) the clock
-running into the close. The harness reads the broker's positions, working orders and
-executions in-process and the bot's view from its journal and heartbeat every ``POLL_S`` wall
-seconds and judges each snapshot that differs from the previous one (and every second anyway,
-for the grace periods).
+running into the close. A dropped order or lost cancel is lost with the next such request the
+bot sends; a loss already armed is not added to, so glitches that fire minutes apart while the
+bot sends nothing never become one burst of consecutive losses. The harness reads the
+broker's positions, working orders and executions in-process and the bot's view from its
+journal and heartbeat every ``POLL_S`` wall seconds and judges each snapshot that differs
+from the previous one (and every second anyway, for the grace periods).
 
 Grace periods are market seconds: 5 to protect a position (``protect_within_s``) and 30 for
 the views to agree and an excess exit or a short to go (``verify_every_s``), but never less
@@ -252,7 +254,8 @@ def run_seed(seed: int, minutes: float, speed: float, out: Path | None, wall_gra
                   for k, v in settings.items()}
         p = replace(p, settings={**p.settings, **merged})
     result = Run(p, speed, workdir, wall_grace, extra, pacing).execute()
-    if out is None and not result.violations:
+    refused = set(result.bot_exits) & set(NO_RESTART_CODES)  # kept: why it would not start
+    if out is None and not result.violations and not refused:
         shutil.rmtree(workdir, ignore_errors=True)
     return result
 

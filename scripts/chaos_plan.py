@@ -98,10 +98,10 @@ def gateway_entries(fault: Fault) -> list[dict[str, Any]]:
         case "partial_fills":
             return [entry(at, "partial_fills", on=True, chunk=a["chunk"]),
                     entry(at + a["for_s"], "partial_fills", on=False)]
-        case "drop_order":
-            return [entry(at, "drop_next", request="placeOrder")]
+        case "drop_order":  # the next order is lost; one armed loss at a time (no bursts)
+            return [entry(at, "drop_next", request="placeOrder", stack=False)]
         case "cancel_lost":
-            return [entry(at, "drop_next", request="cancelOrder")]
+            return [entry(at, "drop_next", request="cancelOrder", stack=False)]
         case "socket_drop":
             return [entry(at, "drop_all_connections")]
         case "gateway_restart":

@@ -176,10 +176,13 @@ class FaultInjector:
         with self._lock:
             self._never_answer.discard(request)
 
-    def drop_next(self, request: str, count: int = 1) -> None:
-        """Leave the next ``count`` requests named ``request`` unanswered, then answer again."""
+    def drop_next(self, request: str, count: int = 1, stack: bool = True) -> None:
+        """Leave the next ``count`` requests named ``request`` unanswered, then answer again.
+        ``stack=False``: a loss already armed is not added to (glitches that fire apart while no
+        such request is sent do not become one burst of consecutive losses)."""
         with self._lock:
-            self._drop_next[request] = self._drop_next.get(request, 0) + int(count)
+            armed = self._drop_next.get(request, 0)
+            self._drop_next[request] = armed + int(count) if stack else max(armed, int(count))
 
     def delay_next(self, request: str, seconds: float, count: int = 1) -> None:
         """Handle the next ``count`` requests named ``request`` ``seconds`` (wall) late; the

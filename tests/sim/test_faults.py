@@ -306,3 +306,14 @@ def test_faults_due_at_the_same_moment_are_all_applied_even_when_one_fails():
                                        "refuse_connections"]
     assert target.calls == [("drop_all",), ("drop_all",), ("refuse", 5.0)]
     assert [f.action for f in injector.run_due(20.0, 0.0)] == ["refuse_connections"]
+
+
+@pytest.mark.parametrize(("stack", "lost"), [(True, 3), (False, 1)])
+def test_drop_next_adds_up_losses_unless_told_not_to_stack(stack, lost):
+    faults = FaultInjector()
+    for _ in range(3):  # three glitches fire while no order is sent
+        faults.drop_next("placeOrder", stack=stack)
+
+    silenced = [faults.is_silenced("placeOrder") for _ in range(4)]
+
+    assert silenced == [True] * lost + [False] * (4 - lost)
