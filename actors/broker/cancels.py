@@ -5,10 +5,12 @@ the moment it is asked until IB reports the order done (Cancelled, Filled, Inact
 sent at once when connected, and again after every reconnect's snapshot (``resend``), also by
 a restarted actor (the pending set lives in ``BrokerMemory``), and again on a live socket when
 IB has not answered it for a while (``resend_unanswered``: a cancel can be lost, and the cancels
-reconciliation sends for a finished trade have nobody else to repeat them). A cancel sent twice
-without an answer makes the broker ask IB for its open orders (``ASK_AFTER_SENDS``): an order
-IB never acknowledged and does not list never reached it (a placeOrder lost on its way), so
-the trade waiting on it moves on without waiting for a reconnect. While the answer is unknown (no
+reconciliation sends for a finished trade have nobody else to repeat them). A cancel of an
+order IB never acknowledged, or a cancel sent twice without an answer (``ASK_AFTER_SENDS``),
+makes the broker ask IB for its open orders: an order IB never acknowledged and does not list
+never reached it (a placeOrder lost on its way), so the trade waiting on it (a buy-back, an
+exit) moves on at once, without waiting for the cancel's answer, which may be lost too, or
+for a reconnect. While the answer is unknown (no
 socket, the snapshot not complete) nothing is concluded: "unknown" is never "empty". Once a
 reconnect's snapshot is complete, an order IB has neither open nor completed never reached it
 (lost with the connection): it is reported cancelled, so the trade waiting on it moves on.
@@ -134,7 +136,7 @@ class Cancels:
             pending.sends += 1
             pending.sent_at = self.core.clock()
             self.core.log.info("cancel_requested client_order_id={} sends={}", ref, pending.sends)
-        if pending.sends >= ASK_AFTER_SENDS:
+        if pending.sends >= ASK_AFTER_SENDS or not any(self._acknowledged(t) for t in working):
             self._ask_ib()
 
     def _never_reached(self, ref: str) -> None:
@@ -155,8 +157,7 @@ class Cancels:
         does not list and never acknowledged never reached it. IB answers a socket's requests
         in order, so an order placed before this question is in the answer if IB has it; one
         it acknowledged and no longer lists has ended there, and its status is on its way."""
-        asked = {ref for ref, p in self.memory.pending_cancels.items()
-                 if p.sends >= ASK_AFTER_SENDS}
+        asked = {ref for ref, p in self.memory.pending_cancels.items() if p.sends >= 1}
         generation = self.core.generation
         try:
             listed = await self.core.request(OPEN_ORDERS, self.core.ib.reqAllOpenOrdersAsync)
@@ -169,8 +170,14 @@ class Cancels:
         open_refs = {t.order.orderRef for t in listed}
         for ref in sorted(asked & set(self.memory.pending_cancels) - open_refs):
             mine = [t for t in self.core.ib.trades() if t.order.orderRef == ref]
-            if mine and all(e.status in LOCAL_STATUSES for t in mine for e in t.log):
+            if mine and not any(self._acknowledged(t) for t in mine):
                 self._never_reached(ref)
+
+    @staticmethod
+    def _acknowledged(trade: object) -> bool:
+        """Whether IB ever said anything about the order (ib_insync logs only local statuses
+        for an order IB has not answered)."""
+        return any(e.status not in LOCAL_STATUSES for e in trade.log)  # type: ignore[attr-defined]
 
     def _settle(self, ref: str, ib_status: str) -> None:
         if self.memory.pending_cancels.pop(ref, None) is not None:

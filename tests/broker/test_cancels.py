@@ -232,3 +232,30 @@ def test_an_order_ib_never_got_is_found_by_asking_ib_when_its_cancels_go_unanswe
     assert done.reason == NEVER_REACHED_IB
     assert gw.counters()["sessions.opened"] == 1
     assert stats(ref, probe)["pending_cancels"] == []
+
+
+def test_an_order_ib_never_got_is_found_missing_at_its_first_cancel_even_if_that_is_lost(
+    gateway, broker
+) -> None:
+    # Arrange: the gateway loses our next order on its way, and the cancel after it
+    gw = gateway(speed=1.0)
+    ref, probe = broker(gw, kind="ib", dry_run=False, client_id=25,
+                        execution={"cancel_timeout_s": 30.0})
+    probe.expect(m.BrokerSnapshot)
+    gw.faults.drop_next("placeOrder")
+    gw.faults.drop_next("cancelOrder")
+    buy_back = m.OrderSpec("K7.cover1", m.Side.BUY, 1, m.OrderType.MARKET)
+    ref.tell(m.SubmitOrder("c-K7", "K7", near_the_money(gw, "SPY"), buy_back))
+
+    # Act: execution cancels it once (it was never acknowledged); that cancel is lost too
+    ref.tell(m.CancelOrder("c-K7", "K7.cover1"))
+
+    # Assert: asked at once, IB does not list it: it never reached IB, and the next buy-back
+    # need not wait for a cancel answer that will never come (chaos seed 97030)
+    done = probe.expect(
+        m.OrderStatusChanged,
+        lambda e: e.client_order_id == "K7.cover1" and e.status is S.CANCELLED,
+        timeout=10,
+    )
+    assert done.reason == NEVER_REACHED_IB
+    assert stats(ref, probe)["pending_cancels"] == []
