@@ -208,3 +208,32 @@ def test_an_exit_still_working_after_its_sibling_closed_the_position_is_cancelle
     # Assert
     assert early == ()
     assert [c.client_order_id for c in commands(bot, m.CancelOrder)] == [b.stop.client_order_id]
+
+
+def test_a_close_in_its_pairs_oca_group_never_acknowledged_is_placed_again_not_cancelled(
+        tmp_path, clock):
+    # Arrange: holding 7 with the bracket's pair acknowledged; a broker that acknowledges
+    # nothing by itself; the max hold runs out and the close joins the pair's group
+    bot = run_bot(tmp_path, clock, auto_ack=False)
+    enter(bot)
+    b = commands(bot, m.SubmitBracket)[0]
+    for spec in (b.parent, b.take_profit, b.stop):
+        bot.broker.ack(spec.client_order_id).get(timeout=5)
+    bot.broker.fill(b.parent.client_order_id, 7, 1.60).get(timeout=5)
+    option_quote(bot, 1.70, 1.75)
+    bot.publish(m.BarClosed(m.Bar("SPY", ny(DAY, 10, 19), 597, 597, 597, 597, 100)))
+    bot.sync()
+    close = commands(bot, m.SubmitOrder)[-1].order
+    assert close.oca_group == b.stop.oca_group
+
+    # Act: IB does not acknowledge the close within ack_timeout_s (10 s), three times over
+    tries = []
+    for _ in range(3):
+        bot.tick(10)
+        tries.append((len(commands(bot, m.ModifyOrder)), len(commands(bot, m.CancelOrder))))
+
+    # Assert: placed again with its own id twice (a cancel would take the stop's group with
+    # it, should the close have reached IB after all: chaos seed 97130), then cancelled
+    assert [c.order for c in commands(bot, m.ModifyOrder)] == [close, close]
+    assert tries == [(1, 0), (2, 0), (2, 1)]
+    assert commands(bot, m.CancelOrder)[0].client_order_id == close.client_order_id

@@ -50,6 +50,8 @@ class Leg:
     cancel_sent_at: datetime | None = None
     repriced_at: datetime | None = None
     """Wall time a closing order was last modified to a new price (``ModifyOrder``)."""
+    resent: int = 0
+    """Times an unacknowledged order was placed again with its own id (``ModifyOrder``)."""
     expired_at_close: bool = False
     """A DAY order that was working when the session closed: IB expired it then, whether or
     not its Cancelled has reached the bot (a bot cut off at the close never hears it). It may

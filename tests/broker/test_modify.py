@@ -84,3 +84,23 @@ def test_a_modification_ib_refuses_leaves_the_order_working_and_never_reported_e
         "M.exit1", m.Side.SELL, 2, m.OrderType.LIMIT, limit_price=48.0, oca_group=GROUP, oca_type=3)))
     barrier(ref, probe, "SPY")
     assert at_the_gateway(gw)["M.exit1"][1] == 48.0
+
+
+def test_placing_again_an_order_the_gateway_never_got_places_it_under_its_own_id(
+        gateway, broker) -> None:
+    gw = gateway(speed=1.0)
+    ref, probe = broker(gw)
+    probe.expect(m.ConnectionChanged, lambda e: e.state == "connected")
+    option = near_the_money(gw, "SPY")
+    gw.faults.drop_next("placeOrder")  # lost on its way
+    close = m.OrderSpec("L.exit1", m.Side.SELL, 1, m.OrderType.LIMIT, limit_price=50.0)
+    ref.tell(m.SubmitOrder("c-L", "L", option, close))
+    barrier(ref, probe, "QQQ")
+    assert "L.exit1" not in at_the_gateway(gw)
+
+    ref.tell(m.ModifyOrder("c-L", "L", option, close))  # the same terms, the same order id
+
+    acked = probe.expect(m.OrderStatusChanged, lambda e: e.client_order_id == "L.exit1"
+                         and e.status is S.ACKED, timeout=10)
+    assert acked.correlation_id == "c-L"
+    assert list(at_the_gateway(gw)) == ["L.exit1"]  # one order, never two
