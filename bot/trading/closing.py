@@ -53,10 +53,14 @@ def send_close_if_clear(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
     trade = trade.with_leg(Leg(spec).sent(wall))
     effects: Effects = [m.SubmitOrder(trade.correlation_id, trade.intent_id, trade.contract, spec)]
     if attempt > 1:
-        price = "MKT" if spec.limit_price is None else f"{spec.limit_price:.2f}"
-        effects.append(Note("INFO", "exit_repriced", (("intent", trade.intent_id),
-                            ("step", trade.close_step), ("price", price), ("qty", spec.quantity))))
+        effects.append(_repriced_note(trade, spec))
     return trade, effects
+
+
+def _repriced_note(trade: Trade, spec: m.OrderSpec) -> Note:
+    price = "MKT" if spec.limit_price is None else f"{spec.limit_price:.2f}"
+    return Note("INFO", "exit_repriced", (("intent", trade.intent_id), ("step", trade.close_step),
+                                          ("price", price), ("qty", spec.quantity)))
 
 
 def reprice_closing(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
@@ -81,9 +85,6 @@ def reprice_closing(trade: Trade, wall: datetime) -> tuple[Trade, Effects]:
             kind = m.OrderType.MARKET if nxt is None else m.OrderType.LIMIT
             spec = replace(leg.spec, order_type=kind, limit_price=nxt)
             trade = trade.with_leg(replace(leg, spec=spec, repriced_at=wall))
-            price = "MKT" if nxt is None else f"{nxt:.2f}"
-            note = Note("INFO", "exit_repriced", (("intent", trade.intent_id),
-                        ("step", trade.close_step), ("price", price), ("qty", spec.quantity)))
-            return trade, [note, m.ModifyOrder(trade.correlation_id, trade.intent_id,
-                                               trade.contract, spec)]
+            return trade, [_repriced_note(trade, spec), m.ModifyOrder(
+                trade.correlation_id, trade.intent_id, trade.contract, spec)]
     return trade, []

@@ -209,14 +209,8 @@ def test_an_order_ib_never_got_is_found_by_asking_ib_when_its_cancels_go_unanswe
     gateway, broker
 ) -> None:
     # Arrange: the gateway loses our next order on its way, and the next cancels too
-    gw = gateway(speed=1.0)
-    ref, probe = broker(gw, kind="ib", dry_run=False, client_id=25,
-                        execution={"cancel_timeout_s": 30.0})
-    probe.expect(m.BrokerSnapshot)
-    gw.faults.drop_next("placeOrder")
-    gw.faults.drop_next("cancelOrder", 2)
     stop = m.OrderSpec("K6.sl1", m.Side.SELL, 1, m.OrderType.STOP, stop_price=0.05)
-    ref.tell(m.SubmitOrder("c-K6", "K6", near_the_money(gw, "SPY"), stop))
+    gw, ref, probe = placed_and_lost(gateway, broker, stop, cancels_lost=2)
 
     # Act: execution cancels it (no answer) and sends the cancel again (no answer)
     ref.tell(m.CancelOrder("c-K6", "K6.sl1"))
@@ -232,14 +226,8 @@ def test_an_order_ib_never_got_is_found_missing_at_its_first_cancel_even_if_that
     gateway, broker
 ) -> None:
     # Arrange: the gateway loses our next order on its way, and the cancel after it
-    gw = gateway(speed=1.0)
-    ref, probe = broker(gw, kind="ib", dry_run=False, client_id=25,
-                        execution={"cancel_timeout_s": 30.0})
-    probe.expect(m.BrokerSnapshot)
-    gw.faults.drop_next("placeOrder")
-    gw.faults.drop_next("cancelOrder")
     buy_back = m.OrderSpec("K7.cover1", m.Side.BUY, 1, m.OrderType.MARKET)
-    ref.tell(m.SubmitOrder("c-K7", "K7", near_the_money(gw, "SPY"), buy_back))
+    _, ref, probe = placed_and_lost(gateway, broker, buy_back, cancels_lost=1)
 
     # Act: execution cancels it once (it was never acknowledged); that cancel is lost too
     ref.tell(m.CancelOrder("c-K7", "K7.cover1"))
@@ -247,6 +235,20 @@ def test_an_order_ib_never_got_is_found_missing_at_its_first_cancel_even_if_that
     # Assert: asked at once, IB does not list it: it never reached IB, and the next buy-back
     # need not wait for a cancel answer that will never come (chaos seed 97030)
     assert_never_reached(ref, probe, "K7.cover1")
+
+
+def placed_and_lost(gateway, broker, spec: m.OrderSpec, cancels_lost: int):
+    """A connected broker (client id 25) whose gateway loses ``spec`` on its way and the next
+    ``cancels_lost`` cancels; ``spec`` is sent under the intent its client order id names."""
+    gw = gateway(speed=1.0)
+    ref, probe = broker(gw, kind="ib", dry_run=False, client_id=25,
+                        execution={"cancel_timeout_s": 30.0})
+    probe.expect(m.BrokerSnapshot)
+    gw.faults.drop_next("placeOrder")
+    gw.faults.drop_next("cancelOrder", cancels_lost)
+    intent = m.intent_of(spec.client_order_id)
+    ref.tell(m.SubmitOrder(f"c-{intent}", intent, near_the_money(gw, "SPY"), spec))
+    return gw, ref, probe
 
 
 def assert_never_reached(ref, probe, client_order_id: str) -> None:

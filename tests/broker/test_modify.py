@@ -32,6 +32,13 @@ def held_with_a_close_in_the_stops_group(gateway, broker):
     return gw, ref, probe, option, close
 
 
+def repriced(option: m.OptionContract, price: float, quantity: int = 2) -> m.ModifyOrder:
+    """The close ``M.exit1`` modified to ``price`` (and ``quantity``), still in the group."""
+    return m.ModifyOrder("c-M", "M", option, m.OrderSpec(
+        "M.exit1", m.Side.SELL, quantity, m.OrderType.LIMIT, limit_price=price,
+        oca_group=GROUP, oca_type=3))
+
+
 def at_the_gateway(gw) -> dict[str, tuple[int, float, str]]:
     """The gateway's working orders by orderRef: (order id, limit price, status)."""
     return {o.order.order_ref: (o.order.order_id, o.order.lmt_price, o.status)
@@ -50,8 +57,7 @@ def test_a_close_in_the_stops_oca_group_is_repriced_in_place_and_the_stop_keeps_
     gw, ref, probe, option, close = held_with_a_close_in_the_stops_group(gateway, broker)
     before = at_the_gateway(gw)
 
-    ref.tell(m.ModifyOrder("c-M", "M", option, m.OrderSpec(
-        "M.exit1", m.Side.SELL, 2, m.OrderType.LIMIT, limit_price=49.0, oca_group=GROUP, oca_type=3)))
+    ref.tell(repriced(option, 49.0, quantity=2))
     barrier(ref, probe, "QQQ")
 
     after = at_the_gateway(gw)
@@ -67,21 +73,18 @@ def test_a_modification_ib_refuses_leaves_the_order_working_and_never_reported_e
     before = at_the_gateway(gw)
 
     # IB refuses it (a zero quantity: error 201): ib_insync marks the order Cancelled
-    ref.tell(m.ModifyOrder("c-M", "M", option, m.OrderSpec(
-        "M.exit1", m.Side.SELL, 0, m.OrderType.LIMIT, limit_price=49.0, oca_group=GROUP, oca_type=3)))
+    ref.tell(repriced(option, 49.0, quantity=0))
     barrier(ref, probe, "QQQ")
     refused_reports = ended(probe, "M.exit1")
     # and a price off the tick grid (110, a warning to ib_insync)
-    ref.tell(m.ModifyOrder("c-M", "M", option, m.OrderSpec(
-        "M.exit1", m.Side.SELL, 2, m.OrderType.LIMIT, limit_price=49.003, oca_group=GROUP, oca_type=3)))
+    ref.tell(repriced(option, 49.003, quantity=2))
     barrier(ref, probe, "IWM")
     off_grid_reports = ended(probe, "M.exit1")
 
     assert at_the_gateway(gw) == before  # IB kept the order as it was
     assert refused_reports == [] and off_grid_reports == []
     # the bot still knows it as working: a good modification goes through
-    ref.tell(m.ModifyOrder("c-M", "M", option, m.OrderSpec(
-        "M.exit1", m.Side.SELL, 2, m.OrderType.LIMIT, limit_price=48.0, oca_group=GROUP, oca_type=3)))
+    ref.tell(repriced(option, 48.0, quantity=2))
     barrier(ref, probe, "SPY")
     assert at_the_gateway(gw)["M.exit1"][1] == 48.0
 
